@@ -1,0 +1,219 @@
+"""The health state machine of one operatorBox (KATALOG.md, "Health of a box").
+
+::
+
+    not started ──synced──▶ pending ──success──▶ healthy ◀──success── degraded
+                                │                   │                   ▲
+                                └───── failureThreshold consecutive failures
+
+    any started state ──box-level `when` holds work back──▶ gated ──success──▶ healthy
+
+Each box owns one :class:`BoxHealth`; nothing else writes it. Readers (the
+``/ready`` and ``/health`` endpoints, ``dependsOn``, the Control Center) take a
+frozen :class:`HealthSnapshot` and may wait for the next change without
+polling: every change sets the current ``trio.Event`` and the next waiter makes a fresh one.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import trio
+
+
+class HealthState(enum.Enum):
+    """The states of a box; the values are the words KATALOG.md and the HTTP surface use."""
+
+    NOT_STARTED = "not started"
+    PENDING = "pending"
+    HEALTHY = "healthy"
+    DEGRADED = "degraded"
+    GATED = "gated"
+
+    @property
+    def http_status(self) -> int:
+        """200 when the box is pending or healthy, 503 otherwise (KATALOG.md)."""
+        return 200 if self in (HealthState.PENDING, HealthState.HEALTHY) else 503
+
+
+#: The default number of consecutive failures that makes a box degraded (KATALOG.md).
+DEFAULT_FAILURE_THRESHOLD = 5
+
+
+@attrs.frozen
+class HealthSnapshot:
+    """A box's health at one instant."""
+
+    name: str
+    state: HealthState
+    started: bool
+    consecutive_fails: int
+    total_reconciles: int
+    last_error: str | None
+    last_reconcile: float | None
+    #: Increases by one on every change; pass it to :meth:`BoxHealth.wait_changed`.
+    version: int
+
+    @property
+    def healthy(self) -> bool:
+        return self.state is HealthState.HEALTHY
+
+    @property
+    def pending(self) -> bool:
+        return self.state is HealthState.PENDING
+
+    @property
+    def http_status(self) -> int:
+        return self.state.http_status
+
+    def to_json(self, wall_time: Callable[[float], Any] | None = None) -> dict[str, Any]:
+        """The ONCOP ``/katalog/<crd>/health`` body.
+
+        ``last_reconcile`` is kept on the Trio clock; ``wall_time`` converts it for
+        display (for instance to an RFC 3339 string). Without it the raw value is used.
+        """
+        last: Any = self.last_reconcile
+        if last is not None and wall_time is not None:
+            last = wall_time(last)
+        return {
+            "name": self.name,
+            "state": self.state.value,
+            "healthy": self.healthy,
+            "started": self.started,
+            "pending": self.pending,
+            "consecutiveFails": self.consecutive_fails,
+            "totalReconciles": self.total_reconciles,
+            "lastError": self.last_error or "",
+            "lastReconcile": last,
+        }
+
+
+class BoxHealth:
+    """The mutable health of one box. All transitions are synchronous and cheap.
+
+    ``last_error`` keeps the most recent failure's text even after the box
+    recovers, so that a healthy box still shows what last went wrong.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        failure_threshold: int = DEFAULT_FAILURE_THRESHOLD,
+        clock: Callable[[], float] = trio.current_time,
+    ) -> None:
+        if failure_threshold < 1:
+            raise ValueError(f"failure_threshold must be >= 1, got {failure_threshold}")
+        self.name = name
+        self.failure_threshold = failure_threshold
+        self._clock = clock
+        self.state = HealthState.NOT_STARTED
+        self.started = False
+        self.consecutive_fails = 0
+        self.total_reconciles = 0
+        self.last_error: str | None = None
+        self.last_reconcile: float | None = None
+        self.version = 0
+        # Created by the first waiter, set and dropped on the next change: a box
+        # nobody watches pays nothing per reconcile.
+        self._changed: trio.Event | None = None
+
+    # ------------------------------------------------------------ transitions
+
+    def mark_started(self) -> None:
+        """The box's machinery runs (its state stays ``not started`` until its informer syncs)."""
+        if not self.started:
+            self.started = True
+            self._notify()
+
+    def mark_synced(self) -> None:
+        """The box's informer has listed its objects: ``not started`` becomes ``pending``."""
+        changed = not self.started
+        self.started = True
+        if self.state is HealthState.NOT_STARTED:
+            self.state = HealthState.PENDING
+            changed = True
+        if changed:
+            self._notify()
+
+    def mark_stopped(self) -> None:
+        """The box's machinery stopped or crashed: back to ``not started`` until it syncs again.
+
+        Counters and the last error are kept: they describe the box's history.
+        """
+        if self.started or self.state is not HealthState.NOT_STARTED:
+            self.started = False
+            self.state = HealthState.NOT_STARTED
+            self._notify()
+
+    def record_crash(self, error: str) -> None:
+        """The box's own machinery crashed (its supervisor restarts it): ``not started``, with the error."""
+        self.started = False
+        self.state = HealthState.NOT_STARTED
+        self.last_error = error
+        self._notify()
+
+    def record_success(self) -> None:
+        self.started = True  # a reconcile ran, so the box runs
+        self.total_reconciles += 1
+        self.consecutive_fails = 0
+        self.last_reconcile = self._clock()
+        self.state = HealthState.HEALTHY
+        self._notify()
+
+    def record_failure(self, error: str) -> None:
+        """One failed reconcile. The state only turns ``degraded`` at the threshold."""
+        self.started = True  # a reconcile ran, so the box runs
+        self.total_reconciles += 1
+        self.consecutive_fails += 1
+        self.last_error = error
+        self.last_reconcile = self._clock()
+        if self.consecutive_fails >= self.failure_threshold:
+            self.state = HealthState.DEGRADED
+        self._notify()
+
+    def record_gated(self) -> None:
+        """The box-level ``when`` held a reconcile back. Not a failure: the fail streak is kept."""
+        self.started = True  # a reconcile ran, so the box runs
+        self.total_reconciles += 1
+        self.last_reconcile = self._clock()
+        self.state = HealthState.GATED
+        self._notify()
+
+    # ---------------------------------------------------------------- reading
+
+    def snapshot(self) -> HealthSnapshot:
+        return HealthSnapshot(
+            name=self.name,
+            state=self.state,
+            started=self.started,
+            consecutive_fails=self.consecutive_fails,
+            total_reconciles=self.total_reconciles,
+            last_error=self.last_error,
+            last_reconcile=self.last_reconcile,
+            version=self.version,
+        )
+
+    async def wait_changed(self, seen_version: int) -> HealthSnapshot:
+        """Wait until the health differs from version ``seen_version``; return the new snapshot."""
+        while self.version == seen_version:
+            if self._changed is None:
+                self._changed = trio.Event()
+            await self._changed.wait()
+        return self.snapshot()
+
+    async def wait_until(self, predicate: Callable[[HealthSnapshot], bool]) -> HealthSnapshot:
+        """Wait until ``predicate(snapshot)`` holds; return that snapshot."""
+        snap = self.snapshot()
+        while not predicate(snap):
+            snap = await self.wait_changed(snap.version)
+        return snap
+
+    def _notify(self) -> None:
+        self.version += 1
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
