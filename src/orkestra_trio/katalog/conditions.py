@@ -1,14 +1,25 @@
 """Conditions: ``when`` (all must hold) and ``or`` (at least one holds).
 
-STUB written by the lead to fix the interface; the templates helper owns and
-completes this module.
+A condition reads one value from the template context, by dot path
+(``spec.replicas``) or by template (``{{ phase .cross.db }}``), and compares it
+with the operand written in the Katalog. Comparisons are textual except for
+the numeric operators, which compare numbers when both sides parse as numbers
+and otherwise fail: a condition that cannot be evaluated must never pass by
+accident, since it gates creating and deleting children.
 """
 
 from __future__ import annotations
 
+import functools
+import math
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
+
+from orkestra_trio.katalog._gotemplate.values import number_from_text
+from orkestra_trio.katalog.template import compile_template, format_value, lookup_path
 
 # Every operator a condition may use. Anything else is a load error.
 OPERATORS: frozenset[str] = frozenset(
@@ -32,6 +43,11 @@ OPERATORS: frozenset[str] = frozenset(
     }
 )
 
+# Python's re backtracks; these caps keep one evaluation cheap, and
+# _has_nested_quantifier refuses the classic catastrophic shapes like (a+)+.
+MAX_REGEX_PATTERN = 256
+MAX_REGEX_INPUT = 8192
+
 
 @attrs.frozen
 class Condition:
@@ -48,3 +64,199 @@ class Condition:
     value: str = ""
     negate: bool = False
     source: Any = None
+
+
+class ConditionError(ValueError):
+    """A condition that cannot be evaluated as written (bad regex, bad between)."""
+
+
+def field_value(condition: Condition, context: Mapping[str, Any]) -> Any:
+    """The value the condition tests: a path lookup, or a template's rendered text."""
+    if "{{" in condition.field:
+        template = compile_template(condition.field, name=f"condition field {condition.field!r}")
+        return template.render(context)
+    return lookup_path(context, condition.field)
+
+
+def _operand(condition: Condition, context: Mapping[str, Any]) -> str:
+    value = condition.value
+    text = value if isinstance(value, str) else format_value(value)
+    if "{{" in text:
+        return compile_template(text, name=f"condition value {text!r}").render(context)
+    return text
+
+
+def _as_number(value: Any) -> float | int | None:
+    """The value as a number, or None when it is not one (booleans are not)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return None if isinstance(value, float) and math.isnan(value) else value
+    if isinstance(value, str):
+        return number_from_text(value)
+    return None
+
+
+def _comma_list(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",")]
+
+
+def _has_nested_quantifier(pattern: str) -> bool:
+    """Does a quantified group contain a quantifier, as in ``(a+)+`` or ``(a|b*)*``?
+
+    Those shapes make Python's backtracking matcher exponential on a near miss.
+    A conservative textual scan: escapes and character classes are skipped.
+    """
+    group_has_quantifier: list[bool] = []
+    last_group_had_quantifier = False
+    index = 0
+    in_class = False
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            index += 2
+            last_group_had_quantifier = False
+            continue
+        if in_class:
+            if char == "]":
+                in_class = False
+            index += 1
+            continue
+        if char == "[":
+            in_class = True
+            last_group_had_quantifier = False
+        elif char == "(":
+            group_has_quantifier.append(False)
+            last_group_had_quantifier = False
+        elif char == ")":
+            last_group_had_quantifier = (
+                group_has_quantifier.pop() if group_has_quantifier else False
+            )
+            index += 1
+            continue
+        elif char in "*+{?":
+            unbounded = char in "*+" or (char == "{" and re.match(r"\{\d*,\}", pattern[index:]))
+            if last_group_had_quantifier and unbounded:
+                return True
+            if group_has_quantifier and char != "?":
+                group_has_quantifier[-1] = True
+            last_group_had_quantifier = False
+        else:
+            last_group_had_quantifier = False
+        index += 1
+    return False
+
+
+@functools.lru_cache(maxsize=512)
+def compile_regex(pattern: str) -> re.Pattern[str]:
+    """The compiled pattern of a ``regex`` condition; ConditionError when refused."""
+    if len(pattern) > MAX_REGEX_PATTERN:
+        raise ConditionError(f"regex longer than {MAX_REGEX_PATTERN} characters")
+    if _has_nested_quantifier(pattern):
+        raise ConditionError(
+            f"regex {pattern!r} nests a repeated group inside a repetition "
+            "(catastrophic backtracking); simplify it"
+        )
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise ConditionError(f"invalid regex {pattern!r}: {exc}") from None
+
+
+def check_condition(condition: Condition) -> str | None:
+    """A load-time problem with the condition as written, or None if it is fine.
+
+    For the loader: an unknown operator, an uncompilable or refused regex, a
+    ``between`` operand that is not "min,max" numbers.
+    """
+    if condition.operator not in OPERATORS:
+        return f"unknown condition operator {condition.operator!r}"
+    operand = condition.value if isinstance(condition.value, str) else format_value(condition.value)
+    if "{{" in operand:
+        return None
+    if condition.operator == "regex":
+        try:
+            compile_regex(operand)
+        except ConditionError as exc:
+            return str(exc)
+    if condition.operator == "between":
+        bounds = _comma_list(operand)
+        if len(bounds) != 2 or any(_as_number(b) is None for b in bounds):
+            return f'between takes "min,max" numbers, got {operand!r}'
+    return None
+
+
+def _holds(operator: str, value: Any, operand: str) -> bool:
+    present = value is not None and value != ""
+    if operator == "exists":
+        return present
+    if operator == "notExists":
+        return not present
+    if operator in ("greaterThan", "greaterThanOrEqual", "lessThan", "lessThanOrEqual", "between"):
+        number = _as_number(value)
+        if number is None:
+            return False
+        if operator == "between":
+            bounds = [_as_number(b) for b in _comma_list(operand)]
+            if len(bounds) != 2 or bounds[0] is None or bounds[1] is None:
+                return False
+            return bounds[0] <= number <= bounds[1]
+        limit = _as_number(operand)
+        if limit is None:
+            return False
+        if operator == "greaterThan":
+            return number > limit
+        if operator == "greaterThanOrEqual":
+            return number >= limit
+        if operator == "lessThan":
+            return number < limit
+        return number <= limit
+    text = format_value(value)
+    if operator == "equals":
+        return text == operand
+    if operator == "notEquals":
+        return text != operand
+    if operator == "contains":
+        return operand in text
+    if operator == "notContains":
+        return operand not in text
+    if operator == "prefix":
+        return text.startswith(operand)
+    if operator == "suffix":
+        return text.endswith(operand)
+    if operator == "in":
+        return text in _comma_list(operand)
+    if operator == "notIn":
+        return text not in _comma_list(operand)
+    if operator == "regex":
+        if len(text) > MAX_REGEX_INPUT:
+            return False
+        try:
+            pattern = compile_regex(operand)
+        except ConditionError:
+            return False
+        return pattern.search(text) is not None
+    raise ConditionError(f"unknown condition operator {operator!r}")
+
+
+def condition_holds(condition: Condition, context: Mapping[str, Any]) -> bool:
+    """Does ``condition`` hold in ``context``? ``negate`` inverts the outcome.
+
+    A missing field is "" for the string operators and makes the numeric ones
+    fail (so ``negate`` of a failed numeric comparison holds). Template render
+    errors propagate as TemplateRenderError: a broken template is a reconcile
+    error, not a silent "false".
+    """
+    result = _holds(
+        condition.operator, field_value(condition, context), _operand(condition, context)
+    )
+    return not result if condition.negate else result
+
+
+def conditions_hold(
+    when: Sequence[Condition], or_: Sequence[Condition], context: Mapping[str, Any]
+) -> bool:
+    """All of ``when`` hold and, when ``or_`` is not empty, at least one of ``or_``."""
+    if not all(condition_holds(c, context) for c in when):
+        return False
+    return not or_ or any(condition_holds(c, context) for c in or_)

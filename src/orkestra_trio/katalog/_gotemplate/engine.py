@@ -1,0 +1,219 @@
+"""The sandboxed jinja2 environment and the bounded render loop.
+
+One :class:`~jinja2.sandbox.ImmutableSandboxedEnvironment` serves every
+template. Its default filters, tests and globals are removed: generated code
+uses only the ``go_*`` helpers below and one ``fn_<name>`` filter per
+registered function, each wrapped to charge the render budget. The sandbox is
+a second wall: the translator never emits attribute access or calls, but if a
+bug ever let one through, the sandbox would still refuse unsafe access.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from types import TracebackType
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from orkestra_trio.katalog._gotemplate.errors import (
+    GoExecError,
+    TemplateRenderError,
+    TemplateSyntaxError,
+)
+from orkestra_trio.katalog._gotemplate.functions import REGISTRY, TemplateFunction, arity
+from orkestra_trio.katalog._gotemplate.limits import DEFAULT_LIMITS, Limits, RenderBudget
+from orkestra_trio.katalog._gotemplate.parser import parse
+from orkestra_trio.katalog._gotemplate.translate import BUDGET, ROOT, translate
+from orkestra_trio.katalog._gotemplate.values import (
+    format_value,
+    go_type_name,
+    is_list,
+    is_mapping,
+    sorted_map_items,
+    walk_keys,
+)
+
+# -- helpers the generated code calls as filters ------------------------------
+
+
+def _output_path(value: Any, keys: tuple[str, ...]) -> str:
+    """``{{ .a.b }}``, fused: the common action costs one Python call."""
+    for key in keys:
+        if type(value) is dict or isinstance(value, Mapping):
+            value = value.get(key)
+        else:
+            return ""
+    if type(value) is str:
+        return value
+    return format_value(value)
+
+
+def _range(value: Any, budget: RenderBudget, body_steps: int) -> Iterator[tuple[Any, Any]]:
+    """(key, element) pairs as Go's range visits them, charging each iteration."""
+    if value is None:
+        return
+    if is_mapping(value):
+        pairs: Any = sorted_map_items(value)
+    elif is_list(value):
+        pairs = enumerate(value)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        pairs = ((i, i) for i in range(value))  # Go 1.22: range over an int
+    else:
+        raise GoExecError(f"range can't iterate over {go_type_name(value)}")
+    for pair in pairs:
+        budget.charge_iteration(body_steps)
+        yield pair
+
+
+class _Cell:
+    """A variable assigned with ``=``: jinja2 scopes cannot carry it out of a loop."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _cell_get(cell: _Cell) -> Any:
+    return cell.value
+
+
+def _cell_set(cell: _Cell, value: Any) -> str:
+    cell.value = value
+    return ""
+
+
+def _wrap(function: TemplateFunction) -> Callable[..., Any]:
+    """The filter for a registered function: charges the budget, names errors."""
+    func, name, needs_budget = function.func, function.name, function.needs_budget
+
+    def call(budget: RenderBudget, *args: Any) -> Any:
+        work = 1
+        for arg in args:
+            if type(arg) is str:
+                work += len(arg)
+        budget.charge_work(work)
+        try:
+            result = func(budget, *args) if needs_budget else func(*args)
+        except GoExecError as exc:
+            message = str(exc)
+            prefix = f"{name}: "
+            raise GoExecError(message if message.startswith(prefix) else prefix + message) from None
+        except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
+            raise GoExecError(f"{name}: {exc}") from None
+        if type(result) is str:
+            budget.charge_work(len(result))
+        return result
+
+    return call
+
+
+def _make_environment() -> ImmutableSandboxedEnvironment:
+    env = ImmutableSandboxedEnvironment(
+        autoescape=False,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+        extensions=["jinja2.ext.loopcontrols"],
+        auto_reload=False,
+        cache_size=0,
+    )
+    env.filters.clear()
+    env.tests.clear()
+    env.globals.clear()
+    env.filters.update(
+        {
+            "go_out": format_value,
+            "go_path": walk_keys,
+            "go_outpath": _output_path,
+            "go_range": _range,
+            "go_cell": _Cell,
+            "go_get": _cell_get,
+            "go_set": _cell_set,
+        }
+    )
+    return env
+
+
+_ENV = _make_environment()
+
+
+def _filter_for(name: str) -> None:
+    """Install ``fn_<name>`` (functions may be registered after import)."""
+    key = f"fn_{name}"
+    if key not in _ENV.filters:
+        _ENV.filters[key] = _wrap(REGISTRY[name])
+
+
+# -- the compiled template ----------------------------------------------------
+
+
+class Template:
+    """A compiled template: render it as often as you like, from any task."""
+
+    __slots__ = ("_constants", "_globals", "_jinja", "jinja_source", "name", "source")
+
+    def __init__(self, source: str, name: str) -> None:
+        self.source = source
+        self.name = name
+        try:
+            translation = translate(parse(source, arity))
+        except RecursionError:
+            raise TemplateSyntaxError("template nested too deeply") from None
+        for function in translation.functions:
+            _filter_for(function)
+        self.jinja_source = translation.source
+        try:
+            self._jinja = _ENV.from_string(translation.source)
+        except (RecursionError, SyntaxError, MemoryError, jinja2.TemplateSyntaxError) as exc:
+            # Only pathological nesting gets here; the parser caps the usual ways.
+            raise TemplateSyntaxError(f"template too complex to compile ({exc})") from None
+        self._constants = translation.constants
+        self._globals = self._jinja.root_render_func.__globals__
+
+    def __repr__(self) -> str:
+        return f"<Template {self.name}>"
+
+    def render(self, context: Mapping[str, Any], *, limits: Limits = DEFAULT_LIMITS) -> str:
+        """Render with ``context`` as the dot; TemplateRenderError on any failure."""
+        budget = RenderBudget(limits)
+        variables = dict(self._constants)
+        variables[ROOT] = context
+        variables[BUDGET] = budget
+        jinja_template = self._jinja
+        cap = limits.max_output_chars
+        parts: list[str] = []
+        size = 0
+        try:
+            for chunk in jinja_template.root_render_func(
+                jinja_template.new_context(variables, shared=True)
+            ):
+                size += len(chunk)
+                if size > cap:
+                    raise GoExecError(f"output exceeds the limit of {cap} characters")
+                parts.append(chunk)
+        except GoExecError as exc:
+            raise TemplateRenderError(
+                str(exc), template_name=self.name, line=self._line_of(exc.__traceback__)
+            ) from None
+        except RecursionError:
+            raise TemplateRenderError("nesting too deep", template_name=self.name) from None
+        except Exception as exc:
+            # Anything else is a bug in a helper or an unusual value; still a
+            # render error of this template, never a crash of the caller.
+            raise TemplateRenderError(
+                f"{type(exc).__name__}: {exc}",
+                template_name=self.name,
+                line=self._line_of(exc.__traceback__),
+            ) from None
+        return "".join(parts)
+
+    def _line_of(self, traceback: TracebackType | None) -> int:
+        """The template line of the innermost generated-code frame in ``traceback``."""
+        line = 0
+        while traceback is not None:
+            if traceback.tb_frame.f_globals is self._globals:
+                line = self._jinja.get_corresponding_lineno(traceback.tb_lineno)
+            traceback = traceback.tb_next
+        return line

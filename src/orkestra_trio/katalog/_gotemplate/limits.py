@@ -1,0 +1,80 @@
+"""Per-render budgets: output size, loop iterations and string work.
+
+Renders are synchronous and run on the Trio thread, so a template that loops
+for long would stall every other box. Each render therefore gets a
+:class:`RenderBudget`; the generated code charges it for every range
+iteration and every function result, and the render loop charges it for every
+chunk of output. Crossing a limit raises :class:`GoExecError`, which the
+render turns into a clear :class:`TemplateRenderError`.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from orkestra_trio.katalog._gotemplate.errors import GoExecError
+
+MiB = 1024 * 1024
+
+
+@attrs.frozen
+class Limits:
+    """Caps for one render.
+
+    ``max_output_chars``: characters the template may produce (also the cap on
+    any single string a function builds). ``max_iterations``: range iterations
+    in total over all loops of the render. ``max_work_chars``: characters of
+    strings passed to and returned by functions, in total; it bounds CPU spent
+    on string functions inside loops whose results are never printed.
+    ``max_loop_steps``: actions and function calls executed inside loops, in
+    total (each iteration charges its body's static size), so a loop body of
+    many actions cannot multiply the iteration cap into seconds of work.
+    """
+
+    max_output_chars: int = MiB
+    max_iterations: int = 10_000
+    max_work_chars: int = 16 * MiB
+    max_loop_steps: int = 100_000
+
+
+DEFAULT_LIMITS = Limits()
+
+
+class RenderBudget:
+    """The mutable counters of one render, handed to generated code as ``st``."""
+
+    __slots__ = ("iterations", "limits", "steps", "work")
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.iterations = 0
+        self.steps = 0
+        self.work = 0
+
+    def charge_iteration(self, body_steps: int) -> None:
+        self.iterations += 1
+        self.steps += body_steps
+        if self.iterations > self.limits.max_iterations:
+            raise GoExecError(
+                f"range: more than {self.limits.max_iterations} loop iterations in one render"
+            )
+        if self.steps > self.limits.max_loop_steps:
+            raise GoExecError(
+                f"range: loop bodies ran more than {self.limits.max_loop_steps} actions "
+                "in one render"
+            )
+
+    def charge_work(self, chars: int) -> None:
+        self.work += chars
+        if self.work > self.limits.max_work_chars:
+            raise GoExecError(
+                f"function results exceed {self.limits.max_work_chars} characters in one render"
+            )
+
+    def check_value_size(self, size: int, what: str) -> None:
+        """Refuse, before building it, a string longer than the output cap."""
+        if size > self.limits.max_output_chars:
+            raise GoExecError(
+                f"{what}: result of {size} characters exceeds the limit of "
+                f"{self.limits.max_output_chars}"
+            )

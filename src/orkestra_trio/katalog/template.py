@@ -1,0 +1,58 @@
+"""Go text/template, compiled once to sandboxed jinja2: the Katalog's template engine.
+
+Katalogs are written for Orkestra, whose templates are Go's text/template
+(``{{ .metadata.name }}``, ``{{ .spec.x | default "y" }}``, ``{{ phase .cross.db }}``).
+We parse that syntax ourselves, translate it to jinja2 source that contains no
+user text, compile it in an :class:`~jinja2.sandbox.ImmutableSandboxedEnvironment`
+and cache the result. Rendering follows Go's semantics (missing keys print
+"", ``true``/``false``, ``3`` not ``3.0``) and runs under per-render limits on
+output size, loop iterations and string work, because a render is synchronous
+on the Trio thread and must never stall the other boxes.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from orkestra_trio.katalog._gotemplate.engine import Template
+from orkestra_trio.katalog._gotemplate.errors import TemplateRenderError, TemplateSyntaxError
+from orkestra_trio.katalog._gotemplate.functions import REGISTRY, template_function
+from orkestra_trio.katalog._gotemplate.limits import DEFAULT_LIMITS, Limits
+from orkestra_trio.katalog._gotemplate.values import format_value, lookup_path
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "REGISTRY",
+    "Limits",
+    "Template",
+    "TemplateRenderError",
+    "TemplateSyntaxError",
+    "compile_template",
+    "format_value",
+    "is_template",
+    "lookup_path",
+    "template_function",
+]
+
+# Enough for every template of a large Katalog set; bounded so that templates
+# compiled from changing text (never done today) could not grow memory forever.
+_CACHE_SIZE = 4096
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _compile_cached(source: str, name: str) -> Template:
+    return Template(source, name)
+
+
+def compile_template(source: str, *, name: str = "<template>") -> Template:
+    """Compile Go template ``source``; the same source and name give the same object.
+
+    Raises :class:`TemplateSyntaxError` with ``message``, ``line`` and
+    ``column`` (1-based, within ``source``).
+    """
+    return _compile_cached(source, name)
+
+
+def is_template(text: str) -> bool:
+    """Does ``text`` contain template actions (as opposed to plain text)?"""
+    return "{{" in text

@@ -1,0 +1,223 @@
+"""Property tests: paths render like lookup_path, and input never becomes code."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from orkestra_trio.katalog._gotemplate.engine import _ENV
+from orkestra_trio.katalog.template import (
+    TemplateRenderError,
+    TemplateSyntaxError,
+    compile_template,
+    format_value,
+    lookup_path,
+)
+
+identifiers = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,6}", fullmatch=True)
+leaves = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=12),
+)
+contexts = st.recursive(
+    st.dictionaries(identifiers, leaves, max_size=4),
+    lambda children: st.dictionaries(
+        identifiers, st.one_of(leaves, children, st.lists(leaves, max_size=3)), max_size=4
+    ),
+    max_leaves=25,
+)
+
+
+def _paths_in(context: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    out = [prefix] if prefix else []
+    if isinstance(context, dict):
+        for key, value in context.items():
+            out.extend(_paths_in(value, (*prefix, key)))
+    return out
+
+
+@st.composite
+def context_and_path(draw: st.DrawFn) -> tuple[dict[str, Any], tuple[str, ...]]:
+    context = draw(contexts)
+    existing = _paths_in(context)
+    if existing and draw(st.booleans()):
+        path = draw(st.sampled_from(existing))
+        # Sometimes walk past the end of a real path, into nothing.
+        path = path + tuple(draw(st.lists(identifiers, max_size=2)))
+    else:
+        path = tuple(draw(st.lists(identifiers, min_size=1, max_size=4)))
+    return context, path
+
+
+@settings(max_examples=300, deadline=None)
+@given(context_and_path())
+def test_paths_render_like_lookup_path(case: tuple[dict[str, Any], tuple[str, ...]]) -> None:
+    context, path = case
+    dotted = ".".join(path)
+    expected = format_value(lookup_path(context, dotted))
+    assert compile_template("{{ ." + dotted + " }}").render(context) == expected
+    assert compile_template("{{ $." + dotted + " }}").render(context) == expected
+    assert (
+        compile_template("{{ $v := ." + dotted + " }}[{{ $v }}]").render(context) == f"[{expected}]"
+    )
+    index_args = " ".join(f'"{key}"' for key in path)
+    if all(
+        isinstance(lookup_path(context, ".".join(path[:i])), dict | None)
+        for i in range(1, len(path))
+    ):
+        assert compile_template(f"{{{{ index . {index_args} }}}}").render(context) == expected
+
+
+# -- translation safety -----------------------------------------------------
+
+FRAGMENTS = [
+    "{{",
+    "}}",
+    "{{-",
+    "-}}",
+    "{%",
+    "%}",
+    "{#",
+    "#}",
+    "{{ ",
+    " }}",
+    "__class__",
+    "__globals__",
+    ".x",
+    ".__class__",
+    "$",
+    "$x",
+    ":=",
+    "=",
+    "|",
+    "(",
+    ")",
+    '"',
+    "'",
+    "`",
+    "\\",
+    "7*7",
+    "49",
+    "if",
+    "else",
+    "end",
+    "range",
+    "with",
+    "printf",
+    "toJson",
+    "default",
+    "lipsum",
+    "cycler",
+    "self",
+    "config",
+    "request",
+    "import",
+    "os",
+    "[",
+    "]",
+    ".",
+    ",",
+    " ",
+    "\n",
+    "\r",
+    "a",
+    "1",
+    "-",
+    "+",
+    "/*",
+    "*/",
+    "nil",
+    "true",
+    "{{ 7*7 }}",
+    "{{ .x.__class__ }}",
+    "{% raw %}",
+    "{{ .x }}",
+    '{{ printf "%v" . }}',
+    "}}{{",
+]
+
+# What generated jinja2 may contain: our own names, jinja keywords, filters.
+_OUR_NAME = re.compile(r"(d|v|c|k|w)\d+|st|go_[a-z]+|fn_[A-Za-z_][A-Za-z0-9_]*")
+_JINJA_KEYWORDS = {
+    "if",
+    "elif",
+    "else",
+    "endif",
+    "for",
+    "in",
+    "endfor",
+    "set",
+    "and",
+    "or",
+    "not",
+    "break",
+    "continue",
+}
+_ALLOWED_OPERATORS = {"|", "(", ")", ",", "="}
+
+
+def _assert_generated_source_is_ours(source: str, jinja_source: str) -> None:
+    for _, kind, value in _ENV.lex(jinja_source):
+        if kind == "data":
+            # Raw text is copied from the input and is never code.
+            assert value in source
+        elif kind == "name":
+            assert value in _JINJA_KEYWORDS or _OUR_NAME.fullmatch(value), value
+        elif kind == "operator":
+            assert value in _ALLOWED_OPERATORS, value
+        else:
+            assert kind in {
+                "variable_begin",
+                "variable_end",
+                "block_begin",
+                "block_end",
+                "comment_begin",
+                "comment",
+                "comment_end",
+                "whitespace",
+            }, (kind, value)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(FRAGMENTS), max_size=14).map("".join))
+def test_random_text_never_becomes_code(source: str) -> None:
+    try:
+        template = compile_template(source)
+    except TemplateSyntaxError:
+        return
+    _assert_generated_source_is_ours(source, template.jinja_source)
+    context = {"x": {"__class__": "K", "y": 1}, "a": 1}
+    try:
+        output = template.render(context)
+    except TemplateRenderError:
+        return
+    # 7*7 is not Go syntax, so "49" can only come from the input text.
+    if "49" not in source:
+        assert "49" not in output
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("{}%#-+ \n\r\tab$.|()'\"`\\*/")), max_size=40))
+def test_text_without_actions_renders_verbatim(text: str) -> None:
+    if "{{" in text:
+        return
+    assert compile_template(text).render({}) == text
+
+
+def test_known_injection_attempts() -> None:
+    literal = "{% for x in range(3) %}x{% endfor %} {# note #}"
+    assert compile_template(literal).render({}) == literal
+    assert compile_template("{{ .x.__class__ }}").render({"x": "s"}) == ""
+    assert compile_template("{{ .x.__class__ }}").render({"x": {"__class__": "ok"}}) == "ok"
+    for source in ("{{ 7*7 }}", "{{ ''.__class__ }}", "{{ .x[0] }}", "{{ lipsum }}", "{{ self }}"):
+        try:
+            compile_template(source)
+        except TemplateSyntaxError:
+            continue
+        raise AssertionError(f"{source!r} compiled")
