@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from orkestra_trio import __version__
 
 # Sub-command name -> module under orkestra_trio.commands. Order is --help order.
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {"validate": "validate", "render": "render", "apiserver": "apiserver"}
 
 
 class UserError(Exception):

@@ -1,0 +1,59 @@
+"""``validate``: check Katalog files offline, the way the runtime would load them.
+
+Users run this in CI and before a deploy, so it prints every problem at once
+as ``file:line:col: path: message`` and never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from orkestra_trio.katalog import Katalog
+
+HELP = "Check Katalog files (all at once, as one set) and summarise each one."
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "katalogs",
+        nargs="+",
+        metavar="KATALOG.yaml",
+        help="Katalog files; several are loaded together (CRD keys unique across them)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from orkestra_trio.katalog import KatalogError, load_katalogs
+
+    try:
+        katalogs = load_katalogs(args.katalogs)
+    except KatalogError as exc:
+        for issue in exc.issues:
+            print(issue, file=sys.stderr)
+        count = len(exc.issues)
+        print(f"{count} error{'s' if count != 1 else ''} found", file=sys.stderr)
+        return 1
+    for katalog in katalogs.katalogs:
+        print(summary(katalog))
+    return 0
+
+
+def summary(katalog: Katalog) -> str:
+    """One line: the Katalog's name, its CRDs, boxes and cross edges."""
+    crds = list(katalog.crds)
+    edges = katalog.cross_edges
+    remote = sum(1 for _, entry in edges if entry.source is not None)
+    parts = [
+        f"{_count(len(crds), 'CRD')} ({', '.join(crds)})",
+        _count(len(katalog.boxes), "box", "boxes"),
+        _count(len(edges), "cross edge")
+        + (f" ({len(edges) - remote} in-process, {remote} remote)" if edges else ""),
+    ]
+    return f"{katalog.source_file}: Katalog {katalog.name!r}: " + ", ".join(parts)
+
+
+def _count(n: int, singular: str, plural: str | None = None) -> str:
+    return f"{n} {singular if n == 1 else plural or singular + 's'}"

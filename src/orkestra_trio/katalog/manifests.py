@@ -1,0 +1,556 @@
+"""Expand one rendered resource entry into the Kubernetes manifest it stands for.
+
+A Katalog entry is shorthand (``image``, ``replicas``, ``port``...); the API
+server wants full objects. This module is the one place that knows how each
+resource group's shorthand maps onto the real fields, so the offline ``render``
+command and the runtime produce byte-for-byte the same children.
+
+Everything here is a plain function over plain data: the caller has already
+rendered the entry's templates into ``dict``/``list``/``str`` values. Two rules
+live here because only this module knows the Kubernetes field types:
+
+* **Typed values.** Templates render text, so ``replicas: "{{ .spec.replicas }}"``
+  arrives as ``"3"``. Text in a field Kubernetes types as an integer becomes an
+  int (port fields that may name a port stay text when not numeric), text
+  ``"true"``/``"false"`` in a boolean field becomes a bool, and an empty text in
+  such a field removes the field (the Kubernetes default applies). Text that
+  cannot convert raises :class:`ManifestError` naming the field. Other fields
+  (env values, ConfigMap data, resource quantities) stay text. Objects of the
+  ``custom`` group are passed through untouched: their schema is unknown here.
+* **Ownership.** Every child carries the labels ``app.kubernetes.io/managed-by:
+  orkestra`` and ``orkestra.orkspace.io/owner: <cr name>`` and, when the CR has
+  a uid and Kubernetes allows it (same namespace, or a cluster-scoped owner), a
+  controller ownerReference to the CR.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+from orkestra_trio.katalog.model import CLUSTER_SCOPED_GROUPS, RESOURCE_GROUPS
+
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY_VALUE = "orkestra"
+OWNER_LABEL = "orkestra.orkspace.io/owner"
+NAME_LABEL = "app.kubernetes.io/name"
+
+# Fields Kubernetes types as integers, wherever they appear in a built-in spec.
+_INT_FIELDS = frozenset(
+    {
+        "replicas",
+        "containerPort",
+        "hostPort",
+        "nodePort",
+        "number",
+        "backoffLimit",
+        "completions",
+        "parallelism",
+        "activeDeadlineSeconds",
+        "ttlSecondsAfterFinished",
+        "startingDeadlineSeconds",
+        "successfulJobsHistoryLimit",
+        "failedJobsHistoryLimit",
+        "minReadySeconds",
+        "revisionHistoryLimit",
+        "progressDeadlineSeconds",
+        "terminationGracePeriodSeconds",
+        "initialDelaySeconds",
+        "periodSeconds",
+        "timeoutSeconds",
+        "successThreshold",
+        "failureThreshold",
+        "runAsUser",
+        "runAsGroup",
+        "fsGroup",
+        "defaultMode",
+        "weight",
+    }
+)
+# Integer fields that may instead hold a port *name* ("http").
+_INT_OR_NAME_FIELDS = frozenset({"port", "targetPort", "servicePort"})
+# Fields Kubernetes types as booleans.
+_BOOL_FIELDS = frozenset(
+    {
+        "suspend",
+        "paused",
+        "readOnly",
+        "privileged",
+        "allowPrivilegeEscalation",
+        "readOnlyRootFilesystem",
+        "runAsNonRoot",
+        "automountServiceAccountToken",
+        "hostNetwork",
+        "hostPID",
+        "hostIPC",
+        "stdin",
+        "tty",
+        "optional",
+        "immutable",
+        "publishNotReadyAddresses",
+        "shareProcessNamespace",
+        "enableServiceLinks",
+        "setHostnameAsFQDN",
+    }
+)
+# Subtrees whose values are free text by definition: never coerced.
+_TEXT_SUBTREES = frozenset(
+    {"labels", "annotations", "matchLabels", "selector", "resources", "data", "stringData"}
+)
+
+
+class ManifestError(Exception):
+    """A rendered entry cannot become a manifest; ``field`` is the offending key path."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+
+@attrs.frozen
+class Owner:
+    """The CR that owns the children: what labels and ownerReferences need."""
+
+    api_version: str
+    kind: str
+    name: str
+    namespace: str  # "" for a cluster-scoped CR
+    uid: str  # "" when unknown (an offline render of a CR never stored)
+
+
+def owner_from_cr(cr: Mapping[str, Any]) -> Owner:
+    """The :class:`Owner` of a CR object as read from the API server (or a file)."""
+    metadata = cr.get("metadata") or {}
+    return Owner(
+        api_version=str(cr.get("apiVersion") or ""),
+        kind=str(cr.get("kind") or ""),
+        name=str(metadata.get("name") or ""),
+        namespace=str(metadata.get("namespace") or ""),
+        uid=str(metadata.get("uid") or ""),
+    )
+
+
+def pod_labels(child_name: str, owner_name: str) -> dict[str, str]:
+    """The labels of a workload's pods, which its selector (and a Service's) matches."""
+    return {NAME_LABEL: child_name, OWNER_LABEL: owner_name}
+
+
+def owner_labels(owner_name: str) -> dict[str, str]:
+    """The labels every child carries; the runtime lists a CR's children by them."""
+    return {MANAGED_BY_LABEL: MANAGED_BY_VALUE, OWNER_LABEL: owner_name}
+
+
+def group_api(group: str) -> tuple[str, str]:
+    """(apiVersion, kind) of a built-in resource group, from the model's table."""
+    try:
+        info = RESOURCE_GROUPS[group]
+    except KeyError:
+        raise ManifestError("group", f"unknown resource group {group!r}") from None
+    return info.api_version, info.kind
+
+
+def build_manifest(group: str, entry: Mapping[str, Any], owner: Owner) -> dict[str, Any]:
+    """The full manifest of one rendered entry of ``group``.
+
+    ``entry`` holds the entry's rendered values: ``name``, optional
+    ``namespace``, ``labels``, ``annotations``, the group's shorthand keys and
+    the raw ``spec`` escape hatch. Keys that only steer the renderer (``when``,
+    ``or``, ``forEach``, ``reconcile``) are ignored.
+    """
+    name = _text(entry.get("name")) or owner.name
+    if not name:
+        raise ManifestError("name", "a child needs a name")
+    if group == "custom":
+        manifest = _custom(entry)
+    else:
+        api_version, kind = group_api(group)
+        manifest = {"apiVersion": api_version, "kind": kind, "metadata": {}}
+        expand = _EXPANDERS.get(group)
+        if expand is not None:
+            expand(manifest, entry, name, owner)
+        raw_spec = entry.get("spec")
+        if raw_spec is not None:
+            if not isinstance(raw_spec, Mapping):
+                raise ManifestError("spec", "must be a mapping")
+            manifest["spec"] = deep_merge(manifest.get("spec") or {}, raw_spec)
+        manifest = coerce_types(manifest)
+    _set_metadata(manifest, group, entry, name, owner)
+    return manifest
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``override`` over ``base``: mappings merge key by key, anything else replaces.
+
+    Neither input is modified; the result shares no containers with them.
+    """
+    merged: dict[str, Any] = {key: plain_copy(value) for key, value in base.items()}
+    for key, value in override.items():
+        current = merged.get(key)
+        if isinstance(current, Mapping) and isinstance(value, Mapping):
+            merged[key] = deep_merge(current, value)
+        else:
+            merged[key] = plain_copy(value)
+    return merged
+
+
+def coerce_types(value: Any, path: str = "") -> Any:
+    """Convert rendered text to the int/bool the Kubernetes field expects.
+
+    Walks a manifest (or part of one) and returns a converted copy; empty text
+    in a typed field drops the field. See the module docstring for the rule.
+    """
+    # Runs on every child of every reconcile: plain dict/list checks first
+    # (manifests are built from plain containers), the ABCs only as a fallback.
+    if isinstance(value, dict) or (not isinstance(value, list) and isinstance(value, Mapping)):
+        out: dict[str, Any] = {}
+        for child_key, child in value.items():
+            if child_key in _TEXT_SUBTREES:
+                out[child_key] = plain_copy(child)
+                continue
+            child_path = f"{path}.{child_key}" if path else str(child_key)
+            if isinstance(child, str):
+                try:
+                    converted = _coerce_scalar(str(child_key), child)
+                except ValueError as exc:
+                    raise ManifestError(child_path, str(exc)) from None
+                if converted is not _DROP:
+                    out[child_key] = converted
+            elif isinstance(child, dict | list | tuple | Mapping):
+                out[child_key] = coerce_types(child, child_path)
+            else:
+                out[child_key] = child
+        return out
+    if isinstance(value, list | tuple):
+        return [coerce_types(item, f"{path}[{index}]") for index, item in enumerate(value)]
+    return value
+
+
+# --- shorthand expansion, one function per group -----------------------------
+
+_Expander = Callable[[dict[str, Any], Mapping[str, Any], str, Owner], None]
+
+
+def _workload(manifest: dict[str, Any], entry: Mapping[str, Any], name: str, owner: Owner) -> None:
+    """deployments and statefulSets: one container, selector == pod labels."""
+    labels = pod_labels(name, owner.name)
+    spec: dict[str, Any] = {}
+    if "replicas" in entry:
+        spec["replicas"] = entry["replicas"]
+    spec["selector"] = {"matchLabels": dict(labels)}
+    if manifest["kind"] == "StatefulSet":
+        spec["serviceName"] = _text(entry.get("serviceName")) or name
+    spec["template"] = {
+        "metadata": {"labels": dict(labels)},
+        "spec": {"containers": [_container(entry, name)]},
+    }
+    manifest["spec"] = spec
+
+
+def _job_pod_template(
+    entry: Mapping[str, Any], name: str, owner: Owner, restart: str
+) -> dict[str, Any]:
+    return {
+        "metadata": {"labels": pod_labels(name, owner.name)},
+        "spec": {
+            "restartPolicy": _text(entry.get("restartPolicy")) or restart,
+            "containers": [_container(entry, name)],
+        },
+    }
+
+
+def _job(manifest: dict[str, Any], entry: Mapping[str, Any], name: str, owner: Owner) -> None:
+    spec: dict[str, Any] = {}
+    if "backoffLimit" in entry:
+        spec["backoffLimit"] = entry["backoffLimit"]
+    spec["template"] = _job_pod_template(entry, name, owner, "Never")
+    manifest["spec"] = spec
+
+
+def _cron_job(manifest: dict[str, Any], entry: Mapping[str, Any], name: str, owner: Owner) -> None:
+    job_spec: dict[str, Any] = {}
+    if "backoffLimit" in entry:
+        job_spec["backoffLimit"] = entry["backoffLimit"]
+    job_spec["template"] = _job_pod_template(entry, name, owner, "OnFailure")
+    manifest["spec"] = {
+        "schedule": _text(entry.get("schedule")),
+        "jobTemplate": {"spec": job_spec},
+    }
+
+
+def _container(entry: Mapping[str, Any], name: str) -> dict[str, Any]:
+    container: dict[str, Any] = {"name": _text(entry.get("containerName")) or name}
+    if "image" in entry:
+        container["image"] = _text(entry["image"])
+    if "command" in entry:
+        container["command"] = _text_list(entry["command"], "command")
+    if "args" in entry:
+        container["args"] = _text_list(entry["args"], "args")
+    ports: list[Any] = []
+    if entry.get("port") not in (None, ""):
+        ports.append({"name": "http", "containerPort": entry["port"], "protocol": "TCP"})
+    if "ports" in entry:
+        ports.extend(plain_copy(_list(entry["ports"], "ports")))
+    if ports:
+        container["ports"] = ports
+    if "env" in entry:
+        container["env"] = _env(entry["env"])
+    if "resources" in entry:
+        if not isinstance(entry["resources"], Mapping):
+            raise ManifestError("resources", "must be a mapping (requests, limits)")
+        container["resources"] = plain_copy(entry["resources"])
+    return container
+
+
+def _env(value: Any) -> list[dict[str, Any]]:
+    """``{NAME: value}`` or ``[{name, value|valueFrom}]`` -> Kubernetes env list."""
+    if isinstance(value, Mapping):
+        return [{"name": str(key), "value": _text(item)} for key, item in value.items()]
+    env: list[dict[str, Any]] = []
+    for index, item in enumerate(_list(value, "env")):
+        if not isinstance(item, Mapping) or "name" not in item:
+            raise ManifestError(
+                f"env[{index}]", "each item needs a name (and a value or valueFrom)"
+            )
+        variable: dict[str, Any] = {"name": _text(item["name"])}
+        if "valueFrom" in item:
+            variable["valueFrom"] = plain_copy(item["valueFrom"])
+        else:
+            variable["value"] = _text(item.get("value"))
+        env.append(variable)
+    return env
+
+
+def _service(manifest: dict[str, Any], entry: Mapping[str, Any], name: str, owner: Owner) -> None:
+    spec: dict[str, Any] = {}
+    if entry.get("type") not in (None, ""):
+        spec["type"] = _text(entry["type"])
+    selector = entry.get("selector")
+    if selector is None or selector == {}:
+        spec["selector"] = pod_labels(name, owner.name)
+    elif isinstance(selector, Mapping):
+        spec["selector"] = {str(key): _text(value) for key, value in selector.items()}
+    else:
+        raise ManifestError("selector", "must be a mapping of labels")
+    ports: list[Any] = []
+    if entry.get("port") not in (None, ""):
+        target = entry.get("targetPort")
+        ports.append(
+            {
+                "name": "http",
+                "port": entry["port"],
+                "targetPort": entry["port"] if target in (None, "") else target,
+                "protocol": "TCP",
+            }
+        )
+    if "ports" in entry:
+        ports.extend(plain_copy(_list(entry["ports"], "ports")))
+    if ports:
+        spec["ports"] = ports
+    manifest["spec"] = spec
+
+
+def _config_map(
+    manifest: dict[str, Any], entry: Mapping[str, Any], name: str, owner: Owner
+) -> None:
+    if "data" in entry:
+        manifest["data"] = _text_map(entry["data"], "data")
+
+
+def _secret(manifest: dict[str, Any], entry: Mapping[str, Any], name: str, owner: Owner) -> None:
+    manifest["type"] = _text(entry.get("type")) or "Opaque"
+    if "stringData" in entry:
+        manifest["stringData"] = _text_map(entry["stringData"], "stringData")
+    if "data" in entry:
+        manifest["data"] = _text_map(entry["data"], "data")
+
+
+def _ingress(manifest: dict[str, Any], entry: Mapping[str, Any], name: str, owner: Owner) -> None:
+    port = entry.get("servicePort")
+    if port in (None, ""):
+        port = 80
+    port_ref: dict[str, Any]
+    if isinstance(port, str) and not port.strip().isdigit():
+        port_ref = {"name": port}
+    else:
+        port_ref = {"number": port}
+    rule: dict[str, Any] = {}
+    host = _text(entry.get("host"))
+    if host:
+        rule["host"] = host
+    rule["http"] = {
+        "paths": [
+            {
+                "path": _text(entry.get("path")) or "/",
+                "pathType": _text(entry.get("pathType")) or "Prefix",
+                "backend": {
+                    "service": {
+                        "name": _text(entry.get("serviceName")) or name,
+                        "port": port_ref,
+                    }
+                },
+            }
+        ]
+    }
+    spec: dict[str, Any] = {}
+    if entry.get("className") not in (None, ""):
+        spec["ingressClassName"] = _text(entry["className"])
+    spec["rules"] = [rule]
+    manifest["spec"] = spec
+
+
+def _custom(entry: Mapping[str, Any]) -> dict[str, Any]:
+    api_version = _text(entry.get("apiVersion"))
+    kind = _text(entry.get("kind"))
+    if not api_version or not kind:
+        raise ManifestError("apiVersion", "custom entries need apiVersion and kind")
+    manifest: dict[str, Any] = {"apiVersion": api_version, "kind": kind}
+    metadata = entry.get("metadata")
+    manifest["metadata"] = plain_copy(metadata) if isinstance(metadata, Mapping) else {}
+    for key in ("spec", "data"):
+        if key in entry:
+            manifest[key] = plain_copy(entry[key])
+    return manifest
+
+
+_EXPANDERS: dict[str, _Expander] = {
+    "deployments": _workload,
+    "statefulSets": _workload,
+    "services": _service,
+    "configMaps": _config_map,
+    "secrets": _secret,
+    "jobs": _job,
+    "cronJobs": _cron_job,
+    "ingresses": _ingress,
+    # namespaces and serviceAccounts have nothing beyond metadata.
+}
+
+
+def _set_metadata(
+    manifest: dict[str, Any], group: str, entry: Mapping[str, Any], name: str, owner: Owner
+) -> None:
+    metadata: dict[str, Any] = dict(manifest.get("metadata") or {})
+    metadata["name"] = name
+    cluster_scoped = group in CLUSTER_SCOPED_GROUPS
+    namespace = _text(entry.get("namespace")) or owner.namespace
+    if not cluster_scoped and namespace:
+        metadata["namespace"] = namespace
+    labels = {**_text_map(metadata.get("labels") or {}, "metadata.labels")}
+    labels.update(_text_map(entry.get("labels") or {}, "labels"))
+    # Ours last: the runtime finds a CR's children by these, so users may not
+    # override them.
+    labels.update(owner_labels(owner.name))
+    metadata["labels"] = labels
+    annotations = {**_text_map(metadata.get("annotations") or {}, "metadata.annotations")}
+    annotations.update(_text_map(entry.get("annotations") or {}, "annotations"))
+    if annotations:
+        metadata["annotations"] = annotations
+    else:
+        metadata.pop("annotations", None)
+    if _may_own(owner, cluster_scoped, metadata.get("namespace", "")):
+        metadata["ownerReferences"] = [
+            {
+                "apiVersion": owner.api_version,
+                "kind": owner.kind,
+                "name": owner.name,
+                "uid": owner.uid,
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ]
+    manifest["metadata"] = metadata
+
+
+def _may_own(owner: Owner, child_cluster_scoped: bool, child_namespace: str) -> bool:
+    """Kubernetes only honours owner references it can resolve.
+
+    A cluster-scoped owner may own anything; a namespaced owner only objects
+    in its own namespace.
+    """
+    if not owner.uid:
+        return False
+    if not owner.namespace:
+        return True
+    return not child_cluster_scoped and child_namespace == owner.namespace
+
+
+# --- small value helpers ------------------------------------------------------
+
+_DROP = object()
+
+
+def _coerce_scalar(key: str, value: str) -> Any:
+    """Text of field ``key`` as Kubernetes types it; _DROP for empty typed text."""
+    if key in _INT_FIELDS or key in _INT_OR_NAME_FIELDS:
+        text = value.strip()
+        if text == "":
+            return _DROP
+        number = parse_int(text)
+        if number is not None:
+            return number
+        if key in _INT_OR_NAME_FIELDS:
+            return value
+        raise ValueError(f"expected an integer, got {value!r}")
+    if key in _BOOL_FIELDS:
+        lowered = value.strip().lower()
+        if lowered == "":
+            return _DROP
+        if lowered in ("true", "false"):
+            return lowered == "true"
+        raise ValueError(f"expected true or false, got {value!r}")
+    return value
+
+
+def parse_int(text: str) -> int | None:
+    """``"3"`` or ``"3.0"`` -> 3; anything else (``"3.5"``, ``"x"``, ``"inf"``) -> None."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    if number.is_integer():
+        return int(number)
+    return None
+
+
+def _text(value: Any) -> str:
+    """Shorthand text: None -> "", booleans the Kubernetes way, numbers as written."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _text_map(value: Any, field: str) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise ManifestError(field, "must be a mapping")
+    return {str(key): _text(item) for key, item in value.items()}
+
+
+def _text_list(value: Any, field: str) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    return [_text(item) for item in _list(value, field)]
+
+
+def _list(value: Any, field: str) -> list[Any]:
+    if isinstance(value, list | tuple):
+        return list(value)
+    raise ManifestError(field, "must be a list")
+
+
+def plain_copy(value: Any) -> Any:
+    """A plain, unshared copy: mappings become dicts, sequences lists."""
+    if isinstance(value, Mapping):
+        return {str(key): plain_copy(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain_copy(item) for item in value]
+    return value

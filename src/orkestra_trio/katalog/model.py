@@ -1,0 +1,449 @@
+"""The Katalog as loaded: frozen attrs classes, tuples and frozen mappings.
+
+Everything here is immutable after load so that the runtime can hand the same
+objects to every box and every worker without copying and without locks. The
+loader (:mod:`orkestra_trio.katalog.loader`) is the only place that builds
+these objects; it has already validated them, so consumers need no checks.
+
+Strings that may hold a Go template are :class:`Text` values that carry their
+compiled template, so nothing is compiled twice. Durations are float seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
+
+import attrs
+
+from orkestra_trio.katalog.conditions import Condition
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class FrozenMap(Mapping[K, V], Generic[K, V]):
+    """A read-only, hashable mapping that keeps insertion order."""
+
+    __slots__ = ("_data", "_hash")
+
+    def __init__(self, data: Mapping[K, V] | None = None) -> None:
+        self._data: dict[K, V] = dict(data) if data is not None else {}
+        self._hash: int | None = None
+
+    def __getitem__(self, key: K) -> V:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[K]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            self._hash = hash(frozenset(self._data.items()))
+        return self._hash
+
+    def __repr__(self) -> str:
+        return f"FrozenMap({self._data!r})"
+
+
+EMPTY_MAP: FrozenMap[Any, Any] = FrozenMap()
+
+
+class CompiledTemplate(Protocol):
+    """What the loader keeps of a compiled template (see ``katalog.template``)."""
+
+    def render(self, context: Mapping[str, Any]) -> str: ...
+
+
+@attrs.frozen
+class Location:
+    """Where something was written: for runtime errors that point back at the Katalog."""
+
+    file: str
+    line: int
+    column: int
+    path: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+NOWHERE = Location("<unknown>", 0, 0)
+
+
+@attrs.frozen
+class Text:
+    """A string from the Katalog that may be a Go template.
+
+    ``template`` is the compiled form when ``source`` holds a template action
+    (``{{``), else None and ``source`` is used as is. ``where`` is the
+    ``file:line`` the template reports in render errors.
+    """
+
+    source: str
+    template: CompiledTemplate | None = attrs.field(default=None, eq=False, repr=False)
+    where: str = attrs.field(default="", eq=False, repr=False)
+
+    @property
+    def is_template(self) -> bool:
+        return self.template is not None
+
+    def render(self, context: Mapping[str, Any]) -> str:
+        """The text for one CR: the template rendered, or the literal source."""
+        if self.template is None:
+            return self.source
+        return self.template.render(context)
+
+    def __str__(self) -> str:
+        return self.source
+
+
+# Values of a shorthand field or a raw `spec:`: scalars, Text for every string,
+# tuples for lists and FrozenMaps for mappings.
+FrozenValue = Any
+
+
+@attrs.frozen
+class ApiTypes:
+    """The group/version/kind/plural of a CRD."""
+
+    group: str
+    version: str
+    kind: str
+    plural: str
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}"
+
+
+@attrs.frozen
+class Dependency:
+    """``dependsOn``: this box starts only once ``crd``'s box is started or healthy."""
+
+    crd: str
+    condition: str = "started"  # "started" | "healthy"
+    location: Location = attrs.field(default=NOWHERE, eq=False, repr=False)
+
+
+@attrs.frozen
+class Endpoints:
+    """Whether this CRD's ONCOP paths are served."""
+
+    enabled: bool = True
+
+
+@attrs.frozen
+class QueueSettings:
+    """``reconciler.queue``: max_depth 0 means unbounded."""
+
+    max_depth: int = 0
+    failure_threshold: int = 5
+
+
+@attrs.frozen
+class Reconciler:
+    """How a box reconciles: workers, periodic resync, per-reconcile deadline (seconds)."""
+
+    workers: int = 1
+    resync: float | None = None
+    timeout: float = 30.0
+    queue: QueueSettings = QueueSettings()
+
+
+@attrs.frozen
+class Requeue:
+    """Requeue after a successful reconcile: ``after`` renders to a duration."""
+
+    after: Text | None = None
+    when: tuple[Condition, ...] = ()
+    or_: tuple[Condition, ...] = ()
+
+
+@attrs.frozen
+class Selector:
+    """Which object a cross entry observes; name/namespace are templates over the CR."""
+
+    name: Text | None = None
+    namespace: Text | None = None
+    labels: FrozenMap[str, Text] | None = None
+
+
+CROSS_TYPES = ("cr", "health", "metrics", "info", "events")
+
+
+@attrs.frozen
+class CrossSource:
+    """A remote source: ONCOP (``host``) or a raw JSON ``endpoint``; exactly one is set."""
+
+    host: str | None = None
+    endpoint: Text | None = None
+    type: str = "cr"
+    cache_for: float = 30.0
+    token: str | None = None
+    token_from_env: str | None = None
+    # How long a last good value may be served after errors (default 2 x cache_for).
+    stale_for: float = 60.0
+
+
+@attrs.frozen
+class CrossEntry:
+    """One ``cross:`` observation, visible in templates as ``.cross.<as_>``."""
+
+    crd: str
+    as_: str
+    selector: Selector = Selector()
+    source: CrossSource | None = None
+    location: Location = attrs.field(default=NOWHERE, eq=False, repr=False)
+
+    @property
+    def same_process(self) -> bool:
+        """True when read from the local registry rather than over HTTP."""
+        return self.source is None
+
+
+@attrs.frozen
+class ForEach:
+    """Stamp one child per item of the list at ``field``, named ``as_`` in templates."""
+
+    field: str
+    as_: str = "item"
+
+
+class ResourceGroup(NamedTuple):
+    """What a resource group's entries become."""
+
+    api_version: str
+    kind: str
+    plural: str
+    shorthand: frozenset[str]
+
+
+_WORKLOAD = ("image", "command", "args", "env", "spec")
+
+# Group name -> (apiVersion, kind, plural, allowed shorthand keys), in the fixed
+# apply order: what others depend on (namespaces, secrets, config) comes first.
+RESOURCE_GROUPS: FrozenMap[str, ResourceGroup] = FrozenMap(
+    {
+        "namespaces": ResourceGroup("v1", "Namespace", "namespaces", frozenset()),
+        "secrets": ResourceGroup(
+            "v1", "Secret", "secrets", frozenset({"data", "stringData", "type"})
+        ),
+        "configMaps": ResourceGroup("v1", "ConfigMap", "configmaps", frozenset({"data"})),
+        "serviceAccounts": ResourceGroup("v1", "ServiceAccount", "serviceaccounts", frozenset()),
+        # apiVersion and kind come from the entry itself.
+        "custom": ResourceGroup(
+            "", "", "", frozenset({"apiVersion", "kind", "metadata", "spec", "data"})
+        ),
+        "deployments": ResourceGroup(
+            "apps/v1",
+            "Deployment",
+            "deployments",
+            frozenset({*_WORKLOAD, "replicas", "port", "ports", "resources", "containerName"}),
+        ),
+        "statefulSets": ResourceGroup(
+            "apps/v1",
+            "StatefulSet",
+            "statefulsets",
+            frozenset(
+                {
+                    *_WORKLOAD,
+                    "replicas",
+                    "port",
+                    "ports",
+                    "resources",
+                    "containerName",
+                    "serviceName",
+                }
+            ),
+        ),
+        "services": ResourceGroup(
+            "v1",
+            "Service",
+            "services",
+            frozenset({"port", "targetPort", "type", "selector", "ports", "spec"}),
+        ),
+        "jobs": ResourceGroup(
+            "batch/v1",
+            "Job",
+            "jobs",
+            frozenset({*_WORKLOAD, "backoffLimit", "restartPolicy"}),
+        ),
+        "cronJobs": ResourceGroup(
+            "batch/v1", "CronJob", "cronjobs", frozenset({*_WORKLOAD, "schedule"})
+        ),
+        "ingresses": ResourceGroup(
+            "networking.k8s.io/v1",
+            "Ingress",
+            "ingresses",
+            frozenset(
+                {"host", "path", "pathType", "serviceName", "servicePort", "className", "spec"}
+            ),
+        ),
+    }
+)
+
+# Groups whose objects have no namespace.
+CLUSTER_SCOPED_GROUPS: frozenset[str] = frozenset({"namespaces"})
+
+# Keys every resource entry may carry, whatever its group.
+COMMON_ENTRY_KEYS: frozenset[str] = frozenset(
+    {"name", "namespace", "labels", "annotations", "when", "or", "reconcile", "forEach"}
+)
+
+
+@attrs.frozen
+class ResourceEntry:
+    """One child declaration of a resource group.
+
+    ``name`` None means the CR's own name; ``namespace`` None means the CR's
+    namespace. ``fields`` holds the group's shorthand keys exactly as written
+    (strings as :class:`Text`), e.g. ``image``, ``replicas``, ``spec``.
+    """
+
+    group: str
+    name: Text | None = None
+    namespace: Text | None = None
+    labels: FrozenMap[str, Text] = EMPTY_MAP
+    annotations: FrozenMap[str, Text] = EMPTY_MAP
+    when: tuple[Condition, ...] = ()
+    or_: tuple[Condition, ...] = ()
+    reconcile: bool = False
+    for_each: ForEach | None = None
+    fields: FrozenMap[str, FrozenValue] = EMPTY_MAP
+    location: Location = attrs.field(default=NOWHERE, eq=False, repr=False)
+
+    @property
+    def kind_info(self) -> ResourceGroup:
+        return RESOURCE_GROUPS[self.group]
+
+
+# Group name -> its entries; only groups that have entries, in apply order.
+Resources = FrozenMap[str, tuple[ResourceEntry, ...]]
+
+STATUS_FIELD_TYPES = ("string", "int", "float", "bool", "auto")
+
+
+@attrs.frozen
+class StatusField:
+    """A declared ``status.fields`` entry: ``path`` is a dot path under ``.status``."""
+
+    path: str
+    value: Text
+    type: str = "string"
+    when: tuple[Condition, ...] = ()
+    or_: tuple[Condition, ...] = ()
+    clear_on_false: bool = False
+    location: Location = attrs.field(default=NOWHERE, eq=False, repr=False)
+
+
+@attrs.frozen
+class StatusSpec:
+    """``status``: the Ready condition (``conditions``) and declared fields."""
+
+    conditions: bool = True
+    fields: tuple[StatusField, ...] = ()
+
+
+@attrs.frozen
+class AutoscaleOverride:
+    """What applies while an autoscale condition holds."""
+
+    workers: int
+
+
+@attrs.frozen
+class AutoscaleCondition:
+    """While ``when`` (all) and ``or_`` (any, if given) hold, ``override`` applies."""
+
+    override: AutoscaleOverride
+    when: tuple[Condition, ...] = ()
+    or_: tuple[Condition, ...] = ()
+
+
+@attrs.frozen
+class Autoscale:
+    """The box's own worker count, evaluated every ``interval`` seconds.
+
+    After ``cooldown`` seconds with no condition holding, the baseline
+    (``reconciler.workers``) returns.
+    """
+
+    interval: float = 15.0
+    cooldown: float = 120.0
+    conditions: tuple[AutoscaleCondition, ...] = ()
+
+
+@attrs.frozen
+class OperatorBox:
+    """An isolated operator for one CRD."""
+
+    reconciler: Reconciler = Reconciler()
+    requeue: Requeue | None = None
+    when: tuple[Condition, ...] = ()
+    or_: tuple[Condition, ...] = ()
+    cross: tuple[CrossEntry, ...] = ()
+    on_create: Resources = EMPTY_MAP
+    on_reconcile: Resources = EMPTY_MAP
+    on_delete: Resources = EMPTY_MAP
+    status: StatusSpec = StatusSpec()
+    autoscale: Autoscale | None = None
+
+
+@attrs.frozen
+class CrdEntry:
+    """One CRD of a Katalog, keyed by ``key`` (used in cross:, ONCOP URLs, metrics)."""
+
+    key: str
+    api_types: ApiTypes
+    namespaced: bool = True
+    crd_file: Path | None = None
+    cr_files: tuple[Path, ...] = ()
+    depends_on: tuple[Dependency, ...] = ()
+    cross_access: bool = True
+    endpoints: Endpoints = Endpoints()
+    operator_box: OperatorBox | None = None
+    location: Location = attrs.field(default=NOWHERE, eq=False, repr=False)
+
+
+@attrs.frozen
+class Katalog:
+    """One Katalog file: its name, where it was read from, and its CRDs in order."""
+
+    name: str
+    source_file: Path
+    crds: FrozenMap[str, CrdEntry] = EMPTY_MAP
+
+    @property
+    def boxes(self) -> tuple[CrdEntry, ...]:
+        """The CRDs that have an operatorBox."""
+        return tuple(crd for crd in self.crds.values() if crd.operator_box is not None)
+
+    @property
+    def cross_edges(self) -> tuple[tuple[str, CrossEntry], ...]:
+        """(observing CRD key, cross entry) for every cross: declaration."""
+        return tuple(
+            (crd.key, entry)
+            for crd in self.boxes
+            if crd.operator_box is not None
+            for entry in crd.operator_box.cross
+        )
+
+
+@attrs.frozen
+class KatalogSet:
+    """Several Katalogs loaded together; CRD keys are unique across them."""
+
+    katalogs: tuple[Katalog, ...]
+    crds: FrozenMap[str, CrdEntry] = EMPTY_MAP
+
+    def katalog_of(self, crd_key: str) -> Katalog:
+        """The Katalog that declares ``crd_key`` (KeyError when none does)."""
+        for katalog in self.katalogs:
+            if crd_key in katalog.crds:
+                return katalog
+        raise KeyError(crd_key)

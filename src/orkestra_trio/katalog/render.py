@@ -1,0 +1,544 @@
+"""What one reconcile of one CR produces, computed offline and without I/O.
+
+The runtime's reconcile pipeline and the ``render`` command call the same three
+functions, so what ``render`` prints is what the runtime would apply:
+
+* :func:`build_context` — the template context of a CR (KATALOG.md's
+  ``.metadata .spec .status .cross .children .metrics .health``);
+* :func:`render_children` — the children of one phase (onCreate, onReconcile
+  or onDelete), in the fixed apply order, each either *present* (with its full
+  manifest) or *absent* (its ``when``/``or`` failed: a reconcile deletes it if
+  the CR owns it);
+* :func:`render_status` — the CR's next ``status``.
+
+Every failure for a CR (a template render error, a shorthand value that cannot
+become a manifest, a status value of the wrong type) is raised as one
+:class:`RenderError` naming the Katalog ``file:line`` and the CR, which the
+runtime records as that CR's reconcile failure.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import attrs
+
+from orkestra_trio.katalog.conditions import conditions_hold
+from orkestra_trio.katalog.manifests import (
+    ManifestError,
+    build_manifest,
+    owner_from_cr,
+    parse_int,
+    plain_copy,
+)
+from orkestra_trio.katalog.model import (
+    RESOURCE_GROUPS,
+    Location,
+    OperatorBox,
+    ResourceEntry,
+    StatusField,
+    Text,
+)
+from orkestra_trio.katalog.template import TemplateRenderError, lookup_path
+
+PHASES = ("onCreate", "onReconcile", "onDelete")
+
+READY = "Ready"
+REASON_SUCCEEDED = "ReconcileSucceeded"
+REASON_ERROR = "ReconcileError"
+
+# kind -> resource group, to sort objects read back from the cluster.
+_GROUP_OF_KIND = {info.kind: group for group, info in RESOURCE_GROUPS.items() if info.kind}
+
+
+class RenderError(Exception):
+    """Rendering failed for one CR; ``where`` is the Katalog's file:line, ``cr`` the CR."""
+
+    def __init__(self, message: str, *, where: str, cr: str) -> None:
+        self.message = message
+        self.where = where
+        self.cr = cr
+        super().__init__(f"{where}: {cr}: {message}" if where else f"{cr}: {message}")
+
+
+@attrs.frozen
+class RenderedChild:
+    """One child of a CR as one reconcile sees it.
+
+    ``present`` False means the entry's conditions do not hold: the child
+    should not exist, and ``manifest`` is None. ``reconcile`` is True when the
+    child is applied every cycle (onReconcile entries, and onCreate entries
+    marked ``reconcile: true``); onCreate children are otherwise created only
+    when absent.
+    """
+
+    phase: str
+    group: str
+    name: str
+    namespace: str
+    present: bool
+    manifest: dict[str, Any] | None
+    reconcile: bool
+    location: Location = attrs.field(eq=False, repr=False)
+
+    @property
+    def api_version(self) -> str:
+        if self.manifest is not None:
+            return str(self.manifest.get("apiVersion", ""))
+        return RESOURCE_GROUPS[self.group].api_version
+
+    @property
+    def kind(self) -> str:
+        if self.manifest is not None:
+            return str(self.manifest.get("kind", ""))
+        return RESOURCE_GROUPS[self.group].kind
+
+
+# --- the template context ------------------------------------------------------
+
+
+def build_context(
+    cr: Mapping[str, Any],
+    *,
+    cross: Mapping[str, Any] | None = None,
+    children: Mapping[str, Any] | Iterable[Mapping[str, Any]] | None = None,
+    metrics: Mapping[str, Any] | None = None,
+    health: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The template context of ``cr``.
+
+    ``cross`` maps each ``as`` name to its observed answer (see
+    :func:`cross_answer`). ``children`` is either already grouped
+    (``{group: {name: object}}``, or ``{group: [objects]}``) or a flat
+    iterable of objects read back from the cluster; templates see
+    ``.children.<group>.<name>``. The context shares objects with its inputs:
+    templates only read it.
+    """
+    metadata = cr.get("metadata") or {}
+    return {
+        "apiVersion": cr.get("apiVersion", ""),
+        "kind": cr.get("kind", ""),
+        "metadata": metadata,
+        "spec": cr.get("spec") or {},
+        "status": cr.get("status") or {},
+        "cross": dict(cross or {}),
+        "children": group_children(children),
+        "metrics": dict(metrics or {}),
+        "health": dict(health or {}),
+    }
+
+
+def group_children(
+    children: Mapping[str, Any] | Iterable[Mapping[str, Any]] | None,
+) -> dict[str, dict[str, Any]]:
+    """Children as templates see them: ``{group: {name: object}}``.
+
+    Objects whose kind is not a built-in group go under ``custom``.
+    """
+    grouped: dict[str, dict[str, Any]] = {group: {} for group in RESOURCE_GROUPS}
+    if children is None:
+        return grouped
+    if isinstance(children, Mapping):
+        for group, members in children.items():
+            bucket = grouped.setdefault(str(group), {})
+            if isinstance(members, Mapping):
+                bucket.update(members)
+            else:
+                for obj in members:
+                    bucket[_object_name(obj)] = obj
+        return grouped
+    for obj in children:
+        group = _GROUP_OF_KIND.get(str(obj.get("kind", "")), "custom")
+        grouped[group][_object_name(obj)] = obj
+    return grouped
+
+
+def cross_answer(obj: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The shape templates see under ``.cross.<as>`` (ONCOP.md).
+
+    ``obj`` is either an answer already in that shape (it has ``found``), or a
+    plain Kubernetes object, or None for "not found".
+    """
+    if obj is None:
+        return {
+            "found": "false",
+            "name": "",
+            "namespace": "",
+            "labels": {},
+            "annotations": {},
+            "spec": {},
+            "status": {},
+        }
+    if "found" in obj:
+        answer = dict(obj)
+        found = answer["found"]
+        if isinstance(found, bool):
+            answer["found"] = "true" if found else "false"
+        for key in ("labels", "annotations", "spec", "status"):
+            answer.setdefault(key, {})
+        return answer
+    metadata = obj.get("metadata") or {}
+    answer = {
+        "found": "true",
+        "name": metadata.get("name", ""),
+        "namespace": metadata.get("namespace", ""),
+        "generation": metadata.get("generation", 0),
+        "labels": metadata.get("labels") or {},
+        "annotations": metadata.get("annotations") or {},
+        "spec": obj.get("spec") or {},
+        "status": obj.get("status") or {},
+    }
+    return answer
+
+
+# --- children ------------------------------------------------------------------
+
+
+def render_children(
+    box: OperatorBox, context: Mapping[str, Any], *, phase: str = "onReconcile"
+) -> list[RenderedChild]:
+    """The children of ``phase`` for the CR of ``context``, in the fixed apply order.
+
+    ``forEach`` entries yield one child per list item, with the item bound as
+    ``.<as>`` in the context. Two present children of one group with the same
+    namespace and name are an error: they would overwrite each other.
+    """
+    resources = _phase_resources(box, phase)
+    cr = describe_cr(context)
+    children: list[RenderedChild] = []
+    for group in RESOURCE_GROUPS:  # the table's order is the apply order
+        seen: dict[tuple[str, str], ResourceEntry] = {}
+        for entry in resources.get(group, ()):
+            for child in _render_entry(entry, context, phase, cr):
+                if child.present:
+                    key = (child.namespace, child.name)
+                    if key in seen:
+                        raise RenderError(
+                            f"two {group} children named {child.name!r} "
+                            f"(the other is declared at {seen[key].location})",
+                            where=str(entry.location),
+                            cr=cr,
+                        )
+                    seen[key] = entry
+                children.append(child)
+    return children
+
+
+def render_reconcile_children(box: OperatorBox, context: Mapping[str, Any]) -> list[RenderedChild]:
+    """onCreate and onReconcile children together, in the fixed apply order.
+
+    This is what one ordinary (not deleting) reconcile works through.
+    """
+    order = {group: index for index, group in enumerate(RESOURCE_GROUPS)}
+    children = render_children(box, context, phase="onCreate")
+    children += render_children(box, context, phase="onReconcile")
+    # sorted() is stable: within a group, onCreate entries stay first.
+    return sorted(children, key=lambda child: order[child.group])
+
+
+def _phase_resources(box: OperatorBox, phase: str) -> Mapping[str, Sequence[ResourceEntry]]:
+    if phase == "onCreate":
+        return box.on_create
+    if phase == "onReconcile":
+        return box.on_reconcile
+    if phase == "onDelete":
+        return box.on_delete
+    raise ValueError(f"unknown phase {phase!r}; expected one of {', '.join(PHASES)}")
+
+
+def _render_entry(
+    entry: ResourceEntry, context: Mapping[str, Any], phase: str, cr: str
+) -> list[RenderedChild]:
+    for_each = entry.for_each
+    if for_each is None:
+        return [_render_one(entry, context, phase, cr)]
+    items = lookup_path(context, for_each.field)
+    if items is None or items == "":
+        return []
+    if not isinstance(items, list | tuple):
+        raise RenderError(
+            f"forEach field {for_each.field!r} is not a list (it is {type(items).__name__})",
+            where=str(entry.location),
+            cr=cr,
+        )
+    return [_render_one(entry, {**context, for_each.as_: item}, phase, cr) for item in items]
+
+
+def _render_one(
+    entry: ResourceEntry, context: Mapping[str, Any], phase: str, cr: str
+) -> RenderedChild:
+    def render() -> RenderedChild:
+        metadata = context.get("metadata") or {}
+        name = entry.name.render(context) if entry.name is not None else ""
+        name = name or str(metadata.get("name") or "")
+        namespace = entry.namespace.render(context) if entry.namespace is not None else ""
+        namespace = namespace or str(metadata.get("namespace") or "")
+        reconcile = phase != "onCreate" or entry.reconcile
+        if not conditions_hold(entry.when, entry.or_, context):
+            return RenderedChild(
+                phase, entry.group, name, namespace, False, None, reconcile, entry.location
+            )
+        rendered: dict[str, Any] = {
+            key: render_value(value, context) for key, value in entry.fields.items()
+        }
+        rendered["name"] = name
+        rendered["namespace"] = namespace
+        rendered["labels"] = render_value(entry.labels, context)
+        rendered["annotations"] = render_value(entry.annotations, context)
+        manifest = build_manifest(entry.group, rendered, owner_from_cr(context))
+        return RenderedChild(
+            phase, entry.group, name, namespace, True, manifest, reconcile, entry.location
+        )
+
+    return _guard(cr, entry.location, render)
+
+
+def render_value(value: Any, context: Mapping[str, Any]) -> Any:
+    """A frozen Katalog value with every template rendered, as plain dicts and lists."""
+    # Most values are Text or plain scalars: test those (cheap) before the ABCs.
+    if isinstance(value, Text):
+        return value.render(context)
+    if value is None or isinstance(value, str | int | float):
+        return value
+    if isinstance(value, Mapping):
+        return {
+            str(render_value(key, context)): render_value(item, context)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [render_value(item, context) for item in value]
+    return value
+
+
+# --- status --------------------------------------------------------------------
+
+
+def render_status(
+    box: OperatorBox,
+    context: Mapping[str, Any],
+    *,
+    generation: int,
+    error: str | None = None,
+    now: str | None = None,
+) -> dict[str, Any]:
+    """The CR's whole next ``status``, built over its current one (``.status``).
+
+    Always: ``observedGeneration`` and, unless ``status.conditions`` is false,
+    the ``Ready`` condition (True/ReconcileSucceeded, or False/ReconcileError
+    with ``error`` as message; its ``lastTransitionTime`` moves only when its
+    status flips). Without ``error``, the declared fields follow in order:
+    written while their ``when``/``or`` hold, removed while they do not if
+    ``clearOnFalse``, left alone otherwise. With ``error`` the declared fields
+    are not evaluated and keep their last values.
+
+    Raises :class:`RenderError` when a field fails to render or convert; the
+    caller then records the failure and calls again with ``error`` set.
+    """
+    status: dict[str, Any] = plain_copy(context.get("status") or {})
+    status["observedGeneration"] = generation
+    if box.status.conditions:
+        status["conditions"] = _with_ready_condition(
+            status.get("conditions"), generation=generation, error=error, now=now
+        )
+    if error is not None:
+        return status
+    cr = describe_cr(context)
+    for field in box.status.fields:
+        _apply_status_field(status, field, context, cr)
+    return status
+
+
+def _apply_status_field(
+    status: dict[str, Any], field: StatusField, context: Mapping[str, Any], cr: str
+) -> None:
+    where = str(field.location)
+
+    def evaluate() -> tuple[bool, str]:
+        if not conditions_hold(field.when, field.or_, context):
+            return False, ""
+        return True, field.value.render(context)
+
+    holds, text = _guard(cr, field.location, evaluate)
+    if not holds:
+        if field.clear_on_false:
+            _remove_path(status, field.path)
+        return
+    try:
+        value = convert_status_value(text, field.type)
+    except ValueError as exc:
+        raise RenderError(f"status field {field.path!r}: {exc}", where=where, cr=cr) from None
+    if value is None:
+        _remove_path(status, field.path)
+    else:
+        _set_path(status, field.path, value)
+
+
+_TRUE = frozenset({"true", "1", "yes"})
+_FALSE = frozenset({"false", "0", "no"})
+
+
+def convert_status_value(text: str, type_: str) -> Any:
+    """Rendered text as a status field of ``type_`` (None: remove the field).
+
+    string keeps the text; int, float and bool parse it (int accepts "75.0",
+    not "75.5"); auto tries int, float, then true/false, else keeps the text.
+    Empty text of a non-string type is None. Raises ValueError when the text
+    does not convert.
+    """
+    if type_ == "string":
+        return text
+    stripped = text.strip()
+    if stripped == "":
+        return None
+    if type_ == "int":
+        number = parse_int(stripped)
+        if number is None:
+            raise ValueError(f"cannot convert {text!r} to int")
+        return number
+    if type_ == "float":
+        try:
+            result = float(stripped)
+        except ValueError:
+            raise ValueError(f"cannot convert {text!r} to float") from None
+        if not math.isfinite(result):
+            raise ValueError(f"cannot convert {text!r} to a finite float")
+        return result
+    if type_ == "bool":
+        lowered = stripped.lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise ValueError(f"cannot convert {text!r} to bool (true/false, 1/0, yes/no)")
+    if type_ == "auto":
+        number = parse_int(stripped)
+        if number is not None:
+            return number
+        try:
+            result = float(stripped)
+            if math.isfinite(result):
+                return result
+        except ValueError:
+            pass
+        if stripped.lower() in ("true", "false"):
+            return stripped.lower() == "true"
+        return text
+    raise ValueError(f"unknown status field type {type_!r}")
+
+
+def _with_ready_condition(
+    conditions: Any, *, generation: int, error: str | None, now: str | None
+) -> list[Any]:
+    """The conditions list with Ready set; other conditions are kept as they are."""
+    existing = (
+        [c for c in conditions if isinstance(c, Mapping)] if isinstance(conditions, list) else []
+    )
+    previous = next((c for c in existing if c.get("type") == READY), None)
+    status = "False" if error is not None else "True"
+    transition = now or _utc_now()
+    if (
+        previous is not None
+        and previous.get("status") == status
+        and previous.get("lastTransitionTime")
+    ):
+        transition = str(previous["lastTransitionTime"])
+    ready = {
+        "type": READY,
+        "status": status,
+        "reason": REASON_ERROR if error is not None else REASON_SUCCEEDED,
+        "message": error if error is not None else "",
+        "observedGeneration": generation,
+        "lastTransitionTime": transition,
+    }
+    result: list[Any] = []
+    placed = False
+    for condition in existing:
+        if condition.get("type") == READY:
+            if not placed:
+                result.append(ready)
+                placed = True
+        else:
+            result.append(plain_copy(condition))
+    if not placed:
+        result.append(ready)
+    return result
+
+
+def _utc_now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _set_path(target: dict[str, Any], path: str, value: Any) -> None:
+    parts = path.split(".")
+    node = target
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[parts[-1]] = value
+
+
+def _remove_path(target: dict[str, Any], path: str) -> None:
+    parts = path.split(".")
+    node: Any = target
+    for part in parts[:-1]:
+        node = node.get(part) if isinstance(node, dict) else None
+        if node is None:
+            return
+    if isinstance(node, dict):
+        node.pop(parts[-1], None)
+
+
+# --- shared helpers --------------------------------------------------------------
+
+
+def describe_cr(context: Mapping[str, Any]) -> str:
+    """``Website default/my-site``: how errors name the CR."""
+    metadata = context.get("metadata") or {}
+    name = str(metadata.get("name") or "?")
+    namespace = metadata.get("namespace")
+    kind = str(context.get("kind") or "CR")
+    return f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"
+
+
+_T = TypeVar("_T")
+
+
+def _guard(cr: str, location: Location, compute: Callable[[], _T]) -> _T:
+    """Run ``compute()``, turning template and manifest failures into RenderError."""
+    try:
+        return compute()
+    except TemplateRenderError as exc:
+        # The template's name is the Katalog file:line of the value it came from.
+        where = exc.template_name
+        if exc.line > 1:
+            where += f" (template line {exc.line})"
+        raise RenderError(exc.message, where=where, cr=cr) from None
+    except ManifestError as exc:
+        raise RenderError(str(exc), where=str(location), cr=cr) from None
+
+
+def _object_name(obj: Mapping[str, Any]) -> str:
+    metadata = obj.get("metadata") or {}
+    return str(metadata.get("name") or "")
+
+
+__all__ = [
+    "PHASES",
+    "RenderError",
+    "RenderedChild",
+    "build_context",
+    "convert_status_value",
+    "cross_answer",
+    "describe_cr",
+    "group_children",
+    "render_children",
+    "render_reconcile_children",
+    "render_status",
+    "render_value",
+]

@@ -1,0 +1,204 @@
+"""YAML reading that remembers where every key and value came from.
+
+pyyaml's constructors throw positions away, so we compose the node graph
+(with the C parser when it is built in) and build the plain Python values
+ourselves, recording the 1-based line and column of every mapping key and
+every value in a :class:`SourceMap` keyed by key path. Validation later works
+on plain dicts and lists and asks the map where to point the user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import attrs
+import yaml
+
+# The C loader is several times faster; pyyaml builds without libyaml lack it.
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+# Aliases let a tiny file expand into a huge tree ("billion laughs"); a
+# Katalog never needs anywhere near this many nodes.
+MAX_NODES = 200_000
+
+KeyPath = tuple[str | int, ...]
+
+
+def format_path(path: Iterable[str | int]) -> str:
+    """``("spec", "crds", "web", "cross", 0, "as")`` -> ``spec.crds.web.cross[0].as``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif out:
+            out += f".{part}"
+        else:
+            out = part
+    return out
+
+
+@attrs.frozen
+class Position:
+    """A 1-based place in a file; style is the scalar style ('|', '>', '"', "'" or '')."""
+
+    line: int
+    column: int
+    style: str = ""
+
+
+@attrs.define
+class SourceMap:
+    """Positions of the keys and values of one YAML document, by key path."""
+
+    file: str
+    keys: dict[KeyPath, Position] = attrs.field(factory=dict)
+    values: dict[KeyPath, Position] = attrs.field(factory=dict)
+    # The file's lines, for pointing inside block scalars (whose indentation
+    # the parser strips).
+    lines: list[str] = attrs.field(factory=list, repr=False)
+
+    def block_indent(self, position: Position) -> int:
+        """Indentation of the first text line of the block scalar starting at ``position``."""
+        for text in self.lines[position.line :]:
+            if text.strip():
+                return len(text) - len(text.lstrip(" "))
+        return 0
+
+    def value_at(self, path: KeyPath) -> Position:
+        """Where the value at ``path`` starts, or the nearest ancestor's position."""
+        for end in range(len(path), -1, -1):
+            found = self.values.get(path[:end])
+            if found is not None:
+                return found
+        return Position(1, 1)
+
+    def key_at(self, path: KeyPath) -> Position:
+        """Where the key of ``path`` is written (for list items: the item itself)."""
+        found = self.keys.get(path)
+        if found is not None:
+            return found
+        return self.value_at(path)
+
+
+class YamlSourceError(Exception):
+    """The file could not be read or is not valid YAML; carries the position."""
+
+    def __init__(self, file: str, line: int, column: int, message: str) -> None:
+        super().__init__(f"{file}:{line}:{column}: {message}")
+        self.file = file
+        self.line = line
+        self.column = column
+        self.message = message
+
+
+def load_yaml_file(path: str | Path) -> tuple[Any, SourceMap]:
+    """Read and parse one YAML file; raise :class:`YamlSourceError` on any problem."""
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise YamlSourceError(name, 0, 0, "no such file") from None
+    except IsADirectoryError:
+        raise YamlSourceError(name, 0, 0, "is a directory, not a file") from None
+    except UnicodeDecodeError as exc:
+        raise YamlSourceError(name, 0, 0, f"not UTF-8 text ({exc.reason})") from None
+    except OSError as exc:
+        raise YamlSourceError(name, 0, 0, f"cannot read: {exc.strerror or exc}") from None
+    return parse_yaml(text, name)
+
+
+def parse_yaml(text: str, file: str = "<string>") -> tuple[Any, SourceMap]:
+    """Parse one YAML document from ``text``; return its value and its source map."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
+        raise YamlSourceError(file, line, column, f"invalid YAML: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise YamlSourceError(file, 0, 0, f"invalid YAML: {exc}") from None
+    finally:
+        loader.dispose()
+    if node is None:
+        raise YamlSourceError(file, 1, 1, "the file holds no YAML document")
+    builder = _Builder(file)
+    value = builder.build(node, ())
+    builder.source_map.lines = text.splitlines()
+    return value, builder.source_map
+
+
+def _position(node: yaml.Node) -> Position:
+    mark = node.start_mark
+    style = getattr(node, "style", None) or ""
+    return Position(mark.line + 1, mark.column + 1, style if isinstance(style, str) else "")
+
+
+class _Builder:
+    """Turns a composed node graph into dicts, lists and scalars, recording positions."""
+
+    def __init__(self, file: str) -> None:
+        self.source_map = SourceMap(file)
+        self._constructor = yaml.constructor.SafeConstructor()
+        self._count = 0
+        # id(mapping node) -> ids of the key nodes that `<<` merges brought in.
+        self._merged: dict[int, set[int]] = {}
+
+    def _fail(self, node: yaml.Node, message: str) -> YamlSourceError:
+        pos = _position(node)
+        return YamlSourceError(self.source_map.file, pos.line, pos.column, message)
+
+    def build(self, node: yaml.Node, path: KeyPath) -> Any:
+        self._count += 1
+        if self._count > MAX_NODES:
+            raise self._fail(node, f"document too large (more than {MAX_NODES} nodes)")
+        self.source_map.values[path] = _position(node)
+        if isinstance(node, yaml.MappingNode):
+            return self._build_mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
+        try:
+            return self._constructor.construct_object(node, deep=True)
+        except yaml.MarkedYAMLError as exc:
+            raise self._fail(node, f"invalid value: {exc.problem}") from None
+        except (ValueError, TypeError) as exc:
+            raise self._fail(node, f"invalid value: {exc}") from None
+
+    def _build_mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[str, Any]:
+        merged = self._merged.get(id(node))
+        if merged is None:
+            own = {id(key) for key, _ in node.value}
+            try:
+                # Resolves `<<: *anchor` merge keys in place (merged nodes keep
+                # their marks); an aliased mapping is flattened only once.
+                self._constructor.flatten_mapping(node)
+            except yaml.MarkedYAMLError as exc:
+                raise self._fail(node, f"invalid merge key: {exc.problem}") from None
+            merged = {id(key) for key, _ in node.value if id(key) not in own}
+            self._merged[id(node)] = merged
+        result: dict[str, Any] = {}
+        from_merge: set[str] = set()
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise self._fail(key_node, "a mapping key must be a plain string")
+            # The key's own text: YAML 1.1 would turn `on:` or `yes:` into True.
+            key = str(key_node.value)
+            if key in from_merge:
+                # pyyaml orders merged entries so that the later one wins, and
+                # an explicit key overrides whatever a merge brought in.
+                from_merge.discard(key)
+                del result[key]
+            if id(key_node) in merged:
+                from_merge.add(key)
+            if key in result:
+                first = self.source_map.keys[(*path, key)]
+                raise self._fail(
+                    key_node,
+                    f"duplicate key {key!r} (first at line {first.line}, column {first.column})",
+                )
+            self.source_map.keys[(*path, key)] = _position(key_node)
+            result[key] = self.build(value_node, (*path, key))
+        return result

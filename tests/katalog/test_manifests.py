@@ -1,0 +1,369 @@
+"""Shorthand expansion into full manifests, group by group."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from orkestra_trio.katalog.manifests import (
+    ManifestError,
+    Owner,
+    build_manifest,
+    coerce_types,
+    deep_merge,
+    owner_from_cr,
+)
+
+OWNER = Owner(
+    api_version="demo.example.com/v1",
+    kind="Website",
+    name="my-site",
+    namespace="shop",
+    uid="uid-123",
+)
+
+
+def test_deployment_selector_and_pod_labels_agree_and_container_is_named_after_entry():
+    manifest = build_manifest(
+        "deployments",
+        {
+            "name": "web",
+            "image": "nginx:1.27",
+            "replicas": "3",
+            "port": "8080",
+            "env": {"MODE": "prod", "WORKERS": "3"},
+            "command": ["nginx"],
+            "args": ["-g", "daemon off;"],
+            "resources": {"requests": {"cpu": "50m"}},
+        },
+        OWNER,
+    )
+    assert manifest["apiVersion"] == "apps/v1"
+    assert manifest["kind"] == "Deployment"
+    spec = manifest["spec"]
+    assert spec["replicas"] == 3
+    assert spec["selector"]["matchLabels"] == spec["template"]["metadata"]["labels"]
+    assert spec["selector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "web",
+        "orkestra.orkspace.io/owner": "my-site",
+    }
+    (container,) = spec["template"]["spec"]["containers"]
+    assert container["name"] == "web"
+    assert container["image"] == "nginx:1.27"
+    assert container["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
+    # env values stay text even when they look like numbers
+    assert container["env"] == [
+        {"name": "MODE", "value": "prod"},
+        {"name": "WORKERS", "value": "3"},
+    ]
+    assert container["command"] == ["nginx"]
+    assert container["args"] == ["-g", "daemon off;"]
+    assert container["resources"] == {"requests": {"cpu": "50m"}}
+
+
+def test_every_child_carries_owner_labels_and_a_controller_owner_reference():
+    manifest = build_manifest("configMaps", {"name": "cfg", "labels": {"tier": "web"}}, OWNER)
+    metadata = manifest["metadata"]
+    assert metadata["name"] == "cfg"
+    assert metadata["namespace"] == "shop"
+    assert metadata["labels"] == {
+        "tier": "web",
+        "app.kubernetes.io/managed-by": "orkestra",
+        "orkestra.orkspace.io/owner": "my-site",
+    }
+    assert metadata["ownerReferences"] == [
+        {
+            "apiVersion": "demo.example.com/v1",
+            "kind": "Website",
+            "name": "my-site",
+            "uid": "uid-123",
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
+
+
+def test_users_cannot_override_the_owner_label():
+    manifest = build_manifest(
+        "configMaps", {"name": "cfg", "labels": {"orkestra.orkspace.io/owner": "x"}}, OWNER
+    )
+    assert manifest["metadata"]["labels"]["orkestra.orkspace.io/owner"] == "my-site"
+
+
+def test_no_owner_reference_without_uid_or_across_namespaces():
+    no_uid = Owner("demo.example.com/v1", "Website", "my-site", "shop", "")
+    assert "ownerReferences" not in build_manifest("configMaps", {"name": "a"}, no_uid)["metadata"]
+    other_ns = build_manifest("configMaps", {"name": "a", "namespace": "elsewhere"}, OWNER)
+    assert other_ns["metadata"]["namespace"] == "elsewhere"
+    assert "ownerReferences" not in other_ns["metadata"]
+
+
+def test_namespace_children_are_cluster_scoped():
+    manifest = build_manifest("namespaces", {"name": "team-a"}, OWNER)
+    assert manifest["apiVersion"] == "v1"
+    assert manifest["kind"] == "Namespace"
+    assert "namespace" not in manifest["metadata"]
+    assert "ownerReferences" not in manifest["metadata"]
+    cluster_owner = Owner("demo.example.com/v1", "Tenant", "t", "", "uid-9")
+    owned = build_manifest("namespaces", {"name": "team-a"}, cluster_owner)
+    assert owned["metadata"]["ownerReferences"][0]["uid"] == "uid-9"
+
+
+def test_statefulset_gets_a_service_name():
+    manifest = build_manifest(
+        "statefulSets", {"name": "db", "image": "postgres:16", "replicas": 1}, OWNER
+    )
+    assert manifest["kind"] == "StatefulSet"
+    assert manifest["spec"]["serviceName"] == "db"
+    named = build_manifest("statefulSets", {"name": "db", "serviceName": "db-headless"}, OWNER)
+    assert named["spec"]["serviceName"] == "db-headless"
+
+
+def test_service_defaults_selector_to_the_deployment_pod_labels():
+    service = build_manifest("services", {"name": "web", "port": 80, "targetPort": "8080"}, OWNER)
+    deployment = build_manifest("deployments", {"name": "web", "image": "x"}, OWNER)
+    assert service["spec"]["selector"] == deployment["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["ports"] == [
+        {"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}
+    ]
+    assert "type" not in service["spec"]
+
+
+def test_service_target_port_defaults_to_port_and_may_be_a_name():
+    assert (
+        build_manifest("services", {"name": "s", "port": "443"}, OWNER)["spec"]["ports"][0][
+            "targetPort"
+        ]
+        == 443
+    )
+    named = build_manifest("services", {"name": "s", "port": 80, "targetPort": "http"}, OWNER)
+    assert named["spec"]["ports"][0]["targetPort"] == "http"
+
+
+def test_service_type_and_explicit_selector():
+    service = build_manifest(
+        "services",
+        {"name": "s", "port": 80, "type": "NodePort", "selector": {"app": "x"}},
+        OWNER,
+    )
+    assert service["spec"]["type"] == "NodePort"
+    assert service["spec"]["selector"] == {"app": "x"}
+
+
+def test_env_list_form_keeps_value_from():
+    manifest = build_manifest(
+        "deployments",
+        {
+            "name": "w",
+            "image": "x",
+            "env": [
+                {"name": "A", "value": 1},
+                {"name": "B", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}},
+            ],
+        },
+        OWNER,
+    )
+    env = manifest["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert env == [
+        {"name": "A", "value": "1"},
+        {"name": "B", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}},
+    ]
+
+
+def test_configmap_data_stays_text():
+    manifest = build_manifest("configMaps", {"name": "c", "data": {"replicas": "3", "n": 5}}, OWNER)
+    assert manifest["data"] == {"replicas": "3", "n": "5"}
+
+
+def test_secret_uses_string_data_and_defaults_to_opaque():
+    manifest = build_manifest("secrets", {"name": "s", "stringData": {"password": "pw"}}, OWNER)
+    assert manifest["kind"] == "Secret"
+    assert manifest["type"] == "Opaque"
+    assert manifest["stringData"] == {"password": "pw"}
+
+
+def test_job_pod_template_never_restarts_by_default():
+    manifest = build_manifest(
+        "jobs",
+        {"name": "cleanup", "image": "busybox", "command": ["sh", "-c"], "backoffLimit": "2"},
+        OWNER,
+    )
+    assert manifest["apiVersion"] == "batch/v1"
+    spec = manifest["spec"]
+    assert spec["backoffLimit"] == 2
+    assert spec["template"]["spec"]["restartPolicy"] == "Never"
+    assert spec["template"]["spec"]["containers"][0]["command"] == ["sh", "-c"]
+
+
+def test_cronjob_has_schedule_and_job_template():
+    manifest = build_manifest(
+        "cronJobs", {"name": "nightly", "schedule": "0 3 * * *", "image": "busybox"}, OWNER
+    )
+    assert manifest["kind"] == "CronJob"
+    assert manifest["spec"]["schedule"] == "0 3 * * *"
+    pod = manifest["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["restartPolicy"] == "OnFailure"
+    assert pod["containers"][0]["image"] == "busybox"
+
+
+def test_ingress_rule_points_at_the_service():
+    manifest = build_manifest(
+        "ingresses",
+        {"name": "web", "host": "a.example.com", "servicePort": "80", "className": "nginx"},
+        OWNER,
+    )
+    assert manifest["apiVersion"] == "networking.k8s.io/v1"
+    assert manifest["spec"]["ingressClassName"] == "nginx"
+    (rule,) = manifest["spec"]["rules"]
+    assert rule["host"] == "a.example.com"
+    (path,) = rule["http"]["paths"]
+    assert path["path"] == "/"
+    assert path["pathType"] == "Prefix"
+    assert path["backend"] == {"service": {"name": "web", "port": {"number": 80}}}
+    named = build_manifest("ingresses", {"name": "web", "servicePort": "http"}, OWNER)
+    assert named["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"] == {
+        "name": "http"
+    }
+
+
+def test_service_account_is_metadata_only():
+    manifest = build_manifest("serviceAccounts", {"name": "runner"}, OWNER)
+    assert manifest["kind"] == "ServiceAccount"
+    assert set(manifest) == {"apiVersion", "kind", "metadata"}
+
+
+def test_custom_passes_through_without_coercion():
+    manifest = build_manifest(
+        "custom",
+        {
+            "name": "mon",
+            "apiVersion": "monitoring.coreos.com/v1",
+            "kind": "ServiceMonitor",
+            "metadata": {"labels": {"release": "prom"}},
+            "spec": {"port": "8080", "endpoints": [{"port": "http"}]},
+        },
+        OWNER,
+    )
+    assert manifest["apiVersion"] == "monitoring.coreos.com/v1"
+    assert manifest["kind"] == "ServiceMonitor"
+    assert manifest["spec"] == {"port": "8080", "endpoints": [{"port": "http"}]}
+    assert manifest["metadata"]["labels"]["release"] == "prom"
+    assert manifest["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "orkestra"
+
+
+def test_custom_requires_api_version_and_kind():
+    with pytest.raises(ManifestError):
+        build_manifest("custom", {"name": "x", "kind": "Foo"}, OWNER)
+
+
+def test_raw_spec_is_deep_merged_over_the_shorthand():
+    manifest = build_manifest(
+        "deployments",
+        {
+            "name": "web",
+            "image": "nginx",
+            "replicas": 2,
+            "spec": {
+                "strategy": {"type": "Recreate"},
+                "replicas": "5",
+                "template": {"spec": {"nodeSelector": {"disk": "ssd"}}},
+            },
+        },
+        OWNER,
+    )
+    spec = manifest["spec"]
+    assert spec["strategy"] == {"type": "Recreate"}
+    assert spec["replicas"] == 5
+    assert spec["template"]["spec"]["nodeSelector"] == {"disk": "ssd"}
+    # the merge kept the generated container
+    assert spec["template"]["spec"]["containers"][0]["image"] == "nginx"
+
+
+def test_deep_merge_replaces_lists_and_does_not_share_containers():
+    base = {"a": {"b": [1, 2], "c": 1}}
+    override = {"a": {"b": [3]}}
+    merged = deep_merge(base, override)
+    assert merged == {"a": {"b": [3], "c": 1}}
+    merged["a"]["b"].append(4)
+    assert override == {"a": {"b": [3]}}
+    assert base == {"a": {"b": [1, 2], "c": 1}}
+
+
+def test_empty_typed_value_drops_the_field():
+    manifest = build_manifest("deployments", {"name": "w", "image": "x", "replicas": ""}, OWNER)
+    assert "replicas" not in manifest["spec"]
+
+
+def test_non_numeric_replicas_is_an_error_naming_the_field():
+    with pytest.raises(ManifestError) as info:
+        build_manifest("deployments", {"name": "w", "image": "x", "replicas": "three"}, OWNER)
+    assert info.value.field == "spec.replicas"
+    assert "three" in str(info.value)
+
+
+def test_boolean_fields_become_booleans():
+    manifest = build_manifest(
+        "cronJobs",
+        {"name": "c", "schedule": "* * * * *", "image": "x", "spec": {"suspend": "true"}},
+        OWNER,
+    )
+    assert manifest["spec"]["suspend"] is True
+    with pytest.raises(ManifestError):
+        coerce_types({"suspend": "maybe"})
+
+
+def test_coercion_leaves_labels_resources_and_env_alone():
+    value = {
+        "labels": {"replicas": "3"},
+        "resources": {"limits": {"cpu": "1"}},
+        "env": [{"name": "port", "value": "80"}],
+        "readOnly": "false",
+    }
+    assert coerce_types(value) == {
+        "labels": {"replicas": "3"},
+        "resources": {"limits": {"cpu": "1"}},
+        "env": [{"name": "port", "value": "80"}],
+        "readOnly": False,
+    }
+
+
+def test_child_name_defaults_to_the_cr_name():
+    assert build_manifest("configMaps", {}, OWNER)["metadata"]["name"] == "my-site"
+
+
+def test_owner_from_cr_reads_metadata():
+    owner = owner_from_cr(
+        {
+            "apiVersion": "demo.example.com/v1",
+            "kind": "Website",
+            "metadata": {"name": "a", "namespace": "ns", "uid": "u"},
+        }
+    )
+    assert owner == Owner("demo.example.com/v1", "Website", "a", "ns", "u")
+
+
+names = st.from_regex(r"[a-z]([a-z0-9-]{0,20}[a-z0-9])?", fullmatch=True)
+
+
+@given(
+    child=names,
+    owner=names,
+    replicas=st.integers(min_value=0, max_value=1000),
+    as_text=st.booleans(),
+    port=st.integers(min_value=1, max_value=65535),
+)
+def test_workloads_and_services_always_agree(child, owner, replicas, as_text, port):
+    """Whatever the names and however the numbers arrive, selectors match pods."""
+    who = Owner("demo.example.com/v1", "Website", owner, "ns", "u")
+    value = str(replicas) if as_text else replicas
+    for group in ("deployments", "statefulSets"):
+        manifest = build_manifest(
+            group, {"name": child, "image": "x", "replicas": value, "port": str(port)}, who
+        )
+        spec = manifest["spec"]
+        assert spec["replicas"] == replicas
+        assert spec["selector"]["matchLabels"] == spec["template"]["metadata"]["labels"]
+        assert spec["template"]["spec"]["containers"][0]["ports"][0]["containerPort"] == port
+        service = build_manifest("services", {"name": child, "port": str(port)}, who)
+        assert service["spec"]["selector"] == spec["selector"]["matchLabels"]
+        assert service["spec"]["ports"][0]["targetPort"] == port
+        assert manifest["metadata"]["labels"]["orkestra.orkspace.io/owner"] == owner

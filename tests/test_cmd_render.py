@@ -1,0 +1,287 @@
+"""``python -m orkestra_trio render``: every bundled Katalog and sample CR, and bad input."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from orkestra_trio.cli import main
+
+KATALOGS = Path(__file__).resolve().parents[1] / "katalogs"
+
+
+def k(relative: str) -> str:
+    """A bundled Katalog file's path, as the command line takes it."""
+    return str(KATALOGS / relative)
+
+
+def render(capsys, *argv: str) -> dict:
+    code = main(["render", *argv])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    return yaml.safe_load(captured.out)
+
+
+def render_fails(capsys, *argv: str) -> str:
+    code = main(["render", *argv])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "Traceback" not in captured.err
+    return captured.err
+
+
+def manifests(document: dict) -> dict[tuple[str, str], dict]:
+    return {
+        (child["manifest"]["kind"], child["manifest"]["metadata"]["name"]): child["manifest"]
+        for child in document["children"]
+    }
+
+
+def test_website_sample(capsys):
+    out = render(capsys, k("website.yaml"), "--cr", k("website/cr-sample.yaml"))
+    assert out["cr"] == "Website default/my-site"
+    assert out["crd"] == "website"
+    children = manifests(out)
+    assert list(children) == [
+        ("ConfigMap", "my-site-page-home"),
+        ("ConfigMap", "my-site-page-about"),
+        ("Deployment", "my-site"),
+        ("Service", "my-site"),
+        ("Ingress", "my-site"),
+    ]
+    assert out["children"][0]["apply"] == "create when absent"
+    assert out["children"][2]["apply"] == "every reconcile"
+    deployment = children[("Deployment", "my-site")]
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["metadata"]["namespace"] == "default"
+    assert deployment["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "orkestra"
+    assert out["absent"] == []
+    assert [job["kind"] for job in out["onDelete"]] == ["Job"]
+    status = out["status"]
+    assert status["phase"] == "Pending"
+    assert status["observedGeneration"] == 1
+    assert status["conditions"][0]["type"] == "Ready"
+    assert status["conditions"][0]["status"] == "True"
+
+
+def test_website_with_children_file_reports_running(capsys, tmp_path):
+    children = tmp_path / "children.yaml"
+    children.write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: my-site}\n"
+        "status: {readyReplicas: 2}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: my-site}\n"
+    )
+    out = render(
+        capsys, k("website.yaml"), "--cr", k("website/cr-sample.yaml"), "--children", str(children)
+    )
+    assert out["status"]["phase"] == "Running"
+    assert out["status"]["readyReplicas"] == 2
+
+
+def test_managed_database_sample(capsys):
+    out = render(
+        capsys, k("cross-same-binary.yaml"), "--cr", k("cross-same-binary/cr-database.yaml")
+    )
+    assert out["crd"] == "managed-database"
+    children = manifests(out)
+    assert list(children) == [
+        ("Secret", "shop-db-credentials"),
+        ("StatefulSet", "shop-db"),
+        ("Service", "shop-db"),
+    ]
+    statefulset = children[("StatefulSet", "shop-db")]
+    assert statefulset["spec"]["serviceName"] == "shop-db"
+    assert statefulset["spec"]["template"]["spec"]["containers"][0]["image"] == "postgres:16"
+    assert out["status"]["phase"] == "Provisioning"
+    assert out["status"]["endpoint"] == "shop-db.default.svc:5432"
+
+
+def test_app_sample_without_and_with_the_database(capsys):
+    katalog = k("cross-same-binary.yaml")
+    cr = k("cross-same-binary/cr-app.yaml")
+    waiting = render(capsys, katalog, "--cr", cr)
+    assert ("Deployment", "shop") not in manifests(waiting)
+    assert waiting["absent"][0]["kind"] == "Deployment"
+    assert waiting["absent"][0]["name"] == "shop"
+    assert waiting["status"]["phase"] == "WaitingForDatabase"
+    assert "databaseUrl" not in waiting["status"]
+
+    ready = render(
+        capsys,
+        katalog,
+        "--cr",
+        cr,
+        "--cross",
+        "db=" + k("cross-same-binary/cr-database-ready.yaml"),
+    )
+    deployment = manifests(ready)[("Deployment", "shop")]
+    assert deployment["spec"]["replicas"] == 3
+    assert ready["absent"] == []
+    assert ready["status"]["phase"] == "Running"
+    assert ready["status"]["databaseUrl"] == "postgres://shop-db.default.svc:5432/shop"
+
+
+def test_loader_sample(capsys):
+    out = render(capsys, k("oncop-loader.yaml"), "--cr", k("oncop-loader/cr-sample.yaml"))
+    children = manifests(out)
+    assert children[("ConfigMap", "ingest-loader-config")]["data"] == {
+        "source": "s3://example-bucket/incoming",
+        "batchSize": "500",
+    }
+    assert ("Deployment", "ingest-loader") in children
+    assert out["status"]["phase"] == "Pending"
+
+
+def test_processor_sample_with_and_without_the_loader(capsys):
+    katalog = k("oncop-processor.yaml")
+    cr = k("oncop-processor/cr-sample.yaml")
+    alone = render(capsys, katalog, "--cr", cr)
+    assert alone["children"] == []
+    assert alone["status"]["phase"] == "WaitingForLoader"
+    assert "loaderQueueDepth" not in alone["status"]
+
+    observed = render(
+        capsys, katalog, "--cr", cr, "--cross", "loader=" + k("oncop-processor/loader-answer.yaml")
+    )
+    deployment = manifests(observed)[("Deployment", "ingest")]
+    assert deployment["spec"]["replicas"] == 2
+    status = observed["status"]
+    assert status["loaderPhase"] == "Ready"
+    assert status["loaderQueueDepth"] == 75
+    assert status["phase"] == "Processing"
+
+
+def test_crd_flag_picks_the_box(capsys):
+    out = render(
+        capsys,
+        k("cross-same-binary.yaml"),
+        "--cr",
+        k("cross-same-binary/cr-app.yaml"),
+        "--crd",
+        "app",
+    )
+    assert out["crd"] == "app"
+
+
+def test_unknown_crd_key_suggests(capsys):
+    err = render_fails(
+        capsys, k("website.yaml"), "--cr", k("website/cr-sample.yaml"), "--crd", "websit"
+    )
+    assert "did you mean 'website'" in err
+
+
+def test_cr_of_no_crd_is_a_clean_error(capsys):
+    err = render_fails(capsys, k("website.yaml"), "--cr", k("cross-same-binary/cr-app.yaml"))
+    assert "kind 'App'" in err
+    assert "--crd" in err
+
+
+def test_unknown_cross_name_is_a_clean_error(capsys):
+    err = render_fails(
+        capsys,
+        k("cross-same-binary.yaml"),
+        "--cr",
+        k("cross-same-binary/cr-app.yaml"),
+        "--cross",
+        "database=" + k("cross-same-binary/cr-database-ready.yaml"),
+    )
+    assert "no cross: entry named 'database'" in err
+    assert "db" in err
+
+
+@pytest.mark.parametrize("flag", ["db", "=x.yaml", "db="])
+def test_malformed_cross_flag(capsys, flag):
+    err = render_fails(
+        capsys,
+        k("cross-same-binary.yaml"),
+        "--cr",
+        k("cross-same-binary/cr-app.yaml"),
+        "--cross",
+        flag,
+    )
+    assert "AS=FILE.yaml" in err
+
+
+def test_missing_and_invalid_files(capsys, tmp_path):
+    website = k("website.yaml")
+    assert "cannot read" in render_fails(capsys, website, "--cr", str(tmp_path / "nope.yaml"))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: v1\nkind: [unclosed\n")
+    err = render_fails(capsys, website, "--cr", str(bad))
+    assert f"{bad}:" in err
+    assert "invalid YAML" in err
+    no_name = tmp_path / "noname.yaml"
+    no_name.write_text("apiVersion: demo.example.com/v1\nkind: Website\nmetadata: {}\n")
+    assert "metadata.name" in render_fails(capsys, website, "--cr", str(no_name))
+    assert "does not load" in render_fails(
+        capsys, str(tmp_path / "missing-katalog.yaml"), "--cr", str(no_name)
+    )
+
+
+def test_template_error_is_a_clean_error_naming_line_and_cr(capsys, tmp_path):
+    katalog = tmp_path / "k.yaml"
+    katalog.write_text(
+        "apiVersion: orkestra.orkspace.io/v1\nkind: Katalog\nmetadata: {name: k}\nspec:\n"
+        "  crds:\n    thing:\n"
+        "      apiTypes: {group: demo.example.com, version: v1, kind: Thing, plural: things}\n"
+        "      operatorBox:\n        onReconcile:\n          configMaps:\n"
+        "            - name: cfg\n              data:\n"
+        '                x: "{{ div 1 .spec.zero }}"\n'
+    )
+    cr = tmp_path / "cr.yaml"
+    cr.write_text(
+        "apiVersion: demo.example.com/v1\nkind: Thing\nmetadata: {name: t}\nspec: {zero: 0}\n"
+    )
+    err = render_fails(capsys, str(katalog), "--cr", str(cr))
+    assert f"{katalog}:13" in err
+    assert "Thing default/t" in err
+
+
+def test_render_runs_as_a_module():
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "orkestra_trio",
+            "render",
+            k("website.yaml"),
+            "--cr",
+            k("website/cr-sample.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert yaml.safe_load(proc.stdout)["crd"] == "website"
+
+
+def test_bad_children_and_cross_files_are_clean_errors(capsys, tmp_path):
+    katalog, cr = k("cross-same-binary.yaml"), k("cross-same-binary/cr-app.yaml")
+    scalars = tmp_path / "scalars.yaml"
+    scalars.write_text("- 1\n- 2\n")
+    err = render_fails(capsys, katalog, "--cr", cr, "--children", str(scalars))
+    assert "Kubernetes object with a kind" in err
+    two = tmp_path / "two.yaml"
+    two.write_text("a: 1\n---\nb: 2\n")
+    err = render_fails(capsys, katalog, "--cr", cr, "--cross", f"db={two}")
+    assert f"{two}: expected exactly one YAML mapping" in err
+
+
+def test_children_as_a_list_object(capsys, tmp_path):
+    children = tmp_path / "list.yaml"
+    children.write_text(
+        "apiVersion: v1\nkind: List\nitems:\n"
+        "  - {apiVersion: apps/v1, kind: StatefulSet, metadata: {name: shop-db},"
+        " status: {readyReplicas: 1}}\n"
+    )
+    out = render(
+        capsys,
+        k("cross-same-binary.yaml"),
+        "--cr",
+        k("cross-same-binary/cr-database.yaml"),
+        "--children",
+        str(children),
+    )
+    assert out["status"]["phase"] == "Ready"
