@@ -1,0 +1,1071 @@
+"""The Kubernetes REST API over HTTP: routing, verbs, content types, watch streams.
+
+This is the edge that clients see: paths and query parameters as
+kube-apiserver spells them, Status bodies for every error, the status and
+scale subresources, patches of every content type, Table output for kubectl,
+and chunked watch streams flushed per event. The store does the bookkeeping;
+this module parses requests into store calls and serializes the answers.
+
+Speed matters on the read path: a GET answers the stored version's cached
+JSON bytes; a list joins cached bytes; a watch event's line is built once per
+change and shared by every watcher.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import trio
+import yaml
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from orkestra_trio.apiserver import discovery, eventshapes, openapi, tables
+from orkestra_trio.apiserver import patch as patching
+from orkestra_trio.apiserver.faults import FaultInjector
+from orkestra_trio.apiserver.kinds import ResourceKind
+from orkestra_trio.apiserver.objects import Stored, dumps
+from orkestra_trio.apiserver.selectors import (
+    SelectorError,
+    parse_field_selector,
+    parse_label_selector,
+)
+from orkestra_trio.apiserver.status import ApiError, bad_request, success_status
+from orkestra_trio.apiserver.store import Store, WatchStart
+from orkestra_trio.apiserver.strategy import now_rfc3339
+from orkestra_trio.apiserver.watch import BOOKMARK, ERROR, Change, Predicate
+
+JSON = "application/json"
+_ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+_GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
+_GO_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
+_PATCH_TYPES = {
+    "application/merge-patch+json": "merge",
+    "application/json-patch+json": "json",
+    "application/strategic-merge-patch+json": "strategic",
+    "application/apply-patch+yaml": "apply",
+    "application/apply-patch+json": "apply",
+    "application/apply-patch+cbor": "unsupported",
+}
+# How long a watch stays open when the client sets no timeoutSeconds (kube picks
+# a random duration between 30 and 60 minutes).
+_DEFAULT_WATCH_SECONDS = 1800.0
+# Events coalesced into one chunk when a watcher has a backlog.
+_MAX_BATCH = 256
+
+VERSION_INFO = {
+    "major": "1",
+    "minor": "33",
+    "gitVersion": "v1.33.0-orkestra",
+    "gitCommit": "0000000000000000000000000000000000000000",
+    "gitTreeState": "clean",
+    "buildDate": "2025-04-23T00:00:00Z",
+    "goVersion": "go1.24.2",
+    "compiler": "gc",
+    "platform": "linux/amd64",
+}
+
+
+def parse_bool(name: str, value: str | None) -> bool | None:
+    """A boolean query parameter the way Go's strconv.ParseBool reads it."""
+    if value is None:
+        return None
+    if value in _GO_TRUE:
+        return True
+    if value in _GO_FALSE or value == "":
+        return False
+    raise bad_request(f'invalid boolean value "{value}" for parameter {name}')
+
+
+def _json_response(
+    body: bytes, status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    return Response(body, status_code=status, media_type=JSON, headers=dict(headers or {}))
+
+
+def error_response(error: ApiError) -> Response:
+    headers = dict(error.headers)
+    if error.retry_after is not None:
+        headers.setdefault("Retry-After", str(error.retry_after))
+    return _json_response(error.body(), error.code, headers)
+
+
+def _patch_error(exc: patching.PatchError, kind: ResourceKind, name: str) -> ApiError:
+    causes = [
+        {
+            "reason": c.get("type") or c.get("reason", ""),
+            "message": c.get("message", ""),
+            "field": c.get("field", ""),
+        }
+        for c in exc.causes
+    ]
+    return ApiError(
+        exc.code,
+        exc.message,
+        reason=exc.reason,
+        name=name,
+        group=kind.group,
+        kind=kind.plural,
+        causes=causes,
+    )
+
+
+def _wants_table(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "as=Table" in accept
+
+
+def _warning_headers(warnings: list[str]) -> dict[str, str]:
+    if not warnings:
+        return {}
+    # One header may carry several comma-separated warnings (RFC 7234 format).
+    values = ", ".join('299 - "' + w.replace('"', '\\"') + '"' for w in warnings)
+    return {"Warning": values}
+
+
+class _Target:
+    """A parsed resource URL: kind, namespace, name and subresource."""
+
+    __slots__ = ("kind", "name", "namespace", "subresource")
+
+    def __init__(
+        self, kind: ResourceKind, namespace: str | None, name: str | None, subresource: str | None
+    ) -> None:
+        self.kind = kind
+        self.namespace = namespace
+        self.name = name
+        self.subresource = subresource
+
+
+class WatchResponse(Response):
+    """A chunked stream of watch events, one JSON document per line.
+
+    Written as a raw ASGI response so that the stream owns its watcher: it
+    ends when the client goes away, when the server drains (the store ends
+    every watcher), on timeoutSeconds, or when the watcher fell behind.
+    """
+
+    def __init__(
+        self,
+        api: ApiApp,
+        kind: ResourceKind,
+        start: WatchStart,
+        *,
+        encode: Callable[[str, Change], bytes],
+        timeout: float,
+        bookmarks: bool,
+        initial_events_end: bool,
+    ) -> None:
+        super().__init__(status_code=200, media_type=JSON)
+        self._api = api
+        self._kind = kind
+        self._start = start
+        self._encode = encode
+        self._timeout = timeout
+        self._bookmarks = bookmarks
+        self._initial_events_end = initial_events_end
+
+    def _bookmark(self, revision: int, *, initial_end: bool = False) -> bytes:
+        metadata: dict[str, Any] = {"resourceVersion": str(revision)}
+        if initial_end:
+            metadata["annotations"] = {"k8s.io/initial-events-end": "true"}
+        obj = {"kind": self._kind.kind, "apiVersion": self._kind.api_version, "metadata": metadata}
+        return dumps({"type": BOOKMARK, "object": obj}) + b"\n"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        watcher = self._start.watcher
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [
+                        (b"content-type", JSON.encode()),
+                        (b"cache-control", b"no-cache, private"),
+                    ],
+                }
+            )
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._watch_disconnect, receive, nursery.cancel_scope)
+                await self._pump(send)
+                nursery.cancel_scope.cancel()
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except OSError:
+            # The client went away mid-write.
+            pass
+        finally:
+            watcher.end("closed")
+
+    async def _watch_disconnect(self, receive: Receive, scope: trio.CancelScope) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                scope.cancel()
+                return
+
+    async def _send_chunk(self, send: Send, body: bytes) -> None:
+        faults = self._api.faults
+        if faults.stalled:
+            await faults.wait_unstalled()
+        await send({"type": "http.response.body", "body": body, "more_body": True})
+
+    async def _pump(self, send: Send) -> None:
+        start = self._start
+        encode = self._encode
+        if start.initial:
+            chunk: list[bytes] = []
+            for event_type, change in start.initial:
+                chunk.append(encode(event_type, change))
+                if len(chunk) >= _MAX_BATCH:
+                    await self._send_chunk(send, b"".join(chunk))
+                    chunk = []
+            if chunk:
+                await self._send_chunk(send, b"".join(chunk))
+        if self._initial_events_end:
+            await self._send_chunk(send, self._bookmark(start.revision, initial_end=True))
+        receive = start.watcher.receive
+        deadline = trio.current_time() + self._timeout
+        interval = self._api.bookmark_interval
+        store = self._api.store
+        while True:
+            now = trio.current_time()
+            if now >= deadline:
+                return
+            wake = min(deadline, now + interval) if self._bookmarks else deadline
+            item = None
+            with trio.move_on_at(wake):
+                try:
+                    item = await receive.receive()
+                except trio.EndOfChannel:
+                    return
+            if item is None:
+                if self._bookmarks and trio.current_time() < deadline:
+                    # The buffer is empty, so every change up to now has been sent.
+                    await self._send_chunk(send, self._bookmark(store.revision))
+                continue
+            lines = [encode(*item)]
+            while len(lines) < _MAX_BATCH:
+                try:
+                    more = receive.receive_nowait()
+                except (trio.WouldBlock, trio.EndOfChannel):
+                    break
+                lines.append(encode(*more))
+            await self._send_chunk(send, b"".join(lines))
+
+
+class ApiApp:
+    """The HTTP face of a Store: builds the Starlette application."""
+
+    def __init__(
+        self,
+        store: Store,
+        faults: FaultInjector,
+        *,
+        bookmark_interval: float = 5.0,
+    ) -> None:
+        self.store = store
+        self.faults = faults
+        self.bookmark_interval = bookmark_interval
+        self._discovery_cache: dict[tuple[Any, ...], bytes] = {}
+        self._discovery_generation = -1
+        self.starlette = Starlette(
+            routes=[
+                Route("/version", self._version, methods=["GET"]),
+                Route("/version/", self._version, methods=["GET"]),
+                Route("/healthz", self._ok, methods=["GET"]),
+                Route("/readyz", self._ok, methods=["GET"]),
+                Route("/livez", self._ok, methods=["GET"]),
+                Route("/openapi/v2", self._openapi_v2, methods=["GET"]),
+                Route("/api", self._api_root, methods=["GET"]),
+                Route("/api/", self._api_root, methods=["GET"]),
+                Route("/apis", self._apis_root, methods=["GET"]),
+                Route("/apis/", self._apis_root, methods=["GET"]),
+                Route("/api/{path:path}", self._core, methods=_ALL_METHODS),
+                Route("/apis/{path:path}", self._grouped, methods=_ALL_METHODS),
+            ],
+        )
+        self.starlette.add_exception_handler(404, self._not_found_handler)
+        self.starlette.add_exception_handler(405, self._not_allowed_handler)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.starlette(scope, receive, send)
+
+    # ------------------------------------------------------------- plain routes
+
+    async def _not_found_handler(self, request: Request, exc: Exception) -> Response:
+        return error_response(ApiError(404, "the server could not find the requested resource"))
+
+    async def _not_allowed_handler(self, request: Request, exc: Exception) -> Response:
+        return error_response(
+            ApiError(405, "the server does not allow this method on the requested resource")
+        )
+
+    async def _version(self, request: Request) -> Response:
+        return _json_response(dumps(VERSION_INFO))
+
+    async def _ok(self, request: Request) -> Response:
+        return Response(b"ok", media_type="text/plain")
+
+    async def _openapi_v2(self, request: Request) -> Response:
+        accept = request.headers.get("accept", "")
+        if "protobuf" in accept:
+            return Response(
+                openapi.openapi_v2_protobuf(), media_type=openapi.OPENAPI_V2_PROTOBUF_CONTENT_TYPE
+            )
+        return _json_response(dumps(openapi.openapi_v2_json()))
+
+    def _cached_discovery(self, key: tuple[Any, ...], build: Callable[[], Any]) -> bytes | None:
+        if self._discovery_generation != self.store.kinds.generation:
+            self._discovery_cache.clear()
+            self._discovery_generation = self.store.kinds.generation
+        cached = self._discovery_cache.get(key)
+        if cached is None:
+            value = build()
+            if value is None:
+                return None
+            cached = self._discovery_cache[key] = dumps(value)
+        return cached
+
+    async def _api_root(self, request: Request) -> Response:
+        body = self._cached_discovery(("api",), discovery.api_versions)
+        assert body is not None
+        return _json_response(body)
+
+    async def _apis_root(self, request: Request) -> Response:
+        kinds = self.store.kinds.all()
+        body = self._cached_discovery(("apis",), lambda: discovery.api_group_list(kinds))
+        assert body is not None
+        return _json_response(body)
+
+    # ------------------------------------------------------------- resources
+
+    async def _core(self, request: Request) -> Response:
+        path = request.path_params["path"]
+        parts = [p for p in path.split("/") if p]
+        if not parts:
+            return await self._api_root(request)
+        version, rest = parts[0], parts[1:]
+        return await self._dispatch(request, "", version, rest)
+
+    async def _grouped(self, request: Request) -> Response:
+        path = request.path_params["path"]
+        parts = [p for p in path.split("/") if p]
+        if not parts:
+            return await self._apis_root(request)
+        if len(parts) == 1:
+            if request.method != "GET":
+                return error_response(ApiError(405, "method not allowed"))
+            group = parts[0]
+            kinds = self.store.kinds.all()
+            body = self._cached_discovery(
+                ("group", group), lambda: discovery.api_group(kinds, group)
+            )
+            if body is None:
+                return error_response(
+                    ApiError(404, "the server could not find the requested resource")
+                )
+            return _json_response(body)
+        return await self._dispatch(request, parts[0], parts[1], parts[2:])
+
+    async def _dispatch(
+        self, request: Request, group: str, version: str, rest: list[str]
+    ) -> Response:
+        try:
+            if not rest:
+                if request.method != "GET":
+                    raise ApiError(405, "method not allowed")
+                kinds = self.store.kinds.all()
+                body = self._cached_discovery(
+                    ("resources", group, version),
+                    lambda: discovery.api_resource_list(kinds, group, version),
+                )
+                if body is None:
+                    raise ApiError(404, "the server could not find the requested resource")
+                return _json_response(body)
+            watch_path = False
+            if rest[0] == "watch":
+                watch_path = True
+                rest = rest[1:]
+            target = self._parse_target(group, version, rest)
+            return await self._handle(request, target, watch_path)
+        except ApiError as error:
+            return error_response(error)
+
+    def _parse_target(self, group: str, version: str, rest: list[str]) -> _Target:
+        namespace: str | None = None
+        if (
+            len(rest) >= 3
+            and rest[0] == "namespaces"
+            and not (len(rest) == 3 and rest[2] in ("status", "finalize"))
+        ):
+            namespace = rest[1]
+            rest = rest[2:]
+        if not rest or len(rest) > 3:
+            raise ApiError(404, "the server could not find the requested resource")
+        kind = self.store.kinds.resolve(group, version, rest[0])
+        if kind is None:
+            raise ApiError(404, "the server could not find the requested resource")
+        name = rest[1] if len(rest) > 1 else None
+        sub = rest[2] if len(rest) > 2 else None
+        if namespace is not None and not kind.namespaced:
+            raise ApiError(404, "the server could not find the requested resource")
+        if kind.namespaced and name is not None and namespace is None:
+            raise ApiError(404, "the server could not find the requested resource")
+        if sub is not None and sub not in kind.subresources:
+            raise ApiError(404, "the server could not find the requested resource")
+        return _Target(kind, namespace, name, sub)
+
+    async def _handle(self, request: Request, target: _Target, watch_path: bool) -> Response:
+        method = request.method
+        params = request.query_params
+        kind = target.kind
+        if target.name is None:
+            if method == "GET":
+                watching = watch_path or bool(parse_bool("watch", params.get("watch")))
+                verb = "watch" if watching else "list"
+            elif method == "POST":
+                verb = "create"
+            elif method == "DELETE":
+                verb = "deletecollection"
+            else:
+                raise ApiError(
+                    405, "the server does not allow this method on the requested resource"
+                )
+        else:
+            verb = {
+                "GET": "get",
+                "PUT": "update",
+                "PATCH": "patch",
+                "DELETE": "delete",
+            }.get(method, "")
+            if watch_path and verb == "get":
+                verb = "watch"
+        if not verb or verb not in kind.verbs:
+            raise ApiError(405, "the server does not allow this method on the requested resource")
+        await self.faults.before(verb, kind.plural)
+        handler = getattr(self, f"_verb_{verb}")
+        response: Response = await handler(request, target)
+        return response
+
+    # ------------------------------------------------------------- helpers
+
+    def _storage_kind(self, kind: ResourceKind) -> ResourceKind:
+        """The kind the store writes (events.k8s.io events are stored as core events)."""
+        if kind.group == "events.k8s.io":
+            core = self.store.kinds.resolve("", "v1", "events")
+            assert core is not None
+            return core
+        return kind
+
+    def _present_obj(self, kind: ResourceKind, obj: Mapping[str, Any]) -> Mapping[str, Any]:
+        if kind.group == "events.k8s.io":
+            return eventshapes.core_to_events_v1(obj)
+        if obj.get("apiVersion") != kind.api_version:
+            converted = dict(obj)
+            converted["apiVersion"] = kind.api_version
+            return converted
+        return obj
+
+    def _present(self, kind: ResourceKind, stored: Stored) -> bytes:
+        obj = stored.obj
+        if kind.group == "events.k8s.io" or obj.get("apiVersion") != kind.api_version:
+            return dumps(self._present_obj(kind, obj))
+        return stored.raw()
+
+    def _to_store_shape(self, kind: ResourceKind, body: Any) -> Any:
+        if kind.group == "events.k8s.io" and isinstance(body, Mapping):
+            return eventshapes.events_v1_to_core(body)
+        return body
+
+    def _object_response(
+        self,
+        request: Request,
+        kind: ResourceKind,
+        stored: Stored,
+        status: int = 200,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
+        if _wants_table(request):
+            table = tables.to_table(
+                kind,
+                [self._present_obj(kind, stored.obj)],
+                include_object=request.query_params.get("includeObject", "Metadata"),
+            )
+            return _json_response(dumps(table), status, headers)
+        return _json_response(self._present(kind, stored), status, headers)
+
+    async def _read_body(self, request: Request) -> Any:
+        raw = await request.body()
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype in ("application/vnd.kubernetes.protobuf", "application/cbor"):
+            raise ApiError(
+                415,
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml",
+                reason="UnsupportedMediaType",
+            )
+        if not raw.strip():
+            raise bad_request("the body of the request was empty")
+        try:
+            if ctype.endswith("yaml"):
+                return yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+            return json.loads(raw)
+        except (ValueError, yaml.YAMLError) as exc:
+            raise bad_request(f"the body of the request could not be decoded: {exc}") from exc
+
+    def _write_options(self, request: Request) -> tuple[bool, str, list[str], str | None]:
+        params = request.query_params
+        dry_run_values = params.getlist("dryRun")
+        for value in dry_run_values:
+            if value != "All":
+                raise bad_request(f'dryRun: Unsupported value: "{value}": supported values: "All"')
+        field_validation = params.get("fieldValidation") or "Warn"
+        if field_validation not in ("Strict", "Warn", "Ignore"):
+            raise bad_request(
+                f'fieldValidation: Unsupported value: "{field_validation}": supported values: '
+                '"Ignore", "Strict", "Warn"'
+            )
+        manager = params.get("fieldManager") or _manager_from_agent(request)
+        return bool(dry_run_values), field_validation, [], manager
+
+    def _predicate(self, request: Request, kind: ResourceKind) -> Predicate | None:
+        params = request.query_params
+        label_text = params.get("labelSelector") or ""
+        field_text = params.get("fieldSelector") or ""
+        if not label_text and not field_text:
+            return None
+        try:
+            labels = parse_label_selector(label_text) if label_text else None
+            fields = parse_field_selector(field_text, kind) if field_text else None
+        except SelectorError as exc:
+            raise bad_request(str(exc)) from exc
+        convert = kind.group == "events.k8s.io"
+
+        def predicate(obj: Mapping[str, Any]) -> bool:
+            if labels is not None and not labels.matches(obj["metadata"].get("labels") or {}):
+                return False
+            if fields is not None:
+                view = eventshapes.core_to_events_v1(obj) if convert else obj
+                if not fields.matches(view):
+                    return False
+            return True
+
+        return predicate
+
+    # ------------------------------------------------------------- verbs
+
+    async def _verb_get(self, request: Request, target: _Target) -> Response:
+        kind = target.kind
+        assert target.name is not None
+        stored = self.store.get(self._storage_kind(kind), target.namespace or "", target.name)
+        if target.subresource == "scale":
+            return _json_response(dumps(_scale_of(kind, stored.obj)))
+        return self._object_response(request, kind, stored)
+
+    async def _verb_list(self, request: Request, target: _Target) -> Response:
+        kind = target.kind
+        params = request.query_params
+        limit_text = params.get("limit")
+        limit = None
+        if limit_text:
+            try:
+                limit = int(limit_text)
+            except ValueError:
+                raise bad_request(f"limit: Invalid value: {limit_text!r}") from None
+        result = self.store.list(
+            self._storage_kind(kind),
+            target.namespace,
+            predicate=self._predicate(request, kind),
+            limit=limit,
+            continue_token=params.get("continue") or None,
+            resource_version=params.get("resourceVersion"),
+            resource_version_match=params.get("resourceVersionMatch"),
+        )
+        if _wants_table(request):
+            table = tables.to_table(
+                kind,
+                [self._present_obj(kind, s.obj) for s in result.items],
+                include_object=params.get("includeObject", "Metadata"),
+                resource_version=str(result.revision),
+                continue_token=result.continue_token,
+            )
+            return _json_response(dumps(table))
+        meta = '"resourceVersion":"' + str(result.revision) + '"'
+        if result.continue_token:
+            meta += ',"continue":"' + result.continue_token + '"'
+        if result.remaining is not None:
+            meta += ',"remainingItemCount":' + str(result.remaining)
+        head = (
+            '{"kind":"'
+            + kind.list_kind
+            + '","apiVersion":"'
+            + kind.api_version
+            + '","metadata":{'
+            + meta
+            + '},"items":['
+        ).encode()
+        body = head + b",".join(self._present(kind, s) for s in result.items) + b"]}"
+        return _json_response(body)
+
+    async def _verb_watch(self, request: Request, target: _Target) -> Response:
+        kind = target.kind
+        params = request.query_params
+        bookmarks = bool(parse_bool("allowWatchBookmarks", params.get("allowWatchBookmarks")))
+        send_initial = parse_bool("sendInitialEvents", params.get("sendInitialEvents"))
+        rv_match = params.get("resourceVersionMatch")
+        if send_initial is not None:
+            if rv_match != "NotOlderThan":
+                raise ApiError(
+                    422,
+                    "resourceVersionMatch: Forbidden: sendInitialEvents requires setting "
+                    "resourceVersionMatch to NotOlderThan",
+                    reason="Invalid",
+                )
+            if send_initial and not bookmarks:
+                raise ApiError(
+                    422,
+                    "allowWatchBookmarks: Forbidden: sendInitialEvents requires setting "
+                    "allowWatchBookmarks to true",
+                    reason="Invalid",
+                )
+        elif rv_match:
+            raise ApiError(
+                422,
+                "resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden for watch "
+                "unless sendInitialEvents is provided",
+                reason="Invalid",
+            )
+        timeout_text = params.get("timeoutSeconds")
+        timeout = _DEFAULT_WATCH_SECONDS
+        if timeout_text:
+            try:
+                timeout = float(int(timeout_text))
+            except ValueError:
+                raise bad_request(f"timeoutSeconds: Invalid value: {timeout_text!r}") from None
+            if timeout <= 0:
+                timeout = _DEFAULT_WATCH_SECONDS
+        predicate = self._predicate(request, kind)
+        namespace = target.namespace
+        if target.name is not None:
+            # A watch on one object is a watch on the collection filtered by name.
+            wanted = target.name
+            inner = predicate
+
+            def predicate(obj: Mapping[str, Any]) -> bool:
+                return obj["metadata"].get("name") == wanted and (inner is None or inner(obj))
+
+        encode = self._event_encoder(request, kind)
+        try:
+            start = self.store.watch(
+                self._storage_kind(kind),
+                namespace,
+                predicate=predicate,
+                resource_version=params.get("resourceVersion"),
+                send_initial_events=send_initial,
+            )
+        except ApiError as error:
+            if error.code != 410:
+                raise
+            line = dumps({"type": ERROR, "object": error.to_status()}) + b"\n"
+            return _json_response(line)
+        return WatchResponse(
+            self,
+            kind,
+            start,
+            encode=encode,
+            timeout=timeout,
+            bookmarks=bookmarks,
+            initial_events_end=bool(send_initial),
+        )
+
+    def _event_encoder(
+        self, request: Request, kind: ResourceKind
+    ) -> Callable[[str, Change], bytes]:
+        if _wants_table(request):
+            include = request.query_params.get("includeObject", "Metadata")
+
+            def encode_table(event_type: str, change: Change) -> bytes:
+                table = tables.to_table(
+                    kind, [self._present_obj(kind, change.new.obj)], include_object=include
+                )
+                return dumps({"type": event_type, "object": table}) + b"\n"
+
+            return encode_table
+        if kind.group == "events.k8s.io" or kind.is_custom:
+
+            def encode_converted(event_type: str, change: Change) -> bytes:
+                obj = change.new.obj
+                if kind.group != "events.k8s.io" and obj.get("apiVersion") == kind.api_version:
+                    return change.line(event_type)
+                return dumps({"type": event_type, "object": self._present_obj(kind, obj)}) + b"\n"
+
+            return encode_converted
+
+        def encode_plain(event_type: str, change: Change) -> bytes:
+            return change.line(event_type)
+
+        return encode_plain
+
+    async def _verb_create(self, request: Request, target: _Target) -> Response:
+        kind = target.kind
+        dry_run, validation, warnings, manager = self._write_options(request)
+        body = self._to_store_shape(kind, await self._read_body(request))
+        if not isinstance(body, dict):
+            raise bad_request("the body of the request was not a JSON object")
+        stored = self.store.create(
+            self._storage_kind(kind),
+            target.namespace or "",
+            body,
+            dry_run=dry_run,
+            field_validation=validation,
+            warnings=warnings,
+            manager=manager,
+        )
+        return self._object_response(request, kind, stored, 201, _warning_headers(warnings))
+
+    async def _verb_update(self, request: Request, target: _Target) -> Response:
+        kind = target.kind
+        assert target.name is not None
+        dry_run, validation, warnings, manager = self._write_options(request)
+        body = self._to_store_shape(kind, await self._read_body(request))
+        if not isinstance(body, dict):
+            raise bad_request("the body of the request was not a JSON object")
+        if target.subresource == "scale":
+            return await self._update_scale(request, target, body, dry_run)
+        stored = self.store.update(
+            self._storage_kind(kind),
+            target.namespace or "",
+            target.name,
+            body,
+            subresource=target.subresource,
+            dry_run=dry_run,
+            field_validation=validation,
+            warnings=warnings,
+            require_resource_version=kind.is_custom,
+            manager=manager,
+        )
+        return self._object_response(request, kind, stored, 200, _warning_headers(warnings))
+
+    async def _update_scale(
+        self, request: Request, target: _Target, scale: Mapping[str, Any], dry_run: bool
+    ) -> Response:
+        kind = target.kind
+        assert target.name is not None
+        current = self.store.get(kind, target.namespace or "", target.name)
+        replicas = (scale.get("spec") or {}).get("replicas")
+        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+            raise ApiError(
+                422,
+                f'Scale.autoscaling "{target.name}" is invalid: spec.replicas: Invalid value: '
+                f"{replicas!r}: must be greater than or equal to 0",
+                reason="Invalid",
+            )
+        wanted_rv = (scale.get("metadata") or {}).get("resourceVersion")
+        new_obj = json.loads(current.raw())
+        _set_path(new_obj, _scale_paths(kind)[0], replicas)
+        if wanted_rv:
+            new_obj["metadata"]["resourceVersion"] = wanted_rv
+        stored = self.store.update(
+            kind, target.namespace or "", target.name, new_obj, dry_run=dry_run
+        )
+        return _json_response(dumps(_scale_of(kind, stored.obj)))
+
+    async def _verb_patch(self, request: Request, target: _Target) -> Response:
+        kind = target.kind
+        assert target.name is not None
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        patch_type = _PATCH_TYPES.get(ctype)
+        if patch_type is None or patch_type == "unsupported":
+            raise ApiError(
+                415,
+                "the body of the request was in an unknown format - accepted media types "
+                "include: application/json-patch+json, application/merge-patch+json, "
+                "application/apply-patch+yaml"
+                + ("" if kind.is_custom else ", application/strategic-merge-patch+json"),
+                reason="UnsupportedMediaType",
+            )
+        if patch_type == "strategic" and (kind.is_custom or kind.group == "events.k8s.io"):
+            raise ApiError(
+                415,
+                "the body of the request was in an unknown format - accepted media types "
+                "include: application/json-patch+json, application/merge-patch+json, "
+                "application/apply-patch+yaml",
+                reason="UnsupportedMediaType",
+            )
+        dry_run, validation, warnings, manager = self._write_options(request)
+        body = await self._read_body(request)
+        storage_kind = self._storage_kind(kind)
+        namespace = target.namespace or ""
+        if patch_type == "apply":
+            return await self._apply(request, target, body, dry_run, validation, warnings)
+        current = self.store.get(storage_kind, namespace, target.name)
+        if target.subresource == "scale":
+            base: Any = _scale_of(kind, current.obj)
+        else:
+            base = json.loads(self._present(kind, current))
+        try:
+            if patch_type == "merge":
+                patched = patching.merge_patch(base, body)
+            elif patch_type == "json":
+                patched = patching.json_patch(base, body)
+            else:
+                patched = patching.strategic_merge_patch(base, body, kind)
+        except patching.PatchError as exc:
+            raise _patch_error(exc, kind, target.name) from exc
+        if not isinstance(patched, dict):
+            raise bad_request("the patched object is not a JSON object")
+        if target.subresource == "scale":
+            return await self._update_scale(request, target, patched, dry_run)
+        patched = self._to_store_shape(kind, patched)
+        stored = self.store.update(
+            storage_kind,
+            namespace,
+            target.name,
+            patched,
+            subresource=target.subresource,
+            dry_run=dry_run,
+            field_validation=validation,
+            warnings=warnings,
+            manager=manager,
+        )
+        return self._object_response(request, kind, stored, 200, _warning_headers(warnings))
+
+    async def _apply(
+        self,
+        request: Request,
+        target: _Target,
+        body: Any,
+        dry_run: bool,
+        validation: str,
+        warnings: list[str],
+    ) -> Response:
+        kind = target.kind
+        assert target.name is not None
+        params = request.query_params
+        manager = params.get("fieldManager")
+        if not manager:
+            raise ApiError(
+                400,
+                'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is '
+                "required for apply patch",
+                reason="BadRequest",
+            )
+        force = bool(parse_bool("force", params.get("force")))
+        if not isinstance(body, dict):
+            raise bad_request("the body of the request was not an object")
+        storage_kind = self._storage_kind(kind)
+        namespace = target.namespace or ""
+        current = self.store.find_for(storage_kind, namespace, target.name)
+        body = self._to_store_shape(kind, body)
+        body_meta = body.get("metadata") or {}
+        if body_meta.get("name") not in (None, target.name):
+            raise bad_request(
+                f"the name of the object ({body_meta.get('name')}) does not match the name on "
+                f"the URL ({target.name})"
+            )
+        live = None if current is None else json.loads(current.raw())
+        try:
+            merged = patching.server_side_apply(
+                live,
+                body,
+                manager=manager,
+                force=force,
+                kind=storage_kind,
+                now=now_rfc3339(),
+                subresource=target.subresource or "",
+            )
+        except patching.PatchError as exc:
+            raise _patch_error(exc, kind, target.name) from exc
+        if current is None:
+            if target.subresource:
+                self.store.get(storage_kind, namespace, target.name)  # raises 404
+            merged.setdefault("metadata", {})["name"] = target.name
+            stored = self.store.create(
+                storage_kind,
+                namespace,
+                merged,
+                dry_run=dry_run,
+                field_validation=validation,
+                warnings=warnings,
+            )
+            return self._object_response(request, kind, stored, 201, _warning_headers(warnings))
+        stored = self.store.update(
+            storage_kind,
+            namespace,
+            target.name,
+            merged,
+            subresource=target.subresource,
+            dry_run=dry_run,
+            field_validation=validation,
+            warnings=warnings,
+        )
+        return self._object_response(request, kind, stored, 200, _warning_headers(warnings))
+
+    async def _delete_options(self, request: Request) -> dict[str, Any]:
+        params = request.query_params
+        options: dict[str, Any] = {}
+        raw = await request.body()
+        if raw.strip():
+            try:
+                body = json.loads(raw)
+            except ValueError as exc:
+                raise bad_request(f"invalid DeleteOptions: {exc}") from exc
+            if isinstance(body, dict):
+                options.update(body)
+        if params.get("propagationPolicy"):
+            options["propagationPolicy"] = params["propagationPolicy"]
+        if params.getlist("dryRun"):
+            options["dryRun"] = params.getlist("dryRun")
+        orphan = parse_bool("orphanDependents", params.get("orphanDependents"))
+        if orphan is not None:
+            options["orphanDependents"] = orphan
+        policy = options.get("propagationPolicy")
+        if policy is None and options.get("orphanDependents") is not None:
+            policy = "Orphan" if options["orphanDependents"] else "Background"
+        if policy not in (None, "Background", "Foreground", "Orphan"):
+            raise ApiError(
+                422,
+                f'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: '
+                f'"{policy}": supported values: "Foreground", "Background", "Orphan", "nil"',
+                reason="Invalid",
+            )
+        options["propagationPolicy"] = policy
+        for value in options.get("dryRun") or ():
+            if value != "All":
+                raise bad_request(f'dryRun: Unsupported value: "{value}"')
+        return options
+
+    async def _verb_delete(self, request: Request, target: _Target) -> Response:
+        kind = target.kind
+        assert target.name is not None
+        options = await self._delete_options(request)
+        preconditions = options.get("preconditions") or {}
+        stored, gone = self.store.delete(
+            self._storage_kind(kind),
+            target.namespace or "",
+            target.name,
+            precondition_uid=preconditions.get("uid"),
+            precondition_rv=preconditions.get("resourceVersion"),
+            propagation=options.get("propagationPolicy"),
+            dry_run=bool(options.get("dryRun")),
+        )
+        # kube answers the deleted object itself only for a few core kinds.
+        if gone and not (kind.group == "" and kind.plural in ("pods", "services")):
+            return _json_response(
+                dumps(
+                    success_status(
+                        name=target.name,
+                        group=kind.group,
+                        kind=kind.plural,
+                        uid=stored.obj["metadata"].get("uid"),
+                    )
+                )
+            )
+        return self._object_response(request, kind, stored, 200)
+
+    async def _verb_deletecollection(self, request: Request, target: _Target) -> Response:
+        kind = target.kind
+        options = await self._delete_options(request)
+        storage_kind = self._storage_kind(kind)
+        result = self.store.list(
+            storage_kind, target.namespace, predicate=self._predicate(request, kind)
+        )
+        deleted: list[Stored] = []
+        for item in result.items:
+            try:
+                stored, _gone = self.store.delete(
+                    storage_kind,
+                    item.namespace,
+                    item.name,
+                    propagation=options.get("propagationPolicy"),
+                    dry_run=bool(options.get("dryRun")),
+                )
+            except ApiError as error:
+                if error.code == 404:
+                    continue
+                raise
+            deleted.append(stored)
+        head = (
+            '{"kind":"'
+            + kind.list_kind
+            + '","apiVersion":"'
+            + kind.api_version
+            + '","metadata":{"resourceVersion":"'
+            + str(self.store.revision)
+            + '"},"items":['
+        ).encode()
+        return _json_response(head + b",".join(self._present(kind, s) for s in deleted) + b"]}")
+
+
+def _manager_from_agent(request: Request) -> str | None:
+    agent = request.headers.get("user-agent", "")
+    if not agent:
+        return None
+    return agent.split("/")[0][:128] or None
+
+
+# ----------------------------------------------------------------- scale
+
+
+def _scale_paths(kind: ResourceKind) -> tuple[str, str, str]:
+    """(spec replicas, status replicas, label selector) JSON paths for /scale."""
+    if kind.scale:
+        return (
+            str(kind.scale.get("specReplicasPath", ".spec.replicas")),
+            str(kind.scale.get("statusReplicasPath", ".status.replicas")),
+            str(kind.scale.get("labelSelectorPath", "")),
+        )
+    return (".spec.replicas", ".status.replicas", "")
+
+
+def _get_path(obj: Mapping[str, Any], path: str) -> Any:
+    cur: Any = obj
+    for part in path.strip(".").split("."):
+        if not isinstance(cur, Mapping):
+            return None
+        cur = cur.get(part)
+    return cur
+
+
+def _set_path(obj: dict[str, Any], path: str, value: Any) -> None:
+    parts = path.strip(".").split(".")
+    cur = obj
+    for part in parts[:-1]:
+        nxt = cur.get(part)
+        if not isinstance(nxt, dict):
+            nxt = {}
+            cur[part] = nxt
+        cur = nxt
+    cur[parts[-1]] = value
+
+
+def _selector_text(obj: Mapping[str, Any], kind: ResourceKind, path: str) -> str:
+    if path:
+        value = _get_path(obj, path)
+        return value if isinstance(value, str) else ""
+    match = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    return ",".join(f"{k}={v}" for k, v in sorted(match.items()))
+
+
+def _scale_of(kind: ResourceKind, obj: Mapping[str, Any]) -> dict[str, Any]:
+    spec_path, status_path, selector_path = _scale_paths(kind)
+    meta = obj["metadata"]
+    status: dict[str, Any] = {"replicas": _get_path(obj, status_path) or 0}
+    selector = _selector_text(obj, kind, selector_path)
+    if selector:
+        status["selector"] = selector
+    return {
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            k: meta[k]
+            for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+            if k in meta
+        },
+        "spec": {"replicas": _get_path(obj, spec_path) or 0},
+        "status": status,
+    }

@@ -1,0 +1,63 @@
+"""Core/v1 Events and events.k8s.io/v1 Events: one store, two shapes.
+
+A real cluster stores one Event and serves it through both APIs, converting
+field names on the way. Clients mix them (kubectl describe lists core/v1
+events; client-go's new recorder writes events.k8s.io/v1), so an event written
+through one API must be visible through the other. The store keeps the core
+shape; these two functions convert at the API edge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+# events.k8s.io field -> core/v1 field, for fields that only change name.
+_RENAMES: tuple[tuple[str, str], ...] = (
+    ("regarding", "involvedObject"),
+    ("note", "message"),
+    ("deprecatedSource", "source"),
+    ("deprecatedFirstTimestamp", "firstTimestamp"),
+    ("deprecatedLastTimestamp", "lastTimestamp"),
+    ("deprecatedCount", "count"),
+    ("reportingController", "reportingComponent"),
+    ("reportingInstance", "reportingInstance"),
+)
+_SAME = ("metadata", "eventTime", "series", "reason", "type", "action", "related")
+
+
+def core_to_events_v1(event: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored (core/v1) Event as events.k8s.io/v1 serves it."""
+    result: dict[str, Any] = {"kind": "Event", "apiVersion": "events.k8s.io/v1"}
+    for field in _SAME:
+        if field in event:
+            result[field] = event[field]
+    for new, old in _RENAMES:
+        if old in event:
+            result[new] = event[old]
+    if "reportingController" not in result:
+        component = (event.get("source") or {}).get("component")
+        if component:
+            result["reportingController"] = component
+    if "reportingInstance" not in result:
+        host = (event.get("source") or {}).get("host")
+        if host:
+            result["reportingInstance"] = host
+    return result
+
+
+def events_v1_to_core(event: Mapping[str, Any]) -> dict[str, Any]:
+    """An events.k8s.io/v1 Event in the core/v1 shape the store keeps."""
+    result: dict[str, Any] = {"kind": "Event", "apiVersion": "v1"}
+    for field in _SAME:
+        if field in event:
+            result[field] = event[field]
+    for new, old in _RENAMES:
+        if new in event:
+            result[old] = event[new]
+    if "source" not in result and event.get("reportingController"):
+        source = {"component": event["reportingController"]}
+        if event.get("reportingInstance"):
+            source["host"] = event["reportingInstance"]
+        result["source"] = source
+    return result

@@ -1,0 +1,222 @@
+"""Garbage collection and namespace cleanup: kube-controller-manager's part, in small.
+
+A real API server only stores ownerReferences and finalizers; the garbage
+collector and the namespace controller act on them. Clients depend on their
+effects (deleting a Deployment's owner removes it; ``kubectl delete ns`` ends
+with the namespace gone), so the embedded server runs one small collector:
+
+- background: an object whose owners are all gone is deleted;
+- foreground: an owner carrying the ``foregroundDeletion`` finalizer has its
+  dependents deleted, and loses the finalizer once none is left;
+- orphan: an owner carrying the ``orphan`` finalizer has its ownerReference
+  removed from every dependent, then loses the finalizer;
+- namespaces: a terminating namespace has its objects deleted, and goes once
+  it is empty.
+
+The store tells the collector about each commit; the collector works in its
+own task, so a write never waits for collection.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import trio
+import trio.lowlevel
+
+from orkestra_trio.apiserver.objects import Stored
+from orkestra_trio.apiserver.status import ApiError
+from orkestra_trio.apiserver.store import FOREGROUND, NAMESPACES, ORPHAN, ObjectRef, Store
+from orkestra_trio.apiserver.watch import DELETED, Change
+
+log = logging.getLogger(__name__)
+
+
+class Collector:
+    """Reacts to committed changes; ``collect()`` does the pending work."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.deleted_owners: set[str] = set()
+        self.terminating_owners: set[str] = set()
+        self.orphan_candidates: set[ObjectRef] = set()
+        self.namespaces: set[str] = set()
+        self.wake = trio.Event()
+
+    def on_change(self, change: Change) -> None:
+        meta = change.new.obj["metadata"]
+        uid = str(meta.get("uid") or "")
+        interesting = False
+        if change.type == DELETED:
+            if uid:
+                self.deleted_owners.add(uid)
+                interesting = True
+            # A dependent gone may let an owner in foreground deletion finish.
+            for ref in meta.get("ownerReferences") or ():
+                if ref.get("uid"):
+                    self.terminating_owners.add(str(ref["uid"]))
+                    interesting = True
+            if change.namespace and self._namespace_terminating(change.namespace):
+                self.namespaces.add(change.namespace)
+                interesting = True
+        else:
+            finalizers = meta.get("finalizers") or ()
+            if meta.get("deletionTimestamp") and (FOREGROUND in finalizers or ORPHAN in finalizers):
+                self.terminating_owners.add(uid)
+                interesting = True
+            if change.resource == NAMESPACES and meta.get("deletionTimestamp"):
+                self.namespaces.add(change.name)
+                interesting = True
+            if meta.get("ownerReferences") and change.type != "MODIFIED":
+                self.orphan_candidates.add((change.resource, change.namespace, change.name))
+                interesting = True
+        if interesting:
+            self.wake.set()
+
+    def _namespace_terminating(self, name: str) -> bool:
+        ns = self.store.find(NAMESPACES, "", name)
+        return ns is not None and bool(ns.obj["metadata"].get("deletionTimestamp"))
+
+    def collect(self) -> None:
+        """Do all pending work (synchronous: the store is never seen half-changed)."""
+        while (
+            self.deleted_owners
+            or self.terminating_owners
+            or self.orphan_candidates
+            or (self.namespaces)
+        ):
+            deleted, self.deleted_owners = self.deleted_owners, set()
+            terminating, self.terminating_owners = self.terminating_owners, set()
+            candidates, self.orphan_candidates = self.orphan_candidates, set()
+            namespaces, self.namespaces = self.namespaces, set()
+            for uid in deleted:
+                for ref in self.store.dependents(uid):
+                    self._collect_if_ownerless(ref)
+            for ref in candidates:
+                self._collect_if_ownerless(ref)
+            for uid in terminating:
+                self._finish_owner(uid)
+            for name in namespaces:
+                self._clean_namespace(name)
+
+    def _delete(self, ref: ObjectRef, propagation: str = "Background") -> None:
+        resource, namespace, name = ref
+        try:
+            kind = self.store.kind_for(resource)
+            self.store.delete(kind, namespace, name, propagation=propagation)
+        except ApiError as error:
+            if error.code != 404:
+                log.warning("garbage collector could not delete %s: %s", ref, error.message)
+
+    def _collect_if_ownerless(self, ref: ObjectRef) -> None:
+        stored = self.store.find(*ref)
+        if stored is None:
+            return
+        owners = [str(r.get("uid")) for r in stored.obj["metadata"].get("ownerReferences") or ()]
+        if (
+            owners
+            and all(self.store.by_uid(uid) is None for uid in owners)
+            and not stored.obj["metadata"].get("deletionTimestamp")
+        ):
+            self._delete(ref)
+
+    def _write(self, ref: ObjectRef, current: Stored, new_obj: dict[str, Any]) -> None:
+        try:
+            self.store.write_internal(self.store.kind_for(ref[0]), current, new_obj)
+        except ApiError as error:
+            log.warning("garbage collector could not update %s: %s", ref, error.message)
+
+    def _finish_owner(self, uid: str) -> None:
+        owner = self.store.by_uid(uid)
+        owner_ref = self.store.ref_of_uid(uid)
+        if owner is None or owner_ref is None:
+            return
+        meta = owner.obj["metadata"]
+        if not meta.get("deletionTimestamp"):
+            return
+        finalizers = list(meta.get("finalizers") or ())
+        if ORPHAN in finalizers:
+            for ref in self.store.dependents(uid):
+                dep = self.store.find(*ref)
+                if dep is None:
+                    continue
+                new_obj = dict(dep.obj)
+                new_meta = dict(dep.obj["metadata"])
+                refs = [r for r in new_meta.get("ownerReferences") or () if r.get("uid") != uid]
+                if refs:
+                    new_meta["ownerReferences"] = refs
+                else:
+                    new_meta.pop("ownerReferences", None)
+                new_obj["metadata"] = new_meta
+                self._write(ref, dep, new_obj)
+            self._drop_finalizer(owner_ref, ORPHAN)
+        elif FOREGROUND in finalizers:
+            remaining = False
+            for ref in self.store.dependents(uid):
+                dep = self.store.find(*ref)
+                if dep is None:
+                    continue
+                remaining = True
+                if not dep.obj["metadata"].get("deletionTimestamp"):
+                    self._delete(ref, "Foreground")
+            if not any(self.store.find(*ref) for ref in self.store.dependents(uid)):
+                remaining = False
+            if not remaining:
+                self._drop_finalizer(owner_ref, FOREGROUND)
+
+    def _drop_finalizer(self, ref: ObjectRef, finalizer: str) -> None:
+        current = self.store.find(*ref)
+        if current is None:
+            return
+        new_obj = dict(current.obj)
+        new_meta = dict(current.obj["metadata"])
+        finalizers = [f for f in new_meta.get("finalizers") or () if f != finalizer]
+        if finalizers:
+            new_meta["finalizers"] = finalizers
+        else:
+            new_meta.pop("finalizers", None)
+        new_obj["metadata"] = new_meta
+        self._write(ref, current, new_obj)
+
+    def _clean_namespace(self, name: str) -> None:
+        ns = self.store.find(NAMESPACES, "", name)
+        if ns is None or not ns.obj["metadata"].get("deletionTimestamp"):
+            return
+        left = False
+        for resource in self.store.resources():
+            if resource == NAMESPACES:
+                continue
+            for (_ns, obj_name), stored in list(self.store.iter_objects(resource, name)):
+                left = True
+                if not stored.obj["metadata"].get("deletionTimestamp"):
+                    self._delete((resource, name, obj_name))
+        if left and any(
+            True
+            for resource in self.store.resources()
+            if resource != NAMESPACES
+            for _ in self.store.iter_objects(resource, name)
+        ):
+            return
+        if ns.obj["metadata"].get("finalizers"):
+            return
+        self.store.purge(NAMESPACES, "", name)
+
+
+async def run_collector(store: Store) -> None:
+    """The collector task: runs until cancelled."""
+    collector = Collector(store)
+    store.listeners.append(collector.on_change)
+    try:
+        # Objects persisted while a namespace was terminating resume cleanup now.
+        for (_ns, name), stored in list(store.iter_objects(NAMESPACES)):
+            if stored.obj["metadata"].get("deletionTimestamp"):
+                collector.namespaces.add(name)
+        while True:
+            collector.collect()
+            await collector.wake.wait()
+            collector.wake = trio.Event()
+            # Let the write that woke us finish answering before collecting.
+            await trio.lowlevel.checkpoint()
+    finally:
+        store.listeners.remove(collector.on_change)

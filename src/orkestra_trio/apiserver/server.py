@@ -1,0 +1,122 @@
+"""Serve the API on a loopback socket: hypercorn's trio worker, clean shutdown.
+
+``open_apiserver`` runs everything in the caller's nursery: the store (loaded
+from SQLite when a state file is given), the controllers that stand in for
+kube-controller-manager (garbage collector, namespace cleanup, optional
+workload simulation) and hypercorn. Shutdown ends every watch stream from the
+app first, so hypercorn never has to wait out its graceful timeout on an
+endless response.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+from pathlib import Path
+from typing import Any, cast
+
+import trio
+from hypercorn.config import Config
+from hypercorn.trio import serve
+
+from orkestra_trio.apiserver import gc, workloads
+from orkestra_trio.apiserver.app import ApiApp
+from orkestra_trio.apiserver.faults import FaultInjector
+from orkestra_trio.apiserver.kubeconfig import write_kubeconfig
+from orkestra_trio.apiserver.persistence import SqlitePersistence
+from orkestra_trio.apiserver.store import DEFAULT_HISTORY, DEFAULT_WATCH_BUFFER, Store
+
+# Time hypercorn may spend finishing ordinary requests after shutdown starts.
+_GRACE_SECONDS = 2.0
+
+
+class ApiServer:
+    """A running embedded API server (what ``open_apiserver`` yields)."""
+
+    def __init__(self, store: Store, app: ApiApp, faults: FaultInjector, url: str) -> None:
+        self.store = store
+        self.app = app
+        self.faults = faults
+        self.url = url
+        self.host, _, port = url.rpartition("//")[2].rpartition(":")
+        self.port = int(port)
+
+    @property
+    def request_count(self) -> Counter[tuple[str, str]]:
+        """Requests seen so far, by (verb, resource plural)."""
+        return self.faults.requests
+
+    def write_kubeconfig(self, path: str | os.PathLike[str]) -> Path:
+        return write_kubeconfig(path, self.url)
+
+
+def _hypercorn_config(host: str, port: int) -> Config:
+    config = Config()
+    config.bind = [f"{host}:{port}"]
+    config.graceful_timeout = _GRACE_SECONDS
+    config.accesslog = None
+    config.loglevel = "WARNING"
+    config.keep_alive_timeout = 75
+    logging.getLogger("hypercorn.error").setLevel(logging.WARNING)
+    return config
+
+
+@asynccontextmanager
+async def open_apiserver(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    state_file: str | os.PathLike[str] | None = None,
+    workload_simulation: bool = True,
+    bookmark_interval: float = 5.0,
+    history_size: int = DEFAULT_HISTORY,
+    watch_buffer: int = DEFAULT_WATCH_BUFFER,
+    workload_delay: float = 0.2,
+) -> AsyncIterator[ApiServer]:
+    """Start an embedded Kubernetes API server on ``host:port`` (0: any free port)."""
+    persistence = None
+    store = Store(history_size=history_size, watch_buffer=watch_buffer)
+    if state_file is not None:
+        persistence = SqlitePersistence(state_file, history_size=history_size)
+        persistence.load_into(store)
+        store.persistence = persistence
+    try:
+        store.bootstrap()
+        faults = FaultInjector(store.hub, store.compact)
+        app = ApiApp(store, faults, bookmark_interval=bookmark_interval)
+        shutdown = trio.Event()
+        served = trio.Event()
+
+        async def run_hypercorn(*, task_status: trio.TaskStatus[list[str]]) -> None:
+            try:
+                await serve(
+                    cast(Any, app),
+                    _hypercorn_config(host, port),
+                    shutdown_trigger=shutdown.wait,
+                    task_status=task_status,
+                )
+            finally:
+                served.set()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(gc.run_collector, store)
+            if workload_simulation:
+                nursery.start_soon(partial(workloads.run_simulation, store, delay=workload_delay))
+            binds = await nursery.start(run_hypercorn)
+            server = ApiServer(store, app, faults, binds[0])
+            try:
+                yield server
+            finally:
+                with trio.CancelScope(shield=True) as scope:
+                    scope.deadline = trio.current_time() + _GRACE_SECONDS + 1
+                    store.hub.end_all("shutdown")
+                    shutdown.set()
+                    await served.wait()
+                nursery.cancel_scope.cancel()
+    finally:
+        if persistence is not None:
+            persistence.close()

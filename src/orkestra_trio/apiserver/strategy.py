@@ -1,0 +1,445 @@
+"""Per-kind write rules: what the server sets, keeps and refuses on create and update.
+
+kube-apiserver runs a "strategy" for each resource before it stores an object:
+it fills in server-owned metadata, splits status from spec, bumps the
+generation only when the spec changes, defaults and validates. Clients depend
+on every one of these rules (controllers compare ``observedGeneration`` with
+``generation``; informers rely on no-op writes not producing events), so they
+live here, apart from the store's bookkeeping, as plain functions over dicts.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import re
+import secrets as pyrandom
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from orkestra_trio.apiserver import schema as crd_schema
+from orkestra_trio.apiserver.kinds import ResourceKind
+from orkestra_trio.apiserver.status import ApiError, bad_request, invalid
+
+# Built-in kinds whose objects carry metadata.generation (the ones with a spec
+# that a controller acts on). Custom resources always do.
+_GENERATION_KINDS = frozenset(
+    {
+        ("apps", "deployments"),
+        ("apps", "statefulsets"),
+        ("apps", "replicasets"),
+        ("apps", "daemonsets"),
+        ("batch", "jobs"),
+        ("batch", "cronjobs"),
+        ("networking.k8s.io", "ingresses"),
+        ("apiextensions.k8s.io", "customresourcedefinitions"),
+        ("policy", "poddisruptionbudgets"),
+    }
+)
+
+# Metadata fields only the server writes; a client's values are ignored.
+_SERVER_OWNED_ON_UPDATE = (
+    "uid",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "generation",
+    "selfLink",
+)
+
+_DNS1123_SUBDOMAIN = re.compile(
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+)
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# The alphabet kube's generateName suffix uses (no vowels, no look-alikes).
+_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+# Resources whose names must be DNS-1123 labels rather than subdomains.
+_LABEL_NAMED = frozenset({("", "namespaces"), ("", "services")})
+
+
+def now_rfc3339() -> str:
+    """The current time as kube writes timestamps (seconds, UTC, ``Z``)."""
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_uid() -> str:
+    return str(uuid.uuid4())
+
+
+def has_generation(kind: ResourceKind) -> bool:
+    return kind.is_custom or (kind.group, kind.plural) in _GENERATION_KINDS
+
+
+def generate_name(prefix: str) -> str:
+    return prefix + "".join(pyrandom.choice(_SUFFIX_ALPHABET) for _ in range(5))
+
+
+def _kind_label(kind: ResourceKind) -> tuple[str, str]:
+    """(Kind, group) as kube names them in Invalid messages."""
+    return kind.kind, kind.group
+
+
+def validate_metadata_name(kind: ResourceKind, name: str) -> None:
+    """422 when a name is not what the resource accepts (DNS label or subdomain)."""
+    label = (kind.group, kind.plural) in _LABEL_NAMED
+    pattern = _DNS1123_LABEL if label else _DNS1123_SUBDOMAIN
+    limit = 63 if label else 253
+    if len(name) > limit or not pattern.match(name):
+        what = "RFC 1123 label" if label else "RFC 1123 subdomain"
+        message = (
+            f'Invalid value: "{name}": a lowercase {what} must consist of lower case '
+            "alphanumeric characters, '-'"
+            + ("" if label else " or '.'")
+            + ", and must start and end with an alphanumeric character"
+        )
+        k, g = _kind_label(kind)
+        raise invalid(
+            k,
+            g,
+            name,
+            [{"reason": "FieldValueInvalid", "message": message, "field": "metadata.name"}],
+        )
+
+
+def check_type_meta(kind: ResourceKind, obj: Mapping[str, Any]) -> None:
+    """400 when the body's apiVersion/kind name another resource than the URL."""
+    api_version = obj.get("apiVersion")
+    body_kind = obj.get("kind")
+    if kind.group == "events.k8s.io":
+        return
+    if api_version and api_version != kind.api_version:
+        # kube accepts any served version of the same group for custom resources.
+        group = api_version.rpartition("/")[0] if "/" in api_version else ""
+        if group != kind.group:
+            raise bad_request(
+                f"the API version in the data ({api_version}) does not match the expected "
+                f"API version ({kind.api_version})"
+            )
+    if body_kind and body_kind != kind.kind:
+        raise bad_request(
+            f"the kind in the data ({body_kind}) does not match the expected kind ({kind.kind})"
+        )
+
+
+def _apply_builtin_defaults(kind: ResourceKind, obj: dict[str, Any], *, creating: bool) -> None:
+    key = (kind.group, kind.plural)
+    if key == ("", "secrets"):
+        string_data = obj.pop("stringData", None)
+        if string_data:
+            data = dict(obj.get("data") or {})
+            for k, v in string_data.items():
+                data[k] = base64.b64encode(str(v).encode()).decode()
+            obj["data"] = data
+        obj.setdefault("type", "Opaque")
+    elif key == ("", "namespaces"):
+        name = obj["metadata"].get("name", "")
+        labels = dict(obj["metadata"].get("labels") or {})
+        labels.setdefault("kubernetes.io/metadata.name", name)
+        obj["metadata"]["labels"] = labels
+        spec = dict(obj.get("spec") or {})
+        spec.setdefault("finalizers", ["kubernetes"])
+        obj["spec"] = spec
+        if creating:
+            obj["status"] = {"phase": "Active"}
+    elif key in (("apps", "deployments"), ("apps", "statefulsets"), ("apps", "replicasets")):
+        workload_spec = obj.get("spec")
+        if isinstance(workload_spec, dict):
+            spec = workload_spec
+            spec.setdefault("replicas", 1)
+            if key == ("apps", "deployments"):
+                spec.setdefault("revisionHistoryLimit", 10)
+                spec.setdefault("progressDeadlineSeconds", 600)
+    elif key == ("", "pods") and creating:
+        obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
+    elif key == ("", "services") and creating:
+        obj.setdefault("status", {"loadBalancer": {}})
+
+
+def _custom_resource_checks(
+    kind: ResourceKind, obj: dict[str, Any], field_validation: str, warnings: list[str]
+) -> dict[str, Any]:
+    """Prune, default and validate a custom resource against its version's schema."""
+    schema = kind.schema
+    if not schema:
+        return obj
+    name = str(obj.get("metadata", {}).get("name", ""))
+    if field_validation in ("Strict", "Warn"):
+        unknown = crd_schema.unknown_fields(obj, schema)
+        if unknown:
+            if field_validation == "Strict":
+                if len(unknown) == 1:
+                    detail = f'unknown field "{unknown[0]}"'
+                else:
+                    detail = ", ".join(f'unknown field "{u}"' for u in unknown)
+                raise ApiError(
+                    400,
+                    f'{kind.kind} in version "{kind.version}" cannot be handled as a '
+                    f"{kind.kind}: strict decoding error: {detail}",
+                    reason="BadRequest",
+                )
+            warnings.extend(f'unknown field "{u}"' for u in unknown)
+    pruned = crd_schema.prune(obj, schema)
+    defaulted = crd_schema.apply_defaults(pruned, schema)
+    causes = crd_schema.validate(defaulted, schema)
+    if causes:
+        raise invalid(
+            kind.kind,
+            kind.group,
+            name,
+            [{"reason": c.type, "message": c.message, "field": c.field} for c in causes],
+        )
+    result: dict[str, Any] = defaulted
+    return result
+
+
+def _crd_checks(obj: dict[str, Any]) -> None:
+    causes = crd_schema.validate_crd(obj)
+    if causes:
+        raise invalid(
+            "CustomResourceDefinition",
+            "apiextensions.k8s.io",
+            str(obj.get("metadata", {}).get("name", "")),
+            [{"reason": c.type, "message": c.message, "field": c.field} for c in causes],
+        )
+
+
+def crd_status(crd: Mapping[str, Any], now: str) -> dict[str, Any]:
+    """The status a freshly accepted CRD reports (names accepted, established)."""
+    spec = crd.get("spec") or {}
+    names = dict(spec.get("names") or {})
+    names.setdefault("singular", str(names.get("kind", "")).lower())
+    names.setdefault("listKind", f"{names.get('kind', '')}List")
+    stored = [v.get("name") for v in spec.get("versions") or () if v.get("storage")]
+    return {
+        "acceptedNames": names,
+        "conditions": [
+            {
+                "type": "NamesAccepted",
+                "status": "True",
+                "lastTransitionTime": now,
+                "reason": "NoConflicts",
+                "message": "no conflicts found",
+            },
+            {
+                "type": "Established",
+                "status": "True",
+                "lastTransitionTime": now,
+                "reason": "InitialNamesAccepted",
+                "message": "the initial names have been accepted",
+            },
+        ],
+        "storedVersions": stored,
+    }
+
+
+def prepare_create(
+    kind: ResourceKind,
+    obj: dict[str, Any],
+    *,
+    namespace: str,
+    field_validation: str,
+    warnings: list[str],
+) -> dict[str, Any]:
+    """The object to store for a create (``obj`` is owned by the caller and modified)."""
+    if not isinstance(obj, dict):
+        raise bad_request("the body of the request was not a JSON object")
+    check_type_meta(kind, obj)
+    metadata = obj.get("metadata")
+    if metadata is None:
+        metadata = {}
+    if not isinstance(metadata, dict):
+        raise bad_request("metadata must be an object")
+    metadata = dict(metadata)
+    obj["metadata"] = metadata
+    if kind.namespaced:
+        body_ns = metadata.get("namespace")
+        if body_ns and body_ns != namespace:
+            raise bad_request(
+                "the namespace of the provided object does not match the namespace sent on "
+                "the request"
+            )
+        metadata["namespace"] = namespace
+    else:
+        metadata.pop("namespace", None)
+    if not metadata.get("name"):
+        prefix = metadata.get("generateName")
+        if prefix:
+            metadata["name"] = generate_name(str(prefix))
+        else:
+            k, g = _kind_label(kind)
+            raise invalid(
+                k,
+                g,
+                "",
+                [
+                    {
+                        "reason": "FieldValueRequired",
+                        "message": "Required value: name or generateName is required",
+                        "field": "metadata.name",
+                    }
+                ],
+            )
+    name = str(metadata["name"])
+    validate_metadata_name(kind, name)
+    obj["apiVersion"] = kind.api_version
+    obj["kind"] = kind.kind
+    for field in ("deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion", "selfLink"):
+        metadata.pop(field, None)
+    metadata["uid"] = new_uid()
+    metadata["creationTimestamp"] = now_rfc3339()
+    if has_generation(kind):
+        metadata["generation"] = 1
+    else:
+        metadata.pop("generation", None)
+    if kind.has_status and kind.group != "apiextensions.k8s.io":
+        obj.pop("status", None)
+    _apply_builtin_defaults(kind, obj, creating=True)
+    if kind.group == "apiextensions.k8s.io" and kind.plural == "customresourcedefinitions":
+        _crd_checks(obj)
+        obj["status"] = crd_status(obj, metadata["creationTimestamp"])
+    if kind.is_custom:
+        obj = _custom_resource_checks(kind, obj, field_validation, warnings)
+    return _kube_order(obj)
+
+
+def _kube_order(obj: dict[str, Any]) -> dict[str, Any]:
+    """apiVersion, kind and metadata first, as kube serializes objects."""
+    head = ("apiVersion", "kind", "metadata")
+    ordered = {k: obj[k] for k in head if k in obj}
+    for key, value in obj.items():
+        if key not in ordered:
+            ordered[key] = value
+    return ordered
+
+
+def prepare_update(
+    kind: ResourceKind,
+    old: Mapping[str, Any],
+    new: dict[str, Any],
+    *,
+    subresource: str | None,
+    field_validation: str,
+    warnings: list[str],
+) -> dict[str, Any]:
+    """The object to store for an update of ``old`` by ``new`` (``new`` is modified).
+
+    Applies the status split, keeps server-owned metadata and bumps the
+    generation when the spec (for custom resources: anything but metadata and
+    status) changed. The resourceVersion precondition is the store's job.
+    """
+    if not isinstance(new, dict):
+        raise bad_request("the body of the request was not a JSON object")
+    check_type_meta(kind, new)
+    old_meta = old["metadata"]
+    metadata = new.get("metadata")
+    if not isinstance(metadata, dict):
+        metadata = {}
+    metadata = dict(metadata)
+    new["metadata"] = metadata
+    name = old_meta["name"]
+    if metadata.get("name", name) != name:
+        raise bad_request(
+            f"the name of the object ({metadata.get('name')}) does not match the name on the "
+            f"URL ({name})"
+        )
+    if kind.namespaced and metadata.get("namespace", old_meta.get("namespace")) != old_meta.get(
+        "namespace"
+    ):
+        raise bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request"
+        )
+    if subresource == "status" and kind.has_status:
+        # /status writes only status (and managedFields, which track that write).
+        status = new.get("status")
+        managed = metadata.get("managedFields")
+        result = dict(old)
+        result_meta = dict(old_meta)
+        if managed is not None:
+            result_meta["managedFields"] = managed
+        # kube lets a status write carry the precondition.
+        if "resourceVersion" in metadata:
+            result_meta["resourceVersion"] = metadata["resourceVersion"]
+        result["metadata"] = result_meta
+        if status is None:
+            result.pop("status", None)
+        else:
+            result["status"] = status
+        return result
+    new["apiVersion"] = old.get("apiVersion", kind.api_version)
+    new["kind"] = kind.kind
+    metadata["name"] = name
+    if kind.namespaced:
+        metadata["namespace"] = old_meta.get("namespace")
+    for field in _SERVER_OWNED_ON_UPDATE:
+        if field in old_meta:
+            metadata[field] = old_meta[field]
+        else:
+            metadata.pop(field, None)
+    if kind.has_status:
+        if "status" in old:
+            new["status"] = old["status"]
+        else:
+            new.pop("status", None)
+    _apply_builtin_defaults(kind, new, creating=False)
+    if kind.group == "apiextensions.k8s.io" and kind.plural == "customresourcedefinitions":
+        _crd_checks(new)
+    if kind.is_custom:
+        new = _custom_resource_checks(kind, new, field_validation, warnings)
+    if has_generation(kind) and _spec_changed(kind, old, new):
+        new["metadata"]["generation"] = int(old_meta.get("generation") or 0) + 1
+    _check_finalizers_while_deleting(kind, old, new)
+    return _kube_order(new)
+
+
+def _spec_changed(kind: ResourceKind, old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    if kind.is_custom:
+        keys = (set(old) | set(new)) - {"metadata", "status", "apiVersion", "kind"}
+        return any(old.get(k) != new.get(k) for k in keys)
+    return old.get("spec") != new.get("spec")
+
+
+def _check_finalizers_while_deleting(
+    kind: ResourceKind, old: Mapping[str, Any], new: Mapping[str, Any]
+) -> None:
+    """kube forbids adding finalizers once deletion has started."""
+    if not old["metadata"].get("deletionTimestamp"):
+        return
+    before = set(old["metadata"].get("finalizers") or ())
+    after = set(new["metadata"].get("finalizers") or ())
+    added = sorted(after - before)
+    if added:
+        k, g = _kind_label(kind)
+        raise invalid(
+            k,
+            g,
+            str(old["metadata"].get("name", "")),
+            [
+                {
+                    "reason": "FieldValueForbidden",
+                    "message": "Forbidden: no new finalizers can be added if the object is "
+                    "being deleted, found new finalizers " + str(added),
+                    "field": "metadata.finalizers",
+                }
+            ],
+        )
+
+
+def equal_ignoring_bookkeeping(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Whether ``new`` writes nothing new over ``old`` (a no-op write).
+
+    resourceVersion and managedFields timestamps are bookkeeping: a write that
+    changes only those must not bump the revision or emit an event.
+    """
+    if old.keys() != new.keys():
+        return False
+    for key, value in new.items():
+        if key == "metadata":
+            continue
+        if old[key] != value:
+            return False
+    om = old["metadata"]
+    nm = new["metadata"]
+    keys = (set(om) | set(nm)) - {"resourceVersion", "managedFields"}
+    return all(om.get(k) == nm.get(k) for k in keys)

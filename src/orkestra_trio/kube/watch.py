@@ -1,0 +1,377 @@
+"""list+watch that does not stall: the informer's only source of truth.
+
+A watch stream fails in quiet ways: the server ends it after its timeout, a
+load balancer drops it, the server forgets old revisions (410), or the TCP
+connection stays open while nothing arrives any more. The last one is the
+dangerous one (an operator that silently stops reacting), so every stream
+is guarded by an inactivity watchdog: with ``allowWatchBookmarks`` the
+server sends a BOOKMARK at least every minute or so even when nothing
+changes, and a stream that stays silent longer than ``idle_timeout`` is
+closed and resumed.
+
+The loop: list (paginated) → hand the consumer a ``Synced`` snapshot → watch
+from the list's resourceVersion → on a dropped stream resume from the last
+resourceVersion seen (events or bookmarks) → on 410 list again and hand a
+new ``Synced`` so the consumer replaces its cache.
+
+Structure: the loop runs in a task of a nursery owned by ``open_list_watch``
+and hands events over a memory channel. The consumer may ``break`` out of
+its ``async for`` freely; leaving the ``async with`` cancels the task, and
+cancellation closes the httpx stream properly (no leaked connection).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+import attrs
+import httpx
+import trio
+
+from .errors import (
+    ApiError,
+    Gone,
+    KubeError,
+    TransportError,
+    error_from_response,
+    error_from_status,
+)
+from .retry import Backoff
+
+if TYPE_CHECKING:
+    from .client import KubeClient, ResourceRef
+    from .mapper import ResourceInfo
+
+log = logging.getLogger("orkestra_trio.kube.watch")
+
+JSON = dict[str, Any]
+
+
+@attrs.frozen
+class WatchEvent:
+    """An ADDED, MODIFIED or DELETED object, as the server sent it."""
+
+    type: Literal["ADDED", "MODIFIED", "DELETED"]
+    object: JSON
+
+    @property
+    def resource_version(self) -> str:
+        return str(self.object.get("metadata", {}).get("resourceVersion", ""))
+
+
+@attrs.frozen
+class Synced:
+    """The complete current state after a (re)list: replace the cache with ``items``.
+
+    ``relist`` is False for the first list and True when the watch fell too
+    far behind (410) and had to start over.
+    """
+
+    items: tuple[JSON, ...]
+    resource_version: str
+    relist: bool
+
+
+Event = WatchEvent | Synced
+
+
+@attrs.define
+class WatchStats:
+    """Counters a test or a health page can read while the watch runs."""
+
+    lists: int = 0
+    watches: int = 0  # watch requests started
+    events: int = 0
+    bookmarks: int = 0
+    resumes: int = 0  # streams that ended and were resumed from a resourceVersion
+    relists: int = 0  # 410s that forced a new list
+    stalls: int = 0  # streams closed by the inactivity watchdog
+    errors: int = 0
+    resource_version: str = ""
+    last_error: str = ""
+
+
+@attrs.frozen
+class WatchOptions:
+    """Tuning of one list+watch.
+
+    ``idle_timeout``: seconds without any line (event or bookmark) before the
+    stream counts as stalled. ``timeout_range``: the server-side
+    ``timeoutSeconds`` is drawn from it per watch request, so many watches
+    opened together do not all reconnect at the same instant.
+    """
+
+    idle_timeout: float = 120.0
+    timeout_range: tuple[int, int] = (300, 600)
+    page_size: int | None = 500
+    backoff_base: float = 0.2
+    backoff_cap: float = 30.0
+    buffer: int = 64
+
+
+DEFAULT_WATCH_OPTIONS = WatchOptions()
+
+
+class _StreamEnded(Exception):
+    """The watch stream ended; resume from the last resourceVersion."""
+
+
+class ListWatch:
+    """The consumer side: ``async for event in lw`` yields Synced and WatchEvent."""
+
+    def __init__(self, receive: trio.MemoryReceiveChannel[Event], stats: WatchStats):
+        self._receive = receive
+        self.stats = stats
+
+    def __aiter__(self) -> ListWatch:
+        return self
+
+    async def __anext__(self) -> Event:
+        try:
+            return await self._receive.receive()
+        except trio.EndOfChannel:
+            raise StopAsyncIteration from None
+
+    async def next(self) -> Event:
+        return await self.__anext__()
+
+
+@asynccontextmanager
+async def open_list_watch(
+    kube: KubeClient,
+    ref: ResourceRef,
+    *,
+    namespace: str | None = None,
+    label_selector: str | None = None,
+    field_selector: str | None = None,
+    resource_version: str | None = None,
+    options: WatchOptions = DEFAULT_WATCH_OPTIONS,
+) -> AsyncIterator[ListWatch]:
+    """``async with open_list_watch(kube, ("v1", "ConfigMap")) as events: async for ev in events``.
+
+    Runs until the ``async with`` is left. Errors the loop cannot recover
+    from (the kind is unknown to the server) propagate out of the block;
+    everything else (network, 5xx, 429, 410, RBAC being fixed) is retried
+    with backoff forever, as an informer must.
+
+    ``resource_version``: skip the initial list and watch the changes after
+    that revision (e.g. one remembered from an earlier run); if the server no
+    longer has it (410) the loop lists as usual.
+    """
+    info = await kube.resource(ref)
+    send, receive = trio.open_memory_channel[Event](options.buffer)
+    stats = WatchStats()
+    runner = _ListWatcher(kube, info, namespace, label_selector, field_selector, options, stats)
+    async with trio.open_nursery() as nursery, send, receive:
+        nursery.start_soon(runner.run, send, resource_version)
+        try:
+            yield ListWatch(receive, stats)
+        finally:
+            nursery.cancel_scope.cancel()
+
+
+@attrs.define
+class _ListWatcher:
+    kube: KubeClient
+    info: ResourceInfo
+    namespace: str | None
+    label_selector: str | None
+    field_selector: str | None
+    options: WatchOptions
+    stats: WatchStats
+
+    async def run(self, send: trio.MemorySendChannel[Event], rv: str | None = None) -> None:
+        backoff = Backoff(base=self.options.backoff_base, cap=self.options.backoff_cap)
+        while True:
+            try:
+                if rv is None:
+                    rv = await self._list(send)
+                    backoff.reset()
+                opened = trio.current_time()
+                rv, progressed = await self._watch(send, rv, backoff)
+                # The stream ended (server timeout, cut, watchdog): resume. A
+                # stream that ends at once without a single line is a server
+                # or proxy refusing watches: back off instead of spinning.
+                self.stats.resumes += 1
+                if not progressed and trio.current_time() - opened < 1.0:
+                    await trio.sleep(backoff.next())
+            except Gone:
+                self.stats.relists += 1
+                log.info("%s: resourceVersion %s expired, relisting", self._what(), rv)
+                rv = None
+            except (ApiError, TransportError) as exc:
+                self.stats.errors += 1
+                self.stats.last_error = str(exc)
+                delay = backoff.next()
+                if isinstance(exc, ApiError) and exc.retry_after is not None:
+                    delay = max(delay, exc.retry_after)  # the server asked for this much
+                log.warning("%s: %s; retrying in %.1fs", self._what(), exc, delay)
+                await trio.sleep(delay)
+
+    def _what(self) -> str:
+        return f"list+watch {self.info.describe('', self.kube._ns(self.info, self.namespace))}"
+
+    async def _list(self, send: trio.MemorySendChannel[Event]) -> str:
+        result = await self.kube.list(
+            self.info,
+            namespace=self.namespace,
+            label_selector=self.label_selector,
+            field_selector=self.field_selector,
+            page_size=self.options.page_size,
+        )
+        self.stats.lists += 1
+        self.stats.resource_version = result.resource_version
+        relist = self.stats.lists > 1
+        await send.send(Synced(tuple(result.items), result.resource_version, relist))
+        return result.resource_version
+
+    async def _watch(
+        self, send: trio.MemorySendChannel[Event], rv: str, backoff: Backoff
+    ) -> tuple[str, bool]:
+        """One watch request; returns (resourceVersion to resume from, whether any line came)."""
+        kube = self.kube
+        ns = kube._ns(self.info, self.namespace)
+        low, high = self.options.timeout_range
+        params = {
+            "watch": "true",
+            "allowWatchBookmarks": "true",
+            "resourceVersion": rv,
+            "timeoutSeconds": str(random.randint(low, high)),
+        }
+        if self.label_selector:
+            params["labelSelector"] = self.label_selector
+        if self.field_selector:
+            params["fieldSelector"] = self.field_selector
+        target = self.info.describe("", ns)
+        timeout = httpx.Timeout(connect=10.0, read=None, write=30.0, pool=30.0)
+        self.stats.watches += 1
+        kube.request_count += 1
+        idle = self.options.idle_timeout
+        progressed = False
+        try:
+            async with kube.http.stream(
+                "GET",
+                self.info.collection_path(ns),
+                params=params,
+                headers={"Accept": "application/json"},
+                timeout=timeout,
+            ) as response:
+                if response.status_code >= 400:
+                    body = await response.aread()
+                    raise error_from_response(
+                        "watch", target, response.status_code, body, response.headers
+                    )
+                chunks = cast(AsyncGenerator[bytes, None], response.aiter_bytes())
+                finished = False  # True once httpx's generator chain has run to its end
+                pending: list[bytes] = []
+                try:
+                    while True:
+                        with trio.move_on_after(idle) as watchdog:
+                            try:
+                                chunk = await anext(chunks, None)
+                            except BaseException:
+                                finished = True  # the exception went through the chain
+                                raise
+                        if watchdog.cancelled_caught:
+                            finished = True
+                            self.stats.stalls += 1
+                            log.warning("%s: no event or bookmark for %ss", self._what(), idle)
+                            return rv, progressed
+                        if chunk is None:
+                            finished = True
+                            return rv, progressed  # the server ended the stream
+                        start = 0
+                        while (newline := chunk.find(b"\n", start)) >= 0:
+                            if pending:
+                                pending.append(chunk[start:newline])
+                                line = b"".join(pending)
+                                pending.clear()
+                            else:
+                                line = chunk[start:newline]
+                            start = newline + 1
+                            if line.strip():
+                                rv = await self._handle(line, rv, target, send)
+                                if not progressed:
+                                    progressed = True
+                                    backoff.reset()
+                        if start < len(chunk):
+                            pending.append(chunk[start:])
+                finally:
+                    if not finished:
+                        await _abandon(chunks)
+        except httpx.TransportError as exc:
+            if progressed:
+                return rv, True  # a stream that worked and broke: resume at once
+            raise TransportError("watch", target, exc, reached_server=True) from exc
+
+    async def _handle(
+        self, line: bytes, rv: str, target: str, send: trio.MemorySendChannel[Event]
+    ) -> str:
+        try:
+            event = json.loads(line)
+            kind = event["type"]
+            obj = event["object"]
+        except (ValueError, KeyError, TypeError):
+            raise TransportError(
+                "watch",
+                target,
+                ValueError(f"undecodable watch line {line[:100]!r}"),
+                reached_server=True,
+            ) from None
+        if kind == "ERROR":
+            raise error_from_status("watch", target, 200, obj)
+        new_rv = _rv_of(obj) or rv
+        self.stats.resource_version = new_rv
+        if kind == "BOOKMARK":
+            self.stats.bookmarks += 1
+            return new_rv
+        if kind not in ("ADDED", "MODIFIED", "DELETED"):
+            return rv
+        self.stats.events += 1
+        await send.send(WatchEvent(kind, obj))
+        return new_rv
+
+
+async def _abandon(chunks: AsyncGenerator[bytes, None]) -> None:
+    """Finish httpx's chain of body generators when we stop reading mid-stream.
+
+    httpx reads a body through several nested async generators; closing the
+    outermost one leaves the inner ones suspended, and each is later reported
+    as garbage-collected unexhausted (a ResourceWarning, and the connection
+    is released only by the garbage collector). Resuming the chain inside a
+    cancelled scope makes the innermost generator raise Cancelled at its next
+    network read, and the exception unwinds every generator of the chain.
+    Chunks already buffered come out first; they are discarded.
+    """
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        while True:
+            try:
+                if await anext(chunks, None) is None:
+                    return
+            except trio.Cancelled:
+                raise
+            except Exception:
+                return  # the chain ended with an error: it is finished too
+
+
+def _rv_of(obj: Mapping[str, Any]) -> str:
+    meta = obj.get("metadata")
+    return str(meta.get("resourceVersion") or "") if isinstance(meta, Mapping) else ""
+
+
+__all__ = [
+    "Event",
+    "KubeError",
+    "ListWatch",
+    "Synced",
+    "WatchEvent",
+    "WatchOptions",
+    "WatchStats",
+    "open_list_watch",
+]

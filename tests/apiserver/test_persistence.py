@@ -1,0 +1,137 @@
+"""SQLite persistence across a kill -9: objects, the revision counter and watch resumes survive."""
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+import yaml
+
+CM = "/api/v1/namespaces/default/configmaps"
+
+
+def start_server(tmp_path, state, *extra):
+    kubeconfig = tmp_path / "kubeconfig"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "orkestra_trio",
+            "apiserver",
+            "--listen",
+            "127.0.0.1:0",
+            "--state",
+            str(state),
+            "--kubeconfig-out",
+            str(kubeconfig),
+            "--no-workload-simulation",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = None
+    selector = selectors.DefaultSelector()
+    selector.register(proc.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + 30
+    try:
+        while url is None:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise AssertionError(
+                    f"server did not start: {proc.stderr.read() if proc.poll() is not None else ''}"
+                )
+            if selector.select(timeout=0.5):
+                line = proc.stdout.readline()
+                if line.startswith("serving the Kubernetes API on "):
+                    url = line.split(" on ", 1)[1].strip()
+    finally:
+        selector.close()
+    return proc, url, kubeconfig
+
+
+def stop(proc, sig=signal.SIGTERM):
+    if proc.poll() is None:
+        proc.send_signal(sig)
+    try:
+        proc.wait(timeout=10)
+    finally:
+        proc.stdout.close()
+        proc.stderr.close()
+    return proc.returncode
+
+
+def watch_events(client, params, count):
+    events = []
+    with client.stream("GET", CM, params={"watch": "true", "timeoutSeconds": "3", **params}) as r:
+        for line in r.iter_lines():
+            if line.strip():
+                events.append(json.loads(line))
+            if len(events) >= count:
+                break
+    return events
+
+
+@pytest.mark.slow
+def test_kill_9_loses_nothing_and_watchers_resume(tmp_path):
+    state = tmp_path / "state.db"
+    proc, url, kubeconfig = start_server(tmp_path, state)
+    try:
+        config = yaml.safe_load(kubeconfig.read_text())
+        assert config["clusters"][0]["cluster"]["server"] == url
+        assert config["contexts"][0]["context"]["namespace"] == "default"
+        with httpx.Client(base_url=url, timeout=10) as client:
+            client.post(CM, json={"metadata": {"name": "a"}, "data": {"v": "1"}})
+            client.post(CM, json={"metadata": {"name": "b"}})
+            resume_from = client.get(CM).json()["metadata"]["resourceVersion"]
+            client.patch(
+                f"{CM}/a",
+                json={"data": {"v": "2"}},
+                headers={"content-type": "application/merge-patch+json"},
+            )
+            client.delete(f"{CM}/b")
+            client.post(CM, json={"metadata": {"name": "c"}})
+            before = client.get(CM).json()
+    finally:
+        stop(proc, signal.SIGKILL)
+
+    proc, url, _ = start_server(tmp_path, state)
+    try:
+        with httpx.Client(base_url=url, timeout=10) as client:
+            after = client.get(CM).json()
+            assert after == before  # same objects, same revision
+            events = watch_events(client, {"resourceVersion": resume_from}, 3)
+            assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
+                ("MODIFIED", "a"),
+                ("DELETED", "b"),
+                ("ADDED", "c"),
+            ]
+            created = client.post(CM, json={"metadata": {"name": "d"}}).json()
+            assert (
+                int(created["metadata"]["resourceVersion"])
+                == int(before["metadata"]["resourceVersion"]) + 1
+            )
+    finally:
+        assert stop(proc) == 0
+
+
+@pytest.mark.slow
+def test_cli_sigint_exits_zero_and_rejects_bad_listen(tmp_path):
+    proc, url, _ = start_server(tmp_path, tmp_path / "s.db")
+    with httpx.Client(base_url=url, timeout=10) as client:
+        assert client.get("/healthz").text == "ok"
+    assert stop(proc, signal.SIGINT) == 0
+    bad = subprocess.run(
+        [sys.executable, "-m", "orkestra_trio", "apiserver", "--listen", "nonsense"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ},
+    )
+    assert bad.returncode == 1
+    assert "--listen" in bad.stderr and "Traceback" not in bad.stderr
