@@ -35,6 +35,8 @@ CONFIGMAPS = builtin("", "configmaps")
         ("env in (prod, staging)", {"env": "staging"}, True),
         ("env in (prod,staging)", {"env": "dev"}, False),
         ("env in (prod)", {}, False),
+        ("env in (prod,)", {"env": ""}, True),
+        ("env in ()", {"env": ""}, True),
         ("env notin (prod)", {}, True),  # absent label matches notin
         ("env notin (prod,dev)", {"env": "dev"}, False),
         ("env", {"env": ""}, True),
@@ -63,6 +65,7 @@ def test_label_selector_matching(selector: str, labels: dict[str, str], expected
         ",",
         "app in web",
         "app in (a",
+        "app in (a b)",
         "app=a b",
         "-bad=x",
         "app=-x",

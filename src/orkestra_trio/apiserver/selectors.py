@@ -224,7 +224,8 @@ def parse_label_selector(text: str) -> LabelSelector:
                             values.append("")
                         take()
                         continue
-                    if tok is None or tok in _OPERATOR_TOKENS:
+                    if tok is None or tok in _OPERATOR_TOKENS or tokens[pos - 1] not in ("(", ","):
+                        # Values are separated by commas: "(a b)" is refused.
                         raise SelectorError(f"found '{tok or 'EOS'}', expected: ',', or ')'")
                     take()
                     _check_value(tok)
