@@ -1,0 +1,148 @@
+"""One remote read over HTTP: bounded in time and size, never an exception.
+
+A remote operator is somebody else's process: it may be slow, gone, huge or
+wrong. Whatever it does, a reconcile that reads it must finish promptly and
+get an answer the Katalog can reason about, so :func:`fetch` turns every
+outcome into a :class:`~.cache.Fetched` or :class:`~.cache.Failed`:
+
+* 5 s for the whole exchange (connect, headers and body together);
+* at most 64 KiB of body, counted while reading the stream, so a huge or
+  endless answer costs 64 KiB and not the runtime's memory;
+* a 404 is a normal answer: ``found: "false"``;
+* redirects are not followed (the host was fixed at load time);
+* a body that is not a JSON object is an error, as is any other status.
+
+:func:`to_answer` gives every answer the shape templates see under
+``.cross.<as>`` (the same as a same-process read).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+import trio
+
+from orkestra_trio.katalog.model import CrossSource
+from orkestra_trio.katalog.render import cross_answer
+
+from .cache import Failed, Fetched, FetchResult
+from .urls import RemoteTarget
+
+JSON = dict[str, Any]
+
+#: The whole exchange must finish within this many seconds.
+DEFAULT_TIMEOUT = 5.0
+#: The most body bytes read from one answer.
+MAX_BODY = 64 * 1024
+
+
+class TokenError(ValueError):
+    """``tokenFrom.env`` names a variable that is not set."""
+
+
+def bearer_token(source: CrossSource, environ: Mapping[str, str] | None = None) -> str | None:
+    """The token to send: ``source.token``, or the variable named by ``tokenFrom.env``.
+
+    Read on every request, so a rotated token is picked up without a restart.
+    """
+    if source.token:
+        return source.token
+    if source.token_from_env:
+        env = os.environ if environ is None else environ
+        value = env.get(source.token_from_env)
+        if not value:
+            raise TokenError(
+                f"environment variable {source.token_from_env} "
+                "(source.tokenFrom.env) is not set or empty"
+            )
+        return value
+    return None
+
+
+async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes | None:
+    """The body, or None once it passes ``max_bytes`` (nothing beyond that is kept).
+
+    We stop by cancelling rather than by breaking out of the loop: the
+    cancellation is raised inside httpx's nested stream generators and
+    unwinds every one of them, where a ``break`` would leave them suspended
+    (and reported as leaked when collected).
+    """
+    chunks: list[bytes] = []
+    size = 0
+    with trio.CancelScope() as cap:
+        async for chunk in response.aiter_bytes():
+            if size > max_bytes:
+                continue  # the cancellation arrives at the stream's next read
+            size += len(chunk)
+            if size > max_bytes:
+                cap.cancel()
+                continue
+            chunks.append(chunk)
+    return None if size > max_bytes else b"".join(chunks)
+
+
+def _accepted(target: RemoteTarget, status: int) -> bool:
+    # A 503 from /health is the remote telling us it is unhealthy: an answer.
+    return status == 200 or (status == 503 and target.type == "health" and not target.raw)
+
+
+async def fetch(
+    http: httpx.AsyncClient,
+    target: RemoteTarget,
+    *,
+    token: str | None = None,
+    time_limit: float = DEFAULT_TIMEOUT,
+    max_bytes: int = MAX_BODY,
+) -> FetchResult:
+    """GET ``target.url`` and turn whatever happens into a result."""
+    headers = {"Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    url = target.url
+    body = b""
+    with trio.move_on_after(time_limit) as scope:
+        try:
+            async with http.stream("GET", url, headers=headers, follow_redirects=False) as response:
+                status = response.status_code
+                if status == 404:
+                    return Fetched(cross_answer(None))
+                if status in (401, 403):
+                    return Failed(f"HTTP {status} from {url}: not authorized (check source.token)")
+                if not _accepted(target, status):
+                    return Failed(f"HTTP {status} from {url}")
+                capped = await _read_capped(response, max_bytes)
+                if capped is None:
+                    return Failed(f"answer from {url} is larger than {max_bytes} bytes")
+                body = capped
+        except httpx.TimeoutException:
+            return Failed(f"no answer from {url} within {time_limit:g}s")
+        except httpx.HTTPError as error:
+            return Failed(f"cannot read {url}: {type(error).__name__}: {error}")
+    if scope.cancelled_caught:
+        return Failed(f"no answer from {url} within {time_limit:g}s")
+    try:
+        decoded = json.loads(body)
+    except ValueError as error:
+        return Failed(f"answer from {url} is not JSON: {error}")
+    if not isinstance(decoded, dict):
+        return Failed(f"answer from {url} is a JSON {type(decoded).__name__}, not an object")
+    return Fetched(to_answer(target, decoded))
+
+
+def to_answer(target: RemoteTarget, body: Mapping[str, Any]) -> JSON:
+    """The ``.cross.<as>`` shape of a decoded answer.
+
+    An ONCOP answer already has (or is given) ``found: "true"`` and keeps all
+    its fields (``metrics``, ``children``, health fields, ``events``). A raw
+    endpoint that returns a Kubernetes object (it has ``metadata``) is read
+    like a same-process object, keeping its other top-level fields too.
+    """
+    if "found" in body:
+        return cross_answer(body)
+    if target.raw and isinstance(body.get("metadata"), Mapping):
+        return {**body, **cross_answer(body)}
+    return cross_answer({"found": "true", **body})
