@@ -205,7 +205,8 @@ def test_malformed_cross_flag(capsys, flag):
 
 def test_missing_and_invalid_files(capsys, tmp_path):
     website = k("website.yaml")
-    assert "cannot read" in render_fails(capsys, website, "--cr", str(tmp_path / "nope.yaml"))
+    nope = tmp_path / "nope.yaml"
+    assert f"{nope}:1:1: no such file" in render_fails(capsys, website, "--cr", str(nope))
     bad = tmp_path / "bad.yaml"
     bad.write_text("apiVersion: v1\nkind: [unclosed\n")
     err = render_fails(capsys, website, "--cr", str(bad))
@@ -214,8 +215,9 @@ def test_missing_and_invalid_files(capsys, tmp_path):
     no_name = tmp_path / "noname.yaml"
     no_name.write_text("apiVersion: demo.example.com/v1\nkind: Website\nmetadata: {}\n")
     assert "metadata.name" in render_fails(capsys, website, "--cr", str(no_name))
-    assert "does not load" in render_fails(
-        capsys, str(tmp_path / "missing-katalog.yaml"), "--cr", str(no_name)
+    missing = tmp_path / "missing-katalog.yaml"
+    assert f"{missing}:1:1: no such file" in render_fails(
+        capsys, str(missing), "--cr", str(no_name)
     )
 
 
@@ -266,7 +268,7 @@ def test_bad_children_and_cross_files_are_clean_errors(capsys, tmp_path):
     two = tmp_path / "two.yaml"
     two.write_text("a: 1\n---\nb: 2\n")
     err = render_fails(capsys, katalog, "--cr", cr, "--cross", f"db={two}")
-    assert f"{two}: expected exactly one YAML mapping" in err
+    assert f"{two}:3:1: expected one YAML document (one object), got several" in err
 
 
 def test_children_as_a_list_object(capsys, tmp_path):
@@ -285,3 +287,68 @@ def test_children_as_a_list_object(capsys, tmp_path):
         str(children),
     )
     assert out["status"]["phase"] == "Ready"
+
+
+def test_cr_of_no_crd_points_at_the_kind(capsys):
+    cr = k("cross-same-binary/cr-app.yaml")
+    err = render_fails(capsys, k("website.yaml"), "--cr", cr)
+    line = next(n for n, text in enumerate(Path(cr).read_text().splitlines(), 1) if "kind:" in text)
+    assert err.startswith(f"{cr}:{line}:7: kind: no CRD of the Katalog serves")
+
+
+CR_HEAD = "apiVersion: demo.example.com/v1\nkind: Website\n"
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"", ":1:1: expected one YAML mapping (one object), got nothing"),
+        (b"- a\n- b\n", ":1:1: expected a mapping (one object), got a list"),
+        (b"just text\n", ":1:1: expected a mapping (one object), got a string"),
+        (b"\xd3\xff\x00garbage", ":1:1: not UTF-8 text"),
+        (b"a: \x00\n", ":1:4: invalid YAML: the character U+0000 is not allowed"),
+        (b"kind: Website\nmetadata: {name: x}\n", ":1:1: the CR has no apiVersion"),
+        (CR_HEAD.encode() + b"spec: {}\n", ":1:1: metadata: the CR has no metadata mapping"),
+        (CR_HEAD.encode() + b"metadata: {}\n", ":3:11: metadata: the CR has no metadata.name"),
+        (CR_HEAD.encode() + b"metadata: {name: 5}\n", ":3:18: metadata.name: expected a non-empty"),
+        (
+            CR_HEAD.encode() + b"metadata: {name: x, namespace: [a]}\n",
+            ":3:32: metadata.namespace: expected a non-empty string, got a list",
+        ),
+        (
+            CR_HEAD.encode() + b"metadata: {name: x, generation: abc}\n",
+            ":3:33: metadata.generation: expected a whole number >= 1",
+        ),
+        (
+            CR_HEAD.encode() + b"metadata: {name: x, labels: [a]}\n",
+            ":3:29: metadata.labels: expected a mapping, got a list",
+        ),
+        (CR_HEAD.encode() + b"metadata: {name: x}\nspec: [1]\n", ":4:7: spec: the CR's spec"),
+        (CR_HEAD.encode() + b"metadata: {name: x, name: y}\n", ":3:21: duplicate key 'name'"),
+    ],
+)
+def test_nasty_cr_files_are_one_positioned_line(capsys, tmp_path, data, expected):
+    cr = tmp_path / "cr.yaml"
+    cr.write_bytes(data)
+    err = render_fails(capsys, k("website.yaml"), "--cr", str(cr))
+    first, count = err.splitlines()
+    assert first.startswith(f"{cr}{expected}")
+    assert count == "1 error found"
+
+
+def test_a_directory_as_cr_is_a_clean_error(capsys, tmp_path):
+    err = render_fails(capsys, k("website.yaml"), "--cr", str(tmp_path))
+    assert err.startswith(f"{tmp_path}:1:1: is a directory")
+
+
+def test_cr_of_a_crd_without_a_box_points_at_the_crd(capsys, tmp_path):
+    katalog = tmp_path / "k.yaml"
+    katalog.write_text(
+        "metadata: {name: k}\nspec:\n  crds:\n    plain:\n"
+        "      apiTypes: {group: demo.example.com, version: v1, kind: Website, plural: websites}\n"
+    )
+    cr = k("website/cr-sample.yaml")
+    err = render_fails(capsys, str(katalog), "--cr", cr)
+    assert err.splitlines()[0] == (
+        f"{katalog}:4:5: spec.crds.plain: CRD 'plain' has no operatorBox: no box renders {cr}"
+    )

@@ -4,7 +4,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from orkestra_trio.cli import main
+import pytest
+
+from orkestra_trio.cli import COMMANDS, main
 
 FULL = Path(__file__).parent / "katalog" / "fixtures" / "full.yaml"
 
@@ -47,7 +49,7 @@ def test_missing_file_and_invalid_yaml_are_clean_errors(tmp_path, capsys):
     broken.write_text("metadata:\n  name: [unclosed\n")
     assert main(["validate", str(tmp_path / "absent.yaml"), str(broken)]) == 1
     err = capsys.readouterr().err
-    assert f"{tmp_path / 'absent.yaml'}: no such file" in err
+    assert f"{tmp_path / 'absent.yaml'}:1:1: no such file" in err
     assert f"{broken}:3:1: invalid YAML" in err
     assert "Traceback" not in err
 
@@ -60,7 +62,7 @@ def test_module_entry_point_validates():
         timeout=60,
     )
     assert proc.returncode == 1
-    assert "/nonexistent.yaml: no such file" in proc.stderr
+    assert "/nonexistent.yaml:1:1: no such file" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
@@ -70,3 +72,47 @@ def test_help_describes_the_command(capsys):
     except SystemExit as exc:
         assert exc.code == 0
     assert "KATALOG.yaml" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", [None, *COMMANDS])
+def test_every_command_has_help(capsys, command):
+    argv = ["--help"] if command is None else [command, "--help"]
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: python -m orkestra_trio")
+    if command is None:
+        assert all(name in out for name in COMMANDS)
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"", ":1:1: the file holds no YAML document"),
+        (b"- a\n- b\n", ":1:1: expected a Katalog (a mapping with metadata and spec), got a list"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", ":1:1: not UTF-8 text"),
+        (b"\x00\x01\x02", ":1:1: invalid YAML: the character U+0000 is not allowed"),
+        (b"metadata: {name: x}\r\nspec: [\r\n", ":3:1: invalid YAML"),
+    ],
+)
+def test_nasty_files_give_one_positioned_line_each(capsys, tmp_path, data, expected):
+    path = tmp_path / "nasty.yaml"
+    path.write_bytes(data)
+    assert main(["validate", str(path), str(tmp_path)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith(f"{path}{expected}")
+    assert err[1] == f"{tmp_path}:1:1: is a directory, not a file"
+    assert err[2:] == ["2 errors found"]
+
+
+def test_help_does_not_import_the_language():
+    # Command modules import their layers inside run(): --help stays instant.
+    code = (
+        "import sys; from orkestra_trio.cli import build_parser; build_parser(); "
+        "print(sorted(m for m in ('jinja2', 'orkestra_trio.katalog') if m in sys.modules))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert proc.stdout.strip() == "[]"

@@ -165,7 +165,7 @@ def test_plain_text_renders_as_written_without_a_template(shop):
     plain = dep.annotations["note"]
     assert plain.template is None and not plain.is_template
     assert plain.render({"metadata": {"name": "x"}}) == "plain"
-    assert plain.where.endswith("full.yaml:84")
+    assert plain.where.endswith("full.yaml:84:35")
 
 
 def test_conditions_are_built_with_string_operands(shop):

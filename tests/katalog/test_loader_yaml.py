@@ -60,8 +60,14 @@ def test_invalid_yaml_reports_the_parser_position():
     [
         ("", "holds no YAML document"),
         ("# only a comment\n", "holds no YAML document"),
-        ("a: 1\n---\nb: 2\n", "invalid YAML"),
+        ("a: 1\n---\nb: 2\n", "expected a single document in the stream, but found another"),
         ("? [a, b]\n: 1\n", "mapping key must be a plain string"),
+        ("a: !!timestamp nope\n", "'nope' is not a valid !!timestamp"),
+        ("a: !!int xyz\n", "'xyz' is not a valid !!int"),
+        ("a: !mine x\n", "could not determine a constructor for the tag '!mine'"),
+        ("a: !!python/object:os.system x\n", "could not determine a constructor"),
+        ("a: *nowhere\n", "found undefined alias"),
+        ("<<: 5\n", "invalid merge key"),
     ],
 )
 def test_documents_the_loader_refuses(text, message):
@@ -76,15 +82,76 @@ def test_alias_expansion_is_bounded(monkeypatch):
         parse_yaml(bomb)
 
 
+@pytest.mark.parametrize("levels", [500, 100_000])
+@pytest.mark.parametrize("opening", ["[", "{a: "])
+def test_deep_nesting_is_an_error_not_a_crash(opening, levels, tmp_path):
+    # 100,000 levels crash libyaml's composer (a segfault), 500 Python's recursion.
+    closing = "]" if opening == "[" else "}"
+    text = "a: " + opening * levels + closing * levels + "\n"
+    with pytest.raises(YamlSourceError, match="nested deeper than 100 levels") as caught:
+        parse_yaml(text)
+    assert caught.value.line == 1
+    path = tmp_path / "deep.yaml"
+    path.write_text(text)
+    with pytest.raises(YamlSourceError, match="nested deeper than 100 levels"):
+        yamlsource.load_yaml_stream(path)
+    value, _ = parse_yaml("a: " + "[" * 99 + "]" * 99)  # the limit itself is fine
+    assert isinstance(value["a"], list)
+
+
 def test_missing_and_unreadable_files(tmp_path):
-    with pytest.raises(YamlSourceError, match="no such file"):
+    with pytest.raises(YamlSourceError, match="no such file") as missing:
         yamlsource.load_yaml_file(tmp_path / "absent.yaml")
-    with pytest.raises(YamlSourceError, match="directory"):
+    with pytest.raises(YamlSourceError, match="directory") as directory:
         yamlsource.load_yaml_file(tmp_path)
+    # The whole file is at fault: placed at 1:1, so the CLI prints file:1:1:.
+    for caught in (missing, directory):
+        assert (caught.value.line, caught.value.column) == (1, 1)
     latin = tmp_path / "latin.yaml"
-    latin.write_bytes(b"a: \xe9\xff\n")
-    with pytest.raises(YamlSourceError, match="UTF-8"):
+    latin.write_bytes(b"a: 1\nb: \xe9\xff\n")
+    with pytest.raises(YamlSourceError, match="UTF-8") as not_utf8:
         yamlsource.load_yaml_file(latin)
+    assert (not_utf8.value.line, not_utf8.value.column) == (2, 4)  # the first bad byte
+
+
+@pytest.mark.parametrize(
+    ("data", "line", "column", "message"),
+    [
+        (b"\x00\x01", 1, 1, "invalid YAML: the character U+0000 is not allowed"),
+        (b"a: 1\nb: x\x07y\n", 2, 5, "invalid YAML: the character U+0007 is not allowed"),
+        (b"\xd3\x9a\xff\xfe garbage", 1, 2, "not UTF-8 text"),  # one character, then a bad byte
+        (b"", 1, 1, "the file holds no YAML document"),
+        (b"# only a comment\n", 1, 1, "the file holds no YAML document"),
+    ],
+)
+def test_garbage_is_one_positioned_line(tmp_path, data, line, column, message):
+    path = tmp_path / "garbage.yaml"
+    path.write_bytes(data)
+    with pytest.raises(YamlSourceError) as caught:
+        yamlsource.load_yaml_file(path)
+    error = caught.value
+    assert (error.line, error.column) == (line, column)
+    assert error.message.startswith(message)
+    assert "\n" not in error.message
+
+
+def test_endless_or_huge_input_is_refused_without_reading_it_all(monkeypatch):
+    monkeypatch.setattr(yamlsource, "MAX_FILE_BYTES", 1000)
+    with pytest.raises(YamlSourceError, match="file too large") as caught:
+        yamlsource.load_yaml_file("/dev/zero")
+    assert (caught.value.line, caught.value.column) == (1, 1)
+
+
+def test_yaml_streams_keep_positions_per_document(tmp_path):
+    path = tmp_path / "stream.yaml"
+    path.write_text("a: 1\n---\n---\nb:\n  c: 2\n")
+    (first, _), (second, second_map) = yamlsource.load_yaml_stream(path)
+    assert (first, second) == ({"a": 1}, {"b": {"c": 2}})
+    assert second_map.values[("b", "c")] == yamlsource.Position(5, 6)
+    path.write_text("a: 1\n---\nb: [\n")
+    with pytest.raises(YamlSourceError, match="invalid YAML") as caught:
+        yamlsource.load_yaml_stream(path)
+    assert caught.value.line == 4
 
 
 def test_format_path():

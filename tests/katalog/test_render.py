@@ -116,6 +116,13 @@ def test_cross_answer_from_an_object_and_from_an_answer():
     assert cross_answer(None)["status"] == {}
 
 
+def test_cross_answer_of_a_malformed_remote_object_does_not_raise():
+    # ONCOP answers come from other processes; a bad one must not crash a reconcile.
+    answer = cross_answer({"metadata": True, "status": {"phase": "Ready"}})
+    assert (answer["found"], answer["name"], answer["labels"]) == ("true", "", {})
+    assert answer["status"] == {"phase": "Ready"}
+
+
 # --- children --------------------------------------------------------------------
 
 

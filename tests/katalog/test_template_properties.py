@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
+from decimal import Decimal
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -23,6 +25,8 @@ leaves = st.one_of(
     st.booleans(),
     st.integers(min_value=-(2**63), max_value=2**63 - 1),
     st.floats(allow_nan=False, allow_infinity=False),
+    # Floats whose Go printing differs from Python's: integral, exponent forms, -0.
+    st.sampled_from([-3.0, 2.0, 1e6, 1234567.0, 1e-5, 0.0001, -0.0, 2.0**53, 1e21]),
     st.text(max_size=12),
 )
 contexts = st.recursive(
@@ -55,22 +59,79 @@ def context_and_path(draw: st.DrawFn) -> tuple[dict[str, Any], tuple[str, ...]]:
     return context, path
 
 
+def _direct_lookup(context: Any, path: tuple[str, ...]) -> Any:
+    """The reference: walk nested dicts; anything else on the way means "missing"."""
+    value = context
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _go_float(value: float) -> str:
+    """Go's ``%v`` of a float64, from Python's shortest round-trip digits.
+
+    Go prints the shortest digits that round-trip, in %e form when the decimal
+    exponent is below -4 or at least 6 (the precision %v uses for that choice).
+    """
+    sign = "-" if math.copysign(1.0, value) < 0 else ""
+    if value == 0:
+        return sign + "0"
+    shortest = Decimal(repr(abs(value))).normalize()
+    _, digit_tuple, exponent = shortest.as_tuple()
+    assert isinstance(exponent, int)
+    digits = "".join(map(str, digit_tuple))
+    exp10 = len(digits) - 1 + exponent
+    if exp10 < -4 or exp10 >= 6:
+        mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        return f"{sign}{mantissa}e{'-' if exp10 < 0 else '+'}{abs(exp10):02d}"
+    return sign + format(shortest, "f")
+
+
+def _go_text(value: Any) -> str:
+    """How Go prints a leaf value; containers are left to the implementation."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _go_float(value)
+    if isinstance(value, str):
+        return value
+    # Maps and lists print as map[k:v] / [a b]; test_template covers those shapes.
+    return format_value(value)
+
+
+def test_the_reference_formatting_is_go_s() -> None:
+    cases = {1e6: "1e+06", 3.0: "3", 0.5: "0.5", 123456.0: "123456", 1234567.0: "1.234567e+06"}
+    cases |= {1e-5: "1e-05", 0.0001: "0.0001", -2.5: "-2.5", 1e21: "1e+21", -0.0: "-0"}
+    for value, text in cases.items():
+        assert _go_float(value) == text
+
+
 @settings(max_examples=300, deadline=None)
 @given(context_and_path())
-def test_paths_render_like_lookup_path(case: tuple[dict[str, Any], tuple[str, ...]]) -> None:
+def test_paths_render_like_a_direct_lookup(case: tuple[dict[str, Any], tuple[str, ...]]) -> None:
     context, path = case
     dotted = ".".join(path)
-    expected = format_value(lookup_path(context, dotted))
+    found = _direct_lookup(context, path)
+    expected = _go_text(found)
     assert compile_template("{{ ." + dotted + " }}").render(context) == expected
     assert compile_template("{{ $." + dotted + " }}").render(context) == expected
     assert (
         compile_template("{{ $v := ." + dotted + " }}[{{ $v }}]").render(context) == f"[{expected}]"
     )
+    # Missing is falsy, and so are Go's zero values; everything else is truthy.
+    truthy = found not in (None, "", 0, False) and found != {} and found != []
+    branch = compile_template("{{ if ." + dotted + " }}yes{{ else }}no{{ end }}").render(context)
+    assert branch == ("yes" if truthy else "no")
+    # The implementation's own lookup agrees with the reference.
+    assert lookup_path(context, dotted) == found
     index_args = " ".join(f'"{key}"' for key in path)
-    if all(
-        isinstance(lookup_path(context, ".".join(path[:i])), dict | None)
-        for i in range(1, len(path))
-    ):
+    if all(isinstance(_direct_lookup(context, path[:i]), dict | None) for i in range(1, len(path))):
         assert compile_template(f"{{{{ index . {index_args} }}}}").render(context) == expected
 
 

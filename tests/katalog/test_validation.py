@@ -338,10 +338,10 @@ class _FakeTemplates:
 
 @pytest.fixture
 def fake_templates(monkeypatch):
-    from orkestra_trio.katalog import loader
+    from orkestra_trio.katalog import reading
 
     _FakeTemplates.compiled = []
-    monkeypatch.setattr(loader, "templates", _FakeTemplates)
+    monkeypatch.setattr(reading, "templates", _FakeTemplates)
     return _FakeTemplates
 
 
@@ -388,7 +388,7 @@ def test_templates_are_compiled_once_at_load_and_kept(fake_templates, write_kata
     assert cm.fields["data"]["plain"].template is None
     # Each template compiled with its file:line as the name used in render errors.
     names = dict(fake_templates.compiled)
-    assert names["{{ .metadata.name }}"].endswith(f"katalog.yaml:{FIRST + 2}")
+    assert names["{{ .metadata.name }}"].endswith(f"katalog.yaml:{FIRST + 2}:21")
 
 
 def test_real_template_syntax_errors_are_reported(load_issues, box_katalog):
@@ -663,6 +663,27 @@ def test_document_level_mistakes(load_issues, text, message):
     assert any(message in i.message for i in load_issues(text))
 
 
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ('"a\\0b"', "cannot contain a NUL character"),
+        ('"' + "x" * 5000 + '"', "File name too long"),
+        ("/", "file not found: /"),
+        ("[]", "expected a string, got a list"),
+    ],
+)
+def test_unusable_crd_file_names_are_issues(load_issues, name, message):
+    text = (
+        "metadata: {name: x}\nspec:\n  crds:\n    a:\n"
+        "      apiTypes: {group: x.io, version: v1, kind: A, plural: as}\n"
+        f"      crdFile: {name}\n"
+        f"      crFiles: [{name}]\n"
+    )
+    issues = load_issues(text)
+    assert [(i.line, i.path) for i in issues][:1] == [(6, "spec.crds.a.crdFile")]
+    assert message in issues[0].message
+
+
 def test_every_issue_of_a_file_is_reported_at_once(load_issues, box_katalog):
     text = box_katalog(
         """\
@@ -682,6 +703,64 @@ def test_missing_file_and_invalid_yaml_are_issues(tmp_path, write_katalog):
     with pytest.raises(KatalogError) as caught:
         load_katalogs([tmp_path / "gone.yaml", bad])
     gone, invalid = caught.value.issues  # in the order the files were given
-    assert gone.message == "no such file" and gone.line == 0
+    # A problem with the file as a whole is placed at 1:1: every line the CLI
+    # prints reads file:line:col.
+    assert (gone.message, gone.line, gone.column) == ("no such file", 1, 1)
+    assert str(gone) == f"{tmp_path / 'gone.yaml'}:1:1: no such file"
     assert invalid.file == str(bad) and invalid.line == 2
     assert invalid.message.startswith("invalid YAML")
+
+
+def test_condition_templates_are_compiled_once_and_named_by_position(
+    fake_templates, write_katalog, box_katalog
+):
+    text = box_katalog(
+        """\
+        when:
+          - field: "{{ phase .cross.db }}"
+            lessThan: "{{ .spec.max }}"
+          - {field: spec.replicas, greaterThan: "0"}
+        """
+    )
+    templated, plain = load_katalog(write_katalog(text)).crds["web"].operator_box.when
+    assert templated.field_template == ("compiled", "{{ phase .cross.db }}")
+    assert templated.value_template == ("compiled", "{{ .spec.max }}")
+    assert plain.field_template is None and plain.value_template is None
+    names = [name for _, name in fake_templates.compiled]
+    assert len(names) == 2  # nothing else compiles them again
+    assert names[0].endswith(f"katalog.yaml:{FIRST + 1}:20")
+    assert names[1].endswith(f"katalog.yaml:{FIRST + 2}:23")
+
+
+def test_condition_render_errors_name_the_katalog_position(write_katalog, box_katalog):
+    from orkestra_trio.katalog.conditions import conditions_hold
+    from orkestra_trio.katalog.template import TemplateRenderError
+
+    text = box_katalog(
+        """\
+        when:
+          - field: spec.replicas
+            lessThan: "{{ div 10 .spec.zero }}"
+        or:
+          - field: "{{ index .spec.sites 5 }}"
+            equals: x
+        """
+    )
+    path = write_katalog(text)
+    box = load_katalog(path).crds["web"].operator_box
+    context = {"spec": {"replicas": 1, "zero": 0, "sites": []}}
+    with pytest.raises(TemplateRenderError) as caught:
+        conditions_hold(box.when, (), context)
+    assert caught.value.template_name == f"{path}:{FIRST + 2}:23"
+    assert "division by zero" in str(caught.value)
+    with pytest.raises(TemplateRenderError) as caught:
+        conditions_hold((), box.or_, context)
+    assert caught.value.template_name == f"{path}:{FIRST + 4}:20"
+
+
+def test_broken_condition_templates_are_each_reported_once(load_issues, box_katalog):
+    field, operand = load_issues(
+        box_katalog('when:\n  - {field: "{{ if }}", equals: "{{ end }}"}\n')
+    )
+    assert field.path.endswith("when[0].field") and "missing value for if" in field.message
+    assert operand.path.endswith("when[0].equals") and "unexpected {{end}}" in operand.message

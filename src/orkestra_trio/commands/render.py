@@ -11,19 +11,22 @@ apply.
 from __future__ import annotations
 
 import argparse
-import difflib
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from orkestra_trio.cli import UserError
+from orkestra_trio.commands.validate import print_issues
+
+if TYPE_CHECKING:
+    from orkestra_trio.katalog.yamlsource import KeyPath, SourceMap
 
 HELP = "Print the children and status one reconcile would produce for a CR (offline)."
 
-# The C loader is much faster when pyyaml was built with libyaml.
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# The C dumper is much faster when pyyaml was built with libyaml.
 _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
@@ -57,9 +60,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from orkestra_trio.katalog import KatalogError, load_katalogs
+    from orkestra_trio.katalog import KatalogError
+    from orkestra_trio.katalog.render import RenderError
+
+    try:
+        return _render(args)
+    except KatalogError as exc:
+        # Katalog, CR, cross and children files alike: file:line:col: lines.
+        print_issues(exc.issues)
+        return 1
+    except RenderError as exc:
+        # Names the Katalog's file:line:col of the template and the CR.
+        print(exc, file=sys.stderr)
+        return 1
+
+
+def _render(args: argparse.Namespace) -> int:
+    from orkestra_trio.katalog import KatalogError, KatalogIssue, load_katalogs
     from orkestra_trio.katalog.render import (
-        RenderError,
         build_context,
         cross_answer,
         describe_cr,
@@ -68,16 +86,15 @@ def run(args: argparse.Namespace) -> int:
         render_status,
     )
 
-    try:
-        katalogs = load_katalogs([Path(path) for path in args.katalogs])
-    except KatalogError as exc:
-        raise UserError(f"the Katalog does not load:\n{exc}") from None
-
-    cr = _read_cr(args.cr)
-    crd = _pick_crd(katalogs.crds, cr, args.crd, args.cr)
+    katalogs = load_katalogs([Path(path) for path in args.katalogs])
+    cr, generation, cr_source = _read_cr(args.cr)
+    crd = _pick_crd(katalogs.crds, cr, args.crd, cr_source)
     box = crd.operator_box
     if box is None:
-        raise UserError(f"CRD {crd.key!r} has no operatorBox: nothing to render")
+        where = crd.location
+        message = f"CRD {crd.key!r} has no operatorBox: no box renders {args.cr}"
+        issue = KatalogIssue(where.file, where.line, where.column, where.path, message)
+        raise KatalogError([issue])
     if crd.namespaced:
         cr.setdefault("metadata", {}).setdefault("namespace", "default")
 
@@ -85,17 +102,13 @@ def run(args: argparse.Namespace) -> int:
     cross = {}
     for entry in box.cross:
         path = cross_files.get(entry.as_)
-        cross[entry.as_] = cross_answer(_read_single_object(path) if path else None)
+        cross[entry.as_] = cross_answer(_read_single_object(path)[0] if path else None)
     children = _read_objects(args.children) if args.children else None
 
     context = build_context(cr, cross=cross, children=children)
-    generation = int((cr.get("metadata") or {}).get("generation") or 1)
-    try:
-        reconcile = render_reconcile_children(box, context)
-        deleting = render_children(box, context, phase="onDelete")
-        status = render_status(box, context, generation=generation)
-    except RenderError as exc:
-        raise UserError(str(exc)) from None
+    reconcile = render_reconcile_children(box, context)
+    deleting = render_children(box, context, phase="onDelete")
+    status = render_status(box, context, generation=generation)
 
     document: dict[str, Any] = {
         "cr": describe_cr(context),
@@ -133,7 +146,17 @@ def _absent_reason(phase: str) -> str:
     return "its when/or conditions do not hold: it is not created"
 
 
-def _pick_crd(crds: Mapping[str, Any], cr: Mapping[str, Any], key: str | None, cr_file: str) -> Any:
+def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+    # Imported here: importing the katalog package at module level would make
+    # `--help` pay for jinja2 (see cli.py).
+    from orkestra_trio.katalog.errors import did_you_mean
+
+    return did_you_mean(word, choices)
+
+
+def _pick_crd(
+    crds: Mapping[str, Any], cr: Mapping[str, Any], key: str | None, cr_source: SourceMap
+) -> Any:
     if key is not None:
         if key not in crds:
             raise UserError(f"--crd {key!r}: no such CRD key{_did_you_mean(key, crds)}")
@@ -143,9 +166,11 @@ def _pick_crd(crds: Mapping[str, Any], cr: Mapping[str, Any], key: str | None, c
         if crd.api_types.api_version == api_version and crd.api_types.kind == kind:
             return crd
     known = ", ".join(f"{crd.api_types.api_version} {crd.api_types.kind}" for crd in crds.values())
-    raise UserError(
-        f"{cr_file}: no CRD of the Katalog serves apiVersion {api_version!r} kind {kind!r} "
-        f"(it has: {known}); use --crd KEY to choose one"
+    raise _problem(
+        cr_source,
+        ("kind",),
+        f"no CRD of the Katalog serves apiVersion {api_version!r} kind {kind!r} "
+        f"(it has: {known}); use --crd KEY to choose one",
     )
 
 
@@ -165,58 +190,90 @@ def _parse_cross_flags(flags: Iterable[str], names: list[str]) -> dict[str, str]
     return result
 
 
-def _did_you_mean(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
+def _problem(source: SourceMap, path: KeyPath, message: str) -> Exception:
+    """A KatalogError with one issue at the position of ``path`` in ``source``."""
+    from orkestra_trio.katalog import KatalogError, KatalogIssue
+    from orkestra_trio.katalog.yamlsource import format_path
+
+    where = source.value_at(path)
+    issue = KatalogIssue(source.file, where.line, where.column, format_path(path), message)
+    return KatalogError([issue])
 
 
-def _load_documents(path: str) -> list[Any]:
+def _load_documents(path: str) -> list[tuple[Any, SourceMap]]:
+    from orkestra_trio.katalog import KatalogError, KatalogIssue
+    from orkestra_trio.katalog.yamlsource import YamlSourceError, load_yaml_stream
+
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    try:
-        return [doc for doc in yaml.load_all(text, Loader=_Loader) if doc is not None]
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else path
-        raise UserError(f"{where}: invalid YAML: {exc.problem or exc}") from None
-    except yaml.YAMLError as exc:
-        raise UserError(f"{path}: invalid YAML: {exc}") from None
+        return load_yaml_stream(path)
+    except YamlSourceError as exc:
+        raise KatalogError(
+            [KatalogIssue(exc.file, exc.line, exc.column, "", exc.message)]
+        ) from None
 
 
-def _read_single_object(path: str) -> dict[str, Any]:
+def _read_single_object(path: str) -> tuple[dict[str, Any], SourceMap]:
+    from orkestra_trio.katalog import KatalogError, KatalogIssue
+    from orkestra_trio.katalog.reading import describe
+
     documents = _load_documents(path)
-    if len(documents) != 1 or not isinstance(documents[0], dict):
-        raise UserError(f"{path}: expected exactly one YAML mapping (one object)")
-    return documents[0]
+    if not documents:
+        issue = KatalogIssue(path, 1, 1, "", "expected one YAML mapping (one object), got nothing")
+        raise KatalogError([issue])
+    if len(documents) > 1:
+        _, second = documents[1]
+        raise _problem(second, (), "expected one YAML document (one object), got several")
+    value, source = documents[0]
+    if not isinstance(value, dict):
+        raise _problem(source, (), f"expected a mapping (one object), got {describe(value)}")
+    return value, source
 
 
-def _read_cr(path: str) -> dict[str, Any]:
-    cr = _read_single_object(path)
+def _read_cr(path: str) -> tuple[dict[str, Any], int, SourceMap]:
+    """The CR of ``path`` and its generation, checked as the API server would have."""
+    from orkestra_trio.katalog.reading import describe
+
+    cr, source = _read_single_object(path)
     for key in ("apiVersion", "kind"):
-        if not isinstance(cr.get(key), str) or not cr[key]:
-            raise UserError(f"{path}: the CR has no {key}")
+        if cr.get(key) is None:
+            raise _problem(source, (), f"the CR has no {key}")
+        if not isinstance(cr[key], str) or not cr[key]:
+            raise _problem(source, (key,), f"expected a non-empty string, got {describe(cr[key])}")
     metadata = cr.get("metadata")
-    if not isinstance(metadata, dict) or not metadata.get("name"):
-        raise UserError(f"{path}: the CR has no metadata.name")
+    if not isinstance(metadata, dict):
+        raise _problem(source, ("metadata",), "the CR has no metadata mapping (with a name)")
+    for key in ("name", "namespace", "uid"):
+        value = metadata.get(key)
+        if key == "name" and value is None:
+            raise _problem(source, ("metadata",), "the CR has no metadata.name")
+        if value is not None and (not isinstance(value, str) or not value):
+            where = ("metadata", key)
+            raise _problem(source, where, f"expected a non-empty string, got {describe(value)}")
+    for key in ("labels", "annotations"):
+        value = metadata.get(key)
+        if value is not None and not isinstance(value, dict):
+            raise _problem(source, ("metadata", key), f"expected a mapping, got {describe(value)}")
+    generation = metadata.get("generation", 1)
+    if isinstance(generation, bool) or not isinstance(generation, int) or generation < 1:
+        where = ("metadata", "generation")
+        raise _problem(source, where, f"expected a whole number >= 1, got {describe(generation)}")
     for key in ("spec", "status"):
-        if key in cr and cr[key] is not None and not isinstance(cr[key], dict):
-            raise UserError(f"{path}: the CR's {key} must be a mapping")
-    return cr
+        if cr.get(key) is not None and not isinstance(cr[key], dict):
+            raise _problem(source, (key,), f"the CR's {key} must be a mapping")
+    return cr, generation, source
 
 
 def _read_objects(path: str) -> list[dict[str, Any]]:
     objects: list[dict[str, Any]] = []
-    for document in _load_documents(path):
+    for document, source in _load_documents(path):
         if isinstance(document, list):
-            items: list[Any] = document
+            items: list[tuple[Any, KeyPath]] = [(item, (i,)) for i, item in enumerate(document)]
         elif isinstance(document, dict) and isinstance(document.get("items"), list):
-            items = document["items"]
+            items = [(item, ("items", i)) for i, item in enumerate(document["items"])]
         else:
-            items = [document]
-        for item in items:
+            items = [(document, ())]
+        for item, where in items:
             if not isinstance(item, dict) or not isinstance(item.get("kind"), str):
-                raise UserError(f"{path}: every child must be a Kubernetes object with a kind")
+                raise _problem(source, where, "every child must be a Kubernetes object with a kind")
             objects.append(item)
     return objects

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from orkestra_trio.katalog import Katalog
+    from orkestra_trio.katalog import Katalog, KatalogIssue
 
 HELP = "Check Katalog files (all at once, as one set) and summarise each one."
 
@@ -31,14 +32,19 @@ def run(args: argparse.Namespace) -> int:
     try:
         katalogs = load_katalogs(args.katalogs)
     except KatalogError as exc:
-        for issue in exc.issues:
-            print(issue, file=sys.stderr)
-        count = len(exc.issues)
-        print(f"{count} error{'s' if count != 1 else ''} found", file=sys.stderr)
+        print_issues(exc.issues)
         return 1
     for katalog in katalogs.katalogs:
         print(summary(katalog))
     return 0
+
+
+def print_issues(issues: Sequence[KatalogIssue]) -> None:
+    """Every issue as ``file:line:col: path: message`` on stderr, then the count."""
+    for issue in issues:
+        print(issue, file=sys.stderr)
+    count = len(issues)
+    print(f"{count} error{'s' if count != 1 else ''} found", file=sys.stderr)
 
 
 def summary(katalog: Katalog) -> str:

@@ -18,8 +18,13 @@ from typing import Any
 
 import attrs
 
-from orkestra_trio.katalog._gotemplate.values import number_from_text
-from orkestra_trio.katalog.template import compile_template, format_value, lookup_path
+from orkestra_trio.katalog.template import (
+    CompiledTemplate,
+    compile_template,
+    format_value,
+    lookup_path,
+    number_from_text,
+)
 
 # Every operator a condition may use. Anything else is a load error.
 OPERATORS: frozenset[str] = frozenset(
@@ -49,6 +54,11 @@ MAX_REGEX_PATTERN = 256
 MAX_REGEX_INPUT = 8192
 
 
+def _compiled(text: str, what: str) -> CompiledTemplate | None:
+    """``text`` compiled when it holds a template action, else None."""
+    return compile_template(text, name=f"{what} {text!r}") if "{{" in text else None
+
+
 @attrs.frozen
 class Condition:
     """One condition of a ``when``/``or`` list, as loaded from the Katalog.
@@ -56,7 +66,12 @@ class Condition:
     ``field`` is a dot path into the template context (``spec.replicas``,
     ``cross.loader.metrics.queueDepth``) or a template (``{{ phase .cross.db }}``).
     ``value`` is the operand as written (a string; "" for exists/notExists).
-    ``source`` is the raw ``source:`` mapping of an autoscale condition, if any.
+    ``source`` is the ``source:`` of an autoscale condition, if any.
+
+    ``field_template`` and ``value_template`` are the compiled forms of a
+    templated field or operand. The loader compiles them once, named after
+    their ``file:line:col`` so render errors point back at the Katalog; a
+    Condition built by hand compiles its own on construction.
     """
 
     field: str
@@ -64,6 +79,20 @@ class Condition:
     value: str = ""
     negate: bool = False
     source: Any = None
+    field_template: CompiledTemplate | None = attrs.field(
+        default=attrs.Factory(
+            lambda self: _compiled(self.field, "condition field"), takes_self=True
+        ),
+        eq=False,
+        repr=False,
+    )
+    value_template: CompiledTemplate | None = attrs.field(
+        default=attrs.Factory(
+            lambda self: _compiled(self.value, "condition value"), takes_self=True
+        ),
+        eq=False,
+        repr=False,
+    )
 
 
 class ConditionError(ValueError):
@@ -72,18 +101,15 @@ class ConditionError(ValueError):
 
 def field_value(condition: Condition, context: Mapping[str, Any]) -> Any:
     """The value the condition tests: a path lookup, or a template's rendered text."""
-    if "{{" in condition.field:
-        template = compile_template(condition.field, name=f"condition field {condition.field!r}")
-        return template.render(context)
+    if condition.field_template is not None:
+        return condition.field_template.render(context)
     return lookup_path(context, condition.field)
 
 
 def _operand(condition: Condition, context: Mapping[str, Any]) -> str:
-    value = condition.value
-    text = value if isinstance(value, str) else format_value(value)
-    if "{{" in text:
-        return compile_template(text, name=f"condition value {text!r}").render(context)
-    return text
+    if condition.value_template is not None:
+        return condition.value_template.render(context)
+    return condition.value
 
 
 def _as_number(value: Any) -> float | int | None:
@@ -171,8 +197,8 @@ def check_condition(condition: Condition) -> str | None:
     """
     if condition.operator not in OPERATORS:
         return f"unknown condition operator {condition.operator!r}"
-    operand = condition.value if isinstance(condition.value, str) else format_value(condition.value)
-    if "{{" in operand:
+    operand = condition.value
+    if condition.value_template is not None:
         return None
     if condition.operator == "regex":
         try:

@@ -17,8 +17,11 @@ import attrs
 class KatalogIssue:
     """One problem in a Katalog file.
 
-    ``line`` and ``column`` are 1-based (0 when the position is unknown, e.g. a
-    file that cannot be read). ``path`` is the key path inside the document
+    ``line`` and ``column`` are 1-based. A problem with a file as a whole
+    (missing, a directory, unreadable) is placed at 1:1, so that every issue
+    about a file prints as ``file:line:col:``, the one format the CLI uses;
+    0 is left for the rare issue tied to no file ("no Katalog file given").
+    ``path`` is the key path inside the document
     (``spec.crds.web.operatorBox.reconciler.workers``), "" for the document itself.
     """
 
@@ -29,7 +32,7 @@ class KatalogIssue:
     message: str
 
     def __str__(self) -> str:
-        # A file that cannot be read at all has no position worth printing.
+        # Only an issue tied to no file at all lacks a position.
         where = f"{self.file}:{self.line}:{self.column}" if self.line else self.file
         if self.path:
             return f"{where}: {self.path}: {self.message}"

@@ -1,8 +1,11 @@
 """Katalog files -> the frozen model, with every mistake reported at file:line:col.
 
-Reading is forgiving in one way only: a bad value is reported and replaced by
-its default so that reading goes on and the user sees every problem of the
-file in one run. Nothing is returned unless the whole set is clean.
+This module knows the Katalog's entities (CRD entries, operatorBoxes, cross
+entries, resource groups, status, autoscale) and builds them with the
+position-aware helpers of :mod:`.reading` and :mod:`.condition_reader`. A bad
+value is reported and replaced by its default so that reading goes on and the
+user sees every problem of the file in one run. Nothing is returned unless the
+whole set is clean.
 
 ``load_katalog`` reads one file, ``load_katalogs`` several at once; both then
 run the checks that need the whole picture (:mod:`orkestra_trio.katalog.validate`).
@@ -10,23 +13,16 @@ run the checks that need the whole picture (:mod:`orkestra_trio.katalog.validate
 
 from __future__ import annotations
 
-import base64
-import datetime
-import math
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import attrs
-
-from orkestra_trio.katalog import template as templates
-from orkestra_trio.katalog.conditions import OPERATORS, Condition, check_condition
+from orkestra_trio.katalog.condition_reader import ConditionReader
 from orkestra_trio.katalog.durations import DurationError, parse_duration
-from orkestra_trio.katalog.errors import KatalogError, KatalogIssue, did_you_mean
+from orkestra_trio.katalog.errors import KatalogError, KatalogIssue
 from orkestra_trio.katalog.model import (
     COMMON_ENTRY_KEYS,
-    CROSS_TYPES,
     EMPTY_MAP,
     RESOURCE_GROUPS,
     STATUS_FIELD_TYPES,
@@ -34,10 +30,8 @@ from orkestra_trio.katalog.model import (
     Autoscale,
     AutoscaleCondition,
     AutoscaleOverride,
-    CompiledTemplate,
     CrdEntry,
     CrossEntry,
-    CrossSource,
     Dependency,
     Endpoints,
     ForEach,
@@ -45,7 +39,6 @@ from orkestra_trio.katalog.model import (
     FrozenValue,
     Katalog,
     KatalogSet,
-    Location,
     OperatorBox,
     QueueSettings,
     Reconciler,
@@ -55,43 +48,25 @@ from orkestra_trio.katalog.model import (
     Selector,
     StatusField,
     StatusSpec,
-    Text,
 )
+from orkestra_trio.katalog.reading import DOT_PATH, Shape, describe
 from orkestra_trio.katalog.validate import validate_katalogs
-from orkestra_trio.katalog.yamlsource import (
-    KeyPath,
-    SourceMap,
-    YamlSourceError,
-    format_path,
-    load_yaml_file,
-)
+from orkestra_trio.katalog.yamlsource import KeyPath, YamlSourceError, load_yaml_file
 
 KATALOG_API_VERSION = "orkestra.orkspace.io/v1"
 MIN_WORKERS, MAX_WORKERS = 1, 50
 
-
-@attrs.frozen
-class _Shape:
-    """A pattern a string must match, and how to tell the user what it should look like."""
-
-    pattern: re.Pattern[str]
-    hint: str
-
-
 # A CRD key appears in URLs and metric labels: a DNS label.
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-_GROUP = _Shape(
-    re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?"), "a DNS name such as demo.example.com"
-)
-_VERSION = _Shape(_DNS_LABEL, "a version such as v1 or v1beta1")
-_KIND = _Shape(re.compile(r"[A-Z][A-Za-z0-9]*"), "a CamelCase name such as Website")
-_PLURAL = _Shape(_DNS_LABEL, "a lowercase plural such as websites")
+_GROUP = Shape(re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?"), "a DNS name such as demo.example.com")
+_VERSION = Shape(_DNS_LABEL, "a version such as v1 or v1beta1")
+_KIND = Shape(re.compile(r"[A-Z][A-Za-z0-9]*"), "a CamelCase name such as Website")
+_PLURAL = Shape(_DNS_LABEL, "a lowercase plural such as websites")
 # `as` names become template paths (.cross.<as>, .<as>): Go identifiers.
-_AS_NAME = _Shape(
+_AS_NAME = Shape(
     re.compile(r"[A-Za-z_][A-Za-z0-9_]*"),
     "letters, digits and '_' (it is used as .cross.<as> or .<as> in templates)",
 )
-_ENV_NAME = _Shape(re.compile(r"[A-Za-z_][A-Za-z0-9_]*"), "an environment variable name")
 
 _CRD_KEYS = (
     "apiTypes",
@@ -116,14 +91,7 @@ _BOX_KEYS = (
     "status",
     "autoscale",
 )
-_SOURCE_KEYS = ("host", "endpoint", "type", "cacheFor", "token", "tokenFrom", "staleFor")
 _STATUS_FIELD_KEYS = ("path", "value", "type", "when", "or", "clearOnFalse")
-_DOT_PATH = re.compile(r"[^.\s]+(\.[^.\s]+)*")
-# Scheme and host of an endpoint: everything up to the first /, ? or # after "//".
-_URL_AUTHORITY = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<authority>[^/?#]*)")
-
-_NUMERIC_OPERATORS = frozenset({"greaterThan", "greaterThanOrEqual", "lessThan", "lessThanOrEqual"})
-_PRESENCE_OPERATORS = frozenset({"exists", "notExists"})
 # Status fields the runtime writes itself.
 _RESERVED_STATUS_PATHS = frozenset({"conditions", "observedGeneration"})
 # Top-level names of the template context (KATALOG.md); a forEach item may not hide them.
@@ -173,7 +141,7 @@ def read_katalog(path: str | Path) -> tuple[Katalog | None, list[KatalogIssue]]:
         document, source_map = load_yaml_file(path)
     except YamlSourceError as exc:
         return None, [KatalogIssue(exc.file, exc.line, exc.column, "", exc.message)]
-    reader = _Reader(source_map, Path(path))
+    reader = _KatalogReader(source_map, Path(path))
     katalog = reader.katalog(document)
     return katalog, reader.issues
 
@@ -185,384 +153,8 @@ def _ordered(issues: Sequence[KatalogIssue], files: Sequence[str]) -> list[Katal
     return sorted(unique, key=lambda i: (rank.get(i.file, len(rank)), i.line, i.column))
 
 
-def describe(value: Any) -> str:
-    """How a value is named in "expected X, got Y" messages."""
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, bool):
-        return f"a boolean ({'true' if value else 'false'})"
-    if isinstance(value, int | float):
-        return f"a number ({value})"
-    if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:37] + "..."
-        return f"a string ({shown!r})"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return f"a {type(value).__name__}"
-
-
-def go_text(value: Any) -> str:
-    """A YAML scalar as Go would print it: true/false, 3 (not 3.0), "" for null."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        if math.isfinite(value) and value.is_integer():
-            return str(int(value))
-        return repr(value)
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode("ascii")
-    return str(value)
-
-
-class _Reader:
-    """Walks one parsed document, building model objects and collecting issues."""
-
-    def __init__(self, source_map: SourceMap, path: Path) -> None:
-        self.map = source_map
-        self.file = source_map.file
-        self.base_dir = path.parent
-        self.issues: list[KatalogIssue] = []
-
-    # -- reporting ---------------------------------------------------------
-
-    def report(self, path: KeyPath, message: str, *, at_key: bool = False) -> None:
-        pos = self.map.key_at(path) if at_key else self.map.value_at(path)
-        self.issues.append(
-            KatalogIssue(self.file, pos.line, pos.column, format_path(path), message)
-        )
-
-    def location(self, path: KeyPath, *, at_key: bool = False) -> Location:
-        pos = self.map.key_at(path) if at_key else self.map.value_at(path)
-        return Location(self.file, pos.line, pos.column, format_path(path))
-
-    # -- shapes ------------------------------------------------------------
-
-    def mapping(
-        self,
-        value: Any,
-        path: KeyPath,
-        *,
-        allowed: Collection[str] | None,
-        required: Sequence[str] = (),
-        what: str = "a mapping",
-    ) -> dict[str, Any] | None:
-        """``value`` as a mapping whose keys are checked, or None after reporting."""
-        if not isinstance(value, dict):
-            self.report(path, f"expected {what}, got {describe(value)}")
-            return None
-        if allowed is not None:
-            for key in value:
-                if key not in allowed:
-                    hint = did_you_mean(key, allowed) or (
-                        f" (valid keys: {', '.join(sorted(allowed))})" if allowed else ""
-                    )
-                    self.report((*path, key), f"unknown key {key!r}{hint}", at_key=True)
-        for key in required:
-            if value.get(key) is None:
-                self.report(path, f"missing required key {key!r}")
-        return value
-
-    def section(
-        self,
-        parent: dict[str, Any],
-        path: KeyPath,
-        key: str,
-        *,
-        allowed: Collection[str] | None,
-        required: Sequence[str] = (),
-    ) -> dict[str, Any] | None:
-        """The mapping under ``parent[key]``; None (silently) when absent or null."""
-        value = parent.get(key)
-        if value is None:
-            return None
-        return self.mapping(value, (*path, key), allowed=allowed, required=required)
-
-    def items(self, parent: dict[str, Any], path: KeyPath, key: str) -> list[Any]:
-        """The list under ``parent[key]``; [] when absent, reported when not a list."""
-        value = parent.get(key)
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            self.report((*path, key), f"expected a list, got {describe(value)}")
-            return []
-        return value
-
-    # -- scalars -----------------------------------------------------------
-
-    def string(
-        self,
-        parent: dict[str, Any],
-        path: KeyPath,
-        key: str,
-        *,
-        required: bool = False,
-        choices: Sequence[str] | None = None,
-        shape: _Shape | None = None,
-    ) -> str | None:
-        value = parent.get(key)
-        here = (*path, key)
-        if value is None:
-            return None  # a required key's absence is reported by mapping()
-        if not isinstance(value, str):
-            self.report(here, f"expected a string, got {describe(value)}")
-            return None
-        if required and not value.strip():
-            self.report(here, "must not be empty")
-            return None
-        if choices is not None and value not in choices:
-            self.report(
-                here,
-                f"must be one of {', '.join(choices)}, got {value!r}{did_you_mean(value, choices)}",
-            )
-            return None
-        if shape is not None and not shape.pattern.fullmatch(value):
-            self.report(here, f"invalid value {value!r}: {shape.hint}")
-            return None
-        return value
-
-    def boolean(self, parent: dict[str, Any], path: KeyPath, key: str, default: bool) -> bool:
-        value = parent.get(key)
-        if value is None:
-            return default
-        if not isinstance(value, bool):
-            self.report((*path, key), f"expected true or false, got {describe(value)}")
-            return default
-        return value
-
-    def integer(
-        self,
-        parent: dict[str, Any],
-        path: KeyPath,
-        key: str,
-        default: int,
-        *,
-        minimum: int | None = None,
-        maximum: int | None = None,
-    ) -> int:
-        value = parent.get(key)
-        here = (*path, key)
-        if value is None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.report(here, f"expected a whole number, got {describe(value)}")
-            return default
-        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-            if maximum is None:
-                self.report(here, f"must be at least {minimum}, got {value}")
-            else:
-                self.report(here, f"must be between {minimum} and {maximum}, got {value}")
-            return default
-        return value
-
-    def duration(
-        self, parent: dict[str, Any], path: KeyPath, key: str, default: float | None
-    ) -> float | None:
-        value = parent.get(key)
-        if value is None:
-            return default
-        try:
-            return parse_duration(value)
-        except DurationError as exc:
-            self.report((*path, key), str(exc))
-            return default
-
-    # -- templates ---------------------------------------------------------
-
-    def compile(
-        self, source: str, path: KeyPath, *, at_key: bool = False
-    ) -> CompiledTemplate | None:
-        """Compile ``source`` if it holds a template; report syntax errors at their file line."""
-        if not templates.is_template(source):
-            return None
-        pos = self.map.key_at(path) if at_key else self.map.value_at(path)
-        try:
-            template: CompiledTemplate = templates.compile_template(
-                source, name=f"{self.file}:{pos.line}"
-            )
-        except templates.TemplateSyntaxError as exc:
-            line, column, message = exc.line or 1, exc.column or 1, exc.message
-            if pos.style in ("|", ">"):
-                # A block scalar's text starts on the line after its indicator.
-                file_line = pos.line + line
-                file_column = self.map.block_indent(pos) + column
-            elif line == 1:
-                quote = 1 if pos.style in ('"', "'") else 0
-                file_line, file_column = pos.line, pos.column + quote + column - 1
-            else:
-                file_line, file_column = pos.line + line - 1, column
-            self.issues.append(
-                KatalogIssue(
-                    self.file,
-                    file_line,
-                    file_column,
-                    format_path(path),
-                    f"template syntax error (template line {line}, column {column}): {message}",
-                )
-            )
-            return None
-        return template
-
-    def text(self, value: Any, path: KeyPath) -> Text | None:
-        """A scalar as :class:`Text` (compiled when it is a template); None after reporting."""
-        if isinstance(value, dict | list):
-            self.report(path, f"expected a string, got {describe(value)}")
-            return None
-        source = go_text(value)
-        pos = self.map.value_at(path)
-        return Text(source, self.compile(source, path), f"{self.file}:{pos.line}")
-
-    def text_at(
-        self, parent: dict[str, Any], path: KeyPath, key: str, *, required: bool = False
-    ) -> Text | None:
-        value = parent.get(key)
-        if value is None:
-            return None
-        text = self.text(value, (*path, key))
-        if text is not None and required and not text.source.strip():
-            self.report((*path, key), "must not be empty")
-        return text
-
-    def text_map(self, parent: dict[str, Any], path: KeyPath, key: str) -> FrozenMap[str, Text]:
-        """A string -> template mapping such as labels or annotations."""
-        section = self.section(parent, path, key, allowed=None)
-        if section is None:
-            return EMPTY_MAP
-        out: dict[str, Text] = {}
-        for name, value in section.items():
-            if templates.is_template(name):
-                self.report((*path, key, name), f"a {key} key cannot be a template", at_key=True)
-                continue
-            text = self.text(value, (*path, key, name))
-            if text is not None:
-                out[name] = text
-        return FrozenMap(out)
-
-    def key(self, key: str, path: KeyPath) -> str | Text:
-        """A free-form mapping key: a :class:`Text` when it is a template (``{{ .x }}.conf``)."""
-        if not templates.is_template(key):
-            return key
-        pos = self.map.key_at(path)
-        return Text(key, self.compile(key, path, at_key=True), f"{self.file}:{pos.line}")
-
-    def freeze(self, value: Any, path: KeyPath) -> FrozenValue:
-        """A free-form value made deeply immutable, every string a compiled :class:`Text`."""
-        if isinstance(value, dict):
-            return FrozenMap(
-                {self.key(k, (*path, k)): self.freeze(v, (*path, k)) for k, v in value.items()}
-            )
-        if isinstance(value, list):
-            return tuple(self.freeze(v, (*path, i)) for i, v in enumerate(value))
-        if isinstance(value, str | datetime.date | bytes):
-            return self.text(value, path)
-        return value
-
-    # -- conditions --------------------------------------------------------
-
-    def conditions(
-        self, parent: dict[str, Any], path: KeyPath, key: str, *, allow_source: bool = False
-    ) -> tuple[Condition, ...]:
-        out: list[Condition] = []
-        for index, item in enumerate(self.items(parent, path, key)):
-            condition = self.condition(item, (*path, key, index), allow_source=allow_source)
-            if condition is not None:
-                out.append(condition)
-        return tuple(out)
-
-    def condition(self, value: Any, path: KeyPath, *, allow_source: bool) -> Condition | None:
-        if not isinstance(value, dict):
-            self.report(
-                path,
-                f"expected a condition mapping (field: ..., equals: ...), got {describe(value)}",
-            )
-            return None
-        plain_keys = {"field", "negate", "source"} if allow_source else {"field", "negate"}
-        operators: list[str] = []
-        for key in value:
-            if key in plain_keys:
-                continue
-            if key in OPERATORS:
-                operators.append(key)
-                continue
-            if key == "source":
-                self.report(
-                    (*path, key), "source is allowed on autoscale conditions only", at_key=True
-                )
-                continue
-            hint = did_you_mean(key, OPERATORS | plain_keys)
-            if not hint:
-                hint = f" (operators: {', '.join(sorted(OPERATORS))})"
-            self.report((*path, key), f"unknown condition operator {key!r}{hint}", at_key=True)
-        if value.get("field") is None:
-            self.report(path, "missing required key 'field'")
-        if len(operators) > 1:
-            self.report(
-                path, f"a condition takes exactly one operator, found {', '.join(operators)}"
-            )
-        if not operators:
-            if all(k in plain_keys for k in value):
-                self.report(
-                    path, f"a condition needs an operator, one of {', '.join(sorted(OPERATORS))}"
-                )
-            return None
-        operator = operators[0]
-        field = self.string(value, path, "field") or ""
-        if field:
-            if "{{" in field:
-                self.compile(field, (*path, "field"))
-            elif not _DOT_PATH.fullmatch(field):
-                self.report(
-                    (*path, "field"),
-                    f"invalid field {field!r}: a dot path like spec.replicas or a template",
-                )
-        operand = self.operand(operator, value.get(operator), (*path, operator))
-        negate = self.boolean(value, path, "negate", False)
-        source = None
-        if allow_source and value.get("source") is not None:
-            source = self.cross_source(value["source"], (*path, "source"))
-        if operand is None:
-            return None
-        condition = Condition(
-            field=field, operator=operator, value=operand, negate=negate, source=source
-        )
-        # The evaluator's own load-time check: regex safety, between bounds.
-        problem = check_condition(condition)
-        if problem is not None:
-            self.report((*path, operator), problem)
-            return None
-        return condition
-
-    def operand(self, operator: str, value: Any, path: KeyPath) -> str | None:
-        """The operator's value as the string the evaluator compares; None after reporting."""
-        if operator in _PRESENCE_OPERATORS:
-            if value is False:
-                opposite = "notExists" if operator == "exists" else "exists"
-                self.report(path, f"{operator}: false is ambiguous; write {opposite}: true")
-                return None
-            return ""
-        if operator in ("in", "notIn") and isinstance(value, list):
-            if any(isinstance(v, dict | list) for v in value):
-                self.report(path, "expected a list of plain values")
-                return None
-            return ",".join(go_text(v) for v in value)
-        if operator == "between" and isinstance(value, list):
-            value = ",".join(go_text(v) for v in value)
-        if isinstance(value, dict | list):
-            self.report(path, f"expected a plain value, got {describe(value)}")
-            return None
-        operand = go_text(value)
-        if "{{" in operand:
-            # A templated operand is rendered per CR; only its syntax is known now.
-            self.compile(operand, path)
-        elif operator in _NUMERIC_OPERATORS and _number(operand) is None:
-            self.report(path, f"{operator} compares numbers; {operand!r} is not a number")
-            return None
-        return operand
+class _KatalogReader(ConditionReader):
+    """Builds the model of one Katalog document, collecting issues on the way."""
 
     # -- the document ------------------------------------------------------
 
@@ -677,8 +269,16 @@ class _Reader:
 
     def existing_file(self, name: str, path: KeyPath) -> Path | None:
         """``name`` resolved against the Katalog's directory; reported when missing."""
-        resolved = (self.base_dir / name).resolve()
-        if not resolved.is_file():
+        if "\0" in name:
+            self.report(path, "a file name cannot contain a NUL character")
+            return None
+        try:
+            resolved = (self.base_dir / name).resolve()
+            found = resolved.is_file()
+        except OSError as exc:  # a name too long, a symlink loop
+            self.report(path, f"cannot use {name[:60]!r} as a file: {exc.strerror or exc}")
+            return None
+        if not found:
             self.report(path, f"file not found: {name} (looked for {resolved})")
             return None
         return resolved
@@ -839,87 +439,6 @@ class _Reader:
             crd=crd, as_=as_, selector=selector, source=source, location=self.location(path)
         )
 
-    def cross_source(self, value: Any, path: KeyPath) -> CrossSource | None:
-        m = self.mapping(
-            value,
-            path,
-            allowed=_SOURCE_KEYS,
-        )
-        if m is None:
-            return None
-        has_host, has_endpoint = m.get("host") is not None, m.get("endpoint") is not None
-        if has_host == has_endpoint:
-            self.report(path, "a source needs exactly one of host (ONCOP) or endpoint (raw JSON)")
-        host = self.host(m, path) if has_host else None
-        endpoint = self.endpoint(m, path) if has_endpoint else None
-        cache_for = self.duration(m, path, "cacheFor", 30.0)
-        cache_for = 30.0 if cache_for is None else cache_for
-        stale_for = self.duration(m, path, "staleFor", None)
-        token = self.string(m, path, "token", required=True)
-        token_env = None
-        token_from = self.section(m, path, "tokenFrom", allowed=("env",), required=("env",))
-        if token_from is not None:
-            token_env = self.string(
-                token_from,
-                (*path, "tokenFrom"),
-                "env",
-                required=True,
-                shape=_ENV_NAME,
-            )
-            if token is not None:
-                self.report((*path, "tokenFrom"), "give token or tokenFrom, not both")
-        return CrossSource(
-            host=host,
-            endpoint=endpoint,
-            type=self.string(m, path, "type", choices=CROSS_TYPES) or "cr",
-            cache_for=cache_for,
-            token=token,
-            token_from_env=token_env,
-            stale_for=2 * cache_for if stale_for is None else stale_for,
-        )
-
-    def host(self, m: dict[str, Any], path: KeyPath) -> str | None:
-        host = self.string(m, path, "host", required=True)
-        if host is None:
-            return None
-        here = (*path, "host")
-        if "{{" in host:
-            self.report(here, "host cannot be a template (it is fixed at load time)")
-            return None
-        match = _URL_AUTHORITY.match(host)
-        if match is None or match["scheme"] not in ("http", "https") or not match["authority"]:
-            self.report(here, f"expected http://host:port or https://host:port, got {host!r}")
-            return None
-        if host[match.end() :] not in ("", "/"):
-            self.report(
-                here,
-                f"host is scheme://host:port only (ONCOP builds the path), got {host!r}",
-            )
-            return None
-        return host.rstrip("/")
-
-    def endpoint(self, m: dict[str, Any], path: KeyPath) -> Text | None:
-        here = (*path, "endpoint")
-        raw = self.string(m, path, "endpoint", required=True)
-        if raw is None:
-            return None
-        match = _URL_AUTHORITY.match(raw)
-        if match is None or "{{" in match.group(0):
-            self.report(
-                here,
-                "the scheme and host of an endpoint cannot be templated: "
-                "write them literally (https://host/...); only the path and query may be templates",
-            )
-            return None
-        if match["scheme"] not in ("http", "https") or not match["authority"]:
-            self.report(here, f"expected an http:// or https:// URL, got {raw!r}")
-            return None
-        rest = raw[match.end() :]
-        if rest and rest[0] not in "/?#":  # pragma: no cover - the pattern stops only there
-            self.report(here, "the host must be followed by '/' or '?' before any template")
-            return None
-        return self.text(raw, here)
-
     def resources(self, box: dict[str, Any], path: KeyPath, phase: str) -> Resources:
         here = (*path, phase)
         m = self.section(box, path, phase, allowed=tuple(RESOURCE_GROUPS))
@@ -962,7 +481,7 @@ class _Reader:
         if fe is not None:
             here = (*path, "forEach")
             field = self.string(fe, here, "field", required=True) or ""
-            if field and "{{" not in field and not _DOT_PATH.fullmatch(field):
+            if field and "{{" not in field and not DOT_PATH.fullmatch(field):
                 self.report(
                     (*here, "field"), f"invalid field {field!r}: a dot path like spec.sites"
                 )
@@ -1031,7 +550,7 @@ class _Reader:
             if f is None:
                 continue
             field_path = self.string(f, here, "path", required=True)
-            if field_path and not _DOT_PATH.fullmatch(field_path):
+            if field_path and not DOT_PATH.fullmatch(field_path):
                 self.report((*here, "path"), f"invalid path {field_path!r}: a dot path like phase")
             elif field_path and field_path.split(".")[0] in _RESERVED_STATUS_PATHS:
                 self.report(
@@ -1123,11 +642,3 @@ _SCALAR_SHORTHAND = frozenset(
         "kind",
     }
 )
-
-
-def _number(text: str) -> float | None:
-    try:
-        value = float(text.strip())
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None

@@ -31,6 +31,7 @@ from typing import Any
 import attrs
 
 from orkestra_trio.katalog.model import CLUSTER_SCOPED_GROUPS, RESOURCE_GROUPS
+from orkestra_trio.katalog.template import number_from_text
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY_VALUE = "orkestra"
@@ -505,17 +506,10 @@ def _coerce_scalar(key: str, value: str) -> Any:
 
 def parse_int(text: str) -> int | None:
     """``"3"`` or ``"3.0"`` -> 3; anything else (``"3.5"``, ``"x"``, ``"inf"``) -> None."""
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        number = float(text)
-    except ValueError:
-        return None
-    if number.is_integer():
-        return int(number)
-    return None
+    number = number_from_text(text)
+    if isinstance(number, float):
+        return int(number) if number.is_integer() else None
+    return number
 
 
 def _text(value: Any) -> str:

@@ -2,8 +2,9 @@
 
 Everything here is immutable after load so that the runtime can hand the same
 objects to every box and every worker without copying and without locks. The
-loader (:mod:`orkestra_trio.katalog.loader`) is the only place that builds
-these objects; it has already validated them, so consumers need no checks.
+loader (:mod:`orkestra_trio.katalog.loader`, with its readers) is the only
+place that builds these objects; it has already validated them, so consumers
+need no checks.
 
 Strings that may hold a Go template are :class:`Text` values that carry their
 compiled template, so nothing is compiled twice. Durations are float seconds.
@@ -13,11 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Generic, NamedTuple, Protocol, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import attrs
 
 from orkestra_trio.katalog.conditions import Condition
+from orkestra_trio.katalog.template import CompiledTemplate
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -53,12 +55,6 @@ class FrozenMap(Mapping[K, V], Generic[K, V]):
 EMPTY_MAP: FrozenMap[Any, Any] = FrozenMap()
 
 
-class CompiledTemplate(Protocol):
-    """What the loader keeps of a compiled template (see ``katalog.template``)."""
-
-    def render(self, context: Mapping[str, Any]) -> str: ...
-
-
 @attrs.frozen
 class Location:
     """Where something was written: for runtime errors that point back at the Katalog."""
@@ -81,7 +77,7 @@ class Text:
 
     ``template`` is the compiled form when ``source`` holds a template action
     (``{{``), else None and ``source`` is used as is. ``where`` is the
-    ``file:line`` the template reports in render errors.
+    ``file:line:col`` the template reports in render errors.
     """
 
     source: str

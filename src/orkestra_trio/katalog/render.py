@@ -13,7 +13,7 @@ functions, so what ``render`` prints is what the runtime would apply:
 
 Every failure for a CR (a template render error, a shorthand value that cannot
 become a manifest, a status value of the wrong type) is raised as one
-:class:`RenderError` naming the Katalog ``file:line`` and the CR, which the
+:class:`RenderError` naming the Katalog ``file:line:col`` and the CR, which the
 runtime records as that CR's reconcile failure.
 """
 
@@ -55,7 +55,7 @@ _GROUP_OF_KIND = {info.kind: group for group, info in RESOURCE_GROUPS.items() if
 
 
 class RenderError(Exception):
-    """Rendering failed for one CR; ``where`` is the Katalog's file:line, ``cr`` the CR."""
+    """Rendering failed for one CR; ``where`` is the Katalog's file:line:col, ``cr`` the CR."""
 
     def __init__(self, message: str, *, where: str, cr: str) -> None:
         self.message = message
@@ -180,7 +180,11 @@ def cross_answer(obj: Mapping[str, Any] | None) -> dict[str, Any]:
         for key in ("labels", "annotations", "spec", "status"):
             answer.setdefault(key, {})
         return answer
-    metadata = obj.get("metadata") or {}
+    # ONCOP answers come over HTTP from other processes: take only what has
+    # the right shape rather than fail on a malformed one.
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, Mapping):
+        metadata = {}
     answer = {
         "found": "true",
         "name": metadata.get("name", ""),
@@ -514,7 +518,7 @@ def _guard(cr: str, location: Location, compute: Callable[[], _T]) -> _T:
     try:
         return compute()
     except TemplateRenderError as exc:
-        # The template's name is the Katalog file:line of the value it came from.
+        # The template's name is the Katalog file:line:col of the value it came from.
         where = exc.template_name
         if exc.line > 1:
             where += f" (template line {exc.line})"

@@ -13,16 +13,19 @@ on the Trio thread and must never stall the other boxes.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from orkestra_trio.katalog._gotemplate.engine import Template
 from orkestra_trio.katalog._gotemplate.errors import TemplateRenderError, TemplateSyntaxError
 from orkestra_trio.katalog._gotemplate.functions import REGISTRY, template_function
 from orkestra_trio.katalog._gotemplate.limits import DEFAULT_LIMITS, Limits
-from orkestra_trio.katalog._gotemplate.values import format_value, lookup_path
+from orkestra_trio.katalog._gotemplate.values import format_value, lookup_path, number_from_text
 
 __all__ = [
     "DEFAULT_LIMITS",
     "REGISTRY",
+    "CompiledTemplate",
     "Limits",
     "Template",
     "TemplateRenderError",
@@ -31,8 +34,16 @@ __all__ = [
     "format_value",
     "is_template",
     "lookup_path",
+    "number_from_text",
     "template_function",
 ]
+
+
+class CompiledTemplate(Protocol):
+    """What the model keeps of a compiled template: something that renders a context."""
+
+    def render(self, context: Mapping[str, Any]) -> str: ...
+
 
 # Enough for every template of a large Katalog set; bounded so that templates
 # compiled from changing text (never done today) could not grow memory forever.

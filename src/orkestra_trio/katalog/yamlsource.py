@@ -22,6 +22,12 @@ _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Aliases let a tiny file expand into a huge tree ("billion laughs"); a
 # Katalog never needs anywhere near this many nodes.
 MAX_NODES = 200_000
+# Katalogs, CRs and CRDs are kilobytes; far larger input is a mistake.
+MAX_FILE_BYTES = 16 * 1024 * 1024
+# Nesting is walked recursively (by libyaml's composer, which crashes the
+# process on tens of thousands of levels, then here, and again when values are
+# frozen and rendered); a Katalog is a dozen levels deep, a hostile file more.
+MAX_DEPTH = 100
 
 KeyPath = tuple[str | int, ...]
 
@@ -93,42 +99,133 @@ class YamlSourceError(Exception):
         self.message = message
 
 
-def load_yaml_file(path: str | Path) -> tuple[Any, SourceMap]:
-    """Read and parse one YAML file; raise :class:`YamlSourceError` on any problem."""
+def read_text(path: str | Path) -> str:
+    """The UTF-8 text of ``path``; :class:`YamlSourceError` when it cannot be read.
+
+    A problem with the file as a whole (missing, a directory, unreadable) is
+    placed at 1:1 so that every error the CLI prints reads ``file:line:col:``;
+    bytes that are not UTF-8 are placed where they are.
+    """
     name = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with Path(path).open("rb") as stream:
+            data = stream.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
-        raise YamlSourceError(name, 0, 0, "no such file") from None
+        raise YamlSourceError(name, 1, 1, "no such file") from None
     except IsADirectoryError:
-        raise YamlSourceError(name, 0, 0, "is a directory, not a file") from None
-    except UnicodeDecodeError as exc:
-        raise YamlSourceError(name, 0, 0, f"not UTF-8 text ({exc.reason})") from None
+        raise YamlSourceError(name, 1, 1, "is a directory, not a file") from None
     except OSError as exc:
-        raise YamlSourceError(name, 0, 0, f"cannot read: {exc.strerror or exc}") from None
-    return parse_yaml(text, name)
+        raise YamlSourceError(name, 1, 1, f"cannot read: {exc.strerror or exc}") from None
+    if len(data) > MAX_FILE_BYTES:
+        # /dev/zero, a log file or an image given by mistake: never read it all.
+        raise YamlSourceError(name, 1, 1, f"file too large (more than {MAX_FILE_BYTES} bytes)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, column = _line_column(data, exc.start)
+        raise YamlSourceError(name, line, column, f"not UTF-8 text ({exc.reason})") from None
+
+
+def _line_column(text: str | bytes, offset: int) -> tuple[int, int]:
+    """1-based line and column of ``offset`` in ``text``."""
+    if isinstance(text, bytes):
+        text = text[:offset].decode("utf-8", errors="replace")
+        offset = len(text)
+    before = text[:offset]
+    return before.count("\n") + 1, offset - before.rfind("\n")
+
+
+def load_yaml_file(path: str | Path) -> tuple[Any, SourceMap]:
+    """Read and parse one YAML file; raise :class:`YamlSourceError` on any problem."""
+    return parse_yaml(read_text(path), str(path))
+
+
+def load_yaml_stream(path: str | Path) -> list[tuple[Any, SourceMap]]:
+    """Read every document of a YAML stream (``---`` separated); empty documents are skipped."""
+    name = str(path)
+    text = read_text(path)
+    _check_depth(text, name)
+    loader = _Loader(text)
+    documents: list[tuple[Any, SourceMap]] = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None or (isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null")):
+                continue
+            documents.append(_build(node, text, name))
+    except yaml.YAMLError as exc:
+        raise _syntax_error(exc, text, name) from None
+    finally:
+        loader.dispose()
+    return documents
+
+
+def _check_depth(text: str, file: str) -> None:
+    """Refuse nesting deeper than MAX_DEPTH before anything recursive sees it.
+
+    The event parser keeps an explicit stack, so scanning its events is safe
+    however deep the text goes; composing nodes is not.
+    """
+    depth = 0
+    loader = _Loader(text)
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mark = event.start_mark
+                    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+                    message = f"nested deeper than {MAX_DEPTH} levels"
+                    raise YamlSourceError(file, line, column, message)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError as exc:
+        raise _syntax_error(exc, text, file) from None
+    finally:
+        loader.dispose()
 
 
 def parse_yaml(text: str, file: str = "<string>") -> tuple[Any, SourceMap]:
     """Parse one YAML document from ``text``; return its value and its source map."""
+    _check_depth(text, file)
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "invalid YAML"
-        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
-        raise YamlSourceError(file, line, column, f"invalid YAML: {problem}") from None
     except yaml.YAMLError as exc:
-        raise YamlSourceError(file, 0, 0, f"invalid YAML: {exc}") from None
+        raise _syntax_error(exc, text, file) from None
     finally:
         loader.dispose()
     if node is None:
         raise YamlSourceError(file, 1, 1, "the file holds no YAML document")
+    return _build(node, text, file)
+
+
+def _build(node: yaml.Node, text: str, file: str) -> tuple[Any, SourceMap]:
     builder = _Builder(file)
     value = builder.build(node, ())
     builder.source_map.lines = text.splitlines()
     return value, builder.source_map
+
+
+def _syntax_error(exc: yaml.YAMLError, text: str, file: str) -> YamlSourceError:
+    """pyyaml's error as one line at its position (never its multi-line dump)."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+        if exc.context and problem.startswith("but "):
+            # "expected a single document in the stream" / "but found another document"
+            problem = f"{exc.context}, {problem}"
+        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        return YamlSourceError(file, line, column, f"invalid YAML: {problem}")
+    if isinstance(exc, yaml.reader.ReaderError):
+        # A character YAML forbids (NUL, most control characters).
+        line, column = _line_column(text, exc.position)
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        return YamlSourceError(
+            file, line, column, f"invalid YAML: the character U+{code:04X} is not allowed"
+        )
+    return YamlSourceError(file, 1, 1, f"invalid YAML: {str(exc).splitlines()[0]}")
 
 
 def _position(node: yaml.Node) -> Position:
@@ -155,6 +252,8 @@ class _Builder:
         self._count += 1
         if self._count > MAX_NODES:
             raise self._fail(node, f"document too large (more than {MAX_NODES} nodes)")
+        if len(path) > MAX_DEPTH:
+            raise self._fail(node, f"nested deeper than {MAX_DEPTH} levels")
         self.source_map.values[path] = _position(node)
         if isinstance(node, yaml.MappingNode):
             return self._build_mapping(node, path)
@@ -164,8 +263,13 @@ class _Builder:
             return self._constructor.construct_object(node, deep=True)
         except yaml.MarkedYAMLError as exc:
             raise self._fail(node, f"invalid value: {exc.problem}") from None
-        except (ValueError, TypeError) as exc:
-            raise self._fail(node, f"invalid value: {exc}") from None
+        except Exception:
+            # pyyaml's constructors fail on bad scalars in assorted ways (a bad
+            # !!timestamp raises AttributeError); each is a mistake in the file.
+            tag = node.tag.removeprefix("tag:yaml.org,2002:")
+            raise self._fail(
+                node, f"invalid value: {node.value!r} is not a valid !!{tag}"
+            ) from None
 
     def _build_mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[str, Any]:
         merged = self._merged.get(id(node))

@@ -24,7 +24,7 @@ class TemplateSyntaxError(Exception):
 class TemplateRenderError(Exception):
     """A template that compiled but failed while rendering (or hit a limit).
 
-    The text names the template (the loader sets its name to ``file:line``) so
+    The text names the template (the loader sets its name to ``file:line:col``) so
     the reconcile failure it becomes points back at the Katalog.
     """
 

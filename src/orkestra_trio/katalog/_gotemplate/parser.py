@@ -57,6 +57,10 @@ _UNSUPPORTED = {
     "template": "{{template}} is not supported: a Katalog template is a single template",
     "block": "{{block}} is not supported: a Katalog template is a single template",
 }
+# Go text/template builtins the registry deliberately lacks: escaping for
+# HTML/JS/URLs has no place in Kubernetes manifests, call would run arbitrary
+# functions from the data, and slice/println add nothing printf cannot do.
+_GO_BUILTINS_LEFT_OUT = frozenset({"slice", "html", "js", "call", "urlquery", "println"})
 _KEYWORDS = {"if", "else", "end", "range", "with", "break", "continue", *_UNSUPPORTED}
 
 
@@ -420,6 +424,12 @@ class _Parser:
         if name in _KEYWORDS:
             raise self.error(f"unexpected keyword {name!r} in operand", token)
         if name not in BUILTIN_OPERATORS and self.arity(name) is None:
+            if name in _GO_BUILTINS_LEFT_OUT:
+                raise self.error(
+                    f"function {name!r} not defined: Go's {name} is not available in Katalog "
+                    "templates",
+                    token,
+                )
             raise self.error(f"function {name!r} not defined", token)
         return _FunctionName(name, token)
 

@@ -1,0 +1,229 @@
+"""Reading the parts several Katalog entities share: conditions and cross sources.
+
+``when``/``or`` lists appear on boxes, resource entries, status fields,
+``requeue`` and autoscale conditions; a ``source:`` (ONCOP host or raw
+endpoint) appears on cross entries and on autoscale conditions. Both are read
+here, once, with the load-time checks the language promises: unknown
+operators, one operator per condition, numeric operands, regex safety, and
+endpoints whose scheme and host are written literally.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from orkestra_trio.katalog.conditions import OPERATORS, Condition, check_condition
+from orkestra_trio.katalog.errors import did_you_mean
+from orkestra_trio.katalog.model import CROSS_TYPES, CrossSource, Text
+from orkestra_trio.katalog.reading import DOT_PATH, DocumentReader, Shape, describe, go_text
+from orkestra_trio.katalog.template import number_from_text
+from orkestra_trio.katalog.yamlsource import KeyPath
+
+_SOURCE_KEYS = ("host", "endpoint", "type", "cacheFor", "token", "tokenFrom", "staleFor")
+_ENV_NAME = Shape(re.compile(r"[A-Za-z_][A-Za-z0-9_]*"), "an environment variable name")
+# Scheme and host of an endpoint: everything up to the first /, ? or # after "//".
+_URL_AUTHORITY = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<authority>[^/?#]*)")
+_NUMERIC_OPERATORS = frozenset({"greaterThan", "greaterThanOrEqual", "lessThan", "lessThanOrEqual"})
+_PRESENCE_OPERATORS = frozenset({"exists", "notExists"})
+
+
+class ConditionReader(DocumentReader):
+    """A :class:`DocumentReader` that also reads conditions and cross sources."""
+
+    # -- conditions --------------------------------------------------------
+
+    def conditions(
+        self, parent: dict[str, Any], path: KeyPath, key: str, *, allow_source: bool = False
+    ) -> tuple[Condition, ...]:
+        out: list[Condition] = []
+        for index, item in enumerate(self.items(parent, path, key)):
+            condition = self.condition(item, (*path, key, index), allow_source=allow_source)
+            if condition is not None:
+                out.append(condition)
+        return tuple(out)
+
+    def condition(self, value: Any, path: KeyPath, *, allow_source: bool) -> Condition | None:
+        if not isinstance(value, dict):
+            self.report(
+                path,
+                f"expected a condition mapping (field: ..., equals: ...), got {describe(value)}",
+            )
+            return None
+        plain_keys = {"field", "negate", "source"} if allow_source else {"field", "negate"}
+        operators: list[str] = []
+        for key in value:
+            if key in plain_keys:
+                continue
+            if key in OPERATORS:
+                operators.append(key)
+                continue
+            if key == "source":
+                self.report(
+                    (*path, key), "source is allowed on autoscale conditions only", at_key=True
+                )
+                continue
+            hint = did_you_mean(key, OPERATORS | plain_keys)
+            if not hint:
+                hint = f" (operators: {', '.join(sorted(OPERATORS))})"
+            self.report((*path, key), f"unknown condition operator {key!r}{hint}", at_key=True)
+        if value.get("field") is None:
+            self.report(path, "missing required key 'field'")
+        if len(operators) > 1:
+            self.report(
+                path, f"a condition takes exactly one operator, found {', '.join(operators)}"
+            )
+        if not operators:
+            if all(k in plain_keys for k in value):
+                self.report(
+                    path, f"a condition needs an operator, one of {', '.join(sorted(OPERATORS))}"
+                )
+            return None
+        operator = operators[0]
+        field = self.string(value, path, "field") or ""
+        field_template = None
+        broken = False
+        if field:
+            if "{{" in field:
+                field_template = self.compile(field, (*path, "field"))
+                broken = field_template is None
+            elif not DOT_PATH.fullmatch(field):
+                self.report(
+                    (*path, "field"),
+                    f"invalid field {field!r}: a dot path like spec.replicas or a template",
+                )
+        operand = self.operand(operator, value.get(operator), (*path, operator))
+        value_template = None
+        if operand is not None and "{{" in operand:
+            # A templated operand is rendered per CR; only its syntax is known now.
+            value_template = self.compile(operand, (*path, operator))
+            broken = broken or value_template is None
+        negate = self.boolean(value, path, "negate", False)
+        source = None
+        if allow_source and value.get("source") is not None:
+            source = self.cross_source(value["source"], (*path, "source"))
+        if operand is None or broken:
+            return None
+        # Compiled once here, named after their file:line:col.
+        condition = Condition(
+            field=field,
+            operator=operator,
+            value=operand,
+            negate=negate,
+            source=source,
+            field_template=field_template,
+            value_template=value_template,
+        )
+        # The evaluator's own load-time check: regex safety, between bounds.
+        problem = check_condition(condition)
+        if problem is not None:
+            self.report((*path, operator), problem)
+            return None
+        return condition
+
+    def operand(self, operator: str, value: Any, path: KeyPath) -> str | None:
+        """The operator's value as the string the evaluator compares; None after reporting."""
+        if operator in _PRESENCE_OPERATORS:
+            if value is False:
+                opposite = "notExists" if operator == "exists" else "exists"
+                self.report(path, f"{operator}: false is ambiguous; write {opposite}: true")
+                return None
+            return ""
+        if operator in ("in", "notIn") and isinstance(value, list):
+            if any(isinstance(v, dict | list) for v in value):
+                self.report(path, "expected a list of plain values")
+                return None
+            return ",".join(go_text(v) for v in value)
+        if operator == "between" and isinstance(value, list):
+            value = ",".join(go_text(v) for v in value)
+        if isinstance(value, dict | list):
+            self.report(path, f"expected a plain value, got {describe(value)}")
+            return None
+        operand = go_text(value)
+        # The same test the evaluator applies to the operand (conditions._as_number).
+        numeric = number_from_text(operand) is not None
+        if "{{" not in operand and operator in _NUMERIC_OPERATORS and not numeric:
+            self.report(path, f"{operator} compares numbers; {operand!r} is not a number")
+            return None
+        return operand
+
+    def cross_source(self, value: Any, path: KeyPath) -> CrossSource | None:
+        m = self.mapping(
+            value,
+            path,
+            allowed=_SOURCE_KEYS,
+        )
+        if m is None:
+            return None
+        has_host, has_endpoint = m.get("host") is not None, m.get("endpoint") is not None
+        if has_host == has_endpoint:
+            self.report(path, "a source needs exactly one of host (ONCOP) or endpoint (raw JSON)")
+        host = self.host(m, path) if has_host else None
+        endpoint = self.endpoint(m, path) if has_endpoint else None
+        cache_for = self.duration(m, path, "cacheFor", 30.0)
+        cache_for = 30.0 if cache_for is None else cache_for
+        stale_for = self.duration(m, path, "staleFor", None)
+        token = self.string(m, path, "token", required=True)
+        token_env = None
+        token_from = self.section(m, path, "tokenFrom", allowed=("env",), required=("env",))
+        if token_from is not None:
+            token_env = self.string(
+                token_from,
+                (*path, "tokenFrom"),
+                "env",
+                required=True,
+                shape=_ENV_NAME,
+            )
+            if token is not None:
+                self.report((*path, "tokenFrom"), "give token or tokenFrom, not both")
+        return CrossSource(
+            host=host,
+            endpoint=endpoint,
+            type=self.string(m, path, "type", choices=CROSS_TYPES) or "cr",
+            cache_for=cache_for,
+            token=token,
+            token_from_env=token_env,
+            stale_for=2 * cache_for if stale_for is None else stale_for,
+        )
+
+    def host(self, m: dict[str, Any], path: KeyPath) -> str | None:
+        host = self.string(m, path, "host", required=True)
+        if host is None:
+            return None
+        here = (*path, "host")
+        if "{{" in host:
+            self.report(here, "host cannot be a template (it is fixed at load time)")
+            return None
+        match = _URL_AUTHORITY.match(host)
+        if match is None or match["scheme"] not in ("http", "https") or not match["authority"]:
+            self.report(here, f"expected http://host:port or https://host:port, got {host!r}")
+            return None
+        if host[match.end() :] not in ("", "/"):
+            self.report(
+                here,
+                f"host is scheme://host:port only (ONCOP builds the path), got {host!r}",
+            )
+            return None
+        return host.rstrip("/")
+
+    def endpoint(self, m: dict[str, Any], path: KeyPath) -> Text | None:
+        here = (*path, "endpoint")
+        raw = self.string(m, path, "endpoint", required=True)
+        if raw is None:
+            return None
+        match = _URL_AUTHORITY.match(raw)
+        if match is None or "{{" in match.group(0):
+            self.report(
+                here,
+                "the scheme and host of an endpoint cannot be templated: "
+                "write them literally (https://host/...); only the path and query may be templates",
+            )
+            return None
+        if match["scheme"] not in ("http", "https") or not match["authority"]:
+            self.report(here, f"expected an http:// or https:// URL, got {raw!r}")
+            return None
+        rest = raw[match.end() :]
+        if rest and rest[0] not in "/?#":  # pragma: no cover - the pattern stops only there
+            self.report(here, "the host must be followed by '/' or '?' before any template")
+            return None
+        return self.text(raw, here)

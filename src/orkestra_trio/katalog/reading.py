@@ -1,0 +1,330 @@
+"""Position-aware reading of a parsed YAML document: the loader's toolbox.
+
+A Katalog is checked while it is read: every helper here takes the value, its
+key path and the :class:`~orkestra_trio.katalog.yamlsource.SourceMap`, and
+either returns the value in the shape asked for or reports an issue at the
+value's ``file:line:col`` and returns a default, so that reading goes on and
+the user sees every problem of a file in one run. Nothing here knows what a
+Katalog is; :mod:`.condition_reader` and :mod:`.loader` build on it.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import math
+import re
+from collections.abc import Collection, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from orkestra_trio.katalog import template as templates
+from orkestra_trio.katalog.durations import DurationError, parse_duration
+from orkestra_trio.katalog.errors import KatalogIssue, did_you_mean
+from orkestra_trio.katalog.model import (
+    EMPTY_MAP,
+    FrozenMap,
+    FrozenValue,
+    Location,
+    Text,
+)
+from orkestra_trio.katalog.template import CompiledTemplate
+from orkestra_trio.katalog.yamlsource import KeyPath, Position, SourceMap, format_path
+
+
+@attrs.frozen
+class Shape:
+    """A pattern a string must match, and how to tell the user what it should look like."""
+
+    pattern: re.Pattern[str]
+    hint: str
+
+
+# A dot path into the template context or under .status: ``spec.sites``.
+DOT_PATH = re.compile(r"[^.\s]+(\.[^.\s]+)*")
+
+
+def describe(value: Any) -> str:
+    """How a value is named in "expected X, got Y" messages."""
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"a boolean ({'true' if value else 'false'})"
+    if isinstance(value, int | float):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"a string ({shown!r})"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"a {type(value).__name__}"
+
+
+def go_text(value: Any) -> str:
+    """A YAML scalar as Go would print it: true/false, 3 (not 3.0), "" for null."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isfinite(value) and value.is_integer():
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    return str(value)
+
+
+class DocumentReader:
+    """Reads one parsed document, collecting issues instead of raising them.
+
+    ``issues`` grows as values are read; a value is trustworthy only when
+    reading it added no issue. Subclasses add what a document holds.
+    """
+
+    def __init__(self, source_map: SourceMap, path: Path) -> None:
+        self.map = source_map
+        self.file = source_map.file
+        self.base_dir = path.parent
+        self.issues: list[KatalogIssue] = []
+
+    # -- reporting ---------------------------------------------------------
+
+    def report(self, path: KeyPath, message: str, *, at_key: bool = False) -> None:
+        pos = self.map.key_at(path) if at_key else self.map.value_at(path)
+        self.issues.append(
+            KatalogIssue(self.file, pos.line, pos.column, format_path(path), message)
+        )
+
+    def location(self, path: KeyPath, *, at_key: bool = False) -> Location:
+        pos = self.map.key_at(path) if at_key else self.map.value_at(path)
+        return Location(self.file, pos.line, pos.column, format_path(path))
+
+    def where(self, pos: Position) -> str:
+        """``file:line:col``: how a compiled template names itself in render errors."""
+        return f"{self.file}:{pos.line}:{pos.column}"
+
+    # -- shapes ------------------------------------------------------------
+
+    def mapping(
+        self,
+        value: Any,
+        path: KeyPath,
+        *,
+        allowed: Collection[str] | None,
+        required: Sequence[str] = (),
+        what: str = "a mapping",
+    ) -> dict[str, Any] | None:
+        """``value`` as a mapping whose keys are checked, or None after reporting."""
+        if not isinstance(value, dict):
+            self.report(path, f"expected {what}, got {describe(value)}")
+            return None
+        if allowed is not None:
+            for key in value:
+                if key not in allowed:
+                    hint = did_you_mean(key, allowed) or (
+                        f" (valid keys: {', '.join(sorted(allowed))})" if allowed else ""
+                    )
+                    self.report((*path, key), f"unknown key {key!r}{hint}", at_key=True)
+        for key in required:
+            if value.get(key) is None:
+                self.report(path, f"missing required key {key!r}")
+        return value
+
+    def section(
+        self,
+        parent: dict[str, Any],
+        path: KeyPath,
+        key: str,
+        *,
+        allowed: Collection[str] | None,
+        required: Sequence[str] = (),
+    ) -> dict[str, Any] | None:
+        """The mapping under ``parent[key]``; None (silently) when absent or null."""
+        value = parent.get(key)
+        if value is None:
+            return None
+        return self.mapping(value, (*path, key), allowed=allowed, required=required)
+
+    def items(self, parent: dict[str, Any], path: KeyPath, key: str) -> list[Any]:
+        """The list under ``parent[key]``; [] when absent, reported when not a list."""
+        value = parent.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.report((*path, key), f"expected a list, got {describe(value)}")
+            return []
+        return value
+
+    # -- scalars -----------------------------------------------------------
+
+    def string(
+        self,
+        parent: dict[str, Any],
+        path: KeyPath,
+        key: str,
+        *,
+        required: bool = False,
+        choices: Sequence[str] | None = None,
+        shape: Shape | None = None,
+    ) -> str | None:
+        value = parent.get(key)
+        here = (*path, key)
+        if value is None:
+            return None  # a required key's absence is reported by mapping()
+        if not isinstance(value, str):
+            self.report(here, f"expected a string, got {describe(value)}")
+            return None
+        if required and not value.strip():
+            self.report(here, "must not be empty")
+            return None
+        if choices is not None and value not in choices:
+            self.report(
+                here,
+                f"must be one of {', '.join(choices)}, got {value!r}{did_you_mean(value, choices)}",
+            )
+            return None
+        if shape is not None and not shape.pattern.fullmatch(value):
+            self.report(here, f"invalid value {value!r}: {shape.hint}")
+            return None
+        return value
+
+    def boolean(self, parent: dict[str, Any], path: KeyPath, key: str, default: bool) -> bool:
+        value = parent.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            self.report((*path, key), f"expected true or false, got {describe(value)}")
+            return default
+        return value
+
+    def integer(
+        self,
+        parent: dict[str, Any],
+        path: KeyPath,
+        key: str,
+        default: int,
+        *,
+        minimum: int | None = None,
+        maximum: int | None = None,
+    ) -> int:
+        value = parent.get(key)
+        here = (*path, key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.report(here, f"expected a whole number, got {describe(value)}")
+            return default
+        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+            if maximum is None:
+                self.report(here, f"must be at least {minimum}, got {value}")
+            else:
+                self.report(here, f"must be between {minimum} and {maximum}, got {value}")
+            return default
+        return value
+
+    def duration(
+        self, parent: dict[str, Any], path: KeyPath, key: str, default: float | None
+    ) -> float | None:
+        value = parent.get(key)
+        if value is None:
+            return default
+        try:
+            return parse_duration(value)
+        except DurationError as exc:
+            self.report((*path, key), str(exc))
+            return default
+
+    # -- templates ---------------------------------------------------------
+
+    def compile(
+        self, source: str, path: KeyPath, *, at_key: bool = False
+    ) -> CompiledTemplate | None:
+        """Compile ``source`` if it holds a template; report syntax errors at their file line."""
+        if not templates.is_template(source):
+            return None
+        pos = self.map.key_at(path) if at_key else self.map.value_at(path)
+        try:
+            template: CompiledTemplate = templates.compile_template(source, name=self.where(pos))
+        except templates.TemplateSyntaxError as exc:
+            line, column, message = exc.line or 1, exc.column or 1, exc.message
+            if pos.style in ("|", ">"):
+                # A block scalar's text starts on the line after its indicator.
+                file_line = pos.line + line
+                file_column = self.map.block_indent(pos) + column
+            elif line == 1:
+                quote = 1 if pos.style in ('"', "'") else 0
+                file_line, file_column = pos.line, pos.column + quote + column - 1
+            else:
+                file_line, file_column = pos.line + line - 1, column
+            self.issues.append(
+                KatalogIssue(
+                    self.file,
+                    file_line,
+                    file_column,
+                    format_path(path),
+                    f"template syntax error (template line {line}, column {column}): {message}",
+                )
+            )
+            return None
+        return template
+
+    def text(self, value: Any, path: KeyPath) -> Text | None:
+        """A scalar as :class:`Text` (compiled when it is a template); None after reporting."""
+        if isinstance(value, dict | list):
+            self.report(path, f"expected a string, got {describe(value)}")
+            return None
+        source = go_text(value)
+        pos = self.map.value_at(path)
+        return Text(source, self.compile(source, path), self.where(pos))
+
+    def text_at(
+        self, parent: dict[str, Any], path: KeyPath, key: str, *, required: bool = False
+    ) -> Text | None:
+        value = parent.get(key)
+        if value is None:
+            return None
+        text = self.text(value, (*path, key))
+        if text is not None and required and not text.source.strip():
+            self.report((*path, key), "must not be empty")
+        return text
+
+    def text_map(self, parent: dict[str, Any], path: KeyPath, key: str) -> FrozenMap[str, Text]:
+        """A string -> template mapping such as labels or annotations."""
+        section = self.section(parent, path, key, allowed=None)
+        if section is None:
+            return EMPTY_MAP
+        out: dict[str, Text] = {}
+        for name, value in section.items():
+            if templates.is_template(name):
+                self.report((*path, key, name), f"a {key} key cannot be a template", at_key=True)
+                continue
+            text = self.text(value, (*path, key, name))
+            if text is not None:
+                out[name] = text
+        return FrozenMap(out)
+
+    def key(self, key: str, path: KeyPath) -> str | Text:
+        """A free-form mapping key: a :class:`Text` when it is a template (``{{ .x }}.conf``)."""
+        if not templates.is_template(key):
+            return key
+        pos = self.map.key_at(path)
+        return Text(key, self.compile(key, path, at_key=True), self.where(pos))
+
+    def freeze(self, value: Any, path: KeyPath) -> FrozenValue:
+        """A free-form value made deeply immutable, every string a compiled :class:`Text`."""
+        if isinstance(value, dict):
+            return FrozenMap(
+                {self.key(k, (*path, k)): self.freeze(v, (*path, k)) for k, v in value.items()}
+            )
+        if isinstance(value, list):
+            return tuple(self.freeze(v, (*path, i)) for i, v in enumerate(value))
+        if isinstance(value, str | datetime.date | bytes):
+            return self.text(value, path)
+        return value
