@@ -17,7 +17,6 @@ import argparse
 import gc
 import json
 import selectors
-import signal
 import statistics
 import subprocess
 import sys
@@ -54,12 +53,15 @@ class RawClient:
     async def request(
         self, method: str, path: str, body: bytes = b"", ctype: str = "application/json"
     ) -> tuple[int, bytes]:
-        head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n"
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n"
+            "User-Agent: bench/1.0\r\n"
+        )
         if body or method in ("POST", "PUT", "PATCH"):
             head += f"Content-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
         await self.stream.send_all(head.encode() + b"\r\n" + body)
         while b"\r\n\r\n" not in self.buf:
-            self.buf += await self.stream.receive_some(1 << 16)
+            self.buf += await self._receive()
         header, _, rest = self.buf.partition(b"\r\n\r\n")
         status = int(header[9:12])
         length = 0
@@ -68,9 +70,15 @@ class RawClient:
             if name.strip().lower() == b"content-length":
                 length = int(value)
         while len(rest) < length:
-            rest += await self.stream.receive_some(1 << 16)
+            rest += await self._receive()
         self.buf = rest[length:]
         return status, rest[:length]
+
+    async def _receive(self) -> bytes:
+        data = await self.stream.receive_some(1 << 16)
+        if not data:
+            raise ConnectionError("server closed the connection")
+        return data
 
     async def aclose(self) -> None:
         await self.stream.aclose()
@@ -116,19 +124,27 @@ async def run_clients(
 # ------------------------------------------------------------------ server process
 
 
+# The server process: open_apiserver directly (independent of the CLI's other commands).
+_SERVER_SCRIPT = """
+import trio
+from orkestra_trio.apiserver import open_apiserver
+
+async def main():
+    async with open_apiserver(workload_simulation=False) as server:
+        print("serving the Kubernetes API on " + server.url, flush=True)
+        await trio.sleep_forever()
+
+try:
+    trio.run(main)
+except KeyboardInterrupt:
+    pass
+"""
+
+
 def start_server(tmp: Path) -> tuple[subprocess.Popen[str], int]:
+    del tmp
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "orkestra_trio",
-            "apiserver",
-            "--listen",
-            "127.0.0.1:0",
-            "--no-workload-simulation",
-            "--kubeconfig-out",
-            str(tmp / "kubeconfig"),
-        ],
+        [sys.executable, "-c", _SERVER_SCRIPT],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -147,7 +163,7 @@ def start_server(tmp: Path) -> tuple[subprocess.Popen[str], int]:
 
 
 def stop_server(proc: subprocess.Popen[str]) -> None:
-    proc.send_signal(signal.SIGTERM)
+    proc.terminate()
     proc.wait(timeout=10)
     if proc.stdout:
         proc.stdout.close()

@@ -4,6 +4,7 @@ import base64
 import json
 
 import pytest
+import trio
 from apiserver_helpers import read_watch
 
 CM = "/api/v1/namespaces/default/configmaps"
@@ -519,6 +520,20 @@ async def test_crd_lifecycle_discovery_and_validation(client):
     assert (await client.get(WIDGETS)).status_code == 404
 
 
+async def test_openapi_v3_publishes_custom_resource_schemas(client):
+    assert (await client.get("/openapi/v3")).json() == {"paths": {}}
+    await create_crd(client)
+    root = (await client.get("/openapi/v3")).json()
+    url = root["paths"]["apis/example.com/v1"]["serverRelativeURL"]
+    doc = (await client.get(url)).json()
+    schema = doc["components"]["schemas"]["com.example.v1.Widget"]
+    assert schema["x-kubernetes-group-version-kind"] == [
+        {"group": "example.com", "kind": "Widget", "version": "v1"}
+    ]
+    assert schema["properties"]["spec"]["properties"]["size"]["type"] == "integer"
+    assert (await client.get("/openapi/v3/apis/nope.io/v1")).status_code == 404
+
+
 async def test_invalid_crd_is_422(client):
     bad = json.loads(json.dumps(WIDGET_CRD))
     bad["metadata"]["name"] = "wrong.example.com"
@@ -539,18 +554,40 @@ async def test_table_output(client):
 
 async def test_namespace_deletion_removes_contents(server, client):
     await client.post("/api/v1/namespaces", json={"metadata": {"name": "doomed"}})
-    await client.post("/api/v1/namespaces/doomed/configmaps", json=configmap("x"))
+    for name in ("x", "y"):
+        await client.post("/api/v1/namespaces/doomed/configmaps", json=configmap(name))
     r = await client.delete("/api/v1/namespaces/doomed")
     assert r.status_code == 200
     assert r.json()["status"]["phase"] == "Terminating"
-    for _ in range(100):
-        if (await client.get("/api/v1/namespaces/doomed")).status_code == 404:
-            break
-        import trio
-
-        await trio.sleep(0.01)
-    assert (await client.get("/api/v1/namespaces/doomed")).status_code == 404
+    r = await client.post("/api/v1/namespaces/doomed/configmaps", json=configmap("late"))
+    assert_status(r, 403, "Forbidden")
+    # Like kube's namespace controller, cleanup starts a moment later: a client
+    # deleting the namespace's objects itself right after still finds them.
+    assert (await client.delete("/api/v1/namespaces/doomed/configmaps/y")).status_code == 200
+    with trio.fail_after(5):
+        while (await client.get("/api/v1/namespaces/doomed")).status_code != 404:
+            await trio.sleep(0.02)
     assert (await client.get("/api/v1/namespaces/doomed/configmaps/x")).status_code == 404
+
+
+async def test_access_reviews_allow_everything(client):
+    review = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SelfSubjectAccessReview",
+        "spec": {"resourceAttributes": {"verb": "create", "resource": "configmaps"}},
+    }
+    r = await client.post("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", json=review)
+    assert r.status_code == 201
+    assert r.json()["status"]["allowed"] is True
+    assert r.json()["spec"] == review["spec"]
+    r = await client.post(
+        "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+        json={"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"},
+    )
+    assert r.json()["status"]["userInfo"]["username"]
+    assert (
+        await client.get("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")
+    ).status_code == 405
 
 
 @pytest.mark.parametrize("value", ["1", "t", "T", "true", "TRUE", "True"])
@@ -582,3 +619,98 @@ async def test_fault_injection(server, client):
     assert (await client.get(f"{CM}/f")).status_code == 500
     assert server.faults.request_count("create", "configmaps") == 1
     assert server.request_count[("get", "configmaps")] == 4
+
+
+async def test_fault_latency_conflict_and_clear(server, client):
+    import time
+
+    await client.post(CM, json=configmap("lat"))
+    server.faults.add_latency(0.2, verb="get", resource="configmaps")
+    started = time.monotonic()
+    assert (await client.get(f"{CM}/lat")).status_code == 200
+    assert time.monotonic() - started >= 0.2
+    server.faults.fail_next(1, verb="update", status=409)
+    got = (await client.get(f"{CM}/lat")).json()
+    assert_status(await client.put(f"{CM}/lat", json=got), 409, "Conflict")
+    server.faults.fail_next(5, status=503)
+    server.faults.clear()
+    started = time.monotonic()
+    assert (await client.get(f"{CM}/lat")).status_code == 200
+    assert time.monotonic() - started < 0.2
+
+
+async def test_builtin_validation_and_service_defaults(client):
+    bad = configmap("lbl")
+    bad["metadata"]["labels"] = {"ok": "a b"}
+    body = assert_status(await client.post(CM, json=bad), 422, "Invalid")
+    assert body["details"]["causes"][0]["field"] == "metadata.labels"
+
+    mismatched = deployment("mm")
+    mismatched["spec"]["template"]["metadata"]["labels"] = {"app": "other"}
+    body = assert_status(await client.post(DEPLOY, json=mismatched), 422, "Invalid")
+    assert body["details"]["causes"][0]["field"] == "spec.template.metadata.labels"
+    no_selector = deployment("ns")
+    del no_selector["spec"]["selector"]
+    assert_status(await client.post(DEPLOY, json=no_selector), 422, "Invalid")
+
+    svc = {
+        "metadata": {"name": "web"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]},
+    }
+    created = (await client.post("/api/v1/namespaces/default/services", json=svc)).json()
+    spec = created["spec"]
+    assert spec["type"] == "ClusterIP" and spec["clusterIP"].startswith("10.")
+    assert spec["ports"] == [{"port": 80, "protocol": "TCP", "targetPort": 80}]
+    r = await client.patch(
+        "/api/v1/namespaces/default/services/web",
+        json={"spec": {"ports": [{"port": 81}]}},
+        headers={"content-type": "application/merge-patch+json"},
+    )
+    assert r.json()["spec"]["clusterIP"] == spec["clusterIP"]
+
+
+async def test_immutable_workload_fields(client):
+    await client.post(DEPLOY, json=deployment("imm"))
+    changed = (await client.get(f"{DEPLOY}/imm")).json()
+    changed["spec"]["selector"] = {"matchLabels": {"app": "imm", "x": "y"}}
+    changed["spec"]["template"]["metadata"]["labels"]["x"] = "y"
+    body = assert_status(await client.put(f"{DEPLOY}/imm", json=changed), 422, "Invalid")
+    assert body["details"]["causes"][0]["field"] == "spec.selector"
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "j"},
+        "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "a"}]}}},
+    }
+    await client.post("/apis/batch/v1/namespaces/default/jobs", json=job)
+    r = await client.patch(
+        "/apis/batch/v1/namespaces/default/jobs/j",
+        json={"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "b"}]}}}},
+        headers={"content-type": "application/merge-patch+json"},
+    )
+    assert_status(r, 422, "Invalid")
+
+
+async def test_apply_that_only_shares_ownership_is_stored(client):
+    """A second manager applying identical values changes no data but does change
+    ownership: a real server persists that, so a later conflict names both."""
+    headers = {"content-type": "application/apply-patch+yaml"}
+    doc = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: shared\ndata:\n  a: '1'\n"
+    first = await client.patch(f"{CM}/shared?fieldManager=one", content=doc, headers=headers)
+    assert first.status_code == 201, first.text
+    second = await client.patch(f"{CM}/shared?fieldManager=two", content=doc, headers=headers)
+    assert second.status_code == 200, second.text
+    managers = {e["manager"] for e in second.json()["metadata"]["managedFields"]}
+    assert managers == {"one", "two"}
+    assert int(second.json()["metadata"]["resourceVersion"]) > int(
+        first.json()["metadata"]["resourceVersion"]
+    )
+    again = await client.patch(f"{CM}/shared?fieldManager=two", content=doc, headers=headers)
+    assert (
+        again.json()["metadata"]["resourceVersion"] == second.json()["metadata"]["resourceVersion"]
+    )
+    conflict = await client.patch(
+        f"{CM}/shared?fieldManager=three", content=doc.replace("'1'", "'2'"), headers=headers
+    )
+    assert conflict.status_code == 409
+    assert "one" in conflict.text and "two" in conflict.text

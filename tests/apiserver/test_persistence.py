@@ -11,8 +11,11 @@ import time
 import httpx
 import pytest
 import yaml
+from apiserver_helpers import open_crd
 
 CM = "/api/v1/namespaces/default/configmaps"
+GADGETS = "/apis/example.com/v1/namespaces/default/gadgets"
+GADGET_CRD = open_crd("gadgets", "Gadget")
 
 
 def start_server(tmp_path, state, *extra):
@@ -97,14 +100,20 @@ def test_kill_9_loses_nothing_and_watchers_resume(tmp_path):
             client.delete(f"{CM}/b")
             client.post(CM, json={"metadata": {"name": "c"}})
             before = client.get(CM).json()
+            crd = client.post(
+                "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=GADGET_CRD
+            )
+            assert crd.status_code == 201, crd.text
+            gadget = client.post(GADGETS, json={"metadata": {"name": "g"}, "spec": {"x": 1}}).json()
     finally:
         stop(proc, signal.SIGKILL)
 
     proc, url, _ = start_server(tmp_path, state)
     try:
         with httpx.Client(base_url=url, timeout=10) as client:
-            after = client.get(CM).json()
-            assert after == before  # same objects, same revision
+            after = client.get(CM, params={"resourceVersion": ""}).json()
+            assert after["items"] == before["items"]
+            assert client.get(f"{GADGETS}/g").json() == gadget  # CRD kinds come back too
             events = watch_events(client, {"resourceVersion": resume_from}, 3)
             assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
                 ("MODIFIED", "a"),
@@ -114,7 +123,7 @@ def test_kill_9_loses_nothing_and_watchers_resume(tmp_path):
             created = client.post(CM, json={"metadata": {"name": "d"}}).json()
             assert (
                 int(created["metadata"]["resourceVersion"])
-                == int(before["metadata"]["resourceVersion"]) + 1
+                == int(gadget["metadata"]["resourceVersion"]) + 1
             )
     finally:
         assert stop(proc) == 0
@@ -125,6 +134,15 @@ def test_cli_sigint_exits_zero_and_rejects_bad_listen(tmp_path):
     proc, url, _ = start_server(tmp_path, tmp_path / "s.db")
     with httpx.Client(base_url=url, timeout=10) as client:
         assert client.get("/healthz").text == "ok"
+    busy = subprocess.run(
+        [sys.executable, "-m", "orkestra_trio", "apiserver", "--listen", url.split("//")[1]],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert busy.returncode == 1
+    assert "cannot serve on" in busy.stderr and "Traceback" not in busy.stderr
     assert stop(proc, signal.SIGINT) == 0
     bad = subprocess.run(
         [sys.executable, "-m", "orkestra_trio", "apiserver", "--listen", "nonsense"],

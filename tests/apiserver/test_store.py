@@ -2,6 +2,7 @@
 
 import pytest
 import trio
+from apiserver_helpers import open_crd
 
 from orkestra_trio.apiserver.status import ApiError
 from orkestra_trio.apiserver.store import Store
@@ -70,27 +71,7 @@ def test_list_snapshot_at_older_revision():
 def test_crd_registration_is_immediate_and_deletion_takes_objects():
     store, _cm = make_store()
     crd_kind = store.kinds.resolve("apiextensions.k8s.io", "v1", "customresourcedefinitions")
-    crd = {
-        "metadata": {"name": "gadgets.example.com"},
-        "spec": {
-            "group": "example.com",
-            "scope": "Cluster",
-            "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
-            "versions": [
-                {
-                    "name": "v1",
-                    "served": True,
-                    "storage": True,
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "x-kubernetes-preserve-unknown-fields": True,
-                        }
-                    },
-                }
-            ],
-        },
-    }
+    crd = open_crd("gadgets", "Gadget", scope="Cluster")
     store.create(crd_kind, "", crd)
     gadget = store.kinds.resolve("example.com", "v1", "gadgets")
     assert gadget is not None and not gadget.namespaced

@@ -214,3 +214,19 @@ async def test_server_exit_ends_open_watches_promptly():
         await watch.wait_ended(timeout=2)
         await client.aclose()
     assert time.monotonic() - started < 1.5
+
+
+async def test_cancelled_watches_release_their_watchers(server, client):
+    async def one_watch():
+        with trio.move_on_after(0.05):
+            async with client.stream("GET", CM, params={"watch": "true"}) as r:
+                async for _line in r.aiter_lines():
+                    pass
+
+    for _ in range(5):
+        async with trio.open_nursery() as nursery:
+            for _ in range(40):
+                nursery.start_soon(one_watch)
+    with trio.fail_after(5):
+        while server.store.hub.count():
+            await trio.sleep(0.01)

@@ -11,7 +11,10 @@ with the namespace gone), so the embedded server runs one small collector:
 - orphan: an owner carrying the ``orphan`` finalizer has its ownerReference
   removed from every dependent, then loses the finalizer;
 - namespaces: a terminating namespace has its objects deleted, and goes once
-  it is empty.
+  it is empty. Like kube's namespace controller, the cleanup starts a moment
+  after the namespace is marked (``namespace_delay``): ``kubectl delete -f``
+  of a manifest that lists the Namespace first still finds the objects after
+  it and deletes them itself, instead of failing with NotFound.
 
 The store tells the collector about each commit; the collector works in its
 own task, so a write never waits for collection.
@@ -20,6 +23,7 @@ own task, so a write never waits for collection.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import trio
@@ -32,16 +36,21 @@ from orkestra_trio.apiserver.watch import DELETED, Change
 
 log = logging.getLogger(__name__)
 
+#: Seconds between a namespace being marked for deletion and its cleanup.
+NAMESPACE_DELAY = 0.5
+
 
 class Collector:
     """Reacts to committed changes; ``collect()`` does the pending work."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, namespace_delay: float = NAMESPACE_DELAY) -> None:
         self.store = store
+        self.namespace_delay = namespace_delay
         self.deleted_owners: set[str] = set()
         self.terminating_owners: set[str] = set()
         self.orphan_candidates: set[ObjectRef] = set()
-        self.namespaces: set[str] = set()
+        # Terminating namespaces -> when their cleanup may run (trio clock).
+        self.namespaces: dict[str, float] = {}
         self.wake = trio.Event()
 
     def on_change(self, change: Change) -> None:
@@ -58,7 +67,7 @@ class Collector:
                     self.terminating_owners.add(str(ref["uid"]))
                     interesting = True
             if change.namespace and self._namespace_terminating(change.namespace):
-                self.namespaces.add(change.namespace)
+                self.namespaces.setdefault(change.namespace, trio.current_time())
                 interesting = True
         else:
             finalizers = meta.get("finalizers") or ()
@@ -66,7 +75,7 @@ class Collector:
                 self.terminating_owners.add(uid)
                 interesting = True
             if change.resource == NAMESPACES and meta.get("deletionTimestamp"):
-                self.namespaces.add(change.name)
+                self.namespaces.setdefault(change.name, trio.current_time() + self.namespace_delay)
                 interesting = True
             if meta.get("ownerReferences") and change.type != "MODIFIED":
                 self.orphan_candidates.add((change.resource, change.namespace, change.name))
@@ -78,18 +87,30 @@ class Collector:
         ns = self.store.find(NAMESPACES, "", name)
         return ns is not None and bool(ns.obj["metadata"].get("deletionTimestamp"))
 
+    def _due_namespaces(self) -> list[str]:
+        now = trio.current_time()
+        due = [name for name, when in self.namespaces.items() if when <= now]
+        for name in due:
+            del self.namespaces[name]
+        return due
+
+    def next_namespace_time(self) -> float | None:
+        return min(self.namespaces.values()) if self.namespaces else None
+
     def collect(self) -> None:
         """Do all pending work (synchronous: the store is never seen half-changed)."""
-        while (
-            self.deleted_owners
-            or self.terminating_owners
-            or self.orphan_candidates
-            or (self.namespaces)
-        ):
+        while True:
+            namespaces = self._due_namespaces()
+            if not (
+                self.deleted_owners
+                or self.terminating_owners
+                or self.orphan_candidates
+                or namespaces
+            ):
+                return
             deleted, self.deleted_owners = self.deleted_owners, set()
             terminating, self.terminating_owners = self.terminating_owners, set()
             candidates, self.orphan_candidates = self.orphan_candidates, set()
-            namespaces, self.namespaces = self.namespaces, set()
             for uid in deleted:
                 for ref in self.store.dependents(uid):
                     self._collect_if_ownerless(ref)
@@ -203,18 +224,20 @@ class Collector:
         self.store.purge(NAMESPACES, "", name)
 
 
-async def run_collector(store: Store) -> None:
+async def run_collector(store: Store, *, namespace_delay: float = NAMESPACE_DELAY) -> None:
     """The collector task: runs until cancelled."""
-    collector = Collector(store)
+    collector = Collector(store, namespace_delay=namespace_delay)
     store.listeners.append(collector.on_change)
     try:
         # Objects persisted while a namespace was terminating resume cleanup now.
         for (_ns, name), stored in list(store.iter_objects(NAMESPACES)):
             if stored.obj["metadata"].get("deletionTimestamp"):
-                collector.namespaces.add(name)
+                collector.namespaces[name] = trio.current_time()
         while True:
             collector.collect()
-            await collector.wake.wait()
+            next_time = collector.next_namespace_time()
+            with trio.move_on_at(next_time if next_time is not None else math.inf):
+                await collector.wake.wait()
             collector.wake = trio.Event()
             # Let the write that woke us finish answering before collecting.
             await trio.lowlevel.checkpoint()

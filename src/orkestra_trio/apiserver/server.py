@@ -61,6 +61,10 @@ def _hypercorn_config(host: str, port: int) -> Config:
     config.accesslog = None
     config.loglevel = "WARNING"
     config.keep_alive_timeout = 75
+    # hypercorn closes a keep-alive connection after 1,000 requests by default;
+    # kube-apiserver does not, and informers reuse one connection for hours.
+    config.keep_alive_max_requests = 2**31
+    config.include_server_header = False
     logging.getLogger("hypercorn.error").setLevel(logging.WARNING)
     return config
 

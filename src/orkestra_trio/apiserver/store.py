@@ -27,6 +27,7 @@ import attrs
 from orkestra_trio.apiserver import strategy
 from orkestra_trio.apiserver.kinds import BUILTIN_KINDS, ResourceKind, kinds_from_crd
 from orkestra_trio.apiserver.objects import Stored
+from orkestra_trio.apiserver.reviews import REVIEW_KINDS
 from orkestra_trio.apiserver.status import (
     ApiError,
     already_exists,
@@ -75,7 +76,7 @@ def storage_resource(kind: ResourceKind) -> ResourceKey:
 class KindRegistry:
     """Which resources are served: the built-ins plus every CRD's versions."""
 
-    def __init__(self, builtins: Iterable[ResourceKind] = BUILTIN_KINDS) -> None:
+    def __init__(self, builtins: Iterable[ResourceKind] = BUILTIN_KINDS + REVIEW_KINDS) -> None:
         self._builtins = list(builtins)
         self._crds: dict[str, list[ResourceKind]] = {}
         self._by_gvr: dict[tuple[str, str, str], ResourceKind] = {}

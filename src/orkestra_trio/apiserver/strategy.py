@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 import re
 import secrets as pyrandom
 import uuid
@@ -20,6 +21,8 @@ from typing import Any
 
 from orkestra_trio.apiserver import schema as crd_schema
 from orkestra_trio.apiserver.kinds import ResourceKind
+from orkestra_trio.apiserver.patch import managed_fields_equivalent
+from orkestra_trio.apiserver.selectors import SelectorError, label_selector_from_match
 from orkestra_trio.apiserver.status import ApiError, bad_request, invalid
 
 # Built-in kinds whose objects carry metadata.generation (the ones with a spec
@@ -123,7 +126,184 @@ def check_type_meta(kind: ResourceKind, obj: Mapping[str, Any]) -> None:
         )
 
 
-def _apply_builtin_defaults(kind: ResourceKind, obj: dict[str, Any], *, creating: bool) -> None:
+def _go_type(value: Any) -> str:
+    """How Go's encoding/json names a JSON value's type in its errors."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def _check_string_maps(kind: ResourceKind, obj: Mapping[str, Any]) -> None:
+    """400 as kube's JSON decoder gives it when a string map holds other values.
+
+    Catches the classic ``data: {replicas: 3}`` in a ConfigMap (unquoted YAML
+    numbers and booleans), which a real server refuses before storing.
+    """
+    meta = obj.get("metadata")
+    maps: list[tuple[Any, str, str]] = [
+        (meta, "labels", "ObjectMeta.metadata.labels"),
+        (meta, "annotations", "ObjectMeta.metadata.annotations"),
+    ]
+    if (kind.group, kind.plural) in (("", "configmaps"), ("", "secrets")):
+        fields = ("data", "stringData", "binaryData")
+        maps += [(obj, field, f"{kind.kind}.{field}") for field in fields]
+    for holder, field, go_field in maps:
+        value = holder.get(field) if isinstance(holder, Mapping) else None
+        if value is None:
+            continue
+        as_bytes = field == "binaryData" or (kind.plural == "secrets" and field == "data")
+        item_type = "[]uint8" if as_bytes else "string"
+        bad = None if isinstance(value, dict) else (value, f"map[string]{item_type}")
+        for item in value.values() if isinstance(value, dict) else ():
+            if item is not None and not isinstance(item, str):
+                bad = (item, item_type)
+                break
+            if as_bytes and item and not _is_base64(item):
+                raise bad_request(
+                    f'{kind.kind} in version "{kind.version}" cannot be handled as a '
+                    f"{kind.kind}: illegal base64 data in {go_field}"
+                )
+        if bad is not None:
+            raise bad_request(
+                f'{kind.kind} in version "{kind.version}" cannot be handled as a {kind.kind}: '
+                f"json: cannot unmarshal {_go_type(bad[0])} into Go struct field {go_field} "
+                f"of type {bad[1]}"
+            )
+
+
+def _is_base64(text: str) -> bool:
+    try:
+        # Go's decoder skips line breaks; everything else must be the standard alphabet.
+        base64.b64decode(text.replace("\r", "").replace("\n", ""), validate=True)
+    except ValueError:
+        return False
+    return True
+
+
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+_WORKLOADS = frozenset(
+    {
+        ("apps", "deployments"),
+        ("apps", "statefulsets"),
+        ("apps", "replicasets"),
+        ("apps", "daemonsets"),
+    }
+)
+
+
+def _invalid_field(
+    kind: ResourceKind, obj: Mapping[str, Any], field: str, message: str
+) -> ApiError:
+    k, g = _kind_label(kind)
+    name = str((obj.get("metadata") or {}).get("name", ""))
+    reason = "FieldValueRequired" if message.startswith("Required value") else "FieldValueInvalid"
+    return invalid(k, g, name, [{"reason": reason, "message": message, "field": field}])
+
+
+def _check_labels(
+    kind: ResourceKind, obj: Mapping[str, Any], where: str = "metadata.labels"
+) -> None:
+    """Label keys and values as kube validates them (422 Invalid otherwise)."""
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    if not isinstance(labels, Mapping):
+        return
+    for key, value in labels.items():
+        prefix, slash, name = str(key).rpartition("/")
+        if (
+            len(name) > 63
+            or not _LABEL_NAME.match(name)
+            or (slash and (len(prefix) > 253 or not _DNS1123_SUBDOMAIN.match(prefix)))
+        ):
+            raise _invalid_field(
+                kind,
+                obj,
+                where,
+                f'Invalid value: "{key}": name part must consist of alphanumeric characters, '
+                "'-', '_' or '.', and must start and end with an alphanumeric character",
+            )
+        if isinstance(value, str) and (len(value) > 63 or not _LABEL_VALUE.match(value)):
+            raise _invalid_field(
+                kind,
+                obj,
+                where,
+                f'Invalid value: "{value}": a valid label must be an empty string or consist of '
+                "alphanumeric characters, '-', '_' or '.', and must start and end with an "
+                "alphanumeric character",
+            )
+
+
+def _check_workload_selector(kind: ResourceKind, obj: Mapping[str, Any]) -> None:
+    """A workload's selector is required and must select its own pod template."""
+    spec = obj.get("spec")
+    if not isinstance(spec, Mapping):
+        return
+    selector = spec.get("selector")
+    if not selector:
+        raise _invalid_field(kind, obj, "spec.selector", "Required value")
+    template_labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+    try:
+        matches = label_selector_from_match(selector).matches(template_labels)
+    except SelectorError as exc:
+        raise _invalid_field(kind, obj, "spec.selector", f"Invalid value: {exc}") from exc
+    if not matches or not (selector.get("matchLabels") or selector.get("matchExpressions")):
+        shown = ", ".join(f'"{k}":"{v}"' for k, v in sorted(template_labels.items()))
+        raise _invalid_field(
+            kind,
+            obj,
+            "spec.template.metadata.labels",
+            f"Invalid value: map[string]string{{{shown}}}: `selector` does not match template "
+            "`labels`",
+        )
+
+
+def _service_defaults(obj: dict[str, Any], old: Mapping[str, Any] | None) -> None:
+    """The fields kube fills in a Service: type, a cluster IP, port protocols."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    spec.setdefault("type", "ClusterIP")
+    spec.setdefault("sessionAffinity", "None")
+    if spec["type"] != "ExternalName":
+        old_spec = (old or {}).get("spec") or {}
+        if old_spec.get("clusterIP") and not spec.get("clusterIP"):
+            spec["clusterIP"] = old_spec["clusterIP"]
+        if not spec.get("clusterIP"):
+            # A stable pseudo-allocation inside 10.96.0.0/12 (no IPAM: storage only).
+            digest = uuid.uuid4().int
+            spec["clusterIP"] = (
+                f"10.{96 + digest % 16}.{(digest >> 8) % 256}.{1 + (digest >> 16) % 254}"
+            )
+        spec.setdefault("clusterIPs", [spec["clusterIP"]])
+        spec.setdefault("ipFamilies", ["IPv4"])
+        spec.setdefault("ipFamilyPolicy", "SingleStack")
+        spec.setdefault("internalTrafficPolicy", "Cluster")
+    ports = spec.get("ports")
+    if isinstance(ports, list):
+        for port in ports:
+            if isinstance(port, dict):
+                port.setdefault("protocol", "TCP")
+                if "port" in port:
+                    port.setdefault("targetPort", port["port"])
+
+
+def _apply_builtin_defaults(
+    kind: ResourceKind,
+    obj: dict[str, Any],
+    *,
+    creating: bool,
+    old: Mapping[str, Any] | None = None,
+) -> None:
+    _check_string_maps(kind, obj)
+    _check_labels(kind, obj)
+    if (kind.group, kind.plural) in _WORKLOADS:
+        _check_workload_selector(kind, obj)
+    if (kind.group, kind.plural) == ("", "services"):
+        _service_defaults(obj, old)
     key = (kind.group, kind.plural)
     if key == ("", "secrets"):
         string_data = obj.pop("stringData", None)
@@ -382,7 +562,7 @@ def prepare_update(
             new["status"] = old["status"]
         else:
             new.pop("status", None)
-    _apply_builtin_defaults(kind, new, creating=False)
+    _apply_builtin_defaults(kind, new, creating=False, old=old)
     if kind.group == "apiextensions.k8s.io" and kind.plural == "customresourcedefinitions":
         _crd_checks(new)
     if kind.is_custom:
@@ -390,6 +570,7 @@ def prepare_update(
     if has_generation(kind) and _spec_changed(kind, old, new):
         new["metadata"]["generation"] = int(old_meta.get("generation") or 0) + 1
     _check_finalizers_while_deleting(kind, old, new)
+    _check_immutable_fields(kind, old, new)
     return _kube_order(new)
 
 
@@ -398,6 +579,35 @@ def _spec_changed(kind: ResourceKind, old: Mapping[str, Any], new: Mapping[str, 
         keys = (set(old) | set(new)) - {"metadata", "status", "apiVersion", "kind"}
         return any(old.get(k) != new.get(k) for k in keys)
     return old.get("spec") != new.get("spec")
+
+
+# Spec fields kube refuses to change after create, per resource.
+_IMMUTABLE: dict[tuple[str, str], tuple[str, ...]] = {
+    ("apps", "deployments"): ("selector",),
+    ("apps", "statefulsets"): ("selector",),
+    ("apps", "replicasets"): ("selector",),
+    ("apps", "daemonsets"): ("selector",),
+    ("batch", "jobs"): ("selector", "template", "completionMode"),
+}
+
+
+def _check_immutable_fields(
+    kind: ResourceKind, old: Mapping[str, Any], new: Mapping[str, Any]
+) -> None:
+    fields = _IMMUTABLE.get((kind.group, kind.plural))
+    if not fields:
+        return
+    old_spec = old.get("spec") or {}
+    new_spec = new.get("spec") or {}
+    for field in fields:
+        if field in old_spec and old_spec.get(field) != new_spec.get(field):
+            raise _invalid_field(
+                kind,
+                new,
+                f"spec.{field}",
+                f"Invalid value: {json.dumps(new_spec.get(field), sort_keys=True)}: "
+                "field is immutable",
+            )
 
 
 def _check_finalizers_while_deleting(
@@ -430,7 +640,9 @@ def equal_ignoring_bookkeeping(old: Mapping[str, Any], new: Mapping[str, Any]) -
     """Whether ``new`` writes nothing new over ``old`` (a no-op write).
 
     resourceVersion and managedFields timestamps are bookkeeping: a write that
-    changes only those must not bump the revision or emit an event.
+    changes only those must not bump the revision or emit an event. A change of
+    ownership alone (a second manager applying identical values) is a real
+    write: later apply conflicts must name that manager.
     """
     if old.keys() != new.keys():
         return False
@@ -442,4 +654,4 @@ def equal_ignoring_bookkeeping(old: Mapping[str, Any], new: Mapping[str, Any]) -
     om = old["metadata"]
     nm = new["metadata"]
     keys = (set(om) | set(nm)) - {"resourceVersion", "managedFields"}
-    return all(om.get(k) == nm.get(k) for k in keys)
+    return all(om.get(k) == nm.get(k) for k in keys) and managed_fields_equivalent(old, new)

@@ -75,23 +75,29 @@ def run(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            try:
-                async with open_apiserver(
-                    host=host,
-                    port=port,
-                    state_file=state,
-                    workload_simulation=not args.no_workload_simulation,
-                    bookmark_interval=args.bookmark_interval,
-                ) as server:
-                    server.write_kubeconfig(kubeconfig)
-                    print(f"serving the Kubernetes API on {server.url}", flush=True)
-                    print(f"kubeconfig: {kubeconfig}", flush=True)
-                    print(f"try: kubectl --kubeconfig {kubeconfig} get namespaces", flush=True)
-                    async for _signum in signals:
-                        break
-            except OSError as exc:
-                raise UserError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from exc
+            async with open_apiserver(
+                host=host,
+                port=port,
+                state_file=state,
+                workload_simulation=not args.no_workload_simulation,
+                bookmark_interval=args.bookmark_interval,
+            ) as server:
+                server.write_kubeconfig(kubeconfig)
+                print(f"serving the Kubernetes API on {server.url}", flush=True)
+                print(f"kubeconfig: {kubeconfig}", flush=True)
+                print(f"try: kubectl --kubeconfig {kubeconfig} get namespaces", flush=True)
+                async for _signum in signals:
+                    break
 
-    trio.run(main)
+    try:
+        trio.run(main)
+    except (OSError, BaseExceptionGroup) as error:
+        # A socket that cannot be bound arrives wrapped in the server's nursery group.
+        leaf: BaseException = error
+        while isinstance(leaf, BaseExceptionGroup) and len(leaf.exceptions) == 1:
+            leaf = leaf.exceptions[0]
+        if not isinstance(leaf, OSError):
+            raise
+        raise UserError(f"cannot serve on {host}:{port}: {leaf.strerror or leaf}") from None
     print("stopped", file=sys.stderr, flush=True)
     return 0
