@@ -7,10 +7,42 @@ observe each other only through explicit ``cross:`` declarations.
 The public API is re-exported here; everything else lives in private layers:
 ``katalog`` (the language), ``kube`` (the client), ``apiserver`` (the embedded
 Kubernetes API server), ``runtime``, ``oncop``, ``web`` and ``testing``.
+
+The names load on first use, so that ``python -m orkestra_trio --help`` (which
+imports this package) does not pay for the runtime's imports.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+if TYPE_CHECKING:
+    from orkestra_trio.katalog import KatalogError, load_katalog, load_katalogs
+    from orkestra_trio.runtime.runtime import Runtime, open_runtime
+
+__all__ = [
+    "KatalogError",
+    "Runtime",
+    "__version__",
+    "load_katalog",
+    "load_katalogs",
+    "open_runtime",
+]
+
+_WHERE = {
+    "KatalogError": "orkestra_trio.katalog",
+    "load_katalog": "orkestra_trio.katalog",
+    "load_katalogs": "orkestra_trio.katalog",
+    "Runtime": "orkestra_trio.runtime.runtime",
+    "open_runtime": "orkestra_trio.runtime.runtime",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'orkestra_trio' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

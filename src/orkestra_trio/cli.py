@@ -19,7 +19,13 @@ from collections.abc import Sequence
 from orkestra_trio import __version__
 
 # Sub-command name -> module under orkestra_trio.commands. Order is --help order.
-COMMANDS: dict[str, str] = {"validate": "validate", "render": "render", "apiserver": "apiserver"}
+COMMANDS: dict[str, str] = {
+    "run": "run",
+    "validate": "validate",
+    "render": "render",
+    "apiserver": "apiserver",
+    "simulate": "simulate",
+}
 
 
 class UserError(Exception):
@@ -42,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    # The bare form: ``python -m orkestra_trio katalog.yaml`` means ``run katalog.yaml``.
+    if args_list and args_list[0].endswith((".yaml", ".yml")):
+        args_list.insert(0, "run")
+    argv = args_list
     parser = build_parser()
     args = parser.parse_args(argv)
     run = getattr(args, "run", None)

@@ -61,7 +61,11 @@ def health_body(key: str, health: Mapping[str, Any]) -> JSON:
 
 def metrics_body(metrics: Mapping[str, Any]) -> JSON:
     """The ``metrics`` object: the five fields of ONCOP.md, missing ones zero."""
-    return {field: metrics.get(field, default) for field, default in METRICS_DEFAULTS.items()}
+    body = {field: metrics.get(field, default) for field, default in METRICS_DEFAULTS.items()}
+    # Where the runtime autoscales, the configured worker count next to the current one.
+    if "baselineWorkers" in metrics:
+        body["baselineWorkers"] = metrics["baselineWorkers"]
+    return body
 
 
 def summary_entry(

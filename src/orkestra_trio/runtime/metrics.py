@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import attrs
+
+from orkestra_trio.katalog.model import CrossEntry
 
 #: Buckets (seconds) for how long one reconcile takes: milliseconds up to the default timeouts.
 RECONCILE_BUCKETS: tuple[float, ...] = (
@@ -103,6 +105,38 @@ class Histogram:
         return self.bounds[-1] if self.bounds else math.nan
 
 
+#: Where a ``cross:`` read went: the local registry, an ONCOP host, or a raw endpoint.
+CrossSourceLabel = Literal["same-process", "oncop", "endpoint"]
+#: How a ``cross:`` read ended (an answer carrying ``error`` is an error, stale or not).
+CrossResultLabel = Literal["found", "not_found", "stale", "error"]
+
+
+def cross_result(answer: Mapping[str, Any]) -> CrossResultLabel:
+    """Classify one ``.cross.<as>`` answer (ONCOP.md's outcomes table)."""
+    if answer.get("error"):
+        return "stale" if answer.get("stale") == "true" else "error"
+    return "found" if answer.get("found") == "true" else "not_found"
+
+
+def cross_source(entry: CrossEntry) -> CrossSourceLabel:
+    """Where a ``cross:`` entry reads from, as the metrics label it."""
+    if entry.source is None:
+        return "same-process"
+    return "oncop" if entry.source.host is not None else "endpoint"
+
+
+@attrs.frozen
+class CrossRead:
+    """The last read of one ``cross:`` entry of a box, for the Control Center's graph."""
+
+    observed: str
+    source: CrossSourceLabel
+    result: CrossResultLabel
+    error: str
+    #: Trio clock time of the read.
+    at: float
+
+
 def _reconcile_totals() -> dict[ReconcileLabel, int]:
     return dict.fromkeys(RECONCILE_LABELS, 0)
 
@@ -123,8 +157,32 @@ class BoxMetrics:
     #: Workers alive in the pool (follows resize) and, among them, those holding a key.
     workers: int = 0
     active_workers: int = 0
+    #: The configured worker count (``reconciler.workers``) autoscale returns to.
+    baseline_workers: int = 0
     #: Times the box's own machinery crashed and was restarted by its supervisor.
     restarts_total: int = 0
+    #: ``cross:`` reads made by this box's reconciles, by (source, result).
+    cross_reads_total: dict[tuple[CrossSourceLabel, CrossResultLabel], int] = attrs.field(
+        factory=dict
+    )
+    #: The last read of each ``cross:`` entry, by its ``as`` name.
+    cross_last: dict[str, CrossRead] = attrs.field(factory=dict)
+
+    def observe_cross(
+        self,
+        as_: str,
+        observed: str,
+        source: CrossSourceLabel,
+        answer: Mapping[str, Any],
+        at: float,
+    ) -> None:
+        """Count one ``cross:`` read and remember it as the entry's last one."""
+        result = cross_result(answer)
+        key = (source, result)
+        self.cross_reads_total[key] = self.cross_reads_total.get(key, 0) + 1
+        self.cross_last[as_] = CrossRead(
+            observed, source, result, str(answer.get("error") or ""), at
+        )
 
     def observe_reconcile(self, label: ReconcileLabel, duration: float) -> None:
         self.reconcile_total[label] += 1
@@ -154,7 +212,10 @@ class BoxMetrics:
             longest_running_processor=longest_running_processor,
             workers=self.workers,
             active_workers=self.active_workers,
+            baseline_workers=self.baseline_workers,
             restarts_total=self.restarts_total,
+            cross_reads_total=dict(self.cross_reads_total),
+            cross_last=dict(self.cross_last),
             error_rate_percent=_percent(self.reconcile_errors_total, total),
             workers_busy_percent=_percent(self.active_workers, self.workers),
         )
@@ -188,12 +249,18 @@ class MetricsSnapshot:
     restarts_total: int
     error_rate_percent: float
     workers_busy_percent: float
+    cross_reads_total: dict[tuple[CrossSourceLabel, CrossResultLabel], int] = attrs.field(
+        factory=dict
+    )
+    cross_last: dict[str, CrossRead] = attrs.field(factory=dict)
+    baseline_workers: int = 0
 
     def oncop_metrics(self) -> dict[str, Any]:
         """The ``metrics`` object that ONCOP serves for a box (field names from ONCOP.md)."""
         return {
             "queueDepth": self.queue_depth,
             "workers": self.workers,
+            "baselineWorkers": self.baseline_workers,
             "workersBusyPercent": round(self.workers_busy_percent, 1),
             "errorRatePercent": round(self.error_rate_percent, 1),
             "reconcileDurationP95Ms": round(self.reconcile_duration_p95 * 1000.0, 3),

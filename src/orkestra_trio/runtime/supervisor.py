@@ -66,9 +66,15 @@ class Supervisor:
                 await self._run_box()
             except Exception as exc:  # an ExceptionGroup from the box nursery included
                 crash = describe_exception(exc)
-                logger.error("box %s crashed: %s", self.name, crash, exc_info=exc)
+                logger.error(
+                    "box %s crashed: %s",
+                    self.name,
+                    crash,
+                    exc_info=exc,
+                    extra={"box": self.name, "event": "crash"},
+                )
             else:
-                logger.info("box %s stopped", self.name)
+                logger.info("box %s stopped", self.name, extra={"box": self.name, "event": "stop"})
                 return
             finally:
                 self.running = False
@@ -82,5 +88,11 @@ class Supervisor:
                 self.metrics.restarts_total += 1
             if self.health is not None:
                 self.health.record_crash(f"box crashed: {crash}")
-            logger.warning("box %s: restart %d in %.3gs", self.name, self.restarts, delay)
+            logger.warning(
+                "box %s: restart %d in %.3gs",
+                self.name,
+                self.restarts,
+                delay,
+                extra={"box": self.name, "event": "restart"},
+            )
             await trio.sleep(delay)

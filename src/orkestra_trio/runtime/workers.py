@@ -245,9 +245,15 @@ class WorkerPool(Generic[K]):
                 result.failure.kind.value,
                 delay,
                 result.failure.error,
+                extra={"box": self.name, "key": key, "event": "reconcile_error"},
             )
             if result.failure.traceback:
-                logger.debug("box %s: %s", self.name, result.failure.traceback)
+                logger.debug(
+                    "box %s: %s",
+                    self.name,
+                    result.failure.traceback,
+                    extra={"box": self.name, "key": key},
+                )
             return
         if result.outcome.gated:
             self.health.record_gated()

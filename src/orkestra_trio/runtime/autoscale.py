@@ -1,0 +1,206 @@
+"""Autoscale: a box's worker count follows its ``autoscale`` conditions.
+
+The Katalog says (KATALOG.md, the ONCOP seed)::
+
+    autoscale:
+      interval: 15s
+      cooldown: 2m
+      conditions:
+        - when:
+            - field: metrics.queueDepth          # the box's own metrics
+              greaterThan: "50"
+          override: {workers: 8}
+        - when:
+            - field: cross.loader.metrics.queueDepth   # another operator's
+              greaterThan: "60"
+              source: {host: "http://loader-runtime:8080", cacheFor: 10s}
+          override: {workers: 10}
+
+Every ``interval`` the :class:`Autoscaler` evaluates the conditions against a
+context holding the box's own ONCOP metrics (``metrics.queueDepth``,
+``metrics.workersBusyPercent``, ``metrics.errorRatePercent``...) and, for a
+condition that carries its own ``source:``, the remote answer under
+``cross.<name>`` (read through the same cached reader as ``cross:``
+entries). While at least one condition holds, its override applies (the
+largest when several hold). Once none has held for ``cooldown`` seconds, the
+baseline (``reconciler.workers``) returns. Going up is immediate, coming
+down waits: a backlog that flickers around the threshold must not make the
+pool oscillate.
+
+Resizing goes through :meth:`WorkerPool.resize`, which never drops or
+duplicates an in-flight key; while ``dependsOn`` has paused the box (zero
+workers) the new count is only remembered, and applies on resume.
+
+Which remote object a sourced condition reads: the name after ``cross.`` in
+its field. When the box has a ``cross:`` entry of that name, its CRD (and a
+literal ``selector``) are used; otherwise the name is the CRD key. Autoscale
+is a decision about the whole box, not one CR, so a CR-scoped type (``cr``,
+the default, or ``events``) whose selector is a template (rendered per CR)
+reads the observed CRD's summary (``/katalog/<crd>``, type ``metrics``),
+which carries the same ``metrics`` object as a CR answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+import trio
+
+from orkestra_trio.katalog.conditions import Condition, ConditionError, conditions_hold
+from orkestra_trio.katalog.model import Autoscale, AutoscaleCondition, CrossEntry, CrossSource
+from orkestra_trio.katalog.render import cross_answer
+
+from .remote import SourceReader, unavailable_answer
+
+logger = logging.getLogger(__name__)
+
+# The first ``cross.<name>`` of a condition's field, dotted path or template.
+_CROSS_NAME = re.compile(r"(?:^|[\s.({])cross\.([A-Za-z_][A-Za-z0-9_-]*)")
+
+
+@attrs.frozen
+class RemoteRead:
+    """Where a sourced condition reads: ``.cross.<as_>`` from ``crd`` over ``source``."""
+
+    as_: str
+    crd: str
+    source: CrossSource
+    name: str = ""
+    namespace: str = ""
+
+
+def cross_name(field: str) -> str | None:
+    """The ``<name>`` of the first ``cross.<name>`` a condition field reads, if any."""
+    match = _CROSS_NAME.search(field)
+    return match.group(1) if match else None
+
+
+def remote_read(condition: Condition, entries: tuple[CrossEntry, ...]) -> RemoteRead | None:
+    """What a condition with its own ``source:`` reads (module docstring), None without one."""
+    source = condition.source
+    if not isinstance(source, CrossSource):
+        return None
+    as_ = cross_name(condition.field)
+    if as_ is None:
+        return None
+    crd, name, namespace = as_, "", ""
+    for entry in entries:
+        if entry.as_ == as_:
+            crd = entry.crd
+            selector = entry.selector
+            if selector.name is not None and not selector.name.is_template:
+                name = selector.name.source
+            if selector.namespace is not None and not selector.namespace.is_template:
+                namespace = selector.namespace.source
+            break
+    if source.host is not None and source.type in ("cr", "events") and not name:
+        source = attrs.evolve(source, type="metrics")
+    return RemoteRead(as_=as_, crd=crd, source=source, name=name, namespace=namespace)
+
+
+def _conditions(condition: AutoscaleCondition) -> tuple[Condition, ...]:
+    return (*condition.when, *condition.or_)
+
+
+class Autoscaler:
+    """Keeps one box's worker count where its ``autoscale`` conditions say.
+
+    ``metrics()`` returns the box's ONCOP metrics; ``apply(n)`` resizes the box
+    (the box decides what a resize means while paused). ``reader`` reads
+    sourced conditions; without one they see a not-found answer with an error.
+    """
+
+    def __init__(
+        self,
+        spec: Autoscale,
+        *,
+        baseline: int,
+        metrics: Callable[[], Mapping[str, Any]],
+        apply: Callable[[int], None],
+        reader: SourceReader | None = None,
+        cross: tuple[CrossEntry, ...] = (),
+        name: str = "",
+    ) -> None:
+        self.spec = spec
+        self.baseline = baseline
+        self.current = baseline
+        self._metrics = metrics
+        self._apply = apply
+        self.reader = reader
+        self.name = name
+        self._reads: dict[int, dict[int, RemoteRead]] = {
+            index: {
+                position: read
+                for position, cond in enumerate(_conditions(condition))
+                if (read := remote_read(cond, cross)) is not None
+            }
+            for index, condition in enumerate(spec.conditions)
+        }
+        #: Trio time a condition last held (None: never since start or since the baseline returned).
+        self.last_held: float | None = None
+        self.evaluations = 0
+
+    async def run(self) -> None:
+        """Evaluate every ``interval`` seconds, forever (in the box's nursery)."""
+        while True:
+            await self.evaluate()
+            await trio.sleep(self.spec.interval)
+
+    async def evaluate(self) -> int:
+        """One evaluation: resize when due and return the worker count now in force."""
+        self.evaluations += 1
+        now = trio.current_time()
+        wanted: int | None = None
+        for index, condition in enumerate(self.spec.conditions):
+            if await self._holds(index, condition):
+                workers = condition.override.workers
+                wanted = workers if wanted is None else max(wanted, workers)
+        if wanted is not None:
+            self.last_held = now
+            self._set(wanted, "a condition holds")
+        elif self.current != self.baseline and (
+            self.last_held is None or now - self.last_held >= self.spec.cooldown
+        ):
+            self.last_held = None
+            self._set(self.baseline, f"no condition held for {self.spec.cooldown:g}s")
+        return self.current
+
+    async def _holds(self, index: int, condition: AutoscaleCondition) -> bool:
+        cross: dict[str, Any] = {}
+        for read in self._reads[index].values():
+            if read.as_ not in cross:
+                cross[read.as_] = await self._read(read)
+        context = {"metrics": dict(self._metrics()), "cross": cross}
+        try:
+            return conditions_hold(condition.when, condition.or_, context)
+        except (ConditionError, ValueError) as exc:
+            # Load-time checks catch most of these; a condition that cannot be
+            # evaluated never scales (it must not pass by accident).
+            logger.warning("box %s: autoscale condition not evaluated: %s", self.name, exc)
+            return False
+
+    async def _read(self, read: RemoteRead) -> dict[str, Any]:
+        if self.reader is None:
+            return unavailable_answer()
+        answer, _ = await self.reader.read_source(
+            read.crd, read.source, name=read.name, namespace=read.namespace, context={}
+        )
+        return cross_answer(answer)
+
+    def _set(self, workers: int, why: str) -> None:
+        if workers == self.current:
+            return
+        logger.info(
+            "box %s: autoscale %d -> %d workers (%s)",
+            self.name,
+            self.current,
+            workers,
+            why,
+            extra={"box": self.name, "event": "autoscale"},
+        )
+        self.current = workers
+        self._apply(workers)

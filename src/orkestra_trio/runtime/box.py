@@ -1,0 +1,354 @@
+"""One operatorBox at run time: its queue, workers, health, metrics and supervisor.
+
+Everything a box owns is its own (the seeds' isolation list): its workqueue,
+its worker pool, its reconcile pipeline, its health state machine and its
+metrics. What it shares it only *reads*, through the registry: the
+informers (one per kind, shared between boxes, each notifying this box
+through its non-blocking ``queue.add``) and other boxes' caches for
+``cross:`` reads.
+
+How keys get into the queue:
+
+* a CR of the box's kind is added, deleted, or changed in a way that matters
+  (spec/generation, deletion, finalizers, labels, annotations; not our own
+  status writes, which would otherwise loop);
+* a child changes: its controller ownerReference names the CR to reconcile;
+* an object this CR read through ``cross:`` changes (the registry);
+* ``resync``: every CR, periodically;
+* failures (with backoff) and ``requeue.after`` (the worker pool).
+
+The box's nursery runs under a :class:`~.supervisor.Supervisor`: if the box's
+own machinery breaks, it is restarted with backoff and its siblings never
+notice. ``dependsOn`` holds the workers back until the boxes depended on are
+started (informer synced) or healthy, and pauses them again (zero workers)
+while that stops being true.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from functools import partial
+from typing import Any
+
+import trio
+
+from orkestra_trio.katalog import RESOURCE_GROUPS, CrdEntry, Text
+from orkestra_trio.katalog.manifests import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from orkestra_trio.kube import KubeClient, NotFound
+
+from .autoscale import Autoscaler
+from .events import BoxEvents
+from .health import BoxHealth, HealthSnapshot, HealthState
+from .informer import Change, Informer, ObjectKey, object_key
+from .metrics import BoxMetrics
+from .pipeline import ReconcilePipeline
+from .registry import KatalogRegistry
+from .remote import SourceReader
+from .supervisor import Supervisor
+from .workers import WorkerPool
+from .workqueue import WorkQueue
+
+logger = logging.getLogger(__name__)
+
+#: Children are listed and watched by this label: one informer per kind for all boxes.
+CHILD_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"
+
+
+def child_kinds(crd: CrdEntry) -> list[tuple[str, str]]:
+    """(apiVersion, kind) of every child kind the box may create, known at load time.
+
+    A ``custom`` entry whose apiVersion or kind is a template is only known
+    per CR: the pipeline reads those children from the server instead.
+    """
+    box = crd.operator_box
+    assert box is not None
+    kinds: list[tuple[str, str]] = []
+    for resources in (box.on_create, box.on_reconcile, box.on_delete):
+        for group, entries in resources.items():
+            if group != "custom":
+                info = RESOURCE_GROUPS[group]
+                pair = (info.api_version, info.kind)
+                if pair not in kinds:
+                    kinds.append(pair)
+                continue
+            for entry in entries:
+                api_version, kind = entry.fields.get("apiVersion"), entry.fields.get("kind")
+                if _literal(api_version) and _literal(kind):
+                    pair = (str(api_version), str(kind))
+                    if pair not in kinds:
+                        kinds.append(pair)
+    return kinds
+
+
+def _literal(value: Any) -> bool:
+    if isinstance(value, Text):
+        return not value.is_template and bool(value.source)
+    return isinstance(value, str) and bool(value)
+
+
+def meaningful_cr_change(change: Change) -> bool:
+    """Does this change of a CR call for a reconcile? Our own status writes do not."""
+    if change.type != "MODIFIED" or change.old is None or change.new is None:
+        return True
+    old = change.old.get("metadata") or {}
+    new = change.new.get("metadata") or {}
+    if old.get("resourceVersion") == new.get("resourceVersion"):
+        return False
+    return any(
+        old.get(field) != new.get(field)
+        for field in (
+            "generation",
+            "deletionTimestamp",
+            "finalizers",
+            "labels",
+            "annotations",
+            "uid",
+        )
+    )
+
+
+class BoxSetupError(Exception):
+    """The box cannot start (its CRD is not served); its supervisor retries with backoff."""
+
+
+class Box:
+    """The running operatorBox of one CRD. Created by the runtime; run with :meth:`run`."""
+
+    def __init__(self, crd: CrdEntry, *, kube: KubeClient, registry: KatalogRegistry) -> None:
+        if crd.operator_box is None:
+            raise ValueError(f"CRD {crd.key!r} has no operatorBox")
+        self.name = crd.key
+        self.crd = crd
+        self.model = crd.operator_box
+        self.kube = kube
+        self.registry = registry
+        settings = self.model.reconciler
+        self.workers = settings.workers
+        self.metrics = BoxMetrics(baseline_workers=settings.workers)
+        self.health = BoxHealth(self.name, failure_threshold=settings.queue.failure_threshold)
+        self.queue: WorkQueue[ObjectKey] = WorkQueue(
+            max_depth=settings.queue.max_depth, metrics=self.metrics, name=self.name
+        )
+        self.events = BoxEvents(kube, crd.api_types.kind)
+        self.supervisor = Supervisor(
+            self.name, self._run_once, health=self.health, metrics=self.metrics
+        )
+        #: (box, "started" | "healthy") this box waits for; filled in by the runtime.
+        self.dependencies: list[tuple[Box, str]] = []
+        self.pipeline: ReconcilePipeline | None = None
+        self.pool: WorkerPool[ObjectKey] | None = None
+        self.cr_informer: Informer | None = None
+        self.child_informers: dict[tuple[str, str], Informer] = {}
+        self.paused = False
+        # Cancels the box while it is still starting (waiting for dependencies or
+        # informers): a stop must not wait for a start that may never come.
+        self._start_scope = trio.CancelScope()
+        self._working = False
+        autoscale = self.model.autoscale
+        remote = registry.remote
+        #: Moves ``workers`` with the Katalog's ``autoscale`` conditions (None without any).
+        self.autoscaler: Autoscaler | None = None
+        if autoscale is not None and autoscale.conditions:
+            self.autoscaler = Autoscaler(
+                autoscale,
+                baseline=settings.workers,
+                metrics=self._metrics_json,
+                apply=self.resize,
+                reader=remote if isinstance(remote, SourceReader) else None,
+                cross=self.model.cross,
+                name=self.name,
+            )
+
+    # ---------------------------------------------------------------- running
+
+    async def run(self) -> None:
+        """Run the box (restarted by its supervisor after a crash) until :meth:`stop`."""
+        try:
+            with self._start_scope:
+                await self.supervisor.run()
+        finally:
+            self.health.mark_stopped()
+
+    def stop(self) -> None:
+        """Take no more work; in-flight reconciles finish, then :meth:`run` returns."""
+        self.queue.shutdown()
+        if not self._working:
+            self._start_scope.cancel()
+
+    async def _run_once(self) -> None:
+        if self.pipeline is None:
+            await self._setup()
+        assert self.pool is not None and self.cr_informer is not None
+        self.health.mark_started()
+        await self._wait_dependencies()
+        await self.cr_informer.synced.wait()
+        for informer in self.child_informers.values():
+            await informer.synced.wait()
+        for key in self.cr_informer.keys():  # noqa: SIM118 (a list copy)
+            self.queue.add(key)
+        self.health.mark_synced()
+        async with trio.open_nursery() as nursery:
+            resync = self.model.reconciler.resync
+            if resync:
+                nursery.start_soon(self._resync, resync)
+            if self.dependencies:
+                nursery.start_soon(self._follow_dependencies)
+            if self.autoscaler is not None:
+                nursery.start_soon(self.autoscaler.run)
+            self._working = True
+            try:
+                await self.pool.run()
+            finally:
+                self._working = False
+            nursery.cancel_scope.cancel()
+
+    async def _setup(self) -> None:
+        """Informers and subscriptions, once per box (a restart keeps them)."""
+        types = self.crd.api_types
+        try:
+            cr_info = await self.kube.resource((types.api_version, types.kind))
+        except NotFound:
+            raise BoxSetupError(
+                f"box {self.name}: the cluster does not serve {types.kind} in "
+                f"{types.api_version}: install its CRD ({types.plural}.{types.group}) first, "
+                "or run on the embedded API server, which installs it"
+            ) from None
+        cr_informer = await self.registry.cr_informer(self.name)
+        for api_version, kind in child_kinds(self.crd):
+            informer = await self.registry.informer(
+                (api_version, kind), label_selector=CHILD_SELECTOR
+            )
+            self.child_informers[(api_version, kind)] = informer
+        self.cr_informer = cr_informer
+        self.pipeline = ReconcilePipeline(
+            name=self.name,
+            crd=self.crd,
+            kube=self.kube,
+            registry=self.registry,
+            cr_info=cr_info,
+            cr_informer=cr_informer,
+            child_informers=self.child_informers,
+            events=self.events,
+            health=self._health_json,
+            metrics=self._metrics_json,
+            timeout=self.model.reconciler.timeout,
+            box_metrics=self.metrics,
+        )
+        self.pool = WorkerPool(
+            self.queue,
+            self.pipeline,
+            workers=self.workers,
+            timeout=self.model.reconciler.timeout,
+            health=self.health,
+            metrics=self.metrics,
+            name=self.name,
+        )
+        cr_informer.subscribe(self._on_cr_change)
+        for informer in self.child_informers.values():
+            informer.subscribe(self._on_child_change)
+
+    async def _resync(self, period: float) -> None:
+        assert self.cr_informer is not None
+        while True:
+            await trio.sleep(period)
+            for key in self.cr_informer.keys():  # noqa: SIM118 (a list copy)
+                self.queue.add(key)
+
+    def resize(self, workers: int) -> None:
+        """Run ``workers`` workers from now on (autoscale); while paused, from the resume on."""
+        self.workers = workers
+        if self.pool is not None and not self.paused:
+            self.pool.resize(workers)
+
+    # ----------------------------------------------------------- dependencies
+
+    def dependencies_met(self) -> bool:
+        return all(
+            _dependency_holds(box.health.snapshot(), cond) for box, cond in self.dependencies
+        )
+
+    async def _wait_dependencies(self) -> None:
+        for box, condition in self.dependencies:
+            if not _dependency_holds(box.health.snapshot(), condition):
+                logger.info(
+                    "box %s waits for box %s to be %s",
+                    self.name,
+                    box.name,
+                    condition,
+                    extra={"box": self.name, "event": "dependency"},
+                )
+                await box.health.wait_until(partial(_dependency_holds, condition=condition))
+
+    async def _follow_dependencies(self) -> None:
+        """Pause the workers while a dependency stops holding; resume when it holds again."""
+        assert self.pool is not None
+        while True:
+            await self._wait_changed_dependency()
+            if self.queue.shutting_down:
+                return
+            met = self.dependencies_met()
+            if not met and not self.paused:
+                logger.warning(
+                    "box %s pauses: a dependency no longer holds",
+                    self.name,
+                    extra={"box": self.name, "event": "dependency"},
+                )
+                self.paused = True
+                self.pool.resize(0)
+            elif met and self.paused:
+                logger.info(
+                    "box %s resumes", self.name, extra={"box": self.name, "event": "dependency"}
+                )
+                self.paused = False
+                self.pool.resize(self.workers)
+
+    async def _wait_changed_dependency(self) -> None:
+        async with trio.open_nursery() as nursery:
+
+            async def watch(box: Box) -> None:
+                await box.health.wait_changed(box.health.version)
+                nursery.cancel_scope.cancel()
+
+            for box, _ in self.dependencies:
+                nursery.start_soon(watch, box)
+
+    # ---------------------------------------------------------- notifications
+
+    def _on_cr_change(self, change: Change) -> None:
+        if meaningful_cr_change(change):
+            self.queue.add(change.key)
+
+    def _on_child_change(self, change: Change) -> None:
+        obj = change.current
+        types = self.crd.api_types
+        for ref in (obj.get("metadata") or {}).get("ownerReferences") or ():
+            if (
+                isinstance(ref, Mapping)
+                and ref.get("controller")
+                and ref.get("kind") == types.kind
+                and ref.get("apiVersion") == types.api_version
+            ):
+                namespace = object_key(obj)[0] if self.crd.namespaced else ""
+                self.queue.add((namespace, str(ref.get("name") or "")))
+
+    # ------------------------------------------------------------- reading
+
+    def _health_json(self) -> Mapping[str, Any]:
+        return self.health.snapshot().to_json()
+
+    def _metrics_json(self) -> Mapping[str, Any]:
+        return self.metrics.snapshot(
+            longest_running_processor=self.queue.longest_running()
+        ).oncop_metrics()
+
+    @property
+    def resource_count(self) -> int:
+        return len(self.cr_informer) if self.cr_informer is not None else 0
+
+
+def _dependency_holds(snapshot: HealthSnapshot, condition: str) -> bool:
+    if condition == "healthy":
+        # pending counts: a box with no CR yet has nothing that could fail.
+        return snapshot.state in (HealthState.HEALTHY, HealthState.PENDING)
+    return snapshot.state is not HealthState.NOT_STARTED

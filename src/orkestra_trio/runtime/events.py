@@ -1,0 +1,78 @@
+"""The Events a box posts on its CRs, aggregated, and never a reason for a reconcile to fail.
+
+KATALOG.md's reasons: Normal ``<Kind>Reconciled``, Warning
+``<Kind>ReconcileError``, Normal ``Deleting`` and Normal ``<Kind>Deleted``.
+Repeats are aggregated by the ``kube`` layer's :class:`EventRecorder` (a
+repeat bumps ``count`` instead of creating another Event).
+
+To keep the steady state free of writes, ``Reconciled`` is only posted by a
+reconcile that changed something (created, updated or deleted a child);
+an unchanged cycle has nothing new to say. Posting is best effort with a
+short deadline: a failing Events API is logged, not turned into a reconcile
+failure.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import trio
+
+from orkestra_trio.kube import EventRecorder, KubeClient, KubeError
+
+logger = logging.getLogger(__name__)
+
+#: Longest an Event post may hold a reconcile.
+EVENT_DEADLINE = 5.0
+#: Kubernetes caps an Event message; keep ours well inside.
+MAX_MESSAGE = 1024
+
+
+class BoxEvents:
+    """Events of one box (one CR kind)."""
+
+    def __init__(self, kube: KubeClient, kind: str, *, component: str = "orkestra") -> None:
+        self.kind = kind
+        self.recorder = EventRecorder(kube, component)
+        self.posted = 0
+        self.failed = 0
+
+    async def reconciled(self, cr: Mapping[str, Any], message: str) -> None:
+        await self._post(cr, "Normal", f"{self.kind}Reconciled", message)
+
+    async def reconcile_error(self, cr: Mapping[str, Any], message: str) -> None:
+        await self._post(cr, "Warning", f"{self.kind}ReconcileError", message)
+
+    async def deleting(self, cr: Mapping[str, Any], message: str) -> None:
+        await self._post(cr, "Normal", "Deleting", message)
+
+    async def deleted(self, cr: Mapping[str, Any], message: str) -> None:
+        await self._post(cr, "Normal", f"{self.kind}Deleted", message)
+
+    async def cross_read_failed(self, cr: Mapping[str, Any], as_: str, message: str) -> None:
+        """A remote ``cross:`` read failed (the reconcile goes on with a not-found/stale answer)."""
+        await self._post(cr, "Warning", "CrossReadFailed", f"cross {as_}: {message}")
+
+    async def _post(self, cr: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
+        if len(message) > MAX_MESSAGE:
+            message = message[: MAX_MESSAGE - 3] + "..."
+        with trio.move_on_after(EVENT_DEADLINE) as scope:
+            try:
+                await self.recorder.record(cr, reason=reason, message=message, type=type_)
+            except KubeError as exc:
+                self.failed += 1
+                logger.warning("could not post event %s on %s: %s", reason, _name(cr), exc)
+                return
+        if scope.cancelled_caught:
+            self.failed += 1
+            logger.warning("posting event %s on %s timed out", reason, _name(cr))
+            return
+        self.posted += 1
+
+
+def _name(cr: Mapping[str, Any]) -> str:
+    metadata = cr.get("metadata") or {}
+    namespace = metadata.get("namespace")
+    return f"{namespace}/{metadata.get('name')}" if namespace else str(metadata.get("name"))

@@ -1,0 +1,351 @@
+"""The reconcile pipeline: one CR, one pass, from the cache to the fewest writes that suffice.
+
+The steps, in order (issue 5):
+
+1. Read the CR from the box's informer cache. Gone: nothing to do.
+2. Being deleted (``deletionTimestamp``) and carrying our finalizer: create
+   the ``onDelete`` children, post ``Deleting``/``<Kind>Deleted`` Events and
+   remove the finalizer. Nothing else runs for a CR on its way out.
+3. Ensure our finalizer, only when the box has ``onDelete`` children.
+4. ``cross:`` reads: in-memory lookups through the registry (which remembers
+   them, so a change of what was read re-enqueues this CR). They run before
+   the gate, not after as the issue lists them, so that a box-level ``when``
+   may test what another box reports; they cost no request either way.
+5. The box-level ``when``/``or`` gate: when it fails, nothing is written and
+   the box's health reads ``gated``.
+6. onCreate and onReconcile children, in the fixed apply order
+   (:mod:`.children`: create when absent, correct drift, delete what turned off).
+7. Status: observedGeneration, the Ready condition, the declared fields;
+   written only when it changed (:mod:`.status`).
+8. A ``<Kind>Reconciled`` Event when the reconcile changed something.
+9. ``requeue.after`` when its conditions hold.
+
+The pure parts (template context, children, status) are the very functions
+of :mod:`orkestra_trio.katalog.render` that the offline ``render`` command
+calls, so the runtime applies what ``render`` prints.
+
+A failure anywhere in 4-9 is reported on the CR (Ready=False with the error,
+a Warning Event) on a best-effort basis and then re-raised, so that
+``safe_reconcile`` records it in the box's health and requeues the key with
+backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import trio
+
+from orkestra_trio.katalog import CrdEntry, OperatorBox, parse_duration
+from orkestra_trio.katalog.conditions import conditions_hold
+from orkestra_trio.katalog.render import (
+    RenderError,
+    build_context,
+    render_children,
+    render_reconcile_children,
+    render_status,
+)
+from orkestra_trio.kube import KubeClient, KubeError, NotFound, ResourceInfo
+
+from .children import ApplyReport, apply_children, prunable_kinds, prune_orphans
+from .events import BoxEvents
+from .informer import Informer, ObjectKey, object_key
+from .metrics import BoxMetrics, cross_source
+from .registry import CrossTarget, KatalogRegistry
+from .safe import DONE, Outcome, describe_exception
+from .status import write_status
+
+logger = logging.getLogger(__name__)
+
+#: The finalizer a box puts on its CRs when it has onDelete work to do.
+FINALIZER = "orkestra.orkspace.io/finalizer"
+#: Longest the error report (status + Event) of a failed reconcile may take.
+ERROR_REPORT_DEADLINE = 5.0
+#: Share of the box's timeout kept back to report a reconcile that runs out of time.
+REPORT_MARGIN = 0.1
+
+
+class ReconcilePipeline:
+    """The reconcile function of one box: ``await pipeline(key)`` (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        crd: CrdEntry,
+        kube: KubeClient,
+        registry: KatalogRegistry,
+        cr_info: ResourceInfo,
+        cr_informer: Informer,
+        child_informers: Mapping[tuple[str, str], Informer],
+        events: BoxEvents,
+        health: Callable[[], Mapping[str, Any]] = dict,
+        metrics: Callable[[], Mapping[str, Any]] = dict,
+        timeout: float = 30.0,
+        box_metrics: BoxMetrics | None = None,
+    ) -> None:
+        assert crd.operator_box is not None
+        self.name = name
+        self.crd = crd
+        self.box: OperatorBox = crd.operator_box
+        self.kube = kube
+        self.registry = registry
+        self.cr_info = cr_info
+        self.cr_informer = cr_informer
+        self.child_informers = dict(child_informers)
+        self.events = events
+        self._health = health
+        self._metrics = metrics
+        self.timeout = timeout
+        #: Where cross reads are counted (metrics and the Control Center's graph).
+        self.box_metrics = box_metrics
+        self.writes = 0  # children and status writes, for tests and benchmarks
+        self._prunable = prunable_kinds(self.box)
+        #: The last remote-read error reported per (CR, cross entry), so it is posted once.
+        self._cross_errors: dict[tuple[ObjectKey, str], str] = {}
+
+    async def __call__(self, key: ObjectKey) -> Outcome:
+        namespace, name = key
+        cr = self.cr_informer.get(namespace, name)
+        if cr is None:
+            self.registry.forget_reader(self.name, key)
+            for slot in [slot for slot in self._cross_errors if slot[0] == key]:
+                del self._cross_errors[slot]
+            return DONE
+        metadata = cr.get("metadata") or {}
+        if metadata.get("deletionTimestamp"):
+            await self._delete(cr, key)
+            return DONE
+        if self.box.on_delete and FINALIZER not in (metadata.get("finalizers") or ()):
+            cr = await self._set_finalizers(cr, [*(metadata.get("finalizers") or ()), FINALIZER])
+        # Stop a little before the box's deadline so that a reconcile running
+        # out of time is still reported on the CR (Ready=False, a Warning Event).
+        margin = min(self.timeout * REPORT_MARGIN, ERROR_REPORT_DEADLINE)
+        try:
+            with trio.move_on_after(self.timeout - margin) as scope:
+                return await self._reconcile(cr, key)
+        except Exception as exc:
+            await self._report_error(cr, exc)
+            raise
+        assert scope.cancelled_caught
+        with trio.move_on_after(margin):
+            await self._report_error(cr, f"reconcile timed out after {self.timeout:g}s")
+        # The box's own deadline fires in a moment and records the timeout
+        # (health, metrics, retry with backoff), exactly as for a hung reconcile.
+        await trio.sleep_forever()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # ------------------------------------------------------------ the pass
+
+    async def _reconcile(self, cr: Mapping[str, Any], key: ObjectKey) -> Outcome:
+        cross, reads = await self._read_cross(cr)
+        self.registry.record_reads(self.name, key, reads)
+        uid = str((cr.get("metadata") or {}).get("uid") or "")
+        owned = self._owned_children(uid)
+        context = build_context(
+            cr, cross=cross, children=owned, metrics=self._metrics(), health=self._health()
+        )
+        if not conditions_hold(self.box.when, self.box.or_, context):
+            return Outcome(gated=True)
+
+        children = render_reconcile_children(self.box, context)
+        report = await apply_children(self.kube, children, owner_uid=uid, lookup=self._lookup_child)
+        if self._prunable:
+            await prune_orphans(self.kube, owned, children, self._prunable, report)
+        self.writes += report.writes
+        if report.writes:
+            # The status sees the children as the server answered our writes.
+            context = build_context(
+                cr,
+                cross=cross,
+                children=_overlay(owned, report),
+                metrics=self._metrics(),
+                health=self._health(),
+            )
+        generation = int((cr.get("metadata") or {}).get("generation") or 0)
+        status = render_status(self.box, context, generation=generation)
+        if await write_status(self.kube, self.cr_info, cr, status) is not None:
+            self.writes += 1
+        if report.writes:
+            await self.events.reconciled(cr, report.summary())
+        return self._requeue(context)
+
+    async def _read_cross(
+        self, cr: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], frozenset[CrossTarget]]:
+        if not self.box.cross:
+            return {}, frozenset()
+        context = build_context(cr)
+        own_namespace = str((cr.get("metadata") or {}).get("namespace") or "")
+        answers: dict[str, Any] = {}
+        reads: set[CrossTarget] = set()
+        for entry in self.box.cross:
+            selector = entry.selector
+            name = selector.name.render(context) if selector.name is not None else ""
+            namespace = selector.namespace.render(context) if selector.namespace else ""
+            answer, target = await self.registry.read_cross(
+                entry, name=name, namespace=namespace or own_namespace, context=context
+            )
+            answers[entry.as_] = answer
+            if self.box_metrics is not None:
+                self.box_metrics.observe_cross(
+                    entry.as_, entry.crd, cross_source(entry), answer, trio.current_time()
+                )
+            if target is not None:
+                reads.add(target)
+            await self._report_cross_failure(cr, entry.as_, str(answer.get("error") or ""))
+        return answers, frozenset(reads)
+
+    async def _report_cross_failure(self, cr: Mapping[str, Any], as_: str, error: str) -> None:
+        """A Warning Event when an entry's read starts failing (or fails differently), once."""
+        slot = (object_key(cr), as_)
+        if not error:
+            self._cross_errors.pop(slot, None)
+            return
+        if self._cross_errors.get(slot) == error:
+            return  # already said; repeating it every reconcile would be a write each time
+        self._cross_errors[slot] = error
+        await self.events.cross_read_failed(cr, as_, error)
+
+    def _owned_children(self, uid: str) -> list[Mapping[str, Any]]:
+        owned: list[Mapping[str, Any]] = []
+        for informer in self.child_informers.values():
+            owned.extend(informer.owned_by(uid))
+        return owned
+
+    async def _lookup_child(
+        self, api_version: str, kind: str, namespace: str, name: str
+    ) -> Mapping[str, Any] | None:
+        informer = self.child_informers.get((api_version, kind))
+        if informer is not None:
+            return informer.get(namespace, name)
+        # A custom kind only known once rendered: no informer, ask the server.
+        try:
+            return await self.kube.get((api_version, kind), name, namespace=namespace or None)
+        except NotFound:
+            return None
+
+    def _requeue(self, context: Mapping[str, Any]) -> Outcome:
+        requeue = self.box.requeue
+        if requeue is None or requeue.after is None:
+            return DONE
+        if not conditions_hold(requeue.when, requeue.or_, context):
+            return DONE
+        text = requeue.after.render(context).strip()
+        if not text:
+            return DONE
+        try:
+            seconds = parse_duration(text)
+        except ValueError as exc:
+            raise RenderError(
+                f"requeue.after {text!r} is not a duration: {exc}",
+                where=requeue.after.where,
+                cr=_describe(context),
+            ) from None
+        return Outcome(requeue_after=seconds) if seconds > 0 else DONE
+
+    # ----------------------------------------------------------- deletion
+
+    async def _delete(self, cr: Mapping[str, Any], key: ObjectKey) -> None:
+        finalizers = list((cr.get("metadata") or {}).get("finalizers") or ())
+        self.registry.forget_reader(self.name, key)
+        if FINALIZER not in finalizers:
+            return  # not ours to hold up (or already released)
+        await self.events.deleting(cr, "running onDelete before the resource is removed")
+        uid = str((cr.get("metadata") or {}).get("uid") or "")
+        context = build_context(
+            cr, children=self._owned_children(uid), metrics=self._metrics(), health=self._health()
+        )
+        created = []
+        for child in render_children(self.box, context, phase="onDelete"):
+            if not child.present or child.manifest is None:
+                continue
+            # Cleanup children must outlive the CR: an owner reference would
+            # let the garbage collector remove them the moment the CR goes.
+            manifest = dict(child.manifest)
+            child_meta = dict(manifest.get("metadata") or {})
+            child_meta.pop("ownerReferences", None)
+            manifest["metadata"] = child_meta
+            cached = await self._lookup_child(
+                child.api_version, child.kind, child.namespace, child.name
+            )
+            if cached is None:
+                try:
+                    await self.kube.create(manifest, namespace=child.namespace or None)
+                    self.writes += 1
+                except KubeError as exc:
+                    if getattr(exc, "code", 0) != 409:
+                        raise
+                created.append(f"{child.kind} {child.name}")
+        finalizers.remove(FINALIZER)
+        await self._set_finalizers(cr, finalizers)
+        done = f"onDelete ran ({', '.join(created)})" if created else "nothing to clean up"
+        await self.events.deleted(cr, f"{done}; finalizer removed")
+
+    async def _set_finalizers(
+        self, cr: Mapping[str, Any], finalizers: list[str]
+    ) -> Mapping[str, Any]:
+        metadata = cr.get("metadata") or {}
+        patch: dict[str, Any] = {"metadata": {"finalizers": finalizers or None}}
+        if metadata.get("resourceVersion"):
+            # Optimistic concurrency: a finalizer list changed meanwhile is a conflict (retry).
+            patch["metadata"]["resourceVersion"] = metadata["resourceVersion"]
+        result = await self.kube.merge_patch(
+            self.cr_info,
+            str(metadata.get("name")),
+            patch,
+            namespace=str(metadata.get("namespace") or "") or None,
+        )
+        self.writes += 1
+        return result
+
+    # -------------------------------------------------------- error report
+
+    async def _report_error(self, cr: Mapping[str, Any], exc: Exception | str) -> None:
+        if isinstance(exc, str):
+            message = exc
+        elif isinstance(exc, RenderError | KubeError):
+            message = str(exc)
+        else:
+            message = describe_exception(exc)
+        with trio.move_on_after(ERROR_REPORT_DEADLINE):
+            try:
+                generation = int((cr.get("metadata") or {}).get("generation") or 0)
+                status = render_status(
+                    self.box, build_context(cr), generation=generation, error=message
+                )
+                if await write_status(self.kube, self.cr_info, cr, status) is not None:
+                    self.writes += 1
+            except Exception as report_exc:  # the original failure is what matters
+                logger.warning(
+                    "box %s: could not write the error status of %s: %s",
+                    self.name,
+                    object_key(cr),
+                    describe_exception(report_exc),
+                    extra={"box": self.name, "key": object_key(cr)},
+                )
+            await self.events.reconcile_error(cr, message)
+
+
+def _overlay(owned: list[Mapping[str, Any]], report: ApplyReport) -> list[Mapping[str, Any]]:
+    """The owned children with what this reconcile wrote replacing the cached versions."""
+
+    def ident(obj: Mapping[str, Any]) -> tuple[str, str, str]:
+        namespace, name = object_key(obj)
+        return (str(obj.get("kind") or ""), namespace, name)
+
+    merged = {ident(obj): obj for obj in owned}
+    for obj in report.observed:
+        merged[ident(obj)] = obj
+    for text in report.deleted:
+        kind, _, name = text.partition(" ")
+        for key in [k for k in merged if k[0] == kind and k[2] == name]:
+            del merged[key]
+    return list(merged.values())
+
+
+def _describe(context: Mapping[str, Any]) -> str:
+    metadata = context.get("metadata") or {}
+    return f"{context.get('kind') or 'CR'} {metadata.get('namespace') or ''}/{metadata.get('name')}"

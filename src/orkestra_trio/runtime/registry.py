@@ -1,0 +1,202 @@
+"""The KatalogRegistry: every informer of the runtime, every box, and who reads whom.
+
+Three jobs, all about sharing without coupling:
+
+* **Informers.** One informer per (kind, namespace, label selector), started
+  in the registry's own nursery and shared by every box that needs it: two
+  boxes whose children are Deployments share one Deployment watch.
+* **Boxes.** A reference to every box, for health pages and for ``cross:``
+  reads. Boxes never reference each other; they go through the registry.
+* **Cross reads.** A same-process ``cross:`` entry is an in-memory lookup in
+  the observed CRD's informer cache (the seeds: "zero-cost for same-binary
+  operatorBoxes"). The registry remembers which CR of which box read which
+  object during its last reconcile, and when that object changes it enqueues
+  those CRs again, so an App notices its database became Ready without a
+  resync. Remote sources (ONCOP over HTTP) plug in through
+  :class:`RemoteCrossReader`; until one is given they answer "not found"
+  with an ``error`` field.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+import trio
+
+from orkestra_trio.katalog import CrossEntry, KatalogSet
+from orkestra_trio.katalog.render import cross_answer
+from orkestra_trio.kube import KubeClient, ResourceRef, WatchOptions
+
+from .informer import Change, Informer, InformerKey, ObjectKey
+from .remote import read_remote, remote_target
+
+if TYPE_CHECKING:
+    from .box import Box
+
+logger = logging.getLogger(__name__)
+
+#: (observed CRD key, namespace, name); name "" stands for "any object of that namespace".
+CrossTarget = tuple[str, str, str]
+#: (observing box name, CR key)
+Reader = tuple[str, ObjectKey]
+
+
+class RemoteCrossReader(Protocol):
+    """The seam for remote ``cross:`` sources (ONCOP, raw endpoints): the ONCOP layer fills it."""
+
+    async def read(
+        self, entry: CrossEntry, *, name: str, namespace: str, context: Mapping[str, Any]
+    ) -> dict[str, Any]: ...
+
+
+class KatalogRegistry:
+    """Owns the informers (in ``nursery``) and indexes boxes and cross reads."""
+
+    def __init__(
+        self,
+        kube: KubeClient,
+        katalogs: KatalogSet,
+        nursery: trio.Nursery,
+        *,
+        watch_options: WatchOptions | None = None,
+        namespace: str = "",
+        remote: RemoteCrossReader | None = None,
+    ) -> None:
+        self.kube = kube
+        self.katalogs = katalogs
+        self.namespace = namespace
+        self.remote = remote
+        self._nursery = nursery
+        self._watch_options = watch_options
+        self._informers: dict[InformerKey, Informer] = {}
+        self._boxes: dict[str, Box] = {}
+        self._cr_informers: dict[str, Informer] = {}
+        self._readers: dict[CrossTarget, set[Reader]] = {}
+        self._reads_of: dict[Reader, frozenset[CrossTarget]] = {}
+
+    # -------------------------------------------------------------- informers
+
+    async def informer(self, ref: ResourceRef, *, label_selector: str = "") -> Informer:
+        """The shared informer for ``ref`` (started on first use)."""
+        info = await self.kube.resource(ref)
+        namespace = self.namespace if info.namespaced else ""
+        key = InformerKey(info.api_version, info.kind, namespace, label_selector)
+        informer = self._informers.get(key)
+        if informer is None:
+            informer = Informer(
+                self.kube,
+                info,
+                namespace=namespace,
+                label_selector=label_selector,
+                options=self._watch_options,
+            )
+            self._informers[key] = informer
+            self._nursery.start_soon(informer.run, name=f"informer {informer.describe()}")
+        return informer
+
+    async def cr_informer(self, crd_key: str) -> Informer:
+        """The informer of a CRD of the Katalog set (its CRs), shared by its box and its observers."""
+        informer = self._cr_informers.get(crd_key)
+        if informer is None:
+            types = self.katalogs.crds[crd_key].api_types
+            informer = await self.informer((types.api_version, types.kind))
+            if crd_key not in self._cr_informers:
+                self._cr_informers[crd_key] = informer
+                informer.subscribe(lambda change: self._observed_changed(crd_key, change))
+        return informer
+
+    @property
+    def informers(self) -> list[Informer]:
+        return list(self._informers.values())
+
+    # ------------------------------------------------------------------ boxes
+
+    def register(self, box: Box) -> None:
+        if box.name in self._boxes:
+            raise ValueError(f"box {box.name!r} is already registered")
+        self._boxes[box.name] = box
+
+    def box(self, name: str) -> Box:
+        return self._boxes[name]
+
+    @property
+    def boxes(self) -> list[Box]:
+        return list(self._boxes.values())
+
+    # ------------------------------------------------------------ cross reads
+
+    async def read_cross(
+        self, entry: CrossEntry, *, name: str, namespace: str, context: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], CrossTarget | None]:
+        """The answer for one ``cross:`` entry, and what was read (for re-enqueueing).
+
+        Same-process: a lookup in the observed CRD's cache, never cached
+        itself, always current. The answer is a fresh dict whose spec/status
+        are the cached objects (read-only).
+        """
+        if not entry.same_process:
+            return await read_remote(
+                self.remote, entry, name=name, namespace=namespace, context=context
+            )
+        crd = self.katalogs.crds[entry.crd]
+        informer = await self.cr_informer(entry.crd)
+        if not crd.namespaced:
+            namespace = ""
+        if name:
+            return cross_answer(informer.get(namespace, name)), (entry.crd, namespace, name)
+        labels = entry.selector.labels
+        wanted = {k: v.render(context) for k, v in labels.items()} if labels else {}
+        for obj in sorted(informer.objects(), key=lambda o: str(o["metadata"].get("name"))):
+            metadata = obj.get("metadata") or {}
+            if crd.namespaced and metadata.get("namespace") != namespace:
+                continue
+            have = metadata.get("labels") or {}
+            if all(have.get(k) == v for k, v in wanted.items()):
+                return cross_answer(obj), (entry.crd, namespace, "")
+        return cross_answer(None), (entry.crd, namespace, "")
+
+    def record_reads(self, box: str, key: ObjectKey, targets: frozenset[CrossTarget]) -> None:
+        """Remember what ``box``'s CR ``key`` read during its last reconcile (replacing before)."""
+        reader = (box, key)
+        previous = self._reads_of.get(reader, frozenset())
+        if previous == targets:
+            return
+        for target in previous - targets:
+            readers = self._readers.get(target)
+            if readers is not None:
+                readers.discard(reader)
+                if not readers:
+                    del self._readers[target]
+        for target in targets - previous:
+            self._readers.setdefault(target, set()).add(reader)
+        if targets:
+            self._reads_of[reader] = targets
+        else:
+            self._reads_of.pop(reader, None)
+
+    def forget_reader(self, box: str, key: ObjectKey) -> None:
+        """The CR is gone: it reads nothing any more."""
+        self.record_reads(box, key, frozenset())
+
+    def readers_of(self, target: CrossTarget) -> frozenset[Reader]:
+        return frozenset(self._readers.get(target, ()))
+
+    def remote_changed(self, key: str) -> None:
+        """A remote answer cached under ``key`` changed: enqueue the CRs that last read it.
+
+        The ONCOP reader's ``on_change`` (see :mod:`.remote`).
+        """
+        for box_name, reader_key in list(self._readers.get(remote_target(key), ())):
+            box = self._boxes.get(box_name)
+            if box is not None:
+                box.queue.add(reader_key)
+
+    def _observed_changed(self, crd_key: str, change: Change) -> None:
+        namespace, name = change.key
+        for target in ((crd_key, namespace, name), (crd_key, namespace, "")):
+            for box_name, key in list(self._readers.get(target, ())):
+                box = self._boxes.get(box_name)
+                if box is not None:
+                    box.queue.add(key)

@@ -1,0 +1,344 @@
+"""The Runtime: every operatorBox of a Katalog set, running in one Trio task tree.
+
+::
+
+    async with open_runtime("katalogs/website.yaml") as rt:
+        await rt.wait_ready()
+        print(rt.box("website").health.snapshot().state)
+
+The task tree (ARCHITECTURE.md): the embedded API server when no cluster is
+configured, the registry nursery with every informer, one supervised nursery
+per box. Leaving the ``async with`` stops the boxes (no new work, in-flight
+reconciles finish within ``grace``), then the informers, the client and the
+embedded server, in that order.
+
+Cluster choice: ``kubeconfig`` given → that cluster; else ``$KUBECONFIG``,
+``~/.kube/config`` or the in-cluster service account; else the embedded API
+server on loopback. ``embedded=True`` forces the embedded server whatever the
+environment says. With the embedded server the runtime installs the CRDs
+(``crdFile`` or generated) and applies ``crFiles``; against a real cluster it
+touches nothing but what its boxes reconcile, unless ``install=True``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from orkestra_trio.katalog import Katalog, KatalogSet, load_katalogs
+from orkestra_trio.katalog.model import FrozenMap
+from orkestra_trio.kube import (
+    ConfigError,
+    KubeClient,
+    KubeConfig,
+    WatchOptions,
+    find_config,
+    open_asgi_transport,
+    open_kube_client,
+)
+
+from .box import Box
+from .crdinstall import apply_cr_files, install_crds
+from .health import HealthState
+from .registry import KatalogRegistry, RemoteCrossReader
+
+if TYPE_CHECKING:
+    from orkestra_trio.apiserver import ApiServer
+
+logger = logging.getLogger(__name__)
+
+KatalogsArg = KatalogSet | Katalog | str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
+
+#: How long in-flight reconciles may run after a stop before they are cancelled.
+DEFAULT_GRACE = 10.0
+
+
+class Runtime:
+    """A running Katalog set. Made by :func:`open_runtime`; read it, don't construct it."""
+
+    def __init__(
+        self,
+        katalogs: KatalogSet,
+        kube: KubeClient,
+        registry: KatalogRegistry,
+        boxes: Mapping[str, Box],
+        *,
+        apiserver: ApiServer | None,
+        kubeconfig_path: Path | None,
+        server_url: str,
+    ) -> None:
+        self.katalogs = katalogs
+        self.kube = kube
+        self.registry = registry
+        self.boxes: Mapping[str, Box] = FrozenMap(boxes)
+        self.apiserver = apiserver
+        self.kubeconfig_path = kubeconfig_path
+        self.server_url = server_url
+        self._box_done: dict[str, trio.Event] = {name: trio.Event() for name in boxes}
+        self._boxes_scope = trio.CancelScope()
+        self._registry_scope: trio.CancelScope | None = None
+        self.stopping = False
+
+    @property
+    def embedded(self) -> bool:
+        return self.apiserver is not None
+
+    def box(self, name: str) -> Box:
+        """The box of CRD key ``name`` (KeyError naming the known boxes when absent)."""
+        try:
+            return self.boxes[name]
+        except KeyError:
+            raise KeyError(f"no box {name!r}; boxes: {', '.join(self.boxes)}") from None
+
+    async def wait_ready(self) -> None:
+        """Return once every box has synced its informers (pending or better)."""
+        for box in self.boxes.values():
+            await box.health.wait_until(lambda snap: snap.state is not HealthState.NOT_STARTED)
+
+    async def wait_idle(self, *, settle: float = 0.1) -> None:
+        """Return once no box has work queued or running, and none arrived for ``settle`` seconds.
+
+        Delayed retries and requeue-afters do not count as work, nor do keys
+        waiting in a box paused by ``dependsOn``. ``settle`` gives watch events
+        of the last writes time to come back.
+        """
+        while True:
+            for box in self.boxes.values():
+                while not self._box_idle(box):  # noqa: ASYNC110 (pause has no event)
+                    await trio.sleep(0.01)
+            before = self._activity()
+            await trio.sleep(settle)
+            if self._activity() == before and all(
+                self._box_idle(box) for box in self.boxes.values()
+            ):
+                return
+
+    @staticmethod
+    def _box_idle(box: Box) -> bool:
+        if box.paused:
+            return box.queue.processing == 0
+        return box.queue.is_idle()
+
+    def _activity(self) -> tuple[int, ...]:
+        adds = tuple(box.metrics.queue_adds_total for box in self.boxes.values())
+        events = tuple(informer.events_seen for informer in self.registry.informers)
+        return adds + events
+
+    def stop(self) -> None:
+        """Stop taking work: every box's queue shuts down; in-flight reconciles finish."""
+        self.stopping = True
+        for box in self.boxes.values():
+            box.stop()
+
+    async def shutdown(self, grace: float = DEFAULT_GRACE) -> None:
+        """:meth:`stop`, wait up to ``grace`` seconds for in-flight reconciles, then cancel."""
+        self.stop()
+        with trio.move_on_after(grace):
+            for done in self._box_done.values():
+                await done.wait()
+        self._boxes_scope.cancel()
+
+    async def aclose(self, grace: float = DEFAULT_GRACE) -> None:
+        """Stop the boxes (see :meth:`shutdown`), then the informers. Shielded: runs even when cancelled."""
+        with trio.CancelScope(shield=True):
+            await self.shutdown(grace)
+        if self._registry_scope is not None:
+            self._registry_scope.cancel()
+
+    async def _run_boxes(self, *, task_status: trio.TaskStatus[None]) -> None:
+        with self._boxes_scope:
+            async with trio.open_nursery() as nursery:
+                for name, box in self.boxes.items():
+                    nursery.start_soon(self._run_box, box, self._box_done[name], name=f"box {name}")
+                task_status.started()
+
+    @staticmethod
+    async def _run_box(box: Box, done: trio.Event) -> None:
+        try:
+            await box.run()
+        finally:
+            done.set()
+
+    def describe(self) -> list[str]:
+        """A few lines saying what runs where (printed at start by the ``run`` command)."""
+        where = f"embedded API server {self.server_url}" if self.embedded else self.server_url
+        lines = [f"cluster: {where}"]
+        if self.kubeconfig_path is not None:
+            lines.append(f"kubeconfig: {self.kubeconfig_path}")
+        for box in self.boxes.values():
+            types = box.crd.api_types
+            lines.append(
+                f"box {box.name}: {types.kind}.{types.group}/{types.version}, "
+                f"{box.workers} worker{'s' if box.workers != 1 else ''}"
+            )
+        return lines
+
+
+def as_katalog_set(katalogs: KatalogsArg) -> KatalogSet:
+    """A KatalogSet from a set, one Katalog, one path or several paths."""
+    if isinstance(katalogs, KatalogSet):
+        return katalogs
+    if isinstance(katalogs, Katalog):
+        return KatalogSet((katalogs,), katalogs.crds)
+    if isinstance(katalogs, str | os.PathLike):
+        return load_katalogs([Path(katalogs)])
+    return load_katalogs([Path(path) for path in katalogs])
+
+
+def _choose_config(
+    kubeconfig: str | os.PathLike[str] | None, embedded: bool | None
+) -> KubeConfig | None:
+    if embedded:
+        return None
+    if kubeconfig is not None:
+        return find_config(os.fspath(kubeconfig))
+    found = find_config()
+    if found is None and embedded is False:
+        raise ConfigError(
+            "no cluster configured (no kubeconfig, $KUBECONFIG, ~/.kube/config or in-cluster "
+            "account) and the embedded API server was turned off"
+        )
+    return found
+
+
+@asynccontextmanager
+async def open_runtime(
+    katalogs: KatalogsArg,
+    *,
+    kubeconfig: str | os.PathLike[str] | None = None,
+    embedded: bool | None = None,
+    install: bool | None = None,
+    kubeconfig_out: str | os.PathLike[str] | None = None,
+    state_file: str | os.PathLike[str] | None = None,
+    apiserver_host: str = "127.0.0.1",
+    apiserver_port: int = 0,
+    in_process: bool = True,
+    workload_simulation: bool = True,
+    bookmark_interval: float = 5.0,
+    namespace: str = "",
+    watch_options: WatchOptions | None = None,
+    remote: RemoteCrossReader | None = None,
+    grace: float = DEFAULT_GRACE,
+) -> AsyncIterator[Runtime]:
+    """Run every box of ``katalogs`` for the duration of the ``async with`` (module docstring).
+
+    ``in_process``: with the embedded server, the runtime's own client talks
+    to it through an in-process streaming transport (same request handling,
+    no socket); kubectl and other clients use the socket at ``server_url``.
+    ``namespace``: watch one namespace instead of all.
+    """
+    katalog_set = as_katalog_set(katalogs)
+    config = _choose_config(kubeconfig, embedded)
+    run_embedded = config is None
+    async with AsyncExitStack() as stack:
+        server: ApiServer | None = None
+        kubeconfig_path: Path | None = None
+        if run_embedded:
+            from orkestra_trio.apiserver import open_apiserver
+
+            server = await stack.enter_async_context(
+                open_apiserver(
+                    host=apiserver_host,
+                    port=apiserver_port,
+                    state_file=state_file,
+                    workload_simulation=workload_simulation,
+                    bookmark_interval=bookmark_interval,
+                )
+            )
+            if kubeconfig_out is not None:
+                kubeconfig_path = server.write_kubeconfig(kubeconfig_out).resolve()
+            transport = None
+            if in_process:
+                transport = await stack.enter_async_context(open_asgi_transport(server.app))
+            kube = await stack.enter_async_context(
+                open_kube_client(server.url, transport=transport)
+            )
+            server_url = server.url
+        else:
+            assert config is not None
+            kube = await stack.enter_async_context(open_kube_client(config))
+            server_url = config.server
+        if install if install is not None else run_embedded:
+            await install_crds(kube, katalog_set)
+            await apply_cr_files(kube, katalog_set)
+
+        runtime = await start_boxes(
+            stack,
+            kube,
+            katalog_set,
+            apiserver=server,
+            kubeconfig_path=kubeconfig_path,
+            server_url=server_url,
+            watch_options=watch_options,
+            namespace=namespace,
+            remote=remote,
+        )
+        try:
+            yield runtime
+        finally:
+            await runtime.aclose(grace)
+
+
+async def start_boxes(
+    stack: AsyncExitStack,
+    kube: KubeClient,
+    katalog_set: KatalogSet,
+    *,
+    apiserver: ApiServer | None,
+    kubeconfig_path: Path | None,
+    server_url: str,
+    watch_options: WatchOptions | None = None,
+    namespace: str = "",
+    remote: RemoteCrossReader | None = None,
+    box_factory: Callable[..., Box] = Box,
+) -> Runtime:
+    """The registry and every box of ``katalog_set``, running in nurseries entered on ``stack``.
+
+    The assembly step of :func:`open_runtime`, for callers that bring their
+    own client (the ``testing`` layer). ``box_factory(crd, kube=, registry=)``
+    makes each box (a subclass may instrument it). Call
+    :meth:`Runtime.aclose` before ``stack`` unwinds.
+    """
+    registry_nursery = await stack.enter_async_context(trio.open_nursery())
+    registry = KatalogRegistry(
+        kube,
+        katalog_set,
+        registry_nursery,
+        watch_options=watch_options,
+        namespace=namespace,
+        remote=remote,
+    )
+    boxes: dict[str, Box] = {}
+    for crd in katalog_set.crds.values():
+        if crd.operator_box is not None:
+            box = box_factory(crd, kube=kube, registry=registry)
+            registry.register(box)
+            boxes[crd.key] = box
+    for box in boxes.values():
+        for dependency in box.crd.depends_on:
+            if dependency.crd in boxes:
+                box.dependencies.append((boxes[dependency.crd], dependency.condition))
+    runtime = Runtime(
+        katalog_set,
+        kube,
+        registry,
+        boxes,
+        apiserver=apiserver,
+        kubeconfig_path=kubeconfig_path,
+        server_url=server_url,
+    )
+    runtime._registry_scope = registry_nursery.cancel_scope
+    boxes_nursery = await stack.enter_async_context(trio.open_nursery())
+    await boxes_nursery.start(runtime._run_boxes)
+    return runtime
+
+
+def describe_boxes(runtime: Runtime) -> dict[str, Any]:
+    """Health of every box as JSON (for /health)."""
+    return {name: box.health.snapshot().to_json() for name, box in runtime.boxes.items()}

@@ -1,0 +1,237 @@
+"""The runtime seen from the HTTP surface: thin read-only adapters, and nothing else.
+
+ONCOP (:mod:`orkestra_trio.oncop.server`) reads a runtime through its
+``KatalogView``/``BoxView`` Protocols; the Prometheus collector and the
+Control Center read the same boxes. This module is the one place that knows
+how a :class:`~orkestra_trio.runtime.runtime.Runtime` is built (boxes,
+informers, health, metrics), so the rest of ``web`` reads plain data:
+health and metrics snapshots, cached objects, and the Katalog's ``cross:``
+declarations.
+
+Every read is an in-memory lookup. Events come from one shared informer on
+core/v1 Events (started by :meth:`RuntimeView.start`, in the registry's
+nursery), so answering ``/events`` never calls the API server.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import trio
+
+from orkestra_trio.katalog.model import CrdEntry
+from orkestra_trio.runtime.health import HealthSnapshot
+from orkestra_trio.runtime.informer import Change, Informer
+from orkestra_trio.runtime.metrics import CrossRead, MetricsSnapshot
+
+if TYPE_CHECKING:
+    from orkestra_trio.runtime.box import Box
+    from orkestra_trio.runtime.runtime import Runtime
+
+EVENT_REF = ("v1", "Event")
+
+
+def wall_time(trio_time: float) -> str:
+    """A Trio-clock instant as an RFC 3339 UTC string (health keeps Trio-clock times)."""
+    seconds = time.time() - (trio.current_time() - trio_time)
+    instant = datetime.datetime.fromtimestamp(seconds, datetime.UTC)
+    return instant.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@attrs.frozen
+class BoxSample:
+    """One box at one instant: what the metrics endpoint and the Control Center show."""
+
+    name: str
+    kind: str
+    health: HealthSnapshot
+    metrics: MetricsSnapshot
+    #: Workers configured (``reconciler.workers``): controller-runtime's max concurrent reconciles.
+    max_workers: int
+    resource_count: int
+    paused: bool
+
+
+class RuntimeBoxView:
+    """One box as ONCOP's ``BoxView`` (the Protocol in :mod:`orkestra_trio.oncop.server`)."""
+
+    def __init__(self, box: Box, events: EventIndex) -> None:
+        self._box = box
+        self._events = events
+
+    @property
+    def crd(self) -> CrdEntry:
+        return self._box.crd
+
+    def health_json(self) -> Mapping[str, Any]:
+        return self._box.health.snapshot().to_json(wall_time)
+
+    def metrics_json(self) -> Mapping[str, Any]:
+        return metrics_of(self._box).oncop_metrics()
+
+    def list_crs(self) -> Iterable[Mapping[str, Any]]:
+        informer = self._box.cr_informer
+        return () if informer is None else informer.objects()
+
+    def get_cr(self, namespace: str, name: str) -> Mapping[str, Any] | None:
+        informer = self._box.cr_informer
+        return None if informer is None else informer.get(namespace, name)
+
+    def children_of(self, cr: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
+        uid = str((cr.get("metadata") or {}).get("uid") or "")
+        children: list[Mapping[str, Any]] = []
+        for informer in self._box.child_informers.values():
+            children.extend(informer.owned_by(uid))
+        return children
+
+    def events_of(self, namespace: str, name: str) -> Iterable[Mapping[str, Any]]:
+        return self._events.of(self._box.crd.api_types.kind, namespace, name)
+
+    async def wait_events(self, namespace: str, name: str) -> None:
+        await self._events.wait_changed()
+
+
+class EventIndex:
+    """The Events of the runtime's CRs, read from one shared Event informer."""
+
+    def __init__(self) -> None:
+        self._informer: Informer | None = None
+        self._changed = trio.Event()
+
+    def attach(self, informer: Informer) -> None:
+        self._informer = informer
+        informer.subscribe(self._on_change)
+
+    def _on_change(self, change: Change) -> None:
+        self._changed.set()
+        self._changed = trio.Event()
+
+    async def wait_changed(self) -> None:
+        await self._changed.wait()
+
+    def of(self, kind: str, namespace: str, name: str) -> list[Mapping[str, Any]]:
+        if self._informer is None:
+            return []
+        found = []
+        for event in self._informer.objects():
+            involved = event.get("involvedObject") or event.get("regarding") or {}
+            if (
+                involved.get("kind") == kind
+                and involved.get("name") == name
+                and (involved.get("namespace") or "") == namespace
+            ):
+                found.append(event)
+        return found
+
+
+class RuntimeView:
+    """The whole runtime as ONCOP's ``KatalogView``, plus samples for metrics and the UI."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.events = EventIndex()
+        self._views = [RuntimeBoxView(box, self.events) for box in runtime.boxes.values()]
+
+    async def start(self) -> None:
+        """Start (or share) the Event informer; call once before serving ``/events``."""
+        self.events.attach(await self.runtime.registry.informer(EVENT_REF))
+
+    @property
+    def katalog_name(self) -> str:
+        return ",".join(katalog.name for katalog in self.runtime.katalogs.katalogs)
+
+    def box_views(self) -> Iterable[RuntimeBoxView]:
+        return iter(self._views)
+
+    @property
+    def stopping(self) -> bool:
+        return self.runtime.stopping
+
+    def samples(self) -> Iterator[BoxSample]:
+        for box in self.runtime.boxes.values():
+            yield BoxSample(
+                name=box.name,
+                kind=box.crd.api_types.kind,
+                health=box.health.snapshot(),
+                metrics=metrics_of(box),
+                max_workers=box.workers,
+                resource_count=box.resource_count,
+                paused=box.paused,
+            )
+
+    def health_snapshots(self) -> Iterator[HealthSnapshot]:
+        return (box.health.snapshot() for box in self.runtime.boxes.values())
+
+    def health_versions(self) -> tuple[int, ...]:
+        """One number per box that changes whenever that box's health changes."""
+        return tuple(box.health.version for box in self.runtime.boxes.values())
+
+    async def wait_health_changed(self, seen: tuple[int, ...]) -> None:
+        """Return once any box's health differs from the ``seen`` versions."""
+        boxes = list(self.runtime.boxes.values())
+        if self.health_versions() != seen:
+            return
+        async with trio.open_nursery() as nursery:
+
+            async def watch(box: Box, version: int) -> None:
+                await box.health.wait_changed(version)
+                nursery.cancel_scope.cancel()
+
+            for box, version in zip(boxes, seen, strict=True):
+                nursery.start_soon(watch, box, version)
+
+    def oncop_cache_hits(self) -> int:
+        """Answers served from the remote ``cross:`` cache (0 without remote sources)."""
+        cache = getattr(self.runtime.registry.remote, "cache", None)
+        return int(getattr(cache, "hits", 0) or 0)
+
+
+def metrics_of(box: Box) -> MetricsSnapshot:
+    return box.metrics.snapshot(longest_running_processor=box.queue.longest_running())
+
+
+@attrs.frozen
+class CrossEdge:
+    """One ``cross:`` entry: ``observer`` reads ``observed`` (a box here, or a remote one)."""
+
+    observer: str
+    observed: str
+    as_: str
+    #: "same-process", or the remote host / endpoint read over HTTP.
+    where: str
+    remote: bool
+    last: CrossRead | None
+
+
+def cross_edges(katalogs: Iterable[CrdEntry], samples: Mapping[str, BoxSample]) -> list[CrossEdge]:
+    """The cross graph from the Katalog's declarations and each box's last reads."""
+    edges = []
+    for crd in katalogs:
+        if crd.operator_box is None:
+            continue
+        sample = samples.get(crd.key)
+        for entry in crd.operator_box.cross:
+            source = entry.source
+            if source is None:
+                where = "same-process"
+            elif source.host is not None:
+                where = source.host
+            else:
+                endpoint = source.endpoint
+                where = endpoint.source if endpoint is not None else "endpoint"
+            last = sample.metrics.cross_last.get(entry.as_) if sample is not None else None
+            edges.append(
+                CrossEdge(
+                    observer=crd.key,
+                    observed=entry.crd,
+                    as_=entry.as_,
+                    where=where,
+                    remote=source is not None,
+                    last=last,
+                )
+            )
+    return edges

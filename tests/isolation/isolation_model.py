@@ -1,0 +1,440 @@
+"""The isolation suite's program: steps, the model of what should exist, and the checks.
+
+A program is a sequence of steps drawn by hypothesis: CR applies and deletes
+in any box, a fault aimed at one box (its reconcile raises, hangs past its
+timeout, is slow, its templates fail, its writes get 500/409/429, its queue
+is flooded), lifting the fault, letting time pass. After every step the
+:class:`Checker` asserts the properties of issue 7:
+
+1. every healthy box reaches its desired state for all its CRs within
+   ``HEALTHY_BOUND`` seconds, a constant that does not depend on the faulty box;
+2. a healthy box's write-to-reconcile latency stays within ``LATENCY_FACTOR``
+   times its fault-free latency (measured at the start of each example); under
+   a flood, within ``FLOOD_FAIRNESS`` reconciles of the flooded box;
+3. the faulty box's health shows a failing fault (degraded, lastError) and
+   it recovers (healthy, desired state) after the fault is lifted;
+4. no key is reconciled by two workers at once; no CR is lost (store and
+   informer caches hold every CR that should exist); the runtime never
+   crashes (no box restarted, every box still running).
+
+Steps print as one short line each, so a shrunk counterexample reads as a story.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import attrs
+import trio
+from hypothesis import event
+from hypothesis import strategies as st
+
+from orkestra_trio.runtime.health import HealthState
+from orkestra_trio.testing import BoxFault, FakeRemoteSource, KatalogHandle
+
+BOXES = ("alpha", "beta", "gamma", "delta")
+#: delta's remote source serves an upstream object for this name only.
+REMOTE_NAME = "x"
+NAMES = ("x", "y", "z")
+#: Every operator request takes this long (a network round trip); the test's own requests do not.
+API_LATENCY = 0.01
+HEALTHY_BOUND = 2.0
+LATENCY_FACTOR = 4.0
+#: Reconciles of the flooded box that may run between a healthy write and its reconcile.
+FLOOD_FAIRNESS = 400
+FLOOD_KEYS = 2000
+#: A failing fault must show as degraded within this (2 timeouts of 1 s, plus retries).
+DEGRADE_BOUND = 5.0
+#: Recovery after a lift: the next retry comes at most about the fault's age later.
+RECOVER_SLACK = 10.0
+POLL = 0.02
+
+FAULTS = ("raise", "hang", "slow", "template", "api500", "api409", "api429", "flood")
+#: Faults of delta's remote cross source (delta is the only box that reads one).
+REMOTE_FAULTS = ("remote_down", "remote_slow")
+
+
+# --------------------------------------------------------------------- steps
+
+
+@attrs.frozen(repr=False)
+class Apply:
+    box: str
+    name: str
+    value: int
+
+    def __repr__(self) -> str:
+        return f"apply {self.box}/{self.name} value={self.value}"
+
+
+@attrs.frozen(repr=False)
+class Delete:
+    box: str
+    name: str
+
+    def __repr__(self) -> str:
+        return f"delete {self.box}/{self.name}"
+
+
+@attrs.frozen(repr=False)
+class Inject:
+    box: str
+    fault: str
+
+    def __repr__(self) -> str:
+        return f"fault {self.fault} in {self.box}"
+
+
+@attrs.frozen(repr=False)
+class Lift:
+    def __repr__(self) -> str:
+        return "lift the fault"
+
+
+@attrs.frozen(repr=False)
+class Advance:
+    seconds: float
+
+    def __repr__(self) -> str:
+        return f"advance {self.seconds:g}s"
+
+
+Step = Apply | Delete | Inject | Lift | Advance
+
+
+@attrs.define
+class ActiveFault:
+    box: str
+    fault: str
+    since: float
+
+
+@attrs.define
+class Model:
+    """What should exist: CR values by (box, name), and the fault in force."""
+
+    crs: dict[tuple[str, str], int] = attrs.Factory(dict)
+    gone: set[tuple[str, str]] = attrs.Factory(set)
+    fault: ActiveFault | None = None
+
+    def healthy_boxes(self) -> list[str]:
+        return [b for b in BOXES if self.fault is None or self.fault.box != b]
+
+
+def steps(model: Model) -> st.SearchStrategy[Step]:
+    """The next step, given the model (deletes only of CRs that exist; one fault at a time)."""
+    options: list[st.SearchStrategy[Any]] = [
+        st.builds(Apply, st.sampled_from(BOXES), st.sampled_from(NAMES), st.integers(0, 3))
+    ]
+    if model.crs:
+        options.append(st.sampled_from(sorted(model.crs)).map(lambda k: Delete(*k)))
+    if model.fault is None:
+        options.append(
+            st.builds(Inject, st.sampled_from(BOXES), st.sampled_from(FAULTS))
+            | st.builds(Inject, st.just("delta"), st.sampled_from(REMOTE_FAULTS))
+        )
+    else:
+        options.append(st.just(Lift()))
+    options.append(st.sampled_from([0.5, 2.0, 10.0, 60.0]).map(Advance))
+    return st.one_of(*options)
+
+
+# ------------------------------------------------------------------ checking
+
+
+class PropertyViolation(AssertionError):
+    pass
+
+
+class Checker:
+    """Runs steps against a running Katalog and asserts the properties after each."""
+
+    def __init__(self, kat: KatalogHandle) -> None:
+        self.kat = kat
+        assert isinstance(kat.remote, FakeRemoteSource), (
+            "run_katalog(..., remote=FakeRemoteSource())"
+        )
+        self.remote = kat.remote
+        self.remote.put(
+            "upstream", {"metadata": {"name": REMOTE_NAME, "namespace": "default"}, "spec": {}}
+        )
+        self.model = Model()
+        self.fault_free_latency = 0.0
+        #: (box, key, write time, log seq at the write, flood box or None): writes we time.
+        self.probes: list[tuple[str, tuple[str, str], float, int, str | None]] = []
+
+    # ----------------------------------------------------------- set-up
+
+    async def start(self) -> None:
+        """Base API latency, then the fault-free latency of each box from one CR each."""
+        self.kat.cluster.faults.add_latency(API_LATENCY)
+        worst = 0.0
+        for box in BOXES:
+            written = trio.current_time()
+            await self._apply(box, "c", 0, probe=False)
+            await self._wait(lambda box=box: self._box_converged(box), HEALTHY_BOUND, "calibrate")
+            await self.kat.wait_steady([box])
+            key = ("default", "c")
+            first = self.kat.log.first_start_after(box, key, written)
+            assert first is not None
+            records = [r for r in self.kat.log.of(box, key) if r.start >= written]
+            duration = max(r.end - r.start for r in records)
+            worst = max(worst, first[0] - written, duration)
+        self.fault_free_latency = worst
+
+    # ------------------------------------------------------------ steps
+
+    async def run(self, step: Step) -> None:
+        if isinstance(step, Apply):
+            await self._apply(step.box, step.name, step.value)
+        elif isinstance(step, Delete):
+            await self.kat.delete(step.box, step.name)
+            del self.model.crs[(step.box, step.name)]
+            self.model.gone.add((step.box, step.name))
+        elif isinstance(step, Inject):
+            await self._inject(step.box, step.fault)
+        elif isinstance(step, Lift):
+            await self._lift()
+        else:
+            await trio.sleep(step.seconds)
+        await self.check()
+
+    async def _apply(self, box: str, name: str, value: int, *, probe: bool = True) -> None:
+        key = (box, name)
+        changed = self.model.crs.get(key) != value
+        written, seq = trio.current_time(), self.kat.log.started_count
+        await self.kat.apply(self.kat.manifest(box, name, {"value": value}))
+        self.model.crs[key] = value
+        self.model.gone.discard(key)
+        if changed and probe:
+            flood = self.model.fault.box if self.model.fault else None
+            if box in self.model.healthy_boxes():
+                self.probes.append((box, ("default", name), written, seq, flood))
+            if box == "alpha" and "gamma" in self.model.healthy_boxes():
+                pass  # gamma follows alpha through cross:, checked as desired state
+
+    async def _inject(self, box: str, fault: str) -> None:
+        kat = self.kat
+        event(f"fault {fault}")  # --hypothesis-show-statistics lists how often each ran
+        if fault == "flood":
+            # A one-shot flood of keys; while it drains, every healthy box gets a write.
+            # Virtual time stands still while the flood keeps the loop busy, so any
+            # sleep in a healthy box's path (an in-flight reconcile's API latency)
+            # would wait for the whole flood: start from steady boxes, no latency.
+            self.model.fault = ActiveFault(box, fault, trio.current_time())
+            await kat.wait_steady(self.model.healthy_boxes())
+            kat.cluster.faults.clear()
+            kat.flood(box, FLOOD_KEYS)
+            for other in self.model.healthy_boxes():
+                current = self.model.crs.get((other, "c"), 0)
+                await self._apply(other, "c", (current + 1) % 4)
+            await kat.wait_steady()
+            kat.cluster.faults.add_latency(API_LATENCY)
+            self.model.fault = None
+            return
+        self.model.fault = ActiveFault(box, fault, trio.current_time())
+        if fault == "remote_down":
+            self.remote.down = True
+        elif fault == "remote_slow":
+            self.remote.delay = 0.5  # slow, yet within delta's 1 s timeout
+        elif fault.startswith("api"):
+            status = int(fault[3:])
+            await kat.inject_api_fault(box, status=status, retry_after=1 if status == 429 else None)
+        else:
+            kat.inject(
+                box,
+                {
+                    "raise": BoxFault.raises(),
+                    "hang": BoxFault.hangs(),
+                    "slow": BoxFault.slow(0.5),
+                    "template": BoxFault.template_error(),
+                }[fault],
+            )
+        # Give the faulty box work that needs a write, so that the fault shows.
+        current = self.model.crs.get((box, "p"))
+        await self._apply(box, "p", 0 if current is None else (current + 1) % 4)
+        if fault in ("slow", "remote_slow"):
+            return
+        health = kat.box(box).health
+        with trio.move_on_after(DEGRADE_BOUND):
+            await health.wait_until(lambda s: s.state is HealthState.DEGRADED)
+        snap = health.snapshot()
+        if snap.state is not HealthState.DEGRADED or not snap.last_error:
+            raise PropertyViolation(
+                f"box {box} under fault {fault} is {snap.state.value} after {DEGRADE_BOUND}s "
+                f"(lastError {snap.last_error!r})"
+            )
+        expected = {"api409": "409", "api500": "500", "api429": "429"}.get(fault, "injected")
+        if expected not in snap.last_error and "timed out" not in snap.last_error:
+            raise PropertyViolation(f"box {box} lastError does not show {fault}: {snap.last_error}")
+
+    async def _lift(self) -> None:
+        fault = self.model.fault
+        assert fault is not None
+        if fault.fault.startswith("remote"):
+            self.remote.down = False
+            self.remote.delay = 0.0
+        elif fault.fault.startswith("api"):
+            self.kat.lift_api_faults()
+            self.kat.cluster.faults.add_latency(API_LATENCY)
+        else:
+            self.kat.lift(fault.box)
+        self.model.fault = None
+        age = trio.current_time() - fault.since
+        bound = 2 * age + RECOVER_SLACK
+        box = fault.box
+        await self._wait(
+            lambda: (
+                self._box_converged(box)
+                and self.kat.health(box).state in (HealthState.HEALTHY, HealthState.PENDING)
+            ),
+            bound,
+            f"box {box} to recover after {fault.fault} was lifted",
+        )
+
+    # ----------------------------------------------------------- checks
+
+    async def check(self) -> None:
+        for box in self.model.healthy_boxes():
+            await self._wait(
+                lambda box=box: self._box_converged(box),
+                HEALTHY_BOUND,
+                f"healthy box {box} to reach its desired state",
+            )
+        self._check_latency()
+        await self._wait(
+            self._caches_hold_every_cr, HEALTHY_BOUND, "informer caches to hold every CR"
+        )
+        self._check_invariants()
+
+    async def finish(self) -> None:
+        if self.model.fault is not None:
+            await self._lift()
+        for box in BOXES:
+            await self._wait(
+                lambda box=box: self._box_converged(box), RECOVER_SLACK, f"box {box} at the end"
+            )
+        self._check_invariants()
+
+    def _check_latency(self) -> None:
+        bound = LATENCY_FACTOR * self.fault_free_latency
+        for box, key, written, seq, flooded in self.probes:
+            first = self.kat.log.first_start_after(box, key, written, seq=seq)
+            if first is None:
+                raise PropertyViolation(f"{box} {key}: written at {written:g}, never reconciled")
+            started, started_seq = first
+            latency = started - written
+            if latency > bound:
+                raise PropertyViolation(
+                    f"{box} {key}: write-to-reconcile latency {latency:.3f}s > "
+                    f"{LATENCY_FACTOR:g} x fault-free {self.fault_free_latency:.3f}s"
+                )
+            if flooded is not None:
+                # Virtual time stands still while a flood drains: count reconciles instead.
+                meanwhile = sum(
+                    1
+                    for r in self.kat.log.of(flooded)
+                    if seq < r.seq < started_seq and r.key[1].startswith("flood-")
+                )
+                if meanwhile > FLOOD_FAIRNESS:
+                    raise PropertyViolation(
+                        f"{box} {key} waited for {meanwhile} reconciles of flooded box "
+                        f"{flooded} (> {FLOOD_FAIRNESS})"
+                    )
+        self.probes.clear()
+
+    def _check_invariants(self) -> None:
+        """Raise on a violated invariant (overlap, lost CR, crashed box); returns None."""
+        kat = self.kat
+        if kat.log.overlaps:
+            raise PropertyViolation(f"keys reconciled by two workers at once: {kat.log.overlaps}")
+        for (box, name), _ in self.model.crs.items():
+            if kat.cr(box, name) is None:
+                raise PropertyViolation(f"CR {box}/{name} was lost from the API server")
+        for box in BOXES:
+            runtime_box = kat.box(box)
+            if runtime_box.supervisor.restarts:
+                raise PropertyViolation(f"box {box} crashed and was restarted")
+            if not runtime_box.health.snapshot().started:
+                raise PropertyViolation(f"box {box} is not running")
+
+    def _caches_hold_every_cr(self) -> bool:
+        """Every CR that should exist is in its box's informer cache (caches lag a watch event)."""
+        for box, name in self.model.crs:
+            informer = self.kat.box(box).cr_informer
+            if informer is None or informer.get("default", name) is None:
+                return False
+        return True
+
+    # -------------------------------------------------------- desired state
+
+    def _box_converged(self, box: str) -> bool:
+        return all(
+            self._cr_converged(b, name, value)
+            for (b, name), value in self.model.crs.items()
+            if b == box
+        ) and all(self._cr_gone(b, name) for (b, name) in self.model.gone if b == box)
+
+    def _cr_converged(self, box: str, name: str, value: int) -> bool:
+        kat = self.kat
+        if not kat.ready(box, name) or kat.status(box, name).get("value") != str(value):
+            return False
+        if box == "alpha":
+            child = kat.child(box, name, "ConfigMap", f"{name}-a")
+            return child is not None and child.get("data") == {"value": str(value)}
+        if box == "beta":
+            child = kat.child(box, name, "Secret", f"{name}-b")
+            encoded = base64.b64encode(str(value).encode()).decode()
+            return child is not None and (child.get("data") or {}).get("value") == encoded
+        if box == "delta":
+            child = kat.child(box, name, "Service", f"{name}-d")
+            if child is None:
+                return False
+            annotations = child["metadata"].get("annotations") or {}
+            up = "true" if name == REMOTE_NAME else "false"
+            return annotations.get("iso.example.com/value") == str(value) and (
+                annotations.get("iso.example.com/up") == up
+            )
+        child = kat.child(box, name, "ServiceAccount", f"{name}-g")
+        if child is None:
+            return False
+        annotations = child["metadata"].get("annotations") or {}
+        peer = "true" if ("alpha", name) in self.model.crs else "false"
+        return annotations.get("iso.example.com/value") == str(value) and (
+            annotations.get("iso.example.com/peer") == peer
+        )
+
+    def _cr_gone(self, box: str, name: str) -> bool:
+        if (box, name) in self.model.crs:
+            return True  # re-created since
+        if self.kat.cr(box, name) is not None:
+            return False
+        child = {
+            "alpha": ("configmaps", "-a"),
+            "beta": ("secrets", "-b"),
+            "gamma": ("serviceaccounts", "-g"),
+            "delta": ("services", "-d"),
+        }[box]
+        return not any(
+            obj["metadata"]["name"] == name + child[1]
+            for obj in self.kat.cluster.objects(child[0], "default")
+        )
+
+    async def _wait(self, condition: Any, bound: float, what: str) -> float:
+        started = trio.current_time()
+        deadline = started + bound
+        # The invariants hold at every instant, not only once things settle: check
+        # them on every poll, so a violation is reported as itself.
+        while not (self._check_invariants() or condition()):
+            if trio.current_time() >= deadline:
+                raise PropertyViolation(f"waited {bound:g}s for {what}: {self._describe()}")
+            await trio.sleep(POLL)
+        return trio.current_time() - started
+
+    def _describe(self) -> str:
+        parts = []
+        for box in BOXES:
+            snap = self.kat.health(box)
+            parts.append(f"{box}={snap.state.value}({snap.last_error or ''})")
+        return ", ".join(parts)

@@ -1,0 +1,54 @@
+"""Helpers for the runtime's tests: bounded waits on observable conditions."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import trio
+
+from orkestra_trio.kube import NotFound
+
+WEBSITE = ("demo.example.com/v1", "Website")
+DEPLOY = ("apps/v1", "Deployment")
+SERVICE = ("v1", "Service")
+JOB = ("batch/v1", "Job")
+WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[Any]], *, timeout: float = 10.0, what: str = "condition"
+) -> Any:
+    """Poll ``probe`` until it returns something truthy (its value), failing after ``timeout``.
+
+    A bounded wait on an observable condition: the runtime works in the same
+    Trio loop, so each poll also lets it progress.
+    """
+    last: Any = None
+    with trio.move_on_after(timeout):
+        while True:
+            try:
+                last = await probe()
+            except NotFound:
+                last = None
+            if last:
+                return last
+            await trio.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+async def holds(value: Any) -> Any:
+    """A probe for :func:`eventually` over in-memory state: ``eventually(lambda: holds(x == 1))``."""
+    return value
+
+
+def ready_condition(obj: dict[str, Any]) -> dict[str, Any] | None:
+    for condition in (obj.get("status") or {}).get("conditions") or ():
+        if condition.get("type") == "Ready":
+            return dict(condition)
+    return None
+
+
+def writes(counter: Any) -> dict[tuple[str, str], int]:
+    """The write requests of an API server's request counter."""
+    return {key: n for key, n in counter.items() if key[0] in WRITE_VERBS}

@@ -1,0 +1,136 @@
+"""open_test_cluster + run_katalog: apply, steady, read back, and box-level faults.
+
+Everything runs under the autojump clock: the API server, the runtime and
+the test share one Trio loop, so the virtual times asserted below are exact
+consequences of the Katalog's settings (timeout 2s, failureThreshold 2).
+"""
+
+import trio
+
+from orkestra_trio.runtime.health import HealthState
+from orkestra_trio.testing import BoxFault, InjectedFault, open_test_cluster, run_katalog
+from orkestra_trio.testing.faults import ApiFault, ScheduledFault
+
+
+async def test_apply_reconcile_and_read_back(autojump_clock, shop_katalog):
+    async with open_test_cluster() as cluster, run_katalog(shop_katalog, cluster) as kat:
+        assert kat.boxes == ["shop"]
+        await kat.apply(kat.manifest("shop", "a", {"size": 3, "tier": "premium"}))
+        await kat.wait_steady()
+        assert kat.ready("shop", "a")
+        assert kat.status("shop", "a")["size"] == 3
+        [cm] = kat.children("shop", "a")
+        assert cm["kind"] == "ConfigMap" and cm["data"] == {"size": "3", "tier": "premium"}
+        assert kat.child("shop", "a", "ConfigMap", "a-cfg") == cm
+        reasons = [event["reason"] for event in kat.events("shop", "a")]
+        assert "ShopReconciled" in reasons
+        # The operator wrote; the test's own writes are not counted as the operator's.
+        assert cluster.write_count("configmaps") == 1
+        assert cluster.requests(include_test=True)[("patch", "shops")] >= 1
+
+        # Steady state: time passes, nothing is written.
+        before = cluster.write_count()
+        await kat.advance(120)
+        assert cluster.write_count() == before
+
+        await kat.apply(kat.manifest("shop", "a", {"size": 5}))
+        await kat.wait_steady()
+        assert kat.status("shop", "a")["size"] == 5
+        await kat.delete("shop", "a")
+        await kat.wait_steady()
+        assert kat.cr("shop", "a") is None
+        assert not kat.log.overlaps
+        assert {r.result for r in kat.log.of("shop")} == {"ok"}
+
+
+async def test_raise_degrades_and_lifting_recovers(autojump_clock, shop_katalog):
+    async with open_test_cluster() as cluster, run_katalog(shop_katalog, cluster) as kat:
+        await kat.apply(kat.manifest("shop", "a", {"size": 1}))
+        await kat.wait_steady()
+        kat.inject("shop", BoxFault.raises("boom"))
+        await kat.apply(kat.manifest("shop", "a", {"size": 2}))
+        snap = await kat.box("shop").health.wait_until(lambda s: s.state is HealthState.DEGRADED)
+        assert "InjectedFault" in (snap.last_error or "") and "boom" in (snap.last_error or "")
+        assert snap.consecutive_fails == 2  # failureThreshold
+        assert kat.status("shop", "a")["size"] == 1  # nothing was applied meanwhile
+        kat.lift("shop")
+        await kat.box("shop").health.wait_until(lambda s: s.state is HealthState.HEALTHY)
+        await kat.wait_steady()
+        assert kat.status("shop", "a")["size"] == 2
+        assert {r.result for r in kat.log.of("shop")} == {"ok", "error"}
+
+
+async def test_hang_is_cut_by_the_box_timeout(autojump_clock, shop_katalog):
+    async with open_test_cluster() as cluster, run_katalog(shop_katalog, cluster) as kat:
+        kat.inject("shop", BoxFault.hangs())
+        start = trio.current_time()
+        await kat.apply(kat.manifest("shop", "a", {"size": 1}))
+        snap = await kat.box("shop").health.wait_until(lambda s: s.state is HealthState.DEGRADED)
+        # Two timeouts of 2 s (threshold 2) plus the 5 ms first backoff.
+        assert 4.0 <= trio.current_time() - start < 4.5
+        assert "timed out" in (snap.last_error or "")
+        assert [r.result for r in kat.log.of("shop")] == ["cancelled", "cancelled"]
+        kat.lift("shop")
+        await kat.box("shop").health.wait_until(lambda s: s.state is HealthState.HEALTHY)
+        assert kat.ready("shop", "a")
+
+
+async def test_slow_and_template_faults(autojump_clock, shop_katalog):
+    async with open_test_cluster() as cluster, run_katalog(shop_katalog, cluster) as kat:
+        kat.inject("shop", BoxFault.slow(1.5))
+        start = trio.current_time()
+        await kat.apply(kat.manifest("shop", "a", {"size": 1}))
+        await kat.wait_steady()
+        assert trio.current_time() - start >= 1.5
+        assert kat.ready("shop", "a") and kat.health("shop").state is HealthState.HEALTHY
+
+        kat.inject("shop", BoxFault.template_error())
+        await kat.apply(kat.manifest("shop", "a", {"size": 2}))
+        snap = await kat.box("shop").health.wait_until(lambda s: s.state is HealthState.DEGRADED)
+        assert "template failed" in (snap.last_error or "")
+        kat.lift("shop")
+        await kat.wait_steady()
+        assert kat.fault("shop") is None
+
+
+async def test_api_faults_hit_the_operator_not_the_test(autojump_clock, shop_katalog):
+    async with open_test_cluster() as cluster, run_katalog(shop_katalog, cluster) as kat:
+        plurals = await kat.inject_api_fault("shop", status=409)
+        assert plurals == ["shops", "configmaps"]
+        # The test's own write goes through although shops answer 409 to the operator.
+        await kat.apply(kat.manifest("shop", "a", {"size": 1}))
+        snap = await kat.box("shop").health.wait_until(lambda s: s.state is HealthState.DEGRADED)
+        assert "409" in (snap.last_error or "")
+        assert kat.children("shop", "a") == []
+        kat.lift_api_faults()
+        await kat.box("shop").health.wait_until(lambda s: s.state is HealthState.HEALTHY)
+        await kat.wait_steady()
+        assert kat.ready("shop", "a")
+
+
+async def test_flood_and_schedule(autojump_clock, shop_katalog):
+    async with open_test_cluster() as cluster, run_katalog(shop_katalog, cluster) as kat:
+        assert kat.flood("shop", 500) == 500
+        await kat.wait_steady()
+        assert len(kat.log.of("shop")) == 500  # each a cache miss: nothing to do
+
+        await kat.apply(kat.manifest("shop", "a", {"size": 1}))
+        schedule = [
+            ScheduledFault(at=0, box="shop", fault=BoxFault.raises(), duration=10),
+            ScheduledFault(at=20, box="shop", fault=ApiFault(500), duration=10),
+        ]
+        start = trio.current_time()
+        await kat.play(schedule)
+        assert trio.current_time() - start == 30
+        assert kat.fault("shop") is None
+        await kat.apply(kat.manifest("shop", "a", {"size": 4}))
+        await kat.wait_steady()
+        assert kat.status("shop", "a")["size"] == 4
+        assert kat.health("shop").state is HealthState.HEALTHY
+        assert not kat.log.overlaps
+
+
+def test_injected_fault_is_an_exception():
+    assert issubclass(InjectedFault, Exception)
+    assert BoxFault.slow(1).describe() == "slow(1s)" and not BoxFault.slow(1).fails
+    assert BoxFault.hangs().fails
