@@ -287,7 +287,9 @@ async def test_processor_follows_a_loader_in_another_process(
         async def sees_loss() -> bool:
             return (await processor_status()).get("phase") == "WaitingForLoader"
 
-        await wait(sees_loss, "the processor to show the loader's loss", timeout=10.0)
+        # cacheFor + staleFor, plus slack for one refresh and one reconcile on a busy machine.
+        within = CACHE_FOR + STALE_FOR + 3.0
+        await wait(sees_loss, "the processor to show the loader's loss", timeout=within)
         loss_after = time.monotonic() - stopped_at
         health = await http.get(processor.url + "/katalog/processor/health")
         assert health.status_code == 200 and health.json()["state"] == "healthy"

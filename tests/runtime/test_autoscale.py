@@ -13,7 +13,7 @@ import trio.testing
 
 from orkestra_trio.katalog import load_katalog
 from orkestra_trio.katalog.model import CrossSource, OperatorBox
-from orkestra_trio.runtime.autoscale import Autoscaler, cross_name, remote_read
+from orkestra_trio.runtime.autoscale import Autoscaler, LocalRead, RemoteRead, cross_name, plan_read
 
 KATALOG = """\
 apiVersion: orkestra.orkspace.io/v1
@@ -145,7 +145,7 @@ async def test_own_metrics_scale_up_at_once_and_down_only_after_cooldown(
         nursery.cancel_scope.cancel()
 
 
-async def test_several_conditions_holding_take_the_largest_override(
+async def test_the_first_holding_condition_wins(
     autojump_clock: trio.testing.MockClock, tmp_path: Path
 ) -> None:
     box = Box()
@@ -153,9 +153,8 @@ async def test_several_conditions_holding_take_the_largest_override(
     box.metrics["errorRatePercent"] = 50.0
     assert await autoscaler.evaluate() == 5
     box.metrics["queueDepth"] = 100
-    assert await autoscaler.evaluate() == 8
+    assert await autoscaler.evaluate() == 8  # listed first
     box.metrics["queueDepth"] = 0
-    await trio.sleep(61)
     # The error-rate condition still holds: its override applies (no cooldown wait,
     # the cooldown is about returning to the baseline when nothing holds).
     assert await autoscaler.evaluate() == 5
@@ -214,8 +213,8 @@ def test_remote_read_uses_the_cross_entry_crd_and_a_literal_selector(tmp_path: P
     )
     assert model.autoscale is not None
     condition = model.autoscale.conditions[0].when[0]
-    read = remote_read(condition, model.cross)
-    assert read is not None
+    read = plan_read(condition, model.cross)
+    assert isinstance(read, RemoteRead)
     assert (read.as_, read.crd, read.source.type, read.name, read.namespace) == (
         "loader",
         "bulkloader",
@@ -236,3 +235,60 @@ def test_remote_read_uses_the_cross_entry_crd_and_a_literal_selector(tmp_path: P
 )
 def test_cross_name(field: str, name: str | None) -> None:
     assert cross_name(field) == name
+
+
+SAME_PROCESS = """\
+cross:
+  - crd: processor
+    selector: {name: "{{ .metadata.name }}"}
+    as: peer
+  - crd: processor
+    selector: {name: "{{ .metadata.name }}"}
+    source: {host: "http://127.0.0.1:9"}
+    as: far
+autoscale:
+  interval: 5s
+  cooldown: 20s
+  conditions:
+    - when:
+        - field: cross.peer.metrics.queueDepth
+          greaterThan: "10"
+      override:
+        workers: 6
+    - when:
+        - field: cross.far.metrics.queueDepth
+          greaterThan: "10"
+      override:
+        workers: 9
+"""
+
+
+async def test_conditions_without_source_read_the_boxs_cross_entries(
+    autojump_clock: trio.testing.MockClock, tmp_path: Path
+) -> None:
+    model = load_box(tmp_path, SAME_PROCESS)
+    assert model.autoscale is not None
+    first, second = (c.when[0] for c in model.autoscale.conditions)
+    assert plan_read(first, model.cross) == LocalRead(as_="peer", crd="processor")
+    far = plan_read(second, model.cross)
+    assert isinstance(far, RemoteRead) and far.source.type == "metrics"
+
+    box = Box()
+    reader = FakeReader()
+    peers: dict[str, dict[str, Any]] = {"processor": {"queueDepth": 0}}
+    autoscaler = Autoscaler(
+        model.autoscale,
+        baseline=3,
+        metrics=lambda: box.metrics,
+        apply=box.apply,
+        reader=reader,
+        cross=model.cross,
+        local_metrics=peers.get,
+    )
+    assert await autoscaler.evaluate() == 3
+    peers["processor"]["queueDepth"] = 11
+    assert await autoscaler.evaluate() == 6
+    peers["processor"]["queueDepth"] = 0
+    reader.metrics["queueDepth"] = 11
+    assert await autoscaler.evaluate() == 9
+    assert reader.calls[-1] == ("processor", "metrics", "", "")

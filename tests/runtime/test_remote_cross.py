@@ -95,15 +95,19 @@ async def test_remote_answers_changes_failures_and_autoscale_in_a_runtime() -> N
             await eventually(lambda: shows("Loading", 42), what="the changed answer")
         assert (await status())["phase"] == "WaitingForLoader"
 
+        async def shows_loss() -> bool:
+            now = await status()
+            return now.get("phase") == "WaitingForLoader" and not now.get("loaderPhase")
+
         # A failing source: not found with an error, one Warning Event, the box stays healthy.
         remote.answer = {"found": "false", "error": "cannot read http://x: ConnectError"}
         for _ in range(3):
             rt.registry.remote_changed(KEY)
-            await eventually(lambda: shows("", 0), what="the failure in the status")
+            await eventually(lambda: shows_loss(), what="the failure in the status")
             with trio.fail_after(10):
                 await rt.wait_idle()
         events = await kube.list(("v1", "Event"), namespace="default")
-        failed = [e for e in events["items"] if e.get("reason") == "CrossReadFailed"]
+        failed = [e for e in events.items if e.get("reason") == "CrossReadFailed"]
         assert len(failed) == 1 and failed[0]["type"] == "Warning"
         assert failed[0]["count"] == 1
         assert "cross loader: cannot read" in failed[0]["message"]

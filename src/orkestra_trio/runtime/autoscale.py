@@ -18,25 +18,31 @@ The Katalog says (KATALOG.md, the ONCOP seed)::
 
 Every ``interval`` the :class:`Autoscaler` evaluates the conditions against a
 context holding the box's own ONCOP metrics (``metrics.queueDepth``,
-``metrics.workersBusyPercent``, ``metrics.errorRatePercent``...) and, for a
-condition that carries its own ``source:``, the remote answer under
-``cross.<name>`` (read through the same cached reader as ``cross:``
-entries). While at least one condition holds, its override applies (the
-largest when several hold). Once none has held for ``cooldown`` seconds, the
-baseline (``reconciler.workers``) returns. Going up is immediate, coming
-down waits: a backlog that flickers around the threshold must not make the
-pool oscillate.
+``metrics.workersBusyPercent``, ``metrics.errorRatePercent``...) and, under
+``cross.<name>``, what a condition reads of another operator:
+
+* a condition with its own ``source:`` reads that source, through the same
+  cached reader as ``cross:`` entries;
+* otherwise, when the box has a ``cross:`` entry named ``<name>``: a remote
+  entry's source, or for a same-process entry the observed box's metrics
+  (an in-memory read, like every same-process cross read).
+
+While a condition holds, its override applies (the first holding one, in
+Katalog order, as KATALOG.md says). Once none has held for ``cooldown``
+seconds, the baseline (``reconciler.workers``) returns. Going up is
+immediate, coming down waits: a backlog that flickers around the threshold
+must not make the pool oscillate.
 
 Resizing goes through :meth:`WorkerPool.resize`, which never drops or
 duplicates an in-flight key; while ``dependsOn`` has paused the box (zero
 workers) the new count is only remembered, and applies on resume.
 
-Which remote object a sourced condition reads: the name after ``cross.`` in
-its field. When the box has a ``cross:`` entry of that name, its CRD (and a
+Which remote object a condition reads: the name after ``cross.`` in its
+field. When the box has a ``cross:`` entry of that name, its CRD (and a
 literal ``selector``) are used; otherwise the name is the CRD key. Autoscale
 is a decision about the whole box, not one CR, so a CR-scoped type (``cr``,
-the default, or ``events``) whose selector is a template (rendered per CR)
-reads the observed CRD's summary (``/katalog/<crd>``, type ``metrics``),
+the default, or ``events``) without a literal selector name and namespace
+(templates render per CR; the namespace defaults to the CR's) reads the observed CRD's summary (``/katalog/<crd>``, type ``metrics``),
 which carries the same ``metrics`` object as a CR answer.
 """
 
@@ -73,31 +79,44 @@ class RemoteRead:
     namespace: str = ""
 
 
+@attrs.frozen
+class LocalRead:
+    """A condition reading ``.cross.<as_>`` of a same-process box: its metrics, in memory."""
+
+    as_: str
+    crd: str
+
+
 def cross_name(field: str) -> str | None:
     """The ``<name>`` of the first ``cross.<name>`` a condition field reads, if any."""
     match = _CROSS_NAME.search(field)
     return match.group(1) if match else None
 
 
-def remote_read(condition: Condition, entries: tuple[CrossEntry, ...]) -> RemoteRead | None:
-    """What a condition with its own ``source:`` reads (module docstring), None without one."""
-    source = condition.source
-    if not isinstance(source, CrossSource):
-        return None
+def plan_read(
+    condition: Condition, entries: tuple[CrossEntry, ...]
+) -> RemoteRead | LocalRead | None:
+    """What a condition reads of another operator (module docstring), None when nothing."""
     as_ = cross_name(condition.field)
     if as_ is None:
         return None
+    source = condition.source if isinstance(condition.source, CrossSource) else None
     crd, name, namespace = as_, "", ""
     for entry in entries:
         if entry.as_ == as_:
             crd = entry.crd
+            if source is None and entry.source is None:
+                return LocalRead(as_=as_, crd=crd)
+            source = source or entry.source
             selector = entry.selector
             if selector.name is not None and not selector.name.is_template:
                 name = selector.name.source
             if selector.namespace is not None and not selector.namespace.is_template:
                 namespace = selector.namespace.source
             break
-    if source.host is not None and source.type in ("cr", "events") and not name:
+    if source is None:
+        return None
+    if source.host is not None and source.type in ("cr", "events") and not (name and namespace):
         source = attrs.evolve(source, type="metrics")
     return RemoteRead(as_=as_, crd=crd, source=source, name=name, namespace=namespace)
 
@@ -111,7 +130,9 @@ class Autoscaler:
 
     ``metrics()`` returns the box's ONCOP metrics; ``apply(n)`` resizes the box
     (the box decides what a resize means while paused). ``reader`` reads
-    sourced conditions; without one they see a not-found answer with an error.
+    remote sources; without one they see a not-found answer with an error.
+    ``local_metrics(crd)`` returns a same-process box's ONCOP metrics (None:
+    no such box).
     """
 
     def __init__(
@@ -123,6 +144,7 @@ class Autoscaler:
         apply: Callable[[int], None],
         reader: SourceReader | None = None,
         cross: tuple[CrossEntry, ...] = (),
+        local_metrics: Callable[[str], Mapping[str, Any] | None] | None = None,
         name: str = "",
     ) -> None:
         self.spec = spec
@@ -131,13 +153,14 @@ class Autoscaler:
         self._metrics = metrics
         self._apply = apply
         self.reader = reader
+        self._local_metrics = local_metrics
         self.name = name
-        self._reads: dict[int, dict[int, RemoteRead]] = {
-            index: {
-                position: read
-                for position, cond in enumerate(_conditions(condition))
-                if (read := remote_read(cond, cross)) is not None
-            }
+        self._reads: dict[int, list[RemoteRead | LocalRead]] = {
+            index: [
+                read
+                for cond in _conditions(condition)
+                if (read := plan_read(cond, cross)) is not None
+            ]
             for index, condition in enumerate(spec.conditions)
         }
         #: Trio time a condition last held (None: never since start or since the baseline returned).
@@ -157,8 +180,8 @@ class Autoscaler:
         wanted: int | None = None
         for index, condition in enumerate(self.spec.conditions):
             if await self._holds(index, condition):
-                workers = condition.override.workers
-                wanted = workers if wanted is None else max(wanted, workers)
+                wanted = condition.override.workers
+                break
         if wanted is not None:
             self.last_held = now
             self._set(wanted, "a condition holds")
@@ -171,7 +194,7 @@ class Autoscaler:
 
     async def _holds(self, index: int, condition: AutoscaleCondition) -> bool:
         cross: dict[str, Any] = {}
-        for read in self._reads[index].values():
+        for read in self._reads[index]:
             if read.as_ not in cross:
                 cross[read.as_] = await self._read(read)
         context = {"metrics": dict(self._metrics()), "cross": cross}
@@ -183,7 +206,12 @@ class Autoscaler:
             logger.warning("box %s: autoscale condition not evaluated: %s", self.name, exc)
             return False
 
-    async def _read(self, read: RemoteRead) -> dict[str, Any]:
+    async def _read(self, read: RemoteRead | LocalRead) -> dict[str, Any]:
+        if isinstance(read, LocalRead):
+            metrics = self._local_metrics(read.crd) if self._local_metrics else None
+            if metrics is None:
+                return cross_answer(None)
+            return {**cross_answer({"found": "true"}), "metrics": dict(metrics)}
         if self.reader is None:
             return unavailable_answer()
         answer, _ = await self.reader.read_source(

@@ -27,7 +27,7 @@ while that stops being true.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
 
@@ -45,6 +45,7 @@ from .metrics import BoxMetrics
 from .pipeline import ReconcilePipeline
 from .registry import KatalogRegistry
 from .remote import SourceReader
+from .safe import ReconcileFn
 from .supervisor import Supervisor
 from .workers import WorkerPool
 from .workqueue import WorkQueue
@@ -115,10 +116,20 @@ class BoxSetupError(Exception):
 class Box:
     """The running operatorBox of one CRD. Created by the runtime; run with :meth:`run`."""
 
-    def __init__(self, crd: CrdEntry, *, kube: KubeClient, registry: KatalogRegistry) -> None:
+    def __init__(
+        self,
+        crd: CrdEntry,
+        *,
+        kube: KubeClient,
+        registry: KatalogRegistry,
+        wrap_reconcile: Callable[[ReconcileFn[ObjectKey]], ReconcileFn[ObjectKey]] | None = None,
+    ) -> None:
         if crd.operator_box is None:
             raise ValueError(f"CRD {crd.key!r} has no operatorBox")
         self.name = crd.key
+        # A seam for tests (orkestra_trio.testing): wraps the pipeline the workers call,
+        # to inject faults and record every reconcile. None in production.
+        self._wrap_reconcile = wrap_reconcile
         self.crd = crd
         self.model = crd.operator_box
         self.kube = kube
@@ -157,6 +168,7 @@ class Box:
                 apply=self.resize,
                 reader=remote if isinstance(remote, SourceReader) else None,
                 cross=self.model.cross,
+                local_metrics=self._observed_metrics,
                 name=self.name,
             )
 
@@ -235,9 +247,12 @@ class Box:
             timeout=self.model.reconciler.timeout,
             box_metrics=self.metrics,
         )
+        reconcile: ReconcileFn[ObjectKey] = self.pipeline
+        if self._wrap_reconcile is not None:
+            reconcile = self._wrap_reconcile(self.pipeline)
         self.pool = WorkerPool(
             self.queue,
-            self.pipeline,
+            reconcile,
             workers=self.workers,
             timeout=self.model.reconciler.timeout,
             health=self.health,
@@ -341,6 +356,13 @@ class Box:
         return self.metrics.snapshot(
             longest_running_processor=self.queue.longest_running()
         ).oncop_metrics()
+
+    def _observed_metrics(self, crd: str) -> Mapping[str, Any] | None:
+        """Another box's ONCOP metrics, for autoscale conditions on a same-process ``cross:``."""
+        try:
+            return self.registry.box(crd)._metrics_json()
+        except KeyError:
+            return None
 
     @property
     def resource_count(self) -> int:
