@@ -37,7 +37,6 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 KATALOGS = ROOT / "katalogs"
-LOADER_API = ("demo.example.com/v1", "Loader")
 GATE_API = ("demo.example.com/v1", "Gate")
 
 #: The test's timings (seconds): the processor's cache, staleness, autoscale interval and cooldown.

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import attrs
 import trio
 import yaml
 from starlette.applications import Starlette
@@ -139,18 +140,25 @@ def _warning_headers(warnings: list[str]) -> dict[str, str]:
     return {"Warning": values}
 
 
+@attrs.frozen
+class _WriteOptions:
+    """The query parameters every write shares, checked once per request."""
+
+    dry_run: bool
+    validation: str
+    manager: str | None
+    # Filled by the store while it writes; sent back as Warning headers.
+    warnings: list[str] = attrs.field(factory=list)
+
+
+@attrs.frozen
 class _Target:
     """A parsed resource URL: kind, namespace, name and subresource."""
 
-    __slots__ = ("kind", "name", "namespace", "subresource")
-
-    def __init__(
-        self, kind: ResourceKind, namespace: str | None, name: str | None, subresource: str | None
-    ) -> None:
-        self.kind = kind
-        self.namespace = namespace
-        self.name = name
-        self.subresource = subresource
+    kind: ResourceKind
+    namespace: str | None
+    name: str | None
+    subresource: str | None
 
 
 class WatchResponse(Response):
@@ -566,7 +574,7 @@ class ApiApp:
         except (ValueError, yaml.YAMLError) as exc:
             raise bad_request(f"the body of the request could not be decoded: {exc}") from exc
 
-    def _write_options(self, request: Request) -> tuple[bool, str, list[str], str | None]:
+    def _write_options(self, request: Request) -> _WriteOptions:
         params = request.query_params
         dry_run_values = params.getlist("dryRun")
         for value in dry_run_values:
@@ -579,7 +587,49 @@ class ApiApp:
                 '"Ignore", "Strict", "Warn"'
             )
         manager = params.get("fieldManager") or _manager_from_agent(request)
-        return bool(dry_run_values), field_validation, [], manager
+        return _WriteOptions(bool(dry_run_values), field_validation, manager)
+
+    def _create(
+        self, request: Request, target: _Target, body: dict[str, Any], write: _WriteOptions
+    ) -> Response:
+        """Store a new object (POST, or an apply that finds nothing) and answer 201."""
+        stored = self.store.create(
+            self._storage_kind(target.kind),
+            target.namespace or "",
+            body,
+            dry_run=write.dry_run,
+            field_validation=write.validation,
+            warnings=write.warnings,
+            manager=write.manager,
+        )
+        headers = _warning_headers(write.warnings)
+        return self._object_response(request, target.kind, stored, 201, headers)
+
+    def _update(
+        self,
+        request: Request,
+        target: _Target,
+        body: dict[str, Any],
+        write: _WriteOptions,
+        *,
+        require_resource_version: bool = False,
+    ) -> Response:
+        """Store a new version of ``target`` (PUT, patch, apply) and answer 200."""
+        assert target.name is not None
+        stored = self.store.update(
+            self._storage_kind(target.kind),
+            target.namespace or "",
+            target.name,
+            body,
+            subresource=target.subresource,
+            dry_run=write.dry_run,
+            field_validation=write.validation,
+            warnings=write.warnings,
+            require_resource_version=require_resource_version,
+            manager=write.manager,
+        )
+        headers = _warning_headers(write.warnings)
+        return self._object_response(request, target.kind, stored, 200, headers)
 
     def _predicate(self, request: Request, kind: ResourceKind) -> Predicate | None:
         params = request.query_params
@@ -738,10 +788,9 @@ class ApiApp:
             include = request.query_params.get("includeObject", "Metadata")
 
             def encode_table(event_type: str, change: Change) -> bytes:
-                table = tables.to_table(
-                    kind, [self._present_obj(kind, change.new.obj)], include_object=include
-                )
-                return dumps({"type": event_type, "object": table}) + b"\n"
+                obj = self._present_obj(kind, change.new.obj)
+                event = tables.table_row_event(kind, event_type, obj, include_object=include)
+                return dumps(event) + b"\n"
 
             return encode_table
         if kind.group == "events.k8s.io" or kind.is_custom:
@@ -761,45 +810,24 @@ class ApiApp:
 
     async def _verb_create(self, request: Request, target: _Target) -> Response:
         kind = target.kind
-        dry_run, validation, warnings, manager = self._write_options(request)
+        write = self._write_options(request)
         body = self._to_store_shape(kind, await self._read_body(request))
         if not isinstance(body, dict):
             raise bad_request("the body of the request was not a JSON object")
         if reviews.is_review(kind):
             return _json_response(dumps(reviews.answer(kind, body)), 201)
-        stored = self.store.create(
-            self._storage_kind(kind),
-            target.namespace or "",
-            body,
-            dry_run=dry_run,
-            field_validation=validation,
-            warnings=warnings,
-            manager=manager,
-        )
-        return self._object_response(request, kind, stored, 201, _warning_headers(warnings))
+        return self._create(request, target, body, write)
 
     async def _verb_update(self, request: Request, target: _Target) -> Response:
         kind = target.kind
         assert target.name is not None
-        dry_run, validation, warnings, manager = self._write_options(request)
+        write = self._write_options(request)
         body = self._to_store_shape(kind, await self._read_body(request))
         if not isinstance(body, dict):
             raise bad_request("the body of the request was not a JSON object")
         if target.subresource == "scale":
-            return await self._update_scale(request, target, body, dry_run)
-        stored = self.store.update(
-            self._storage_kind(kind),
-            target.namespace or "",
-            target.name,
-            body,
-            subresource=target.subresource,
-            dry_run=dry_run,
-            field_validation=validation,
-            warnings=warnings,
-            require_resource_version=kind.is_custom,
-            manager=manager,
-        )
-        return self._object_response(request, kind, stored, 200, _warning_headers(warnings))
+            return await self._update_scale(request, target, body, write.dry_run)
+        return self._update(request, target, body, write, require_resource_version=kind.is_custom)
 
     async def _update_scale(
         self, request: Request, target: _Target, scale: Mapping[str, Any], dry_run: bool
@@ -847,12 +875,12 @@ class ApiApp:
                 "application/apply-patch+yaml",
                 reason="UnsupportedMediaType",
             )
-        dry_run, validation, warnings, manager = self._write_options(request)
+        write = self._write_options(request)
         body = await self._read_body(request)
         storage_kind = self._storage_kind(kind)
         namespace = target.namespace or ""
         if patch_type == "apply":
-            return await self._apply(request, target, body, dry_run, validation, warnings)
+            return await self._apply(request, target, body, write)
         current = self.store.get(storage_kind, namespace, target.name)
         if target.subresource == "scale":
             base: Any = _scale_of(kind, current.obj)
@@ -870,29 +898,15 @@ class ApiApp:
         if not isinstance(patched, dict):
             raise bad_request("the patched object is not a JSON object")
         if target.subresource == "scale":
-            return await self._update_scale(request, target, patched, dry_run)
-        patched = self._to_store_shape(kind, patched)
-        stored = self.store.update(
-            storage_kind,
-            namespace,
-            target.name,
-            patched,
-            subresource=target.subresource,
-            dry_run=dry_run,
-            field_validation=validation,
-            warnings=warnings,
-            manager=manager,
-        )
-        return self._object_response(request, kind, stored, 200, _warning_headers(warnings))
+            return await self._update_scale(request, target, patched, write.dry_run)
+        return self._update(request, target, self._to_store_shape(kind, patched), write)
 
     async def _apply(
         self,
         request: Request,
         target: _Target,
         body: Any,
-        dry_run: bool,
-        validation: str,
-        warnings: list[str],
+        write: _WriteOptions,
     ) -> Response:
         kind = target.kind
         assert target.name is not None
@@ -931,30 +945,15 @@ class ApiApp:
             )
         except patching.PatchError as exc:
             raise _patch_error(exc, kind, target.name) from exc
+        # server_side_apply already wrote this manager's Apply entry into
+        # managedFields: the store must not add an Update entry on top.
+        write = attrs.evolve(write, manager=None)
         if current is None:
             if target.subresource:
                 self.store.get(storage_kind, namespace, target.name)  # raises 404
             merged.setdefault("metadata", {})["name"] = target.name
-            stored = self.store.create(
-                storage_kind,
-                namespace,
-                merged,
-                dry_run=dry_run,
-                field_validation=validation,
-                warnings=warnings,
-            )
-            return self._object_response(request, kind, stored, 201, _warning_headers(warnings))
-        stored = self.store.update(
-            storage_kind,
-            namespace,
-            target.name,
-            merged,
-            subresource=target.subresource,
-            dry_run=dry_run,
-            field_validation=validation,
-            warnings=warnings,
-        )
-        return self._object_response(request, kind, stored, 200, _warning_headers(warnings))
+            return self._create(request, target, merged, write)
+        return self._update(request, target, merged, write)
 
     async def _delete_options(self, request: Request) -> dict[str, Any]:
         params = request.query_params

@@ -9,7 +9,7 @@ shape; these two functions convert at the API edge.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 # events.k8s.io field -> core/v1 field, for fields that only change name.
@@ -26,15 +26,23 @@ _RENAMES: tuple[tuple[str, str], ...] = (
 _SAME = ("metadata", "eventTime", "series", "reason", "type", "action", "related")
 
 
-def core_to_events_v1(event: Mapping[str, Any]) -> dict[str, Any]:
-    """A stored (core/v1) Event as events.k8s.io/v1 serves it."""
-    result: dict[str, Any] = {"kind": "Event", "apiVersion": "events.k8s.io/v1"}
+def _carry_over(
+    event: Mapping[str, Any], api_version: str, renames: Iterable[tuple[str, str]]
+) -> dict[str, Any]:
+    """The fields both shapes share, plus each ``(to, from)`` rename that is present."""
+    result: dict[str, Any] = {"kind": "Event", "apiVersion": api_version}
     for field in _SAME:
         if field in event:
             result[field] = event[field]
-    for new, old in _RENAMES:
-        if old in event:
-            result[new] = event[old]
+    for to, source in renames:
+        if source in event:
+            result[to] = event[source]
+    return result
+
+
+def core_to_events_v1(event: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored (core/v1) Event as events.k8s.io/v1 serves it."""
+    result = _carry_over(event, "events.k8s.io/v1", _RENAMES)
     if "reportingController" not in result:
         component = (event.get("source") or {}).get("component")
         if component:
@@ -48,13 +56,7 @@ def core_to_events_v1(event: Mapping[str, Any]) -> dict[str, Any]:
 
 def events_v1_to_core(event: Mapping[str, Any]) -> dict[str, Any]:
     """An events.k8s.io/v1 Event in the core/v1 shape the store keeps."""
-    result: dict[str, Any] = {"kind": "Event", "apiVersion": "v1"}
-    for field in _SAME:
-        if field in event:
-            result[field] = event[field]
-    for new, old in _RENAMES:
-        if new in event:
-            result[old] = event[new]
+    result = _carry_over(event, "v1", [(old, new) for new, old in _RENAMES])
     if "source" not in result and event.get("reportingController"):
         source = {"component": event["reportingController"]}
         if event.get("reportingInstance"):

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import trio
@@ -162,14 +163,9 @@ class Collector:
                 dep = self.store.find(*ref)
                 if dep is None:
                     continue
-                new_obj = dict(dep.obj)
-                new_meta = dict(dep.obj["metadata"])
-                refs = [r for r in new_meta.get("ownerReferences") or () if r.get("uid") != uid]
-                if refs:
-                    new_meta["ownerReferences"] = refs
-                else:
-                    new_meta.pop("ownerReferences", None)
-                new_obj["metadata"] = new_meta
+                new_obj = _filter_metadata_list(
+                    dep.obj, "ownerReferences", lambda r: r.get("uid") != uid
+                )
                 self._write(ref, dep, new_obj)
             self._drop_finalizer(owner_ref, ORPHAN)
         elif FOREGROUND in finalizers:
@@ -190,14 +186,7 @@ class Collector:
         current = self.store.find(*ref)
         if current is None:
             return
-        new_obj = dict(current.obj)
-        new_meta = dict(current.obj["metadata"])
-        finalizers = [f for f in new_meta.get("finalizers") or () if f != finalizer]
-        if finalizers:
-            new_meta["finalizers"] = finalizers
-        else:
-            new_meta.pop("finalizers", None)
-        new_obj["metadata"] = new_meta
+        new_obj = _filter_metadata_list(current.obj, "finalizers", lambda f: f != finalizer)
         self._write(ref, current, new_obj)
 
     def _clean_namespace(self, name: str) -> None:
@@ -243,3 +232,20 @@ async def run_collector(store: Store, *, namespace_delay: float = NAMESPACE_DELA
             await trio.lowlevel.checkpoint()
     finally:
         store.listeners.remove(collector.on_change)
+
+
+def _filter_metadata_list(
+    obj: Mapping[str, Any], key: str, keep: Callable[[Any], bool]
+) -> dict[str, Any]:
+    """A copy of ``obj`` whose ``metadata[key]`` list holds only what ``keep`` accepts.
+
+    An emptied list is dropped rather than left as ``[]``, as the real server
+    stores it (omitempty).
+    """
+    meta = dict(obj["metadata"])
+    kept = [item for item in meta.get(key) or () if keep(item)]
+    if kept:
+        meta[key] = kept
+    else:
+        meta.pop(key, None)
+    return {**obj, "metadata": meta}

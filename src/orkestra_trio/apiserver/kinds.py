@@ -126,6 +126,19 @@ def _kind(
     )
 
 
+def _apps_workload(kind: str, plural: str, short: str) -> ResourceKind:
+    """Deployments, statefulsets and replicasets: apps/v1, in ``all``, scalable."""
+    return _kind(
+        "apps",
+        "v1",
+        kind,
+        plural,
+        short=(short,),
+        categories=_ALL,
+        subresources=("status", "scale"),
+    )
+
+
 _ALL = ("all",)
 
 #: The kinds registered at start.  Short names and categories are those a real
@@ -150,33 +163,9 @@ BUILTIN_KINDS: tuple[ResourceKind, ...] = (
     ),
     _kind("", "v1", "Pod", "pods", short=("po",), categories=_ALL, subresources=("status",)),
     _kind("", "v1", "Endpoints", "endpoints", short=("ep",)),
-    _kind(
-        "apps",
-        "v1",
-        "Deployment",
-        "deployments",
-        short=("deploy",),
-        categories=_ALL,
-        subresources=("status", "scale"),
-    ),
-    _kind(
-        "apps",
-        "v1",
-        "StatefulSet",
-        "statefulsets",
-        short=("sts",),
-        categories=_ALL,
-        subresources=("status", "scale"),
-    ),
-    _kind(
-        "apps",
-        "v1",
-        "ReplicaSet",
-        "replicasets",
-        short=("rs",),
-        categories=_ALL,
-        subresources=("status", "scale"),
-    ),
+    _apps_workload("Deployment", "deployments", "deploy"),
+    _apps_workload("StatefulSet", "statefulsets", "sts"),
+    _apps_workload("ReplicaSet", "replicasets", "rs"),
     _kind("batch", "v1", "Job", "jobs", categories=_ALL, subresources=("status",)),
     _kind(
         "batch",

@@ -264,7 +264,6 @@ class _Struct:
     fields: Mapping[str, _Struct | _ListMeta] = attrs.field(factory=dict)
 
 
-_ATOMIC = _ListMeta(None, "replace")
 _GENERIC = _Struct()
 
 
@@ -600,11 +599,6 @@ def _element_key(item: Any, meta: _ListMeta) -> str:
     return "v:" + _json_text(item)
 
 
-def field_set(obj: Mapping[str, Any], kind: ResourceKind) -> set[Path]:
-    """The leaf paths ``obj`` sets, in FieldsV1 terms."""
-    return set(leaf_values(obj, kind))
-
-
 # The value recorded for an element's "." marker (it has no value of its own).
 _MARKER: Any = object()
 
@@ -921,11 +915,7 @@ def server_side_apply(
     others: list[tuple[dict[str, Any], set[Path]]] = []
     for entry in entries:
         paths = _entry_paths(entry)
-        if (
-            entry.get("manager") == manager
-            and entry.get("operation") == "Apply"
-            and (entry.get("subresource", "") == subresource)
-        ):
+        if _is_own_apply(entry, manager, subresource):
             mine_before = paths
         else:
             others.append((entry, paths))
@@ -935,27 +925,7 @@ def server_side_apply(
     live_leaves = leaf_values(base, kind)
     applied_leaves = leaf_values(applied, kind)
     new_paths = set(applied_leaves)
-    indexes = [_PathIndex(paths) for _, paths in others]
-    # Conflicts: another manager owns a leaf we set, and the value changes.
-    causes: list[dict[str, str]] = []
-    taken: list[tuple[int, Path]] = []
-    for path in sorted(new_paths):
-        if path[-1:] == (".",):
-            continue
-        if path in live_leaves and json_equal(live_leaves[path], applied_leaves[path]):
-            continue
-        for n, index in enumerate(indexes):
-            if index.covers(path):
-                entry = others[n][0]
-                taken.append((n, path))
-                causes.append(
-                    {
-                        "type": "FieldManagerConflict",
-                        "message": f'conflict with "{entry.get("manager")}"'
-                        + (f" using {entry.get('apiVersion')}" if entry.get("apiVersion") else ""),
-                        "field": _describe_path(path),
-                    }
-                )
+    taken, causes = _apply_conflicts(live_leaves, applied_leaves, others)
     if causes and not force:
         raise ApplyConflict(_conflict_message(causes), causes=causes)
     # Force (or no conflict): the other managers lose the fields we take.
@@ -989,11 +959,7 @@ def server_side_apply(
     placed = False
     api_version = str(applied.get("apiVersion") or kind.api_version)
     for entry in entries:
-        if (
-            entry.get("manager") == manager
-            and entry.get("operation") == "Apply"
-            and (entry.get("subresource", "") == subresource)
-        ):
+        if _is_own_apply(entry, manager, subresource):
             new_entries.append(
                 _make_entry(manager, "Apply", api_version, now, new_paths, subresource)
             )
@@ -1010,6 +976,48 @@ def server_side_apply(
         new_entries.append(_make_entry(manager, "Apply", api_version, now, new_paths, subresource))
     result["metadata"] = {**(result.get("metadata") or {}), "managedFields": new_entries}
     return result
+
+
+def _is_own_apply(entry: Mapping[str, Any], manager: str, subresource: str) -> bool:
+    """Whether a managedFields entry is this manager's earlier apply (to this subresource)."""
+    return (
+        entry.get("manager") == manager
+        and entry.get("operation") == "Apply"
+        and entry.get("subresource", "") == subresource
+    )
+
+
+def _apply_conflicts(
+    live_leaves: Mapping[Path, Any],
+    applied_leaves: Mapping[Path, Any],
+    others: Sequence[tuple[Mapping[str, Any], set[Path]]],
+) -> tuple[list[tuple[int, Path]], list[dict[str, str]]]:
+    """The leaves another manager owns whose value this apply changes.
+
+    Returns them as ``(index into others, path)`` pairs, to take over on
+    force, and as the Status causes of the 409 otherwise.
+    """
+    indexes = [_PathIndex(paths) for _, paths in others]
+    causes: list[dict[str, str]] = []
+    taken: list[tuple[int, Path]] = []
+    for path in sorted(applied_leaves):
+        if path[-1:] == (".",):
+            continue
+        if path in live_leaves and json_equal(live_leaves[path], applied_leaves[path]):
+            continue
+        for n, index in enumerate(indexes):
+            if index.covers(path):
+                entry = others[n][0]
+                taken.append((n, path))
+                causes.append(
+                    {
+                        "type": "FieldManagerConflict",
+                        "message": f'conflict with "{entry.get("manager")}"'
+                        + (f" using {entry.get('apiVersion')}" if entry.get("apiVersion") else ""),
+                        "field": _describe_path(path),
+                    }
+                )
+    return taken, causes
 
 
 def _removal_order(path: Path) -> tuple[int, bool, Path]:

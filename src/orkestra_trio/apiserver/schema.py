@@ -869,11 +869,7 @@ def _structural(schema: Mapping[str, Any], path: str, *, root: bool = False) -> 
         if not isinstance(sub, Mapping):
             causes.append(Cause(TYPE_INVALID, sub_path, "Invalid value: must be an object"))
             continue
-        if (
-            not sub.get("type")
-            and not _preserves(sub)
-            and not sub.get("x-kubernetes-int-or-string")
-        ):
+        if _lacks_type(sub):
             causes.append(
                 Cause(
                     REQUIRED,
@@ -884,11 +880,7 @@ def _structural(schema: Mapping[str, Any], path: str, *, root: bool = False) -> 
         causes.extend(_structural(sub, sub_path))
     items = schema.get("items")
     if isinstance(items, Mapping):
-        if (
-            not items.get("type")
-            and not _preserves(items)
-            and not items.get("x-kubernetes-int-or-string")
-        ):
+        if _lacks_type(items):
             causes.append(
                 Cause(
                     REQUIRED,
@@ -903,3 +895,12 @@ def _structural(schema: Mapping[str, Any], path: str, *, root: bool = False) -> 
     if isinstance(additional, Mapping):
         causes.extend(_structural(additional, f"{path}.additionalProperties"))
     return causes
+
+
+def _lacks_type(schema: Mapping[str, Any]) -> bool:
+    """A structural schema must type every property and item, unless it opts out."""
+    return (
+        not schema.get("type")
+        and not _preserves(schema)
+        and not schema.get("x-kubernetes-int-or-string")
+    )

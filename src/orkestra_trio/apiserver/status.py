@@ -61,57 +61,33 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
 
     def to_status(self) -> dict[str, Any]:
-        return status_body(
-            self.code,
-            self.message,
-            reason=self.reason,
-            name=self.name,
-            group=self.group,
-            kind=self.kind,
-            causes=self.causes,
-            retry_after=self.retry_after,
-        )
+        """The failure ``Status`` body, shaped exactly like kube-apiserver's."""
+        details: dict[str, Any] = {}
+        if self.name is not None:
+            details["name"] = self.name
+        if self.group is not None:
+            details["group"] = self.group
+        if self.kind is not None:
+            details["kind"] = self.kind
+        if self.causes:
+            details["causes"] = [dict(c) for c in self.causes]
+        if self.retry_after is not None:
+            details["retryAfterSeconds"] = self.retry_after
+        body: dict[str, Any] = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        }
+        if details:
+            body["details"] = details
+        return body
 
     def body(self) -> bytes:
         return json.dumps(self.to_status(), separators=(",", ":")).encode()
-
-
-def status_body(
-    code: int,
-    message: str,
-    *,
-    reason: str | None = None,
-    name: str | None = None,
-    group: str | None = None,
-    kind: str | None = None,
-    causes: Iterable[Mapping[str, Any]] = (),
-    retry_after: int | None = None,
-) -> dict[str, Any]:
-    """A failure ``Status`` exactly shaped like kube-apiserver's."""
-    details: dict[str, Any] = {}
-    if name is not None:
-        details["name"] = name
-    if group is not None:
-        details["group"] = group
-    if kind is not None:
-        details["kind"] = kind
-    cause_list = [dict(c) for c in causes]
-    if cause_list:
-        details["causes"] = cause_list
-    if retry_after is not None:
-        details["retryAfterSeconds"] = retry_after
-    body: dict[str, Any] = {
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Failure",
-        "message": message,
-        "reason": reason or _REASONS.get(code, "Unknown"),
-        "code": code,
-    }
-    if details:
-        body["details"] = details
-    return body
 
 
 def success_status(*, name: str, group: str, kind: str, uid: str | None = None) -> dict[str, Any]:

@@ -240,6 +240,9 @@ _IMAGES = _col(
     "Images", "string", "Images referenced by each container in the template.", priority=1
 )
 _SELECTOR = _col("Selector", "string", "Label selector for pods.", priority=1)
+# Every workload (deployments, replicasets, jobs; statefulsets without the
+# selector) ends its table with these, in this order.
+_TEMPLATE_COLUMNS = [_AGE, _CONTAINERS, _IMAGES, _SELECTOR]
 
 Row = Callable[[Obj, datetime], list[Any]]
 
@@ -325,48 +328,48 @@ def _pod_row(obj: Obj, now: datetime) -> list[Any]:
     ]
 
 
-def _deployment_row(obj: Obj, now: datetime) -> list[Any]:
+def _ready_of_desired(obj: Obj) -> str:
     spec = obj.get("spec") or {}
     status = obj.get("status") or {}
+    return f"{int(status.get('readyReplicas') or 0)}/{int(spec.get('replicas', 1) or 0)}"
+
+
+def _template_cells(obj: Obj, now: datetime) -> list[Any]:
+    """The cells under ``_TEMPLATE_COLUMNS``, which end every workload's table."""
     template = _pod_template_spec(obj)
     return [
-        _name(obj),
-        f"{int(status.get('readyReplicas') or 0)}/{int(spec.get('replicas', 1) or 0)}",
-        int(status.get("updatedReplicas") or 0),
-        int(status.get("availableReplicas") or 0),
         _obj_age(obj, now),
         _containers(template),
         _images(template),
-        _selector_text(spec.get("selector")),
+        _selector_text(_get(obj, "spec", "selector")),
+    ]
+
+
+def _deployment_row(obj: Obj, now: datetime) -> list[Any]:
+    status = obj.get("status") or {}
+    return [
+        _name(obj),
+        _ready_of_desired(obj),
+        int(status.get("updatedReplicas") or 0),
+        int(status.get("availableReplicas") or 0),
+        *_template_cells(obj, now),
     ]
 
 
 def _statefulset_row(obj: Obj, now: datetime) -> list[Any]:
-    spec = obj.get("spec") or {}
-    status = obj.get("status") or {}
-    template = _pod_template_spec(obj)
-    return [
-        _name(obj),
-        f"{int(status.get('readyReplicas') or 0)}/{int(spec.get('replicas', 1) or 0)}",
-        _obj_age(obj, now),
-        _containers(template),
-        _images(template),
-    ]
+    # kubectl shows no selector for statefulsets: the last template cell is dropped.
+    return [_name(obj), _ready_of_desired(obj), *_template_cells(obj, now)[:-1]]
 
 
 def _replicaset_row(obj: Obj, now: datetime) -> list[Any]:
     spec = obj.get("spec") or {}
     status = obj.get("status") or {}
-    template = _pod_template_spec(obj)
     return [
         _name(obj),
         int(spec.get("replicas", 1) or 0),
         int(status.get("replicas") or 0),
         int(status.get("readyReplicas") or 0),
-        _obj_age(obj, now),
-        _containers(template),
-        _images(template),
-        _selector_text(spec.get("selector")),
+        *_template_cells(obj, now),
     ]
 
 
@@ -394,17 +397,7 @@ def _job_row(obj: Obj, now: datetime) -> list[Any]:
     start = parse_time(status.get("startTime"))
     end = parse_time(status.get("completionTime")) or now
     duration = human_duration((end - start).total_seconds()) if start else ""
-    template = _pod_template_spec(obj)
-    return [
-        _name(obj),
-        _job_status(obj),
-        done,
-        duration,
-        _obj_age(obj, now),
-        _containers(template),
-        _images(template),
-        _selector_text(spec.get("selector")),
-    ]
+    return [_name(obj), _job_status(obj), done, duration, *_template_cells(obj, now)]
 
 
 def _cronjob_row(obj: Obj, now: datetime) -> list[Any]:
@@ -501,14 +494,16 @@ def _crd_row(obj: Obj, now: datetime) -> list[Any]:
     return [_name(obj), created.strftime("%Y-%m-%dT%H:%M:%SZ") if created else "<unknown>"]
 
 
-def _simple(*cells: Callable[[Obj, datetime], Any]) -> Row:
+def _row_of(*cells: Callable[[Obj, datetime], Any]) -> Row:
+    """A row printer from one function per cell, for kinds whose cells are one-liners."""
+
     def row(obj: Obj, now: datetime) -> list[Any]:
         return [cell(obj, now) for cell in cells]
 
     return row
 
 
-def _by_name(obj: Obj, now: datetime) -> str:
+def _name_cell(obj: Obj, now: datetime) -> str:
     return _name(obj)
 
 
@@ -567,10 +562,7 @@ _PRINTERS: dict[tuple[str, str], tuple[list[dict[str, Any]], Row]] = {
                 "integer",
                 "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.",
             ),
-            _AGE,
-            _CONTAINERS,
-            _IMAGES,
-            _SELECTOR,
+            *_TEMPLATE_COLUMNS,
         ],
         _deployment_row,
     ),
@@ -578,9 +570,7 @@ _PRINTERS: dict[tuple[str, str], tuple[list[dict[str, Any]], Row]] = {
         [
             _NAME,
             _col("Ready", "string", "Number of the pod with ready state"),
-            _AGE,
-            _CONTAINERS,
-            _IMAGES,
+            *_TEMPLATE_COLUMNS[:-1],
         ],
         _statefulset_row,
     ),
@@ -590,10 +580,7 @@ _PRINTERS: dict[tuple[str, str], tuple[list[dict[str, Any]], Row]] = {
             _col("Desired", "integer", "Number of desired pods."),
             _col("Current", "integer", "Number of actual replicas."),
             _col("Ready", "integer", "The number of ready replicas for this replica set."),
-            _AGE,
-            _CONTAINERS,
-            _IMAGES,
-            _SELECTOR,
+            *_TEMPLATE_COLUMNS,
         ],
         _replicaset_row,
     ),
@@ -603,10 +590,7 @@ _PRINTERS: dict[tuple[str, str], tuple[list[dict[str, Any]], Row]] = {
             _col("Status", "string", "Status of the job."),
             _col("Completions", "string", "The completion status of the job."),
             _col("Duration", "string", "Time required to complete the job."),
-            _AGE,
-            _CONTAINERS,
-            _IMAGES,
-            _SELECTOR,
+            *_TEMPLATE_COLUMNS,
         ],
         _job_row,
     ),
@@ -645,12 +629,12 @@ _PRINTERS: dict[tuple[str, str], tuple[list[dict[str, Any]], Row]] = {
     ),
     ("", "namespaces"): (
         [_NAME, _col("Status", "string", "The status of the namespace"), _AGE],
-        _simple(_by_name, lambda o, now: _get(o, "status", "phase", default="Active"), _obj_age),
+        _row_of(_name_cell, lambda o, now: _get(o, "status", "phase", default="Active"), _obj_age),
     ),
     ("", "configmaps"): (
         [_NAME, _col("Data", "integer", "Number of data items in the ConfigMap."), _AGE],
-        _simple(
-            _by_name,
+        _row_of(
+            _name_cell,
             lambda o, now: len(o.get("data") or {}) + len(o.get("binaryData") or {}),
             _obj_age,
         ),
@@ -662,8 +646,8 @@ _PRINTERS: dict[tuple[str, str], tuple[list[dict[str, Any]], Row]] = {
             _col("Data", "integer", "Number of data items in the secret."),
             _AGE,
         ],
-        _simple(
-            _by_name,
+        _row_of(
+            _name_cell,
             lambda o, now: o.get("type") or "Opaque",
             lambda o, now: len(o.get("data") or {}),
             _obj_age,
@@ -679,12 +663,12 @@ _PRINTERS: dict[tuple[str, str], tuple[list[dict[str, Any]], Row]] = {
             ),
             _AGE,
         ],
-        _simple(_by_name, lambda o, now: str(len(o.get("secrets") or ())), _obj_age),
+        _row_of(_name_cell, lambda o, now: str(len(o.get("secrets") or ())), _obj_age),
     ),
     ("coordination.k8s.io", "leases"): (
         [_NAME, _col("Holder", "string", "The holder of the lease."), _AGE],
-        _simple(
-            _by_name,
+        _row_of(
+            _name_cell,
             lambda o, now: _get(o, "spec", "holderIdentity", default="<none>"),
             _obj_age,
         ),
@@ -710,8 +694,8 @@ _PRINTERS: dict[tuple[str, str], tuple[list[dict[str, Any]], Row]] = {
             _col("Ports", "string", "Ports of TLS configurations that open"),
             _AGE,
         ],
-        _simple(
-            _by_name,
+        _row_of(
+            _name_cell,
             lambda o, now: _get(o, "spec", "ingressClassName", default="<none>"),
             lambda o, now: (
                 ",".join(
@@ -777,7 +761,7 @@ def _custom_columns(kind: ResourceKind) -> tuple[list[dict[str, Any]], Row]:
 
 
 def _generic(kind: ResourceKind) -> tuple[list[dict[str, Any]], Row]:
-    return [_NAME, _AGE], _simple(_by_name, _obj_age)
+    return [_NAME, _AGE], _row_of(_name_cell, _obj_age)
 
 
 def printer_for(kind: ResourceKind) -> tuple[list[dict[str, Any]], Row]:

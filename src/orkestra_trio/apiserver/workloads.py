@@ -66,44 +66,50 @@ def desired_status(resource: tuple[str, str], obj: Mapping[str, Any]) -> dict[st
         return None
     spec = obj.get("spec") or {}
     old = obj.get("status") or {}
-    now = now_rfc3339()
+    if resource == JOBS:
+        return _completed_job_status(spec, old, now_rfc3339())
+    status = _replicated_status(resource, meta, spec, old, now_rfc3339())
+    if status == old:
+        return None
+    return status
+
+
+def _completed_job_status(
+    spec: Mapping[str, Any], old: Mapping[str, Any], now: str
+) -> dict[str, Any] | None:
+    """A Job that ran all its completions at once (None: done already, or suspended)."""
+    if any(
+        c.get("type") == "Complete" and c.get("status") == "True"
+        for c in old.get("conditions") or ()
+    ):
+        return None
+    if spec.get("suspend"):
+        return None
+    status = dict(old)
+    status.setdefault("startTime", now)
+    status["completionTime"] = now
+    status["succeeded"] = spec.get("completions") or 1
+    status["ready"] = 0
+    status["terminating"] = 0
+    status.pop("active", None)
+    reason, message = "CompletionsReached", "Reached expected number of succeeded pods"
+    status["conditions"] = [
+        _condition(old, "SuccessCriteriaMet", "True", reason, message, now),
+        _condition(old, "Complete", "True", reason, message, now),
+    ]
+    return status
+
+
+def _replicated_status(
+    resource: tuple[str, str],
+    meta: Mapping[str, Any],
+    spec: Mapping[str, Any],
+    old: Mapping[str, Any],
+    now: str,
+) -> dict[str, Any]:
+    """Deployments, statefulsets, replicasets: every wanted replica ready and available."""
     name = str(meta.get("name"))
     generation = meta.get("generation")
-    if resource == JOBS:
-        if any(
-            c.get("type") == "Complete" and c.get("status") == "True"
-            for c in old.get("conditions") or ()
-        ):
-            return None
-        if spec.get("suspend"):
-            return None
-        completions = spec.get("completions") or 1
-        status = dict(old)
-        status.setdefault("startTime", now)
-        status["completionTime"] = now
-        status["succeeded"] = completions
-        status["ready"] = 0
-        status["terminating"] = 0
-        status.pop("active", None)
-        status["conditions"] = [
-            _condition(
-                old,
-                "SuccessCriteriaMet",
-                "True",
-                "CompletionsReached",
-                "Reached expected number of succeeded pods",
-                now,
-            ),
-            _condition(
-                old,
-                "Complete",
-                "True",
-                "CompletionsReached",
-                "Reached expected number of succeeded pods",
-                now,
-            ),
-        ]
-        return status
     replicas = spec.get("replicas")
     if not isinstance(replicas, int):
         replicas = 1
@@ -134,14 +140,7 @@ def desired_status(resource: tuple[str, str], obj: Mapping[str, Any]) -> dict[st
         status["observedGeneration"] = generation
     if resource == DEPLOYMENTS:
         status["conditions"] = [
-            _condition(
-                old,
-                "Available",
-                "True",
-                "MinimumReplicasAvailable",
-                "Deployment has minimum availability.",
-                now,
-            ),
+            _available(old, "Deployment", now),
             _condition(
                 old,
                 "Progressing",
@@ -153,19 +152,13 @@ def desired_status(resource: tuple[str, str], obj: Mapping[str, Any]) -> dict[st
         ]
     elif resource == STATEFULSETS:
         status["availableReplicas"] = replicas
-        status["conditions"] = [
-            _condition(
-                old,
-                "Available",
-                "True",
-                "MinimumReplicasAvailable",
-                "StatefulSet has minimum availability.",
-                now,
-            ),
-        ]
-    if status == old:
-        return None
+        status["conditions"] = [_available(old, "StatefulSet", now)]
     return status
+
+
+def _available(old: Mapping[str, Any], kind: str, now: str) -> dict[str, Any]:
+    message = f"{kind} has minimum availability."
+    return _condition(old, "Available", "True", "MinimumReplicasAvailable", message, now)
 
 
 class Simulation:

@@ -50,36 +50,9 @@ class ConditionReader(DocumentReader):
                 f"expected a condition mapping (field: ..., equals: ...), got {describe(value)}",
             )
             return None
-        plain_keys = {"field", "negate", "source"} if allow_source else {"field", "negate"}
-        operators: list[str] = []
-        for key in value:
-            if key in plain_keys:
-                continue
-            if key in OPERATORS:
-                operators.append(key)
-                continue
-            if key == "source":
-                self.report(
-                    (*path, key), "source is allowed on autoscale conditions only", at_key=True
-                )
-                continue
-            hint = did_you_mean(key, OPERATORS | plain_keys)
-            if not hint:
-                hint = f" (operators: {', '.join(sorted(OPERATORS))})"
-            self.report((*path, key), f"unknown condition operator {key!r}{hint}", at_key=True)
-        if value.get("field") is None:
-            self.report(path, "missing required key 'field'")
-        if len(operators) > 1:
-            self.report(
-                path, f"a condition takes exactly one operator, found {', '.join(operators)}"
-            )
-        if not operators:
-            if all(k in plain_keys for k in value):
-                self.report(
-                    path, f"a condition needs an operator, one of {', '.join(sorted(OPERATORS))}"
-                )
+        operator = self.condition_operator(value, path, allow_source=allow_source)
+        if operator is None:
             return None
-        operator = operators[0]
         field = self.string(value, path, "field") or ""
         field_template = None
         broken = False
@@ -120,6 +93,45 @@ class ConditionReader(DocumentReader):
             self.report((*path, operator), problem)
             return None
         return condition
+
+    def condition_operator(
+        self, value: dict[str, Any], path: KeyPath, *, allow_source: bool
+    ) -> str | None:
+        """The one operator a condition mapping uses; None after reporting.
+
+        Also reports every key that is neither an operator nor a plain key, and
+        a missing ``field``, so one pass over the keys finds every mistake.
+        """
+        plain_keys = {"field", "negate", "source"} if allow_source else {"field", "negate"}
+        operators: list[str] = []
+        for key in value:
+            if key in plain_keys:
+                continue
+            if key in OPERATORS:
+                operators.append(key)
+                continue
+            if key == "source":
+                self.report(
+                    (*path, key), "source is allowed on autoscale conditions only", at_key=True
+                )
+                continue
+            hint = did_you_mean(key, OPERATORS | plain_keys)
+            if not hint:
+                hint = f" (operators: {', '.join(sorted(OPERATORS))})"
+            self.report((*path, key), f"unknown condition operator {key!r}{hint}", at_key=True)
+        if value.get("field") is None:
+            self.report(path, "missing required key 'field'")
+        if len(operators) > 1:
+            self.report(
+                path, f"a condition takes exactly one operator, found {', '.join(operators)}"
+            )
+        if not operators:
+            if all(k in plain_keys for k in value):
+                self.report(
+                    path, f"a condition needs an operator, one of {', '.join(sorted(OPERATORS))}"
+                )
+            return None
+        return operators[0]
 
     def operand(self, operator: str, value: Any, path: KeyPath) -> str | None:
         """The operator's value as the string the evaluator compares; None after reporting."""

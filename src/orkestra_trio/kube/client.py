@@ -130,7 +130,12 @@ class KubeClient:
                 message=exc.message,
             ) from None
 
-    def _ns(self, info: ResourceInfo, namespace: str | None) -> str | None:
+    def namespace_for(self, info: ResourceInfo, namespace: str | None) -> str | None:
+        """The namespace a request about ``info`` goes to.
+
+        None for cluster-scoped kinds; else ``namespace``, or this client's
+        default namespace when it is None.
+        """
         if not info.namespaced:
             return None
         return self.namespace if namespace is None else namespace
@@ -204,22 +209,43 @@ class KubeClient:
                 raise error
             await trio.sleep(delay)
 
+    async def _object_request(
+        self,
+        verb: str,
+        info: ResourceInfo,
+        name: str,
+        namespace: str | None,
+        method: str,
+        *,
+        subresource: str = "",
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+        idempotent: bool,
+    ) -> JSON:
+        """``_request`` about one named object (or one of its subresources)."""
+        result: JSON = await self._request(
+            f"{verb} {subresource}" if subresource else verb,  # errors say "patch status"
+            info.describe(name, namespace),
+            method,
+            info.object_path(name, namespace, subresource),
+            params=params,
+            body=body,
+            content_type=content_type,
+            idempotent=idempotent,
+        )
+        return result
+
     # --- reads ------------------------------------------------------------
 
     async def get(
         self, ref: ResourceRef, name: str, *, namespace: str | None = None, subresource: str = ""
     ) -> JSON:
         info = await self.resource(ref, verb="get", name=name)
-        ns = self._ns(info, namespace)
-        verb = f"get {subresource}" if subresource else "get"
-        result: JSON = await self._request(
-            verb,
-            info.describe(name, ns),
-            "GET",
-            info.object_path(name, ns, subresource),
-            idempotent=True,
+        ns = self.namespace_for(info, namespace)
+        return await self._object_request(
+            "get", info, name, ns, "GET", subresource=subresource, idempotent=True
         )
-        return result
 
     async def get_status(
         self, ref: ResourceRef, name: str, *, namespace: str | None = None
@@ -239,7 +265,7 @@ class KubeClient:
     ) -> JSON:
         """One raw page of a list (the List object with metadata.continue)."""
         info = await self.resource(ref, verb="list")
-        ns = self._ns(info, namespace)
+        ns = self.namespace_for(info, namespace)
         params: dict[str, str] = {}
         if label_selector:
             params["labelSelector"] = label_selector
@@ -312,15 +338,15 @@ class KubeClient:
             api_version, kind = obj["apiVersion"], obj["kind"]
         except KeyError as exc:
             raise ValueError(f"object has no {exc.args[0]}: {_short(obj)}") from None
-        meta = obj.get("metadata") or {}
-        name = str(meta.get("name") or meta.get("generateName") or "")
-        return await self.resource((str(api_version), str(kind)), verb=verb, name=name)
+        return await self.resource((str(api_version), str(kind)), verb=verb, name=_shown_name(obj))
 
     def _obj_ns(
         self, info: ResourceInfo, obj: Mapping[str, Any], namespace: str | None
     ) -> str | None:
         meta = obj.get("metadata") or {}
-        return self._ns(info, namespace if namespace is not None else meta.get("namespace"))
+        return self.namespace_for(
+            info, namespace if namespace is not None else meta.get("namespace")
+        )
 
     async def _locate(
         self, obj: Mapping[str, Any], namespace: str | None, verb: str
@@ -344,11 +370,9 @@ class KubeClient:
         """POST a new object (``metadata.generateName`` works). Never retried once sent."""
         info = await self._object_info(obj, "create")
         ns = self._obj_ns(info, obj, namespace)
-        meta = obj.get("metadata") or {}
-        name = str(meta.get("name") or meta.get("generateName") or "")
         result: JSON = await self._request(
             "create",
-            info.describe(name, ns),
+            info.describe(_shown_name(obj), ns),
             "POST",
             info.collection_path(ns),
             params=self._write_params(dry_run, self.field_manager),
@@ -367,16 +391,17 @@ class KubeClient:
     ) -> JSON:
         """PUT the whole object; its metadata.resourceVersion makes it conditional (409)."""
         info, ns, name = await self._locate(obj, namespace, "replace")
-        result: JSON = await self._request(
-            f"replace {subresource}" if subresource else "replace",
-            info.describe(name, ns),
+        return await self._object_request(
+            "replace",
+            info,
+            name,
+            ns,
             "PUT",
-            info.object_path(name, ns, subresource),
+            subresource=subresource,
             params=self._write_params(dry_run, self.field_manager),
             body=obj,
             idempotent=True,
         )
-        return result
 
     async def replace_status(
         self, obj: Mapping[str, Any], *, namespace: str | None = None, dry_run: bool = False
@@ -396,19 +421,20 @@ class KubeClient:
     ) -> JSON:
         """PATCH with a merge (RFC 7386), JSON (RFC 6902) or strategic merge patch."""
         info = await self.resource(ref, verb="patch", name=name)
-        ns = self._ns(info, namespace)
-        result: JSON = await self._request(
-            f"patch {subresource}" if subresource else "patch",
-            info.describe(name, ns),
+        ns = self.namespace_for(info, namespace)
+        return await self._object_request(
+            "patch",
+            info,
+            name,
+            ns,
             "PATCH",
-            info.object_path(name, ns, subresource),
+            subresource=subresource,
             params=self._write_params(dry_run, self.field_manager),
             body=patch,
             content_type=PATCH_CONTENT_TYPES[type],
             # A JSON patch may append to a list: repeating it is not harmless.
             idempotent=type != "json",
         )
-        return result
 
     async def merge_patch(
         self, ref: ResourceRef, name: str, patch: Mapping[str, Any], **kw: Any
@@ -448,17 +474,18 @@ class KubeClient:
         info, ns, name = await self._locate(obj, namespace, "apply")
         params = self._write_params(dry_run, field_manager or self.field_manager)
         params["force"] = _bool(force)
-        result: JSON = await self._request(
-            f"apply {subresource}" if subresource else "apply",
-            info.describe(name, ns),
+        return await self._object_request(
+            "apply",
+            info,
+            name,
+            ns,
             "PATCH",
-            info.object_path(name, ns, subresource),
+            subresource=subresource,
             params=params,
             body=obj,  # JSON is YAML: the apply content type accepts it
             content_type=APPLY_CONTENT_TYPE,
             idempotent=True,
         )
-        return result
 
     async def apply_status(self, obj: Mapping[str, Any], **kw: Any) -> JSON:
         return await self.apply(obj, subresource="status", **kw)
@@ -481,7 +508,7 @@ class KubeClient:
         removal) or a Status.
         """
         info = await self.resource(ref, verb="delete", name=name)
-        ns = self._ns(info, namespace)
+        ns = self.namespace_for(info, namespace)
         options: JSON = {"apiVersion": "v1", "kind": "DeleteOptions"}
         if propagation_policy:
             options["propagationPolicy"] = propagation_policy
@@ -496,16 +523,16 @@ class KubeClient:
             options["gracePeriodSeconds"] = grace_period_seconds
         if dry_run:
             options["dryRun"] = ["All"]
-        result: JSON = await self._request(
+        return await self._object_request(
             "delete",
-            info.describe(name, ns),
+            info,
+            name,
+            ns,
             "DELETE",
-            info.object_path(name, ns),
             body=options,
             # A repeated delete that had succeeded answers 404: misleading, not retried.
             idempotent=False,
         )
-        return result
 
     # --- watches ----------------------------------------------------------
 
@@ -540,6 +567,12 @@ def _is_tls_failure(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def _shown_name(obj: Mapping[str, Any]) -> str:
+    """The name errors show for an object that may only have a generateName yet."""
+    meta = obj.get("metadata") or {}
+    return str(meta.get("name") or meta.get("generateName") or "")
 
 
 def _name_of(obj: Mapping[str, Any]) -> str:

@@ -117,10 +117,6 @@ class WatchOptions:
 DEFAULT_WATCH_OPTIONS = WatchOptions()
 
 
-class _StreamEnded(Exception):
-    """The watch stream ended; resume from the last resourceVersion."""
-
-
 class ListWatch:
     """The consumer side: ``async for event in lw`` yields Synced and WatchEvent."""
 
@@ -214,7 +210,7 @@ class _ListWatcher:
                 await trio.sleep(delay)
 
     def _what(self) -> str:
-        return f"list+watch {self.info.describe('', self.kube._ns(self.info, self.namespace))}"
+        return f"list+watch {self.info.describe('', self.kube.namespace_for(self.info, self.namespace))}"
 
     async def _list(self, send: trio.MemorySendChannel[Event]) -> str:
         result = await self.kube.list(
@@ -235,7 +231,7 @@ class _ListWatcher:
     ) -> tuple[str, bool]:
         """One watch request; returns (resourceVersion to resume from, whether any line came)."""
         kube = self.kube
-        ns = kube._ns(self.info, self.namespace)
+        ns = kube.namespace_for(self.info, self.namespace)
         low, high = self.options.timeout_range
         params = {
             "watch": "true",
@@ -268,7 +264,7 @@ class _ListWatcher:
                     )
                 chunks = cast(AsyncGenerator[bytes, None], response.aiter_bytes())
                 finished = False  # True once httpx's generator chain has run to its end
-                pending: list[bytes] = []
+                lines = _LineSplitter()
                 try:
                     while True:
                         with trio.move_on_after(idle) as watchdog:
@@ -285,22 +281,12 @@ class _ListWatcher:
                         if chunk is None:
                             finished = True
                             return rv, progressed  # the server ended the stream
-                        start = 0
-                        while (newline := chunk.find(b"\n", start)) >= 0:
-                            if pending:
-                                pending.append(chunk[start:newline])
-                                line = b"".join(pending)
-                                pending.clear()
-                            else:
-                                line = chunk[start:newline]
-                            start = newline + 1
+                        for line in lines.feed(chunk):
                             if line.strip():
                                 rv = await self._handle(line, rv, target, send)
                                 if not progressed:
                                     progressed = True
                                     backoff.reset()
-                        if start < len(chunk):
-                            pending.append(chunk[start:])
                 finally:
                     if not finished:
                         await _abandon(chunks)
@@ -335,6 +321,33 @@ class _ListWatcher:
         self.stats.events += 1
         await send.send(WatchEvent(kind, obj))
         return new_rv
+
+
+class _LineSplitter:
+    """Whole lines out of a byte stream whose chunks cut lines anywhere.
+
+    Watch events are newline-delimited JSON, but a chunk may end mid-event
+    (large objects) or hold many events; the tail waits for the next chunk.
+    """
+
+    def __init__(self) -> None:
+        self._pending: list[bytes] = []
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """The lines ``chunk`` completes, without their newline."""
+        lines: list[bytes] = []
+        start = 0
+        while (newline := chunk.find(b"\n", start)) >= 0:
+            if self._pending:
+                self._pending.append(chunk[start:newline])
+                lines.append(b"".join(self._pending))
+                self._pending.clear()
+            else:
+                lines.append(chunk[start:newline])
+            start = newline + 1
+        if start < len(chunk):
+            self._pending.append(chunk[start:])
+        return lines
 
 
 async def _abandon(chunks: AsyncGenerator[bytes, None]) -> None:
