@@ -470,6 +470,13 @@ class _KatalogReader(ConditionReader):
                 "or run once)",
                 at_key=True,
             )
+        if "wait" in m and phase != "onDelete":
+            self.report(
+                (*path, "wait"),
+                f"wait applies to onDelete entries only (it holds the CR's deletion until "
+                f"the child finished; {phase} children are never waited for)",
+                at_key=True,
+            )
         fields: dict[str, FrozenValue] = {}
         for key in sorted(info.shorthand & m.keys(), key=list(m).index):
             if m[key] is None:
@@ -505,6 +512,7 @@ class _KatalogReader(ConditionReader):
             for_each=for_each,
             fields=FrozenMap(fields),
             location=self.location(path),
+            wait=self.boolean(m, path, "wait", False),
         )
 
     def shorthand_shape_ok(self, key: str, value: Any, path: KeyPath) -> bool:

@@ -36,6 +36,11 @@ from orkestra_trio.katalog.template import number_from_text
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY_VALUE = "orkestra"
 OWNER_LABEL = "orkestra.orkspace.io/owner"
+#: On a child that cannot carry an ownerReference to its CR (another namespace, or
+#: cluster-scoped under a namespaced CR): the CR's uid, and its namespace. The
+#: runtime maps, prunes and deletes such children by these instead.
+OWNER_UID_LABEL = "orkestra.orkspace.io/owner-uid"
+OWNER_NAMESPACE_ANNOTATION = "orkestra.orkspace.io/owner-namespace"
 NAME_LABEL = "app.kubernetes.io/name"
 
 # Fields Kubernetes types as integers, wherever they appear in a built-in spec.
@@ -446,11 +451,15 @@ def _set_metadata(
     metadata["labels"] = labels
     annotations = {**_text_map(metadata.get("annotations") or {}, "metadata.annotations")}
     annotations.update(_text_map(entry.get("annotations") or {}, "annotations"))
+    may_own = _may_own(owner, cluster_scoped, metadata.get("namespace", ""))
+    if owner.uid and not may_own:
+        labels[OWNER_UID_LABEL] = owner.uid
+        annotations[OWNER_NAMESPACE_ANNOTATION] = owner.namespace
     if annotations:
         metadata["annotations"] = annotations
     else:
         metadata.pop("annotations", None)
-    if _may_own(owner, cluster_scoped, metadata.get("namespace", "")):
+    if may_own:
         metadata["ownerReferences"] = [
             {
                 "apiVersion": owner.api_version,

@@ -288,7 +288,7 @@ CLUSTER_SCOPED_GROUPS: frozenset[str] = frozenset({"namespaces"})
 
 # Keys every resource entry may carry, whatever its group.
 COMMON_ENTRY_KEYS: frozenset[str] = frozenset(
-    {"name", "namespace", "labels", "annotations", "when", "or", "reconcile", "forEach"}
+    {"name", "namespace", "labels", "annotations", "when", "or", "reconcile", "forEach", "wait"}
 )
 
 
@@ -311,6 +311,9 @@ class ResourceEntry:
     reconcile: bool = False
     for_each: ForEach | None = None
     fields: FrozenMap[str, FrozenValue] = EMPTY_MAP
+    #: onDelete entries only: hold the finalizer until this child finished (a Job
+    #: completed or failed), then delete it.
+    wait: bool = False
     location: Location = attrs.field(default=NOWHERE, eq=False, repr=False)
 
     @property

@@ -83,6 +83,8 @@ class RenderedChild:
     manifest: dict[str, Any] | None
     reconcile: bool
     location: Location = attrs.field(eq=False, repr=False)
+    #: onDelete children: the deletion waits until this child finished.
+    wait: bool = False
 
     @property
     def api_version(self) -> str:
@@ -283,7 +285,15 @@ def _render_one(
         reconcile = phase != "onCreate" or entry.reconcile
         if not conditions_hold(entry.when, entry.or_, context):
             return RenderedChild(
-                phase, entry.group, name, namespace, False, None, reconcile, entry.location
+                phase,
+                entry.group,
+                name,
+                namespace,
+                False,
+                None,
+                reconcile,
+                entry.location,
+                wait=entry.wait,
             )
         rendered: dict[str, Any] = {
             key: render_value(value, context) for key, value in entry.fields.items()
@@ -294,7 +304,15 @@ def _render_one(
         rendered["annotations"] = render_value(entry.annotations, context)
         manifest = build_manifest(entry.group, rendered, owner_from_cr(context))
         return RenderedChild(
-            phase, entry.group, name, namespace, True, manifest, reconcile, entry.location
+            phase,
+            entry.group,
+            name,
+            namespace,
+            True,
+            manifest,
+            reconcile,
+            entry.location,
+            wait=entry.wait,
         )
 
     return _guard(cr, entry.location, render)

@@ -272,7 +272,7 @@ class OncopHandlers:
         await websocket.accept()
         try:
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(_until_disconnect, websocket, nursery.cancel_scope)
+                nursery.start_soon(until_disconnect, websocket, nursery.cancel_scope)
                 await self._stream(websocket, box, namespace, name)
         except* WebSocketDisconnect:
             pass  # the client left while we were sending: nothing to clean up
@@ -292,8 +292,12 @@ class OncopHandlers:
             known = {shapes.event_identity(e): e for e in entries}
 
 
-async def _until_disconnect(websocket: WebSocket, scope: trio.CancelScope) -> None:
-    """Read (and ignore) client messages; cancel the stream when the client goes away."""
+async def until_disconnect(websocket: WebSocket, scope: trio.CancelScope) -> None:
+    """Read (and ignore) client messages; cancel ``scope`` (the stream) when the client goes away.
+
+    Shared by every websocket stream of the HTTP surface (ONCOP events, the
+    Control Center's live feed).
+    """
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":

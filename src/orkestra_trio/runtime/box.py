@@ -12,7 +12,9 @@ How keys get into the queue:
 * a CR of the box's kind is added, deleted, or changed in a way that matters
   (spec/generation, deletion, finalizers, labels, annotations; not our own
   status writes, which would otherwise loop);
-* a child changes: its controller ownerReference names the CR to reconcile;
+* a child changes: its controller ownerReference names the CR to reconcile
+  (or, for a child in another namespace or cluster-scoped, which cannot carry
+  one, its owner-uid label and owner-namespace annotation);
 * an object this CR read through ``cross:`` changes (the registry);
 * ``resync``: every CR, periodically;
 * failures (with backoff) and ``requeue.after`` (the worker pool).
@@ -40,7 +42,7 @@ from orkestra_trio.kube import KubeClient, NotFound
 from .autoscale import Autoscaler
 from .events import BoxEvents
 from .health import BoxHealth, HealthSnapshot, HealthState
-from .informer import Change, Informer, ObjectKey, object_key
+from .informer import Change, Informer, ObjectKey, label_owner_key, object_key, owner_uid
 from .metrics import BoxMetrics
 from .pipeline import ReconcilePipeline
 from .registry import KatalogRegistry
@@ -337,6 +339,16 @@ class Box:
     def _on_child_change(self, change: Change) -> None:
         obj = change.current
         types = self.crd.api_types
+        owner_key = label_owner_key(obj)
+        if owner_key is not None and self.cr_informer is not None:
+            # No ownerReference possible (another namespace, or cluster-scoped):
+            # the owner-uid label names the CR; only ours if that CR is of our kind.
+            namespace, name = owner_key
+            key = (namespace if self.crd.namespaced else "", name)
+            cr = self.cr_informer.get(*key)
+            if cr is not None and (cr.get("metadata") or {}).get("uid") == owner_uid(obj):
+                self.queue.add(key)
+            return
         for ref in (obj.get("metadata") or {}).get("ownerReferences") or ():
             if (
                 isinstance(ref, Mapping)

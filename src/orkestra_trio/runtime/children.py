@@ -32,7 +32,8 @@ from orkestra_trio.katalog import RESOURCE_GROUPS, OperatorBox
 from orkestra_trio.katalog.render import RenderedChild
 from orkestra_trio.kube import AlreadyExists, KubeClient, NotFound
 
-from .informer import controller_uid, object_key
+from .informer import object_key
+from .informer import owner_uid as owner_of
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ async def apply_children(
     for child in children:
         cached = await lookup(child.api_version, child.kind, child.namespace, child.name)
         if not child.present:
-            owned = cached is not None and bool(owner_uid) and controller_uid(cached) == owner_uid
+            owned = cached is not None and bool(owner_uid) and owner_of(cached) == owner_uid
             if child.phase == "onReconcile" and cached is not None and owned:
                 await _delete(kube, child, cached)
                 report.deleted.append(describe_child(child))
@@ -139,7 +140,7 @@ async def apply_children(
             report.observed.append(await _create(kube, child, manifest))
             report.created.append(describe_child(child))
             continue
-        owner = controller_uid(cached)
+        owner = owner_of(cached)
         if owner and owner_uid and owner != owner_uid:
             raise ChildConflict(
                 f"{describe_child(child)} in namespace {child.namespace or '-'} exists and is "

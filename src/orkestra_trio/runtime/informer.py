@@ -26,6 +26,11 @@ from typing import Any, Literal
 import attrs
 import trio
 
+from orkestra_trio.katalog.manifests import (
+    OWNER_LABEL,
+    OWNER_NAMESPACE_ANNOTATION,
+    OWNER_UID_LABEL,
+)
 from orkestra_trio.kube import KubeClient, ResourceInfo, Synced, WatchEvent, WatchOptions
 from orkestra_trio.kube.errors import KubeError
 
@@ -67,11 +72,25 @@ class InformerKey:
     kind: str
     namespace: str = ""  # "" = all namespaces
     label_selector: str = ""
+    field_selector: str = ""
+    #: False: the informer only notifies and keeps no objects (its subscriber stores
+    #: what it needs, e.g. a bounded number of Events per CR).
+    cached: bool = True
 
 
 def object_key(obj: Mapping[str, Any]) -> ObjectKey:
     metadata = obj.get("metadata") or {}
     return (str(metadata.get("namespace") or ""), str(metadata.get("name") or ""))
+
+
+def format_key(key: Any) -> str:
+    """A CR key as people write it: ``namespace/name``, or ``name`` when cluster-scoped."""
+    if key is None or key == "":
+        return "-"
+    if isinstance(key, tuple) and len(key) == 2:
+        namespace, name = key
+        return f"{namespace}/{name}" if namespace else str(name)
+    return str(key)
 
 
 def controller_uid(obj: Mapping[str, Any]) -> str:
@@ -80,6 +99,27 @@ def controller_uid(obj: Mapping[str, Any]) -> str:
         if isinstance(ref, Mapping) and ref.get("controller"):
             return str(ref.get("uid") or "")
     return ""
+
+
+def owner_uid(obj: Mapping[str, Any]) -> str:
+    """The uid of the CR that owns the object: its controller ownerReference, or else
+    the owner-uid label a child carries where Kubernetes forbids the reference
+    (another namespace than its CR, or cluster-scoped under a namespaced CR)."""
+    uid = controller_uid(obj)
+    if uid:
+        return uid
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    return str(labels.get(OWNER_UID_LABEL) or "")
+
+
+def label_owner_key(obj: Mapping[str, Any]) -> ObjectKey | None:
+    """(namespace, name) of the CR named by an owner-uid labelled child, else None."""
+    metadata = obj.get("metadata") or {}
+    labels = metadata.get("labels") or {}
+    if controller_uid(obj) or not labels.get(OWNER_UID_LABEL) or not labels.get(OWNER_LABEL):
+        return None
+    annotations = metadata.get("annotations") or {}
+    return (str(annotations.get(OWNER_NAMESPACE_ANNOTATION) or ""), str(labels[OWNER_LABEL]))
 
 
 def _resource_version(obj: Mapping[str, Any] | None) -> str:
@@ -98,16 +138,22 @@ class Informer:
         *,
         namespace: str = "",
         label_selector: str = "",
+        field_selector: str = "",
+        cached: bool = True,
         options: WatchOptions | None = None,
     ) -> None:
         self.kube = kube
         self.info = info
         self.namespace = namespace
         self.label_selector = label_selector
+        self.field_selector = field_selector
+        self.cached = cached
         self.options = options if options is not None else WatchOptions()
-        self.key = InformerKey(info.api_version, info.kind, namespace, label_selector)
+        self.key = InformerKey(
+            info.api_version, info.kind, namespace, label_selector, field_selector, cached
+        )
         self._cache: dict[ObjectKey, Mapping[str, Any]] = {}
-        # Objects by the uid of their controller owner: how a box finds a CR's children.
+        # Objects by the uid of their owner CR (:func:`owner_uid`): how a box finds a CR's children.
         self._by_owner: dict[str, dict[ObjectKey, Mapping[str, Any]]] = {}
         self._subscribers: list[Subscriber] = []
         self.synced = trio.Event()
@@ -132,7 +178,7 @@ class Informer:
         return self._cache.get((namespace if self.info.namespaced else "", name))
 
     def owned_by(self, uid: str) -> list[Mapping[str, Any]]:
-        """Cached objects whose controller owner has ``uid``."""
+        """Cached objects whose owner CR (reference or owner-uid label) has ``uid``."""
         return list(self._by_owner.get(uid, {}).values()) if uid else []
 
     def keys(self) -> list[ObjectKey]:
@@ -161,6 +207,7 @@ class Informer:
                     self.info,
                     namespace=self.namespace,
                     label_selector=self.label_selector or None,
+                    field_selector=self.field_selector or None,
                     options=self.options,
                 ) as events:
                     async for event in events:
@@ -178,7 +225,8 @@ class Informer:
 
     def describe(self) -> str:
         where = self.namespace or "all namespaces"
-        selector = f" ({self.label_selector})" if self.label_selector else ""
+        selectors = ", ".join(s for s in (self.label_selector, self.field_selector) if s)
+        selector = f" ({selectors})" if selectors else ""
         return f"{self.info.api_version} {self.info.kind} in {where}{selector}"
 
     # ----------------------------------------------------------- cache upkeep
@@ -232,14 +280,16 @@ class Informer:
             metadata = obj.get("metadata")
             if isinstance(metadata, dict):
                 metadata.pop("managedFields", None)
+        if not self.cached:
+            return
         self._cache[key] = obj
-        uid = controller_uid(obj)
+        uid = owner_uid(obj)
         if uid:
             self._by_owner.setdefault(uid, {})[key] = obj
 
     def _forget(self, key: ObjectKey, obj: Mapping[str, Any]) -> None:
         self._cache.pop(key, None)
-        uid = controller_uid(obj)
+        uid = owner_uid(obj)
         owned = self._by_owner.get(uid)
         if owned is not None:
             owned.pop(key, None)

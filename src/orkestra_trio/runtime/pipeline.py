@@ -4,9 +4,15 @@ The steps, in order (issue 5):
 
 1. Read the CR from the box's informer cache. Gone: nothing to do.
 2. Being deleted (``deletionTimestamp``) and carrying our finalizer: create
-   the ``onDelete`` children, post ``Deleting``/``<Kind>Deleted`` Events and
-   remove the finalizer. Nothing else runs for a CR on its way out.
-3. Ensure our finalizer, only when the box has ``onDelete`` children.
+   the ``onDelete`` children (waiting for those marked ``wait: true`` to
+   finish), delete the children the garbage collector cannot reach, post
+   ``Deleting``/``<Kind>Deleted`` Events and remove the finalizer. Nothing
+   else runs for a CR on its way out.
+3. Ensure our finalizer, only when the box has ``onDelete`` children, or
+   (step 6) before creating a child that cannot carry an ownerReference to
+   the CR (another namespace, or cluster-scoped under a namespaced CR): such a
+   child carries the owner-uid label instead, and the deletion path deletes
+   it, since the garbage collector cannot.
 4. ``cross:`` reads: in-memory lookups through the registry (which remembers
    them, so a change of what was read re-enqueues this CR). They run before
    the gate, not after as the issue lists them, so that a box-level ``when``
@@ -32,6 +38,7 @@ backoff.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -40,18 +47,20 @@ import trio
 
 from orkestra_trio.katalog import CrdEntry, OperatorBox, parse_duration
 from orkestra_trio.katalog.conditions import conditions_hold
+from orkestra_trio.katalog.manifests import OWNER_NAMESPACE_ANNOTATION, OWNER_UID_LABEL
 from orkestra_trio.katalog.render import (
+    RenderedChild,
     RenderError,
     build_context,
     render_children,
     render_reconcile_children,
     render_status,
 )
-from orkestra_trio.kube import KubeClient, KubeError, NotFound, ResourceInfo
+from orkestra_trio.kube import AlreadyExists, KubeClient, KubeError, NotFound, ResourceInfo
 
 from .children import ApplyReport, apply_children, prunable_kinds, prune_orphans
 from .events import BoxEvents
-from .informer import Informer, ObjectKey, object_key
+from .informer import Informer, ObjectKey, controller_uid, object_key
 from .metrics import BoxMetrics, cross_source
 from .registry import CrossTarget, KatalogRegistry
 from .safe import DONE, Outcome, describe_exception
@@ -63,6 +72,11 @@ logger = logging.getLogger(__name__)
 FINALIZER = "orkestra.orkspace.io/finalizer"
 #: Longest the error report (status + Event) of a failed reconcile may take.
 ERROR_REPORT_DEADLINE = 5.0
+#: ``ttlSecondsAfterFinished`` of an onDelete Job that sets none: the cluster's TTL
+#: controller removes it this long after it finished (it outlives its CR otherwise).
+ON_DELETE_JOB_TTL = 600
+#: Seconds between checks of a ``wait: true`` onDelete child, besides its watch events.
+ON_DELETE_WAIT_RECHECK = 30.0
 #: Share of the box's timeout kept back to report a reconcile that runs out of time.
 REPORT_MARGIN = 0.1
 
@@ -116,8 +130,7 @@ class ReconcilePipeline:
             return DONE
         metadata = cr.get("metadata") or {}
         if metadata.get("deletionTimestamp"):
-            await self._delete(cr, key)
-            return DONE
+            return await self._delete(cr, key)
         if self.box.on_delete and FINALIZER not in (metadata.get("finalizers") or ()):
             cr = await self._set_finalizers(cr, [*(metadata.get("finalizers") or ()), FINALIZER])
         # Stop a little before the box's deadline so that a reconcile running
@@ -151,6 +164,11 @@ class ReconcilePipeline:
             return Outcome(gated=True)
 
         children = render_reconcile_children(self.box, context)
+        if any(_label_owned(child) for child in children) and FINALIZER not in _finalizers(cr):
+            # Children the garbage collector cannot reach (no ownerReference
+            # possible) are deleted on the deletion path: hold the CR until then.
+            # Before they exist, so that none can be left behind.
+            cr = await self._set_finalizers(cr, [*_finalizers(cr), FINALIZER])
         report = await apply_children(self.kube, children, owner_uid=uid, lookup=self._lookup_child)
         if self._prunable:
             await prune_orphans(self.kube, owned, children, self._prunable, report)
@@ -248,41 +266,121 @@ class ReconcilePipeline:
 
     # ----------------------------------------------------------- deletion
 
-    async def _delete(self, cr: Mapping[str, Any], key: ObjectKey) -> None:
+    async def _delete(self, cr: Mapping[str, Any], key: ObjectKey) -> Outcome:
+        """The deletion path, under our finalizer (the rule is in docs/katalog.md).
+
+        onDelete children are created without an ownerReference (the garbage
+        collector would remove them with the CR) but with the owner-uid label,
+        so their changes still reach this CR. A Job gets a
+        ``ttlSecondsAfterFinished`` unless it sets one, so the cluster removes
+        it once finished. An entry with ``wait: true`` holds the finalizer until
+        its child finished; the child is then deleted with the finalizer's removal.
+        """
         finalizers = list((cr.get("metadata") or {}).get("finalizers") or ())
         self.registry.forget_reader(self.name, key)
         if FINALIZER not in finalizers:
-            return  # not ours to hold up (or already released)
-        await self.events.deleting(cr, "running onDelete before the resource is removed")
+            return DONE  # not ours to hold up (or already released)
         uid = str((cr.get("metadata") or {}).get("uid") or "")
         context = build_context(
             cr, children=self._owned_children(uid), metrics=self._metrics(), health=self._health()
         )
-        created = []
+        created: list[str] = []
+        waiting: list[str] = []
+        finished: list[tuple[RenderedChild, Mapping[str, Any]]] = []
+        cleanup: set[tuple[str, str, str, str]] = set()
         for child in render_children(self.box, context, phase="onDelete"):
             if not child.present or child.manifest is None:
                 continue
-            # Cleanup children must outlive the CR: an owner reference would
-            # let the garbage collector remove them the moment the CR goes.
-            manifest = dict(child.manifest)
-            child_meta = dict(manifest.get("metadata") or {})
-            child_meta.pop("ownerReferences", None)
-            manifest["metadata"] = child_meta
+            cleanup.add((child.api_version, child.kind, child.namespace, child.name))
             cached = await self._lookup_child(
                 child.api_version, child.kind, child.namespace, child.name
             )
             if cached is None:
-                try:
-                    await self.kube.create(manifest, namespace=child.namespace or None)
-                    self.writes += 1
-                except KubeError as exc:
-                    if getattr(exc, "code", 0) != 409:
-                        raise
+                cached = await self._create_cleanup_child(child, cr)
                 created.append(f"{child.kind} {child.name}")
+            if child.wait:
+                if cached is not None and child_finished(cached):
+                    finished.append((child, cached))
+                else:
+                    waiting.append(f"{child.kind} {child.name}")
+        if waiting:
+            await self.events.deleting(cr, f"waiting for {', '.join(waiting)} to finish")
+            # The child's watch events wake this CR up; this is the backstop.
+            return Outcome(requeue_after=ON_DELETE_WAIT_RECHECK)
+        await self.events.deleting(cr, "running onDelete before the resource is removed")
+        removed = await self._delete_label_owned(uid, keep=cleanup)
         finalizers.remove(FINALIZER)
         await self._set_finalizers(cr, finalizers)
+        # Only now: deleting a finished child first and then failing to remove the
+        # finalizer would make the next pass create (and run) it again.
+        for child, cached in finished:
+            await self._delete_object(cached)
+            removed.append(f"{child.kind} {child.name}")
         done = f"onDelete ran ({', '.join(created)})" if created else "nothing to clean up"
+        if removed:
+            done += f"; deleted {', '.join(removed)}"
         await self.events.deleted(cr, f"{done}; finalizer removed")
+        return DONE
+
+    async def _create_cleanup_child(
+        self, child: RenderedChild, cr: Mapping[str, Any]
+    ) -> Mapping[str, Any] | None:
+        """Create an onDelete child (see :meth:`_delete`); None when it already existed."""
+        assert child.manifest is not None
+        manifest = dict(child.manifest)
+        metadata = dict(manifest.get("metadata") or {})
+        metadata.pop("ownerReferences", None)
+        cr_meta = cr.get("metadata") or {}
+        metadata["labels"] = {
+            **(metadata.get("labels") or {}),
+            OWNER_UID_LABEL: str(cr_meta.get("uid") or ""),
+        }
+        metadata["annotations"] = {
+            **(metadata.get("annotations") or {}),
+            OWNER_NAMESPACE_ANNOTATION: str(cr_meta.get("namespace") or ""),
+        }
+        manifest["metadata"] = metadata
+        if child.kind == "Job" and child.api_version == "batch/v1":
+            spec = dict(manifest.get("spec") or {})
+            spec.setdefault("ttlSecondsAfterFinished", ON_DELETE_JOB_TTL)
+            manifest["spec"] = spec
+        try:
+            created = await self.kube.create(manifest, namespace=child.namespace or None)
+        except AlreadyExists:
+            return None  # our cache lags behind an earlier pass: the watch brings it
+        self.writes += 1
+        return created
+
+    async def _delete_label_owned(
+        self, uid: str, *, keep: set[tuple[str, str, str, str]]
+    ) -> list[str]:
+        """Delete the CR's children that no ownerReference ties to it (the GC would miss them).
+
+        ``keep``: (apiVersion, kind, namespace, name) of the onDelete children.
+        """
+        removed = []
+        for child in self._owned_children(uid):
+            if controller_uid(child):
+                continue  # the garbage collector's job, once the CR is gone
+            namespace, name = object_key(child)
+            ident = (str(child.get("apiVersion") or ""), str(child.get("kind") or ""))
+            if (*ident, namespace, name) in keep:
+                continue
+            await self._delete_object(child)
+            removed.append(f"{ident[1]} {name}")
+        return removed
+
+    async def _delete_object(self, obj: Mapping[str, Any]) -> None:
+        namespace, name = object_key(obj)
+        with contextlib.suppress(NotFound):
+            await self.kube.delete(
+                (str(obj.get("apiVersion") or ""), str(obj.get("kind") or "")),
+                name,
+                namespace=namespace or None,
+                propagation_policy="Background",
+                uid=str((obj.get("metadata") or {}).get("uid") or "") or None,
+            )
+            self.writes += 1
 
     async def _set_finalizers(
         self, cr: Mapping[str, Any], finalizers: list[str]
@@ -327,6 +425,28 @@ class ReconcilePipeline:
                     extra={"box": self.name, "key": object_key(cr)},
                 )
             await self.events.reconcile_error(cr, message)
+
+
+def child_finished(obj: Mapping[str, Any]) -> bool:
+    """Has an onDelete child finished? A Job: Complete or Failed. Other kinds: once they exist."""
+    if obj.get("kind") != "Job":
+        return True
+    for condition in (obj.get("status") or {}).get("conditions") or ():
+        if condition.get("type") in ("Complete", "Failed") and condition.get("status") == "True":
+            return True
+    return False
+
+
+def _finalizers(cr: Mapping[str, Any]) -> list[str]:
+    return list((cr.get("metadata") or {}).get("finalizers") or ())
+
+
+def _label_owned(child: RenderedChild) -> bool:
+    """Is this child tied to its CR by the owner-uid label only (no ownerReference possible)?"""
+    if not child.present or child.manifest is None:
+        return False
+    metadata = child.manifest.get("metadata") or {}
+    return OWNER_UID_LABEL in (metadata.get("labels") or {}) and not metadata.get("ownerReferences")
 
 
 def _overlay(owned: list[Mapping[str, Any]], report: ApplyReport) -> list[Mapping[str, Any]]:

@@ -78,11 +78,24 @@ class KatalogRegistry:
 
     # -------------------------------------------------------------- informers
 
-    async def informer(self, ref: ResourceRef, *, label_selector: str = "") -> Informer:
-        """The shared informer for ``ref`` (started on first use)."""
+    async def informer(
+        self,
+        ref: ResourceRef,
+        *,
+        label_selector: str = "",
+        field_selector: str = "",
+        cached: bool = True,
+    ) -> Informer:
+        """The shared informer for ``ref`` (started on first use).
+
+        ``cached=False``: an informer that only notifies, for a subscriber that
+        keeps its own (smaller) store.
+        """
         info = await self.kube.resource(ref)
         namespace = self.namespace if info.namespaced else ""
-        key = InformerKey(info.api_version, info.kind, namespace, label_selector)
+        key = InformerKey(
+            info.api_version, info.kind, namespace, label_selector, field_selector, cached
+        )
         informer = self._informers.get(key)
         if informer is None:
             informer = Informer(
@@ -90,6 +103,8 @@ class KatalogRegistry:
                 info,
                 namespace=namespace,
                 label_selector=label_selector,
+                field_selector=field_selector,
+                cached=cached,
                 options=self._watch_options,
             )
             self._informers[key] = informer

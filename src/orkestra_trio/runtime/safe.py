@@ -24,6 +24,8 @@ from typing import Generic, TypeVar
 import attrs
 import trio
 
+from .informer import format_key
+
 K = TypeVar("K", bound=Hashable)
 
 logger = logging.getLogger(__name__)
@@ -125,8 +127,8 @@ async def safe_reconcile(
         )
         if ordinary is not None:
             logger.warning(
-                "reconcile of %r failed while being cancelled: %s",
-                key,
+                "reconcile of %s failed while being cancelled: %s",
+                format_key(key),
                 describe_exception(ordinary),
             )
         if base_part is None:  # pragma: no cover - Python makes such a group an ExceptionGroup

@@ -24,6 +24,7 @@ import attrs
 import trio
 
 from .health import BoxHealth
+from .informer import format_key
 from .metrics import BoxMetrics, MetricsSnapshot, ReconcileLabel
 from .safe import FailureKind, ReconcileFn, ReconcileResult, safe_reconcile
 from .workqueue import QueueShutDown, WorkQueue
@@ -241,7 +242,7 @@ class WorkerPool(Generic[K]):
             logger.warning(
                 "box %s: reconcile of %s failed (%s), retry in %.3gs: %s",
                 self.name,
-                key,
+                format_key(key),
                 result.failure.kind.value,
                 delay,
                 result.failure.error,

@@ -36,7 +36,7 @@ def build_web_app(view: RuntimeView, *, token: str | None = None) -> Starlette:
 
 
 async def open_web_app(runtime: Runtime, *, token: str | None = None) -> Starlette:
-    """Start what the surface needs from the runtime (the Event informer), then build the app."""
+    """Start what the surface needs from the runtime (each box's Event informer), then build the app."""
     view = RuntimeView(runtime)
     await view.start()
     return build_web_app(view, token=token)

@@ -29,20 +29,11 @@ from collections.abc import Iterable, Mapping
 from typing import IO, Any, Protocol
 
 from orkestra_trio.runtime.health import HealthSnapshot, HealthState
+from orkestra_trio.runtime.informer import format_key
 
 logger = logging.getLogger("orkestra_trio.health")
 
 LOG_FORMATS = ("text", "json")
-
-
-def format_key(key: Any) -> str:
-    """A CR key as people write it: ``namespace/name``, or ``name`` when cluster-scoped."""
-    if key is None or key == "":
-        return "-"
-    if isinstance(key, tuple) and len(key) == 2:
-        namespace, name = key
-        return f"{namespace}/{name}" if namespace else str(name)
-    return str(key)
 
 
 def _timestamp(record: logging.LogRecord) -> str:

@@ -83,6 +83,13 @@ SCALARS: tuple[
     ),
     (
         GaugeMetricFamily,
+        "orkestra_box_baseline_workers",
+        "Workers the Katalog configures (reconciler.workers): where autoscale returns to.",
+        "controller",
+        lambda s: s.metrics.baseline_workers,
+    ),
+    (
+        GaugeMetricFamily,
         "workqueue_depth",
         "Current depth of workqueue.",
         "name",

@@ -32,7 +32,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from orkestra_trio.oncop import shapes
-from orkestra_trio.oncop.server import BoxView, served
+from orkestra_trio.oncop.server import BoxView, served, until_disconnect
 
 from .view import BoxSample, CrossEdge, cross_edges
 
@@ -164,7 +164,7 @@ def ui_routes(source: LiveSource, *, token: str | None = None) -> list[BaseRoute
         await websocket.accept()
         try:
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(_until_disconnect, websocket, nursery.cancel_scope)
+                nursery.start_soon(until_disconnect, websocket, nursery.cancel_scope)
                 await _push(websocket, source)
         except* WebSocketDisconnect:
             pass  # the page went away while we were sending
@@ -196,12 +196,3 @@ async def _push(websocket: WebSocket, source: LiveSource) -> None:
         with trio.move_on_after(METRICS_PERIOD):
             await source.wait_health_changed(seen)
         await trio.sleep(1.0 / MAX_RATE)  # the rate limit, not a wait for a condition
-
-
-async def _until_disconnect(websocket: WebSocket, scope: trio.CancelScope) -> None:
-    """Read (and ignore) what the page sends; stop pushing when it goes away."""
-    while True:
-        message = await websocket.receive()
-        if message["type"] == "websocket.disconnect":
-            scope.cancel()
-            return

@@ -8,9 +8,14 @@ informers, health, metrics), so the rest of ``web`` reads plain data:
 health and metrics snapshots, cached objects, and the Katalog's ``cross:``
 declarations.
 
-Every read is an in-memory lookup. Events come from one shared informer on
-core/v1 Events (started by :meth:`RuntimeView.start`, in the registry's
-nursery), so answering ``/events`` never calls the API server.
+Every read is an in-memory lookup. Events come from one informer per box
+(started by :meth:`RuntimeView.start`, in the registry's nursery) that
+watches only the Events whose ``involvedObject`` is of the box's kind, in the
+namespaces the runtime watches: on a large cluster, caching every Event would
+cost memory and need cluster-wide read access to Events. The informer keeps
+no cache of its own; the box's :class:`EventIndex` keeps at most
+:data:`MAX_EVENTS_PER_CR` Events per CR, so answering ``/events`` never
+calls the API server and never grows without bound.
 """
 
 from __future__ import annotations
@@ -33,6 +38,13 @@ if TYPE_CHECKING:
     from orkestra_trio.runtime.runtime import Runtime
 
 EVENT_REF = ("v1", "Event")
+#: Events kept per CR (the most recently changed); older ones are dropped from memory.
+MAX_EVENTS_PER_CR = 50  # what ONCOP answers at most (docs/oncop.md)
+
+
+def involved_object_selector(api_version: str, kind: str) -> str:
+    """The field selector of the Events about objects of one kind (core/v1 supports both fields)."""
+    return f"involvedObject.kind={kind},involvedObject.apiVersion={api_version}"
 
 
 def wall_time(trio_time: float) -> str:
@@ -89,43 +101,60 @@ class RuntimeBoxView:
         return children
 
     def events_of(self, namespace: str, name: str) -> Iterable[Mapping[str, Any]]:
-        return self._events.of(self._box.crd.api_types.kind, namespace, name)
+        return self._events.of(namespace, name)
 
     async def wait_events(self, namespace: str, name: str) -> None:
         await self._events.wait_changed()
 
 
 class EventIndex:
-    """The Events of the runtime's CRs, read from one shared Event informer."""
+    """The Events of one box's CRs: at most ``limit`` per CR, newest change last.
 
-    def __init__(self) -> None:
-        self._informer: Informer | None = None
+    Fed by an uncached Event informer scoped to the box's kind; an Event
+    updated by aggregation (a repeat bumps its count) replaces itself.
+    """
+
+    def __init__(self, kind: str, *, limit: int = MAX_EVENTS_PER_CR) -> None:
+        self.kind = kind
+        self.limit = limit
+        #: (namespace, name) of the CR -> Event name -> Event, oldest change first.
+        self._by_cr: dict[tuple[str, str], dict[str, Mapping[str, Any]]] = {}
         self._changed = trio.Event()
 
     def attach(self, informer: Informer) -> None:
-        self._informer = informer
         informer.subscribe(self._on_change)
 
     def _on_change(self, change: Change) -> None:
+        event = change.current
+        involved = event.get("involvedObject") or event.get("regarding") or {}
+        if involved.get("kind") != self.kind:
+            return
+        cr = (str(involved.get("namespace") or ""), str(involved.get("name") or ""))
+        event_name = str((event.get("metadata") or {}).get("name") or "")
+        events = self._by_cr.get(cr)
+        if change.type == "DELETED":
+            if events is not None:
+                events.pop(event_name, None)
+                if not events:
+                    del self._by_cr[cr]
+        else:
+            events = self._by_cr.setdefault(cr, {})
+            events.pop(event_name, None)  # re-inserted last: the most recent change
+            events[event_name] = event
+            while len(events) > self.limit:
+                del events[next(iter(events))]
         self._changed.set()
         self._changed = trio.Event()
 
     async def wait_changed(self) -> None:
         await self._changed.wait()
 
-    def of(self, kind: str, namespace: str, name: str) -> list[Mapping[str, Any]]:
-        if self._informer is None:
-            return []
-        found = []
-        for event in self._informer.objects():
-            involved = event.get("involvedObject") or event.get("regarding") or {}
-            if (
-                involved.get("kind") == kind
-                and involved.get("name") == name
-                and (involved.get("namespace") or "") == namespace
-            ):
-                found.append(event)
-        return found
+    def of(self, namespace: str, name: str) -> list[Mapping[str, Any]]:
+        return list(self._by_cr.get((namespace, name), {}).values())
+
+    def __len__(self) -> int:
+        """Events held, over every CR."""
+        return sum(len(events) for events in self._by_cr.values())
 
 
 class RuntimeView:
@@ -133,12 +162,24 @@ class RuntimeView:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.events = EventIndex()
-        self._views = [RuntimeBoxView(box, self.events) for box in runtime.boxes.values()]
+        #: One Event index per box, by box name.
+        self.events = {
+            name: EventIndex(box.crd.api_types.kind) for name, box in runtime.boxes.items()
+        }
+        self._views = [
+            RuntimeBoxView(box, self.events[name]) for name, box in runtime.boxes.items()
+        ]
 
     async def start(self) -> None:
-        """Start (or share) the Event informer; call once before serving ``/events``."""
-        self.events.attach(await self.runtime.registry.informer(EVENT_REF))
+        """Start each box's Event informer; call once before serving ``/events``."""
+        for name, box in self.runtime.boxes.items():
+            types = box.crd.api_types
+            informer = await self.runtime.registry.informer(
+                EVENT_REF,
+                field_selector=involved_object_selector(types.api_version, types.kind),
+                cached=False,
+            )
+            self.events[name].attach(informer)
 
     @property
     def katalog_name(self) -> str:
