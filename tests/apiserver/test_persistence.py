@@ -153,3 +153,83 @@ def test_cli_sigint_exits_zero_and_rejects_bad_listen(tmp_path):
     )
     assert bad.returncode == 1
     assert "--listen" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def _leave_uncollected_state(state):
+    """Write the state a kill -9 between a delete and its collection leaves behind.
+
+    A store with persistence but no garbage collector commits what the server
+    commits before its collector runs: an owner deleted (its dependent still
+    there), a foreground deletion started (finalizer set, dependent untouched).
+    """
+    from orkestra_trio.apiserver.persistence import SqlitePersistence
+    from orkestra_trio.apiserver.store import Store
+
+    store = Store()
+    persistence = SqlitePersistence(state, history_size=100)
+    store.persistence = persistence
+    try:
+        store.bootstrap()
+        cm = store.kind_for(("", "configmaps"))
+
+        def create(name, owner=None):
+            meta = {"name": name}
+            if owner is not None:
+                meta["ownerReferences"] = [
+                    {
+                        "apiVersion": "v1",
+                        "kind": "ConfigMap",
+                        "name": owner.obj["metadata"]["name"],
+                        "uid": owner.obj["metadata"]["uid"],
+                    }
+                ]
+            return store.create(cm, "default", {"metadata": meta})
+
+        gone_owner = create("gone-owner")
+        create("orphaned", gone_owner)
+        fg_owner = create("fg-owner")
+        create("fg-dependent", fg_owner)
+        kept_owner = create("kept-owner")
+        create("kept-dependent", kept_owner)
+        store.delete(cm, "default", "gone-owner")
+        store.delete(cm, "default", "fg-owner", propagation="Foreground")
+        assert store.find(("", "configmaps"), "default", "orphaned") is not None
+        assert (
+            "foregroundDeletion"
+            in store.find(("", "configmaps"), "default", "fg-owner").obj["metadata"]["finalizers"]
+        )
+    finally:
+        persistence.close()
+
+
+def wait_names(client, expected, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        names = sorted(i["metadata"]["name"] for i in client.get(CM).json()["items"])
+        if names == expected or time.monotonic() > deadline:
+            return names
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_restart_collects_what_a_kill_left_uncollected(tmp_path):
+    state = tmp_path / "state.db"
+    _leave_uncollected_state(state)
+    proc, url, _ = start_server(tmp_path, state)
+    try:
+        with httpx.Client(base_url=url, timeout=10) as client:
+            # The orphan goes; the foreground deletion finishes (dependent, then owner).
+            assert wait_names(client, ["kept-dependent", "kept-owner"]) == [
+                "kept-dependent",
+                "kept-owner",
+            ]
+    finally:
+        stop(proc, signal.SIGKILL)
+    # The collection was durable: a second (killed and restarted) run still agrees.
+    proc, url, _ = start_server(tmp_path, state)
+    try:
+        with httpx.Client(base_url=url, timeout=10) as client:
+            names = sorted(i["metadata"]["name"] for i in client.get(CM).json()["items"])
+            assert names == ["kept-dependent", "kept-owner"]
+    finally:
+        assert stop(proc) == 0

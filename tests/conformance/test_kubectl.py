@@ -375,6 +375,23 @@ def test_strict_field_validation_rejects_unknown_fields(
     assert get_json(kubectl, website.short_name, name)["spec"] == {"replicas": 1}
 
 
+def test_strict_field_validation_rejects_a_deployment_typo(
+    kubectl: Kubectl, tmp_yaml: Path
+) -> None:
+    if kubectl.minor < 25:
+        pytest.skip(f"kubectl {kubectl.version} sends no fieldValidation (added in 1.25)")
+    name = f"typo-{kubectl.tag}"
+    bad = deployment(name, [{"name": "web", "image": "nginx:1.25"}])
+    bad["spec"]["replica"] = 3
+    result = kubectl.run("apply", "-f", write_yaml(tmp_yaml, bad), check=False)
+    assert result.returncode == 1
+    assert 'strict decoding error: unknown field "spec.replica"' in result.stderr
+    assert kubectl.run("get", "deployment", name, check=False).returncode == 1
+    # --validate=false: the server takes it (a real one would drop the field).
+    kubectl.run("apply", "--validate=false", "-f", str(tmp_yaml))
+    assert get_json(kubectl, "deployment", name)["spec"]["replicas"] == 1
+
+
 def test_apply_configmap_create_then_reapply(kubectl: Kubectl, tmp_yaml: Path) -> None:
     name = f"settings-{kubectl.tag}"
     created = kubectl.run(
@@ -497,6 +514,65 @@ def test_create_generators(kubectl: Kubectl) -> None:
     secret = get_json(kubectl, "secret", name, "-n", name)
     assert secret["data"] == {"token": "czNjcmV0"}
     assert secret["type"] == "Opaque"
+
+
+def assert_stored_as_sent(stored: Any, sent: Any, where: str = "") -> None:
+    """Everything the client sent is in the stored object (the server may add defaults)."""
+    if isinstance(sent, dict):
+        assert isinstance(stored, dict), f"{where}: {stored!r} is not an object"
+        for key, value in sent.items():
+            if value is None or key == "status":
+                continue  # creationTimestamp: null; status is the server's
+            assert key in stored, f"{where}.{key} was dropped"
+            assert_stored_as_sent(stored[key], value, f"{where}.{key}")
+    elif isinstance(sent, list):
+        assert isinstance(stored, list) and len(stored) == len(sent), f"{where}: {stored!r}"
+        for index, (got, want) in enumerate(zip(stored, sent, strict=True)):
+            assert_stored_as_sent(got, want, f"{where}[{index}]")
+    else:
+        assert stored == sent, f"{where}: stored {stored!r}, sent {sent!r}"
+
+
+def test_create_workload_generators(kubectl: Kubectl) -> None:
+    """``create deployment|service|job``: protobuf bodies on kubectl >= 1.32, JSON before.
+
+    ``--dry-run=client -o json`` prints the object kubectl builds; the server
+    must store all of it, whatever encoding carried it.
+    """
+    name = f"gen-{kubectl.tag}"
+    commands = [
+        ("deployment", ["deployment", name, "--image=nginx:1.25", "--replicas=2", "--port=8080"]),
+        ("service", ["service", "nodeport", name, "--tcp=80:8080", "--tcp=443"]),
+        ("job", ["job", name, "--image=busybox", "--", "echo", "hi"]),
+    ]
+    for resource, args in commands:
+        # Flags go before a job's "--" (what follows it is the container's command).
+        split = args.index("--") if "--" in args else len(args)
+        dry_run = [*args[:split], "--dry-run=client", "-o", "json", *args[split:]]
+        sent = json.loads(kubectl.run("create", *dry_run).stdout)
+        kubectl.run("create", *args)
+        stored = get_json(kubectl, resource, name)
+        assert_stored_as_sent(stored, sent, resource)
+    deploy = get_json(kubectl, "deployment", name)
+    assert deploy["spec"]["replicas"] == 2
+    (pod_container,) = deploy["spec"]["template"]["spec"]["containers"]
+    assert pod_container["ports"][0]["containerPort"] == 8080
+    job = get_json(kubectl, "job", name)
+    assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["echo", "hi"]
+
+
+def test_new_namespace_gets_a_default_serviceaccount(kubectl: Kubectl) -> None:
+    name = f"with-sa-{kubectl.tag}"
+    kubectl.run("create", "namespace", name)
+    found = wait_until(
+        lambda: (
+            kubectl.run("get", "serviceaccount", "default", "-n", name, check=False)
+            .stdout.strip()
+            .startswith("NAME")
+        ),
+        what=f"the default ServiceAccount in {name}",
+    )
+    assert found
 
 
 def test_server_dry_run_and_diff(

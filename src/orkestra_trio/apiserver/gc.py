@@ -84,6 +84,30 @@ class Collector:
         if interesting:
             self.wake.set()
 
+    def rescan(self) -> None:
+        """Queue every piece of work the stored objects imply (start-up after a restart).
+
+        Changes committed just before a crash (an owner deleted, a foreground
+        or orphan deletion started) were never collected, and no new change
+        will mention them, so the collector looks at everything once: objects
+        with owners may have lost them, owners in foreground or orphan
+        deletion may be waiting for their dependents, terminating namespaces
+        may still hold objects.
+        """
+        for resource in self.store.resources():
+            for (namespace, name), stored in list(self.store.iter_objects(resource)):
+                meta = stored.obj["metadata"]
+                if meta.get("ownerReferences"):
+                    self.orphan_candidates.add((resource, namespace, name))
+                finalizers = meta.get("finalizers") or ()
+                if meta.get("deletionTimestamp") and (
+                    FOREGROUND in finalizers or ORPHAN in finalizers
+                ):
+                    self.terminating_owners.add(str(meta.get("uid") or ""))
+                if resource == NAMESPACES and meta.get("deletionTimestamp"):
+                    self.namespaces[name] = trio.current_time()
+        self.wake.set()
+
     def _namespace_terminating(self, name: str) -> bool:
         ns = self.store.find(NAMESPACES, "", name)
         return ns is not None and bool(ns.obj["metadata"].get("deletionTimestamp"))
@@ -218,10 +242,8 @@ async def run_collector(store: Store, *, namespace_delay: float = NAMESPACE_DELA
     collector = Collector(store, namespace_delay=namespace_delay)
     store.listeners.append(collector.on_change)
     try:
-        # Objects persisted while a namespace was terminating resume cleanup now.
-        for (_ns, name), stored in list(store.iter_objects(NAMESPACES)):
-            if stored.obj["metadata"].get("deletionTimestamp"):
-                collector.namespaces[name] = trio.current_time()
+        # Work left undone when a persisted server stopped resumes now.
+        collector.rescan()
         while True:
             collector.collect()
             next_time = collector.next_namespace_time()

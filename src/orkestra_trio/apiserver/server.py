@@ -2,10 +2,10 @@
 
 ``open_apiserver`` runs everything in the caller's nursery: the store (loaded
 from SQLite when a state file is given), the controllers that stand in for
-kube-controller-manager (garbage collector, namespace cleanup, optional
-workload simulation) and hypercorn. Shutdown ends every watch stream from the
-app first, so hypercorn never has to wait out its graceful timeout on an
-endless response.
+kube-controller-manager (garbage collector, namespace cleanup, default
+ServiceAccounts, optional workload simulation) and hypercorn. Shutdown ends
+every watch stream from the app first, so hypercorn never has to wait out its
+graceful timeout on an endless response.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve
 
-from orkestra_trio.apiserver import gc, workloads
+from orkestra_trio.apiserver import gc, serviceaccounts, workloads
 from orkestra_trio.apiserver.app import ApiApp
 from orkestra_trio.apiserver.faults import FaultInjector
 from orkestra_trio.apiserver.kubeconfig import write_kubeconfig
@@ -108,6 +108,7 @@ async def open_apiserver(
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(gc.run_collector, store)
+            nursery.start_soon(serviceaccounts.run_default_serviceaccounts, store)
             if workload_simulation:
                 nursery.start_soon(partial(workloads.run_simulation, store, delay=workload_delay))
             binds = await nursery.start(run_hypercorn)

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from orkestra_trio.apiserver import builtin_fields
 from orkestra_trio.apiserver import schema as crd_schema
 from orkestra_trio.apiserver.kinds import ResourceKind
 from orkestra_trio.apiserver.patch import managed_fields_equivalent
@@ -346,20 +347,9 @@ def _custom_resource_checks(
         return obj
     name = str(obj.get("metadata", {}).get("name", ""))
     if field_validation in ("Strict", "Warn"):
-        unknown = crd_schema.unknown_fields(obj, schema)
-        if unknown:
-            if field_validation == "Strict":
-                if len(unknown) == 1:
-                    detail = f'unknown field "{unknown[0]}"'
-                else:
-                    detail = ", ".join(f'unknown field "{u}"' for u in unknown)
-                raise ApiError(
-                    400,
-                    f'{kind.kind} in version "{kind.version}" cannot be handled as a '
-                    f"{kind.kind}: strict decoding error: {detail}",
-                    reason="BadRequest",
-                )
-            warnings.extend(f'unknown field "{u}"' for u in unknown)
+        _report_unknown_fields(
+            kind, crd_schema.unknown_fields(obj, schema), field_validation, warnings
+        )
     pruned = crd_schema.prune(obj, schema)
     defaulted = crd_schema.apply_defaults(pruned, schema)
     causes = crd_schema.validate(defaulted, schema)
@@ -372,6 +362,47 @@ def _custom_resource_checks(
         )
     result: dict[str, Any] = defaulted
     return result
+
+
+def _report_unknown_fields(
+    kind: ResourceKind, unknown: list[str], field_validation: str, warnings: list[str]
+) -> None:
+    """``fieldValidation``: Strict rejects unknown fields (400), Warn returns warnings."""
+    if not unknown:
+        return
+    if field_validation == "Strict":
+        detail = ", ".join(f'unknown field "{u}"' for u in unknown)
+        raise ApiError(
+            400,
+            f'{kind.kind} in version "{kind.version}" cannot be handled as a '
+            f"{kind.kind}: strict decoding error: {detail}",
+            reason="BadRequest",
+        )
+    if field_validation == "Warn":
+        warnings.extend(f'unknown field "{u}"' for u in unknown)
+
+
+def _builtin_field_checks(
+    kind: ResourceKind,
+    obj: Mapping[str, Any],
+    field_validation: str,
+    warnings: list[str],
+    old: Mapping[str, Any] | None = None,
+) -> None:
+    """Unknown fields of a built-in kind; on update only those the old object lacked.
+
+    A real server never stores an unknown field (decoding drops it), so a
+    field already stored here came from an ``Ignore`` write and is not the
+    current request's mistake.
+    """
+    if kind.is_custom or field_validation not in ("Strict", "Warn"):
+        return
+    resource = (kind.group, kind.plural)
+    unknown = builtin_fields.unknown_fields(resource, obj)
+    if unknown and old is not None:
+        stored = set(builtin_fields.unknown_fields(resource, old))
+        unknown = [u for u in unknown if u not in stored]
+    _report_unknown_fields(kind, unknown, field_validation, warnings)
 
 
 def _crd_checks(obj: dict[str, Any]) -> None:
@@ -426,6 +457,7 @@ def prepare_create(
     if not isinstance(obj, dict):
         raise bad_request("the body of the request was not a JSON object")
     check_type_meta(kind, obj)
+    _builtin_field_checks(kind, obj, field_validation, warnings)
     metadata = obj.get("metadata")
     if metadata is None:
         metadata = {}
@@ -547,6 +579,7 @@ def prepare_update(
         else:
             result["status"] = status
         return result
+    _builtin_field_checks(kind, new, field_validation, warnings, old)
     new["apiVersion"] = old.get("apiVersion", kind.api_version)
     new["kind"] = kind.kind
     metadata["name"] = name
