@@ -29,7 +29,7 @@ _COMMON = {
     "phases": [Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
 }
 
-settings.register_profile("ci", max_examples=150, **_COMMON)
+settings.register_profile("ci", max_examples=250, **_COMMON)
 settings.register_profile("deep", max_examples=2000, **_COMMON)
 
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")

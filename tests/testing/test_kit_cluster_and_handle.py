@@ -5,10 +5,18 @@ the test share one Trio loop, so the virtual times asserted below are exact
 consequences of the Katalog's settings (timeout 2s, failureThreshold 2).
 """
 
+import pytest
 import trio
 
 from orkestra_trio.runtime.health import HealthState
-from orkestra_trio.testing import BoxFault, InjectedFault, open_test_cluster, run_katalog
+from orkestra_trio.testing import (
+    BoxFault,
+    FakeRemoteSource,
+    InjectedFault,
+    NotSteady,
+    open_test_cluster,
+    run_katalog,
+)
 from orkestra_trio.testing.faults import ApiFault, ScheduledFault
 
 
@@ -134,3 +142,68 @@ def test_injected_fault_is_an_exception():
     assert issubclass(InjectedFault, Exception)
     assert BoxFault.slow(1).describe() == "slow(1s)" and not BoxFault.slow(1).fails
     assert BoxFault.hangs().fails
+
+
+REMOTE_KATALOG = """\
+apiVersion: orkestra.orkspace.io/v1
+kind: Katalog
+metadata: {name: remote}
+spec:
+  crds:
+    reader:
+      apiTypes: {group: kit.example.com, version: v1, kind: Reader, plural: readers}
+      operatorBox:
+        reconciler: {timeout: 1s, queue: {failureThreshold: 1}}
+        cross:
+          - crd: upstream
+            selector: {name: "{{ .metadata.name }}"}
+            as: up
+            source: {host: "http://upstream.example.com:8080"}
+        onReconcile:
+          configMaps:
+            - name: "{{ .metadata.name }}-up"
+              data: {phase: "{{ .cross.up.status.phase | default \\"none\\" }}"}
+"""
+
+
+async def test_a_fake_remote_source_serves_and_fails(autojump_clock, tmp_path):
+    path = tmp_path / "remote.yaml"
+    path.write_text(REMOTE_KATALOG)
+    remote = FakeRemoteSource()
+    remote.put("upstream", {"metadata": {"name": "r"}, "status": {"phase": "Ready"}})
+    async with (
+        open_test_cluster() as cluster,
+        run_katalog(path, cluster, remote=remote) as kat,
+    ):
+        assert kat.remote is remote
+        await kat.apply(kat.manifest("reader", "r", {}))
+        await kat.wait_steady()
+        assert kat.child("reader", "r", "ConfigMap", "r-up")["data"] == {"phase": "Ready"}
+
+        remote.down = True
+        await kat.apply(kat.manifest("reader", "r", {"touch": 1}))
+        snap = await kat.box("reader").health.wait_until(lambda s: s.state is HealthState.DEGRADED)
+        assert "remote source http://upstream.example.com:8080 is down" in (snap.last_error or "")
+        remote.down = False
+        remote.delay = 5.0  # beyond the 1 s timeout
+        snap = await kat.box("reader").health.wait_until(
+            lambda s: "timed out" in (s.last_error or "")
+        )
+        remote.delay = 0.0
+        remote.put("upstream", {"metadata": {"name": "r"}, "status": {"phase": "Gone"}})
+        await kat.box("reader").health.wait_until(lambda s: s.state is HealthState.HEALTHY)
+        await kat.wait_steady()
+        assert kat.child("reader", "r", "ConfigMap", "r-up")["data"] == {"phase": "Gone"}
+        assert remote.reads >= 3
+
+
+async def test_wait_steady_says_what_is_still_busy(autojump_clock, shop_katalog):
+    async with open_test_cluster() as cluster, run_katalog(shop_katalog, cluster) as kat:
+        kat.inject("shop", BoxFault.slow(30))
+        await kat.apply(kat.manifest("shop", "a", {"size": 1}))
+        with pytest.raises(NotSteady, match=r"not steady after 5s: shop \(queued 0, running 1\)"):
+            await kat.wait_steady(within=5)
+        kat.lift("shop")  # the waiting reconcile is cut by the 2 s timeout; the retry runs clean
+        took = await kat.wait_steady()
+        assert took < 3
+        assert kat.ready("shop", "a")

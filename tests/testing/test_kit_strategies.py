@@ -68,3 +68,15 @@ def test_fault_schedules(data):
         assert fault.box in ("a", "b") and 0 <= fault.at <= 30 and fault.duration > 0
         assert isinstance(fault.fault, BoxFault | ApiFault)
         assert fault.describe()
+
+
+def test_crd_schema_sources(tmp_path):
+    crd_file = KATALOGS / "shop-crd.yaml"
+    from_file = crd_schema(crd_file)
+    assert from_file == SCHEMA
+    assert from_file["properties"]["spec"]["required"] == ["size"]
+    generated = load_katalog(
+        KATALOGS.parent.parent.parent / "tests" / "isolation" / "katalogs" / "isolation.yaml"
+    )
+    permissive = crd_schema(generated.crds["alpha"])  # no crdFile: the runtime's generated CRD
+    assert permissive == {"type": "object", "x-kubernetes-preserve-unknown-fields": True}

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -36,10 +37,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("katalogs", nargs="+", metavar="KATALOG.yaml", help="the Katalog file(s)")
     parser.add_argument(
         "--cr",
-        action="append",
+        action="extend",
+        nargs="+",
         default=[],
         metavar="CR.yaml",
-        help="custom resources to apply before the first cycle (repeatable; a file may hold several)",
+        help="custom resources to apply before the first cycle (several files, or --cr again; "
+        "a file may hold several)",
     )
     parser.add_argument(
         "--max-cycles",
@@ -84,9 +87,19 @@ def run(args: argparse.Namespace) -> int:
     for cr in crs:
         _check_cr(katalogs, cr)
     # Failed reconciles are part of what the cycles show; the runtime's log lines would repeat them.
-    logging.getLogger("orkestra_trio").setLevel(logging.ERROR)
-    clock = trio.testing.MockClock(autojump_threshold=0)
-    settled: bool = trio.run(_simulate, katalogs, crs, args, clock=clock)
+    logger = logging.getLogger("orkestra_trio")
+    previous = logger.level
+    logger.setLevel(logging.ERROR)
+    settled = False
+    try:
+        clock = trio.testing.MockClock(autojump_threshold=0)
+        settled = trio.run(_simulate, katalogs, crs, args, clock=clock)
+    except* BrokenPipeError:
+        # The reader went away (``| head``): nothing left to say. Point stdout at
+        # devnull so that the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    finally:
+        logger.setLevel(previous)  # run in-process (tests, embedding): leave logging as found
     return 0 if settled else 1
 
 
@@ -97,7 +110,6 @@ async def _simulate(katalogs: Any, crs: list[dict[str, Any]], args: argparse.Nam
     from orkestra_trio.testing import NotSteady, open_test_cluster, run_katalog
 
     async with open_test_cluster() as cluster, run_katalog(katalogs, cluster) as kat:
-        before = _snapshot(kat)
         for cr in crs:
             try:
                 await kat.apply(cr)
@@ -105,6 +117,9 @@ async def _simulate(katalogs: Any, crs: list[dict[str, Any]], args: argparse.Nam
                 # Raised from here it would come out wrapped in the nurseries' groups.
                 print(f"orkestra_trio: cannot apply the CR: {exc}", file=sys.stderr)
                 return False
+        # Taken before the boxes had a chance to run (applying does not yield to them
+        # long enough to reconcile): cycle 1 shows everything the operator did.
+        before = _snapshot(kat)
         print(f"applied {len(crs)} CR{'s' if len(crs) != 1 else ''}; boxes: {', '.join(kat.boxes)}")
         quiet = 0
         for cycle in range(1, args.max_cycles + 1):

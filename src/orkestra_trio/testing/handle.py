@@ -23,9 +23,9 @@ request counts nor give the runtime a chance to run between two reads.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
+from functools import partial
 from typing import Any
 
 import trio
@@ -36,13 +36,18 @@ from orkestra_trio.runtime.box import Box, child_kinds
 from orkestra_trio.runtime.crdinstall import apply_cr_files, install_crds
 from orkestra_trio.runtime.health import HealthSnapshot
 from orkestra_trio.runtime.informer import ObjectKey
-from orkestra_trio.runtime.registry import KatalogRegistry, RemoteCrossReader
-from orkestra_trio.runtime.runtime import DEFAULT_GRACE, KatalogsArg, Runtime, as_katalog_set
+from orkestra_trio.runtime.registry import RemoteCrossReader
+from orkestra_trio.runtime.runtime import (
+    DEFAULT_GRACE,
+    KatalogsArg,
+    Runtime,
+    as_katalog_set,
+    start_boxes,
+)
+from orkestra_trio.runtime.safe import ReconcileFn
 
 from .cluster import TestCluster
 from .faults import ApiFault, BoxFault, InstrumentedReconcile, ReconcileLog, ScheduledFault
-
-logger = logging.getLogger(__name__)
 
 #: Write verbs a box's API fault applies to (reads come from informer caches, not requests).
 API_FAULT_VERBS = ("create", "update", "patch", "delete")
@@ -53,24 +58,23 @@ class NotSteady(AssertionError):
 
 
 class _InstrumentedBox(Box):
-    """A Box whose worker pool calls an :class:`InstrumentedReconcile` around the pipeline.
+    """A Box whose workers call an :class:`InstrumentedReconcile` around the pipeline.
 
-    The wrap happens right after the box builds its pool and before any
-    worker starts, so no reconcile escapes the log.
+    Uses the box's ``wrap_reconcile`` seam: the wrap happens when the box
+    builds its worker pool, before any worker starts, so no reconcile escapes
+    the log.
     """
 
     def __init__(self, crd: CrdEntry, *, log: ReconcileLog, **kwargs: Any) -> None:
-        super().__init__(crd, **kwargs)
         self.instrument: InstrumentedReconcile[ObjectKey] | None = None
         self._log = log
         self._pending_fault: BoxFault | None = None
+        super().__init__(crd, wrap_reconcile=self._wrap, **kwargs)
 
-    async def _setup(self) -> None:
-        await super()._setup()
-        assert self.pool is not None
-        self.instrument = InstrumentedReconcile(self.name, self.pool.reconcile_fn, self._log)
+    def _wrap(self, inner: ReconcileFn[ObjectKey]) -> ReconcileFn[ObjectKey]:
+        self.instrument = InstrumentedReconcile(self.name, inner, self._log)
         self.instrument.fault = self._pending_fault
-        self.pool.reconcile_fn = self.instrument
+        return self.instrument
 
     def set_fault(self, fault: BoxFault | None) -> None:
         self._pending_fault = fault
@@ -414,33 +418,18 @@ async def run_katalog(
         if install:
             await install_crds(kube, katalog_set)
             await apply_cr_files(kube, katalog_set)
-        registry_nursery = await stack.enter_async_context(trio.open_nursery())
-        registry = KatalogRegistry(kube, katalog_set, registry_nursery, remote=remote)
-        boxes: dict[str, Box] = {}
-        for crd in katalog_set.crds.values():
-            if crd.operator_box is not None:
-                box: Box = _InstrumentedBox(crd, log=log, kube=kube, registry=registry)
-                registry.register(box)
-                boxes[crd.key] = box
-        for box in boxes.values():
-            for dependency in box.crd.depends_on:
-                if dependency.crd in boxes:
-                    box.dependencies.append((boxes[dependency.crd], dependency.condition))
-        runtime = Runtime(
-            katalog_set,
+        runtime = await start_boxes(
+            stack,
             kube,
-            registry,
-            boxes,
+            katalog_set,
             apiserver=cluster.server,
             kubeconfig_path=None,
             server_url=cluster.url,
+            remote=remote,
+            box_factory=partial(_InstrumentedBox, log=log),
         )
-        boxes_nursery = await stack.enter_async_context(trio.open_nursery())
-        await boxes_nursery.start(runtime._run_boxes)
         try:
             await runtime.wait_ready()
             yield KatalogHandle(runtime, cluster, log, remote)
         finally:
-            with trio.CancelScope(shield=True):
-                await runtime.shutdown(grace)
-            registry_nursery.cancel_scope.cancel()
+            await runtime.aclose(grace)
