@@ -66,6 +66,22 @@ def test_website_sample(capsys):
     assert status["conditions"][0]["status"] == "True"
 
 
+@pytest.mark.parametrize(
+    ("spec", "replicas"), [({"replicas": 0}, 0), ({}, 1), ({"replicas": 3}, 3)]
+)
+def test_website_replicas_zero_is_kept_and_absent_defaults_to_one(capsys, tmp_path, spec, replicas):
+    cr = {
+        "apiVersion": "demo.example.com/v1",
+        "kind": "Website",
+        "metadata": {"name": "scaled", "namespace": "default"},
+        "spec": spec,
+    }
+    path = tmp_path / "cr.yaml"
+    path.write_text(yaml.safe_dump(cr))
+    out = render(capsys, k("website.yaml"), "--cr", str(path))
+    assert manifests(out)[("Deployment", "scaled")]["spec"]["replicas"] == replicas
+
+
 def test_website_with_children_file_reports_running(capsys, tmp_path):
     children = tmp_path / "children.yaml"
     children.write_text(
