@@ -67,8 +67,8 @@ def is_ready(obj: Any) -> bool:
     )
 
 
-async def measure(n: int, concurrency: int) -> dict[str, Any]:
-    async with open_runtime(KATALOG, embedded=True) as rt:
+async def measure(katalog: Path, n: int, concurrency: int) -> dict[str, Any]:
+    async with open_runtime(katalog, embedded=True) as rt:
         assert rt.apiserver is not None
         await rt.wait_ready()
         await rt.wait_idle(settle=0.3)  # the sample CR of crFiles settles first
@@ -160,9 +160,17 @@ def main() -> None:
     parser.add_argument("--crs", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--concurrency", type=int, default=64, help="parallel creates")
+    parser.add_argument(
+        "--katalog",
+        type=Path,
+        default=KATALOG,
+        help="a Website Katalog variant (default: the bundled one, whose onDelete needs a finalizer)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
-    results = [trio.run(measure, args.crs, args.concurrency) for _ in range(args.runs)]
+    results = [
+        trio.run(measure, args.katalog, args.crs, args.concurrency) for _ in range(args.runs)
+    ]
 
     def med(key: str) -> float:
         return statistics.median(r[key] for r in results)
