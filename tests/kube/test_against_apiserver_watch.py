@@ -194,7 +194,9 @@ STRESS = textwrap.dedent(
                     for i in range(500):
                         # buffer=0: the reader blocks in the hand-off, never ahead.
                         options = WatchOptions(buffer=0)
-                        with trio.move_on_after(0.5):
+                        # Only a guard against a hang: every round must end by
+                        # its break (counted below), even on a loaded machine.
+                        with trio.move_on_after(10):
                             async with kube.list_watch(CM, options=options) as events:
                                 async for ev in events:
                                     if not isinstance(ev, Synced):
@@ -224,11 +226,11 @@ def test_no_resource_warning_across_500_cancelled_watches(tmp_path):
         [sys.executable, "-X", "dev", "-W", "error::ResourceWarning", str(script)],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "done" in proc.stdout
-    assert "left mid-stream 500" in proc.stdout
+    assert "left mid-stream 500" in proc.stdout, proc.stdout
     assert "ResourceWarning" not in proc.stderr, proc.stderr[-3000:]
     assert "Exception ignored" not in proc.stderr, proc.stderr[-3000:]
 

@@ -22,7 +22,7 @@ import attrs
 import trio
 import yaml
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
@@ -327,6 +327,8 @@ class ApiApp:
                         response = await self._core_parts(request, parts)
                     else:
                         response = await self._grouped_parts(request, parts)
+                except ClientDisconnect:
+                    return  # the client left while sending its body: nobody to answer
                 except Exception as exc:  # a bug: answer a Status 500, keep serving
                     log.exception("error handling %s %s", scope.get("method"), path)
                     response = error_response(ApiError(500, f"internal error: {exc}"))

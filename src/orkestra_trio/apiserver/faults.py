@@ -5,6 +5,17 @@ seen working against a server that fails: 500s, 429 with Retry-After, 409s,
 latency, cut and stalled watch streams, compacted history. This is a Python
 API on the server object (``server.faults``), never reachable over HTTP, so a
 test drives it directly and production use cannot trip it.
+
+Some requests must stay out of the faults' reach: a test that makes the
+operator's requests fail must still be able to act on the cluster itself
+(apply the CR whose resource answers 500). ``exempt(predicate)`` is that
+seam: a request for which the predicate is true is counted (in ``requests``
+and ``exempt_requests``) but never failed or delayed. The predicate takes no
+arguments and is asked inside the task that handles the request, so a
+context variable set by an ASGI wrapper in front of the app (see
+``orkestra_trio.testing.cluster``) tells one client's requests apart from
+another's without the app knowing about clients. Stalled watch streams are
+not request-level faults and stay stalled for everyone.
 """
 
 from __future__ import annotations
@@ -53,8 +64,11 @@ class FaultInjector:
         self._stalled = False
         self._unstalled = trio.Event()
         self._unstalled.set()
+        self._exempt: Callable[[], bool] | None = None
         #: Requests seen, by (verb, resource plural): tests assert "zero writes" with it.
         self.requests: Counter[tuple[str, str]] = Counter()
+        #: The part of ``requests`` that the ``exempt`` predicate spared.
+        self.exempt_requests: Counter[tuple[str, str]] = Counter()
 
     # -------------------------------------------------------------- the API
 
@@ -80,6 +94,17 @@ class FaultInjector:
     ) -> None:
         """Delay every matching request by ``seconds`` before it is handled."""
         self._latencies.append(_Latency(seconds, verb, resource))
+
+    def exempt(self, predicate: Callable[[], bool] | None) -> None:
+        """Spare every request for which ``predicate()`` is true from failures and latency.
+
+        The predicate is called with no arguments in the task that handles
+        the request (so it can read a context variable set for that request);
+        spared requests are still counted, also in ``exempt_requests``.
+        ``None`` removes the exemption. ``clear()`` leaves it in place: it
+        says who is never faulted, not which fault is injected.
+        """
+        self._exempt = predicate
 
     def cut_watches(self) -> int:
         """End every open watch stream now (clients must resume); returns how many."""
@@ -121,6 +146,9 @@ class FaultInjector:
     async def before(self, verb: str, resource: str) -> None:
         """Count the request, apply latency, raise an injected failure if one matches."""
         self.requests[(verb, resource)] += 1
+        if self._exempt is not None and self._exempt():
+            self.exempt_requests[(verb, resource)] += 1
+            return
         if self._latencies:
             delay = sum(
                 rule.seconds

@@ -25,6 +25,8 @@ import attrs
 import httpx
 import trio
 
+from orkestra_trio._httpbody import body_without_generator
+
 from .auth import auth_for
 from .config import KubeConfig, find_config
 from .errors import ApiError, ConfigError, Gone, NotFound, TransportError, error_from_response
@@ -664,6 +666,7 @@ def make_http_client(
         transport=transport,
         trust_env=False,  # proxies from the environment must not capture loopback
         headers={"User-Agent": "orkestra-trio"},
+        event_hooks={"request": [body_without_generator]},
     )
     # httpx has no public switch for this; if the attribute is renamed the
     # assignment is harmless and only the saving is lost.

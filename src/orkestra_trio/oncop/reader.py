@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import trio
 
+from orkestra_trio._httpbody import body_without_generator
 from orkestra_trio.katalog.model import CrossEntry, CrossSource
 from orkestra_trio.katalog.render import cross_answer
 
@@ -185,6 +186,7 @@ def http_client(*, time_limit: float = DEFAULT_TIMEOUT) -> httpx.AsyncClient:
         follow_redirects=False,
         limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
         trust_env=False,
+        event_hooks={"request": [body_without_generator]},
     )
 
 

@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from contextvars import ContextVar
-from typing import Any, cast
+from typing import Any
 
 from orkestra_trio.apiserver import ApiServer, FaultInjector, open_apiserver
 from orkestra_trio.kube import (
@@ -45,36 +45,14 @@ TEST_FIELD_MANAGER = "orkestra-test"
 
 WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
 
-# Set inside the app task of every request of the test's own client.
+# Set inside the app task of every request of the test's own client; the
+# server's fault injector is told to spare the requests that carry it
+# (``FaultInjector.exempt``).
 _FROM_TEST: ContextVar[bool] = ContextVar("orkestra_testing_from_test", default=False)
 
 
-class _SparingFaults:
-    """Stands in for the app's fault injector: requests of the test's client pass untouched.
-
-    Everything else (the API that tests call, the stall state the watch
-    streams read) is the server's own injector, reached through attribute
-    delegation.
-    """
-
-    def __init__(self, inner: FaultInjector) -> None:
-        self._inner = inner
-        #: The test client's requests, by (verb, resource plural).
-        self.test_requests: Counter[tuple[str, str]] = Counter()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    async def before(self, verb: str, resource: str) -> None:
-        if _FROM_TEST.get():
-            self._inner.requests[(verb, resource)] += 1
-            self.test_requests[(verb, resource)] += 1
-            return
-        await self._inner.before(verb, resource)
-
-
 def _test_client_app(app: Any) -> Any:
-    """The server's ASGI app, marking each request as the test's (see :class:`_SparingFaults`)."""
+    """The server's ASGI app, marking each request as the test's (see ``FaultInjector.exempt``)."""
 
     async def marked(scope: Any, receive: Any, send: Any) -> None:
         _FROM_TEST.set(True)  # this request's own task context: nothing else sees it
@@ -93,14 +71,12 @@ class TestCluster:
         server: ApiServer,
         transport: ASGIStreamingTransport,
         kube: KubeClient,
-        sparing: _SparingFaults,
     ) -> None:
         self.server = server
         #: The in-process transport for the operator's clients (subject to injected faults).
         self.transport = transport
         #: The test's client (field manager ``orkestra-test``), in-process, never faulted.
         self.kube = kube
-        self._sparing = sparing
 
     @property
     def url(self) -> str:
@@ -120,7 +96,7 @@ class TestCluster:
         """Requests by (verb, resource plural): the operator's, plus the test's own if asked."""
         counts = Counter(self.server.request_count)
         if not include_test:
-            counts.subtract(self._sparing.test_requests)
+            counts.subtract(self.server.faults.exempt_requests)
         return +counts
 
     def write_count(self, resource: str | None = None) -> int:
@@ -166,8 +142,7 @@ async def open_test_cluster(
                 workload_simulation=workload_simulation, bookmark_interval=bookmark_interval
             )
         )
-        sparing = _SparingFaults(server.faults)
-        server.app.faults = cast(FaultInjector, sparing)  # the app asks it before each request
+        server.faults.exempt(_FROM_TEST.get)  # the test's own requests are never faulted
         transport = await stack.enter_async_context(open_asgi_transport(server.app))
         test_transport = await stack.enter_async_context(
             open_asgi_transport(_test_client_app(server.app))
@@ -180,4 +155,4 @@ async def open_test_cluster(
                 field_manager=TEST_FIELD_MANAGER,
             )
         )
-        yield TestCluster(server, transport, kube, sparing)
+        yield TestCluster(server, transport, kube)
