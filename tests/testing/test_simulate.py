@@ -49,8 +49,16 @@ def test_website_settles(capsys):
     lines = out.splitlines()
     assert lines[0] == "applied 1 CR; boxes: website"
     assert "cycle 1 (t=1" in lines[1]
-    assert "  + Deployment default/my-site" in lines
-    assert "  + Service default/my-site" in lines
+    # Cycle 1 shows every write, also those made while the CRs went in.
+    cycle_one = lines[2 : lines.index(next(x for x in lines if x.startswith("cycle 2")))]
+    for child in (
+        "ConfigMap default/my-site-page-home",
+        "ConfigMap default/my-site-page-about",
+        "Deployment default/my-site",
+        "Service default/my-site",
+        "Ingress default/my-site",
+    ):
+        assert f"  + {child}" in cycle_one, out
     assert any(line.startswith("  status Website my-site: Ready=True") for line in lines)
     assert lines[-1].startswith("settled after")
     # The last two cycles wrote nothing.

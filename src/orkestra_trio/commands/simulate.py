@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from orkestra_trio.cli import UserError
 
 if TYPE_CHECKING:
-    from orkestra_trio.testing import KatalogHandle
+    from orkestra_trio.testing import KatalogHandle, TestCluster
 
 HELP = "Run a Katalog in virtual time against an in-process cluster; print each cycle's writes."
 
@@ -104,50 +104,72 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _simulate(katalogs: Any, crs: list[dict[str, Any]], args: argparse.Namespace) -> bool:
+    from orkestra_trio.runtime.crdinstall import install_crds
+    from orkestra_trio.testing import open_test_cluster, run_katalog
+
+    async with open_test_cluster() as cluster:
+        # The CRDs go in first, then the "before" picture, then the boxes, and only
+        # then the CRs (the Katalog's crFiles and --cr): so cycle 1 shows every
+        # write the operator made, however fast it reacted.
+        await install_crds(cluster.kube, katalogs)
+        before = _snapshot(cluster)
+        async with run_katalog(katalogs, cluster, install=False) as kat:
+            return await _cycles(kat, cluster, katalogs, crs, args, before)
+    raise AssertionError("unreachable")  # pragma: no cover - the block returns
+
+
+async def _cycles(
+    kat: KatalogHandle,
+    cluster: TestCluster,
+    katalogs: Any,
+    crs: list[dict[str, Any]],
+    args: argparse.Namespace,
+    before: Snapshot,
+) -> bool:
+    """Apply the CRs, then run cycles until two in a row change nothing."""
     import trio
 
     from orkestra_trio.kube import KubeError
-    from orkestra_trio.testing import NotSteady, open_test_cluster, run_katalog
+    from orkestra_trio.runtime.crdinstall import apply_cr_files
+    from orkestra_trio.testing import NotSteady
 
-    async with open_test_cluster() as cluster, run_katalog(katalogs, cluster) as kat:
+    # The operator's writes count from here: it may react while the CRs go in.
+    writes_before = cluster.write_count()
+    try:
+        await apply_cr_files(cluster.kube, katalogs)
         for cr in crs:
-            try:
-                await kat.apply(cr)
-            except KubeError as exc:
-                # Raised from here it would come out wrapped in the nurseries' groups.
-                print(f"orkestra_trio: cannot apply the CR: {exc}", file=sys.stderr)
-                return False
-        # Taken before the boxes had a chance to run (applying does not yield to them
-        # long enough to reconcile): cycle 1 shows everything the operator did.
-        before = _snapshot(kat)
-        print(f"applied {len(crs)} CR{'s' if len(crs) != 1 else ''}; boxes: {', '.join(kat.boxes)}")
-        quiet = 0
-        for cycle in range(1, args.max_cycles + 1):
-            writes_before = cluster.write_count()
-            await trio.sleep(args.interval)
-            try:
-                await kat.wait_steady(within=60.0)
-            except NotSteady as exc:
-                print(f"cycle {cycle}: {exc}")
-            after = _snapshot(kat)
-            writes = cluster.write_count() - writes_before
-            changes = _changes(before, after, events=args.events)
-            before = after
-            print(f"cycle {cycle} (t={trio.current_time():g}s): {writes} write request(s)")
-            for line in changes:
-                print(f"  {line}")
-            for line in _statuses(kat, crs):
-                print(f"  {line}")
-            failing = _failing_boxes(kat)
-            for line in failing:
-                print(f"  {line}")
-            # A box still failing has retries coming, however quiet this cycle was.
-            quiet = quiet + 1 if writes == 0 and not failing else 0
-            if quiet == 2:
-                print(f"settled after {cycle} cycles")
-                return True
-        print(f"did not settle within {args.max_cycles} cycles", flush=True)
+            await kat.apply(cr)
+    except KubeError as exc:
+        # Raised from here it would come out wrapped in the nurseries' groups.
+        print(f"orkestra_trio: cannot apply the CR: {exc}", file=sys.stderr)
         return False
+    print(f"applied {len(crs)} CR{'s' if len(crs) != 1 else ''}; boxes: {', '.join(kat.boxes)}")
+    quiet = 0
+    for cycle in range(1, args.max_cycles + 1):
+        await trio.sleep(args.interval)
+        try:
+            await kat.wait_steady(within=60.0)
+        except NotSteady as exc:
+            print(f"cycle {cycle}: {exc}")
+        after = _snapshot(cluster)
+        writes = cluster.write_count() - writes_before
+        changes = _changes(before, after, events=args.events)
+        before, writes_before = after, cluster.write_count()
+        print(f"cycle {cycle} (t={trio.current_time():g}s): {writes} write request(s)")
+        for line in changes:
+            print(f"  {line}")
+        for line in _statuses(kat, crs):
+            print(f"  {line}")
+        failing = _failing_boxes(kat)
+        for line in failing:
+            print(f"  {line}")
+        # A box still failing has retries coming, however quiet this cycle was.
+        quiet = quiet + 1 if writes == 0 and not failing else 0
+        if quiet == 2:
+            print(f"settled after {cycle} cycles")
+            return True
+    print(f"did not settle within {args.max_cycles} cycles", flush=True)
+    return False
 
 
 def _failing_boxes(kat: KatalogHandle) -> list[str]:
@@ -189,8 +211,8 @@ def _box_of(kat: KatalogHandle, cr: Mapping[str, Any]) -> str:
     raise AssertionError(f"no box for {cr.get('kind')} (checked before the run)")
 
 
-def _snapshot(kat: KatalogHandle) -> Snapshot:
-    store = kat.cluster.server.store
+def _snapshot(cluster: TestCluster) -> Snapshot:
+    store = cluster.server.store
     seen: Snapshot = {}
     for resource in store.resources():
         plural = resource[1]
