@@ -66,6 +66,27 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="watch and reconcile CRs of one namespace only (default: all namespaces)",
     )
     parser.add_argument(
+        "--leader-elect",
+        action="store_true",
+        help="run several replicas: only the holder of a coordination.k8s.io Lease runs the "
+        "boxes, the others stand by (/ready 503 'standby')",
+    )
+    parser.add_argument(
+        "--leader-elect-lease",
+        metavar="NAME",
+        help="with --leader-elect: the Lease name (default: derived from the Katalog names)",
+    )
+    parser.add_argument(
+        "--leader-elect-namespace",
+        metavar="NS",
+        help="with --leader-elect: the Lease's namespace (default: --namespace, else default)",
+    )
+    parser.add_argument(
+        "--leader-elect-identity",
+        metavar="ID",
+        help="with --leader-elect: this replica's name in the Lease (default: hostname_pid)",
+    )
+    parser.add_argument(
         "--log-format", choices=("text", "json"), default="text", help="log lines as text or JSON"
     )
     parser.add_argument(
@@ -128,6 +149,10 @@ def run(args: argparse.Namespace) -> int:
                     apiserver_port=api_port,
                     grace=args.grace,
                     remote=remote,
+                    leader_elect=args.leader_elect,
+                    leader_elect_lease=args.leader_elect_lease,
+                    leader_elect_namespace=args.leader_elect_namespace,
+                    leader_elect_identity=args.leader_elect_identity,
                 ) as rt,
             ):
                 # A changed remote answer re-enqueues the CRs that read it.

@@ -178,6 +178,12 @@ class Box:
 
     async def run(self) -> None:
         """Run the box (restarted by its supervisor after a crash) until :meth:`stop`."""
+        if self.queue.shutting_down:
+            self.health.mark_stopped()
+            return
+        # Runnable again after a cancellation (a leader that lost its lease and
+        # won it back): a cancel scope can be entered only once.
+        self._start_scope = trio.CancelScope()
         try:
             with self._start_scope:
                 await self.supervisor.run()

@@ -46,6 +46,7 @@ from orkestra_trio.kube import (
 from .box import Box
 from .crdinstall import apply_cr_files, install_crds
 from .health import HealthState
+from .leader import LeaderElectionConfig, LeaderElector, default_identity, default_lease_name
 from .registry import KatalogRegistry, RemoteCrossReader
 
 if TYPE_CHECKING:
@@ -84,6 +85,13 @@ class Runtime:
         self._boxes_scope = trio.CancelScope()
         self._registry_scope: trio.CancelScope | None = None
         self.stopping = False
+        #: With ``leader_elect``: the elector; boxes run only while it leads.
+        self.election: LeaderElector | None = None
+
+    @property
+    def standby(self) -> bool:
+        """True while leader election is on and another replica holds the lease."""
+        return self.election is not None and not self.election.leading
 
     @property
     def embedded(self) -> bool:
@@ -139,7 +147,8 @@ class Runtime:
     async def shutdown(self, grace: float = DEFAULT_GRACE) -> None:
         """:meth:`stop`, wait up to ``grace`` seconds for in-flight reconciles, then cancel."""
         self.stop()
-        with trio.move_on_after(grace):
+        # A standby has no boxes running: nothing to wait for.
+        with trio.move_on_after(0 if self.standby else grace):
             for done in self._box_done.values():
                 await done.wait()
         self._boxes_scope.cancel()
@@ -158,6 +167,39 @@ class Runtime:
                     nursery.start_soon(self._run_box, box, self._box_done[name], name=f"box {name}")
                 task_status.started()
 
+    async def _run_elected(
+        self, elector: LeaderElector, *, task_status: trio.TaskStatus[None]
+    ) -> None:
+        """Standby until the lease is ours, then run the boxes until it is lost or we stop."""
+        with self._boxes_scope:
+            task_status.started()
+            try:
+                while not self._stop_requested():
+                    await elector.acquire()
+                    if self._stop_requested():
+                        break
+                    async with trio.open_nursery() as term:
+                        # Losing the lease cancels the boxes at once: never reconcile
+                        # without it. The next loop turn is standby again.
+                        term.start_soon(elector.keep, term.cancel_scope.cancel)
+                        await self._run_term()
+                        term.cancel_scope.cancel()
+            finally:
+                if elector.leading:
+                    with trio.CancelScope(shield=True):
+                        await elector.release()
+
+    def _stop_requested(self) -> bool:
+        # A method, not the attribute: it changes while we await.
+        return self.stopping
+
+    async def _run_term(self) -> None:
+        """Every box, for one term of leadership (fresh done-events each term)."""
+        self._box_done = {name: trio.Event() for name in self.boxes}
+        async with trio.open_nursery() as nursery:
+            for name, box in self.boxes.items():
+                nursery.start_soon(self._run_box, box, self._box_done[name], name=f"box {name}")
+
     @staticmethod
     async def _run_box(box: Box, done: trio.Event) -> None:
         try:
@@ -171,6 +213,12 @@ class Runtime:
         lines = [f"cluster: {where}"]
         if self.kubeconfig_path is not None:
             lines.append(f"kubeconfig: {self.kubeconfig_path}")
+        if self.election is not None:
+            config = self.election.config
+            lines.append(
+                f"leader election: lease {config.namespace}/{config.lease_name} "
+                f"as {config.identity}"
+            )
         for box in self.boxes.values():
             types = box.crd.api_types
             lines.append(
@@ -225,6 +273,13 @@ async def open_runtime(
     watch_options: WatchOptions | None = None,
     remote: RemoteCrossReader | None = None,
     grace: float = DEFAULT_GRACE,
+    leader_elect: bool = False,
+    leader_elect_lease: str | None = None,
+    leader_elect_namespace: str | None = None,
+    leader_elect_identity: str | None = None,
+    lease_duration: float = 15.0,
+    renew_deadline: float = 10.0,
+    retry_period: float = 2.0,
 ) -> AsyncIterator[Runtime]:
     """Run every box of ``katalogs`` for the duration of the ``async with`` (module docstring).
 
@@ -232,8 +287,22 @@ async def open_runtime(
     to it through an in-process streaming transport (same request handling,
     no socket); kubectl and other clients use the socket at ``server_url``.
     ``namespace``: watch one namespace instead of all.
+    ``leader_elect``: run the boxes only while this replica holds the Lease
+    ``leader_elect_lease`` (default derived from the Katalog names) in
+    ``leader_elect_namespace`` (default ``namespace`` or "default"); the
+    timings are client-go's (see :mod:`.leader`).
     """
     katalog_set = as_katalog_set(katalogs)
+    election: LeaderElectionConfig | None = None
+    if leader_elect:
+        election = LeaderElectionConfig(
+            lease_name=leader_elect_lease or default_lease_name(katalog_set),
+            namespace=leader_elect_namespace or namespace or "default",
+            identity=leader_elect_identity or default_identity(),
+            lease_duration=lease_duration,
+            renew_deadline=renew_deadline,
+            retry_period=retry_period,
+        )
     config = _choose_config(kubeconfig, embedded)
     run_embedded = config is None
     async with AsyncExitStack() as stack:
@@ -278,6 +347,7 @@ async def open_runtime(
             watch_options=watch_options,
             namespace=namespace,
             remote=remote,
+            election=election,
         )
         try:
             yield runtime
@@ -297,13 +367,15 @@ async def start_boxes(
     namespace: str = "",
     remote: RemoteCrossReader | None = None,
     box_factory: Callable[..., Box] = Box,
+    election: LeaderElectionConfig | None = None,
 ) -> Runtime:
     """The registry and every box of ``katalog_set``, running in nurseries entered on ``stack``.
 
     The assembly step of :func:`open_runtime`, for callers that bring their
     own client (the ``testing`` layer). ``box_factory(crd, kube=, registry=)``
     makes each box (a subclass may instrument it). Call
-    :meth:`Runtime.aclose` before ``stack`` unwinds.
+    :meth:`Runtime.aclose` before ``stack`` unwinds. With ``election`` the
+    boxes start only once this replica holds the lease.
     """
     registry_nursery = await stack.enter_async_context(trio.open_nursery())
     registry = KatalogRegistry(
@@ -335,7 +407,11 @@ async def start_boxes(
     )
     runtime._registry_scope = registry_nursery.cancel_scope
     boxes_nursery = await stack.enter_async_context(trio.open_nursery())
-    await boxes_nursery.start(runtime._run_boxes)
+    if election is None:
+        await boxes_nursery.start(runtime._run_boxes)
+    else:
+        runtime.election = LeaderElector(kube, election)
+        await boxes_nursery.start(runtime._run_elected, runtime.election)
     return runtime
 
 

@@ -43,12 +43,17 @@ def boxes_by_state(samples: Iterable[BoxSample]) -> dict[str, list[str]]:
     return grouped
 
 
-def readiness(samples: Iterable[BoxSample], *, stopping: bool) -> tuple[bool, dict[str, Any]]:
-    """(ready?, the ``/ready`` body)."""
+def readiness(
+    samples: Iterable[BoxSample], *, stopping: bool, standby: bool = False
+) -> tuple[bool, dict[str, Any]]:
+    """(ready?, the ``/ready`` body). A leader-election standby is never ready."""
     grouped = boxes_by_state(samples)
-    ready = not stopping and not grouped[HealthState.NOT_STARTED.value]
+    ready = not stopping and not standby and not grouped[HealthState.NOT_STARTED.value]
     ready = ready and not grouped[HealthState.DEGRADED.value]
-    return ready, {"ready": ready, "stopping": stopping, "boxes": grouped}
+    body: dict[str, Any] = {"ready": ready, "stopping": stopping, "boxes": grouped}
+    if standby:
+        body["standby"] = True
+    return ready, body
 
 
 def probe_routes(source: ProbeSource) -> list[Route]:
@@ -60,7 +65,9 @@ def probe_routes(source: ProbeSource) -> list[Route]:
         return JSONResponse({"status": "alive", "stopping": source.stopping, "boxes": grouped})
 
     async def ready(request: Request) -> JSONResponse:
-        ok, body = readiness(source.samples(), stopping=source.stopping)
+        # getattr: probe sources without leader election have no ``standby``.
+        standby = bool(getattr(source, "standby", False))
+        ok, body = readiness(source.samples(), stopping=source.stopping, standby=standby)
         return JSONResponse(body, status_code=200 if ok else 503)
 
     async def startup(request: Request) -> JSONResponse:

@@ -192,6 +192,11 @@ class RuntimeView:
     def stopping(self) -> bool:
         return self.runtime.stopping
 
+    @property
+    def standby(self) -> bool:
+        """Leader election on and another replica leads (the boxes do not run here)."""
+        return self.runtime.standby
+
     def samples(self) -> Iterator[BoxSample]:
         for box in self.runtime.boxes.values():
             yield BoxSample(
