@@ -262,6 +262,9 @@ async def test_crd_created_later_is_found_by_the_mapper(kube):
         await kube.create({**widget, "metadata": {"name": "bad"}, "spec": {"size": 0}})
     assert any("spec.size" in c.field for c in err.value.causes)
     assert "create example.com/v1 Widget default/bad" in str(err.value)
+    # The field error is said once, though both the message and the causes carry it.
+    cause = err.value.causes[0]
+    assert str(err.value).count(f"{cause.field}: {cause.message}") == 1
     patched = await kube.patch_status(
         ("example.com/v1", "Widget"), "w", {"status": {"phase": "Ready"}}
     )

@@ -253,3 +253,26 @@ async def test_concurrent_misses_share_one_discovery_request():
         for _ in range(10):
             nursery.start_soon(mapper.resolve, "example.com/v1", "Widget")
     assert fetched == ["/apis/example.com/v1"]
+
+
+def test_causes_the_message_already_lists_are_not_repeated():
+    # What the API server answers for a child with an invalid name: its message
+    # already carries the field error, and the cause says it again.
+    said = 'metadata.name: Invalid value: "a_X": must be lower case'
+    body = status(
+        422,
+        "Invalid",
+        f'Deployment.apps "a_X" is invalid: {said}',
+        causes=[
+            {
+                "reason": "FieldValueInvalid",
+                "field": "metadata.name",
+                "message": 'Invalid value: "a_X": must be lower case',
+            },
+            {"reason": "FieldValueRequired", "field": "spec.selector", "message": "Required value"},
+        ],
+    )
+    err = error_from_response("create", "apps/v1 Deployment default/a_X", 422, body, {})
+    text = str(err)
+    assert text.count(said) == 1
+    assert text.endswith("(422 Invalid); spec.selector: Required value")

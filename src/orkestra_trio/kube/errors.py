@@ -82,10 +82,15 @@ class ApiError(KubeError):
         self.causes = causes
         self.retry_after = retry_after
         text = f"{verb} {target}: {message or reason} ({code} {reason})"
-        if causes:
-            text += "; " + "; ".join(
-                f"{c.field}: {c.message}" if c.field else c.message for c in causes
-            )
+        # The API server's message usually lists its causes already ("... is
+        # invalid: spec.x: Invalid value: ..."): add only those it left out.
+        extra = [
+            said
+            for said in (f"{c.field}: {c.message}" if c.field else c.message for c in causes)
+            if said and said not in message
+        ]
+        if extra:
+            text += "; " + "; ".join(extra)
         super().__init__(text)
 
 
