@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "render": "render",
     "apiserver": "apiserver",
     "simulate": "simulate",
+    "manifests": "manifests",
 }
 
 

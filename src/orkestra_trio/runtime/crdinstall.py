@@ -89,17 +89,21 @@ def read_objects(path: Path) -> list[dict[str, Any]]:
     return objects
 
 
+def crd_manifest(crd: CrdEntry) -> dict[str, Any]:
+    """The CRD object for ``crd``: its ``crdFile`` (exactly one CRD in it) or the generated one."""
+    if crd.crd_file is None:
+        return generated_crd(crd)
+    documents = [o for o in read_objects(crd.crd_file) if o.get("kind") == CRD[1]]
+    if len(documents) != 1:
+        raise InstallError(f"{crd.crd_file}: expected one CustomResourceDefinition")
+    return documents[0]
+
+
 async def install_crds(kube: KubeClient, katalogs: KatalogSet) -> list[str]:
     """Create every missing CRD and wait until all are established. Returns the CRD names."""
     names: list[str] = []
     for crd in katalogs.crds.values():
-        if crd.crd_file is not None:
-            documents = [o for o in read_objects(crd.crd_file) if o.get("kind") == CRD[1]]
-            if len(documents) != 1:
-                raise InstallError(f"{crd.crd_file}: expected one CustomResourceDefinition")
-            manifest = documents[0]
-        else:
-            manifest = generated_crd(crd)
+        manifest = crd_manifest(crd)
         name = str((manifest.get("metadata") or {}).get("name") or "")
         names.append(name)
         try:

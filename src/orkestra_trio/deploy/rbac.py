@@ -1,0 +1,208 @@
+"""Least-privilege RBAC for a Katalog set: which verbs on which resources the runtime uses.
+
+A pure function of the loaded Katalogs. Every right below traces back to a
+call the runtime makes (the module or function named beside it), so that a
+rule missing from the output shows up as a ``forbidden`` in a box's health,
+and a rule present is one the runtime would use:
+
+* each CR kind of a box: ``get, list, watch`` (its informer, ``runtime.registry``),
+  ``patch`` (the finalizer, ``runtime.pipeline``), ``patch`` on ``<plural>/status``
+  (``runtime.status``) and ``update`` on ``<plural>/finalizers`` (children carry a
+  controller ownerReference with ``blockOwnerDeletion``, which clusters with the
+  OwnerReferencesPermissionEnforcement admission plugin check against it);
+* each child kind: ``list, watch`` (the label-scoped child informer), ``get``
+  (an AlreadyExists create reads the object back), ``create``; ``patch`` when
+  some entry is reconciled (onReconcile, or onCreate with ``reconcile: true``);
+  ``delete`` when some entry may be deleted (onReconcile's ``when`` turning
+  false and pruning, onDelete children, and children that no ownerReference
+  ties to the CR: another namespace, a cluster-scoped kind or owner);
+* a CRD observed through a same-process ``cross:`` without a box of its own:
+  ``get, list, watch``;
+* Events: ``create, get, patch`` (``kube.events``: a repeat bumps the count)
+  and ``list, watch`` (the per-box Event feed of ``web.view``);
+* Leases, in the runtime's own namespace only: ``get, create, update``
+  (``kube.leases``), for leader election.
+
+No wildcard is ever produced. What cannot be derived (a ``custom`` child whose
+apiVersion or kind is a template; a custom kind whose plural is unknown) is a
+:class:`DeriveError` naming the Katalog position, like ``validate``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from orkestra_trio.katalog import (
+    CLUSTER_SCOPED_GROUPS,
+    RESOURCE_GROUPS,
+    CrdEntry,
+    KatalogSet,
+    ResourceEntry,
+    Text,
+)
+from orkestra_trio.kube.mapper import BUILTINS, split_api_version
+
+READ = ("get", "list", "watch")
+EVENT_VERBS = ("create", "get", "list", "patch", "watch")
+LEASE_VERBS = ("create", "get", "update")
+
+
+class DeriveError(Exception):
+    """Rights that cannot be derived; ``problems`` are ``file:line:col: message`` lines."""
+
+    def __init__(self, problems: Iterable[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(self.problems))
+
+
+@attrs.frozen(order=True)
+class Grant:
+    """Some verbs on one resource (``plural`` or ``plural/subresource``) of one API group."""
+
+    api_group: str
+    resource: str
+    verbs: frozenset[str]
+
+
+@attrs.frozen
+class Rights:
+    """What the runtime needs: ``cluster`` for the ClusterRole, ``namespaced`` for the Role."""
+
+    cluster: tuple[Grant, ...]
+    namespaced: tuple[Grant, ...]
+
+    def all(self) -> tuple[Grant, ...]:
+        return self.cluster + self.namespaced
+
+
+@attrs.frozen
+class _Kind:
+    api_group: str
+    plural: str
+    namespaced: bool
+
+
+def derive_rights(katalogs: KatalogSet) -> Rights:
+    """The ClusterRole and Role grants for ``katalogs`` (see the module docstring)."""
+    verbs: dict[tuple[str, str], set[str]] = {}
+    problems: list[str] = []
+
+    def grant(group: str, resource: str, *names: str) -> None:
+        verbs.setdefault((group, resource), set()).update(names)
+
+    boxed = {crd.key for crd in katalogs.crds.values() if crd.operator_box is not None}
+    for crd in katalogs.crds.values():
+        box = crd.operator_box
+        if box is None:
+            continue
+        group, plural = crd.api_types.group, crd.api_types.plural
+        grant(group, plural, *READ, "patch")
+        grant(group, f"{plural}/status", "patch")
+        phases = {"onCreate": box.on_create, "onReconcile": box.on_reconcile}
+        phases["onDelete"] = box.on_delete
+        has_children = any(
+            entries for resources in phases.values() for entries in resources.values()
+        )
+        if has_children:
+            grant(group, f"{plural}/finalizers", "update")
+        for phase, resources in phases.items():
+            for group_name, entries in resources.items():
+                for entry in entries:
+                    kind = _child_kind(katalogs, group_name, entry, problems)
+                    if kind is None:
+                        continue
+                    grant(kind.api_group, kind.plural, *READ, "create")
+                    if phase == "onReconcile" or entry.reconcile:
+                        grant(kind.api_group, kind.plural, "patch")
+                    if phase != "onCreate" or not _owned_by_reference(crd, kind, entry):
+                        grant(kind.api_group, kind.plural, "delete")
+        for cross in box.cross:
+            if cross.same_process and cross.crd not in boxed:
+                observed = katalogs.crds[cross.crd].api_types
+                grant(observed.group, observed.plural, *READ)
+    if problems:
+        raise DeriveError(problems)
+    grant("", "events", *EVENT_VERBS)
+    cluster = tuple(sorted(Grant(g, r, frozenset(v)) for (g, r), v in verbs.items()))
+    leases = Grant("coordination.k8s.io", "leases", frozenset(LEASE_VERBS))
+    return Rights(cluster=cluster, namespaced=(leases,))
+
+
+def _owned_by_reference(crd: CrdEntry, kind: _Kind, entry: ResourceEntry) -> bool:
+    """True when the child gets a controller ownerReference (the GC deletes it, not us).
+
+    A namespaced CR can own only children in its own namespace; a
+    cluster-scoped child or one placed elsewhere is tracked by label and
+    deleted by the runtime when the CR goes.
+    """
+    if not kind.namespaced:
+        return False
+    return crd.namespaced and entry.namespace is None
+
+
+def _child_kind(
+    katalogs: KatalogSet, group_name: str, entry: ResourceEntry, problems: list[str]
+) -> _Kind | None:
+    if group_name != "custom":
+        info = RESOURCE_GROUPS[group_name]
+        api_group, _ = split_api_version(info.api_version)
+        return _Kind(api_group, info.plural, group_name not in CLUSTER_SCOPED_GROUPS)
+    api_version, kind = entry.fields.get("apiVersion"), entry.fields.get("kind")
+    if not (_literal(api_version) and _literal(kind)):
+        problems.append(
+            f"{entry.location}: custom: apiVersion and kind must be literal (not templates) "
+            "for manifests to derive the RBAC rule of this child"
+        )
+        return None
+    found = _known_kind(katalogs, str(api_version), str(kind))
+    if found is None:
+        problems.append(
+            f"{entry.location}: custom: {api_version} {kind} is neither a CRD of these "
+            "Katalogs nor a well-known built-in: its resource name (plural) is unknown, so "
+            "its RBAC rule cannot be derived; add its CRD to a Katalog (crds: without "
+            "operatorBox) to name it"
+        )
+    return found
+
+
+def _known_kind(katalogs: KatalogSet, api_version: str, kind: str) -> _Kind | None:
+    for crd in katalogs.crds.values():
+        types = crd.api_types
+        if types.api_version == api_version and types.kind == kind:
+            return _Kind(types.group, types.plural, crd.namespaced)
+    group, version = split_api_version(api_version)
+    for info in BUILTINS:
+        if info.group == group and info.version == version and info.kind == kind:
+            return _Kind(info.group, info.plural, info.namespaced)
+    return None
+
+
+def _literal(value: Any) -> bool:
+    if isinstance(value, Text):
+        return not value.is_template and bool(value.source)
+    return isinstance(value, str) and bool(value)
+
+
+def policy_rules(grants: Iterable[Grant]) -> list[dict[str, Any]]:
+    """RBAC ``rules``: grants with the same group and verbs share one rule, sorted."""
+    merged: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    for item in grants:
+        merged.setdefault((item.api_group, tuple(sorted(item.verbs))), []).append(item.resource)
+    return [
+        {"apiGroups": [group], "resources": sorted(resources), "verbs": list(verb_list)}
+        for (group, verb_list), resources in sorted(merged.items())
+    ]
+
+
+def grants_of(rules: Iterable[Mapping[str, Any]]) -> set[tuple[str, str, str]]:
+    """(apiGroup, resource, verb) triples a list of RBAC rules allows (no wildcards expected)."""
+    out: set[tuple[str, str, str]] = set()
+    for rule in rules:
+        for group in rule.get("apiGroups") or ():
+            for resource in rule.get("resources") or ():
+                for verb in rule.get("verbs") or ():
+                    out.add((str(group), str(resource), str(verb)))
+    return out
