@@ -1,13 +1,16 @@
 """A kubeconfig for the embedded server, so kubectl and other clients work as is.
 
-The server speaks plain HTTP on loopback and accepts unauthenticated
-requests (kubectl sends no token over http), so the file names a cluster by
-URL, an empty user, and one context, ``orkestra-embedded``, whose namespace
-is ``default``.
+By default the server speaks plain HTTP on loopback and accepts
+unauthenticated requests, so the file names a cluster by URL, an empty user,
+and one context, ``orkestra-embedded``, whose namespace is ``default``. With
+authentication on, the cluster carries the serving certificate to trust and
+the user the generated admin token; the file is then readable by its owner
+only.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 from pathlib import Path
 
@@ -16,13 +19,23 @@ import yaml
 CONTEXT = "orkestra-embedded"
 
 
-def kubeconfig_dict(url: str, *, namespace: str = "default") -> dict[str, object]:
+def kubeconfig_dict(
+    url: str,
+    *,
+    namespace: str = "default",
+    ca_pem: bytes | None = None,
+    token: str | None = None,
+) -> dict[str, object]:
+    cluster: dict[str, object] = {"server": url}
+    if ca_pem is not None:
+        cluster["certificate-authority-data"] = base64.b64encode(ca_pem).decode()
+    user: dict[str, object] = {} if token is None else {"token": token}
     return {
         "apiVersion": "v1",
         "kind": "Config",
         "preferences": {},
-        "clusters": [{"name": CONTEXT, "cluster": {"server": url}}],
-        "users": [{"name": CONTEXT, "user": {}}],
+        "clusters": [{"name": CONTEXT, "cluster": cluster}],
+        "users": [{"name": CONTEXT, "user": user}],
         "contexts": [
             {
                 "name": CONTEXT,
@@ -33,11 +46,26 @@ def kubeconfig_dict(url: str, *, namespace: str = "default") -> dict[str, object
     }
 
 
-def write_kubeconfig(path: str | os.PathLike[str], url: str, *, namespace: str = "default") -> Path:
+def write_kubeconfig(
+    path: str | os.PathLike[str],
+    url: str,
+    *,
+    namespace: str = "default",
+    ca_pem: bytes | None = None,
+    token: str | None = None,
+) -> Path:
     """Write the kubeconfig atomically (a reader never sees half a file)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(yaml.safe_dump(kubeconfig_dict(url, namespace=namespace), sort_keys=False))
+    text = yaml.safe_dump(
+        kubeconfig_dict(url, namespace=namespace, ca_pem=ca_pem, token=token), sort_keys=False
+    )
+    # A token is a credential: only the owner may read the file.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if token else 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        if token:
+            os.fchmod(f.fileno(), 0o600)
+        f.write(text)
     os.replace(tmp, target)
     return target

@@ -14,7 +14,7 @@ import logging
 import os
 from collections import Counter
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any, cast
@@ -28,7 +28,18 @@ from orkestra_trio.apiserver.app import ApiApp
 from orkestra_trio.apiserver.faults import FaultInjector
 from orkestra_trio.apiserver.kubeconfig import write_kubeconfig
 from orkestra_trio.apiserver.persistence import SqlitePersistence
+from orkestra_trio.apiserver.security import (
+    PUBLIC_PATHS,
+    Authentication,
+    TlsFiles,
+    check_exposure,
+    generate_self_signed,
+    given_tls,
+    private_folder,
+)
+from orkestra_trio.apiserver.status import ApiError
 from orkestra_trio.apiserver.store import DEFAULT_HISTORY, DEFAULT_WATCH_BUFFER, Store
+from orkestra_trio.auth import AuthMiddleware
 
 # Time hypercorn may spend finishing ordinary requests after shutdown starts.
 _GRACE_SECONDS = 2.0
@@ -37,11 +48,24 @@ _GRACE_SECONDS = 2.0
 class ApiServer:
     """A running embedded API server (what ``open_apiserver`` yields)."""
 
-    def __init__(self, store: Store, app: ApiApp, faults: FaultInjector, url: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        app: ApiApp,
+        faults: FaultInjector,
+        url: str,
+        *,
+        authentication: Authentication | None = None,
+        tls: TlsFiles | None = None,
+    ) -> None:
         self.store = store
+        # The API itself; an in-process client talks to it without authentication
+        # (like kube's loopback client), sockets go through ``authentication``.
         self.app = app
         self.faults = faults
         self.url = url
+        self.authentication = authentication
+        self.tls = tls
         self.host, _, port = url.rpartition("//")[2].rpartition(":")
         self.port = int(port)
 
@@ -50,13 +74,30 @@ class ApiServer:
         """Requests seen so far, by (verb, resource plural)."""
         return self.faults.requests
 
+    @property
+    def admin_token(self) -> str | None:
+        """The token of the generated admin user (None without authentication)."""
+        return None if self.authentication is None else self.authentication.admin_token
+
+    @property
+    def ca_pem(self) -> bytes | None:
+        """The certificate a client should trust (None over plain HTTP)."""
+        return None if self.tls is None else self.tls.ca_pem
+
     def write_kubeconfig(self, path: str | os.PathLike[str]) -> Path:
-        return write_kubeconfig(path, self.url)
+        return write_kubeconfig(path, self.url, ca_pem=self.ca_pem, token=self.admin_token)
 
 
-def _hypercorn_config(host: str, port: int) -> Config:
+def _unauthorized_body() -> bytes:
+    return ApiError(401, "Unauthorized").body()
+
+
+def _hypercorn_config(host: str, port: int, tls: TlsFiles | None = None) -> Config:
     config = Config()
     config.bind = [f"{host}:{port}"]
+    if tls is not None:
+        config.certfile = tls.cert_file
+        config.keyfile = tls.key_file
     config.graceful_timeout = _GRACE_SECONDS
     config.accesslog = None
     config.loglevel = "WARNING"
@@ -80,8 +121,56 @@ async def open_apiserver(
     history_size: int = DEFAULT_HISTORY,
     watch_buffer: int = DEFAULT_WATCH_BUFFER,
     workload_delay: float = 0.2,
+    token_auth_file: str | os.PathLike[str] | None = None,
+    authentication: Authentication | None = None,
+    tls_cert_file: str | None = None,
+    tls_private_key_file: str | None = None,
 ) -> AsyncIterator[ApiServer]:
-    """Start an embedded Kubernetes API server on ``host:port`` (0: any free port)."""
+    """Start an embedded Kubernetes API server on ``host:port`` (0: any free port).
+
+    ``token_auth_file`` (or a ready ``authentication``) turns authentication
+    on: every request but the probes and /version needs a known bearer token,
+    and TLS is on, from the given files or a generated self-signed pair.
+    Without authentication only a loopback ``host`` is accepted
+    (:class:`~.security.SecurityError` otherwise).
+    """
+    if authentication is None and token_auth_file is not None:
+        authentication = Authentication.create(token_auth_file)
+    check_exposure(host, authentication)
+    tls = given_tls(tls_cert_file, tls_private_key_file)
+    with ExitStack() as files:
+        if tls is None and authentication is not None:
+            folder = files.enter_context(private_folder())
+            tls = generate_self_signed([host], folder)
+        async with _serve(
+            host=host,
+            port=port,
+            state_file=state_file,
+            workload_simulation=workload_simulation,
+            bookmark_interval=bookmark_interval,
+            history_size=history_size,
+            watch_buffer=watch_buffer,
+            workload_delay=workload_delay,
+            authentication=authentication,
+            tls=tls,
+        ) as server:
+            yield server
+
+
+@asynccontextmanager
+async def _serve(
+    *,
+    host: str,
+    port: int,
+    state_file: str | os.PathLike[str] | None,
+    workload_simulation: bool,
+    bookmark_interval: float,
+    history_size: int,
+    watch_buffer: int,
+    workload_delay: float,
+    authentication: Authentication | None,
+    tls: TlsFiles | None,
+) -> AsyncIterator[ApiServer]:
     persistence = None
     store = Store(history_size=history_size, watch_buffer=watch_buffer)
     if state_file is not None:
@@ -94,12 +183,20 @@ async def open_apiserver(
         app = ApiApp(store, faults, bookmark_interval=bookmark_interval)
         shutdown = trio.Event()
         served = trio.Event()
+        asgi: Any = app
+        if authentication is not None:
+            asgi = AuthMiddleware(
+                app,
+                authentication.chain,
+                public_paths=PUBLIC_PATHS,
+                unauthorized=_unauthorized_body,
+            )
 
         async def run_hypercorn(*, task_status: trio.TaskStatus[list[str]]) -> None:
             try:
                 await serve(
-                    cast(Any, app),
-                    _hypercorn_config(host, port),
+                    cast(Any, asgi),
+                    _hypercorn_config(host, port, tls),
                     shutdown_trigger=shutdown.wait,
                     task_status=task_status,
                 )
@@ -112,7 +209,7 @@ async def open_apiserver(
             if workload_simulation:
                 nursery.start_soon(partial(workloads.run_simulation, store, delay=workload_delay))
             binds = await nursery.start(run_hypercorn)
-            server = ApiServer(store, app, faults, binds[0])
+            server = ApiServer(store, app, faults, binds[0], authentication=authentication, tls=tls)
             try:
                 yield server
             finally:

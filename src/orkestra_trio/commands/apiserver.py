@@ -11,8 +11,12 @@ import argparse
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
-HELP = "run the embedded Kubernetes API server on loopback (for kubectl and clients)"
+HELP = (
+    "run the embedded Kubernetes API server (loopback by default; beyond loopback only with "
+    "--token-auth-file, over TLS)"
+)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -20,7 +24,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--listen",
         default="127.0.0.1:0",
         metavar="HOST:PORT",
-        help="address to listen on (default 127.0.0.1:0, any free port)",
+        help="address to listen on (default 127.0.0.1:0, any free port); an address beyond "
+        "loopback needs --token-auth-file",
+    )
+    parser.add_argument(
+        "--token-auth-file",
+        metavar="PATH",
+        help="authenticate requests by bearer token, kube-apiserver's CSV format "
+        '(token,user,uid,"group1,group2"); every path but /healthz /readyz /livez /version then '
+        "needs a token, TLS is on, and the kubeconfig carries a generated admin token",
+    )
+    parser.add_argument(
+        "--tls-cert-file",
+        metavar="PATH",
+        help="serve HTTPS with this certificate (PEM); with --token-auth-file and no "
+        "certificate, a self-signed one is generated and written into the kubeconfig",
+    )
+    parser.add_argument(
+        "--tls-private-key-file", metavar="PATH", help="the key of --tls-cert-file (PEM)"
     )
     parser.add_argument(
         "--kubeconfig-out",
@@ -61,6 +82,41 @@ def _parse_listen(text: str) -> tuple[str, int]:
     return host.strip("[]"), port
 
 
+def serving_security(
+    host: str,
+    *,
+    token_auth_file: str | None,
+    tls_cert_file: str | None,
+    tls_private_key_file: str | None,
+    flag: str = "--listen",
+) -> dict[str, Any]:
+    """The security arguments of ``open_apiserver``, every mistake a one-line UserError."""
+    from orkestra_trio.apiserver.security import (
+        Authentication,
+        SecurityError,
+        check_exposure,
+        given_tls,
+    )
+    from orkestra_trio.auth import TokenFileError
+    from orkestra_trio.cli import UserError
+
+    try:
+        authentication = None
+        if token_auth_file is not None:
+            authentication = Authentication.create(token_auth_file)
+        check_exposure(host, authentication, flag)
+        given_tls(tls_cert_file, tls_private_key_file)
+    except TokenFileError as exc:
+        raise UserError(f"--token-auth-file {exc}") from None
+    except SecurityError as exc:
+        raise UserError(str(exc)) from None
+    return {
+        "authentication": authentication,
+        "tls_cert_file": tls_cert_file,
+        "tls_private_key_file": tls_private_key_file,
+    }
+
+
 def run(args: argparse.Namespace) -> int:
     import trio
 
@@ -73,6 +129,13 @@ def run(args: argparse.Namespace) -> int:
     if state is not None and not Path(state).resolve().parent.is_dir():
         raise UserError(f"--state {state}: folder {Path(state).parent} does not exist")
 
+    security = serving_security(
+        host,
+        token_auth_file=args.token_auth_file,
+        tls_cert_file=args.tls_cert_file,
+        tls_private_key_file=args.tls_private_key_file,
+    )
+
     async def main() -> None:
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async with open_apiserver(
@@ -81,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
                 state_file=state,
                 workload_simulation=not args.no_workload_simulation,
                 bookmark_interval=args.bookmark_interval,
+                **security,
             ) as server:
                 server.write_kubeconfig(kubeconfig)
                 print(f"serving the Kubernetes API on {server.url}", flush=True)
