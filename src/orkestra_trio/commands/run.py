@@ -18,6 +18,7 @@ from pathlib import Path
 HELP = "run the operatorBoxes of Katalog files (on the embedded API server by default)"
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
+POD_LISTEN = "0.0.0.0:8080"
 DEFAULT_KUBECONFIG_OUT = "orkestra.kubeconfig"
 
 
@@ -37,10 +38,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--listen",
-        default=DEFAULT_LISTEN,
         metavar="HOST:PORT",
-        help=f"the runtime's HTTP surface: probes, metrics, ONCOP (default {DEFAULT_LISTEN}; "
-        "port 0 picks a free port)",
+        help=f"the runtime's HTTP surface: probes, metrics, ONCOP (default {DEFAULT_LISTEN}, "
+        f"in a pod {POD_LISTEN} so that the kubelet's probes reach it; port 0 picks a free port)",
     )
     parser.add_argument(
         "--oncop-token",
@@ -67,9 +67,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--leader-elect",
-        action="store_true",
-        help="run several replicas: only the holder of a coordination.k8s.io Lease runs the "
-        "boxes, the others stand by (/ready 503 'standby')",
+        nargs="?",
+        const="single",
+        choices=("single", "per-box"),
+        metavar="single|per-box",
+        help="run several replicas: 'single' (the default mode): only the holder of one "
+        "coordination.k8s.io Lease runs the boxes, the others stand by (/ready 503 "
+        "'standby'); 'per-box': each box has its own Lease and the replicas share the boxes",
     )
     parser.add_argument(
         "--leader-elect-lease",
@@ -79,7 +83,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--leader-elect-namespace",
         metavar="NS",
-        help="with --leader-elect: the Lease's namespace (default: --namespace, else default)",
+        help="with --leader-elect: the Lease's namespace (default: --namespace, else the "
+        "cluster configuration's namespace: in a pod its own)",
     )
     parser.add_argument(
         "--leader-elect-identity",
@@ -118,6 +123,10 @@ def run(args: argparse.Namespace) -> int:
         katalogs = load_katalogs([Path(path) for path in args.katalogs])
     except KatalogError as exc:
         raise UserError(f"the Katalog does not load:\n{exc}") from None
+    if args.listen is None:
+        from orkestra_trio.kube.config import running_in_pod
+
+        args.listen = POD_LISTEN if running_in_pod() else DEFAULT_LISTEN
     web_host, web_port = _parse_listen(args.listen)
     _check_can_listen(args.listen, web_host, web_port)
     api_host, api_port = _parse_listen(args.apiserver_listen)
@@ -149,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
                     apiserver_port=api_port,
                     grace=args.grace,
                     remote=remote,
-                    leader_elect=args.leader_elect,
+                    leader_elect=args.leader_elect or False,
                     leader_elect_lease=args.leader_elect_lease,
                     leader_elect_namespace=args.leader_elect_namespace,
                     leader_elect_identity=args.leader_elect_identity,
@@ -174,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
                     for line in rt.describe():
                         print(line, flush=True)
                     print(
-                        f"http: {binds[0]} (/health, /ready, /metrics, /katalog, /ui)", flush=True
+                        f"http: {binds[0]} (/healthz, /readyz, /metrics, /katalog, /ui)", flush=True
                     )
                     warning = exposure_warning(web_host, token)
                     if warning is not None:

@@ -29,6 +29,9 @@ import yaml
 from .errors import ConfigError
 
 IN_CLUSTER_ROOT = "/var/run/secrets/kubernetes.io/serviceaccount"
+#: Names another folder holding a pod's service-account files (token, ca.crt,
+#: namespace): to run exactly as a pod would outside one (tests, debugging).
+SERVICE_ACCOUNT_DIR_ENV = "ORKESTRA_SERVICE_ACCOUNT_DIR"
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -338,10 +341,15 @@ def _exec(user: _Named) -> ExecConfig | None:
 
 
 def load_incluster(
-    env: Mapping[str, str] | None = None, root: str = IN_CLUSTER_ROOT
+    env: Mapping[str, str] | None = None, root: str | None = None
 ) -> KubeConfig | None:
-    """The pod's service account, or None when not running inside a cluster."""
+    """The pod's service account, or None when not running inside a cluster.
+
+    ``root`` (default ``$ORKESTRA_SERVICE_ACCOUNT_DIR``, else the kubelet's
+    mount point) holds ``token``, ``ca.crt`` and ``namespace``.
+    """
     env = os.environ if env is None else env
+    root = _incluster_root(env, root)
     host = env.get("KUBERNETES_SERVICE_HOST")
     port = env.get("KUBERNETES_SERVICE_PORT")
     token_file = os.path.join(root, "token")
@@ -364,13 +372,25 @@ def load_incluster(
     )
 
 
+def _incluster_root(env: Mapping[str, str], root: str | None) -> str:
+    return root if root is not None else env.get(SERVICE_ACCOUNT_DIR_ENV) or IN_CLUSTER_ROOT
+
+
+def running_in_pod(env: Mapping[str, str] | None = None, root: str | None = None) -> bool:
+    """True inside a Kubernetes pod: the service environment and the account's token are there."""
+    env = os.environ if env is None else env
+    root = _incluster_root(env, root)
+    has_service = bool(env.get("KUBERNETES_SERVICE_HOST") and env.get("KUBERNETES_SERVICE_PORT"))
+    return has_service and os.path.exists(os.path.join(root, "token"))
+
+
 def find_config(
     kubeconfig: str | None = None,
     *,
     context: str | None = None,
     env: Mapping[str, str] | None = None,
     home: str | None = None,
-    incluster_root: str = IN_CLUSTER_ROOT,
+    incluster_root: str | None = None,
 ) -> KubeConfig | None:
     """Explicit kubeconfig → $KUBECONFIG → ~/.kube/config → in-cluster → None."""
     env = os.environ if env is None else env

@@ -289,22 +289,27 @@ async def open_runtime(
     ``namespace``: watch one namespace instead of all.
     ``leader_elect``: run the boxes only while this replica holds the Lease
     ``leader_elect_lease`` (default derived from the Katalog names) in
-    ``leader_elect_namespace`` (default ``namespace`` or "default"); the
+    ``leader_elect_namespace`` (default ``namespace``, else the cluster
+    configuration's namespace: in a pod, its own; "default" when embedded); the
     timings are client-go's (see :mod:`.leader`).
     """
     katalog_set = as_katalog_set(katalogs)
+    config = _choose_config(kubeconfig, embedded)
+    run_embedded = config is None
     election: LeaderElectionConfig | None = None
     if leader_elect:
         election = LeaderElectionConfig(
             lease_name=leader_elect_lease or default_lease_name(katalog_set),
-            namespace=leader_elect_namespace or namespace or "default",
+            # In a pod, the configuration's namespace is the pod's own (the
+            # service-account namespace file): where its Role lets it hold Leases.
+            namespace=leader_elect_namespace
+            or namespace
+            or (config.namespace if config is not None else "default"),
             identity=leader_elect_identity or default_identity(),
             lease_duration=lease_duration,
             renew_deadline=renew_deadline,
             retry_period=retry_period,
         )
-    config = _choose_config(kubeconfig, embedded)
-    run_embedded = config is None
     async with AsyncExitStack() as stack:
         server: ApiServer | None = None
         kubeconfig_path: Path | None = None

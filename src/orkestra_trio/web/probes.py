@@ -1,4 +1,6 @@
-"""``/health``, ``/ready`` and ``/startup``: the three probes Kubernetes (and people) ask.
+"""``/healthz``, ``/readyz`` and ``/startup``: the three probes Kubernetes (and people) ask.
+
+``/health`` and ``/ready`` answer the same as ``/healthz`` and ``/readyz``.
 
 * ``/health`` is liveness: answering at all proves the Trio loop runs (a
   stalled loop answers nothing and the probe times out). A degraded box is
@@ -57,7 +59,7 @@ def readiness(
 
 
 def probe_routes(source: ProbeSource) -> list[Route]:
-    """``GET /health``, ``/ready`` and ``/startup``."""
+    """``GET /healthz`` (``/health``), ``/readyz`` (``/ready``) and ``/startup``."""
     started_once = False
 
     async def health(request: Request) -> JSONResponse:
@@ -78,7 +80,11 @@ def probe_routes(source: ProbeSource) -> list[Route]:
         body = {"started": started_once, "waiting": [] if started_once else waiting}
         return JSONResponse(body, status_code=200 if started_once else 503)
 
+    # /healthz and /readyz are the names the ecosystem (kubelet manifests,
+    # kube-apiserver, controller-runtime) expects; /health and /ready stay as aliases.
     return [
+        Route("/healthz", health, methods=["GET"]),
+        Route("/readyz", ready, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
         Route("/ready", ready, methods=["GET"]),
         Route("/startup", startup, methods=["GET"]),
