@@ -25,6 +25,7 @@ live here because only this module knows the Kubernetes field types:
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -370,7 +371,13 @@ def _secret(manifest: dict[str, Any], entry: Mapping[str, Any], name: str, owner
     if "stringData" in entry:
         manifest["stringData"] = _text_map(entry["stringData"], "stringData")
     if "data" in entry:
-        manifest["data"] = _text_map(entry["data"], "data")
+        # Plain text, as Orkestra writes it; Kubernetes wants base64 in `data`.
+        # Encoded here (not sent as stringData) so the drift check compares
+        # exactly what the server stores.
+        manifest["data"] = {
+            key: base64.b64encode(value.encode()).decode("ascii")
+            for key, value in _text_map(entry["data"], "data").items()
+        }
 
 
 def _ingress(manifest: dict[str, Any], entry: Mapping[str, Any], name: str, owner: Owner) -> None:

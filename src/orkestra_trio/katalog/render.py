@@ -278,9 +278,10 @@ def _render_one(
 ) -> RenderedChild:
     def render() -> RenderedChild:
         metadata = context.get("metadata") or {}
-        name = entry.name.render(context) if entry.name is not None else ""
+        own_name, own_namespace = _entry_identity(entry)
+        name = own_name.render(context) if own_name is not None else ""
         name = name or str(metadata.get("name") or "")
-        namespace = entry.namespace.render(context) if entry.namespace is not None else ""
+        namespace = own_namespace.render(context) if own_namespace is not None else ""
         namespace = namespace or str(metadata.get("namespace") or "")
         reconcile = phase != "onCreate" or entry.reconcile
         if not conditions_hold(entry.when, entry.or_, context):
@@ -316,6 +317,23 @@ def _render_one(
         )
 
     return _guard(cr, entry.location, render)
+
+
+def _entry_identity(entry: ResourceEntry) -> tuple[Text | None, Text | None]:
+    """The name and namespace templates of an entry.
+
+    A ``custom`` entry may name its child the Kubernetes way, in
+    ``metadata.name``/``metadata.namespace`` (as Orkestra's examples do); the
+    entry's own ``name``/``namespace`` win when both are given.
+    """
+    name, namespace = entry.name, entry.namespace
+    metadata = entry.fields.get("metadata") if entry.group == "custom" else None
+    if isinstance(metadata, Mapping):
+        if name is None and isinstance(metadata.get("name"), Text):
+            name = metadata["name"]
+        if namespace is None and isinstance(metadata.get("namespace"), Text):
+            namespace = metadata["namespace"]
+    return name, namespace
 
 
 def render_value(value: Any, context: Mapping[str, Any]) -> Any:

@@ -236,9 +236,23 @@ class Box:
             ) from None
         cr_informer = await self.registry.cr_informer(self.name)
         for api_version, kind in child_kinds(self.crd):
-            informer = await self.registry.informer(
-                (api_version, kind), label_selector=CHILD_SELECTOR
-            )
+            try:
+                informer = await self.registry.informer(
+                    (api_version, kind), label_selector=CHILD_SELECTOR
+                )
+            except NotFound:
+                # A custom child whose CRD the cluster lacks: the box still runs,
+                # and each reconcile that needs that child fails with a clear
+                # error (the pipeline's lookup) until the CRD is installed.
+                logger.warning(
+                    "box %s: the cluster does not serve %s %s (a child kind); "
+                    "reconciles that create it fail until its CRD is installed",
+                    self.name,
+                    api_version,
+                    kind,
+                    extra={"box": self.name, "event": "missing_kind"},
+                )
+                continue
             self.child_informers[(api_version, kind)] = informer
         self.cr_informer = cr_informer
         self.pipeline = ReconcilePipeline(

@@ -81,6 +81,10 @@ ON_DELETE_WAIT_RECHECK = 30.0
 REPORT_MARGIN = 0.1
 
 
+class MissingChildKind(Exception):
+    """A child's kind is not served (its CRD is missing): this reconcile fails, the box runs on."""
+
+
 class ReconcilePipeline:
     """The reconcile function of one box: ``await pipeline(key)`` (see the module docstring)."""
 
@@ -239,9 +243,17 @@ class ReconcilePipeline:
         informer = self.child_informers.get((api_version, kind))
         if informer is not None:
             return informer.get(namespace, name)
-        # A custom kind only known once rendered: no informer, ask the server.
+        # A custom kind only known once rendered, or whose CRD was missing when
+        # the box started: no informer, ask the server.
         try:
-            return await self.kube.get((api_version, kind), name, namespace=namespace or None)
+            info = await self.kube.resource((api_version, kind))
+        except NotFound:
+            raise MissingChildKind(
+                f"{kind} {name}: the cluster does not serve kind {kind} in {api_version}; "
+                "install its CRD (the box keeps running and retries)"
+            ) from None
+        try:
+            return await self.kube.get(info, name, namespace=namespace or None)
         except NotFound:
             return None
 
@@ -404,7 +416,7 @@ class ReconcilePipeline:
     async def _report_error(self, cr: Mapping[str, Any], exc: Exception | str) -> None:
         if isinstance(exc, str):
             message = exc
-        elif isinstance(exc, RenderError | KubeError):
+        elif isinstance(exc, RenderError | KubeError | MissingChildKind):
             message = str(exc)
         else:
             message = describe_exception(exc)
