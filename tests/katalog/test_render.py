@@ -424,6 +424,58 @@ def test_status_field_types_and_nested_paths(tmp_path):
     assert status["text"] == "75"
 
 
+def test_several_fields_of_one_path_the_last_that_holds_wins(tmp_path):
+    # Orkestra's idiom: one path, several values, each with its own conditions.
+    box, _ = inline_box(
+        tmp_path,
+        """\
+        status:
+          fields:
+            - {path: phase, value: Pending}
+            - path: phase
+              value: Running
+              when: [{field: spec.up, equals: "true"}]
+            - path: phase
+              value: Degraded
+              when: [{field: spec.errors, greaterThan: "0"}]
+            - path: reason
+              value: "{{ .spec.reason }}"
+              when: [{field: spec.up, equals: "true"}]
+            - path: reason
+              value: failing
+              when: [{field: spec.errors, greaterThan: "0"}]
+              clearOnFalse: true
+        """,
+    )
+
+    def phase_and_reason(**spec):
+        status = render_status(
+            box, build_context(thing(spec, status={"reason": "old"})), generation=1
+        )
+        return status["phase"], status.get("reason")
+
+    assert phase_and_reason() == ("Pending", None)  # none holds: clearOnFalse of the path
+    # One field of the path holds: a later one's clearOnFalse does not undo it.
+    assert phase_and_reason(up="true", reason="ok") == ("Running", "ok")
+    assert phase_and_reason(up="true", errors=2, reason="ok") == ("Degraded", "failing")
+    assert phase_and_reason(errors=2) == ("Degraded", "failing")
+
+
+def test_an_overridden_field_is_not_rendered(tmp_path):
+    # Only the winner renders: an earlier field's template that would fail for
+    # this CR does not fail the reconcile once a later field of its path holds.
+    box, _ = inline_box(
+        tmp_path,
+        """\
+        status:
+          fields:
+            - {path: n, value: "{{ div 1 .spec.d }}", when: [{field: spec.d, exists: true}]}
+            - {path: n, value: "0", when: [{field: spec.d, equals: "0"}]}
+        """,
+    )
+    assert render_status(box, build_context(thing({"d": 0})), generation=1)["n"] == "0"
+
+
 def test_empty_typed_value_removes_the_field(tmp_path):
     box, _ = inline_box(
         tmp_path,

@@ -590,10 +590,54 @@ def test_wrong_shapes(load_issues, box_katalog, body, path, message):
     assert issue.line == FIRST
 
 
-def test_duplicate_status_paths(load_issues, box_katalog):
-    text = box_katalog("status:\n  fields:\n    - {path: a, value: x}\n    - {path: a, value: y}\n")
-    issue = only(load_issues(text))
-    assert issue.message == "status path 'a' is already set by fields[0]"
+def test_one_status_path_with_several_conditional_values_loads(write_katalog, box_katalog):
+    text = box_katalog(
+        """\
+status:
+  fields:
+    - {path: phase, value: Pending}
+    - {path: phase, value: Running, when: [{field: spec.up, equals: "true"}]}
+    - {path: phase, value: Degraded, when: [{field: spec.errors, greaterThan: "0"}]}
+    - path: phase
+      value: Lost
+      when: [{field: spec.up, equals: "true"}]
+      or: [{field: spec.a, exists: true}, {field: spec.b, exists: true}]
+"""
+    )
+    box = load_katalog(write_katalog(text)).crds["web"].operator_box
+    assert [f.value.source for f in box.status.fields] == ["Pending", "Running", "Degraded", "Lost"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "never", "by"),
+    [
+        # An unconditional field overrides every earlier one of its path.
+        ("[{path: a, value: x}, {path: a, value: y}]", 0, 1),
+        ("[{path: a, value: x, when: [{field: spec.q, exists: true}]}, {path: a, value: y}]", 0, 1),
+        # The same conditions again: the later always wins.
+        (
+            "[{path: a, value: x, when: [{field: spec.q, exists: true}]},"
+            " {path: b, value: z},"
+            " {path: a, value: y, when: [{field: spec.q, exists: true}]}]",
+            0,
+            2,
+        ),
+        # Fewer conditions than the earlier one: holds whenever it does.
+        (
+            "[{path: a, value: x, when: [{field: spec.q, exists: true}, {field: spec.r, exists: true}]},"
+            " {path: a, value: y, when: [{field: spec.r, exists: true}]}]",
+            0,
+            1,
+        ),
+    ],
+)
+def test_a_status_field_that_can_never_apply_is_an_error(
+    load_issues, box_katalog, fields, never, by
+):
+    issue = only(load_issues(box_katalog(f"status:\n  fields: {fields}\n")))
+    assert issue.path == f"spec.crds.web.operatorBox.status.fields[{never}].path"
+    assert f"never comes from fields[{never}]" in issue.message
+    assert f"fields[{by}] sets it" in issue.message
 
 
 @pytest.mark.parametrize(

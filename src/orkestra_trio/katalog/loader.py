@@ -50,6 +50,7 @@ from orkestra_trio.katalog.model import (
     StatusSpec,
 )
 from orkestra_trio.katalog.reading import DOT_PATH, Shape, describe
+from orkestra_trio.katalog.statusfields import shadows
 from orkestra_trio.katalog.validate import validate_katalogs
 from orkestra_trio.katalog.yamlsource import KeyPath, YamlSourceError, load_yaml_file
 
@@ -546,7 +547,7 @@ class _KatalogReader(ConditionReader):
 
     def status(self, m: dict[str, Any], path: KeyPath) -> StatusSpec:
         fields: list[StatusField] = []
-        seen: dict[str, int] = {}
+        seen: dict[str, list[tuple[int, StatusField]]] = {}
         for index, item in enumerate(self.items(m, path, "fields")):
             here = (*path, "fields", index)
             f = self.mapping(
@@ -564,27 +565,31 @@ class _KatalogReader(ConditionReader):
                 self.report(
                     (*here, "path"), f"status.{field_path.split('.')[0]} is written by the runtime"
                 )
-            elif field_path in seen:
-                self.report(
-                    (*here, "path"),
-                    f"status path {field_path!r} is already set by fields[{seen[field_path]}]",
-                )
-            elif field_path:
-                seen[field_path] = index
             value = self.text_at(f, here, "value")
             if field_path is None or value is None:
                 continue
-            fields.append(
-                StatusField(
-                    path=field_path,
-                    value=value,
-                    type=self.string(f, here, "type", choices=STATUS_FIELD_TYPES) or "string",
-                    when=self.conditions(f, here, "when"),
-                    or_=self.conditions(f, here, "or"),
-                    clear_on_false=self.boolean(f, here, "clearOnFalse", False),
-                    location=self.location(here),
-                )
+            field = StatusField(
+                path=field_path,
+                value=value,
+                type=self.string(f, here, "type", choices=STATUS_FIELD_TYPES) or "string",
+                when=self.conditions(f, here, "when"),
+                or_=self.conditions(f, here, "or"),
+                clear_on_false=self.boolean(f, here, "clearOnFalse", False),
+                location=self.location(here),
             )
+            # Several fields may set one path (phase: Running when..., Degraded
+            # when...): the last that holds wins. An earlier one that a later
+            # one always overrides can never apply, which is a mistake.
+            for earlier, other in seen.get(field_path, ()):
+                if shadows(field, other):
+                    self.report(
+                        (*path, "fields", earlier, "path"),
+                        f"status path {field_path!r} never comes from fields[{earlier}]: "
+                        f"fields[{index}] sets it whenever fields[{earlier}] would "
+                        "(the last field whose conditions hold wins)",
+                    )
+            seen.setdefault(field_path, []).append((index, field))
+            fields.append(field)
         return StatusSpec(
             conditions=self.boolean(m, path, "conditions", True), fields=tuple(fields)
         )

@@ -42,6 +42,7 @@ from orkestra_trio.katalog.model import (
     StatusField,
     Text,
 )
+from orkestra_trio.katalog.statusfields import decide
 from orkestra_trio.katalog.template import TemplateRenderError, lookup_path
 
 PHASES = ("onCreate", "onReconcile", "onDelete")
@@ -371,8 +372,9 @@ def render_status(
     with ``error`` as message; its ``lastTransitionTime`` moves only when its
     status flips). Without ``error``, the declared fields follow in order:
     written while their ``when``/``or`` hold, removed while they do not if
-    ``clearOnFalse``, left alone otherwise. With ``error`` the declared fields
-    are not evaluated and keep their last values.
+    ``clearOnFalse``, left alone otherwise; of several fields of one path the
+    last that holds is written (:mod:`.statusfields`). With ``error`` the
+    declared fields are not evaluated and keep their last values.
 
     Raises :class:`RenderError` when a field fails to render or convert; the
     caller then records the failure and calls again with ``error`` set.
@@ -386,26 +388,25 @@ def render_status(
     if error is not None:
         return status
     cr = describe_cr(context)
-    for field in box.status.fields:
-        _apply_status_field(status, field, context, cr)
+    fields = box.status.fields
+    holds = [_field_holds(field, context, cr) for field in fields]
+    for field, action in zip(fields, decide(fields, holds), strict=True):
+        if action == "write":
+            _write_status_field(status, field, context, cr)
+        elif action == "clear":
+            _remove_path(status, field.path)
     return status
 
 
-def _apply_status_field(
+def _field_holds(field: StatusField, context: Mapping[str, Any], cr: str) -> bool:
+    return _guard(cr, field.location, lambda: conditions_hold(field.when, field.or_, context))
+
+
+def _write_status_field(
     status: dict[str, Any], field: StatusField, context: Mapping[str, Any], cr: str
 ) -> None:
     where = str(field.location)
-
-    def evaluate() -> tuple[bool, str]:
-        if not conditions_hold(field.when, field.or_, context):
-            return False, ""
-        return True, field.value.render(context)
-
-    holds, text = _guard(cr, field.location, evaluate)
-    if not holds:
-        if field.clear_on_false:
-            _remove_path(status, field.path)
-        return
+    text = _guard(cr, field.location, lambda: field.value.render(context))
     try:
         value = convert_status_value(text, field.type)
     except ValueError as exc:
