@@ -13,7 +13,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from orkestra_trio.katalog.conditions import OPERATORS, Condition, check_condition
+from orkestra_trio.katalog.conditions import (
+    ALIASES,
+    CLOCK_OPERATORS,
+    OPERATORS,
+    VALUE_TYPES,
+    Condition,
+    check_condition,
+)
 from orkestra_trio.katalog.errors import did_you_mean
 from orkestra_trio.katalog.model import CROSS_TYPES, CrossSource, Text
 from orkestra_trio.katalog.reading import DOT_PATH, DocumentReader, Shape, describe, go_text
@@ -25,6 +32,10 @@ _ENV_NAME = Shape(re.compile(r"[A-Za-z_][A-Za-z0-9_]*"), "an environment variabl
 # Scheme and host of an endpoint: everything up to the first /, ? or # after "//".
 _URL_AUTHORITY = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<authority>[^/?#]*)")
 _NUMERIC_OPERATORS = frozenset({"greaterThan", "greaterThanOrEqual", "lessThan", "lessThanOrEqual"})
+# Every key that names an operator in the short form: the operators and their aliases.
+_OPERATOR_KEYS = OPERATORS | ALIASES.keys()
+# Keys of the long form: {field, operator: equals, value: x, valueType: int}.
+_LONG_FORM = frozenset({"operator", "value", "valueType"})
 _PRESENCE_OPERATORS = frozenset({"exists", "notExists"})
 
 
@@ -53,6 +64,10 @@ class ConditionReader(DocumentReader):
         operator = self.condition_operator(value, path, allow_source=allow_source)
         if operator is None:
             return None
+        # The long form names the operator in `operator` and its operand in `value`.
+        operand_key = "value" if "operator" in value else operator
+        if operand_key != "value":
+            operand_key = next(k for k in value if ALIASES.get(k, k) == operator)
         field = self.string(value, path, "field") or ""
         field_template = None
         broken = False
@@ -65,13 +80,14 @@ class ConditionReader(DocumentReader):
                     (*path, "field"),
                     f"invalid field {field!r}: a dot path like spec.replicas or a template",
                 )
-        operand = self.operand(operator, value.get(operator), (*path, operator))
+        operand = self.operand(operator, value.get(operand_key), (*path, operand_key))
         value_template = None
         if operand is not None and "{{" in operand:
             # A templated operand is rendered per CR; only its syntax is known now.
-            value_template = self.compile(operand, (*path, operator))
+            value_template = self.compile(operand, (*path, operand_key))
             broken = broken or value_template is None
         negate = self.boolean(value, path, "negate", False)
+        value_type = self.string(value, path, "valueType", choices=VALUE_TYPES) or "string"
         source = None
         if allow_source and value.get("source") is not None:
             source = self.cross_source(value["source"], (*path, "source"))
@@ -86,11 +102,12 @@ class ConditionReader(DocumentReader):
             source=source,
             field_template=field_template,
             value_template=value_template,
+            value_type=value_type,
         )
         # The evaluator's own load-time check: regex safety, between bounds.
         problem = check_condition(condition)
         if problem is not None:
-            self.report((*path, operator), problem)
+            self.report((*path, operand_key), problem)
             return None
         return condition
 
@@ -102,24 +119,40 @@ class ConditionReader(DocumentReader):
         Also reports every key that is neither an operator nor a plain key, and
         a missing ``field``, so one pass over the keys finds every mistake.
         """
-        plain_keys = {"field", "negate", "source"} if allow_source else {"field", "negate"}
+        # notify (Orkestra's team alerting) is accepted and not acted on (docs/katalog.md).
+        plain_keys = {"field", "negate", "notify", *_LONG_FORM}
+        if allow_source:
+            plain_keys.add("source")
         operators: list[str] = []
+        long_form = value.get("operator")
+        if long_form is not None:
+            name = ALIASES.get(str(long_form), str(long_form))
+            if name in OPERATORS:
+                operators.append(name)
+            else:
+                hint = did_you_mean(str(long_form), _OPERATOR_KEYS) or (
+                    f" (operators: {', '.join(sorted(OPERATORS))})"
+                )
+                self.report((*path, "operator"), f"unknown condition operator {long_form!r}{hint}")
+                return None
+        elif "value" in value or "valueType" in value:
+            self.report(path, "value and valueType belong to the long form: add operator: ...")
         for key in value:
             if key in plain_keys:
                 continue
-            if key in OPERATORS:
-                operators.append(key)
+            if key in _OPERATOR_KEYS:
+                operators.append(ALIASES.get(key, key))
                 continue
             if key == "source":
                 self.report(
                     (*path, key), "source is allowed on autoscale conditions only", at_key=True
                 )
                 continue
-            hint = did_you_mean(key, OPERATORS | plain_keys)
+            hint = did_you_mean(key, _OPERATOR_KEYS | plain_keys)
             if not hint:
                 hint = f" (operators: {', '.join(sorted(OPERATORS))})"
             self.report((*path, key), f"unknown condition operator {key!r}{hint}", at_key=True)
-        if value.get("field") is None:
+        if value.get("field") is None and not (set(operators) & CLOCK_OPERATORS):
             self.report(path, "missing required key 'field'")
         if len(operators) > 1:
             self.report(
@@ -133,8 +166,45 @@ class ConditionReader(DocumentReader):
             return None
         return operators[0]
 
+    def clock_operand(self, operator: str, value: Any, path: KeyPath) -> str | None:
+        """dayOfWeek/time operands, normalised to the text the evaluator reads.
+
+        dayOfWeek: ``weekday``, ``weekend``, ``"mon,fri"``, ``{weekday: true}``,
+        ``{in: [mon, fri]}``, ``{notIn: sat}`` -> ``weekday``, ``weekend``,
+        ``in:mon,fri``, ``notIn:sat``. time: ``{after: "09:00", before: "18:00"}``
+        or ``"09:00-18:00"`` -> ``09:00,18:00``.
+        """
+        if operator == "time":
+            if isinstance(value, str) and "-" in value:
+                after, _, before = value.partition("-")
+                return f"{after.strip()},{before.strip()}"
+            m = self.mapping(value, path, allowed=("after", "before"))
+            if m is None:
+                return None
+            return f"{go_text(m.get('after'))},{go_text(m.get('before'))}"
+        if isinstance(value, str):
+            if value in ("weekday", "weekend"):
+                return value
+            return "in:" + value
+        m = self.mapping(value, path, allowed=("weekday", "weekend", "in", "notIn"))
+        if m is None or len(m) != 1:
+            if m is not None:
+                self.report(path, "dayOfWeek takes exactly one of weekday, weekend, in, notIn")
+            return None
+        [(mode, days)] = m.items()
+        if mode in ("weekday", "weekend"):
+            if days is not True:
+                self.report((*path, mode), f"write {mode}: true")
+                return None
+            return str(mode)
+        if isinstance(days, list):
+            days = ",".join(go_text(d) for d in days)
+        return f"{mode}:{go_text(days)}"
+
     def operand(self, operator: str, value: Any, path: KeyPath) -> str | None:
         """The operator's value as the string the evaluator compares; None after reporting."""
+        if operator in CLOCK_OPERATORS:
+            return self.clock_operand(operator, value, path)
         if operator in _PRESENCE_OPERATORS:
             if value is False:
                 opposite = "notExists" if operator == "exists" else "exists"
@@ -146,7 +216,7 @@ class ConditionReader(DocumentReader):
                 self.report(path, "expected a list of plain values")
                 return None
             return ",".join(go_text(v) for v in value)
-        if operator == "between" and isinstance(value, list):
+        if operator in ("between", "notBetween") and isinstance(value, list):
             value = ",".join(go_text(v) for v in value)
         if isinstance(value, dict | list):
             self.report(path, f"expected a plain value, got {describe(value)}")

@@ -10,6 +10,7 @@ accident, since it gates creating and deleting children.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import math
 import re
@@ -45,8 +46,52 @@ OPERATORS: frozenset[str] = frozenset(
         "between",
         "in",
         "notIn",
+        # Orkestra's further operators (ORKESTRA-LANGUAGE.md 1.12).
+        "notPrefix",
+        "notSuffix",
+        "notBetween",
+        "typeOf",
+        "typeString",
+        "typeNumber",
+        "typeBool",
+        "typeMap",
+        "typeList",
+        "typeNull",
+        "dayOfWeek",
+        "time",
     }
 )
+
+#: Orkestra's short names, read as the operator they stand for.
+ALIASES: dict[str, str] = {
+    "gt": "greaterThan",
+    "lt": "lessThan",
+    "min": "greaterThanOrEqual",
+    "max": "lessThanOrEqual",
+}
+
+#: Operators that test the clock, not a field: they take no ``field``.
+CLOCK_OPERATORS: frozenset[str] = frozenset({"dayOfWeek", "time"})
+
+#: ``valueType`` of the long form (``operator``/``value``/``valueType``).
+VALUE_TYPES = ("string", "int", "float", "bool")
+
+_TYPE_CHECKS = {
+    "typeString": "string",
+    "typeNumber": "number",
+    "typeBool": "bool",
+    "typeMap": "map",
+    "typeList": "list",
+    "typeNull": "null",
+}
+TYPE_NAMES = ("string", "number", "bool", "map", "list", "null")
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def utc_now() -> datetime.datetime:
+    """The clock of ``dayOfWeek``/``time`` conditions (tests replace it)."""
+    return datetime.datetime.now(datetime.UTC)
+
 
 # Python's re backtracks; these caps keep one evaluation cheap, and
 # _has_nested_quantifier refuses the classic catastrophic shapes like (a+)+.
@@ -79,6 +124,8 @@ class Condition:
     value: str = ""
     negate: bool = False
     source: Any = None
+    #: How equals/notEquals/in/notIn compare: as text, or as int/float/bool.
+    value_type: str = "string"
     field_template: CompiledTemplate | None = attrs.field(
         default=attrs.Factory(
             lambda self: _compiled(self.field, "condition field"), takes_self=True
@@ -205,28 +252,131 @@ def check_condition(condition: Condition) -> str | None:
             compile_regex(operand)
         except ConditionError as exc:
             return str(exc)
-    if condition.operator == "between":
+    if condition.operator in ("between", "notBetween"):
         bounds = _comma_list(operand)
         if len(bounds) != 2 or any(_as_number(b) is None for b in bounds):
-            return f'between takes "min,max" numbers, got {operand!r}'
+            return f'{condition.operator} takes "min,max" numbers, got {operand!r}'
+    if condition.operator == "typeOf" and operand not in TYPE_NAMES:
+        return f"typeOf takes one of {', '.join(TYPE_NAMES)}, got {operand!r}"
+    if condition.operator == "dayOfWeek":
+        return _check_days(operand)
+    if condition.operator == "time":
+        return _check_window(operand)
     return None
 
 
-def _holds(operator: str, value: Any, operand: str) -> bool:
+def _check_days(operand: str) -> str | None:
+    mode, _, days = operand.partition(":")
+    if mode in ("weekday", "weekend") and not days:
+        return None
+    if mode in ("in", "notIn"):
+        unknown = [d for d in _comma_list(days) if d[:3].lower() not in _DAYS or not d]
+        if not unknown:
+            return None
+        return f"unknown day {unknown[0]!r} (use mon, tue, wed, thu, fri, sat, sun)"
+    return f"dayOfWeek takes weekday, weekend, {{in: ...}} or {{notIn: ...}}, got {operand!r}"
+
+
+def _minutes(text: str) -> int | None:
+    hours, sep, minutes = text.strip().partition(":")
+    if not sep or not hours.isdigit() or not minutes.isdigit():
+        return None
+    h, m = int(hours), int(minutes)
+    return h * 60 + m if h < 24 and m < 60 else None
+
+
+def _check_window(operand: str) -> str | None:
+    after, _, before = operand.partition(",")
+    for text in (after, before):
+        if text and _minutes(text) is None:
+            return f"time takes HH:MM (UTC), got {text!r}"
+    if not after and not before:
+        return "time needs after and/or before (HH:MM, UTC)"
+    return None
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, Mapping):
+        return "map"
+    if isinstance(value, list | tuple):
+        return "list"
+    return "other"
+
+
+def _day_holds(operand: str) -> bool:
+    day = _DAYS[utc_now().weekday()]
+    mode, _, days = operand.partition(":")
+    if mode == "weekday":
+        return day not in ("sat", "sun")
+    if mode == "weekend":
+        return day in ("sat", "sun")
+    listed = {d[:3].lower() for d in _comma_list(days)}
+    return (day in listed) == (mode == "in")
+
+
+def _time_holds(operand: str) -> bool:
+    now = utc_now()
+    minute = now.hour * 60 + now.minute
+    after_text, _, before_text = operand.partition(",")
+    after = _minutes(after_text) if after_text else None
+    before = _minutes(before_text) if before_text else None
+    if after is not None and before is not None and after > before:
+        return minute >= after or minute < before  # a window across midnight
+    return (after is None or minute >= after) and (before is None or minute < before)
+
+
+def _typed_equal(text: str, operand: str, value_type: str) -> bool:
+    if value_type in ("int", "float"):
+        left, right = number_from_text(text), number_from_text(operand)
+        return left is not None and right is not None and left == right
+    if value_type == "bool":
+        return text.strip().lower() == operand.strip().lower()
+    return text == operand
+
+
+_NUMERIC = frozenset(
+    {
+        "greaterThan",
+        "greaterThanOrEqual",
+        "lessThan",
+        "lessThanOrEqual",
+        "between",
+        "notBetween",
+    }
+)
+
+
+def _holds(operator: str, value: Any, operand: str, value_type: str = "string") -> bool:
+    if operator == "dayOfWeek":
+        return _day_holds(operand)
+    if operator == "time":
+        return _time_holds(operand)
+    if operator == "typeOf":
+        return _type_name(value) == operand
+    if operator in _TYPE_CHECKS:
+        return (_type_name(value) == _TYPE_CHECKS[operator]) == (operand != "false")
     present = value is not None and value != ""
     if operator == "exists":
         return present
     if operator == "notExists":
         return not present
-    if operator in ("greaterThan", "greaterThanOrEqual", "lessThan", "lessThanOrEqual", "between"):
+    if operator in _NUMERIC:
         number = _as_number(value)
         if number is None:
             return False
-        if operator == "between":
+        if operator in ("between", "notBetween"):
             bounds = [_as_number(b) for b in _comma_list(operand)]
             if len(bounds) != 2 or bounds[0] is None or bounds[1] is None:
                 return False
-            return bounds[0] <= number <= bounds[1]
+            return (bounds[0] <= number <= bounds[1]) == (operator == "between")
         limit = _as_number(operand)
         if limit is None:
             return False
@@ -239,9 +389,13 @@ def _holds(operator: str, value: Any, operand: str) -> bool:
         return number <= limit
     text = format_value(value)
     if operator == "equals":
-        return text == operand
+        return _typed_equal(text, operand, value_type)
     if operator == "notEquals":
-        return text != operand
+        return not _typed_equal(text, operand, value_type)
+    if operator == "notPrefix":
+        return not text.startswith(operand)
+    if operator == "notSuffix":
+        return not text.endswith(operand)
     if operator == "contains":
         return operand in text
     if operator == "notContains":
@@ -250,10 +404,9 @@ def _holds(operator: str, value: Any, operand: str) -> bool:
         return text.startswith(operand)
     if operator == "suffix":
         return text.endswith(operand)
-    if operator == "in":
-        return text in _comma_list(operand)
-    if operator == "notIn":
-        return text not in _comma_list(operand)
+    if operator in ("in", "notIn"):
+        found = any(_typed_equal(text, item, value_type) for item in _comma_list(operand))
+        return found == (operator == "in")
     if operator == "regex":
         if len(text) > MAX_REGEX_INPUT:
             return False
@@ -273,9 +426,8 @@ def condition_holds(condition: Condition, context: Mapping[str, Any]) -> bool:
     errors propagate as TemplateRenderError: a broken template is a reconcile
     error, not a silent "false".
     """
-    result = _holds(
-        condition.operator, field_value(condition, context), _operand(condition, context)
-    )
+    value = None if condition.operator in CLOCK_OPERATORS else field_value(condition, context)
+    result = _holds(condition.operator, value, _operand(condition, context), condition.value_type)
     return not result if condition.negate else result
 
 
