@@ -62,7 +62,7 @@ def test_depends_on_spellings(write_katalog):
       crds:
         a:
           apiTypes: {group: x.io, version: v1, kind: A, plural: as}
-          dependsOn: {b: healthy, c: {condition: started}, d: {condition: healthy}}
+          dependsOn: {b: healthy, c: {condition: started}, d: {condition: ready}}
         b:
           apiTypes: {group: x.io, version: v1, kind: B, plural: bs}
           dependsOn: [c, d]
@@ -73,7 +73,7 @@ def test_depends_on_spellings(write_katalog):
     """
     k = load_katalog(write_katalog(text))
     a = [(d.crd, d.condition) for d in k.crds["a"].depends_on]
-    assert a == [("b", "healthy"), ("c", "started"), ("d", "healthy")]
+    assert a == [("b", "healthy"), ("c", "started"), ("d", "ready")]
     b = [(d.crd, d.condition) for d in k.crds["b"].depends_on]
     assert b == [("c", "started"), ("d", "started")]
     # A CRD without an operatorBox is allowed: it is only registered and observed.

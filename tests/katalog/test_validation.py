@@ -133,14 +133,14 @@ def test_two_crd_cycle_and_self_dependency(load_issues):
 
 
 def test_depends_on_shapes(load_issues):
-    issues = load_issues(DEPS.format(a="{b: ready}", b="{c: {condition: soon}}", c="yes"))
+    issues = load_issues(DEPS.format(a="{b: healthier}", b="{c: {condition: soon}}", c="yes"))
     assert [i.path for i in issues] == [
         "spec.crds.a.dependsOn.b",
         "spec.crds.b.dependsOn.c.condition",
         "spec.crds.c.dependsOn",
     ]
-    assert "expected started or healthy, got a string ('ready')" in issues[0].message
-    assert "must be one of started, healthy, got 'soon'" in issues[1].message
+    assert "expected started, ready or healthy, got a string ('healthier')" in issues[0].message
+    assert "must be one of started, ready, healthy, got 'soon'" in issues[1].message
 
 
 # -- duplicate CRDs ---------------------------------------------------------

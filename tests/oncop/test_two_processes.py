@@ -6,7 +6,7 @@ server. The test runs copies of the two Katalogs with free ports and short
 timings substituted (the bundled ones use 8081, 10 s caches and a 2 min
 cooldown), plus one knob on the loader side to make its queue depth pass the
 threshold deterministically: a ``gate`` box the loader ``dependsOn``
-(healthy). While the gate CR says ``open: "false"`` its box is gated, the
+(ready: pending or healthy). While the gate CR says ``open: "false"`` its box is gated, the
 loader box pauses (zero workers) and new Loader CRs pile up in its queue.
 
 Everything is asserted through what the processes serve (ONCOP JSON) and
@@ -57,11 +57,11 @@ def free_port() -> int:
 
 
 def loader_katalog(tmp_path: Path) -> Path:
-    """The bundled loader Katalog plus the gate box it depends on (healthy)."""
+    """The bundled loader Katalog plus the gate box it depends on (ready: it has no CR at first)."""
     shutil.copytree(KATALOGS / "oncop-loader", tmp_path / "oncop-loader")
     doc = yaml.safe_load((KATALOGS / "oncop-loader.yaml").read_text())
     crds = doc["spec"]["crds"]
-    crds["loader"]["dependsOn"] = {"gate": "healthy"}
+    crds["loader"]["dependsOn"] = {"gate": "ready"}
     crds["gate"] = {
         "apiTypes": {
             "group": "demo.example.com",

@@ -6,6 +6,7 @@ import textwrap
 
 import pytest
 import trio
+import yaml
 from runtime_helpers import eventually, holds
 
 from orkestra_trio.kube import NotFound, open_kube_client
@@ -36,7 +37,7 @@ spec:
               type: int
     follower:
       apiTypes: {group: box.example.com, version: v1, kind: Follower, plural: followers}
-      dependsOn: {base: healthy}
+      dependsOn: {base: ready}
       operatorBox:
         onReconcile:
           configMaps:
@@ -103,6 +104,37 @@ async def test_depends_on_pauses_and_resumes_the_follower(boxes):
         await base.health.wait_until(lambda s: s.state is HealthState.HEALTHY)
     await eventually(lambda: exists(kube, "f1-f"), what="the follower to resume")
     assert not follower.paused
+
+
+async def test_depends_on_healthy_waits_for_a_succeeded_reconcile(tmp_path):
+    # "healthy" means the base's last reconcile succeeded: a pending base (no CR
+    # reconciled yet) keeps the strict follower waiting, the ready one does not.
+    doc = yaml.safe_load(textwrap.dedent(KATALOG))
+    crds = doc["spec"]["crds"]
+    crds["strict"] = {
+        **crds["follower"],
+        "apiTypes": {**crds["follower"]["apiTypes"], "kind": "Strict", "plural": "stricts"},
+        "dependsOn": {"base": "healthy"},
+    }
+    path = tmp_path / "boxes.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    async with open_runtime(path, embedded=True) as rt, open_kube_client(rt.server_url) as kube:
+        base, follower, strict = rt.box("base"), rt.box("follower"), rt.box("strict")
+        with trio.fail_after(10):
+            await follower.health.wait_until(lambda s: s.state is HealthState.PENDING)
+        assert base.health.snapshot().state is HealthState.PENDING
+        await kube.create(obj("Strict", "s1"))
+        await eventually(lambda: holds(strict.queue.depth == 1), what="the strict key queued")
+        # The same work for the ready follower is done meanwhile; the strict one waits.
+        await kube.create(obj("Follower", "f1"))
+        await eventually(lambda: exists(kube, "f1-f"), what="the ready follower to work")
+        assert strict.health.snapshot().state is HealthState.NOT_STARTED
+        assert strict.queue.processing == 0 and not await exists(kube, "s1-f")
+
+        await kube.create(obj("Base", "b", size="2"))
+        with trio.fail_after(10):
+            await base.health.wait_until(lambda s: s.state is HealthState.HEALTHY)
+        await eventually(lambda: exists(kube, "s1-f"), what="the strict follower to start")
 
 
 async def test_box_level_when_gates_and_requeue_after_repeats(boxes):

@@ -23,6 +23,7 @@ from orkestra_trio.katalog.durations import DurationError, parse_duration
 from orkestra_trio.katalog.errors import KatalogError, KatalogIssue
 from orkestra_trio.katalog.model import (
     COMMON_ENTRY_KEYS,
+    DEPENDENCY_CONDITIONS,
     EMPTY_MAP,
     RESOURCE_GROUPS,
     STATUS_FIELD_TYPES,
@@ -300,7 +301,7 @@ class _KatalogReader(ConditionReader):
         if not isinstance(value, dict):
             self.report(
                 here,
-                "expected {crd: healthy}, {crd: {condition: started|healthy}} or [crd], "
+                "expected {crd: healthy}, {crd: {condition: started|ready|healthy}} or [crd], "
                 f"got {describe(value)}",
             )
             return ()
@@ -309,16 +310,18 @@ class _KatalogReader(ConditionReader):
             if isinstance(spec, dict):
                 inner = self.mapping(spec, item_path, allowed=("condition",))
                 condition = (
-                    self.string(inner, item_path, "condition", choices=("started", "healthy"))
+                    self.string(inner, item_path, "condition", choices=DEPENDENCY_CONDITIONS)
                     if inner is not None
                     else None
                 )
             elif spec is None:
                 condition = "started"
-            elif isinstance(spec, str) and spec in ("started", "healthy"):
+            elif isinstance(spec, str) and spec in DEPENDENCY_CONDITIONS:
                 condition = spec
             else:
-                self.report(item_path, f"expected started or healthy, got {describe(spec)}")
+                self.report(
+                    item_path, f"expected started, ready or healthy, got {describe(spec)}"
+                )
                 condition = None
             out.append(
                 Dependency(target, condition or "started", self.location(item_path, at_key=True))

@@ -117,12 +117,18 @@ class ApiTypes:
         return f"{self.group}/{self.version}"
 
 
+#: What ``dependsOn`` may wait for, weakest first: the box runs (``started``),
+#: its health answers 200 (``ready``: pending or healthy), its last reconcile
+#: succeeded (``healthy``).
+DEPENDENCY_CONDITIONS = ("started", "ready", "healthy")
+
+
 @attrs.frozen
 class Dependency:
-    """``dependsOn``: this box starts only once ``crd``'s box is started or healthy."""
+    """``dependsOn``: this box works only while ``crd``'s box meets ``condition``."""
 
     crd: str
-    condition: str = "started"  # "started" | "healthy"
+    condition: str = "started"  # one of DEPENDENCY_CONDITIONS
     location: Location = attrs.field(default=NOWHERE, eq=False, repr=False)
 
 

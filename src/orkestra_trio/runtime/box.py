@@ -147,7 +147,7 @@ class Box:
         self.supervisor = Supervisor(
             self.name, self._run_once, health=self.health, metrics=self.metrics
         )
-        #: (box, "started" | "healthy") this box waits for; filled in by the runtime.
+        #: (box, "started" | "ready" | "healthy") this box waits for; filled in by the runtime.
         self.dependencies: list[tuple[Box, str]] = []
         self.pipeline: ReconcilePipeline | None = None
         self.pool: WorkerPool[ObjectKey] | None = None
@@ -302,12 +302,12 @@ class Box:
 
     def dependencies_met(self) -> bool:
         return all(
-            _dependency_holds(box.health.snapshot(), cond) for box, cond in self.dependencies
+            dependency_holds(box.health.snapshot(), cond) for box, cond in self.dependencies
         )
 
     async def _wait_dependencies(self) -> None:
         for box, condition in self.dependencies:
-            if not _dependency_holds(box.health.snapshot(), condition):
+            if not dependency_holds(box.health.snapshot(), condition):
                 logger.info(
                     "box %s waits for box %s to be %s",
                     self.name,
@@ -315,7 +315,7 @@ class Box:
                     condition,
                     extra={"box": self.name, "event": "dependency"},
                 )
-                await box.health.wait_until(partial(_dependency_holds, condition=condition))
+                await box.health.wait_until(partial(dependency_holds, condition=condition))
 
     async def _follow_dependencies(self) -> None:
         """Pause the workers while a dependency stops holding; resume when it holds again."""
@@ -401,8 +401,12 @@ class Box:
         return len(self.cr_informer) if self.cr_informer is not None else 0
 
 
-def _dependency_holds(snapshot: HealthSnapshot, condition: str) -> bool:
+def dependency_holds(snapshot: HealthSnapshot, condition: str) -> bool:
+    """Does a box in ``snapshot`` satisfy ``dependsOn: {box: condition}`` (KATALOG.md)?"""
     if condition == "healthy":
-        # pending counts: a box with no CR yet has nothing that could fail.
+        # Only a succeeded reconcile: a pending box (no CR reconciled yet) has
+        # proved nothing. Waiting for "not failing" is what "ready" says.
+        return snapshot.state is HealthState.HEALTHY
+    if condition == "ready":
         return snapshot.state in (HealthState.HEALTHY, HealthState.PENDING)
     return snapshot.state is not HealthState.NOT_STARTED
