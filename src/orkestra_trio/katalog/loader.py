@@ -319,9 +319,7 @@ class _KatalogReader(ConditionReader):
             elif isinstance(spec, str) and spec in DEPENDENCY_CONDITIONS:
                 condition = spec
             else:
-                self.report(
-                    item_path, f"expected started, ready or healthy, got {describe(spec)}"
-                )
+                self.report(item_path, f"expected started, ready or healthy, got {describe(spec)}")
                 condition = None
             out.append(
                 Dependency(target, condition or "started", self.location(item_path, at_key=True))

@@ -301,9 +301,7 @@ class Box:
     # ----------------------------------------------------------- dependencies
 
     def dependencies_met(self) -> bool:
-        return all(
-            dependency_holds(box.health.snapshot(), cond) for box, cond in self.dependencies
-        )
+        return all(dependency_holds(box.health.snapshot(), cond) for box, cond in self.dependencies)
 
     async def _wait_dependencies(self) -> None:
         for box, condition in self.dependencies:
