@@ -49,9 +49,9 @@ def kubectl(
     if binary is None:
         if version == "1.20":
             pytest.skip(
-                "kubectl 1.20 not fetched: run `python tests/conformance/kubectl_fetch.py` "
+                "tool missing: kubectl 1.20 not fetched: run `python tests/conformance/kubectl_fetch.py` "
                 "(apt-get download kubernetes-client, then dpkg -x)"
             )
-        pytest.skip(f"kubectl.{version} not found next to the kubectl on PATH")
+        pytest.skip(f"tool missing: kubectl.{version} not found next to the kubectl on PATH")
     cache = tmp_path_factory.mktemp(f"kubectl-cache-{version}")
     return Kubectl(version, binary, apiserver.kubeconfig, cache)

@@ -64,5 +64,9 @@ def fetch() -> Path:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--check"]:  # exit 0 when the cache already holds it
+        found = cached_kubectl_120()
+        print(found or "kubectl 1.20 is not in the cache")
+        sys.exit(0 if found else 1)
     print(fetch())
     sys.exit(0)

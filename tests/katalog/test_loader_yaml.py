@@ -86,15 +86,22 @@ def test_alias_expansion_is_bounded(monkeypatch):
 @pytest.mark.parametrize("opening", ["[", "{a: "])
 def test_deep_nesting_is_an_error_not_a_crash(opening, levels, tmp_path):
     # 100,000 levels crash libyaml's composer (a segfault), 500 Python's recursion.
+    # Which check trips first (ours, or a depth limit newer libyaml builds carry)
+    # is the dependency's business: ours is a clean one-line error at line 1.
     closing = "]" if opening == "[" else "}"
     text = "a: " + opening * levels + closing * levels + "\n"
-    with pytest.raises(YamlSourceError, match="nested deeper than 100 levels") as caught:
+    with pytest.raises(YamlSourceError) as caught:
         parse_yaml(text)
     assert caught.value.line == 1
+    assert "\n" not in str(caught.value)
+    if levels <= 1000:  # below any libyaml limit: our own check names the limit
+        assert "nested deeper than 100 levels" in str(caught.value)
     path = tmp_path / "deep.yaml"
     path.write_text(text)
-    with pytest.raises(YamlSourceError, match="nested deeper than 100 levels"):
+    with pytest.raises(YamlSourceError) as caught:
         yamlsource.load_yaml_stream(path)
+    assert str(caught.value).startswith(f"{path}:1:")
+    assert "\n" not in str(caught.value)
     value, _ = parse_yaml("a: " + "[" * 99 + "]" * 99)  # the limit itself is fine
     assert isinstance(value["a"], list)
 

@@ -49,7 +49,7 @@ async def _read_banner(stream, lines: list[str]) -> dict[str, str]:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="tool missing: kubectl")
 async def test_run_website_then_kubectl_apply_then_sigterm(tmp_path):
     (tmp_path / "cr.yaml").write_text(CR)
     kubeconfig = tmp_path / "kubeconfig"
@@ -133,7 +133,9 @@ def test_bare_form_is_run(capsys):
 
 
 def test_user_mistakes_are_one_line_messages(tmp_path, capsys):
-    assert main(["run", str(KATALOG), "--kubeconfig", str(tmp_path / "nope")]) == 1
+    # An ephemeral --listen: the default port may be taken by another job on this machine.
+    argv = ["run", str(KATALOG), "--listen", "127.0.0.1:0"]
+    assert main([*argv, "--kubeconfig", str(tmp_path / "nope")]) == 1
     assert "--kubeconfig" in capsys.readouterr().err
     assert main(["run", str(KATALOG), "--listen", "nonsense"]) == 1
     assert "--listen" in capsys.readouterr().err

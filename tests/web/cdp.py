@@ -30,6 +30,7 @@ FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
     "--disable-background-networking",
+    "--disable-quic",
     "--no-first-run",
     "--disable-component-update",
     "--disable-sync",

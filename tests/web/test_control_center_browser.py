@@ -16,7 +16,7 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
         not chromium_available(),
-        reason="headless Chromium is not installed (apt-get install chromium chromium-driver)",
+        reason="tool missing: headless Chromium (apt-get install chromium)",
     ),
 ]
 
