@@ -16,7 +16,7 @@ def test_valid_katalog_prints_one_summary_line(capsys):
     out = capsys.readouterr().out.splitlines()
     assert out == [
         f"{FULL}: Katalog 'shop': 2 CRDs (managed-database, app), 2 boxes, "
-        "3 cross edges (1 in-process, 2 remote)"
+        "4 cross edges (1 in-process, 3 remote; 1 for autoscale)"
     ]
 
 

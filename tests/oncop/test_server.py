@@ -106,6 +106,56 @@ async def client(view):
         yield http
 
 
+async def test_katalog_summary_lists_the_edges_of_served_boxes(tmp_path):
+    crds = crd_entries(
+        tmp_path,
+        f"""
+        db:
+          {TYPES.format(kind="Db", plural="dbs")}
+          operatorBox: {{}}
+        app:
+          {TYPES.format(kind="App", plural="apps")}
+          operatorBox:
+            cross: [{{crd: db, as: database}}]
+            autoscale:
+              conditions:
+                - when:
+                    - field: cross.loader.metrics.queueDepth
+                      greaterThan: "60"
+                      source: {{host: "http://127.0.0.1:9"}}
+                  override: {{workers: 4}}
+        quiet:
+          {TYPES.format(kind="Quiet", plural="quiets")}
+          crossAccess: false
+          operatorBox:
+            cross: [{{crd: db}}]
+        """,
+    )
+    view = FakeView(*(FakeBox(crd) for crd in crds.values()), name="shop")
+    async with serving(oncop_app(view, now=lambda: NOW)) as url, httpx.AsyncClient() as http:
+        body = (await http.get(url + "/katalog")).json()
+    # An autoscale condition's own source is a dependency like a cross: entry;
+    # a box ONCOP does not serve does not tell what it observes.
+    assert body["edges"] == [
+        {
+            "observer": "app",
+            "observed": "db",
+            "as": "database",
+            "via": "cross",
+            "remote": False,
+            "where": "same-process",
+        },
+        {
+            "observer": "app",
+            "observed": "loader",
+            "as": "loader",
+            "via": "autoscale",
+            "remote": True,
+            "where": "http://127.0.0.1:9",
+        },
+    ]
+
+
 async def test_katalog_summary_lists_only_served_crds(client):
     answer = await client.get("/katalog")
     assert answer.status_code == 200

@@ -138,6 +138,7 @@ async def test_probes_metrics_oncop_and_ui_on_one_port():
                 "as": "db",
                 "where": "same-process",
                 "remote": False,
+                "via": "cross",
                 "result": "found",
                 "error": "",
             }

@@ -48,15 +48,20 @@ def print_issues(issues: Sequence[KatalogIssue]) -> None:
 
 
 def summary(katalog: Katalog) -> str:
-    """One line: the Katalog's name, its CRDs, boxes and cross edges."""
+    """One line: the Katalog's name, its CRDs, boxes and cross edges (autoscale sources included)."""
+    from orkestra_trio.katalog.edges import katalog_edges
+
     crds = list(katalog.crds)
-    edges = katalog.cross_edges
-    remote = sum(1 for _, entry in edges if entry.source is not None)
+    edges = katalog_edges(katalog.crds.values())
+    remote = sum(1 for edge in edges if edge.remote)
+    autoscale = sum(1 for edge in edges if edge.via == "autoscale")
+    detail = f"{len(edges) - remote} in-process, {remote} remote"
+    if autoscale:
+        detail += f"; {autoscale} for autoscale"
     parts = [
         f"{_count(len(crds), 'CRD')} ({', '.join(crds)})",
         _count(len(katalog.boxes), "box", "boxes"),
-        _count(len(edges), "cross edge")
-        + (f" ({len(edges) - remote} in-process, {remote} remote)" if edges else ""),
+        _count(len(edges), "cross edge") + (f" ({detail})" if edges else ""),
     ]
     return f"{katalog.source_file}: Katalog {katalog.name!r}: " + ", ".join(parts)
 

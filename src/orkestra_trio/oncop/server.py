@@ -39,6 +39,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from orkestra_trio.katalog.edges import katalog_edges
 from orkestra_trio.katalog.model import CrdEntry
 
 from . import shapes
@@ -197,7 +198,10 @@ class OncopHandlers:
                         sum(1 for _ in box.list_crs()),
                     )
                 )
-        return JSONResponse(shapes.katalog_summary(self.view.katalog_name, entries))
+        # What each served box observes (its cross: entries, its autoscale sources).
+        observers = [box.crd for box in self.view.box_views() if served(box.crd)]
+        edges = [shapes.edge_entry(edge) for edge in katalog_edges(observers)]
+        return JSONResponse(shapes.katalog_summary(self.view.katalog_name, entries, edges))
 
     async def crd_info(self, request: Request) -> Response:
         box = self._box_or_404(request)

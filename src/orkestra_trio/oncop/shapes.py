@@ -14,6 +14,7 @@ import datetime
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from orkestra_trio.katalog.edges import Edge
 from orkestra_trio.katalog.model import CrdEntry
 
 JSON = dict[str, Any]
@@ -82,9 +83,21 @@ def summary_entry(
     }
 
 
-def katalog_summary(name: str, entries: Sequence[JSON]) -> JSON:
-    """``/katalog``: the Katalog's name and one :func:`summary_entry` per served CRD."""
-    return {"name": name, "crds": list(entries)}
+def edge_entry(edge: Edge) -> JSON:
+    """One cross-operator dependency in the ``/katalog`` summary (:mod:`~orkestra_trio.katalog.edges`)."""
+    return {
+        "observer": edge.observer,
+        "observed": edge.observed,
+        "as": edge.as_,
+        "via": edge.via,
+        "remote": edge.remote,
+        "where": edge.where,
+    }
+
+
+def katalog_summary(name: str, entries: Sequence[JSON], edges: Sequence[JSON] = ()) -> JSON:
+    """``/katalog``: the Katalog's name, one :func:`summary_entry` per served CRD, the edges."""
+    return {"name": name, "crds": list(entries), "edges": list(edges)}
 
 
 def crd_info(

@@ -49,7 +49,6 @@ which carries the same ``metrics`` object as a CR answer.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -57,15 +56,13 @@ import attrs
 import trio
 
 from orkestra_trio.katalog.conditions import Condition, ConditionError, conditions_hold
+from orkestra_trio.katalog.edges import cross_name
 from orkestra_trio.katalog.model import Autoscale, AutoscaleCondition, CrossEntry, CrossSource
 from orkestra_trio.katalog.render import cross_answer
 
 from .remote import SourceReader, unavailable_answer
 
 logger = logging.getLogger(__name__)
-
-# The first ``cross.<name>`` of a condition's field, dotted path or template.
-_CROSS_NAME = re.compile(r"(?:^|[\s.({])cross\.([A-Za-z_][A-Za-z0-9_-]*)")
 
 
 @attrs.frozen
@@ -85,12 +82,6 @@ class LocalRead:
 
     as_: str
     crd: str
-
-
-def cross_name(field: str) -> str | None:
-    """The ``<name>`` of the first ``cross.<name>`` a condition field reads, if any."""
-    match = _CROSS_NAME.search(field)
-    return match.group(1) if match else None
 
 
 def plan_read(

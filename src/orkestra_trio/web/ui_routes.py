@@ -108,6 +108,7 @@ def _edge_json(edge: CrossEdge) -> dict[str, Any]:
         "as": edge.as_,
         "where": edge.where,
         "remote": edge.remote,
+        "via": edge.via,
         "result": last.result if last is not None else "none",
         "error": last.error if last is not None else "",
     }

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import trio
 
+from orkestra_trio.katalog.edges import katalog_edges
 from orkestra_trio.katalog.model import CrdEntry
 from orkestra_trio.runtime.health import HealthSnapshot
 from orkestra_trio.runtime.informer import Change, Informer
@@ -242,7 +243,7 @@ def metrics_of(box: Box) -> MetricsSnapshot:
 
 @attrs.frozen
 class CrossEdge:
-    """One ``cross:`` entry: ``observer`` reads ``observed`` (a box here, or a remote one)."""
+    """One edge of the cross graph: ``observer`` reads ``observed`` (a box here, or a remote one)."""
 
     observer: str
     observed: str
@@ -251,33 +252,30 @@ class CrossEdge:
     where: str
     remote: bool
     last: CrossRead | None
+    #: "cross" (a cross: entry) or "autoscale" (an autoscale condition's own source).
+    via: str = "cross"
 
 
 def cross_edges(katalogs: Iterable[CrdEntry], samples: Mapping[str, BoxSample]) -> list[CrossEdge]:
     """The cross graph from the Katalog's declarations and each box's last reads."""
     edges = []
-    for crd in katalogs:
-        if crd.operator_box is None:
-            continue
-        sample = samples.get(crd.key)
-        for entry in crd.operator_box.cross:
-            source = entry.source
-            if source is None:
-                where = "same-process"
-            elif source.host is not None:
-                where = source.host
-            else:
-                endpoint = source.endpoint
-                where = endpoint.source if endpoint is not None else "endpoint"
-            last = sample.metrics.cross_last.get(entry.as_) if sample is not None else None
-            edges.append(
-                CrossEdge(
-                    observer=crd.key,
-                    observed=entry.crd,
-                    as_=entry.as_,
-                    where=where,
-                    remote=source is not None,
-                    last=last,
-                )
+    for edge in katalog_edges(katalogs):
+        sample = samples.get(edge.observer)
+        # Reconciles record their cross: reads; the autoscaler's are not recorded.
+        last = (
+            sample.metrics.cross_last.get(edge.as_)
+            if sample is not None and edge.via == "cross"
+            else None
+        )
+        edges.append(
+            CrossEdge(
+                observer=edge.observer,
+                observed=edge.observed,
+                as_=edge.as_,
+                where=edge.where,
+                remote=edge.remote,
+                last=last,
+                via=edge.via,
             )
+        )
     return edges

@@ -220,10 +220,12 @@
       const cx = mx - (dy / len) * bend, cy = my + (dx / len) * bend;
       const color = RESULT_COLORS[edge.result] || RESULT_COLORS.none;
       const where = edge.remote ? "remote" : "same process";
-      const label = `.cross.${edge.as} · ${where} · ${RESULT_WORDS[edge.result] || edge.result}`;
-      return s("g", { "data-edge": `${edge.observer}->${edge.observed}`, "data-result": edge.result },
+      const by = edge.via === "autoscale" ? "autoscale" : RESULT_WORDS[edge.result] || edge.result;
+      const label = `.cross.${edge.as} · ${where} · ${by}`;
+      return s("g", { "data-edge": `${edge.observer}->${edge.observed}`, "data-result": edge.result,
+        "data-via": edge.via },
         s("title", {}, `${edge.observer} observes ${edge.observed} (${edge.where})` +
-          (edge.error ? `: ${edge.error}` : "")),
+          (edge.via === "autoscale" ? " for autoscale" : "") + (edge.error ? `: ${edge.error}` : "")),
         s("path", {
           class: "edge" + (edge.remote ? " remote" : ""),
           d: `M${x1},${y1} Q${cx},${cy} ${x2},${y2}`,
