@@ -23,6 +23,8 @@ from orkestra_trio.apiserver import builtin_fields
 from orkestra_trio.apiserver import schema as crd_schema
 from orkestra_trio.apiserver.kinds import ResourceKind
 from orkestra_trio.apiserver.patch import managed_fields_equivalent
+from orkestra_trio.apiserver.registry import names
+from orkestra_trio.apiserver.registry.initial_status import initial_status
 from orkestra_trio.apiserver.selectors import SelectorError, label_selector_from_match
 from orkestra_trio.apiserver.status import ApiError, bad_request, invalid
 
@@ -55,12 +57,8 @@ _SERVER_OWNED_ON_UPDATE = (
 _DNS1123_SUBDOMAIN = re.compile(
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 )
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # The alphabet kube's generateName suffix uses (no vowels, no look-alikes).
 _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
-
-# Resources whose names must be DNS-1123 labels rather than subdomains.
-_LABEL_NAMED = frozenset({("", "namespaces"), ("", "services")})
 
 
 def now_rfc3339() -> str:
@@ -86,19 +84,11 @@ def _kind_label(kind: ResourceKind) -> tuple[str, str]:
 
 
 def validate_metadata_name(kind: ResourceKind, name: str) -> None:
-    """422 when a name is not what the resource accepts (DNS label or subdomain)."""
-    label = (kind.group, kind.plural) in _LABEL_NAMED
-    pattern = _DNS1123_LABEL if label else _DNS1123_SUBDOMAIN
-    limit = 63 if label else 253
-    if len(name) > limit or not pattern.match(name):
-        what = "RFC 1123 label" if label else "RFC 1123 subdomain"
-        message = (
-            f'Invalid value: "{name}": a lowercase {what} must consist of lower case '
-            "alphanumeric characters, '-'"
-            + ("" if label else " or '.'")
-            + ", and must start and end with an alphanumeric character"
-        )
+    """422 when a name breaks the resource's rule (DNS-1123 subdomain or label, DNS-1035)."""
+    problems = names.name_problems(kind.group, kind.plural, name)
+    if problems:
         k, g = _kind_label(kind)
+        message = f'Invalid value: "{name}": ' + "; ".join(problems)
         raise invalid(
             k,
             g,
@@ -322,8 +312,6 @@ def _apply_builtin_defaults(
         spec = dict(obj.get("spec") or {})
         spec.setdefault("finalizers", ["kubernetes"])
         obj["spec"] = spec
-        if creating:
-            obj["status"] = {"phase": "Active"}
     elif key in (("apps", "deployments"), ("apps", "statefulsets"), ("apps", "replicasets")):
         workload_spec = obj.get("spec")
         if isinstance(workload_spec, dict):
@@ -332,10 +320,6 @@ def _apply_builtin_defaults(
             if key == ("apps", "deployments"):
                 spec.setdefault("revisionHistoryLimit", 10)
                 spec.setdefault("progressDeadlineSeconds", 600)
-    elif key == ("", "pods") and creating:
-        obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
-    elif key == ("", "services") and creating:
-        obj.setdefault("status", {"loadBalancer": {}})
 
 
 def _custom_resource_checks(
@@ -507,6 +491,9 @@ def prepare_create(
         metadata.pop("generation", None)
     if kind.has_status and kind.group != "apiextensions.k8s.io":
         obj.pop("status", None)
+        start = None if kind.is_custom else initial_status(kind.group, kind.plural)
+        if start is not None:
+            obj["status"] = start
     _apply_builtin_defaults(kind, obj, creating=True)
     if kind.group == "apiextensions.k8s.io" and kind.plural == "customresourcedefinitions":
         _crd_checks(obj)
@@ -578,6 +565,10 @@ def prepare_update(
             result.pop("status", None)
         else:
             result["status"] = status
+        if kind.is_custom:
+            # kube prunes, defaults and validates on the status path as on any other:
+            # a field the schema lacks must not be stored through /status either.
+            result = _custom_resource_checks(kind, result, field_validation, warnings)
         return result
     _builtin_field_checks(kind, new, field_validation, warnings, old)
     new["apiVersion"] = old.get("apiVersion", kind.api_version)
