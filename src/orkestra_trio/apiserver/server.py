@@ -38,6 +38,7 @@ from orkestra_trio.apiserver.security import (
     private_folder,
 )
 from orkestra_trio.apiserver.status import ApiError
+from orkestra_trio.apiserver.storage.compaction import DEFAULT_COMPACTION_INTERVAL, run_compactor
 from orkestra_trio.apiserver.store import DEFAULT_HISTORY, DEFAULT_WATCH_BUFFER, Store
 from orkestra_trio.auth import AuthMiddleware
 
@@ -121,6 +122,7 @@ async def open_apiserver(
     history_size: int = DEFAULT_HISTORY,
     watch_buffer: int = DEFAULT_WATCH_BUFFER,
     workload_delay: float = 0.2,
+    compaction_interval: float | None = DEFAULT_COMPACTION_INTERVAL,
     token_auth_file: str | os.PathLike[str] | None = None,
     authentication: Authentication | None = None,
     tls_cert_file: str | None = None,
@@ -132,7 +134,9 @@ async def open_apiserver(
     on: every request but the probes and /version needs a known bearer token,
     and TLS is on, from the given files or a generated self-signed pair.
     Without authentication only a loopback ``host`` is accepted
-    (:class:`~.security.SecurityError` otherwise).
+    (:class:`~.security.SecurityError` otherwise). ``compaction_interval``:
+    seconds between compactions of the watch history (None or 0: only the
+    ``history_size`` bound applies).
     """
     if authentication is None and token_auth_file is not None:
         authentication = Authentication.create(token_auth_file)
@@ -153,6 +157,7 @@ async def open_apiserver(
             workload_delay=workload_delay,
             authentication=authentication,
             tls=tls,
+            compaction_interval=compaction_interval,
         ) as server:
             yield server
 
@@ -170,6 +175,7 @@ async def _serve(
     workload_delay: float,
     authentication: Authentication | None,
     tls: TlsFiles | None,
+    compaction_interval: float | None,
 ) -> AsyncIterator[ApiServer]:
     persistence = None
     store = Store(history_size=history_size, watch_buffer=watch_buffer)
@@ -206,6 +212,8 @@ async def _serve(
         async with trio.open_nursery() as nursery:
             nursery.start_soon(gc.run_collector, store)
             nursery.start_soon(serviceaccounts.run_default_serviceaccounts, store)
+            if compaction_interval:
+                nursery.start_soon(partial(run_compactor, store, interval=compaction_interval))
             if workload_simulation:
                 nursery.start_soon(partial(workloads.run_simulation, store, delay=workload_delay))
             binds = await nursery.start(run_hypercorn)

@@ -282,10 +282,8 @@ class Store:
         if rv >= self.revision:
             return current
         if rv < self._floor:
-            raise expired(
-                "The provided continue parameter is too old to display a consistent list "
-                "result. You can start a new list without the continue parameter."
-            )
+            # A continue token's age is checked before this; what is left is an exact RV.
+            raise expired("The resourceVersion for the provided list is too old.")
         for change in reversed(self._history):
             if change.rv <= rv:
                 break
@@ -327,7 +325,12 @@ class Store:
         elif resource_version_match == "Exact" and resource_version:
             at = self._parse_rv(resource_version)
             if at > self.revision:
-                raise ApiError(504, f"Too large resource version: {at}, current: {self.revision}")
+                raise _too_large(at, self.revision)
+        elif resource_version and resource_version != "0":
+            # NotOlderThan: any state from that revision on will do, but not a future one.
+            wanted = self._parse_rv(resource_version)
+            if wanted > self.revision:
+                raise _too_large(wanted, self.revision)
         if at == self.revision:
             pairs = list(self.iter_objects(resource, ns))
         else:
@@ -402,6 +405,10 @@ class Store:
             watcher = self.hub.open(resource, ns, predicate, min_rv=self.revision)
             return WatchStart(initial, watcher, self.revision)
         since = self._parse_rv(rv_text)
+        if since > self.revision:
+            # kube's watch cache waits up to 3 s for the revision, then refuses; this
+            # store has every revision it will ever have, so it refuses at once.
+            raise _too_large(since, self.revision)
         if since < self._floor:
             raise expired(f"too old resource version: {since} ({self._floor + 1})")
         watcher = self.hub.open(resource, ns, predicate, min_rv=max(since, self.revision))
@@ -424,6 +431,13 @@ class Store:
         """Forget the history: resuming from any earlier revision now gets 410."""
         self._history.clear()
         self._floor = self.revision
+
+    def compact_to(self, revision: int) -> None:
+        """Forget the changes up to ``revision`` (etcd's compaction): older resumes get 410."""
+        history = self._history
+        while history and history[0].rv <= revision:
+            history.popleft()
+        self._floor = max(self._floor, min(revision, self.revision))
 
     # ------------------------------------------------------------------ commit
 
@@ -758,6 +772,21 @@ def _pending_finalizers(resource: ResourceKey, obj: Mapping[str, Any]) -> bool:
     if resource == NAMESPACES:
         return bool((obj.get("spec") or {}).get("finalizers"))
     return False
+
+
+def _too_large(wanted: int, current: int) -> ApiError:
+    """kube's answer to a revision it has not reached: 504 with a ResourceVersionTooLarge cause.
+
+    client-go's reflector recognizes it by that cause and relists instead of
+    waiting forever for events that will never come.
+    """
+    return ApiError(
+        504,
+        f"Too large resource version: {wanted}, current: {current}",
+        reason="Timeout",
+        causes=[{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+        retry_after=1,
+    )
 
 
 def _noop(_watcher: Watcher) -> None:

@@ -65,6 +65,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="seconds between watch bookmarks (default 5)",
     )
+    parser.add_argument(
+        "--compaction-interval",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="compact the watch history every SECONDS, as kube does etcd: older "
+        "resourceVersions get 410 Expired (default 300; 0 keeps it by count only)",
+    )
 
 
 def _parse_listen(text: str) -> tuple[str, int]:
@@ -126,6 +134,8 @@ def run(args: argparse.Namespace) -> int:
     host, port = _parse_listen(args.listen)
     kubeconfig = Path(args.kubeconfig_out or "orkestra-apiserver.kubeconfig").resolve()
     state = args.state
+    if args.compaction_interval < 0:
+        raise UserError(f"--compaction-interval {args.compaction_interval}: must be >= 0")
     if state is not None and not Path(state).resolve().parent.is_dir():
         raise UserError(f"--state {state}: folder {Path(state).parent} does not exist")
 
@@ -144,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
                 state_file=state,
                 workload_simulation=not args.no_workload_simulation,
                 bookmark_interval=args.bookmark_interval,
+                compaction_interval=args.compaction_interval,
                 **security,
             ) as server:
                 server.write_kubeconfig(kubeconfig)
