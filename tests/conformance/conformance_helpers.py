@@ -46,8 +46,9 @@ def wait_until(
 class ApiServerProcess:
     """``python -m orkestra_trio apiserver`` running as a child process."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, extra_args: tuple[str, ...] = ()) -> None:
         self.workdir = workdir
+        self.extra_args = extra_args
         self.kubeconfig = workdir / "kubeconfig"
         self.stdout_path = workdir / "apiserver.out"
         self.stderr_path = workdir / "apiserver.err"
@@ -66,6 +67,7 @@ class ApiServerProcess:
                     "127.0.0.1:0",
                     "--kubeconfig-out",
                     str(self.kubeconfig),
+                    *self.extra_args,
                 ],
                 stdout=out,
                 stderr=err,
