@@ -6,17 +6,36 @@ and one context, ``orkestra-embedded``, whose namespace is ``default``. With
 authentication on, the cluster carries the serving certificate to trust and
 the user the generated admin token; the file is then readable by its owner
 only.
+
+By default the commands write it to a state directory
+(``$XDG_STATE_HOME/orkestra_trio``, else ``~/.local/state/orkestra_trio``)
+rather than the working directory, so that running the quick start inside a
+repository leaves no file behind.
 """
 
 from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
 
 CONTEXT = "orkestra-embedded"
+
+
+def state_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Where the commands keep files that are not the user's: the XDG state directory."""
+    env = os.environ if env is None else env
+    home = env.get("HOME") or os.path.expanduser("~")
+    base = env.get("XDG_STATE_HOME") or os.path.join(home, ".local", "state")
+    return Path(base) / "orkestra_trio"
+
+
+def default_kubeconfig_path(name: str, env: Mapping[str, str] | None = None) -> Path:
+    """``<state dir>/<name>``: the kubeconfig a command writes when not told where."""
+    return state_dir(env) / name
 
 
 def kubeconfig_dict(

@@ -46,7 +46,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--kubeconfig-out",
         metavar="PATH",
-        help="where to write a kubeconfig (default: ./orkestra-apiserver.kubeconfig)",
+        help="where to write a kubeconfig (default: apiserver.kubeconfig in the state directory, "
+        "$XDG_STATE_HOME/orkestra_trio, else ~/.local/state/orkestra_trio)",
     )
     parser.add_argument(
         "--state",
@@ -129,10 +130,13 @@ def run(args: argparse.Namespace) -> int:
     import trio
 
     from orkestra_trio.apiserver import open_apiserver
+    from orkestra_trio.apiserver.kubeconfig import default_kubeconfig_path
     from orkestra_trio.cli import UserError
 
     host, port = _parse_listen(args.listen)
-    kubeconfig = Path(args.kubeconfig_out or "orkestra-apiserver.kubeconfig").resolve()
+    kubeconfig = Path(
+        args.kubeconfig_out or default_kubeconfig_path("apiserver.kubeconfig")
+    ).resolve()
     state = args.state
     if args.compaction_interval < 0:
         raise UserError(f"--compaction-interval {args.compaction_interval}: must be >= 0")

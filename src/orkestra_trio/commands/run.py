@@ -1,25 +1,42 @@
 """``python -m orkestra_trio run KATALOG.yaml...`` (or just ``python -m orkestra_trio KATALOG.yaml``).
 
-Runs every operatorBox of the Katalogs. Without a cluster configured (no
-``--kubeconfig``, no ``$KUBECONFIG``, no ``~/.kube/config``, not in a pod) it
-starts the embedded API server, installs the CRDs and ``crFiles`` and writes
-a kubeconfig so that ``kubectl`` works against it. Start-up prints what runs
-where in a few lines. SIGINT or SIGTERM stops taking work, lets in-flight
-reconciles finish within ``--grace`` seconds and exits 0.
+Runs every operatorBox of the Katalogs. Which cluster: ``--embedded`` → the
+embedded API server; else ``--kubeconfig FILE``; else ``$KUBECONFIG``; else
+``~/.kube/config``; else the in-cluster service account (in a pod); else,
+with nothing configured, the embedded API server, which gets the CRDs and
+``crFiles`` installed and a kubeconfig written (to the state directory, see
+:func:`~orkestra_trio.apiserver.kubeconfig.state_dir`) so that ``kubectl``
+works against it. Start-up prints what runs where in a few lines, the
+cluster's line saying where that choice came from. A configured cluster
+that does not answer is retried (one line per attempt, capped backoff).
+
+Without ``--listen``, a busy 127.0.0.1:8080 is no reason to stop: the
+runtime takes a free port and says so (an explicit ``--listen`` that cannot
+be bound is an error). While keys are pending a progress line is logged
+every ``--progress-interval`` seconds. SIGINT or SIGTERM stops taking work,
+lets in-flight reconciles finish within ``--grace`` seconds and exits 0.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
+import math
+import os
 import signal
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 HELP = "run the operatorBoxes of Katalog files (on the embedded API server by default)"
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
 POD_LISTEN = "0.0.0.0:8080"
-DEFAULT_KUBECONFIG_OUT = "orkestra.kubeconfig"
+#: The kubeconfig's file name in the state directory (without --kubeconfig-out).
+DEFAULT_KUBECONFIG_OUT = "kubeconfig"
+#: --log-level's default comes from this variable when it is set.
+LOG_LEVEL_ENV = "ORKESTRA_LOG_LEVEL"
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -31,16 +48,29 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "else the embedded API server)",
     )
     parser.add_argument(
+        "--context",
+        metavar="NAME",
+        help="the kubeconfig context to use (default: its current-context)",
+    )
+    parser.add_argument(
+        "--embedded",
+        action="store_true",
+        help="run on the embedded API server whatever $KUBECONFIG, ~/.kube/config or the pod "
+        "environment say",
+    )
+    parser.add_argument(
         "--kubeconfig-out",
         metavar="PATH",
-        help=f"embedded mode: where to write a kubeconfig for kubectl "
-        f"(default ./{DEFAULT_KUBECONFIG_OUT})",
+        help="embedded mode: where to write a kubeconfig for kubectl (default "
+        f"$XDG_STATE_HOME/orkestra_trio/{DEFAULT_KUBECONFIG_OUT}, "
+        f"else ~/.local/state/orkestra_trio/{DEFAULT_KUBECONFIG_OUT})",
     )
     parser.add_argument(
         "--listen",
         metavar="HOST:PORT",
-        help=f"the runtime's HTTP surface: probes, metrics, ONCOP (default {DEFAULT_LISTEN}, "
-        f"in a pod {POD_LISTEN} so that the kubelet's probes reach it; port 0 picks a free port)",
+        help=f"the runtime's HTTP surface: probes, metrics, ONCOP (default {DEFAULT_LISTEN}, or "
+        f"a free port when that one is busy; in a pod {POD_LISTEN} so that the kubelet's probes "
+        "reach it; port 0 picks a free port)",
     )
     parser.add_argument(
         "--oncop-token",
@@ -95,6 +125,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--log-format", choices=("text", "json"), default="text", help="log lines as text or JSON"
     )
     parser.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        metavar="LEVEL",
+        help=f"the least severe log lines shown: {', '.join(LOG_LEVELS)} "
+        f"(default ${LOG_LEVEL_ENV}, else info)",
+    )
+    parser.add_argument(
+        "--progress-interval",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="while keys are pending, log a progress line this often (default 10; 0: never)",
+    )
+    parser.add_argument(
         "--grace",
         type=float,
         default=10.0,
@@ -106,30 +150,46 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import trio
 
+    from orkestra_trio.apiserver.kubeconfig import default_kubeconfig_path
     from orkestra_trio.cli import UserError
     from orkestra_trio.commands.apiserver import _parse_listen
     from orkestra_trio.katalog import KatalogError, load_katalogs
-    from orkestra_trio.kube import ConfigError
     from orkestra_trio.oncop.reader import open_remote_reader
     from orkestra_trio.oncop.server import exposure_warning, read_token_file
-    from orkestra_trio.runtime.crdinstall import InstallError
+    from orkestra_trio.runtime.progress import log_progress
     from orkestra_trio.runtime.runtime import open_runtime
     from orkestra_trio.web.app import build_web_app
     from orkestra_trio.web.logs import log_health_changes, setup_logging
     from orkestra_trio.web.server import serve_http
     from orkestra_trio.web.view import RuntimeView
 
+    log_level = _log_level(args.log_level, os.environ)
+    if not (math.isfinite(args.grace) and args.grace >= 0):
+        raise UserError(f"--grace {args.grace:g}: must be 0 or more seconds")
+    if not (math.isfinite(args.progress_interval) and args.progress_interval >= 0):
+        raise UserError(
+            f"--progress-interval {args.progress_interval:g}: must be 0 (off) or more seconds"
+        )
+    if args.embedded and (args.kubeconfig is not None or args.context is not None):
+        flag = "--kubeconfig" if args.kubeconfig is not None else "--context"
+        raise UserError(f"--embedded and {flag} contradict each other: choose one")
     try:
         katalogs = load_katalogs([Path(path) for path in args.katalogs])
     except KatalogError as exc:
         raise UserError(f"the Katalog does not load:\n{exc}") from None
+    listen_note = ""
     if args.listen is None:
         from orkestra_trio.kube.config import running_in_pod
 
-        args.listen = POD_LISTEN if running_in_pod() else DEFAULT_LISTEN
+        if running_in_pod():
+            args.listen = POD_LISTEN
+        else:
+            args.listen, listen_note = _default_listen()
     web_host, web_port = _parse_listen(args.listen)
     _check_can_listen(args.listen, web_host, web_port)
     api_host, api_port = _parse_listen(args.apiserver_listen)
+    if api_port:
+        _check_can_listen(args.apiserver_listen, api_host, api_port, flag="--apiserver-listen")
     if args.state is not None and not Path(args.state).resolve().parent.is_dir():
         raise UserError(f"--state {args.state}: folder {Path(args.state).parent} does not exist")
     if args.kubeconfig is not None and not Path(args.kubeconfig).exists():
@@ -142,84 +202,171 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"--oncop-token-file {args.oncop_token_file}: {exc.strerror}") from None
         except ValueError as exc:
             raise UserError(str(exc)) from None
-    setup_logging(args.log_format)
+    kubeconfig_out = args.kubeconfig_out or default_kubeconfig_path(DEFAULT_KUBECONFIG_OUT)
+    setup_logging(args.log_format, level=log_level)
+    stopped_by: list[int] = []
 
     async def main() -> None:
+        started = False
+        stop = trio.Event()
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            async with (
-                open_remote_reader() as remote,
-                open_runtime(
-                    katalogs,
-                    kubeconfig=args.kubeconfig,
-                    kubeconfig_out=args.kubeconfig_out or DEFAULT_KUBECONFIG_OUT,
-                    state_file=args.state,
-                    namespace=args.namespace,
-                    apiserver_host=api_host,
-                    apiserver_port=api_port,
-                    grace=args.grace,
-                    remote=remote,
-                    leader_elect=args.leader_elect or False,
-                    leader_elect_lease=args.leader_elect_lease,
-                    leader_elect_namespace=args.leader_elect_namespace,
-                    leader_elect_identity=args.leader_elect_identity,
-                ) as rt,
-            ):
-                # A changed remote answer re-enqueues the CRs that read it.
-                remote.on_change = rt.registry.remote_changed
-                stop_web = trio.Event()
-                view = RuntimeView(rt)
-                await view.start()
-                app = build_web_app(view, token=token)
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(log_health_changes, view)
-                    try:
-                        binds = await nursery.start(serve_http, app, web_host, web_port, stop_web)
-                    except* OSError as group:  # hypercorn raises it inside its own nursery
-                        exc = _first(group)
-                        reason = exc.strerror if isinstance(exc, OSError) else None
-                        raise UserError(
-                            f"--listen {args.listen}: cannot serve: {reason or exc}"
-                        ) from None
-                    for line in rt.describe():
-                        print(line, flush=True)
-                    print(
-                        f"http: {binds[0]} (/healthz, /readyz, /metrics, /katalog, /ui)", flush=True
-                    )
-                    warning = exposure_warning(web_host, token)
-                    if warning is not None:
-                        print(warning, file=sys.stderr, flush=True)
-                    if rt.kubeconfig_path is not None:
-                        print(
-                            f"try: kubectl --kubeconfig {rt.kubeconfig_path} get "
-                            f"{','.join(_plurals(rt))}",
-                            flush=True,
-                        )
+            async with trio.open_nursery() as outer:
+
+                async def follow_signals() -> None:
                     async for signum in signals:
+                        stopped_by.append(signum)
+                        if started:
+                            stop.set()
+                        else:  # still connecting: nothing in flight, just stop
+                            outer.cancel_scope.cancel()
+                        return
+
+                outer.start_soon(follow_signals)
+                async with (
+                    open_remote_reader() as remote,
+                    open_runtime(
+                        katalogs,
+                        kubeconfig=args.kubeconfig,
+                        context=args.context,
+                        embedded=True if args.embedded else None,
+                        kubeconfig_out=kubeconfig_out,
+                        state_file=args.state,
+                        namespace=args.namespace,
+                        apiserver_host=api_host,
+                        apiserver_port=api_port,
+                        grace=args.grace,
+                        remote=remote,
+                        leader_elect=args.leader_elect or False,
+                        leader_elect_lease=args.leader_elect_lease,
+                        leader_elect_namespace=args.leader_elect_namespace,
+                        leader_elect_identity=args.leader_elect_identity,
+                    ) as rt,
+                ):
+                    started = True
+                    # A changed remote answer re-enqueues the CRs that read it.
+                    remote.on_change = rt.registry.remote_changed
+                    stop_web = trio.Event()
+                    view = RuntimeView(rt)
+                    await view.start()
+                    app = build_web_app(view, token=token)
+                    async with trio.open_nursery() as nursery:
+                        nursery.start_soon(log_health_changes, view)
+                        if args.progress_interval > 0:
+                            nursery.start_soon(log_progress, rt.boxes, args.progress_interval)
+                        try:
+                            binds = await nursery.start(
+                                serve_http, app, web_host, web_port, stop_web
+                            )
+                        except* OSError as group:  # hypercorn raises it inside its own nursery
+                            exc = _first(group)
+                            reason = exc.strerror if isinstance(exc, OSError) else None
+                            raise UserError(
+                                f"--listen {args.listen}: cannot serve: {reason or exc}"
+                            ) from None
+                        for line in rt.describe():
+                            print(line, flush=True)
+                        if listen_note:
+                            print(listen_note, flush=True)
                         print(
-                            f"{signal.Signals(signum).name}: stopping (in-flight reconciles "
-                            f"have {args.grace:g}s)",
+                            f"http: {binds[0]} (/healthz, /readyz, /metrics, /katalog, /ui)",
                             flush=True,
                         )
-                        break
-                    await rt.shutdown(args.grace)
-                    stop_web.set()
-                    nursery.cancel_scope.cancel()  # the health log follower
+                        warning = exposure_warning(web_host, token)
+                        if warning is not None:
+                            print(warning, file=sys.stderr, flush=True)
+                        if rt.kubeconfig_path is not None:
+                            print(
+                                f"try: kubectl --kubeconfig {rt.kubeconfig_path} get "
+                                f"{','.join(_plurals(rt))}",
+                                flush=True,
+                            )
+                        await stop.wait()
+                        print(
+                            f"{signal.Signals(stopped_by[0]).name}: stopping (in-flight "
+                            f"reconciles have {args.grace:g}s)",
+                            flush=True,
+                        )
+                        await rt.shutdown(args.grace)
+                        stop_web.set()
+                        nursery.cancel_scope.cancel()  # the health log and progress followers
+                outer.cancel_scope.cancel()  # the signal follower
 
     try:
         trio.run(main)
-    except (ConfigError, InstallError) as exc:
-        raise UserError(str(exc)) from None
-    except BaseExceptionGroup as group:
-        # A UserError raised inside the nurseries arrives wrapped: unwrap it.
-        user, _ = group.split(UserError)
-        if user is not None:
-            raise _first(user) from None
-        raise
+    except BaseException as error:
+        user = _user_error(error)
+        if user is None:
+            raise
+        raise user from None
     print("stopped", flush=True)
     return 0
 
 
-def _check_can_listen(flag: str, host: str, port: int) -> None:
+def _user_error(error: BaseException) -> Exception | None:
+    """The UserError a failure of the run stands for, None when it is a bug.
+
+    A bad kubeconfig, an unknown context or an uninstallable crdFile are
+    the user's to fix: one line, no traceback, even when they arrive wrapped
+    in the nurseries' exception groups.
+    """
+    from orkestra_trio.cli import UserError
+    from orkestra_trio.kube import ConfigError
+    from orkestra_trio.runtime.crdinstall import InstallError
+
+    leaf = error
+    while isinstance(leaf, BaseExceptionGroup):
+        user, _ = leaf.split((UserError, ConfigError, InstallError))
+        if user is None:
+            return None
+        leaf = _first(user)
+    if isinstance(leaf, UserError):
+        return leaf
+    if isinstance(leaf, ConfigError | InstallError):
+        return UserError(str(leaf))
+    return None
+
+
+def _log_level(flag: str | None, env: Mapping[str, str]) -> int:
+    """--log-level, else $ORKESTRA_LOG_LEVEL, else info, as a logging level."""
+    import logging
+
+    from orkestra_trio.cli import UserError
+
+    if flag is not None:
+        name = flag
+    else:
+        name = env.get(LOG_LEVEL_ENV, "").strip().lower() or "info"
+        if name not in LOG_LEVELS:
+            raise UserError(
+                f"${LOG_LEVEL_ENV}={env[LOG_LEVEL_ENV]!r}: expected one of {', '.join(LOG_LEVELS)}"
+            )
+    level: int = getattr(logging, name.upper())
+    return level
+
+
+def _default_listen() -> tuple[str, str]:
+    """The default address, or a free port beside it when something else holds 8080.
+
+    Returns the address and a line for the banner ("" when the default was free).
+    """
+    import socket
+
+    host, _, port = DEFAULT_LISTEN.rpartition(":")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, int(port)))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            return f"{host}:0", (
+                f"listen: {DEFAULT_LISTEN} is busy, serving on a free port instead "
+                "(choose one with --listen)"
+            )
+    return DEFAULT_LISTEN, ""
+
+
+def _check_can_listen(address: str, host: str, port: int, *, flag: str = "--listen") -> None:
     """Fail early and cleanly when the HTTP address is taken (before anything starts).
 
     hypercorn would report it from inside its nursery, after the runtime
@@ -235,7 +382,7 @@ def _check_can_listen(flag: str, host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as exc:
-            raise UserError(f"--listen {flag}: cannot serve: {exc.strerror or exc}") from None
+            raise UserError(f"{flag} {address}: cannot serve: {exc.strerror or exc}") from None
 
 
 def _plurals(rt: object) -> list[str]:

@@ -31,7 +31,7 @@ from .auth import auth_for
 from .config import KubeConfig, find_config
 from .errors import ApiError, ConfigError, Gone, NotFound, TransportError, error_from_response
 from .mapper import ResourceInfo, RestMapper
-from .retry import DEFAULT_RETRY, RetryPolicy
+from .retry import DEFAULT_RETRY, NO_RETRY, RetryPolicy
 from .watch import DEFAULT_WATCH_OPTIONS, ListWatch, WatchOptions, open_list_watch
 
 ALL_NAMESPACES = ""
@@ -141,6 +141,17 @@ class KubeClient:
         if not info.namespaced:
             return None
         return self.namespace if namespace is None else namespace
+
+    async def version(self) -> JSON:
+        """``GET /version``, tried once: the cheapest proof that the server answers.
+
+        Callers that wait for a cluster to come up run their own retry loop
+        around it (one line per attempt), so the client's retries are off.
+        """
+        result: JSON = await self._request(
+            "get", "/version", "GET", "/version", idempotent=True, retry=NO_RETRY
+        )
+        return result
 
     async def _fetch_discovery(self, path: str) -> Mapping[str, Any] | None:
         try:

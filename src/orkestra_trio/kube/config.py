@@ -70,6 +70,24 @@ class KubeConfig:
     exec: ExecConfig | None = None
     context: str = ""
     source: str = ""  # the file(s) or "in-cluster", for messages
+    #: How it was found: "--kubeconfig", "$KUBECONFIG", "~/.kube/config" or "in-cluster".
+    origin: str = ""
+
+    def describe_origin(self) -> str:
+        """Where this configuration came from, for a banner or an error message.
+
+        ``$KUBECONFIG=/a/b, context dev``; ``~/.kube/config (/home/u/.kube/config),
+        context kind``; ``in-cluster service account``.
+        """
+        if self.origin == "in-cluster":
+            return "in-cluster service account"
+        if self.origin == "--kubeconfig":
+            where = f"--kubeconfig {self.source}"
+        elif self.origin == "$KUBECONFIG":
+            where = f"$KUBECONFIG={self.source}"
+        else:
+            where = f"{self.origin} ({self.source})" if self.origin else self.source
+        return f"{where}, context {self.context}" if self.context else where
 
     @property
     def is_tls(self) -> bool:
@@ -112,6 +130,10 @@ def _read_doc(path: str) -> _Doc:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read kubeconfig: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not a kubeconfig: byte {exc.start} is not UTF-8 text (a binary file?)"
+        ) from None
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError as exc:
@@ -369,6 +391,7 @@ def load_incluster(
         token_file=token_file,
         context="in-cluster",
         source="in-cluster",
+        origin="in-cluster",
     )
 
 
@@ -395,14 +418,29 @@ def find_config(
     """Explicit kubeconfig → $KUBECONFIG → ~/.kube/config → in-cluster → None."""
     env = os.environ if env is None else env
     if kubeconfig:
-        return load_kubeconfig(kubeconfig, context=context)
+        return _load_from(kubeconfig, context, "--kubeconfig")
     listed = [p for p in env.get("KUBECONFIG", "").split(os.pathsep) if p]
     # kubectl skips files of $KUBECONFIG that do not exist.
     existing = [p for p in listed if os.path.exists(os.path.expanduser(p))]
     if existing:
-        return load_kubeconfig(existing, context=context)
+        return _load_from(existing, context, "$KUBECONFIG")
     home_dir = home if home is not None else os.path.expanduser("~")
     default = os.path.join(home_dir, ".kube", "config")
     if os.path.exists(default):
-        return load_kubeconfig(default, context=context)
-    return load_incluster(env, incluster_root)
+        return _load_from(default, context, "~/.kube/config")
+    found = load_incluster(env, incluster_root)
+    if found is not None and context:
+        raise ConfigError(
+            f'context "{context}" was asked for, but no kubeconfig was found '
+            "(only the in-cluster service account)"
+        )
+    return found
+
+
+def _load_from(paths: str | Sequence[str], context: str | None, origin: str) -> KubeConfig:
+    """Load, and name the origin in the config and in any error (why was this file read?)."""
+    try:
+        config = load_kubeconfig(paths, context=context)
+    except ConfigError as exc:
+        raise ConfigError(f"{origin}: {exc}") from None
+    return attrs.evolve(config, origin=origin)

@@ -37,7 +37,7 @@ import trio
 
 from orkestra_trio.katalog import RESOURCE_GROUPS, CrdEntry, Text
 from orkestra_trio.katalog.manifests import MANAGED_BY_LABEL, MANAGED_BY_VALUE
-from orkestra_trio.kube import KubeClient, NotFound
+from orkestra_trio.kube import KubeClient, KubeError, NotFound
 
 from .autoscale import Autoscaler
 from .events import BoxEvents
@@ -115,6 +115,18 @@ class BoxSetupError(Exception):
     """The box cannot start (its CRD is not served); its supervisor retries with backoff."""
 
 
+def crd_missing_message(crd: CrdEntry, server: str) -> str:
+    """One line: the cluster lacks the box's CRD, and the ways to get it there."""
+    types = crd.api_types
+    install = f"kubectl apply -f {crd.crd_file}" if crd.crd_file is not None else "kubectl apply"
+    cluster = f"the cluster {server}" if server else "the cluster"
+    return (
+        f"{cluster} does not serve {types.kind} in {types.api_version}: "
+        f"install its CRD ({types.plural}.{types.group}) with {install}, or run with "
+        "--install-crds (or --embedded, for the embedded API server)"
+    )
+
+
 class Box:
     """The running operatorBox of one CRD. Created by the runtime; run with :meth:`run`."""
 
@@ -145,7 +157,12 @@ class Box:
         )
         self.events = BoxEvents(kube, crd.api_types.kind)
         self.supervisor = Supervisor(
-            self.name, self._run_once, health=self.health, metrics=self.metrics
+            self.name,
+            self._run_once,
+            health=self.health,
+            metrics=self.metrics,
+            # Waiting for a CRD or for the cluster: one line per retry, no traceback.
+            expected=(BoxSetupError, KubeError),
         )
         #: (box, "started" | "ready" | "healthy") this box waits for; filled in by the runtime.
         self.dependencies: list[tuple[Box, str]] = []
@@ -229,11 +246,7 @@ class Box:
         try:
             cr_info = await self.kube.resource((types.api_version, types.kind))
         except NotFound:
-            raise BoxSetupError(
-                f"box {self.name}: the cluster does not serve {types.kind} in "
-                f"{types.api_version}: install its CRD ({types.plural}.{types.group}) first, "
-                "or run on the embedded API server, which installs it"
-            ) from None
+            raise BoxSetupError(crd_missing_message(self.crd, self.kube.server)) from None
         cr_informer = await self.registry.cr_informer(self.name)
         for api_version, kind in child_kinds(self.crd):
             try:

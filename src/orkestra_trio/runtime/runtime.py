@@ -47,6 +47,7 @@ from .box import Box
 from .crdinstall import apply_cr_files, install_crds
 from .health import HealthState
 from .leader import LeaderElectionConfig, LeaderElector, default_identity, default_lease_name
+from .preflight import wait_for_cluster
 from .registry import KatalogRegistry, RemoteCrossReader
 
 if TYPE_CHECKING:
@@ -73,6 +74,7 @@ class Runtime:
         apiserver: ApiServer | None,
         kubeconfig_path: Path | None,
         server_url: str,
+        cluster_source: str = "",
     ) -> None:
         self.katalogs = katalogs
         self.kube = kube
@@ -81,6 +83,8 @@ class Runtime:
         self.apiserver = apiserver
         self.kubeconfig_path = kubeconfig_path
         self.server_url = server_url
+        #: Why this cluster: the kubeconfig file and context, in-cluster, or why embedded.
+        self.cluster_source = cluster_source
         self._box_done: dict[str, trio.Event] = {name: trio.Event() for name in boxes}
         self._boxes_scope = trio.CancelScope()
         self._registry_scope: trio.CancelScope | None = None
@@ -210,6 +214,10 @@ class Runtime:
     def describe(self) -> list[str]:
         """A few lines saying what runs where (printed at start by the ``run`` command)."""
         where = f"embedded API server {self.server_url}" if self.embedded else self.server_url
+        if self.cluster_source:
+            where += (
+                f" ({self.cluster_source})" if self.embedded else f" from {self.cluster_source}"
+            )
         lines = [f"cluster: {where}"]
         if self.kubeconfig_path is not None:
             lines.append(f"kubeconfig: {self.kubeconfig_path}")
@@ -239,14 +247,25 @@ def as_katalog_set(katalogs: KatalogsArg) -> KatalogSet:
     return load_katalogs([Path(path) for path in katalogs])
 
 
+#: The banner's reason for the embedded server when nothing else was configured.
+NOTHING_CONFIGURED = "no --kubeconfig, $KUBECONFIG, ~/.kube/config or in-cluster account"
+#: ... and when it was asked for.
+EMBEDDED_FORCED = "--embedded"
+
+
 def _choose_config(
-    kubeconfig: str | os.PathLike[str] | None, embedded: bool | None
+    kubeconfig: str | os.PathLike[str] | None, embedded: bool | None, context: str | None = None
 ) -> KubeConfig | None:
     if embedded:
         return None
     if kubeconfig is not None:
-        return find_config(os.fspath(kubeconfig))
-    found = find_config()
+        return find_config(os.fspath(kubeconfig), context=context)
+    found = find_config(context=context)
+    if found is None and context:
+        raise ConfigError(
+            f'context "{context}" was asked for, but no kubeconfig was found '
+            "($KUBECONFIG, ~/.kube/config)"
+        )
     if found is None and embedded is False:
         raise ConfigError(
             "no cluster configured (no kubeconfig, $KUBECONFIG, ~/.kube/config or in-cluster "
@@ -260,6 +279,7 @@ async def open_runtime(
     katalogs: KatalogsArg,
     *,
     kubeconfig: str | os.PathLike[str] | None = None,
+    context: str | None = None,
     embedded: bool | None = None,
     install: bool | None = None,
     kubeconfig_out: str | os.PathLike[str] | None = None,
@@ -287,6 +307,10 @@ async def open_runtime(
     to it through an in-process streaming transport (same request handling,
     no socket); kubectl and other clients use the socket at ``server_url``.
     ``namespace``: watch one namespace instead of all.
+    ``context``: the kubeconfig context to use instead of its current-context.
+    On a configured cluster the runtime first waits until the API server
+    answers (one warning line per failed attempt, capped backoff; see
+    :mod:`.preflight`).
     ``leader_elect``: run the boxes only while this replica holds the Lease
     ``leader_elect_lease`` (default derived from the Katalog names) in
     ``leader_elect_namespace`` (default ``namespace``, else the cluster
@@ -294,8 +318,12 @@ async def open_runtime(
     timings are client-go's (see :mod:`.leader`).
     """
     katalog_set = as_katalog_set(katalogs)
-    config = _choose_config(kubeconfig, embedded)
+    config = _choose_config(kubeconfig, embedded, context)
     run_embedded = config is None
+    if config is not None:
+        cluster_source = config.describe_origin()
+    else:
+        cluster_source = EMBEDDED_FORCED if embedded else NOTHING_CONFIGURED
     election: LeaderElectionConfig | None = None
     if leader_elect:
         election = LeaderElectionConfig(
@@ -338,6 +366,11 @@ async def open_runtime(
             assert config is not None
             kube = await stack.enter_async_context(open_kube_client(config))
             server_url = config.server
+            await wait_for_cluster(
+                kube.version,
+                f"{config.server} (from {cluster_source})",
+                hint=_stale_hint(config),
+            )
         if install if install is not None else run_embedded:
             await install_crds(kube, katalog_set)
             await apply_cr_files(kube, katalog_set)
@@ -349,6 +382,7 @@ async def open_runtime(
             apiserver=server,
             kubeconfig_path=kubeconfig_path,
             server_url=server_url,
+            cluster_source=cluster_source,
             watch_options=watch_options,
             namespace=namespace,
             remote=remote,
@@ -368,6 +402,7 @@ async def start_boxes(
     apiserver: ApiServer | None,
     kubeconfig_path: Path | None,
     server_url: str,
+    cluster_source: str = "",
     watch_options: WatchOptions | None = None,
     namespace: str = "",
     remote: RemoteCrossReader | None = None,
@@ -409,6 +444,7 @@ async def start_boxes(
         apiserver=apiserver,
         kubeconfig_path=kubeconfig_path,
         server_url=server_url,
+        cluster_source=cluster_source,
     )
     runtime._registry_scope = registry_nursery.cancel_scope
     boxes_nursery = await stack.enter_async_context(trio.open_nursery())
@@ -418,6 +454,18 @@ async def start_boxes(
         runtime.election = LeaderElector(kube, election)
         await boxes_nursery.start(runtime._run_elected, runtime.election)
     return runtime
+
+
+def _stale_hint(config: KubeConfig) -> str:
+    """A kubeconfig the runtime wrote for an embedded server outlives that server: say so."""
+    from orkestra_trio.apiserver.kubeconfig import CONTEXT
+
+    if config.context != CONTEXT:
+        return ""
+    return (
+        "this kubeconfig was written for an embedded API server that is gone; "
+        "unset KUBECONFIG or pass --embedded"
+    )
 
 
 def describe_boxes(runtime: Runtime) -> dict[str, Any]:

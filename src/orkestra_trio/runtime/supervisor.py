@@ -7,6 +7,11 @@ while the box starts. The supervisor records it, waits a jittered
 exponential delay and runs the box again. It catches ``Exception`` only, so
 nothing of one box ever reaches the runtime nursery and its sibling boxes.
 
+A crash of a kind the box expects (``expected``: its CRD not served yet,
+the cluster unreachable) is a situation, not a bug: it is logged as one
+line (cause and next restart), without a traceback, so that waiting for a
+cluster or a CRD does not fill the terminal with stack dumps.
+
 Cancellation (``trio.Cancelled``) and other base exceptions pass through: the
 runtime stopping must stop the box, not restart it. A box function that
 returns normally (its queue was shut down) ends the supervisor too.
@@ -45,8 +50,10 @@ class Supervisor:
         health: BoxHealth | None = None,
         metrics: BoxMetrics | None = None,
         rng: random.Random | None = None,
+        expected: tuple[type[Exception], ...] = (),
     ) -> None:
         self.name = name
+        self.expected = expected
         self._run_box = run_box
         self.backoff = backoff if backoff is not None else JitteredBackoff()
         self.stable_after = stable_after
@@ -65,14 +72,16 @@ class Supervisor:
             try:
                 await self._run_box()
             except Exception as exc:  # an ExceptionGroup from the box nursery included
-                crash = describe_exception(exc)
-                logger.error(
-                    "box %s crashed: %s",
-                    self.name,
-                    crash,
-                    exc_info=exc,
-                    extra={"box": self.name, "event": "crash"},
-                )
+                known = self._expected_leaf(exc)
+                crash = str(known) if known is not None else describe_exception(exc)
+                if known is None:
+                    logger.error(
+                        "box %s crashed: %s",
+                        self.name,
+                        crash,
+                        exc_info=exc,
+                        extra={"box": self.name, "event": "crash"},
+                    )
             else:
                 logger.info("box %s stopped", self.name, extra={"box": self.name, "event": "stop"})
                 return
@@ -88,11 +97,27 @@ class Supervisor:
                 self.metrics.restarts_total += 1
             if self.health is not None:
                 self.health.record_crash(f"box crashed: {crash}")
-            logger.warning(
-                "box %s: restart %d in %.3gs",
-                self.name,
-                self.restarts,
-                delay,
-                extra={"box": self.name, "event": "restart"},
-            )
+            if known is not None:
+                logger.warning(
+                    "box %s cannot run: %s; retry %d in %.3gs",
+                    self.name,
+                    crash,
+                    self.restarts,
+                    delay,
+                    extra={"box": self.name, "event": "restart"},
+                )
+            else:
+                logger.warning(
+                    "box %s: restart %d in %.3gs",
+                    self.name,
+                    self.restarts,
+                    delay,
+                    extra={"box": self.name, "event": "restart"},
+                )
             await trio.sleep(delay)
+
+    def _expected_leaf(self, exc: BaseException) -> BaseException | None:
+        """The one expected exception ``exc`` stands for (unwrapping lone groups), else None."""
+        while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+            exc = exc.exceptions[0]
+        return exc if self.expected and isinstance(exc, self.expected) else None

@@ -267,6 +267,11 @@ class WorkQueue(Generic[K]):
         return len(self._processing)
 
     @property
+    def pending(self) -> int:
+        """Distinct keys waiting or being processed (a key re-added while processed counts once)."""
+        return len(self._dirty.keys() | self._processing.keys())
+
+    @property
     def delayed(self) -> int:
         """Keys waiting for a delayed add (retries, requeue-after)."""
         return len(self._waiting)
