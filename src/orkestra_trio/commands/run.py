@@ -90,6 +90,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--state", metavar="FILE", help="embedded mode: SQLite file that keeps every object"
     )
     parser.add_argument(
+        "--install-crds",
+        action="store_true",
+        help="on a real cluster: create the Katalog's missing CRDs (crdFile, else generated) "
+        "at start; the embedded API server always gets them",
+    )
+    parser.add_argument(
         "--namespace",
         default="",
         metavar="NS",
@@ -231,6 +237,7 @@ def run(args: argparse.Namespace) -> int:
                         embedded=True if args.embedded else None,
                         kubeconfig_out=kubeconfig_out,
                         state_file=args.state,
+                        install_crds=args.install_crds,
                         namespace=args.namespace,
                         apiserver_host=api_host,
                         apiserver_port=api_port,

@@ -7,7 +7,8 @@ already present is left alone. We then wait until every CRD is
 ``Established`` (served) and create the objects of ``crFiles`` that do not
 exist yet.
 
-On a real cluster the runtime does none of this unless asked: it must not
+On a real cluster the runtime does none of this unless asked
+(``--install-crds`` installs the CRDs, never the ``crFiles``): it must not
 change a cluster it was only pointed at.
 """
 
@@ -22,7 +23,7 @@ import trio
 import yaml
 
 from orkestra_trio.katalog import CrdEntry, KatalogSet
-from orkestra_trio.kube import AlreadyExists, KubeClient, NotFound
+from orkestra_trio.kube import AlreadyExists, ApiError, KubeClient, NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +112,9 @@ async def install_crds(kube: KubeClient, katalogs: KatalogSet) -> list[str]:
             logger.info("installed CRD %s", name)
         except AlreadyExists:
             pass
+        except ApiError as exc:  # RBAC on a real cluster, an invalid crdFile
+            source = crd.crd_file if crd.crd_file is not None else "generated from apiTypes"
+            raise InstallError(f"cannot install CRD {name} ({source}): {exc}") from None
     for name in names:
         await wait_established(kube, name)
     # Discovery changed: let the REST mapper learn the new kinds on next use.

@@ -17,7 +17,8 @@ Cluster choice: ``kubeconfig`` given → that cluster; else ``$KUBECONFIG``,
 server on loopback. ``embedded=True`` forces the embedded server whatever the
 environment says. With the embedded server the runtime installs the CRDs
 (``crdFile`` or generated) and applies ``crFiles``; against a real cluster it
-touches nothing but what its boxes reconcile, unless ``install=True``.
+touches nothing but what its boxes reconcile, unless ``install_crds=True``
+(the missing CRDs) or ``install=True`` (CRDs and ``crFiles``).
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ from orkestra_trio.kube import (
 )
 
 from .box import Box
-from .crdinstall import apply_cr_files, install_crds
+from .crdinstall import apply_cr_files
+from .crdinstall import install_crds as install_missing_crds
 from .health import HealthState
 from .leader import LeaderElectionConfig, LeaderElector, default_identity, default_lease_name
 from .preflight import wait_for_cluster
@@ -282,6 +284,7 @@ async def open_runtime(
     context: str | None = None,
     embedded: bool | None = None,
     install: bool | None = None,
+    install_crds: bool = False,
     kubeconfig_out: str | os.PathLike[str] | None = None,
     state_file: str | os.PathLike[str] | None = None,
     apiserver_host: str = "127.0.0.1",
@@ -311,6 +314,9 @@ async def open_runtime(
     On a configured cluster the runtime first waits until the API server
     answers (one warning line per failed attempt, capped backoff; see
     :mod:`.preflight`).
+    ``install_crds``: on a real cluster, create the Katalog's CRDs that are
+    missing (``crdFile`` or generated) before the boxes start; the embedded
+    server always gets them, with the ``crFiles`` (``install`` says otherwise).
     ``leader_elect``: run the boxes only while this replica holds the Lease
     ``leader_elect_lease`` (default derived from the Katalog names) in
     ``leader_elect_namespace`` (default ``namespace``, else the cluster
@@ -372,8 +378,11 @@ async def open_runtime(
                 hint=_stale_hint(config),
             )
         if install if install is not None else run_embedded:
-            await install_crds(kube, katalog_set)
+            await install_missing_crds(kube, katalog_set)
             await apply_cr_files(kube, katalog_set)
+        elif install_crds:
+            # Asked for on a real cluster: the CRDs only, never the sample crFiles.
+            await install_missing_crds(kube, katalog_set)
 
         runtime = await start_boxes(
             stack,
