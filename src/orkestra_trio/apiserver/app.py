@@ -37,9 +37,12 @@ from orkestra_trio.apiserver import (
     tables,
 )
 from orkestra_trio.apiserver import patch as patching
+from orkestra_trio.apiserver.authz.authorizer import RbacAuthorizer
+from orkestra_trio.apiserver.authz.requestinfo import request_attributes
 from orkestra_trio.apiserver.faults import FaultInjector
 from orkestra_trio.apiserver.kinds import ResourceKind
 from orkestra_trio.apiserver.objects import Stored, dumps
+from orkestra_trio.apiserver.satokens import ServiceAccountTokens
 from orkestra_trio.apiserver.selectors import (
     SelectorError,
     parse_field_selector,
@@ -49,6 +52,7 @@ from orkestra_trio.apiserver.status import ApiError, bad_request, success_status
 from orkestra_trio.apiserver.store import Store, WatchStart
 from orkestra_trio.apiserver.strategy import now_rfc3339
 from orkestra_trio.apiserver.watch import BOOKMARK, ERROR, Change, Predicate
+from orkestra_trio.auth import user_of
 
 log = logging.getLogger(__name__)
 
@@ -286,10 +290,17 @@ class ApiApp:
         faults: FaultInjector,
         *,
         bookmark_interval: float = 5.0,
+        authorization: str | None = None,
     ) -> None:
         self.store = store
         self.faults = faults
         self.bookmark_interval = bookmark_interval
+        #: Issues and verifies ServiceAccount tokens (TokenRequest, TokenReview).
+        self.tokens = ServiceAccountTokens(store)
+        #: ``authorization="rbac"``: requests of authenticated users are checked
+        #: (the user comes from the authentication middleware in front of this app;
+        #: a request that passed none, the in-process client, is not checked).
+        self.authorizer = RbacAuthorizer(store) if authorization == "rbac" else None
         self._discovery_cache: dict[tuple[Any, ...], bytes] = {}
         self._discovery_generation = -1
         self.starlette = Starlette(
@@ -314,6 +325,11 @@ class ApiApp:
         self.starlette.add_exception_handler(405, self._not_allowed_handler)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.authorizer is not None and scope["type"] == "http":
+            refused = self._authorize(scope)
+            if refused is not None:
+                await refused(scope, receive, send)
+                return
         # Fast path: resource requests skip Starlette's router and middleware
         # layers (a measurable share of a GET); everything else goes through it.
         if scope["type"] == "http":
@@ -335,6 +351,23 @@ class ApiApp:
                 await response(scope, receive, send)
                 return
         await self.starlette(scope, receive, send)
+
+    def _authorize(self, scope: Scope) -> Response | None:
+        """kube's 403 when the request's user may not do what its URL says, else None."""
+        assert self.authorizer is not None
+        user = user_of(scope)
+        if user is None:
+            return None
+        query = scope.get("query_string", b"").decode("latin-1")
+        watch = next(
+            (v for k, _, v in (p.partition("=") for p in query.split("&")) if k == "watch"), ""
+        )
+        attributes = request_attributes(scope["method"], scope["path"], {"watch": watch})
+        try:
+            self.authorizer.check(user, attributes)
+        except ApiError as error:
+            return error_response(error)
+        return None
 
     # ------------------------------------------------------------- plain routes
 
@@ -480,6 +513,15 @@ class ApiApp:
         method = request.method
         params = request.query_params
         kind = target.kind
+        if target.subresource == "token" and target.name is not None:
+            if method != "POST":
+                raise ApiError(
+                    405, "the server does not allow this method on the requested resource"
+                )
+            await self.faults.before("create", "serviceaccounts/token")
+            body = await self._read_body(request)
+            answer = self.tokens.token_request(target.namespace or "", target.name, body)
+            return _json_response(dumps(answer), 201)
         if target.name is None:
             if method == "GET":
                 watching = watch_path or bool(parse_bool("watch", params.get("watch")))
@@ -817,7 +859,13 @@ class ApiApp:
         if not isinstance(body, dict):
             raise bad_request("the body of the request was not a JSON object")
         if reviews.is_review(kind):
-            return _json_response(dumps(reviews.answer(kind, body)), 201)
+            context = reviews.ReviewContext(
+                user=user_of(request.scope),
+                namespace=target.namespace or "",
+                authorizer=self.authorizer,
+                tokens=self.tokens,
+            )
+            return _json_response(dumps(reviews.answer(kind, body, context)), 201)
         return self._create(request, target, body, write)
 
     async def _verb_update(self, request: Request, target: _Target) -> Response:

@@ -129,6 +129,18 @@ def _resource_entries(kind: ResourceKind) -> list[dict[str, Any]]:
                 "verbs": list(_SUBRESOURCE_VERBS),
             }
         )
+    if "token" in kind.subresources:
+        entries.append(
+            {
+                "name": f"{kind.plural}/token",
+                "singularName": "",
+                "namespaced": kind.namespaced,
+                "group": "authentication.k8s.io",
+                "version": "v1",
+                "kind": "TokenRequest",
+                "verbs": ["create"],
+            }
+        )
     if kind.has_scale:
         entries.append(
             {

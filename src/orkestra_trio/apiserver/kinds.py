@@ -157,7 +157,8 @@ BUILTIN_KINDS: tuple[ResourceKind, ...] = (
     _kind("", "v1", "ConfigMap", "configmaps", short=("cm",)),
     _kind("", "v1", "Secret", "secrets"),
     _kind("", "v1", "Event", "events", short=("ev",)),
-    _kind("", "v1", "ServiceAccount", "serviceaccounts", short=("sa",)),
+    # token: TokenRequest (kubectl create token), see satokens.py.
+    _kind("", "v1", "ServiceAccount", "serviceaccounts", short=("sa",), subresources=("token",)),
     _kind(
         "", "v1", "Service", "services", short=("svc",), categories=_ALL, subresources=("status",)
     ),
@@ -221,6 +222,17 @@ BUILTIN_KINDS: tuple[ResourceKind, ...] = (
         subresources=("status",),
     ),
     _kind("coordination.k8s.io", "v1", "Lease", "leases"),
+    # RBAC (enforced with --authorization rbac, see authz/); aggregation is not evaluated.
+    _kind("rbac.authorization.k8s.io", "v1", "Role", "roles"),
+    _kind("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings"),
+    _kind("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", namespaced=False),
+    _kind(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "ClusterRoleBinding",
+        "clusterrolebindings",
+        namespaced=False,
+    ),
     _kind("events.k8s.io", "v1", "Event", "events", short=("ev",)),
     _kind(
         "apiextensions.k8s.io",

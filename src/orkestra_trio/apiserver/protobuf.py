@@ -87,6 +87,60 @@ _SCHEMAS: dict[str, dict[int, tuple[str, str]]] = {
         4: ("automountServiceAccountToken", "bool_ptr"),
     },
     "LocalObjectReference": {1: ("name", "string")},
+    # authentication/v1 and authorization/v1: what kubectl sends for `create token`
+    # and `auth can-i` (the answers go back as JSON).
+    "TokenRequest": {1: ("metadata", "msg:ObjectMeta"), 2: ("spec", "msg:TokenRequestSpec")},
+    "TokenRequestSpec": {
+        1: ("audiences", "rep_string"),
+        3: ("boundObjectRef", "msg:BoundObjectReference"),
+        4: ("expirationSeconds", "int_ptr"),
+    },
+    "BoundObjectReference": {
+        1: ("kind", "string"),
+        2: ("apiVersion", "string"),
+        3: ("name", "string"),
+        4: ("uid", "string"),
+    },
+    "TokenReview": {1: ("metadata", "msg:ObjectMeta"), 2: ("spec", "msg:TokenReviewSpec")},
+    "TokenReviewSpec": {1: ("token", "string"), 2: ("audiences", "rep_string")},
+    "SubjectAccessReview": {
+        1: ("metadata", "msg:ObjectMeta"),
+        2: ("spec", "msg:SubjectAccessReviewSpec"),
+    },
+    "LocalSubjectAccessReview": {
+        1: ("metadata", "msg:ObjectMeta"),
+        2: ("spec", "msg:SubjectAccessReviewSpec"),
+    },
+    "SubjectAccessReviewSpec": {
+        1: ("resourceAttributes", "msg:ResourceAttributes"),
+        2: ("nonResourceAttributes", "msg:NonResourceAttributes"),
+        3: ("user", "string"),
+        4: ("groups", "rep_string"),
+        6: ("uid", "string"),
+    },
+    "SelfSubjectAccessReview": {
+        1: ("metadata", "msg:ObjectMeta"),
+        2: ("spec", "msg:SelfSubjectAccessReviewSpec"),
+    },
+    "SelfSubjectAccessReviewSpec": {
+        1: ("resourceAttributes", "msg:ResourceAttributes"),
+        2: ("nonResourceAttributes", "msg:NonResourceAttributes"),
+    },
+    "ResourceAttributes": {
+        1: ("namespace", "string"),
+        2: ("verb", "string"),
+        3: ("group", "string"),
+        4: ("version", "string"),
+        5: ("resource", "string"),
+        6: ("subresource", "string"),
+        7: ("name", "string"),
+    },
+    "NonResourceAttributes": {1: ("path", "string"), 2: ("verb", "string")},
+    "SelfSubjectRulesReview": {
+        1: ("metadata", "msg:ObjectMeta"),
+        2: ("spec", "msg:SelfSubjectRulesReviewSpec"),
+    },
+    "SelfSubjectRulesReviewSpec": {1: ("namespace", "string")},
     # meta/v1
     "LabelSelector": {
         1: ("matchLabels", "map_ss"),
@@ -204,18 +258,21 @@ SUPPORTED = frozenset(
         ("v1", "Service"),
         ("apps/v1", "Deployment"),
         ("batch/v1", "Job"),
+        ("authentication.k8s.io/v1", "TokenRequest"),
+        ("authentication.k8s.io/v1", "TokenReview"),
+        ("authorization.k8s.io/v1", "SubjectAccessReview"),
+        ("authorization.k8s.io/v1", "LocalSubjectAccessReview"),
+        ("authorization.k8s.io/v1", "SelfSubjectAccessReview"),
+        ("authorization.k8s.io/v1", "SelfSubjectRulesReview"),
     }
 )
 
 _SUPPORTED_TEXT = ", ".join(f"{kind} ({version})" for version, kind in sorted(SUPPORTED))
 
 
-# Kinds whose body content the server does not need: access and identity reviews.
+# Kinds whose body content the server does not need: identity reviews (who am I).
 _TYPE_ONLY = frozenset(
     {
-        ("authorization.k8s.io/v1", "SelfSubjectAccessReview"),
-        ("authorization.k8s.io/v1", "SelfSubjectRulesReview"),
-        ("authorization.k8s.io/v1", "SubjectAccessReview"),
         ("authentication.k8s.io/v1", "SelfSubjectReview"),
         ("authentication.k8s.io/v1beta1", "SelfSubjectReview"),
     }
@@ -436,7 +493,7 @@ def decode_body(body: bytes) -> dict[str, Any]:
             elif number == 2:
                 raw = value
         if (api_version, kind) in _TYPE_ONLY:
-            # Reviews are answered from nothing but their type (reviews.py).
+            # Answered from nothing but their type and the caller (reviews.py).
             return {"apiVersion": api_version, "kind": kind}
         if (api_version, kind) not in SUPPORTED:
             raise _unsupported(

@@ -31,6 +31,7 @@ from orkestra_trio.apiserver.persistence import SqlitePersistence
 from orkestra_trio.apiserver.security import (
     PUBLIC_PATHS,
     Authentication,
+    SecurityError,
     TlsFiles,
     check_exposure,
     generate_self_signed,
@@ -127,6 +128,7 @@ async def open_apiserver(
     authentication: Authentication | None = None,
     tls_cert_file: str | None = None,
     tls_private_key_file: str | None = None,
+    authorization: str | None = None,
 ) -> AsyncIterator[ApiServer]:
     """Start an embedded Kubernetes API server on ``host:port`` (0: any free port).
 
@@ -138,7 +140,11 @@ async def open_apiserver(
     seconds between compactions of the watch history (None or 0: only the
     ``history_size`` bound applies).
     """
-    if authentication is None and token_auth_file is not None:
+    if authorization not in (None, "rbac"):
+        raise SecurityError(f"--authorization {authorization}: only 'rbac' is supported")
+    if authentication is None and (token_auth_file is not None or authorization is not None):
+        # Authorization needs to know who asks: with RBAC, authentication is on
+        # (the kubeconfig's admin token stays all-powerful; ServiceAccount tokens work).
         authentication = Authentication.create(token_auth_file)
     check_exposure(host, authentication)
     tls = given_tls(tls_cert_file, tls_private_key_file)
@@ -158,6 +164,7 @@ async def open_apiserver(
             authentication=authentication,
             tls=tls,
             compaction_interval=compaction_interval,
+            authorization=authorization,
         ) as server:
             yield server
 
@@ -176,6 +183,7 @@ async def _serve(
     authentication: Authentication | None,
     tls: TlsFiles | None,
     compaction_interval: float | None,
+    authorization: str | None = None,
 ) -> AsyncIterator[ApiServer]:
     persistence = None
     store = Store(history_size=history_size, watch_buffer=watch_buffer)
@@ -186,11 +194,15 @@ async def _serve(
     try:
         store.bootstrap()
         faults = FaultInjector(store.hub, store.compact)
-        app = ApiApp(store, faults, bookmark_interval=bookmark_interval)
+        app = ApiApp(
+            store, faults, bookmark_interval=bookmark_interval, authorization=authorization
+        )
         shutdown = trio.Event()
         served = trio.Event()
         asgi: Any = app
         if authentication is not None:
+            # ServiceAccount tokens (TokenRequest) authenticate beside the static ones.
+            authentication.chain.add(app.tokens)
             asgi = AuthMiddleware(
                 app,
                 authentication.chain,

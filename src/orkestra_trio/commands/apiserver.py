@@ -44,6 +44,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--tls-private-key-file", metavar="PATH", help="the key of --tls-cert-file (PEM)"
     )
     parser.add_argument(
+        "--authorization",
+        choices=("rbac",),
+        help="enforce RBAC (rbac.authorization.k8s.io/v1 Roles, ClusterRoles and bindings) on "
+        "every authenticated request; turns authentication on (the kubeconfig's admin token "
+        "stays all-powerful; ServiceAccount tokens from 'kubectl create token' work)",
+    )
+    parser.add_argument(
         "--kubeconfig-out",
         metavar="PATH",
         help="where to write a kubeconfig (default: apiserver.kubeconfig in the state directory, "
@@ -98,6 +105,7 @@ def serving_security(
     tls_cert_file: str | None,
     tls_private_key_file: str | None,
     flag: str = "--listen",
+    authorization: str | None = None,
 ) -> dict[str, Any]:
     """The security arguments of ``open_apiserver``, every mistake a one-line UserError."""
     from orkestra_trio.apiserver.security import (
@@ -111,7 +119,7 @@ def serving_security(
 
     try:
         authentication = None
-        if token_auth_file is not None:
+        if token_auth_file is not None or authorization is not None:
             authentication = Authentication.create(token_auth_file)
         check_exposure(host, authentication, flag)
         given_tls(tls_cert_file, tls_private_key_file)
@@ -123,6 +131,7 @@ def serving_security(
         "authentication": authentication,
         "tls_cert_file": tls_cert_file,
         "tls_private_key_file": tls_private_key_file,
+        "authorization": authorization,
     }
 
 
@@ -148,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
         token_auth_file=args.token_auth_file,
         tls_cert_file=args.tls_cert_file,
         tls_private_key_file=args.tls_private_key_file,
+        authorization=args.authorization,
     )
 
     async def main() -> None:
