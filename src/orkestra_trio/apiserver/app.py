@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
+from contextlib import aclosing
 from typing import Any
 
 import attrs
@@ -30,6 +31,7 @@ from starlette.types import Receive, Scope, Send
 from orkestra_trio.apiserver import (
     discovery,
     eventshapes,
+    limits,
     openapi,
     openapi_v3,
     protobuf,
@@ -598,7 +600,7 @@ class ApiApp:
         return _json_response(self._present(kind, stored), status, headers)
 
     async def _read_body(self, request: Request) -> Any:
-        raw = await request.body()
+        raw = await _bounded_body(request)
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype == protobuf.MEDIA_TYPE:
             return protobuf.decode_body(raw)
@@ -613,8 +615,10 @@ class ApiApp:
             raise bad_request("the body of the request was empty")
         try:
             if ctype.endswith("yaml"):
-                return yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+                return limits.load_yaml_body(raw)
             return json.loads(raw)
+        except RecursionError:
+            raise limits.too_deep("json") from None
         except (ValueError, yaml.YAMLError) as exc:
             raise bad_request(f"the body of the request could not be decoded: {exc}") from exc
 
@@ -789,7 +793,12 @@ class ApiApp:
                 timeout = float(int(timeout_text))
             except ValueError:
                 raise bad_request(f"timeoutSeconds: Invalid value: {timeout_text!r}") from None
-            if timeout <= 0:
+            if timeout < 0:
+                raise bad_request(
+                    f"timeoutSeconds: Invalid value: {timeout_text}: must be greater than or "
+                    "equal to 0"
+                )
+            if timeout == 0:
                 timeout = _DEFAULT_WATCH_SECONDS
         predicate = self._predicate(request, kind)
         namespace = target.namespace
@@ -1008,10 +1017,12 @@ class ApiApp:
     async def _delete_options(self, request: Request) -> dict[str, Any]:
         params = request.query_params
         options: dict[str, Any] = {}
-        raw = await request.body()
+        raw = await _bounded_body(request)
         if raw.strip():
             try:
                 body = json.loads(raw)
+            except RecursionError:
+                raise limits.too_deep("json") from None
             except ValueError as exc:
                 raise bad_request(f"invalid DeleteOptions: {exc}") from exc
             if isinstance(body, dict):
@@ -1099,6 +1110,25 @@ class ApiApp:
             + '"},"items":['
         ).encode()
         return _json_response(head + b",".join(self._present(kind, s) for s in deleted) + b"]}")
+
+
+async def _bounded_body(request: Request) -> bytes:
+    """The request body, refused with 413 once it passes kube's 3 MiB (before reading it all)."""
+    limit = limits.MAX_REQUEST_BODY_BYTES
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise limits.body_too_large()
+    chunks: list[bytes] = []
+    size = 0
+    async with aclosing(request.stream()) as stream:
+        async for chunk in stream:
+            size += len(chunk)
+            if size > limit:
+                raise limits.body_too_large()
+            chunks.append(chunk)
+    body = b"".join(chunks)
+    request._body = body  # later request.body() calls answer the same bytes
+    return body
 
 
 def _manager_from_agent(request: Request) -> str | None:

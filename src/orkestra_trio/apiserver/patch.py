@@ -186,6 +186,14 @@ def _jp_remove(doc: Any, path: str) -> tuple[Any, Any]:
 
 #: kube-apiserver's limit on operations in one JSON patch (413 beyond it).
 MAX_JSON_PATCH_OPERATIONS = 10000
+# What the ``copy`` operations of one patch may add together (kube bounds it by
+# its request size): without it, a copy of a path into itself doubles the
+# object each time and 30 operations exhaust memory.
+MAX_PATCH_COPY_BYTES = 3 * 1024 * 1024
+
+
+def _json_size(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
 
 
 def json_patch(target: Any, operations: Any) -> Any:
@@ -205,6 +213,7 @@ def json_patch(target: Any, operations: Any) -> Any:
             reason="RequestEntityTooLarge",
         )
     doc = copy.deepcopy(target)
+    copied = 0
     for n, op in enumerate(operations):
         if not isinstance(op, Mapping) or not isinstance(op.get("op"), str):
             raise _bad_request(f'json patch operation {n} has no "op"')
@@ -232,7 +241,14 @@ def json_patch(target: Any, operations: Any) -> Any:
             doc, value = _jp_remove(doc, source)
             doc = _jp_add(doc, path, value)
         elif name == "copy":
-            doc = _jp_add(doc, path, copy.deepcopy(_jp_get(doc, op["from"])))
+            value = _jp_get(doc, op["from"])
+            copied += _json_size(value)
+            if copied > MAX_PATCH_COPY_BYTES:
+                raise _invalid(
+                    "Unable to complete the copy, the accumulated size increase of copy is "
+                    f"{copied}, exceeding the limit {MAX_PATCH_COPY_BYTES}"
+                )
+            doc = _jp_add(doc, path, copy.deepcopy(value))
         elif name == "test":
             if not json_equal(_jp_get(doc, path), op["value"]):
                 raise _invalid(f"testing value {path} failed: test failed")

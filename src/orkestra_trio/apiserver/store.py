@@ -27,6 +27,7 @@ import attrs
 from orkestra_trio.apiserver import patch as patching
 from orkestra_trio.apiserver import strategy
 from orkestra_trio.apiserver.kinds import BUILTIN_KINDS, ResourceKind, kinds_from_crd
+from orkestra_trio.apiserver.limits import check_object_size
 from orkestra_trio.apiserver.objects import Stored
 from orkestra_trio.apiserver.reviews import REVIEW_KINDS
 from orkestra_trio.apiserver.status import (
@@ -495,6 +496,9 @@ class Store:
         metadata["resourceVersion"] = str(rv)
         obj["metadata"] = metadata
         stored = Stored(obj, rv)
+        if event_type != DELETED:
+            # etcd's limit: checked on the bytes every reader will be served.
+            check_object_size(stored.raw())
         namespace = str(metadata.get("namespace") or "")
         name = str(metadata["name"])
         change = Change(rv, event_type, resource, namespace, name, stored, old)
