@@ -63,8 +63,58 @@ def test_website_settles(capsys):
     assert lines[-1].startswith("settled after")
     # The last two cycles wrote nothing.
     cycles = [line for line in lines if line.startswith("cycle ")]
-    assert cycles[-1].endswith(": 0 write request(s)")
-    assert cycles[-2].endswith(": 0 write request(s)")
+    assert cycles[-1].endswith(": 0 object(s) changed, 0 write request(s)")
+    assert cycles[-2].endswith(": 0 object(s) changed, 0 write request(s)")
+    assert_headlines_match_listings(lines)
+
+
+def assert_headlines_match_listings(lines: list[str]) -> None:
+    """Each cycle's headline counts the objects it lists, and its writes add up by verb."""
+    import re
+
+    headline = re.compile(
+        r"cycle \d+ \(t=[\d.]+s\): (\d+) object\(s\) changed, (\d+) write request\(s\)(?:: (.*))?$"
+    )
+    starts = [i for i, line in enumerate(lines) if line.startswith("cycle ")]
+    assert starts
+    for start, end in zip(starts, [*starts[1:], len(lines)], strict=True):
+        match = headline.match(lines[start])
+        assert match, lines[start]
+        objects, writes, by_verb = int(match[1]), int(match[2]), match[3]
+        listed = [x for x in lines[start + 1 : end] if x.startswith(("  + ", "  - ", "  ~ "))]
+        assert len(listed) == objects, lines[start:end]
+        verbs = [int(part.rsplit(" ", 1)[1]) for part in by_verb.split(", ")] if by_verb else []
+        assert sum(verbs) == writes, lines[start]
+
+
+def test_a_remote_source_without_an_answer_is_said_and_cross_answers_it(capsys):
+    katalog = str(ROOT / "katalogs" / "oncop-processor.yaml")
+    cr = str(ROOT / "katalogs" / "oncop-processor" / "cr-sample.yaml")
+    code = main(["simulate", katalog, "--cr", cr, "--events"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.out
+    warnings = captured.err.splitlines()
+    assert warnings == [
+        "warning: box processor reads loader from http://127.0.0.1:8081 (cross: entry and "
+        "autoscale condition 'loader'), which nothing answers in a simulation: every read is "
+        "'unavailable'; answer it with --cross loader=FILE.yaml"
+    ]
+    lines = captured.out.splitlines()
+    assert "phase=WaitingForLoader" in captured.out
+    assert lines[-1].startswith("settled after ") and "nothing to answer" in lines[-1]
+    assert_headlines_match_listings(lines)
+
+    answer = str(ROOT / "katalogs" / "oncop-processor" / "loader-answer.yaml")
+    code = main(["simulate", katalog, "--cr", cr, "--cross", f"loader={answer}"])
+    captured = capsys.readouterr()
+    assert code == 0 and captured.err == ""
+    assert "  + Deployment default/ingest" in captured.out
+    assert "loaderPhase=Ready" in captured.out and "phase=Processing" in captured.out
+    assert captured.out.splitlines()[-1].startswith("settled after ")
+    assert "nothing to answer" not in captured.out
+
+    assert main(["simulate", katalog, "--cr", cr, "--cross", f"nope={answer}"]) == 1
+    assert "--cross nope: no remote cross: entry is named 'nope'" in capsys.readouterr().err
 
 
 def test_a_failing_katalog_never_settles(tmp_path, capsys):
@@ -78,6 +128,7 @@ def test_a_failing_katalog_never_settles(tmp_path, capsys):
     assert "Ready=False" in out
     assert "box shop: " in out and "failure(s) in a row" in out
     assert out.splitlines()[-1] == "did not settle within 4 cycles"
+    assert_headlines_match_listings(out.splitlines())
 
 
 def test_user_mistakes_are_clean_messages(tmp_path, capsys):

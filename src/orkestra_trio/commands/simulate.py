@@ -5,8 +5,15 @@ The Katalog's boxes run for real (registry, informers, pipeline) against the
 embedded API server, all in one Trio loop under a virtual clock, so minutes
 of operator time take a moment. The given CRs are applied, then cycle after
 cycle (``--interval`` of virtual time, then until no box has work) we print
-the writes the operator made (objects created, changed, deleted) and the
-CRs' resulting status. Two consecutive cycles without a write (and no box
+the objects that changed (created, changed, deleted: one line each, and
+their number in the cycle's headline next to the write requests, by verb,
+that the operator sent) and the CRs' resulting status.
+
+A remote ``cross:`` source (another process over ONCOP, an endpoint) has no
+one to answer it here: every such read gets "unavailable", and a CR waiting
+for it would look settled. ``simulate`` says so before the first cycle and
+again in its last line; ``--cross AS=FILE.yaml`` gives the entry ``AS`` an
+answer (a Kubernetes object or a cross answer, as ``render --cross`` takes). Two consecutive cycles without a write (and no box
 failing) mean the Katalog settled: exit 0. Still writing after ``--max-cycles``: exit 1, the
 sign of a loop (two children fighting, a status that never stops changing,
 a reconcile that keeps failing).
@@ -18,6 +25,7 @@ import argparse
 import logging
 import os
 import sys
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -61,6 +69,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--events", action="store_true", help="also list the Events the operator posted"
     )
+    parser.add_argument(
+        "--cross",
+        action="append",
+        default=[],
+        metavar="AS=FILE.yaml",
+        help="answer the remote cross: entry named AS with this object (a Kubernetes object or "
+        "a cross answer), whatever name it asks for; without it a remote source reads as "
+        "unavailable",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,6 +103,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     for cr in crs:
         _check_cr(katalogs, cr)
+    answers = _read_cross_answers(katalogs, args.cross)
+    unanswered = unanswered_remote_lines(katalogs, answers)
+    for line in unanswered:
+        print(f"warning: {line}", file=sys.stderr, flush=True)
     # Failed reconciles are part of what the cycles show; the runtime's log lines would repeat them.
     logger = logging.getLogger("orkestra_trio")
     previous = logger.level
@@ -93,7 +114,9 @@ def run(args: argparse.Namespace) -> int:
     settled = False
     try:
         clock = trio.testing.MockClock(autojump_threshold=0)
-        settled = trio.run(_simulate, katalogs, crs, args, clock=clock)
+        settled = trio.run(
+            _simulate, katalogs, crs, args, _FileAnswers(answers), len(unanswered), clock=clock
+        )
     except* BrokenPipeError:
         # The reader went away (``| head``): nothing left to say. Point stdout at
         # devnull so that the interpreter's final flush does not fail again.
@@ -103,7 +126,13 @@ def run(args: argparse.Namespace) -> int:
     return 0 if settled else 1
 
 
-async def _simulate(katalogs: Any, crs: list[dict[str, Any]], args: argparse.Namespace) -> bool:
+async def _simulate(
+    katalogs: Any,
+    crs: list[dict[str, Any]],
+    args: argparse.Namespace,
+    remote: _FileAnswers,
+    unanswered: int,
+) -> bool:
     from orkestra_trio.runtime.crdinstall import install_crds
     from orkestra_trio.testing import open_test_cluster, run_katalog
 
@@ -113,8 +142,8 @@ async def _simulate(katalogs: Any, crs: list[dict[str, Any]], args: argparse.Nam
         # write the operator made, however fast it reacted.
         await install_crds(cluster.kube, katalogs)
         before = _snapshot(cluster)
-        async with run_katalog(katalogs, cluster, install=False) as kat:
-            return await _cycles(kat, cluster, katalogs, crs, args, before)
+        async with run_katalog(katalogs, cluster, install=False, remote=remote) as kat:
+            return await _cycles(kat, cluster, katalogs, crs, args, before, unanswered)
     raise AssertionError("unreachable")  # pragma: no cover - the block returns
 
 
@@ -125,6 +154,7 @@ async def _cycles(
     crs: list[dict[str, Any]],
     args: argparse.Namespace,
     before: Snapshot,
+    unanswered: int = 0,
 ) -> bool:
     """Apply the CRs, then run cycles until two in a row change nothing."""
     import trio
@@ -134,7 +164,7 @@ async def _cycles(
     from orkestra_trio.testing import NotSteady
 
     # The operator's writes count from here: it may react while the CRs go in.
-    writes_before = cluster.write_count()
+    writes_before = _writes_by_verb(cluster)
     try:
         await apply_cr_files(cluster.kube, katalogs)
         for cr in crs:
@@ -152,24 +182,126 @@ async def _cycles(
         except NotSteady as exc:
             print(f"cycle {cycle}: {exc}")
         after = _snapshot(cluster)
-        writes = cluster.write_count() - writes_before
-        changes = _changes(before, after, events=args.events)
-        before, writes_before = after, cluster.write_count()
-        print(f"cycle {cycle} (t={trio.current_time():g}s): {writes} write request(s)")
-        for line in changes:
+        writes_now = _writes_by_verb(cluster)
+        writes = writes_now - writes_before
+        changes = _changes(before, after)
+        listed = [line for line, event in changes if args.events or not event]
+        before, writes_before = after, writes_now
+        print(f"cycle {cycle} (t={trio.current_time():g}s): {cycle_headline(listed, writes)}")
+        for line in listed:
             print(f"  {line}")
+        hidden = len(changes) - len(listed)
+        if hidden:
+            print(f"  ({hidden} Event(s) not listed; --events lists them)")
         for line in _statuses(kat, crs):
             print(f"  {line}")
         failing = _failing_boxes(kat)
         for line in failing:
             print(f"  {line}")
         # A box still failing has retries coming, however quiet this cycle was.
-        quiet = quiet + 1 if writes == 0 and not failing else 0
+        quiet = quiet + 1 if writes.total() == 0 and not failing else 0
         if quiet == 2:
-            print(f"settled after {cycle} cycles")
+            if unanswered:
+                print(
+                    f"settled after {cycle} cycles, but {unanswered} remote cross: source(s) had "
+                    "nothing to answer them (see the warning): what waits for them never got it"
+                )
+            else:
+                print(f"settled after {cycle} cycles")
             return True
     print(f"did not settle within {args.max_cycles} cycles", flush=True)
     return False
+
+
+def cycle_headline(listed: list[str], writes: Counter[str]) -> str:
+    """``3 object(s) changed, 5 write request(s): create 3, patch 2``: both numbers add up."""
+    head = f"{len(listed)} object(s) changed, {writes.total()} write request(s)"
+    if not writes.total():
+        return head
+    return head + ": " + ", ".join(f"{verb} {n}" for verb, n in sorted(writes.items()))
+
+
+def _writes_by_verb(cluster: TestCluster) -> Counter[str]:
+    """The operator's write requests so far, by verb."""
+    from orkestra_trio.testing.cluster import WRITE_VERBS
+
+    counts: Counter[str] = Counter()
+    for (verb, _plural), n in cluster.requests().items():
+        if verb in WRITE_VERBS:
+            counts[verb] += n
+    return counts
+
+
+def unanswered_remote_lines(katalogs: Any, answers: Mapping[str, Any]) -> list[str]:
+    """One line per remote source (``cross:`` entry, autoscale condition) nothing answers here."""
+    from orkestra_trio.katalog.edges import katalog_edges
+
+    readers: dict[tuple[str, str, str, str], list[str]] = {}
+    for edge in katalog_edges(katalogs.crds.values()):
+        if edge.remote and edge.as_ not in answers:
+            key = (edge.observer, edge.observed, edge.where, edge.as_)
+            what = "cross: entry" if edge.via == "cross" else "autoscale condition"
+            readers.setdefault(key, []).append(what)
+    return [
+        f"box {observer} reads {observed} from {where} ({' and '.join(whats)} {as_!r}), which "
+        "nothing answers in a simulation: every read is 'unavailable'; answer it with "
+        f"--cross {as_}=FILE.yaml"
+        for (observer, observed, where, as_), whats in readers.items()
+    ]
+
+
+def _read_cross_answers(katalogs: Any, flags: list[str]) -> dict[str, Any]:
+    """``--cross AS=FILE.yaml`` flags as {as: object}, each AS a remote entry of the Katalog."""
+    from orkestra_trio.commands.render import _read_single_object
+    from orkestra_trio.katalog import KatalogError
+    from orkestra_trio.katalog.edges import katalog_edges
+
+    names = sorted({edge.as_ for edge in katalog_edges(katalogs.crds.values()) if edge.remote})
+    answers: dict[str, Any] = {}
+    for flag in flags:
+        name, sep, path = flag.partition("=")
+        if not sep or not name or not path:
+            raise UserError(f"--cross {flag!r}: expected AS=FILE.yaml")
+        if name not in names:
+            raise UserError(
+                f"--cross {name}: no remote cross: entry is named {name!r} "
+                f"(remote entries: {', '.join(names) or 'none'})"
+            )
+        try:
+            answers[name] = _read_single_object(path)[0]
+        except KatalogError as exc:
+            raise UserError(str(exc)) from None
+    return answers
+
+
+class _FileAnswers:
+    """The remote reader of a simulation: ``--cross`` answers by ``as`` name, else unavailable."""
+
+    def __init__(self, answers: Mapping[str, Any]) -> None:
+        self.answers = dict(answers)
+
+    async def read(
+        self, entry: Any, *, name: str, namespace: str, context: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        return self._answer(entry.as_)
+
+    async def read_source(
+        self,
+        crd: str,
+        source: Any,
+        *,
+        name: str = "",
+        namespace: str = "",
+        context: Mapping[str, Any],
+    ) -> tuple[dict[str, Any], str | None]:
+        return self._answer(crd), None
+
+    def _answer(self, as_: str) -> dict[str, Any]:
+        from orkestra_trio.katalog.render import cross_answer
+        from orkestra_trio.runtime.remote import unavailable_answer
+
+        obj = self.answers.get(as_)
+        return cross_answer(obj) if obj is not None else unavailable_answer()
 
 
 def _failing_boxes(kat: KatalogHandle) -> list[str]:
@@ -223,19 +355,21 @@ def _snapshot(cluster: TestCluster) -> Snapshot:
     return seen
 
 
-def _changes(before: Snapshot, after: Snapshot, *, events: bool) -> list[str]:
-    lines: list[str] = []
+def _changes(before: Snapshot, after: Snapshot) -> list[tuple[str, bool]]:
+    """One ``+``/``-``/``~`` line per object created, deleted or changed; True for an Event."""
+    lines: list[tuple[str, bool]] = []
     for key in sorted(after.keys() | before.keys()):
         plural, namespace, name = key
-        if plural == "events" and not events:
-            continue
         where = f"{namespace}/{name}" if namespace else name
         if key not in before:
-            lines.append(f"+ {after[key][0]} {where}")
+            line = f"+ {after[key][0]} {where}"
         elif key not in after:
-            lines.append(f"- {before[key][0]} {where}")
+            line = f"- {before[key][0]} {where}"
         elif before[key][1] != after[key][1]:
-            lines.append(f"~ {after[key][0]} {where}")
+            line = f"~ {after[key][0]} {where}"
+        else:
+            continue
+        lines.append((line, plural == "events"))
     return lines
 
 
