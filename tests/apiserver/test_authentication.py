@@ -61,18 +61,23 @@ async def test_beyond_loopback_needs_authentication() -> None:
             pass
 
 
+WEBSITE = str(Path(__file__).parents[2] / "katalogs" / "website.yaml")
+
+
 @pytest.mark.parametrize(
     "args",
     [
-        ["--listen", "0.0.0.0:0"],
-        ["--listen", "[::]:0"],
-        ["--token-auth-file", "/nonexistent/tokens.csv"],
-        ["--tls-cert-file", "/nonexistent/cert.pem"],
+        ["apiserver", "--listen", "0.0.0.0:0"],
+        ["apiserver", "--listen", "[::]:0"],
+        ["apiserver", "--token-auth-file", "/nonexistent/tokens.csv"],
+        ["apiserver", "--tls-cert-file", "/nonexistent/cert.pem"],
+        ["run", WEBSITE, "--apiserver-listen", "0.0.0.0:0", "--listen", "127.0.0.1:0"],
+        ["run", WEBSITE, "--apiserver-token-auth-file", "/nonexistent/t.csv"],
     ],
 )
 def test_cli_refuses_in_one_line(args: list[str], tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "orkestra_trio", "apiserver", *args],
+        [sys.executable, "-m", "orkestra_trio", *args],
         capture_output=True,
         text=True,
         timeout=60,
@@ -81,6 +86,8 @@ def test_cli_refuses_in_one_line(args: list[str], tmp_path: Path) -> None:
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("orkestra_trio: --"), result.stderr
+    if "0.0.0.0" in args[-1] or "0.0.0.0" in " ".join(args):
+        assert "needs authentication" in lines[0]
 
 
 def test_kubeconfig_without_auth_is_unchanged(tmp_path: Path) -> None:

@@ -61,9 +61,11 @@ async def test_json_logs_token_and_control_center_of_a_real_run(tmp_path):
             assert (await http.get("/katalog")).status_code == 401
             auth = {"Authorization": "Bearer s3cret"}
             assert (await http.get("/katalog", headers=auth)).json()["name"] == "shop"
-            page = await http.get("/ui/")
+            assert (await http.get("/ui/")).status_code == 401
+            assert (await http.get("/metrics")).status_code == 401
+            page = await http.get("/ui/", headers=auth)
             assert page.status_code == 200 and "Control Center" in page.text
-            metrics = (await http.get("/metrics")).text
+            metrics = (await http.get("/metrics", headers=auth)).text
             assert (
                 'controller_runtime_reconcile_total{controller="app",result="success"}' in metrics
             )

@@ -15,6 +15,7 @@ import datetime
 import ipaddress
 import os
 import secrets
+import socket
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -76,24 +77,28 @@ def is_loopback(host: str) -> bool:
 
 
 def check_exposure(
-    host: str, authentication: Authentication | None, flag: str = "--listen"
+    host: str, authentication: Authentication | None, flag: str = "--listen", prefix: str = "--"
 ) -> None:
-    """Refuse to serve beyond loopback without authentication."""
+    """Refuse to serve beyond loopback without authentication.
+
+    ``prefix`` spells the security flags in the message (``run`` says ``--apiserver-``).
+    """
     if not is_loopback(host) and authentication is None:
         raise SecurityError(
-            f"{flag} {host}: serving beyond loopback needs authentication: give --token-auth-file "
-            "(TLS is then on, with a generated self-signed certificate unless --tls-cert-file "
-            "and --tls-private-key-file are given)"
+            f"{flag} {host}: serving beyond loopback needs authentication: give "
+            f"{prefix}token-auth-file (TLS is then on, with a generated self-signed certificate "
+            f"unless {prefix}tls-cert-file and {prefix}tls-private-key-file are given)"
         )
 
 
-def given_tls(cert_file: str | None, key_file: str | None) -> TlsFiles | None:
+def given_tls(cert_file: str | None, key_file: str | None, prefix: str = "--") -> TlsFiles | None:
     """TLS from ``--tls-cert-file``/``--tls-private-key-file`` (both or neither)."""
     if cert_file is None and key_file is None:
         return None
+    cert_flag, key_flag = f"{prefix}tls-cert-file", f"{prefix}tls-private-key-file"
     if cert_file is None or key_file is None:
-        raise SecurityError("--tls-cert-file and --tls-private-key-file go together: give both")
-    for flag, path in (("--tls-cert-file", cert_file), ("--tls-private-key-file", key_file)):
+        raise SecurityError(f"{cert_flag} and {key_flag} go together: give both")
+    for flag, path in ((cert_flag, cert_file), (key_flag, key_file)):
         if not Path(path).is_file():
             raise SecurityError(f"{flag} {path}: no such file")
     return TlsFiles(os.fspath(cert_file), os.fspath(key_file), Path(cert_file).read_bytes())
@@ -113,7 +118,8 @@ def generate_self_signed(hosts: Iterable[str], folder: str | os.PathLike[str]) -
         ) from None
     names: list[x509.GeneralName] = [x509.DNSName("localhost")]
     seen: set[str] = {"localhost"}
-    for host in ["127.0.0.1", "::1", *hosts]:
+    # A wildcard bind is reached by this machine's name as well.
+    for host in ["127.0.0.1", "::1", socket.gethostname(), *hosts]:
         host = host.strip("[]")
         if host in seen or host in ("", "0.0.0.0", "::"):
             continue

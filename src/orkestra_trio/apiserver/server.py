@@ -90,6 +90,11 @@ class ApiServer:
         return write_kubeconfig(path, self.url, ca_pem=self.ca_pem, token=self.admin_token)
 
 
+def _reachable(url: str) -> str:
+    """A wildcard bind's URL as a local client reaches it (its loopback address)."""
+    return url.replace("//0.0.0.0:", "//127.0.0.1:").replace("//[::]:", "//[::1]:")
+
+
 def _unauthorized_body() -> bytes:
     return ApiError(401, "Unauthorized").body()
 
@@ -229,7 +234,9 @@ async def _serve(
             if workload_simulation:
                 nursery.start_soon(partial(workloads.run_simulation, store, delay=workload_delay))
             binds = await nursery.start(run_hypercorn)
-            server = ApiServer(store, app, faults, binds[0], authentication=authentication, tls=tls)
+            server = ApiServer(
+                store, app, faults, _reachable(binds[0]), authentication=authentication, tls=tls
+            )
             try:
                 yield server
             finally:

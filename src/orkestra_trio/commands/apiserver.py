@@ -106,8 +106,13 @@ def serving_security(
     tls_private_key_file: str | None,
     flag: str = "--listen",
     authorization: str | None = None,
+    prefix: str = "--",
 ) -> dict[str, Any]:
-    """The security arguments of ``open_apiserver``, every mistake a one-line UserError."""
+    """The security arguments of ``open_apiserver``, every mistake a one-line UserError.
+
+    ``flag`` names the listen flag and ``prefix`` the security flags in messages
+    (``run`` spells them ``--apiserver-token-auth-file`` and so on).
+    """
     from orkestra_trio.apiserver.security import (
         Authentication,
         SecurityError,
@@ -121,10 +126,10 @@ def serving_security(
         authentication = None
         if token_auth_file is not None or authorization is not None:
             authentication = Authentication.create(token_auth_file)
-        check_exposure(host, authentication, flag)
-        given_tls(tls_cert_file, tls_private_key_file)
+        check_exposure(host, authentication, flag, prefix)
+        given_tls(tls_cert_file, tls_private_key_file, prefix)
     except TokenFileError as exc:
-        raise UserError(f"--token-auth-file {exc}") from None
+        raise UserError(f"{prefix}token-auth-file {exc}") from None
     except SecurityError as exc:
         raise UserError(str(exc)) from None
     return {

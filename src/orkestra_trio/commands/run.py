@@ -75,7 +75,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--oncop-token",
         metavar="TOKEN",
-        help="require 'Authorization: Bearer TOKEN' on ONCOP and the Control Center's live feed",
+        help="require 'Authorization: Bearer TOKEN' on the whole HTTP surface (ONCOP, /metrics, "
+        "/ui and its websocket) except the probes /healthz /readyz /health /ready /startup; "
+        "a browser opens /ui/?token=TOKEN once",
     )
     parser.add_argument(
         "--oncop-token-file", metavar="PATH", help="like --oncop-token, the token read from PATH"
@@ -84,7 +86,26 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--apiserver-listen",
         default="127.0.0.1:0",
         metavar="HOST:PORT",
-        help="embedded mode: where the API server listens (default 127.0.0.1:0, a free port)",
+        help="embedded mode: where the API server listens (default 127.0.0.1:0, a free port); "
+        "an address beyond loopback needs --apiserver-token-auth-file",
+    )
+    parser.add_argument(
+        "--apiserver-token-auth-file",
+        metavar="PATH",
+        help="embedded mode: the API server authenticates bearer tokens from this file "
+        '(kube-apiserver\'s token,user,uid,"groups" CSV) on every path but /healthz /readyz '
+        "/livez /version, serves TLS, and the kubeconfig carries a generated admin token",
+    )
+    parser.add_argument(
+        "--apiserver-tls-cert-file",
+        metavar="PATH",
+        help="embedded mode: the API server's TLS certificate (default with a token file: "
+        "a generated self-signed one, written into the kubeconfig)",
+    )
+    parser.add_argument(
+        "--apiserver-tls-private-key-file",
+        metavar="PATH",
+        help="embedded mode: the key of --apiserver-tls-cert-file",
     )
     parser.add_argument(
         "--state", metavar="FILE", help="embedded mode: SQLite file that keeps every object"
@@ -158,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
 
     from orkestra_trio.apiserver.kubeconfig import default_kubeconfig_path
     from orkestra_trio.cli import UserError
-    from orkestra_trio.commands.apiserver import _parse_listen
+    from orkestra_trio.commands.apiserver import _parse_listen, serving_security
     from orkestra_trio.katalog import KatalogError, load_katalogs
     from orkestra_trio.oncop.reader import open_remote_reader
     from orkestra_trio.oncop.server import exposure_warning, read_token_file
@@ -194,6 +215,14 @@ def run(args: argparse.Namespace) -> int:
     web_host, web_port = _parse_listen(args.listen)
     _check_can_listen(args.listen, web_host, web_port)
     api_host, api_port = _parse_listen(args.apiserver_listen)
+    apiserver_security = serving_security(
+        api_host,
+        token_auth_file=args.apiserver_token_auth_file,
+        tls_cert_file=args.apiserver_tls_cert_file,
+        tls_private_key_file=args.apiserver_tls_private_key_file,
+        flag="--apiserver-listen",
+        prefix="--apiserver-",
+    )
     if api_port:
         _check_can_listen(args.apiserver_listen, api_host, api_port, flag="--apiserver-listen")
     if args.state is not None and not Path(args.state).resolve().parent.is_dir():
@@ -241,6 +270,7 @@ def run(args: argparse.Namespace) -> int:
                         namespace=args.namespace,
                         apiserver_host=api_host,
                         apiserver_port=api_port,
+                        apiserver_options=apiserver_security,
                         grace=args.grace,
                         remote=remote,
                         leader_elect=args.leader_elect or False,

@@ -289,6 +289,7 @@ async def open_runtime(
     state_file: str | os.PathLike[str] | None = None,
     apiserver_host: str = "127.0.0.1",
     apiserver_port: int = 0,
+    apiserver_options: Mapping[str, Any] | None = None,
     in_process: bool = True,
     workload_simulation: bool = True,
     bookmark_interval: float = 5.0,
@@ -357,6 +358,7 @@ async def open_runtime(
                     state_file=state_file,
                     workload_simulation=workload_simulation,
                     bookmark_interval=bookmark_interval,
+                    **(apiserver_options or {}),
                 )
             )
             if kubeconfig_out is not None:
@@ -364,9 +366,10 @@ async def open_runtime(
             transport = None
             if in_process:
                 transport = await stack.enter_async_context(open_asgi_transport(server.app))
-            kube = await stack.enter_async_context(
-                open_kube_client(server.url, transport=transport)
-            )
+            own: KubeConfig | str = server.url
+            if server.admin_token is not None or server.ca_pem is not None:
+                own = KubeConfig(server=server.url, ca_data=server.ca_pem, token=server.admin_token)
+            kube = await stack.enter_async_context(open_kube_client(own, transport=transport))
             server_url = server.url
         else:
             assert config is not None

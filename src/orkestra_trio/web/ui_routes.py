@@ -19,14 +19,13 @@ on the request path.
 from __future__ import annotations
 
 import datetime
-import hmac
 import importlib.resources
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 import trio
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -133,18 +132,9 @@ def build_snapshot(source: LiveSource, now: datetime.datetime) -> dict[str, Any]
     }
 
 
-def ui_routes(source: LiveSource, *, token: str | None = None) -> list[BaseRoute]:
-    """``/ui`` and its assets, and the ``/ui/live`` websocket."""
+def ui_routes(source: LiveSource) -> list[BaseRoute]:
+    """``/ui`` and its assets, and the ``/ui/live`` websocket (authentication: web/auth.py)."""
     assets = _load_assets()
-
-    def authorized(connection: HTTPConnection) -> bool:
-        if not token:
-            return True
-        given = connection.query_params.get("token", "")
-        header = connection.headers.get("authorization", "")
-        if header.lower().startswith("bearer "):
-            given = header[len("bearer ") :].strip()
-        return hmac.compare_digest(given.encode(), token.encode())
 
     async def index(request: Request) -> Response:
         return _asset(assets, "index.html")
@@ -159,9 +149,6 @@ def ui_routes(source: LiveSource, *, token: str | None = None) -> list[BaseRoute
         return _asset(assets, name)
 
     async def live(websocket: WebSocket) -> None:
-        if not authorized(websocket):
-            await websocket.close(code=1008)
-            return
         await websocket.accept()
         try:
             async with trio.open_nursery() as nursery:
