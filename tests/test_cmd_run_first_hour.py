@@ -317,3 +317,30 @@ def test_docs_name_the_installed_command():
             r"(?<![\w/.-])orkestra (?:run|validate|render|simulate|apiserver)\b", doc.read_text()
         )
         assert not wrong, (doc.name, wrong)
+
+
+@pytest.mark.slow
+async def test_the_apiserver_command_writes_its_kubeconfig_to_the_state_dir(tmp_path):
+    home, repo = tmp_path / "home", tmp_path / "repo"
+    repo.mkdir()
+    process = await trio.lowlevel.open_process(
+        [sys.executable, "-m", "orkestra_trio", "apiserver"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=clean_env(home, XDG_STATE_HOME=str(tmp_path / "state")),
+        cwd=repo,
+    )
+    run = Run(process)
+    try:
+        line = await run.wait_for("out", lambda line: line.startswith("kubeconfig: "))
+        written = tmp_path / "state" / "orkestra_trio" / "apiserver.kubeconfig"
+        assert line == f"kubeconfig: {written}" and written.exists()
+        assert list(repo.iterdir()) == []
+        process.send_signal(signal.SIGTERM)
+        with trio.fail_after(20):
+            assert await process.wait() == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await process.stdout.aclose()

@@ -152,3 +152,46 @@ async def test_progress_is_logged_while_work_is_pending_then_once_more(
         "progress: app 0 reconciled, 1 pending, 1 failing",
         "progress: app 2 reconciled, 0 pending, 0 failing",
     ]
+
+
+def test_the_cluster_source_names_each_origin(tmp_path) -> None:
+    from orkestra_trio.kube import find_config
+    from orkestra_trio.runtime.runtime import _stale_hint
+
+    config_text = (
+        "apiVersion: v1\nkind: Config\ncurrent-context: kind-dev\n"
+        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:6443'}}]\n"
+        "contexts: [{name: kind-dev, context: {cluster: c}}, "
+        "{name: orkestra-embedded, context: {cluster: c}}]\n"
+    )
+    kubeconfig = tmp_path / "kc"
+    kubeconfig.write_text(config_text)
+    home = tmp_path / "home"
+    (home / ".kube").mkdir(parents=True)
+    (home / ".kube" / "config").write_text(config_text)
+    sa = tmp_path / "sa"
+    sa.mkdir()
+    (sa / "token").write_text("t")
+    pod = {"KUBERNETES_SERVICE_HOST": "10.0.0.1", "KUBERNETES_SERVICE_PORT": "443"}
+    none = str(tmp_path / "nothing")
+
+    def origin(*args, **kwargs) -> str:
+        kwargs.setdefault("incluster_root", str(sa))
+        config = find_config(*args, **kwargs)
+        assert config is not None
+        return config.describe_origin()
+
+    assert (
+        origin(str(kubeconfig), env={}, home=none) == f"--kubeconfig {kubeconfig}, context kind-dev"
+    )
+    assert origin(env={"KUBECONFIG": str(kubeconfig)}, home=none) == (
+        f"$KUBECONFIG={kubeconfig}, context kind-dev"
+    )
+    assert origin(env={}, home=str(home)) == (
+        f"~/.kube/config ({home / '.kube' / 'config'}), context kind-dev"
+    )
+    assert origin(env=pod, home=none) == "in-cluster service account"
+    # A kubeconfig the runtime wrote for an embedded server that is gone: the retry line says so.
+    stale = find_config(str(kubeconfig), context="orkestra-embedded")
+    assert stale is not None and "unset KUBECONFIG or pass --embedded" in _stale_hint(stale)
+    assert _stale_hint(find_config(str(kubeconfig))) == ""

@@ -82,6 +82,8 @@ class Supervisor:
                         exc_info=exc,
                         extra={"box": self.name, "event": "crash"},
                     )
+                else:  # the traceback is still there for whoever asks (--log-level debug)
+                    logger.debug("box %s: %s", self.name, crash, exc_info=exc)
             else:
                 logger.info("box %s stopped", self.name, extra={"box": self.name, "event": "stop"})
                 return
