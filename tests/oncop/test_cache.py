@@ -158,3 +158,44 @@ async def test_least_recently_read_entries_are_evicted(autojump_clock):
     for key in ("a", "b", "c"):
         await cache.get(key, Remote(good(key)), ttl=10, stale_for=20)
     assert "a" not in cache and "b" in cache and "c" in cache
+
+
+async def test_a_fetch_outlives_the_reader_that_gave_up_and_brings_it_back(autojump_clock):
+    # The remote answers in 3 s, the reconcile may wait 1 s: the fetch belongs
+    # to the cache, so it lands anyway, and the reader hears of it.
+    changes = []
+    cache = RemoteCache(on_change=changes.append)
+    remote = Remote(good("Ready"), delay=3.0)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(cache.run)
+        await trio.testing.wait_all_tasks_blocked()
+        start = trio.current_time()
+        with trio.move_on_after(1.0):
+            await cache.get("k", remote, ttl=10, stale_for=20)
+            raise AssertionError("answered before the remote did")
+        assert changes == []
+        await trio.sleep(2.5)
+        assert trio.current_time() - start == 3.5
+        assert changes == ["k"]  # the answer arrived at 3 s: the gave-up reader is told
+        answer = await cache.get("k", remote, ttl=10, stale_for=20)
+        assert answer["status"]["phase"] == "Ready"
+        assert remote.calls == 1 and cache.hits == 1
+        nursery.cancel_scope.cancel()
+
+
+async def test_an_expired_answer_is_served_while_it_is_refreshed(autojump_clock):
+    changes = []
+    cache = RemoteCache(on_change=changes.append)
+    remote = Remote(good("A"), good("B"), delay=3.0)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(cache.run)
+        await trio.testing.wait_all_tasks_blocked()
+        await cache.get("k", remote, ttl=1, stale_for=20)  # 3 s: the first answer
+        # The refresher starts the next fetch as it expires; readers meanwhile get A at once.
+        await trio.sleep(1.5)
+        start = trio.current_time()
+        assert (await cache.get("k", remote, ttl=1, stale_for=20))["status"]["phase"] == "A"
+        assert trio.current_time() == start
+        await trio.sleep(3)
+        assert changes == ["k"] and cache.peek("k")["status"]["phase"] == "B"
+        nursery.cancel_scope.cancel()

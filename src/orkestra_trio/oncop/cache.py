@@ -4,10 +4,18 @@ Why each rule exists:
 
 * **TTL (``cacheFor``).** Reconciles run often; the remote operator must not
   be asked on every one. An answer is reused until it is ``ttl`` old.
-* **Single flight.** When an answer expires, a burst of reconciles would all
-  miss at once. Only the first one fetches; the others wait for its result.
-  If the fetching reconcile is cancelled (its deadline), a waiter takes over,
-  so nobody is left waiting on a fetch that will never finish.
+* **Single flight, in the cache's own scope.** When an answer expires, a
+  burst of reconciles would all miss at once; only one fetch runs. While
+  :meth:`RemoteCache.run` runs, that fetch is a task of the cache, not of the
+  reconcile that asked: a reconcile whose deadline passes stops waiting but
+  the fetch goes on, so a remote slower than ``reconciler.timeout`` still
+  lands. A reader that gave up is told through ``on_change`` when the answer
+  arrives (the runtime re-enqueues it). Without the refresher running, the
+  reader fetches itself and, if cancelled, a waiter takes over.
+* **Stale while revalidating.** An expired answer younger than
+  ``ttl + stale_for`` is served at once while the refresh runs: a reconcile
+  uses what is cached, and ``on_change`` brings it back when the new answer
+  differs.
 * **Staleness (``staleFor``).** A failed fetch does not erase what we knew:
   the last good answer is served (with an ``error`` field and
   ``stale: "true"``) while it is younger than ``stale_for``; after that the
@@ -89,6 +97,8 @@ class _Entry:
     pinned: bool = False
     #: The refresher's ticket: only the newest schedule of an entry counts.
     ticket: int = 0
+    #: A reader stopped waiting for the fetch in flight: tell on_change when it settles.
+    abandoned: bool = False
 
 
 class RemoteCache:
@@ -112,6 +122,8 @@ class RemoteCache:
         self._seq = 0
         self._wake = trio.Event()
         self._limiter = trio.CapacityLimiter(refresh_concurrency)
+        #: The refresher's nursery while :meth:`run` runs: where fetches live.
+        self._nursery: trio.Nursery | None = None
         #: Counters for metrics and tests.
         self.hits = 0
         self.fetches = 0
@@ -145,12 +157,26 @@ class RemoteCache:
             if entry.answer is not None and (entry.pinned or now < entry.expires):
                 self.hits += 1
                 return entry.answer
-            if entry.inflight is None:
+            if self._nursery is not None:
+                if entry.inflight is None:
+                    self._start_refresh(entry)
+                if entry.answer is not None and now < entry.expires + entry.stale_for:
+                    self.hits += 1
+                    return entry.answer  # stale while revalidating
+            elif entry.inflight is None:
                 await self._refresh(entry)
                 assert entry.answer is not None
                 return entry.answer
+            inflight = entry.inflight
+            assert inflight is not None
             seen = entry.version
-            await entry.inflight.wait()
+            settled = False
+            try:
+                await inflight.wait()
+                settled = True
+            finally:
+                if not settled:
+                    entry.abandoned = True
             if entry.version != seen and entry.answer is not None:
                 return entry.answer
             # The fetcher was cancelled before it settled: take over.
@@ -207,9 +233,17 @@ class RemoteCache:
 
     # --------------------------------------------------------------- fetching
 
-    async def _refresh(self, entry: _Entry) -> None:
+    def _start_refresh(self, entry: _Entry) -> None:
+        """Fetch ``entry`` in the cache's nursery; readers wait on ``entry.inflight``."""
+        assert self._nursery is not None
         done = trio.Event()
         entry.inflight = done
+        self._nursery.start_soon(self._refresh, entry, done, name=f"fetch {entry.key}")
+
+    async def _refresh(self, entry: _Entry, done: trio.Event | None = None) -> None:
+        if done is None:
+            done = trio.Event()
+            entry.inflight = done
         try:
             self.fetches += 1
             try:
@@ -240,7 +274,10 @@ class RemoteCache:
         entry.version += 1
         entry.expires = now + entry.ttl
         self._schedule(entry)
-        if previous is not None and previous != new and self.on_change is not None:
+        # News: a changed answer, or any answer for a reader that stopped waiting.
+        news = entry.abandoned or (previous is not None and previous != new)
+        entry.abandoned = False
+        if news and self.on_change is not None:
             try:
                 self.on_change(entry.key)
             except Exception:
@@ -269,23 +306,30 @@ class RemoteCache:
         nobody hears of remote changes until the next read.
         """
         async with trio.open_nursery() as nursery:
-            while True:
-                now = self._clock()
-                while self._due and self._due[0][0] <= now:
-                    _, ticket, entry = heapq.heappop(self._due)
-                    if entry.ticket != ticket or entry.pinned:
-                        continue  # outdated (refreshed or streamed since)
-                    if self._entries.get(entry.key) is not entry:
-                        continue  # dropped
-                    if now - entry.last_read > self.idle_after:
-                        del self._entries[entry.key]
-                        continue
-                    if entry.inflight is None:
-                        nursery.start_soon(self._background_refresh, entry)
-                self._wake = trio.Event()
-                deadline = self._due[0][0] if self._due else math.inf
-                with trio.move_on_at(deadline):
-                    await self._wake.wait()
+            self._nursery = nursery
+            try:
+                await self._refresh_forever(nursery)
+            finally:
+                self._nursery = None
+
+    async def _refresh_forever(self, nursery: trio.Nursery) -> None:
+        while True:
+            now = self._clock()
+            while self._due and self._due[0][0] <= now:
+                _, ticket, entry = heapq.heappop(self._due)
+                if entry.ticket != ticket or entry.pinned:
+                    continue  # outdated (refreshed or streamed since)
+                if self._entries.get(entry.key) is not entry:
+                    continue  # dropped
+                if now - entry.last_read > self.idle_after:
+                    del self._entries[entry.key]
+                    continue
+                if entry.inflight is None:
+                    nursery.start_soon(self._background_refresh, entry)
+            self._wake = trio.Event()
+            deadline = self._due[0][0] if self._due else math.inf
+            with trio.move_on_at(deadline):
+                await self._wake.wait()
 
     async def _background_refresh(self, entry: _Entry) -> None:
         async with self._limiter:

@@ -97,16 +97,8 @@ class RemoteReader:
 
         ``namespace`` "" means the observing CR's own namespace (from ``context``).
         """
-        if not namespace:
-            metadata = context.get("metadata")
-            if isinstance(metadata, Mapping):
-                namespace = str(metadata.get("namespace") or "")
         try:
-            target = (
-                oncop_target(crd, source, name=name, namespace=namespace)
-                if source.host is not None
-                else endpoint_target(crd, source, context, name=name, namespace=namespace)
-            )
+            target = self._target(crd, source, name=name, namespace=namespace, context=context)
         except TargetError as error:
             answer = cross_answer(None)
             answer["error"] = str(error)
@@ -118,6 +110,36 @@ class RemoteReader:
         if target.type == "events" and not target.raw:
             self._follow(target, source)
         return answer, target.key
+
+    def key_of(
+        self, entry: CrossEntry, *, name: str, namespace: str, context: Mapping[str, Any]
+    ) -> str | None:
+        """The cache key :meth:`read_with_key` will answer under, without reading (None: no URL).
+
+        The runtime records it before the read, so that a reconcile cancelled
+        while waiting is re-enqueued when the answer lands.
+        """
+        if entry.source is None:
+            return None
+        try:
+            target = self._target(
+                entry.crd, entry.source, name=name, namespace=namespace, context=context
+            )
+        except TargetError:
+            return None
+        return target.key
+
+    @staticmethod
+    def _target(
+        crd: str, source: CrossSource, *, name: str, namespace: str, context: Mapping[str, Any]
+    ) -> RemoteTarget:
+        if not namespace:
+            metadata = context.get("metadata")
+            if isinstance(metadata, Mapping):
+                namespace = str(metadata.get("namespace") or "")
+        if source.host is not None:
+            return oncop_target(crd, source, name=name, namespace=namespace)
+        return endpoint_target(crd, source, context, name=name, namespace=namespace)
 
     def target(
         self, entry: CrossEntry, *, name: str, namespace: str, context: Mapping[str, Any]

@@ -208,7 +208,11 @@ class ReconcilePipeline:
             name = selector.name.render(context) if selector.name is not None else ""
             namespace = selector.namespace.render(context) if selector.namespace else ""
             answer, target = await self.registry.read_cross(
-                entry, name=name, namespace=namespace or own_namespace, context=context
+                entry,
+                name=name,
+                namespace=namespace or own_namespace,
+                context=context,
+                reader=(self.name, object_key(cr)),
             )
             answers[entry.as_] = answer
             if self.box_metrics is not None:

@@ -30,7 +30,7 @@ from orkestra_trio.katalog.render import cross_answer
 from orkestra_trio.kube import KubeClient, ResourceRef, WatchOptions
 
 from .informer import Change, Informer, InformerKey, ObjectKey
-from .remote import read_remote, remote_target
+from .remote import read_remote, remote_target, remote_target_ahead
 
 if TYPE_CHECKING:
     from .box import Box
@@ -143,15 +143,32 @@ class KatalogRegistry:
     # ------------------------------------------------------------ cross reads
 
     async def read_cross(
-        self, entry: CrossEntry, *, name: str, namespace: str, context: Mapping[str, Any]
+        self,
+        entry: CrossEntry,
+        *,
+        name: str,
+        namespace: str,
+        context: Mapping[str, Any],
+        reader: Reader | None = None,
     ) -> tuple[dict[str, Any], CrossTarget | None]:
         """The answer for one ``cross:`` entry, and what was read (for re-enqueueing).
 
         Same-process: a lookup in the observed CRD's cache, never cached
         itself, always current. The answer is a fresh dict whose spec/status
         are the cached objects (read-only).
+
+        Remote: when the reader knows the answer's key ahead, ``reader`` (the
+        reading box and CR) is recorded as reading it before the wait, so a
+        reconcile that runs out of time waiting is re-enqueued when the answer
+        lands (the cache finishes the fetch in its own scope).
         """
         if not entry.same_process:
+            if reader is not None:
+                ahead = remote_target_ahead(
+                    self.remote, entry, name=name, namespace=namespace, context=context
+                )
+                if ahead is not None:
+                    self.add_read(*reader, ahead)
             return await read_remote(
                 self.remote, entry, name=name, namespace=namespace, context=context
             )
@@ -190,6 +207,13 @@ class KatalogRegistry:
             self._reads_of[reader] = targets
         else:
             self._reads_of.pop(reader, None)
+
+    def add_read(self, box: str, key: ObjectKey, target: CrossTarget) -> None:
+        """``box``'s CR ``key`` reads ``target`` too (kept until its next :meth:`record_reads`)."""
+        reader = (box, key)
+        previous = self._reads_of.get(reader, frozenset())
+        if target not in previous:
+            self.record_reads(box, key, previous | {target})
 
     def forget_reader(self, box: str, key: ObjectKey) -> None:
         """The CR is gone: it reads nothing any more."""

@@ -37,6 +37,15 @@ class KeyedRemoteReader(Protocol):
 
 
 @runtime_checkable
+class KeyAheadRemoteReader(Protocol):
+    """A remote reader that tells a read's cache key before reading (ONCOP's reader)."""
+
+    def key_of(
+        self, entry: CrossEntry, *, name: str, namespace: str, context: Mapping[str, Any]
+    ) -> str | None: ...
+
+
+@runtime_checkable
 class SourceReader(Protocol):
     """A remote reader that can read a bare ``source:`` (autoscale conditions need it)."""
 
@@ -61,6 +70,16 @@ def unavailable_answer() -> dict[str, Any]:
     answer = cross_answer(None)
     answer["error"] = "remote cross sources are not available in this runtime"
     return answer
+
+
+def remote_target_ahead(
+    remote: Any, entry: CrossEntry, *, name: str, namespace: str, context: Mapping[str, Any]
+) -> tuple[str, str, str] | None:
+    """The target a remote read will report, known before it runs (None: not known ahead)."""
+    if not isinstance(remote, KeyAheadRemoteReader):
+        return None
+    key = remote.key_of(entry, name=name, namespace=namespace, context=context)
+    return remote_target(key) if key is not None else None
 
 
 async def read_remote(
