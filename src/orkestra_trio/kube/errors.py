@@ -103,7 +103,17 @@ class Unauthorized(ApiError):
 
 
 class Forbidden(ApiError):
-    """403: authenticated but not allowed (RBAC)."""
+    """403: authenticated but not allowed (RBAC).
+
+    Said first, as ``forbidden: <verb> <object>: <the server's explanation>``:
+    in a box's health or an Event, a missing RBAC rule must read as one at a
+    glance, not as one more failed request.
+    """
+
+    def __init__(self, verb: str, target: str, **kwargs: Any) -> None:
+        super().__init__(verb, target, **kwargs)
+        explanation = self.message or self.reason
+        self.args = (f"forbidden: {verb} {target}: {explanation}",)
 
 
 class NotFound(ApiError):

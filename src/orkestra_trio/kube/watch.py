@@ -94,6 +94,8 @@ class WatchStats:
     errors: int = 0
     resource_version: str = ""
     last_error: str = ""
+    #: True from a failed list or watch request until one succeeds (``last_error`` says why).
+    failing: bool = False
 
 
 @attrs.frozen
@@ -188,8 +190,10 @@ class _ListWatcher:
                 if rv is None:
                     rv = await self._list(send)
                     backoff.reset()
+                    self.stats.failing = False
                 opened = trio.current_time()
                 rv, progressed = await self._watch(send, rv, backoff)
+                self.stats.failing = False
                 # The stream ended (server timeout, cut, watchdog): resume. A
                 # stream that ends at once without a single line is a server
                 # or proxy refusing watches: back off instead of spinning.
@@ -203,6 +207,7 @@ class _ListWatcher:
             except (ApiError, TransportError) as exc:
                 self.stats.errors += 1
                 self.stats.last_error = str(exc)
+                self.stats.failing = True
                 delay = backoff.next()
                 if isinstance(exc, ApiError) and exc.retry_after is not None:
                     delay = max(delay, exc.retry_after)  # the server asked for this much

@@ -54,6 +54,9 @@ from .workqueue import WorkQueue
 
 logger = logging.getLogger(__name__)
 
+#: Seconds between looks at the informers' errors (shown in the box's health).
+SYNC_ERROR_CHECK = 1.0
+
 #: Children are listed and watched by this label: one informer per kind for all boxes.
 CHILD_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"
 
@@ -219,9 +222,8 @@ class Box:
         assert self.pool is not None and self.cr_informer is not None
         self.health.mark_started()
         await self._wait_dependencies()
-        await self.cr_informer.synced.wait()
-        for informer in self.child_informers.values():
-            await informer.synced.wait()
+        for informer in (self.cr_informer, *self.child_informers.values()):
+            await self._wait_synced(informer)
         for key in self.cr_informer.keys():  # noqa: SIM118 (a list copy)
             self.queue.add(key)
         self.health.mark_synced()
@@ -233,12 +235,31 @@ class Box:
                 nursery.start_soon(self._follow_dependencies)
             if self.autoscaler is not None:
                 nursery.start_soon(self.autoscaler.run)
+            nursery.start_soon(self._follow_informer_errors)
             self._working = True
             try:
                 await self.pool.run()
             finally:
                 self._working = False
             nursery.cancel_scope.cancel()
+
+    async def _wait_synced(self, informer: Informer) -> None:
+        """Wait for the informer's first list; meanwhile its errors show in the box's health."""
+        while not informer.synced.is_set():
+            with trio.move_on_after(SYNC_ERROR_CHECK):
+                await informer.synced.wait()
+            if informer.error and not informer.synced.is_set():
+                self.health.record_blocked(informer.error)
+
+    async def _follow_informer_errors(self) -> None:
+        """A synced informer that starts failing (a watch refused) shows in health too."""
+        assert self.cr_informer is not None
+        informers = (self.cr_informer, *self.child_informers.values())
+        while True:
+            await trio.sleep(SYNC_ERROR_CHECK)
+            for informer in informers:
+                if informer.error:
+                    self.health.record_blocked(informer.error)
 
     async def _setup(self) -> None:
         """Informers and subscriptions, once per box (a restart keeps them)."""

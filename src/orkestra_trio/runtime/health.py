@@ -156,6 +156,16 @@ class BoxHealth:
         self.last_error = error
         self._notify()
 
+    def record_blocked(self, error: str) -> None:
+        """The box cannot start: an informer it needs keeps failing (RBAC, a missing CRD).
+
+        The state stays ``not started``; ``last_error`` says why, so that a box
+        waiting forever is never a silent one.
+        """
+        if self.last_error != error:
+            self.last_error = error
+            self._notify()
+
     def record_success(self) -> None:
         self.started = True  # a reconcile ran, so the box runs
         self.total_reconciles += 1

@@ -31,7 +31,14 @@ from orkestra_trio.katalog.manifests import (
     OWNER_NAMESPACE_ANNOTATION,
     OWNER_UID_LABEL,
 )
-from orkestra_trio.kube import KubeClient, ResourceInfo, Synced, WatchEvent, WatchOptions
+from orkestra_trio.kube import (
+    KubeClient,
+    ResourceInfo,
+    Synced,
+    WatchEvent,
+    WatchOptions,
+    WatchStats,
+)
 from orkestra_trio.kube.errors import KubeError
 
 from .backoff import JitteredBackoff
@@ -160,6 +167,8 @@ class Informer:
         self.resource_version = ""
         self.events_seen = 0
         self.last_error = ""
+        self._failing = False
+        self._watch_stats: WatchStats | None = None
 
     # ------------------------------------------------------------ subscribing
 
@@ -210,18 +219,29 @@ class Informer:
                     field_selector=self.field_selector or None,
                     options=self.options,
                 ) as events:
+                    self._watch_stats = events.stats
                     async for event in events:
                         attempt = 0
+                        self._failing = False
                         if isinstance(event, Synced):
                             self._replace(event)
                         else:
                             self._apply(event)
             except KubeError as exc:
                 self.last_error = str(exc)
+                self._failing = True
                 delay = backoff.delay(attempt)
                 attempt += 1
                 logger.warning("informer %s: %s; retrying in %.2fs", self.describe(), exc, delay)
                 await trio.sleep(delay)
+
+    @property
+    def error(self) -> str:
+        """Why listing or watching fails right now ("" while it works): the box shows it."""
+        stats = self._watch_stats
+        if stats is not None and stats.failing:
+            return stats.last_error
+        return self.last_error if self._failing else ""
 
     def describe(self) -> str:
         where = self.namespace or "all namespaces"
