@@ -113,7 +113,7 @@ def test_resource_groups_follow_the_fixed_apply_order(shop):
     assert order.index("custom") < order.index("deployments") < order.index("services")
     assert list(box.on_create) == ["configMaps"]
     assert list(box.on_delete) == ["jobs"]
-    assert order[:2] == ["namespaces", "secrets"] and order[-1] == "ingresses"
+    assert order[:2] == ["namespaces", "secrets"] and order[-3:] == ["ingresses", "hpa", "pdb"]
 
 
 def test_resource_entry_common_and_shorthand_fields(shop):

@@ -327,7 +327,7 @@ class _FakeTemplates:
         return "{{" in text
 
     @classmethod
-    def compile_template(cls, source, *, name="<template>"):
+    def compile_template(cls, source, *, name="<template>", notes=None):
         cls.compiled.append((source, name))
         lines = source.split("\n")
         for number, line in enumerate(lines, 1):

@@ -27,7 +27,16 @@ from orkestra_trio.katalog.reading import DOT_PATH, DocumentReader, Shape, descr
 from orkestra_trio.katalog.template import number_from_text
 from orkestra_trio.katalog.yamlsource import KeyPath
 
-_SOURCE_KEYS = ("host", "endpoint", "type", "cacheFor", "token", "tokenFrom", "staleFor")
+_SOURCE_KEYS = (
+    "host",
+    "endpoint",
+    "type",
+    "protocol",  # Orkestra's newest name for type
+    "cacheFor",
+    "token",
+    "tokenFrom",
+    "staleFor",
+)
 _ENV_NAME = Shape(re.compile(r"[A-Za-z_][A-Za-z0-9_]*"), "an environment variable name")
 # Scheme and host of an endpoint: everything up to the first /, ? or # after "//".
 _URL_AUTHORITY = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<authority>[^/?#]*)")
@@ -258,10 +267,14 @@ class ConditionReader(DocumentReader):
             )
             if token is not None:
                 self.report((*path, "tokenFrom"), "give token or tokenFrom, not both")
+        if m.get("type") is not None and m.get("protocol") is not None:
+            self.report((*path, "protocol"), "protocol and type are the same key; keep one")
         return CrossSource(
             host=host,
             endpoint=endpoint,
-            type=self.string(m, path, "type", choices=CROSS_TYPES) or "cr",
+            type=self.string(m, path, "type", choices=CROSS_TYPES)
+            or self.string(m, path, "protocol", choices=CROSS_TYPES)
+            or "cr",
             cache_for=cache_for,
             token=token,
             token_from_env=token_env,

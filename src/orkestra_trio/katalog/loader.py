@@ -18,14 +18,20 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from orkestra_trio.katalog import orkestra_keys, profiles
+from orkestra_trio.katalog import template as templates
 from orkestra_trio.katalog.condition_reader import ConditionReader
+from orkestra_trio.katalog.conditions import Condition
 from orkestra_trio.katalog.durations import DurationError, parse_duration
-from orkestra_trio.katalog.errors import KatalogError, KatalogIssue
+from orkestra_trio.katalog.errors import KatalogError, KatalogIssue, did_you_mean
+from orkestra_trio.katalog.manifests import deep_merge
 from orkestra_trio.katalog.model import (
     COMMON_ENTRY_KEYS,
     DEPENDENCY_CONDITIONS,
     EMPTY_MAP,
+    GROUP_ALIASES,
     RESOURCE_GROUPS,
+    SENTINELS,
     STATUS_FIELD_TYPES,
     ApiTypes,
     Autoscale,
@@ -35,12 +41,15 @@ from orkestra_trio.katalog.model import (
     CrossEntry,
     Dependency,
     Endpoints,
+    EnqueueGate,
     ForEach,
     FrozenMap,
     FrozenValue,
     Katalog,
     KatalogSet,
     OperatorBox,
+    OrderedDelete,
+    OrderedGroup,
     QueueSettings,
     Reconciler,
     Requeue,
@@ -49,6 +58,7 @@ from orkestra_trio.katalog.model import (
     Selector,
     StatusField,
     StatusSpec,
+    Watch,
 )
 from orkestra_trio.katalog.reading import DOT_PATH, Shape, describe
 from orkestra_trio.katalog.statusfields import shadows
@@ -79,6 +89,39 @@ _CRD_KEYS = (
     "crossAccess",
     "endpoints",
     "operatorBox",
+    # Orkestra's: honoured (enabled, mode: dynamic) or descriptive.
+    "enabled",
+    "description",
+    "mode",
+    "forceConflict",
+    *orkestra_keys.CRD_ENTRY,
+)
+_METADATA_KEYS = (
+    "name",
+    "labels",
+    "annotations",
+    # Descriptive (Orkestra's /katalog JSON and UI).
+    "namespace",
+    "clusterName",
+    "author",
+    "version",
+    "description",
+    "license",
+    "tags",
+    "createdBy",
+    "projects",
+)
+_TOP_KEYS = (
+    "apiVersion",
+    "kind",
+    "metadata",
+    "spec",
+    "profiles",
+    "notes",
+    "crossAccess",
+    "lifecycle",
+    "publish",
+    *orkestra_keys.TOP_LEVEL,
 )
 _API_TYPES_KEYS = ("group", "version", "kind", "plural")
 _BOX_KEYS = (
@@ -92,7 +135,31 @@ _BOX_KEYS = (
     "onDelete",
     "status",
     "autoscale",
+    # Orkestra's Gen B siblings and Gen C groups (ORKESTRA-LANGUAGE.md 1.0, 1.4).
+    "finalizers",
+    "preReconcile",
+    "observe",
+    "watch",
+    "runtime",
+    "reconcile",
+    "emit",
+    *orkestra_keys.BOX,
 )
+_RECONCILER_KEYS = ("workers", "resync", "timeout", "queue", "profile", "default", "requeue")
+# Gen C: `reconcile` holds the reconciler settings and the three phases.
+_RECONCILE_KEYS = (
+    *_RECONCILER_KEYS,
+    "onCreate",
+    "onReconcile",
+    "onDelete",
+    *orkestra_keys.RECONCILER,
+)
+_OBSERVE_KEYS = ("cross", "watch", *orkestra_keys.OBSERVE)
+_RUNTIME_KEYS = ("autoscale", "finalizers")
+_EMIT_KEYS = ("status",)
+_PRE_RECONCILE_KEYS = ("sentinels", "enqueueGate", "reconcileGate", "external")
+_WATCH_KEYS = ("apiVersion", "kind", "on", "keyFrom", "index", "enqueueGate")
+_WATCH_EVENTS = ("add", "update", "delete")
 _STATUS_FIELD_KEYS = ("path", "value", "type", "when", "or", "clearOnFalse")
 # Status fields the runtime writes itself.
 _RESERVED_STATUS_PATHS = frozenset({"conditions", "observedGeneration"})
@@ -158,17 +225,251 @@ def _ordered(issues: Sequence[KatalogIssue], files: Sequence[str]) -> list[Katal
 class _KatalogReader(ConditionReader):
     """Builds the model of one Katalog document, collecting issues on the way."""
 
+    #: Set by :meth:`katalog` before the CRDs are read.
+    profile_table: dict[str, dict[str, Any]] = {}
+    cross_access_default = True
+    katalog_finalizers: tuple[str, ...] = ()
+
+    # -- Orkestra's Katalog-level keys --------------------------------------
+
+    def read_profiles(self, top: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """Built-in profiles, then the Katalog's own (same name: the Katalog's wins)."""
+        merged = {category: dict(named) for category, named in profiles.BUILTIN.items()}
+        section = self.section(top, (), "profiles", allowed=profiles.CATEGORIES)
+        if section is None:
+            return merged
+        for category, named in section.items():
+            here: KeyPath = ("profiles", category)
+            body = self.mapping(named, here, allowed=None)
+            if body is None or category not in merged:
+                continue
+            for name, value in body.items():
+                if self.mapping(value, (*here, name), allowed=None) is not None:
+                    merged[category][name] = value
+        return merged
+
+    def profile_body(self, category: str, m: dict[str, Any], path: KeyPath) -> dict[str, Any]:
+        """The profile ``m['profile']`` names in ``category`` ({} when none is named)."""
+        name = m.get("profile")
+        if name is None:
+            return {}
+        here = (*path, "profile")
+        if not isinstance(name, str):
+            self.report(here, f"expected a profile name, got {describe(name)}")
+            return {}
+        known = self.profile_table.get(category, {})
+        if name not in known:
+            hint = did_you_mean(name, known) or (
+                f" (known: {', '.join(sorted(known))})" if known else ""
+            )
+            self.report(here, f"unknown {category} profile {name!r}{hint}")
+            return {}
+        return dict(known[name])
+
+    def with_profile(self, category: str, value: Any, path: KeyPath) -> Any:
+        """``{profile: x, ...overrides}`` resolved to the profile with the overrides laid over."""
+        if not isinstance(value, dict) or "profile" not in value:
+            return value
+        base = self.profile_body(category, value, path)
+        return deep_merge(base, {k: v for k, v in value.items() if k != "profile"})
+
+    def read_notes(self, top: dict[str, Any]) -> dict[str, str]:
+        """User notes (template functions), in any of Orkestra's three shapes."""
+        value = top.get("notes")
+        out: dict[str, str] = {}
+        if value is None:
+            return out
+        here: KeyPath = ("notes",)
+        items: list[tuple[Any, KeyPath]] = []
+        if isinstance(value, dict) and isinstance(value.get("functions"), list):
+            self.mapping(value, here, allowed=("functions",))
+            items = [(v, (*here, "functions", i)) for i, v in enumerate(value["functions"])]
+        elif isinstance(value, list):
+            items = [(v, (*here, i)) for i, v in enumerate(value)]
+        elif isinstance(value, dict):
+            for name, body in value.items():
+                body_map = self.mapping(body, (*here, name), allowed=("expression", "description"))
+                if body_map is not None:
+                    items.append(({**body_map, "name": name}, (*here, name)))
+        else:
+            self.report(here, f"expected notes: {{functions: [...]}}, got {describe(value)}")
+        for item, path in items:
+            m = self.mapping(
+                item, path, allowed=("name", "expression", "description"), required=("name",)
+            )
+            if m is None:
+                continue
+            name = self.string(m, path, "name", required=True, shape=_AS_NAME)
+            expression = self.string(m, path, "expression", required=True)
+            if name and expression:
+                if name in templates.REGISTRY:
+                    self.report((*path, "name"), f"note {name!r} would hide the function {name}")
+                    continue
+                out[name] = expression
+        self.set_notes(out)
+        return out
+
+    def finalizer_names(self, parent: dict[str, Any], path: KeyPath) -> tuple[str, ...]:
+        """``finalizers: [name]`` (also ``[{name: ...}]``): qualified names, as Kubernetes wants."""
+        out: list[str] = []
+        for index, item in enumerate(self.items(parent, path, "finalizers")):
+            here = (*path, "finalizers", index)
+            name = item.get("name") if isinstance(item, dict) else item
+            if not isinstance(name, str) or not _FINALIZER.fullmatch(name):
+                self.report(
+                    here, f"expected a finalizer such as example.com/cleanup, got {describe(name)}"
+                )
+                continue
+            out.append(name)
+        return tuple(out)
+
+    def pre_reconcile(
+        self, m: dict[str, Any], path: KeyPath
+    ) -> tuple[tuple[Condition, ...], tuple[Condition, ...], EnqueueGate | None]:
+        """preReconcile: the reconcileGate joins the box's gate; the enqueueGate filters updates."""
+        if m.get("external") is not None:
+            self.report(
+                (*path, "external"),
+                "external calls are not supported by orkestra_trio: observe a JSON endpoint "
+                "with cross: {source: {endpoint: ...}} instead (see docs/katalog.md)",
+                at_key=True,
+            )
+        declared = self.sentinel_names(m, path, "sentinels", declared=None)
+        gate_when: tuple[Condition, ...] = ()
+        gate_or: tuple[Condition, ...] = ()
+        gate = self.section(m, path, "reconcileGate", allowed=("when", "or", "eventAware"))
+        if gate is not None:
+            here = (*path, "reconcileGate")
+            gate_when = self.conditions(gate, here, "when")
+            gate_or = self.conditions(gate, here, "or")
+            self.boolean(gate, here, "eventAware", False)
+        enqueue = None
+        eg = self.section(m, path, "enqueueGate", allowed=("sentinels", "failPolicy"))
+        if eg is not None:
+            here = (*path, "enqueueGate")
+            enqueue = EnqueueGate(
+                sentinels=self.sentinel_names(eg, here, "sentinels", declared=declared),
+                fail_open=(
+                    self.string(eg, here, "failPolicy", choices=("open", "closed")) or "open"
+                )
+                == "open",
+            )
+        return gate_when, gate_or, enqueue
+
+    def sentinel_names(
+        self, m: dict[str, Any], path: KeyPath, key: str, *, declared: tuple[str, ...] | None
+    ) -> tuple[str, ...]:
+        out: list[str] = []
+        for index, item in enumerate(self.items(m, path, key)):
+            here = (*path, key, index)
+            if item not in SENTINELS:
+                hint = did_you_mean(str(item), SENTINELS)
+                self.report(here, f"unknown sentinel {item!r}{hint}")
+            elif declared is not None and declared and item not in declared:
+                self.report(here, f"sentinel {item!r} is not declared in preReconcile.sentinels")
+            else:
+                out.append(str(item))
+        return tuple(out)
+
+    def watches(
+        self, box: dict[str, Any], path: KeyPath, observe: dict[str, Any] | None
+    ) -> tuple[Watch, ...]:
+        parent, here = box, path
+        if observe is not None and observe.get("watch") is not None:
+            parent, here = observe, (*path, "observe")
+            if box.get("watch") is not None:
+                self.report((*path, "watch"), "watch is also written under observe; keep one")
+        out: list[Watch] = []
+        for index, item in enumerate(self.items(parent, here, "watch")):
+            at = (*here, "watch", index)
+            m = self.mapping(item, at, allowed=_WATCH_KEYS, required=("apiVersion", "kind"))
+            if m is None:
+                continue
+            for key in ("index", "enqueueGate"):
+                if m.get(key) is not None:
+                    self.report(
+                        (*at, key),
+                        f"watch {key} is not supported by orkestra_trio (see docs/katalog.md)",
+                        at_key=True,
+                    )
+            on: list[str] = []
+            for i, event in enumerate(self.items(m, at, "on")):
+                if event not in _WATCH_EVENTS:
+                    self.report((*at, "on", i), f"expected one of {', '.join(_WATCH_EVENTS)}")
+                else:
+                    on.append(event)
+            key_from = self.section(m, at, "keyFrom", allowed=("label", "name", "namespace"))
+            label = name = namespace = None
+            if key_from is not None:
+                kf = (*at, "keyFrom")
+                label = self.string(key_from, kf, "label", required=True)
+                name = self.text_at(key_from, kf, "name", required=True)
+                namespace = self.text_at(key_from, kf, "namespace", required=True)
+                if label and name:
+                    self.report(kf, "keyFrom takes label or name, not both")
+            out.append(
+                Watch(
+                    api_version=self.string(m, at, "apiVersion", required=True) or "",
+                    kind=self.string(m, at, "kind", required=True, shape=_KIND) or "",
+                    on=tuple(on) or _WATCH_EVENTS,
+                    key_label=label,
+                    key_name=name,
+                    key_namespace=namespace,
+                    location=self.location(at),
+                )
+            )
+        return tuple(out)
+
+    def on_delete(
+        self, parent: dict[str, Any], path: KeyPath
+    ) -> tuple[Resources, OrderedDelete | None]:
+        """onDelete: resource groups, or Orkestra's ordered form {ordered, timeout, groups}."""
+        value = parent.get("onDelete")
+        if not isinstance(value, dict) or not (
+            "ordered" in value or "groups" in value or "timeout" in value
+        ):
+            return self.resources(parent, path, "onDelete"), None
+        here = (*path, "onDelete")
+        m = self.mapping(
+            value, here, allowed=("ordered", "timeout", "groups"), required=("groups",)
+        )
+        if m is None:
+            return EMPTY_MAP, None
+        if m.get("ordered") is False:
+            self.report((*here, "ordered"), "groups are deleted in order; write ordered: true")
+        timeout = self.duration(m, here, "timeout", 300.0) or 300.0
+        groups: list[OrderedGroup] = []
+        for index, item in enumerate(self.items(m, here, "groups")):
+            at = (*here, "groups", index)
+            g = self.mapping(
+                item, at, allowed=("name", "when", "or", *RESOURCE_GROUPS, *GROUP_ALIASES)
+            )
+            if g is None:
+                continue
+            body = {k: v for k, v in g.items() if k not in ("name", "when", "or")}
+            groups.append(
+                OrderedGroup(
+                    name=self.string(g, at, "name") or f"group-{index}",
+                    resources=self.resources({"_": body}, at, "_", label="onDelete", here=at),
+                    when=self.conditions(g, at, "when"),
+                    or_=self.conditions(g, at, "or"),
+                )
+            )
+        return EMPTY_MAP, OrderedDelete(groups=tuple(groups), timeout=timeout)
+
     # -- the document ------------------------------------------------------
 
     def katalog(self, document: Any) -> Katalog:
         name = ""
         crds: dict[str, CrdEntry] = {}
+        info: dict[str, Any] = {}
         top = self.mapping(
             document,
             (),
-            allowed=("apiVersion", "kind", "metadata", "spec"),
+            allowed=_TOP_KEYS,
             required=("metadata", "spec"),
             what="a Katalog (a mapping with metadata and spec)",
+            refused=orkestra_keys.TOP_LEVEL,
         )
         if top is not None:
             api_version = top.get("apiVersion")
@@ -177,17 +478,29 @@ class _KatalogReader(ConditionReader):
             kind = top.get("kind")
             if kind is not None and kind != "Katalog":
                 self.report(("kind",), f"expected Katalog, got {kind!r}")
-            meta = self.section(
-                top, (), "metadata", allowed=("name", "labels", "annotations"), required=("name",)
-            )
+            meta = self.section(top, (), "metadata", allowed=_METADATA_KEYS, required=("name",))
             if meta is not None:
                 name = self.string(meta, ("metadata",), "name", required=True) or ""
                 self.text_map(meta, ("metadata",), "labels")
                 self.text_map(meta, ("metadata",), "annotations")
-            spec = self.section(top, (), "spec", allowed=("crds",), required=("crds",))
+                info = {k: v for k, v in meta.items() if k not in ("name", "labels", "annotations")}
+            self.profile_table = self.read_profiles(top)
+            self.read_notes(top)
+            self.cross_access_default = self.boolean(top, (), "crossAccess", True)
+            spec = self.section(
+                top,
+                (),
+                "spec",
+                allowed=("crds", "finalizers", *orkestra_keys.SPEC),
+                required=("crds",),
+                refused=orkestra_keys.SPEC,
+            )
             if spec is not None:
+                self.katalog_finalizers = self.finalizer_names(spec, ("spec",))
                 crds = self.crds(spec)
-        return Katalog(name=name, source_file=Path(self.file), crds=FrozenMap(crds))
+        return Katalog(
+            name=name, source_file=Path(self.file), crds=FrozenMap(crds), info=FrozenMap(info)
+        )
 
     def crds(self, spec: dict[str, Any]) -> dict[str, CrdEntry]:
         path: KeyPath = ("spec", "crds")
@@ -211,12 +524,24 @@ class _KatalogReader(ConditionReader):
         return out
 
     def crd(self, key: str, value: Any, path: KeyPath) -> CrdEntry | None:
-        m = self.mapping(value, path, allowed=_CRD_KEYS, required=("apiTypes",))
+        m = self.mapping(
+            value,
+            path,
+            allowed=_CRD_KEYS,
+            required=("apiTypes",),
+            refused=orkestra_keys.CRD_ENTRY,
+        )
         if m is None:
             return None
         api_types = self.api_types(m, path)
-        endpoints = self.section(m, path, "endpoints", allowed=("enabled",))
-        box = self.section(m, path, "operatorBox", allowed=_BOX_KEYS)
+        endpoints = self.section(m, path, "endpoints", allowed=("enabled", "health", "info"))
+        box = self.section(m, path, "operatorBox", allowed=_BOX_KEYS, refused=orkestra_keys.BOX)
+        if m.get("mode") not in (None, "dynamic"):
+            self.report(
+                (*path, "mode"),
+                "only mode: dynamic is supported (typed mode needs Go types compiled into Orkestra)",
+            )
+        self.boolean(m, path, "forceConflict", True)
         return CrdEntry(
             key=key,
             api_types=api_types,
@@ -224,7 +549,7 @@ class _KatalogReader(ConditionReader):
             crd_file=self.file_path(m, path, "crdFile"),
             cr_files=self.file_paths(m, path, "crFiles"),
             depends_on=self.depends_on(m, path),
-            cross_access=self.boolean(m, path, "crossAccess", True),
+            cross_access=self.boolean(m, path, "crossAccess", self.cross_access_default),
             endpoints=Endpoints(
                 enabled=self.boolean(endpoints, (*path, "endpoints"), "enabled", True)
                 if endpoints is not None
@@ -234,6 +559,8 @@ class _KatalogReader(ConditionReader):
             if box is not None
             else None,
             location=self.location(path, at_key=True),
+            enabled=self.boolean(m, path, "enabled", True),
+            description=self.string(m, path, "description") or "",
         )
 
     def api_types(self, crd: dict[str, Any], path: KeyPath) -> ApiTypes:
@@ -329,31 +656,134 @@ class _KatalogReader(ConditionReader):
     # -- operatorBox -------------------------------------------------------
 
     def operator_box(self, box: dict[str, Any], path: KeyPath) -> OperatorBox:
-        requeue = self.section(box, path, "requeue", allowed=("after", "when", "or"))
-        status = self.section(box, path, "status", allowed=("conditions", "fields"))
-        autoscale = self.section(
-            box, path, "autoscale", allowed=("interval", "cooldown", "conditions")
-        )
-        return OperatorBox(
-            reconciler=self.reconciler(box, path),
-            requeue=self.requeue(requeue, (*path, "requeue")) if requeue is not None else None,
-            when=self.conditions(box, path, "when"),
-            or_=self.conditions(box, path, "or"),
-            cross=self.cross_entries(box, path),
-            on_create=self.resources(box, path, "onCreate"),
-            on_reconcile=self.resources(box, path, "onReconcile"),
-            on_delete=self.resources(box, path, "onDelete"),
-            status=self.status(status, (*path, "status")) if status is not None else StatusSpec(),
-            autoscale=(
-                self.autoscale(autoscale, (*path, "autoscale")) if autoscale is not None else None
+        """Both layouts onto one model: the seeds' (Gen B) and Orkestra's newest (Gen C).
+
+        Gen C groups the same keys under observe / preReconcile / runtime /
+        reconcile / emit; each key is read from wherever it is written, with
+        its own file position. A key written in both places is an error.
+        """
+        groups = {
+            "observe": self.section(
+                box, path, "observe", allowed=_OBSERVE_KEYS, refused=orkestra_keys.OBSERVE
             ),
+            "runtime": self.section(box, path, "runtime", allowed=_RUNTIME_KEYS),
+            "reconcile": self.section(
+                box, path, "reconcile", allowed=_RECONCILE_KEYS, refused=orkestra_keys.RECONCILER
+            ),
+            "emit": self.section(box, path, "emit", allowed=_EMIT_KEYS),
+        }
+
+        def place(key: str, *homes: str) -> tuple[dict[str, Any], KeyPath]:
+            """(parent, path) of ``key``: the box itself or one of its Gen C groups."""
+            found: list[tuple[dict[str, Any], KeyPath]] = []
+            if box.get(key) is not None:
+                found.append((box, path))
+            for home in homes:
+                group = groups.get(home)
+                if group is not None and group.get(key) is not None:
+                    found.append((group, (*path, home)))
+            if len(found) > 1:
+                self.report(
+                    (*found[1][1], key),
+                    f"{key} is also written at {'.'.join(map(str, found[0][1]))}; keep one",
+                    at_key=True,
+                )
+            return found[0] if found else (box, path)
+
+        requeue_parent, requeue_path = place("requeue", "reconcile")
+        reconciler_parent, reconciler_path = place("reconciler")
+        if groups["reconcile"] is not None:
+            reconciler_parent, reconciler_path = box, path
+        legacy_requeue = self.reconciler_requeue(reconciler_parent, reconciler_path)
+        requeue = self.section(
+            requeue_parent, requeue_path, "requeue", allowed=("after", "when", "or")
+        )
+        status_parent, status_path = place("status", "emit")
+        status = self.section(
+            status_parent, status_path, "status", allowed=("conditions", "fields")
+        )
+        autoscale_parent, autoscale_path = place("autoscale", "runtime")
+        autoscale = self.section(
+            autoscale_parent,
+            autoscale_path,
+            "autoscale",
+            allowed=("interval", "cooldown", "conditions"),
+        )
+        cross_parent, cross_path = place("cross", "observe")
+        phases = {phase: place(phase, "reconcile") for phase in ("onCreate", "onReconcile")}
+        delete_parent, delete_path = place("onDelete", "reconcile")
+        finalizers_parent, finalizers_path = place("finalizers", "runtime")
+        reconciler = (
+            self.reconciler_settings(groups["reconcile"], (*path, "reconcile"))
+            if groups["reconcile"] is not None
+            else self.reconciler(box, path)
+        )
+        pre = self.section(box, path, "preReconcile", allowed=_PRE_RECONCILE_KEYS)
+        gate_when: tuple[Condition, ...] = ()
+        gate_or: tuple[Condition, ...] = ()
+        enqueue_gate = None
+        if pre is not None:
+            gate_when, gate_or, enqueue_gate = self.pre_reconcile(pre, (*path, "preReconcile"))
+        on_delete, ordered = self.on_delete(delete_parent, delete_path)
+        return OperatorBox(
+            reconciler=reconciler,
+            requeue=self.requeue(requeue, (*requeue_path, "requeue"))
+            if requeue is not None
+            else legacy_requeue,
+            when=(*self.conditions(box, path, "when"), *gate_when),
+            or_=(*self.conditions(box, path, "or"), *gate_or),
+            cross=self.cross_entries(cross_parent, cross_path),
+            on_create=self.resources(*phases["onCreate"], "onCreate"),
+            on_reconcile=self.resources(*phases["onReconcile"], "onReconcile"),
+            on_delete=on_delete,
+            status=self.status(status, (*status_path, "status"))
+            if status is not None
+            else StatusSpec(),
+            autoscale=(
+                self.autoscale(autoscale, (*autoscale_path, "autoscale"))
+                if autoscale is not None
+                else None
+            ),
+            finalizers=(
+                *self.katalog_finalizers,
+                *self.finalizer_names(finalizers_parent, finalizers_path),
+            ),
+            watches=self.watches(box, path, groups["observe"]),
+            enqueue_gate=enqueue_gate,
+            ordered_delete=ordered,
         )
 
     def reconciler(self, box: dict[str, Any], path: KeyPath) -> Reconciler:
-        here = (*path, "reconciler")
-        m = self.section(box, path, "reconciler", allowed=("workers", "resync", "timeout", "queue"))
+        m = self.section(
+            box, path, "reconciler", allowed=_RECONCILER_KEYS, refused=orkestra_keys.RECONCILER
+        )
         if m is None:
             return Reconciler()
+        return self.reconciler_settings(m, (*path, "reconciler"))
+
+    def reconciler_requeue(self, box: dict[str, Any], path: KeyPath) -> Requeue | None:
+        """Gen B also allows ``reconciler.requeue``."""
+        m = box.get("reconciler")
+        if not isinstance(m, dict) or m.get("requeue") is None:
+            return None
+        if box.get("requeue") is not None:
+            self.report(
+                (*path, "reconciler", "requeue"), "requeue is also written on the box; keep one"
+            )
+        here = (*path, "reconciler")
+        requeue = self.section(m, here, "requeue", allowed=("after", "when", "or"))
+        return self.requeue(requeue, (*here, "requeue")) if requeue is not None else None
+
+    def reconciler_settings(self, m: dict[str, Any], here: KeyPath) -> Reconciler:
+        if m.get("default") not in (None, True):
+            self.report(
+                (*here, "default"),
+                "default: false asks for hooks or a remote reconciler, which orkestra_trio "
+                "does not support; the template reconciler is the only one",
+            )
+        profile = self.profile_body("reconciler", m, here)
+        if profile:
+            m = {**profile, **{k: v for k, v in m.items() if k != "profile"}}
         queue = self.section(m, here, "queue", allowed=("maxDepth", "failureThreshold"))
         timeout = self.duration(m, here, "timeout", 30.0)
         if timeout is not None and timeout <= 0:
@@ -407,7 +837,11 @@ class _KatalogReader(ConditionReader):
 
     def cross_entry(self, value: Any, path: KeyPath) -> CrossEntry | None:
         m = self.mapping(
-            value, path, allowed=("crd", "selector", "as", "source"), required=("crd",)
+            value,
+            path,
+            allowed=("crd", "selector", "as", "source", *orkestra_keys.CROSS_ENTRY),
+            required=("crd",),
+            refused=orkestra_keys.CROSS_ENTRY,
         )
         if m is None:
             return None
@@ -441,18 +875,38 @@ class _KatalogReader(ConditionReader):
             crd=crd, as_=as_, selector=selector, source=source, location=self.location(path)
         )
 
-    def resources(self, box: dict[str, Any], path: KeyPath, phase: str) -> Resources:
-        here = (*path, phase)
-        m = self.section(box, path, phase, allowed=tuple(RESOURCE_GROUPS))
+    def resources(
+        self,
+        box: dict[str, Any],
+        path: KeyPath,
+        phase: str,
+        *,
+        label: str | None = None,
+        here: KeyPath | None = None,
+    ) -> Resources:
+        """The resource groups of ``box[phase]`` (``label``/``here``: an ordered onDelete group)."""
+        if here is None:
+            here = (*path, phase)
+            m = self.section(
+                box,
+                path,
+                phase,
+                allowed=(*RESOURCE_GROUPS, *GROUP_ALIASES),
+                refused=_IGNORED_GROUPS,
+            )
+        else:
+            m = box.get(phase)
         if m is None:
             return EMPTY_MAP
         out: dict[str, tuple[ResourceEntry, ...]] = {}
         for group in RESOURCE_GROUPS:  # apply order, whatever the file's order
             entries = []
-            for index, item in enumerate(self.items(m, here, group)):
-                entry = self.resource_entry(group, item, (*here, group, index), phase)
-                if entry is not None:
-                    entries.append(entry)
+            keys = [group, *(alias for alias, name in GROUP_ALIASES.items() if name == group)]
+            for key in keys:
+                for index, item in enumerate(self.items(m, here, key)):
+                    entry = self.resource_entry(group, item, (*here, key, index), label or phase)
+                    if entry is not None:
+                        entries.append(entry)
             if entries:
                 out[group] = tuple(entries)
         return FrozenMap(out)
@@ -465,6 +919,13 @@ class _KatalogReader(ConditionReader):
         m = self.mapping(value, path, allowed=COMMON_ENTRY_KEYS | info.shorthand, required=required)
         if m is None:
             return None
+        if group in profiles.GROUP_CATEGORIES and "profile" in m:
+            body = self.profile_body(group, m, path)
+            m = {**body, **{k: v for k, v in m.items() if k != "profile"}}
+        if "once" in m and phase == "onDelete":
+            self.report(
+                (*path, "once"), "once applies to onCreate/onReconcile secrets", at_key=True
+            )
         if "reconcile" in m and phase != "onCreate":
             self.report(
                 (*path, "reconcile"),
@@ -480,11 +941,13 @@ class _KatalogReader(ConditionReader):
                 at_key=True,
             )
         fields: dict[str, FrozenValue] = {}
-        for key in sorted(info.shorthand & m.keys(), key=list(m).index):
-            if m[key] is None:
+        for key in sorted(info.shorthand & m.keys() - {"once", "profile"}, key=list(m).index):
+            raw = m[key]
+            if raw is None:
                 continue
-            if self.shorthand_shape_ok(key, m[key], (*path, key)):
-                fields[key] = self.freeze(m[key], (*path, key))
+            raw = self.resolve_profiles(key, raw, (*path, key))
+            if self.shorthand_shape_ok(key, raw, (*path, key)):
+                fields[key] = self.freeze(raw, (*path, key))
         for_each = None
         fe = self.section(m, path, "forEach", allowed=("field", "as"), required=("field",))
         if fe is not None:
@@ -515,7 +978,20 @@ class _KatalogReader(ConditionReader):
             fields=FrozenMap(fields),
             location=self.location(path),
             wait=self.boolean(m, path, "wait", False),
+            sleep=self.duration(m, path, "sleep", 0.0) or 0.0,
+            once=self.boolean(m, path, "once", False),
         )
+
+    def resolve_profiles(self, key: str, value: Any, path: KeyPath) -> Any:
+        """Shorthand values that may name a profile, resolved (probes: each probe)."""
+        if key in profiles.FIELD_CATEGORIES:
+            return self.with_profile(profiles.FIELD_CATEGORIES[key], value, path)
+        if key == "probes" and isinstance(value, dict):
+            return {
+                kind: self.with_profile("probes", probe, (*path, kind))
+                for kind, probe in value.items()
+            }
+        return value
 
     def shorthand_shape_ok(self, key: str, value: Any, path: KeyPath) -> bool:
         """Catch the shape mistakes of shorthand keys now rather than at apply time."""
@@ -528,6 +1004,15 @@ class _KatalogReader(ConditionReader):
         if key in _SCALAR_SHORTHAND and isinstance(value, dict | list):
             self.report(path, f"expected a single value, got {describe(value)}")
             return False
+        if key == "envFrom" and isinstance(value, list):
+            self.report(path, orkestra_keys.ENVFROM_LIST)
+            return False
+        if key == "envFrom":
+            return self.mapping(value, path, allowed=("secretRef", "configMapRef")) is not None
+        if key == "probes":
+            return (
+                self.mapping(value, path, allowed=("liveness", "readiness", "startup")) is not None
+            )
         if key == "env":
             if isinstance(value, list):
                 ok = True
@@ -633,8 +1118,45 @@ class _KatalogReader(ConditionReader):
 
 
 # Shorthand keys whose value must be a mapping, a list, or a single value.
-_MAPPING_SHORTHAND = frozenset({"spec", "metadata", "data", "stringData", "resources", "selector"})
-_LIST_SHORTHAND = frozenset({"ports", "command", "args"})
+_MAPPING_SHORTHAND = frozenset(
+    {
+        "spec",
+        "metadata",
+        "data",
+        "stringData",
+        "resources",
+        "selector",
+        "nodeSelector",
+        "securityContext",
+        "podSecurity",
+        "rollingUpdate",
+        "autoscale",
+        "podSelector",
+        "hard",
+        "scaleTargetRef",
+        "roleRef",
+    }
+)
+_LIST_SHORTHAND = frozenset(
+    {
+        "ports",
+        "command",
+        "args",
+        "volumes",
+        "volumeMounts",
+        "imagePullSecrets",
+        "policyTypes",
+        "ingress",
+        "egress",
+        "limits",
+        "rules",
+        "subjects",
+        "serviceAccounts",
+        "accessModes",
+        "metrics",
+        "toNamespaces",
+    }
+)
 _SCALAR_SHORTHAND = frozenset(
     {
         "image",
@@ -654,5 +1176,39 @@ _SCALAR_SHORTHAND = frozenset(
         "className",
         "apiVersion",
         "kind",
+        "protocol",
+        "headless",
+        "serviceAccountName",
+        "workingDirectory",
+        "imagePullPolicy",
+        "storage",
+        "storageClassName",
+        "volumeMode",
+        "minReplicas",
+        "maxReplicas",
+        "cpu",
+        "memory",
+        "minAvailable",
+        "maxUnavailable",
+        "role",
+        "target",
     }
 )
+
+# Groups Orkestra parses and ignores: refused here, so nothing is dropped silently.
+_IGNORED_GROUPS = {
+    name: f"{name} is not supported (Orkestra parses and ignores it too); use custom: "
+    "with apiVersion and kind"
+    for name in (
+        "replicaSets",
+        "pods",
+        "podTemplates",
+        "persistentVolumes",
+        "clusterRoles",
+        "clusterRoleBindings",
+        "storageClasses",
+        "priorityClasses",
+        "serviceMonitors",
+    )
+}
+_FINALIZER = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")

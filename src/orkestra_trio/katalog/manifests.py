@@ -74,10 +74,15 @@ _INT_FIELDS = frozenset(
         "fsGroup",
         "defaultMode",
         "weight",
+        "minReplicas",
+        "maxReplicas",
+        "averageUtilization",
     }
 )
 # Integer fields that may instead hold a port *name* ("http").
-_INT_OR_NAME_FIELDS = frozenset({"port", "targetPort", "servicePort"})
+_INT_OR_NAME_FIELDS = frozenset(
+    {"port", "targetPort", "servicePort", "minAvailable", "maxUnavailable", "maxSurge"}
+)
 # Fields Kubernetes types as booleans.
 _BOOL_FIELDS = frozenset(
     {
@@ -104,7 +109,17 @@ _BOOL_FIELDS = frozenset(
 )
 # Subtrees whose values are free text by definition: never coerced.
 _TEXT_SUBTREES = frozenset(
-    {"labels", "annotations", "matchLabels", "selector", "resources", "data", "stringData"}
+    {
+        "labels",
+        "annotations",
+        "matchLabels",
+        "selector",
+        "resources",
+        "data",
+        "stringData",
+        "nodeSelector",
+        "hard",
+    }
 )
 
 
@@ -241,7 +256,7 @@ _Expander = Callable[[dict[str, Any], Mapping[str, Any], str, Owner], None]
 
 
 def _workload(manifest: dict[str, Any], entry: Mapping[str, Any], name: str, owner: Owner) -> None:
-    """deployments and statefulSets: one container, selector == pod labels."""
+    """deployments, statefulSets, daemonSets: one container, selector == pod labels."""
     labels = pod_labels(name, owner.name)
     spec: dict[str, Any] = {}
     if "replicas" in entry:
@@ -249,11 +264,38 @@ def _workload(manifest: dict[str, Any], entry: Mapping[str, Any], name: str, own
     spec["selector"] = {"matchLabels": dict(labels)}
     if manifest["kind"] == "StatefulSet":
         spec["serviceName"] = _text(entry.get("serviceName")) or name
+    rolling = entry.get("rollingUpdate")
+    if isinstance(rolling, Mapping):
+        spec["strategy"] = {"type": "RollingUpdate", "rollingUpdate": plain_copy(rolling)}
     spec["template"] = {
         "metadata": {"labels": dict(labels)},
-        "spec": {"containers": [_container(entry, name)]},
+        "spec": _pod_spec(entry, name),
     }
     manifest["spec"] = spec
+
+
+def _pod_spec(entry: Mapping[str, Any], name: str, restart: str = "") -> dict[str, Any]:
+    """The pod spec of a workload entry: its one container and the pod-level shorthand."""
+    pod: dict[str, Any] = {}
+    if restart:
+        pod["restartPolicy"] = _text(entry.get("restartPolicy")) or restart
+    if entry.get("serviceAccountName") not in (None, ""):
+        pod["serviceAccountName"] = _text(entry["serviceAccountName"])
+    if "nodeSelector" in entry:
+        pod["nodeSelector"] = _text_map(entry["nodeSelector"], "nodeSelector")
+    if "podSecurity" in entry:
+        pod["securityContext"] = _mapping(entry["podSecurity"], "podSecurity")
+    if "imagePullSecrets" in entry:
+        pod["imagePullSecrets"] = [
+            {"name": _text(item.get("name"))}
+            if isinstance(item, Mapping)
+            else {"name": _text(item)}
+            for item in _list(entry["imagePullSecrets"], "imagePullSecrets")
+        ]
+    if "volumes" in entry:
+        pod["volumes"] = plain_copy(_list(entry["volumes"], "volumes"))
+    pod["containers"] = [_container(entry, name)]
+    return pod
 
 
 def _job_pod_template(
@@ -261,10 +303,7 @@ def _job_pod_template(
 ) -> dict[str, Any]:
     return {
         "metadata": {"labels": pod_labels(name, owner.name)},
-        "spec": {
-            "restartPolicy": _text(entry.get("restartPolicy")) or restart,
-            "containers": [_container(entry, name)],
-        },
+        "spec": _pod_spec(entry, name, restart),
     }
 
 
@@ -295,20 +334,93 @@ def _container(entry: Mapping[str, Any], name: str) -> dict[str, Any]:
         container["command"] = _text_list(entry["command"], "command")
     if "args" in entry:
         container["args"] = _text_list(entry["args"], "args")
+    if entry.get("imagePullPolicy") not in (None, ""):
+        container["imagePullPolicy"] = _text(entry["imagePullPolicy"])
+    if entry.get("workingDirectory") not in (None, ""):
+        container["workingDir"] = _text(entry["workingDirectory"])
     ports: list[Any] = []
     if entry.get("port") not in (None, ""):
-        ports.append({"name": "http", "containerPort": entry["port"], "protocol": "TCP"})
+        protocol = _text(entry.get("protocol")) or "TCP"
+        ports.append({"name": "http", "containerPort": entry["port"], "protocol": protocol})
     if "ports" in entry:
         ports.extend(plain_copy(_list(entry["ports"], "ports")))
     if ports:
         container["ports"] = ports
     if "env" in entry:
         container["env"] = _env(entry["env"])
+    if "envFrom" in entry:
+        container["envFrom"] = _env_from(entry["envFrom"])
     if "resources" in entry:
         if not isinstance(entry["resources"], Mapping):
             raise ManifestError("resources", "must be a mapping (requests, limits)")
         container["resources"] = plain_copy(entry["resources"])
+    if "probes" in entry:
+        for kind, probe in _mapping(entry["probes"], "probes").items():
+            container[f"{kind}Probe"] = _probe(probe, entry.get("port"), f"probes.{kind}")
+    if "securityContext" in entry:
+        container["securityContext"] = _mapping(entry["securityContext"], "securityContext")
+    if "volumeMounts" in entry:
+        container["volumeMounts"] = plain_copy(_list(entry["volumeMounts"], "volumeMounts"))
     return container
+
+
+def _env_from(value: Any) -> list[dict[str, Any]]:
+    """``{secretRef: [{name, prefix}], configMapRef: [...]}`` -> Kubernetes envFrom."""
+    sources: list[dict[str, Any]] = []
+    for ref in ("configMapRef", "secretRef"):
+        items = _mapping(value, "envFrom").get(ref)
+        if items is None:
+            continue
+        if isinstance(items, str | Mapping):
+            items = [items]
+        for index, item in enumerate(_list(items, f"envFrom.{ref}")):
+            if isinstance(item, str):
+                item = {"name": item}
+            if not isinstance(item, Mapping) or not item.get("name"):
+                raise ManifestError(f"envFrom.{ref}[{index}]", "needs a name")
+            source: dict[str, Any] = {ref: {"name": _text(item["name"])}}
+            if item.get("optional") is not None:
+                source[ref]["optional"] = item["optional"]
+            if item.get("prefix"):
+                source["prefix"] = _text(item["prefix"])
+            sources.append(source)
+    return sources
+
+
+_PROBE_SETTINGS = (
+    "initialDelaySeconds",
+    "periodSeconds",
+    "timeoutSeconds",
+    "failureThreshold",
+    "successThreshold",
+    "terminationGracePeriodSeconds",
+)
+
+
+def _probe(value: Any, default_port: Any, field: str) -> dict[str, Any]:
+    """``{type: http|tcp|exec|grpc, path, port, command, ...}`` -> a Kubernetes probe."""
+    probe = _mapping(value, field)
+    kind = _text(probe.get("type")) or ("exec" if "command" in probe else "http")
+    port = probe.get("port")
+    if port in (None, ""):
+        port = default_port if default_port not in (None, "") else "http"
+    out: dict[str, Any]
+    if kind == "http":
+        out = {"httpGet": {"path": _text(probe.get("path")) or "/", "port": port}}
+        if probe.get("scheme"):
+            out["httpGet"]["scheme"] = _text(probe["scheme"])
+    elif kind == "tcp":
+        out = {"tcpSocket": {"port": port}}
+    elif kind == "grpc":
+        out = {"grpc": {"port": port}}
+    elif kind == "exec":
+        out = {"exec": {"command": _text_list(probe.get("command") or [], f"{field}.command")}}
+    else:
+        raise ManifestError(f"{field}.type", f"expected http, tcp, grpc or exec, got {kind!r}")
+    for key in _PROBE_SETTINGS:
+        if probe.get(key) not in (None, ""):
+            out[key] = probe[key]
+    return out
 
 
 def _env(value: Any) -> list[dict[str, Any]]:
@@ -334,6 +446,8 @@ def _service(manifest: dict[str, Any], entry: Mapping[str, Any], name: str, owne
     spec: dict[str, Any] = {}
     if entry.get("type") not in (None, ""):
         spec["type"] = _text(entry["type"])
+    if _text(entry.get("headless")) == "true":
+        spec["clusterIP"] = "None"
     selector = entry.get("selector")
     if selector is None or selector == {}:
         spec["selector"] = pod_labels(name, owner.name)
@@ -349,7 +463,7 @@ def _service(manifest: dict[str, Any], entry: Mapping[str, Any], name: str, owne
                 "name": "http",
                 "port": entry["port"],
                 "targetPort": entry["port"] if target in (None, "") else target,
-                "protocol": "TCP",
+                "protocol": _text(entry.get("protocol")) or "TCP",
             }
         )
     if "ports" in entry:
@@ -411,6 +525,118 @@ def _ingress(manifest: dict[str, Any], entry: Mapping[str, Any], name: str, owne
     if entry.get("className") not in (None, ""):
         spec["ingressClassName"] = _text(entry["className"])
     spec["rules"] = [rule]
+    tls = entry.get("tls")
+    if tls not in (None, "", "false", False):
+        spec["tls"] = _ingress_tls(tls, host, name)
+    manifest["spec"] = spec
+
+
+def _ingress_tls(value: Any, host: str, name: str) -> list[dict[str, Any]]:
+    """``tls: true``, ``{secretName, hosts}`` or a list of those -> spec.tls."""
+    if value in (True, "true"):
+        value = {}
+    items = value if isinstance(value, list | tuple) else [value]
+    out: list[dict[str, Any]] = []
+    for index, item in enumerate(items):
+        item = _mapping(item, f"tls[{index}]")
+        hosts = item.get("hosts")
+        hosts = _text_list(hosts, "tls.hosts") if hosts is not None else ([host] if host else [])
+        tls: dict[str, Any] = {"secretName": _text(item.get("secretName")) or f"{name}-tls"}
+        if hosts:
+            tls["hosts"] = hosts
+        out.append(tls)
+    return out
+
+
+def _network_policy(
+    manifest: dict[str, Any], entry: Mapping[str, Any], name: str, owner: Owner
+) -> None:
+    selector = entry.get("podSelector") or {}
+    if isinstance(selector, Mapping) and not {"matchLabels", "matchExpressions"} & set(selector):
+        selector = {"matchLabels": dict(selector)} if selector else {}
+    spec: dict[str, Any] = {"podSelector": plain_copy(selector)}
+    for key in ("policyTypes", "ingress", "egress"):
+        if key in entry:
+            spec[key] = plain_copy(entry[key])
+    manifest["spec"] = spec
+
+
+def _resource_quota(
+    manifest: dict[str, Any], entry: Mapping[str, Any], name: str, owner: Owner
+) -> None:
+    if "hard" in entry:
+        manifest["spec"] = {"hard": _text_map(entry["hard"], "hard")}
+
+
+def _limit_range(
+    manifest: dict[str, Any], entry: Mapping[str, Any], name: str, owner: Owner
+) -> None:
+    if "limits" in entry:
+        manifest["spec"] = {"limits": plain_copy(_list(entry["limits"], "limits"))}
+
+
+def _role(manifest: dict[str, Any], entry: Mapping[str, Any], name: str, owner: Owner) -> None:
+    manifest["rules"] = plain_copy(_list(entry.get("rules") or [], "rules"))
+
+
+def _role_binding(
+    manifest: dict[str, Any], entry: Mapping[str, Any], name: str, owner: Owner
+) -> None:
+    ref = entry.get("roleRef")
+    if ref is None:
+        role = _text(entry.get("role"))
+        if not role:
+            raise ManifestError("roleRef", "a role binding needs roleRef (or role: <Role name>)")
+        ref = {"kind": "Role", "name": role}
+    ref = {"apiGroup": "rbac.authorization.k8s.io", **_mapping(ref, "roleRef")}
+    manifest["roleRef"] = ref
+    subjects = plain_copy(_list(entry.get("subjects") or [], "subjects"))
+    namespace = _text(entry.get("namespace")) or owner.namespace
+    for account in _list(entry.get("serviceAccounts") or [], "serviceAccounts"):
+        subjects.append({"kind": "ServiceAccount", "name": _text(account), "namespace": namespace})
+    manifest["subjects"] = subjects
+
+
+def _pvc(manifest: dict[str, Any], entry: Mapping[str, Any], name: str, owner: Owner) -> None:
+    spec: dict[str, Any] = {
+        "accessModes": _text_list(entry.get("accessModes") or ["ReadWriteOnce"], "accessModes")
+    }
+    if entry.get("storage") not in (None, ""):
+        spec["resources"] = {"requests": {"storage": _text(entry["storage"])}}
+    for key in ("storageClassName", "volumeMode"):
+        if entry.get(key) not in (None, ""):
+            spec[key] = _text(entry[key])
+    manifest["spec"] = spec
+
+
+def _hpa(manifest: dict[str, Any], entry: Mapping[str, Any], name: str, owner: Owner) -> None:
+    ref = entry.get("scaleTargetRef")
+    if ref is None:
+        ref = {"apiVersion": "apps/v1", "kind": "Deployment"}
+        ref["name"] = _text(entry.get("target")) or name
+    spec: dict[str, Any] = {"scaleTargetRef": plain_copy(_mapping(ref, "scaleTargetRef"))}
+    for key in ("minReplicas", "maxReplicas"):
+        if key in entry:
+            spec[key] = entry[key]
+    metrics: list[Any] = []
+    for resource in ("cpu", "memory"):
+        if entry.get(resource) not in (None, ""):
+            target = {"type": "Utilization", "averageUtilization": entry[resource]}
+            metrics.append({"type": "Resource", "resource": {"name": resource, "target": target}})
+    if "metrics" in entry:
+        metrics.extend(plain_copy(_list(entry["metrics"], "metrics")))
+    if metrics:
+        spec["metrics"] = metrics
+    manifest["spec"] = spec
+
+
+def _pdb(manifest: dict[str, Any], entry: Mapping[str, Any], name: str, owner: Owner) -> None:
+    selector = entry.get("selector")
+    labels = _text_map(selector, "selector") if selector else pod_labels(name, owner.name)
+    spec: dict[str, Any] = {"selector": {"matchLabels": labels}}
+    for key in ("minAvailable", "maxUnavailable"):
+        if entry.get(key) not in (None, ""):
+            spec[key] = entry[key]
     manifest["spec"] = spec
 
 
@@ -431,6 +657,15 @@ def _custom(entry: Mapping[str, Any]) -> dict[str, Any]:
 _EXPANDERS: dict[str, _Expander] = {
     "deployments": _workload,
     "statefulSets": _workload,
+    "daemonSets": _workload,
+    "networkPolicies": _network_policy,
+    "resourceQuotas": _resource_quota,
+    "limitRanges": _limit_range,
+    "roles": _role,
+    "roleBindings": _role_binding,
+    "persistentVolumeClaims": _pvc,
+    "hpa": _hpa,
+    "pdb": _pdb,
     "services": _service,
     "configMaps": _config_map,
     "secrets": _secret,
@@ -549,6 +784,12 @@ def _text_list(value: Any, field: str) -> list[str]:
     if isinstance(value, str):
         return [value]
     return [_text(item) for item in _list(value, field)]
+
+
+def _mapping(value: Any, field: str) -> dict[str, Any]:
+    if isinstance(value, Mapping):
+        return plain_copy(value)  # type: ignore[no-any-return]
+    raise ManifestError(field, "must be a mapping")
 
 
 def _list(value: Any, field: str) -> list[Any]:

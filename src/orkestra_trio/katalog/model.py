@@ -225,49 +225,97 @@ class ResourceGroup(NamedTuple):
     shorthand: frozenset[str]
 
 
-_WORKLOAD = ("image", "command", "args", "env", "spec")
+_WORKLOAD = (
+    "image",
+    "command",
+    "args",
+    "env",
+    "spec",
+    # Orkestra's everyday container and pod fields (ORKESTRA-LANGUAGE.md 1.6).
+    "envFrom",
+    "imagePullSecrets",
+    "imagePullPolicy",
+    "protocol",
+    "nodeSelector",
+    "serviceAccountName",
+    "workingDirectory",
+    "probes",
+    "securityContext",
+    "podSecurity",
+    "volumes",
+    "volumeMounts",
+    "resources",
+    "containerName",
+)
+_SCALABLE = ("replicas", "port", "ports")
 
 # Group name -> (apiVersion, kind, plural, allowed shorthand keys), in the fixed
-# apply order: what others depend on (namespaces, secrets, config) comes first.
+# apply order: what others depend on (namespaces, secrets, config, policies,
+# RBAC, storage) comes first, what refers to workloads (ingresses, HPAs, PDBs) last.
 RESOURCE_GROUPS: FrozenMap[str, ResourceGroup] = FrozenMap(
     {
         "namespaces": ResourceGroup("v1", "Namespace", "namespaces", frozenset()),
         "secrets": ResourceGroup(
-            "v1", "Secret", "secrets", frozenset({"data", "stringData", "type"})
+            "v1",
+            "Secret",
+            "secrets",
+            frozenset({"data", "stringData", "type", "once", "toNamespaces"}),
         ),
         "configMaps": ResourceGroup("v1", "ConfigMap", "configmaps", frozenset({"data"})),
+        "networkPolicies": ResourceGroup(
+            "networking.k8s.io/v1",
+            "NetworkPolicy",
+            "networkpolicies",
+            frozenset({"profile", "podSelector", "policyTypes", "ingress", "egress", "spec"}),
+        ),
+        "resourceQuotas": ResourceGroup(
+            "v1", "ResourceQuota", "resourcequotas", frozenset({"profile", "hard", "spec"})
+        ),
+        "limitRanges": ResourceGroup(
+            "v1", "LimitRange", "limitranges", frozenset({"profile", "limits", "spec"})
+        ),
         "serviceAccounts": ResourceGroup("v1", "ServiceAccount", "serviceaccounts", frozenset()),
+        "roles": ResourceGroup(
+            "rbac.authorization.k8s.io/v1", "Role", "roles", frozenset({"rules"})
+        ),
+        "roleBindings": ResourceGroup(
+            "rbac.authorization.k8s.io/v1",
+            "RoleBinding",
+            "rolebindings",
+            frozenset({"roleRef", "role", "subjects", "serviceAccounts"}),
+        ),
         # apiVersion and kind come from the entry itself.
         "custom": ResourceGroup(
             "", "", "", frozenset({"apiVersion", "kind", "metadata", "spec", "data"})
+        ),
+        "persistentVolumeClaims": ResourceGroup(
+            "v1",
+            "PersistentVolumeClaim",
+            "persistentvolumeclaims",
+            frozenset({"storage", "accessModes", "storageClassName", "volumeMode", "spec"}),
         ),
         "deployments": ResourceGroup(
             "apps/v1",
             "Deployment",
             "deployments",
-            frozenset({*_WORKLOAD, "replicas", "port", "ports", "resources", "containerName"}),
+            frozenset({*_WORKLOAD, *_SCALABLE, "rollingUpdate", "autoscale"}),
         ),
         "statefulSets": ResourceGroup(
             "apps/v1",
             "StatefulSet",
             "statefulsets",
-            frozenset(
-                {
-                    *_WORKLOAD,
-                    "replicas",
-                    "port",
-                    "ports",
-                    "resources",
-                    "containerName",
-                    "serviceName",
-                }
-            ),
+            frozenset({*_WORKLOAD, *_SCALABLE, "serviceName"}),
+        ),
+        "daemonSets": ResourceGroup(
+            "apps/v1", "DaemonSet", "daemonsets", frozenset({*_WORKLOAD, "port", "ports"})
         ),
         "services": ResourceGroup(
             "v1",
             "Service",
             "services",
-            frozenset({"port", "targetPort", "type", "selector", "ports", "spec"}),
+            frozenset(
+                {"port", "targetPort", "type", "selector", "ports", "spec", "protocol", "headless"}
+            ),
         ),
         "jobs": ResourceGroup(
             "batch/v1",
@@ -283,10 +331,48 @@ RESOURCE_GROUPS: FrozenMap[str, ResourceGroup] = FrozenMap(
             "Ingress",
             "ingresses",
             frozenset(
-                {"host", "path", "pathType", "serviceName", "servicePort", "className", "spec"}
+                {
+                    "host",
+                    "path",
+                    "pathType",
+                    "serviceName",
+                    "servicePort",
+                    "className",
+                    "spec",
+                    "tls",
+                }
             ),
         ),
+        "hpa": ResourceGroup(
+            "autoscaling/v2",
+            "HorizontalPodAutoscaler",
+            "horizontalpodautoscalers",
+            frozenset(
+                {
+                    "profile",
+                    "target",
+                    "scaleTargetRef",
+                    "minReplicas",
+                    "maxReplicas",
+                    "cpu",
+                    "memory",
+                    "metrics",
+                    "spec",
+                }
+            ),
+        ),
+        "pdb": ResourceGroup(
+            "policy/v1",
+            "PodDisruptionBudget",
+            "poddisruptionbudgets",
+            frozenset({"profile", "minAvailable", "maxUnavailable", "selector", "spec"}),
+        ),
     }
+)
+
+#: Orkestra's longer names of groups, read as the group they stand for.
+GROUP_ALIASES: FrozenMap[str, str] = FrozenMap(
+    {"horizontalPodAutoscalers": "hpa", "podDisruptionBudgets": "pdb"}
 )
 
 # Groups whose objects have no namespace.
@@ -294,7 +380,19 @@ CLUSTER_SCOPED_GROUPS: frozenset[str] = frozenset({"namespaces"})
 
 # Keys every resource entry may carry, whatever its group.
 COMMON_ENTRY_KEYS: frozenset[str] = frozenset(
-    {"name", "namespace", "labels", "annotations", "when", "or", "reconcile", "forEach", "wait"}
+    {
+        "name",
+        "namespace",
+        "labels",
+        "annotations",
+        "when",
+        "or",
+        "reconcile",
+        "forEach",
+        "wait",
+        "sleep",
+        "forceConflict",
+    }
 )
 
 
@@ -321,6 +419,10 @@ class ResourceEntry:
     #: completed or failed), then delete it.
     wait: bool = False
     location: Location = attrs.field(default=NOWHERE, eq=False, repr=False)
+    #: Seconds to pause after this child was created or changed (Orkestra's ``sleep``).
+    sleep: float = 0.0
+    #: ``once: true`` (secrets): created once, never updated, whatever the phase.
+    once: bool = False
 
     @property
     def kind_info(self) -> ResourceGroup:
@@ -384,6 +486,73 @@ class Autoscale:
 
 
 @attrs.frozen
+class Watch:
+    """``observe.watch``: changes of other objects that reconcile a CR of the box.
+
+    The CR to reconcile is found, in this order: the watched object's label
+    ``key_label`` holds the CR's name (same namespace); ``key_name`` (and
+    ``key_namespace``) render the CR's name from the watched object; an
+    ownerReference of the box's kind; otherwise every CR of the box.
+    """
+
+    api_version: str
+    kind: str
+    on: tuple[str, ...] = ("add", "update", "delete")
+    key_label: str | None = None
+    key_name: Text | None = None
+    key_namespace: Text | None = None
+    location: Location = attrs.field(default=NOWHERE, eq=False, repr=False)
+
+
+#: Sentinels an ``enqueueGate`` may name: each compares the old and new CR of an update.
+SENTINELS = (
+    "generationChanged",
+    "labelsChanged",
+    "annotationsChanged",
+    "deletionStarted",
+    "finalizersChanged",
+    "nameChanged",
+    "namespaceChanged",
+    "generateNameChanged",
+    "uidChanged",
+    "resourceVersionChanged",
+    "creationTimestampChanged",
+    "deletionGracePeriodSecondsChanged",
+    "ownerReferenceChanged",
+    "managedFieldsChanged",
+)
+
+
+@attrs.frozen
+class EnqueueGate:
+    """``preReconcile.enqueueGate``: an update of a CR is queued only if a sentinel fired.
+
+    ``fail_open``: when the gate cannot be evaluated, queue (``failPolicy: open``).
+    """
+
+    sentinels: tuple[str, ...] = ()
+    fail_open: bool = True
+
+
+@attrs.frozen
+class OrderedGroup:
+    """One step of an ordered ``onDelete``: its children are deleted, then awaited gone."""
+
+    name: str
+    resources: FrozenMap[str, tuple[ResourceEntry, ...]]
+    when: tuple[Condition, ...] = ()
+    or_: tuple[Condition, ...] = ()
+
+
+@attrs.frozen
+class OrderedDelete:
+    """``onDelete: {ordered: true, timeout, groups}``."""
+
+    groups: tuple[OrderedGroup, ...] = ()
+    timeout: float = 300.0
+
+
+@attrs.frozen
 class OperatorBox:
     """An isolated operator for one CRD."""
 
@@ -397,6 +566,11 @@ class OperatorBox:
     on_delete: Resources = EMPTY_MAP
     status: StatusSpec = StatusSpec()
     autoscale: Autoscale | None = None
+    #: Finalizers the box holds on its CRs besides its own (Orkestra's ``finalizers``).
+    finalizers: tuple[str, ...] = ()
+    watches: tuple[Watch, ...] = ()
+    enqueue_gate: EnqueueGate | None = None
+    ordered_delete: OrderedDelete | None = None
 
 
 @attrs.frozen
@@ -413,6 +587,9 @@ class CrdEntry:
     endpoints: Endpoints = Endpoints()
     operator_box: OperatorBox | None = None
     location: Location = attrs.field(default=NOWHERE, eq=False, repr=False)
+    #: ``enabled: false``: listed, but its box does not run.
+    enabled: bool = True
+    description: str = ""
 
 
 @attrs.frozen
@@ -423,10 +600,15 @@ class Katalog:
     source_file: Path
     crds: FrozenMap[str, CrdEntry] = EMPTY_MAP
 
+    #: Descriptive metadata (version, author, description...), shown as written.
+    info: FrozenMap[str, Any] = EMPTY_MAP
+
     @property
     def boxes(self) -> tuple[CrdEntry, ...]:
-        """The CRDs that have an operatorBox."""
-        return tuple(crd for crd in self.crds.values() if crd.operator_box is not None)
+        """The CRDs that have an operatorBox (and are enabled)."""
+        return tuple(
+            crd for crd in self.crds.values() if crd.operator_box is not None and crd.enabled
+        )
 
     @property
     def cross_edges(self) -> tuple[tuple[str, CrossEntry], ...]:

@@ -14,7 +14,7 @@ import base64
 import datetime
 import math
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +93,11 @@ class DocumentReader:
         self.file = source_map.file
         self.base_dir = path.parent
         self.issues: list[KatalogIssue] = []
+        #: User notes (name -> expression) every template of the document may call.
+        self.notes: dict[str, str] = {}
+
+    def set_notes(self, notes: Mapping[str, str]) -> None:
+        self.notes = dict(notes)
 
     # -- reporting ---------------------------------------------------------
 
@@ -120,14 +125,21 @@ class DocumentReader:
         allowed: Collection[str] | None,
         required: Sequence[str] = (),
         what: str = "a mapping",
+        refused: Mapping[str, str] = EMPTY_MAP,
     ) -> dict[str, Any] | None:
-        """``value`` as a mapping whose keys are checked, or None after reporting."""
+        """``value`` as a mapping whose keys are checked, or None after reporting.
+
+        ``refused`` names keys that are known (Orkestra's) but not accepted
+        here, each with the message that says why or what to write instead.
+        """
         if not isinstance(value, dict):
             self.report(path, f"expected {what}, got {describe(value)}")
             return None
         if allowed is not None:
             for key in value:
-                if key not in allowed:
+                if key in refused:
+                    self.report((*path, key), refused[key], at_key=True)
+                elif key not in allowed:
                     hint = did_you_mean(key, allowed) or (
                         f" (valid keys: {', '.join(sorted(allowed))})" if allowed else ""
                     )
@@ -145,12 +157,15 @@ class DocumentReader:
         *,
         allowed: Collection[str] | None,
         required: Sequence[str] = (),
+        refused: Mapping[str, str] = EMPTY_MAP,
     ) -> dict[str, Any] | None:
         """The mapping under ``parent[key]``; None (silently) when absent or null."""
         value = parent.get(key)
         if value is None:
             return None
-        return self.mapping(value, (*path, key), allowed=allowed, required=required)
+        return self.mapping(
+            value, (*path, key), allowed=allowed, required=required, refused=refused
+        )
 
     def items(self, parent: dict[str, Any], path: KeyPath, key: str) -> list[Any]:
         """The list under ``parent[key]``; [] when absent, reported when not a list."""
@@ -251,7 +266,9 @@ class DocumentReader:
             return None
         pos = self.map.key_at(path) if at_key else self.map.value_at(path)
         try:
-            template: CompiledTemplate = templates.compile_template(source, name=self.where(pos))
+            template: CompiledTemplate = templates.compile_template(
+                source, name=self.where(pos), notes=self.notes
+            )
         except templates.TemplateSyntaxError as exc:
             line, column, message = exc.line or 1, exc.column or 1, exc.message
             if pos.style in ("|", ">"):

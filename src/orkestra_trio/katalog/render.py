@@ -86,6 +86,8 @@ class RenderedChild:
     location: Location = attrs.field(eq=False, repr=False)
     #: onDelete children: the deletion waits until this child finished.
     wait: bool = False
+    #: Seconds to pause after creating or changing this child (the entry's ``sleep``).
+    sleep: float = 0.0
 
     @property
     def api_version(self) -> str:
@@ -261,7 +263,7 @@ def _render_entry(
 ) -> list[RenderedChild]:
     for_each = entry.for_each
     if for_each is None:
-        return [_render_one(entry, context, phase, cr)]
+        return _with_copies(entry, _render_one(entry, context, phase, cr), context, cr)
     items = lookup_path(context, for_each.field)
     if items is None or items == "":
         return []
@@ -271,7 +273,43 @@ def _render_entry(
             where=str(entry.location),
             cr=cr,
         )
-    return [_render_one(entry, {**context, for_each.as_: item}, phase, cr) for item in items]
+    children: list[RenderedChild] = []
+    for item in items:
+        scope = {**context, for_each.as_: item}
+        children += _with_copies(entry, _render_one(entry, scope, phase, cr), scope, cr)
+    return children
+
+
+def _with_copies(
+    entry: ResourceEntry, child: RenderedChild, context: Mapping[str, Any], cr: str
+) -> list[RenderedChild]:
+    """A Secret's ``toNamespaces`` copies: the same Secret in each namespace listed."""
+    targets = entry.fields.get("toNamespaces")
+    if targets is None or not child.present or child.manifest is None:
+        return [child]
+
+    def copies() -> list[RenderedChild]:
+        out = [child]
+        for namespace in render_value(targets, context):
+            namespace = str(namespace).strip()
+            if not namespace or namespace == child.namespace:
+                continue
+            rendered = {
+                key: render_value(value, context)
+                for key, value in entry.fields.items()
+                if key != "toNamespaces"
+            }
+            rendered.update(
+                name=child.name,
+                namespace=namespace,
+                labels=render_value(entry.labels, context),
+                annotations=render_value(entry.annotations, context),
+            )
+            manifest = build_manifest(entry.group, rendered, owner_from_cr(context))
+            out.append(attrs.evolve(child, namespace=namespace, manifest=manifest))
+        return out
+
+    return _guard(cr, entry.location, copies)
 
 
 def _render_one(
@@ -284,7 +322,8 @@ def _render_one(
         name = name or str(metadata.get("name") or "")
         namespace = own_namespace.render(context) if own_namespace is not None else ""
         namespace = namespace or str(metadata.get("namespace") or "")
-        reconcile = phase != "onCreate" or entry.reconcile
+        # once: a generated Secret is created and then never rewritten.
+        reconcile = (phase != "onCreate" or entry.reconcile) and not entry.once
         if not conditions_hold(entry.when, entry.or_, context):
             return RenderedChild(
                 phase,
@@ -296,6 +335,7 @@ def _render_one(
                 reconcile,
                 entry.location,
                 wait=entry.wait,
+                sleep=entry.sleep,
             )
         rendered: dict[str, Any] = {
             key: render_value(value, context) for key, value in entry.fields.items()
@@ -315,6 +355,7 @@ def _render_one(
             reconcile,
             entry.location,
             wait=entry.wait,
+            sleep=entry.sleep,
         )
 
     return _guard(cr, entry.location, render)

@@ -51,17 +51,23 @@ _CACHE_SIZE = 4096
 
 
 @functools.lru_cache(maxsize=_CACHE_SIZE)
-def _compile_cached(source: str, name: str) -> Template:
-    return Template(source, name)
+def _compile_cached(source: str, name: str, notes: tuple[tuple[str, str], ...]) -> Template:
+    return Template(source, name, dict(notes))
 
 
-def compile_template(source: str, *, name: str = "<template>") -> Template:
+def compile_template(
+    source: str, *, name: str = "<template>", notes: Mapping[str, str] | None = None
+) -> Template:
     """Compile Go template ``source``; the same source and name give the same object.
 
+    ``notes``: the Katalog's user notes (name -> expression), usable by name.
     Raises :class:`TemplateSyntaxError` with ``message``, ``line`` and
     ``column`` (1-based, within ``source``).
     """
-    return _compile_cached(source, name)
+    # Only a template that may call a note depends on them (a note may call others).
+    named = notes and any(name in source for name in notes)
+    used = tuple(sorted(notes.items())) if notes and named else ()
+    return _compile_cached(source, name, used)
 
 
 def is_template(text: str) -> bool:

@@ -37,6 +37,7 @@ import trio
 
 from orkestra_trio.katalog import RESOURCE_GROUPS, CrdEntry, Text
 from orkestra_trio.katalog.manifests import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from orkestra_trio.katalog.model import Watch
 from orkestra_trio.kube import KubeClient, KubeError, NotFound
 
 from .autoscale import Autoscaler
@@ -49,6 +50,7 @@ from .registry import KatalogRegistry
 from .remote import SourceReader
 from .safe import ReconcileFn
 from .supervisor import Supervisor
+from .watches import gate_passes, watch_matches, watch_targets
 from .workers import WorkerPool
 from .workqueue import WorkQueue
 
@@ -269,6 +271,16 @@ class Box:
         except NotFound:
             raise BoxSetupError(crd_missing_message(self.crd, self.kube.server)) from None
         cr_informer = await self.registry.cr_informer(self.name)
+        watched_informers = []
+        for watch in self.model.watches:
+            try:
+                watched = await self.registry.informer((watch.api_version, watch.kind))
+            except NotFound:
+                raise BoxSetupError(
+                    f"box {self.name}: observe.watch of {watch.kind} in {watch.api_version} "
+                    f"({watch.location}): the cluster does not serve that kind"
+                ) from None
+            watched_informers.append((watch, watched))
         for api_version, kind in child_kinds(self.crd):
             try:
                 informer = await self.registry.informer(
@@ -318,6 +330,8 @@ class Box:
         cr_informer.subscribe(self._on_cr_change)
         for informer in self.child_informers.values():
             informer.subscribe(self._on_child_change)
+        for watch, watched in watched_informers:
+            watched.subscribe(partial(self._on_watched_change, watch))
 
     async def _resync(self, period: float) -> None:
         assert self.cr_informer is not None
@@ -385,8 +399,21 @@ class Box:
     # ---------------------------------------------------------- notifications
 
     def _on_cr_change(self, change: Change) -> None:
-        if meaningful_cr_change(change):
+        if meaningful_cr_change(change) and gate_passes(self.model.enqueue_gate, change):
             self.queue.add(change.key)
+
+    def _on_watched_change(self, watch: Watch, change: Change) -> None:
+        if self.cr_informer is None or not watch_matches(watch, change):
+            return
+        for key in watch_targets(
+            watch,
+            change,
+            types=self.crd.api_types,
+            namespaced=self.crd.namespaced,
+            all_keys=self.cr_informer.keys(),
+        ):
+            if self.cr_informer.get(*key) is not None:
+                self.queue.add(key)
 
     def _on_child_change(self, change: Change) -> None:
         obj = change.current

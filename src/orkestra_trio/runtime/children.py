@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import attrs
+import trio
 
 from orkestra_trio.katalog import RESOURCE_GROUPS, OperatorBox
 from orkestra_trio.katalog.render import RenderedChild
@@ -139,6 +140,7 @@ async def apply_children(
         if cached is None:
             report.observed.append(await _create(kube, child, manifest))
             report.created.append(describe_child(child))
+            await _pause(child)
             continue
         owner = owner_of(cached)
         if owner and owner_uid and owner != owner_uid:
@@ -155,9 +157,19 @@ async def apply_children(
             )
             report.patched.append(describe_child(child))
             report.observed.append(patched)
+            await _pause(child)
         else:
             report.observed.append(cached)
     return report
+
+
+async def _pause(child: RenderedChild) -> None:
+    """Orkestra's entry ``sleep``: give what was just written time to take effect.
+
+    Only after a write: a steady-state reconcile, which writes nothing, never waits.
+    """
+    if child.sleep > 0:
+        await trio.sleep(child.sleep)
 
 
 def prunable_kinds(box: OperatorBox) -> frozenset[tuple[str, str]]:

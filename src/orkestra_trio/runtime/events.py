@@ -51,6 +51,10 @@ class BoxEvents:
     async def deleted(self, cr: Mapping[str, Any], message: str) -> None:
         await self._post(cr, "Normal", f"{self.kind}Deleted", message)
 
+    async def deletion_timed_out(self, cr: Mapping[str, Any], message: str) -> None:
+        """An ordered onDelete group outlived its timeout (the finalizer stays)."""
+        await self._post(cr, "Warning", "OrderedDeletionTimeout", message)
+
     async def cross_read_failed(self, cr: Mapping[str, Any], as_: str, message: str) -> None:
         """A remote ``cross:`` read failed (the reconcile goes on with a not-found/stale answer)."""
         await self._post(cr, "Warning", "CrossReadFailed", f"cross {as_}: {message}")

@@ -39,15 +39,18 @@ backoff.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import attrs
 import trio
 
 from orkestra_trio.katalog import CrdEntry, OperatorBox, parse_duration
 from orkestra_trio.katalog.conditions import conditions_hold
 from orkestra_trio.katalog.manifests import OWNER_NAMESPACE_ANNOTATION, OWNER_UID_LABEL
+from orkestra_trio.katalog.model import OrderedDelete
 from orkestra_trio.katalog.render import (
     RenderedChild,
     RenderError,
@@ -77,6 +80,8 @@ ERROR_REPORT_DEADLINE = 5.0
 ON_DELETE_JOB_TTL = 600
 #: Seconds between checks of a ``wait: true`` onDelete child, besides its watch events.
 ON_DELETE_WAIT_RECHECK = 30.0
+#: Seconds between checks of an ordered onDelete group, besides its children's watch events.
+ORDERED_DELETE_POLL = 3.0
 #: Share of the box's timeout kept back to report a reconcile that runs out of time.
 REPORT_MARGIN = 0.1
 
@@ -135,8 +140,10 @@ class ReconcilePipeline:
         metadata = cr.get("metadata") or {}
         if metadata.get("deletionTimestamp"):
             return await self._delete(cr, key)
-        if self.box.on_delete and FINALIZER not in (metadata.get("finalizers") or ()):
-            cr = await self._set_finalizers(cr, [*(metadata.get("finalizers") or ()), FINALIZER])
+        present = list(metadata.get("finalizers") or ())
+        missing = [name for name in self._held_finalizers() if name not in present]
+        if missing:
+            cr = await self._set_finalizers(cr, [*present, *missing])
         # Stop a little before the box's deadline so that a reconcile running
         # out of time is still reported on the CR (Ready=False, a Warning Event).
         margin = min(self.timeout * REPORT_MARGIN, ERROR_REPORT_DEADLINE)
@@ -300,6 +307,10 @@ class ReconcilePipeline:
         context = build_context(
             cr, children=self._owned_children(uid), metrics=self._metrics(), health=self._health()
         )
+        if self.box.ordered_delete is not None:
+            pending = await self._delete_in_order(cr, context, self.box.ordered_delete)
+            if pending is not None:
+                return pending
         created: list[str] = []
         waiting: list[str] = []
         finished: list[tuple[RenderedChild, Mapping[str, Any]]] = []
@@ -325,7 +336,7 @@ class ReconcilePipeline:
             return Outcome(requeue_after=ON_DELETE_WAIT_RECHECK)
         await self.events.deleting(cr, "running onDelete before the resource is removed")
         removed = await self._delete_label_owned(uid, keep=cleanup)
-        finalizers.remove(FINALIZER)
+        finalizers = [name for name in finalizers if name not in (FINALIZER, *self.box.finalizers)]
         await self._set_finalizers(cr, finalizers)
         # Only now: deleting a finished child first and then failing to remove the
         # finalizer would make the next pass create (and run) it again.
@@ -337,6 +348,58 @@ class ReconcilePipeline:
             done += f"; deleted {', '.join(removed)}"
         await self.events.deleted(cr, f"{done}; finalizer removed")
         return DONE
+
+    def _held_finalizers(self) -> list[str]:
+        """The finalizers this box keeps on its CRs: ours when it has deletion work, and the
+        Katalog's own ``finalizers`` (removed together with ours once onDelete ran)."""
+        if not (self.box.on_delete or self.box.ordered_delete or self.box.finalizers):
+            return []
+        return [FINALIZER, *self.box.finalizers]
+
+    async def _delete_in_order(
+        self, cr: Mapping[str, Any], context: Mapping[str, Any], ordered: OrderedDelete
+    ) -> Outcome | None:
+        """Orkestra's ordered onDelete: each group's children deleted (foreground) and gone
+        before the next group starts. None once every group is done; else when to look again.
+
+        Past ``timeout`` (counted from the CR's deletionTimestamp) a Warning Event says which
+        group holds the deletion up; the finalizer stays and the sequence keeps trying.
+        """
+        for group in ordered.groups:
+            if not conditions_hold(group.when, group.or_, context):
+                continue
+            step = attrs.evolve(self.box, on_delete=group.resources)
+            remaining: list[str] = []
+            for child in render_children(step, context, phase="onDelete"):
+                if not child.present:
+                    continue
+                cached = await self._lookup_child(
+                    child.api_version, child.kind, child.namespace, child.name
+                )
+                if cached is None:
+                    continue
+                remaining.append(f"{child.kind} {child.name}")
+                if not (cached.get("metadata") or {}).get("deletionTimestamp"):
+                    with contextlib.suppress(NotFound):
+                        await self.kube.delete(
+                            (child.api_version, child.kind),
+                            child.name,
+                            namespace=child.namespace or None,
+                            propagation_policy="Foreground",
+                        )
+                        self.writes += 1
+            if remaining:
+                message = (
+                    f"ordered deletion, group {group.name}: waiting for {', '.join(remaining)}"
+                )
+                if _seconds_since_deletion(cr) > ordered.timeout:
+                    await self.events.deletion_timed_out(
+                        cr, f"{message} (past the {ordered.timeout:g}s timeout)"
+                    )
+                else:
+                    await self.events.deleting(cr, message)
+                return Outcome(requeue_after=ORDERED_DELETE_POLL)
+        return None
 
     async def _create_cleanup_child(
         self, child: RenderedChild, cr: Mapping[str, Any]
@@ -451,6 +514,15 @@ def child_finished(obj: Mapping[str, Any]) -> bool:
         if condition.get("type") in ("Complete", "Failed") and condition.get("status") == "True":
             return True
     return False
+
+
+def _seconds_since_deletion(cr: Mapping[str, Any]) -> float:
+    stamp = str((cr.get("metadata") or {}).get("deletionTimestamp") or "")
+    try:
+        since = datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return 0.0
+    return (datetime.datetime.now(datetime.UTC) - since).total_seconds()
 
 
 def _finalizers(cr: Mapping[str, Any]) -> list[str]:

@@ -440,7 +440,7 @@ async def start_boxes(
     )
     boxes: dict[str, Box] = {}
     for crd in katalog_set.crds.values():
-        if crd.operator_box is not None:
+        if crd.operator_box is not None and crd.enabled:
             box = box_factory(crd, kube=kube, registry=registry)
             registry.register(box)
             boxes[crd.key] = box

@@ -154,11 +154,11 @@ class Template:
 
     __slots__ = ("_constants", "_globals", "_jinja", "jinja_source", "name", "source")
 
-    def __init__(self, source: str, name: str) -> None:
+    def __init__(self, source: str, name: str, notes: Mapping[str, str] | None = None) -> None:
         self.source = source
         self.name = name
         try:
-            translation = translate(parse(source, arity))
+            translation = translate(parse(source, arity, notes))
         except RecursionError:
             raise TemplateSyntaxError("template nested too deeply") from None
         for function in translation.functions:

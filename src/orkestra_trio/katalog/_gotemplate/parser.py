@@ -10,7 +10,7 @@ the user wrote can never become jinja2 or Python code.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import attrs
 
@@ -94,10 +94,14 @@ def parse_number(text: str) -> int | float:
 
 
 class _Parser:
-    def __init__(self, tokens: list[Token], arity: ArityLookup) -> None:
+    def __init__(
+        self, tokens: list[Token], arity: ArityLookup, notes: Mapping[str, str] | None = None
+    ) -> None:
         self.tokens = tokens
         self.pos = 0
         self.arity = arity
+        #: User notes: a name stands for its expression, parsed where it is used.
+        self.notes: Mapping[str, str] = notes or {}
         self.scopes: list[dict[str, int]] = [{"$": 0}]
         self.next_slot = 1
         self.assigned: set[int] = set()
@@ -423,6 +427,8 @@ class _Parser:
             return Literal(None)
         if name in _KEYWORDS:
             raise self.error(f"unexpected keyword {name!r} in operand", token)
+        if name in self.notes:
+            return self.note(name, token)
         if name not in BUILTIN_OPERATORS and self.arity(name) is None:
             if name in _GO_BUILTINS_LEFT_OUT:
                 raise self.error(
@@ -432,6 +438,23 @@ class _Parser:
                 )
             raise self.error(f"function {name!r} not defined", token)
         return _FunctionName(name, token)
+
+    def note(self, name: str, token: Token) -> Expr:
+        """A user note used as an operand: its expression, as if written in parentheses.
+
+        A note may use other notes but not itself (directly or not): the
+        expanding parser leaves its own name out of the notes it passes on.
+        """
+        others = {k: v for k, v in self.notes.items() if k != name}
+        try:
+            tokens = tokenize("{{" + self.notes[name] + "}}")
+            sub = _Parser(tokens[1:], self.arity, others)
+            expr = sub.parse_pipeline(f"note {name}", Kind.RIGHT)
+            if sub.peek().kind is not Kind.RIGHT:
+                raise sub.error(f"unexpected {describe(sub.peek())}", sub.peek())
+        except TemplateSyntaxError as exc:
+            raise self.error(f"in note {name!r}: {exc.message}", token) from None
+        return expr
 
     def parse_chain(self, term: Expr | _FunctionName, start: Token) -> Expr | _FunctionName:
         keys: list[str] = []
@@ -490,6 +513,11 @@ def describe(token: Token) -> str:
     return f"{token.kind.value!r}"
 
 
-def parse(source: str, arity: ArityLookup) -> ParsedTemplate:
-    """Parse ``source``; ``arity(name)`` gives a function's (min, max) or None if unknown."""
-    return _Parser(tokenize(source), arity).parse()
+def parse(
+    source: str, arity: ArityLookup, notes: Mapping[str, str] | None = None
+) -> ParsedTemplate:
+    """Parse ``source``; ``arity(name)`` gives a function's (min, max) or None if unknown.
+
+    ``notes`` maps user note names to the expressions they stand for.
+    """
+    return _Parser(tokenize(source), arity, notes).parse()

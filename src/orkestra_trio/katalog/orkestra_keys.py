@@ -1,0 +1,109 @@
+"""Orkestra's Katalog keys that this runtime knows but does not take as they are.
+
+Two kinds, each reported at the key's ``file:line:col`` with a message that
+says what to do, never "unknown key":
+
+* **retired** keys: Orkestra renamed them and refuses the old name with a
+  migration hint; so do we (ORKESTRA-LANGUAGE.md 1.0);
+* **unsupported** keys: Orkestra features outside this runtime (admission
+  webhooks, the gateway, Motifs, alerting...). Refusing them is deliberate: a
+  Katalog that relies on, say, deletion protection must not load and silently
+  run without it. docs/katalog.md lists them with the same reasons.
+
+Keys that are descriptive only (``metadata.author``, ``lifecycle``...) are
+simply accepted by the loader and are not listed here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+def _unsupported(what: str, why: str) -> str:
+    return f"{what} is not supported by orkestra_trio: {why} (see docs/katalog.md)"
+
+
+def _retired(old: str, new: str) -> str:
+    return f"{old!r} was renamed: write {new} (Orkestra refuses the old name too)"
+
+
+_ADMISSION = "admission webhooks run in Orkestra's gateway, which this runtime does not provide"
+
+TOP_LEVEL: Mapping[str, str] = {
+    "security": _unsupported(
+        "security (deletion/namespace protection, webhooks, conversion, certManager)", _ADMISSION
+    ),
+    "notification": _unsupported(
+        "notification", "alerting is out of scope; watch the Warning Events and /metrics"
+    ),
+    "providers": _unsupported("providers", "cloud provider plugins are experimental in Orkestra"),
+    "gateway": _unsupported("gateway", "the gateway is a separate Orkestra service"),
+}
+
+SPEC: Mapping[str, str] = {
+    "imports": _unsupported("imports (Motifs)", "Motif registries and OCI imports"),
+}
+
+CRD_ENTRY: Mapping[str, str] = {
+    "enrich": _unsupported(
+        "enrich", "children are read back under .children; pods/events enrichment is not"
+    ),
+    "enrichAll": _unsupported(
+        "enrichAll", "children are read back under .children; pods/events enrichment is not"
+    ),
+    "validation": _unsupported("validation", _ADMISSION),
+    "mutation": _unsupported("mutation", _ADMISSION),
+    "conversion": _unsupported("conversion", _ADMISSION),
+    "webhooks": _unsupported("webhooks", _ADMISSION),
+    "admission": _unsupported("admission", _ADMISSION),
+    "imports": _unsupported("imports (Motifs)", "Motif registries and OCI imports"),
+    "serve": _unsupported("serve", "self-service forms belong to Orkestra's gateway"),
+    "labelSelector": _unsupported(
+        "labelSelector", "an operator over a built-in kind (rather than a CRD)"
+    ),
+    "fieldSelector": _unsupported(
+        "fieldSelector", "an operator over a built-in kind (rather than a CRD)"
+    ),
+    "setup": _unsupported("setup", "dev/simulate pre-steps; use crFiles"),
+    "normalize": _unsupported("normalize", "in-memory rewrites of the CR before reconcile"),
+    "restrictedNamespaces": _unsupported(
+        "restrictedNamespaces", "namespace guards; gate the box with when: on metadata.namespace"
+    ),
+    "allowedNamespaces": _unsupported(
+        "allowedNamespaces", "namespace guards; gate the box with when: on metadata.namespace"
+    ),
+    "removeFinalizers": _unsupported("removeFinalizers", "a migration aid of Orkestra's"),
+}
+
+BOX: Mapping[str, str] = {
+    "providers": _unsupported("providers", "cloud provider plugins are experimental in Orkestra"),
+    "rollback": _unsupported("rollback", "in development in Orkestra"),
+    "anyOf": _retired("anyOf", "or"),
+    "include": _unsupported("include", "split Katalogs are given as several files instead"),
+}
+
+RECONCILER: Mapping[str, str] = {
+    "hooks": _unsupported("hooks", "Go hooks and HTTP hooks; use templates or cross:"),
+    "constructor": _unsupported("constructor", "typed Go constructors"),
+    "remote": _unsupported("remote", "remote reconcilers"),
+    "include": _unsupported("include", "split Katalogs are given as several files instead"),
+    "imports": _unsupported("imports (Motifs)", "Motif registries and OCI imports"),
+}
+
+OBSERVE: Mapping[str, str] = {
+    "events": _unsupported("observe.events", "events.k8s.io watches are experimental in Orkestra"),
+    "include": _unsupported("include", "split Katalogs are given as several files instead"),
+}
+
+CROSS_ENTRY: Mapping[str, str] = {
+    "labels": _retired("labels", "labelSelector"),
+    "labelSelector": _unsupported(
+        "cross labelSelector", "observe a peer CRD by crd: and selector: name/namespace"
+    ),
+    "strategy": _unsupported("strategy", "Orkestra parses it but never implemented it"),
+}
+
+ENVFROM_LIST = (
+    "envFrom is a mapping now: write envFrom: {secretRef: [{name: ...}], "
+    "configMapRef: [{name: ..., prefix: ...}]} (Orkestra refuses the old list form too)"
+)
