@@ -106,8 +106,26 @@ def derive_rights(katalogs: KatalogSet) -> Rights:
         has_children = any(
             entries for resources in phases.values() for entries in resources.values()
         )
-        if has_children:
+        if has_children or box.ordered_delete is not None or box.finalizers:
             grant(group, f"{plural}/finalizers", "update")
+        # Ordered onDelete groups only read and delete (foreground) what they name.
+        for step in box.ordered_delete.groups if box.ordered_delete is not None else ():
+            for group_name, entries in step.resources.items():
+                for entry in entries:
+                    kind = _child_kind(katalogs, group_name, entry, problems)
+                    if kind is not None:
+                        grant(kind.api_group, kind.plural, *READ, "delete")
+        # observe.watch: the box lists and watches the kind (all objects, not only children).
+        for watch in box.watches:
+            watched = _known_kind(katalogs, watch.api_version, watch.kind)
+            if watched is None:
+                problems.append(
+                    f"{watch.location}: observe.watch: {watch.api_version} {watch.kind} is "
+                    "neither a CRD of these Katalogs nor a well-known built-in; its RBAC rule "
+                    "cannot be derived"
+                )
+            else:
+                grant(watched.api_group, watched.plural, *READ)
         for phase, resources in phases.items():
             for group_name, entries in resources.items():
                 for entry in entries:
