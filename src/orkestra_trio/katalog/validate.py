@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from orkestra_trio.katalog.crdfile import crd_file_issues
 from orkestra_trio.katalog.errors import KatalogIssue, did_you_mean
 from orkestra_trio.katalog.model import CrdEntry, Katalog, Location
 
@@ -50,6 +51,7 @@ def validate_katalogs(katalogs: Sequence[Katalog], *, complete: bool = True) -> 
                 by_resource[resource] = crd
     for crd in crds.values():
         issues.extend(_reference_issues(crd, crds, complete=complete))
+        issues.extend(crd_file_issues(crd))
     issues.extend(_cycle_issues(crds))
     return issues
 
