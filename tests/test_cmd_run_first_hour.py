@@ -133,14 +133,40 @@ async def stopped(run: Run) -> None:
     await run.process.stderr.aclose()
 
 
+# The README's command, with the default address made one the test holds busy
+# (a fixed 8080 would depend on the machine): the runtime takes a free port and says so.
+BUSY_DEFAULT = """\
+import sys
+from orkestra_trio.commands import run
+from orkestra_trio.cli import main
+run.DEFAULT_LISTEN = sys.argv[1]
+raise SystemExit(main(sys.argv[2:]))
+"""
+
+
 @pytest.mark.slow
 async def test_nothing_configured_runs_embedded_and_leaves_the_working_dir_clean(tmp_path):
     home, repo = tmp_path / "home", tmp_path / "repo"
     repo.mkdir()
-    run = await start([], clean_env(home), repo)
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    taken = f"127.0.0.1:{busy.getsockname()[1]}"
+    process = await trio.lowlevel.open_process(
+        [sys.executable, "-c", BUSY_DEFAULT, taken, str(KATALOG)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=clean_env(home),
+        cwd=repo,
+    )
+    run = Run(process)
     try:
         await run.wait_for("out", lambda line: line.startswith("http: "))
         banner = run.banner()
+        assert banner["listen"] == (
+            f"{taken} is busy, serving on a free port instead (choose one with --listen)"
+        )
+        assert banner["http"].startswith("http://127.0.0.1:") and taken not in banner["http"]
         assert banner["cluster"].startswith("embedded API server http://127.0.0.1:")
         assert (
             "(no --kubeconfig, $KUBECONFIG, ~/.kube/config or in-cluster account)"
@@ -153,6 +179,7 @@ async def test_nothing_configured_runs_embedded_and_leaves_the_working_dir_clean
         assert list(repo.iterdir()) == []
         assert await run.stop() == 0
     finally:
+        busy.close()
         await stopped(run)
 
 
