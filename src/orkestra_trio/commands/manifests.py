@@ -17,7 +17,7 @@ HELP = "print the Kubernetes objects that run Katalogs in a cluster (for kubectl
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from orkestra_trio.deploy.manifests import DEFAULT_IMAGE, DEFAULT_NAMESPACE
+    from orkestra_trio.deploy import DEFAULT_IMAGE, DEFAULT_NAMESPACE
 
     parser.add_argument("katalogs", nargs="+", metavar="KATALOG.yaml", help="the Katalog file(s)")
     parser.add_argument(

@@ -3,3 +3,9 @@
 :mod:`.rbac` derives the rights from the Katalogs (pure); :mod:`.manifests`
 builds the objects ``python -m orkestra_trio manifests`` prints.
 """
+
+from orkestra_trio import __version__
+
+# Here rather than in .manifests, so that `--help` need not import the language.
+DEFAULT_IMAGE = f"orkestra-trio:{__version__}"
+DEFAULT_NAMESPACE = "orkestra-system"

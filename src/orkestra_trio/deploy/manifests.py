@@ -19,17 +19,15 @@ from typing import Any
 
 import attrs
 
-from orkestra_trio import __version__
 from orkestra_trio.katalog import KatalogSet
 
+from . import DEFAULT_IMAGE, DEFAULT_NAMESPACE
 from .rbac import Rights, policy_rules
 
 KATALOG_MOUNT = "/etc/orkestra/katalogs"
 HTTP_PORT = 8080
 #: ConfigMaps are stored in etcd whole; the API server refuses more than 1 MiB.
 CONFIGMAP_LIMIT = 1024 * 1024
-DEFAULT_IMAGE = f"orkestra-trio:{__version__}"
-DEFAULT_NAMESPACE = "orkestra-system"
 #: Seconds the runtime gives in-flight reconciles on SIGTERM; the pod's grace adds a margin.
 RUNTIME_GRACE = 20
 _KEY_CHARS = re.compile(r"[^-._a-zA-Z0-9]")
