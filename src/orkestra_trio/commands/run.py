@@ -27,6 +27,7 @@ import signal
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 HELP = "run the operatorBoxes of Katalog files (on the embedded API server by default)"
 
@@ -109,6 +110,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--state", metavar="FILE", help="embedded mode: SQLite file that keeps every object"
+    )
+    parser.add_argument(
+        "--watch-stall-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="a watch stream silent this long (no event, no bookmark) is stalled: it is "
+        "relisted, counted in orkestra_watch_stalls_total, and its box is degraded until the "
+        "watch delivers again (default: twice the server's bookmark interval: 120 on a "
+        "cluster, 10 on the embedded server)",
     )
     parser.add_argument(
         "--install-crds",
@@ -223,6 +233,7 @@ def run(args: argparse.Namespace) -> int:
         flag="--apiserver-listen",
         prefix="--apiserver-",
     )
+    watch_options = _watch_options(args.watch_stall_timeout)
     if api_port:
         _check_can_listen(args.apiserver_listen, api_host, api_port, flag="--apiserver-listen")
     if args.state is not None and not Path(args.state).resolve().parent.is_dir():
@@ -271,6 +282,7 @@ def run(args: argparse.Namespace) -> int:
                         apiserver_host=api_host,
                         apiserver_port=api_port,
                         apiserver_options=apiserver_security,
+                        watch_options=watch_options,
                         grace=args.grace,
                         remote=remote,
                         leader_elect=args.leader_elect or False,
@@ -427,6 +439,18 @@ def _plurals(rt: object) -> list[str]:
 
     assert isinstance(rt, Runtime)
     return [box.crd.api_types.plural for box in rt.boxes.values()]
+
+
+def _watch_options(stall_timeout: float | None) -> Any:
+    """WatchOptions for ``--watch-stall-timeout`` (None: the runtime's default)."""
+    from orkestra_trio.cli import UserError
+    from orkestra_trio.kube import WatchOptions
+
+    if stall_timeout is None:
+        return None
+    if not stall_timeout > 0:
+        raise UserError(f"--watch-stall-timeout {stall_timeout:g}: must be more than 0 seconds")
+    return WatchOptions(idle_timeout=stall_timeout)
 
 
 def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:

@@ -51,7 +51,15 @@ from .leases import LeaseState, create_lease, get_lease, renew_lease, try_acquir
 from .mapper import BUILTINS, ResourceInfo, RestMapper
 from .retry import Backoff, RetryPolicy
 from .transport import ASGIStreamingTransport, open_asgi_transport
-from .watch import ListWatch, Synced, WatchEvent, WatchOptions, WatchStats, open_list_watch
+from .watch import (
+    ListWatch,
+    Synced,
+    WatchEvent,
+    WatchOptions,
+    WatchStats,
+    idle_timeout_for,
+    open_list_watch,
+)
 
 __all__ = [
     "ALL_NAMESPACES",
@@ -97,6 +105,7 @@ __all__ = [
     "create_lease",
     "find_config",
     "get_lease",
+    "idle_timeout_for",
     "load_incluster",
     "load_kubeconfig",
     "object_reference",

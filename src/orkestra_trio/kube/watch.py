@@ -6,8 +6,11 @@ connection stays open while nothing arrives any more. The last one is the
 dangerous one (an operator that silently stops reacting), so every stream
 is guarded by an inactivity watchdog: with ``allowWatchBookmarks`` the
 server sends a BOOKMARK at least every minute or so even when nothing
-changes, and a stream that stays silent longer than ``idle_timeout`` is
-closed and resumed.
+changes, and a stream that stays silent longer than ``idle_timeout`` (twice
+the server's bookmark interval) is closed. Resuming a stream that went
+silent is not safe (whatever broke it may have lost events on the way), so
+a stall relists; ``WatchStats.stalled`` stays set until a watch stream
+delivers again, so the consumer can say it is blind meanwhile.
 
 The loop: list (paginated) → hand the consumer a ``Synced`` snapshot → watch
 from the list's resourceVersion → on a dropped stream resume from the last
@@ -91,6 +94,8 @@ class WatchStats:
     resumes: int = 0  # streams that ended and were resumed from a resourceVersion
     relists: int = 0  # 410s that forced a new list
     stalls: int = 0  # streams closed by the inactivity watchdog
+    #: True from a stall until a watch stream delivers a line again.
+    stalled: bool = False
     errors: int = 0
     resource_version: str = ""
     last_error: str = ""
@@ -103,7 +108,9 @@ class WatchOptions:
     """Tuning of one list+watch.
 
     ``idle_timeout``: seconds without any line (event or bookmark) before the
-    stream counts as stalled. ``timeout_range``: the server-side
+    stream counts as stalled: twice the server's bookmark interval
+    (kube-apiserver bookmarks about every minute; the embedded server every
+    ``bookmark_interval``, see :func:`idle_timeout_for`). ``timeout_range``: the server-side
     ``timeoutSeconds`` is drawn from it per watch request, so many watches
     opened together do not all reconnect at the same instant.
     """
@@ -117,6 +124,15 @@ class WatchOptions:
 
 
 DEFAULT_WATCH_OPTIONS = WatchOptions()
+
+
+def idle_timeout_for(bookmark_interval: float) -> float:
+    """How long a stream may stay silent when the server bookmarks every ``bookmark_interval``."""
+    return 2.0 * bookmark_interval
+
+
+class _Stalled(Exception):
+    """The watchdog closed a silent stream: relist rather than resume."""
 
 
 class ListWatch:
@@ -204,6 +220,9 @@ class _ListWatcher:
                 self.stats.relists += 1
                 log.info("%s: resourceVersion %s expired, relisting", self._what(), rv)
                 rv = None
+            except _Stalled:
+                self.stats.relists += 1
+                rv = None
             except (ApiError, TransportError) as exc:
                 self.stats.errors += 1
                 self.stats.last_error = str(exc)
@@ -281,8 +300,14 @@ class _ListWatcher:
                         if watchdog.cancelled_caught:
                             finished = True
                             self.stats.stalls += 1
-                            log.warning("%s: no event or bookmark for %ss", self._what(), idle)
-                            return rv, progressed
+                            self.stats.stalled = True
+                            self.stats.last_error = (
+                                f"watch stalled: no event or bookmark for {idle:g}s; relisting"
+                            )
+                            log.warning(
+                                "%s: no event or bookmark for %gs; relisting", self._what(), idle
+                            )
+                            raise _Stalled
                         if chunk is None:
                             finished = True
                             return rv, progressed  # the server ended the stream
@@ -291,6 +316,7 @@ class _ListWatcher:
                                 rv = await self._handle(line, rv, target, send)
                                 if not progressed:
                                     progressed = True
+                                    self.stats.stalled = False
                                     backoff.reset()
                 finally:
                     if not finished:
@@ -391,5 +417,6 @@ __all__ = [
     "WatchEvent",
     "WatchOptions",
     "WatchStats",
+    "idle_timeout_for",
     "open_list_watch",
 ]

@@ -254,14 +254,30 @@ class Box:
                 self.health.record_blocked(informer.error)
 
     async def _follow_informer_errors(self) -> None:
-        """A synced informer that starts failing (a watch refused) shows in health too."""
+        """A synced informer that starts failing (a watch refused) shows in health too.
+
+        The CR informer matters most: while its watch is stalled or failing the
+        box cannot see new or changed CRs, so it reads as degraded (and
+        ``/ready`` says no) until the watch delivers again.
+        """
         assert self.cr_informer is not None
-        informers = (self.cr_informer, *self.child_informers.values())
+        cr_informer = self.cr_informer
+        informers = (cr_informer, *self.child_informers.values())
         while True:
             await trio.sleep(SYNC_ERROR_CHECK)
+            if cr_informer.error:
+                self.health.record_blind(f"cannot see its CRs: {cr_informer.error}")
+            else:
+                self.health.record_sighted()
             for informer in informers:
                 if informer.error:
                     self.health.record_blocked(informer.error)
+
+    @property
+    def watch_stalls(self) -> int:
+        """Watch streams of this box's informers closed for silence (each relisted)."""
+        informers = [self.cr_informer, *self.child_informers.values()]
+        return sum(informer.stalls for informer in informers if informer is not None)
 
     async def _setup(self) -> None:
         """Informers and subscriptions, once per box (a restart keeps them)."""

@@ -117,6 +117,10 @@ class BoxHealth:
         self.last_error: str | None = None
         self.last_reconcile: float | None = None
         self.version = 0
+        #: Why the box cannot see its CRs right now (its CR watch stalled or
+        #: fails), or None. While set the box reads as ``degraded``: its view
+        #: of the world is stale, whatever its reconciles say.
+        self.blind: str | None = None
         # Created by the first waiter, set and dropped on the next change: a box
         # nobody watches pays nothing per reconcile.
         self._changed: trio.Event | None = None
@@ -166,6 +170,19 @@ class BoxHealth:
             self.last_error = error
             self._notify()
 
+    def record_blind(self, reason: str) -> None:
+        """The box's CR watch stalled or fails: degraded (not ready) until it sees again."""
+        if self.blind != reason:
+            self.blind = reason
+            self.last_error = reason
+            self._notify()
+
+    def record_sighted(self) -> None:
+        """The box's CR watch delivers again: its own state shows again."""
+        if self.blind is not None:
+            self.blind = None
+            self._notify()
+
     def record_success(self) -> None:
         self.started = True  # a reconcile ran, so the box runs
         self.total_reconciles += 1
@@ -196,9 +213,12 @@ class BoxHealth:
     # ---------------------------------------------------------------- reading
 
     def snapshot(self) -> HealthSnapshot:
+        state = self.state
+        if self.blind is not None and state is not HealthState.NOT_STARTED:
+            state = HealthState.DEGRADED
         return HealthSnapshot(
             name=self.name,
-            state=self.state,
+            state=state,
             started=self.started,
             consecutive_fails=self.consecutive_fails,
             total_reconciles=self.total_reconciles,

@@ -169,6 +169,7 @@ class Informer:
         self.last_error = ""
         self._failing = False
         self._watch_stats: WatchStats | None = None
+        self._past_stalls = 0  # stalls of list+watch loops that ended
 
     # ------------------------------------------------------------ subscribing
 
@@ -219,6 +220,8 @@ class Informer:
                     field_selector=self.field_selector or None,
                     options=self.options,
                 ) as events:
+                    if self._watch_stats is not None:
+                        self._past_stalls += self._watch_stats.stalls
                     self._watch_stats = events.stats
                     async for event in events:
                         attempt = 0
@@ -239,9 +242,15 @@ class Informer:
     def error(self) -> str:
         """Why listing or watching fails right now ("" while it works): the box shows it."""
         stats = self._watch_stats
-        if stats is not None and stats.failing:
+        if stats is not None and (stats.failing or stats.stalled):
             return stats.last_error
         return self.last_error if self._failing else ""
+
+    @property
+    def stalls(self) -> int:
+        """Watch streams closed because they went silent (each one relisted)."""
+        stats = self._watch_stats
+        return self._past_stalls + (0 if stats is None else stats.stalls)
 
     def describe(self) -> str:
         where = self.namespace or "all namespaces"

@@ -40,6 +40,7 @@ from orkestra_trio.kube import (
     KubeConfig,
     WatchOptions,
     find_config,
+    idle_timeout_for,
     open_asgi_transport,
     open_kube_client,
 )
@@ -327,6 +328,10 @@ async def open_runtime(
     katalog_set = as_katalog_set(katalogs)
     config = _choose_config(kubeconfig, embedded, context)
     run_embedded = config is None
+    if run_embedded and watch_options is None:
+        # The embedded server bookmarks every bookmark_interval: a watch silent
+        # for twice that is stalled (a real cluster's default is 2 x ~60 s).
+        watch_options = WatchOptions(idle_timeout=idle_timeout_for(bookmark_interval))
     if config is not None:
         cluster_source = config.describe_origin()
     else:

@@ -89,6 +89,14 @@ SCALARS: tuple[
         lambda s: s.metrics.baseline_workers,
     ),
     (
+        CounterMetricFamily,
+        "orkestra_watch_stalls",
+        "Watch streams of the box's informers closed after staying silent for twice the "
+        "bookmark interval (each one relisted).",
+        "box",
+        lambda s: s.watch_stalls,
+    ),
+    (
         GaugeMetricFamily,
         "workqueue_depth",
         "Current depth of workqueue.",

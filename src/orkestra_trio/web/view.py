@@ -67,6 +67,8 @@ class BoxSample:
     max_workers: int
     resource_count: int
     paused: bool
+    #: Watch streams of the box's informers closed for silence (each relisted).
+    watch_stalls: int = 0
 
 
 class RuntimeBoxView:
@@ -208,6 +210,7 @@ class RuntimeView:
                 max_workers=box.workers,
                 resource_count=box.resource_count,
                 paused=box.paused,
+                watch_stalls=box.watch_stalls,
             )
 
     def health_snapshots(self) -> Iterator[HealthSnapshot]:
