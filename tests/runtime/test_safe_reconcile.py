@@ -39,11 +39,22 @@ async def test_an_exception_becomes_a_failure() -> None:
     async def reconcile(key: str) -> None:
         raise ValueError(f"template error in {key}")
 
-    result = await safe_reconcile(reconcile, "k", timeout=1)
+    result = await safe_reconcile(reconcile, "k", timeout=1, with_traceback=True)
     assert not result.ok and result.failure is not None
     assert result.failure.kind is FailureKind.EXCEPTION
     assert result.failure.error == "ValueError: template error in k"
     assert "raise ValueError" in result.failure.traceback
+
+
+async def test_no_traceback_is_formatted_unless_asked_for() -> None:
+    # Formatting one costs more than a failed reconcile: only debug logging pays for it.
+    async def reconcile(key: str) -> None:
+        raise ValueError("boom")
+
+    result = await safe_reconcile(reconcile, "k", timeout=1)
+    assert result.failure is not None
+    assert result.failure.error == "ValueError: boom"
+    assert result.failure.traceback == ""
 
 
 async def test_a_hang_past_the_timeout_becomes_a_timeout_failure(

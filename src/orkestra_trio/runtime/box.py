@@ -41,6 +41,7 @@ from orkestra_trio.katalog.model import Watch
 from orkestra_trio.kube import KubeClient, KubeError, NotFound
 
 from .autoscale import Autoscaler
+from .budget import EVENT_BURST, EVENT_RATE, RETRY_BURST, RETRY_RATE, TokenBucket
 from .events import BoxEvents
 from .health import BoxHealth, HealthSnapshot, HealthState
 from .informer import Change, Informer, ObjectKey, label_owner_key, object_key, owner_uid
@@ -158,9 +159,14 @@ class Box:
         self.metrics = BoxMetrics(baseline_workers=settings.workers)
         self.health = BoxHealth(self.name, failure_threshold=settings.queue.failure_threshold)
         self.queue: WorkQueue[ObjectKey] = WorkQueue(
-            max_depth=settings.queue.max_depth, metrics=self.metrics, name=self.name
+            max_depth=settings.queue.max_depth,
+            metrics=self.metrics,
+            retry_budget=TokenBucket(RETRY_RATE, RETRY_BURST),
+            name=self.name,
         )
-        self.events = BoxEvents(kube, crd.api_types.kind)
+        self.events = BoxEvents(
+            kube, crd.api_types.kind, budget=TokenBucket(EVENT_RATE, EVENT_BURST)
+        )
         self.supervisor = Supervisor(
             self.name,
             self._run_once,
@@ -415,6 +421,11 @@ class Box:
     # ---------------------------------------------------------- notifications
 
     def _on_cr_change(self, change: Change) -> None:
+        if change.type != "MODIFIED":
+            # Gone, or new under this name: its failures are history. A CR
+            # re-created under the name of a deleted one starts from the base
+            # delay, not from the backoff its predecessor built up.
+            self.queue.forget(change.key)
         if meaningful_cr_change(change) and gate_passes(self.model.enqueue_gate, change):
             self.queue.add(change.key)
 

@@ -9,7 +9,9 @@ To keep the steady state free of writes, ``Reconciled`` is only posted by a
 reconcile that changed something (created, updated or deleted a child);
 an unchanged cycle has nothing new to say. Posting is best effort with a
 short deadline: a failing Events API is logged, not turned into a reconcile
-failure.
+failure. Each box's Events draw on the box's own budget (:mod:`.budget`): past
+it, an Event is dropped and counted, so a failing box cannot turn its storm
+into a storm of writes.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import trio
 
 from orkestra_trio.kube import EventRecorder, KubeClient, KubeError
 
+from .budget import TokenBucket
+
 logger = logging.getLogger(__name__)
 
 #: Longest an Event post may hold a reconcile.
@@ -33,11 +37,22 @@ MAX_MESSAGE = 1024
 class BoxEvents:
     """Events of one box (one CR kind)."""
 
-    def __init__(self, kube: KubeClient, kind: str, *, component: str = "orkestra") -> None:
+    def __init__(
+        self,
+        kube: KubeClient,
+        kind: str,
+        *,
+        component: str = "orkestra",
+        budget: TokenBucket | None = None,
+    ) -> None:
         self.kind = kind
         self.recorder = EventRecorder(kube, component)
+        #: None: unlimited (the box gives it one).
+        self.budget = budget
         self.posted = 0
         self.failed = 0
+        #: Events not posted because the box's budget was spent.
+        self.dropped = 0
 
     async def reconciled(self, cr: Mapping[str, Any], message: str) -> None:
         await self._post(cr, "Normal", f"{self.kind}Reconciled", message)
@@ -60,6 +75,9 @@ class BoxEvents:
         await self._post(cr, "Warning", "CrossReadFailed", f"cross {as_}: {message}")
 
     async def _post(self, cr: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
+        if self.budget is not None and not self.budget.try_take(trio.current_time()):
+            self.dropped += 1
+            return
         if len(message) > MAX_MESSAGE:
             message = message[: MAX_MESSAGE - 3] + "..."
         with trio.move_on_after(EVENT_DEADLINE) as scope:

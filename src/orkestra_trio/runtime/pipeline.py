@@ -33,7 +33,9 @@ calls, so the runtime applies what ``render`` prints.
 A failure anywhere in 4-9 is reported on the CR (Ready=False with the error,
 a Warning Event) on a best-effort basis and then re-raised, so that
 ``safe_reconcile`` records it in the box's health and requeues the key with
-backoff.
+backoff. A failure is cheap to repeat: the status is written only when it
+changes, and the Event only when the CR's error differs from its last one
+(a failing CR whose error did not change writes nothing new).
 """
 
 from __future__ import annotations
@@ -128,6 +130,8 @@ class ReconcilePipeline:
         self._prunable = prunable_kinds(self.box)
         #: The last remote-read error reported per (CR, cross entry), so it is posted once.
         self._cross_errors: dict[tuple[ObjectKey, str], str] = {}
+        #: The error last reported per failing CR, so that a repeat is not posted again.
+        self._errors: dict[ObjectKey, str] = {}
 
     async def __call__(self, key: ObjectKey) -> Outcome:
         namespace, name = key
@@ -136,6 +140,7 @@ class ReconcilePipeline:
             self.registry.forget_reader(self.name, key)
             for slot in [slot for slot in self._cross_errors if slot[0] == key]:
                 del self._cross_errors[slot]
+            self._errors.pop(key, None)
             return DONE
         metadata = cr.get("metadata") or {}
         if metadata.get("deletionTimestamp"):
@@ -149,7 +154,9 @@ class ReconcilePipeline:
         margin = min(self.timeout * REPORT_MARGIN, ERROR_REPORT_DEADLINE)
         try:
             with trio.move_on_after(self.timeout - margin) as scope:
-                return await self._reconcile(cr, key)
+                outcome = await self._reconcile(cr, key)
+                self._errors.pop(key, None)
+                return outcome
         except Exception as exc:
             await self._report_error(cr, exc)
             raise
@@ -503,7 +510,10 @@ class ReconcilePipeline:
                     describe_exception(report_exc),
                     extra={"box": self.name, "key": object_key(cr)},
                 )
-            await self.events.reconcile_error(cr, message)
+            key = object_key(cr)
+            if self._errors.get(key) != message:
+                self._errors[key] = message
+                await self.events.reconcile_error(cr, message)
 
 
 def child_finished(obj: Mapping[str, Any]) -> bool:

@@ -61,7 +61,8 @@ class Failure:
 
     kind: FailureKind
     error: str
-    #: The formatted traceback (empty for a timeout), for debug logs.
+    #: The formatted traceback, for debug logs: empty for a timeout, and unless asked
+    #: for (formatting one costs more than many a failed reconcile itself).
     traceback: str = ""
 
 
@@ -93,11 +94,14 @@ async def safe_reconcile(
     # A caller's cancel scope cannot do this job: the timeout must become a recorded failure.
     timeout: float | None,  # noqa: ASYNC109
     clock: Callable[[], float] = trio.current_time,
+    with_traceback: bool = False,
 ) -> ReconcileResult[K]:
     """Run ``reconcile_fn(key)`` within ``timeout`` seconds; report a failure instead of raising.
 
     ``timeout`` None or infinite means no deadline. The deadline is on Trio's
     clock (virtual in tests); ``clock`` only measures the duration reported.
+    ``with_traceback``: format the failure's traceback (the worker pool asks
+    for it only when debug logging is on).
     """
     start = clock()
     deadline = math.inf if timeout is None else trio.current_time() + timeout
@@ -114,7 +118,7 @@ async def safe_reconcile(
             failure=Failure(
                 FailureKind.EXCEPTION,
                 describe_exception(exc),
-                "".join(traceback.format_exception(exc)),
+                "".join(traceback.format_exception(exc)) if with_traceback else "",
             ),
         )
     except BaseExceptionGroup as group:

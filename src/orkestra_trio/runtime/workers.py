@@ -222,7 +222,11 @@ class WorkerPool(Generic[K]):
                 # Inside the try: a cancellation here must still release the key.
                 await trio.lowlevel.checkpoint()
             result = await safe_reconcile(
-                self.reconcile_fn, key, timeout=self.timeout, clock=self._clock
+                self.reconcile_fn,
+                key,
+                timeout=self.timeout,
+                clock=self._clock,
+                with_traceback=logger.isEnabledFor(logging.DEBUG),
             )
             self._record(result)
             completed = True

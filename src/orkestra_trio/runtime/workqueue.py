@@ -12,8 +12,10 @@ Why it looks like this:
   worker holds it is remembered (it stays dirty) and goes back into the
   channel when the worker calls ``done``: the newer state is reconciled once
   more, after the current reconcile, never alongside it.
-* Retries wait with per-key exponential backoff (:mod:`.backoff`); there is no
-  global rate limit, so one box's failures never spend another box's budget.
+* Retries wait with per-key exponential backoff (:mod:`.backoff`) and, when
+  the box gives one, draw on the box's own retry budget (:mod:`.budget`): a
+  storm of failing keys is spread out instead of retried all at once. There is
+  no global rate limit, so one box's failures never spend another box's budget.
 * Delayed adds are kept in a heap served by one timer task (:meth:`WorkQueue.run_timers`)
   that the box starts in its nursery: one task, however many keys wait.
 
@@ -31,6 +33,7 @@ from typing import Generic, TypeVar
 import trio
 
 from .backoff import DEFAULT_BASE_DELAY, DEFAULT_MAX_DELAY, PerKeyBackoff
+from .budget import TokenBucket
 from .metrics import BoxMetrics, MetricsSnapshot
 
 K = TypeVar("K", bound=Hashable)
@@ -55,6 +58,7 @@ class WorkQueue(Generic[K]):
         max_depth: int = 0,
         metrics: BoxMetrics | None = None,
         backoff: PerKeyBackoff[K] | None = None,
+        retry_budget: TokenBucket | None = None,
         clock: Callable[[], float] = trio.current_time,
         name: str = "",
     ) -> None:
@@ -66,6 +70,8 @@ class WorkQueue(Generic[K]):
         self.backoff: PerKeyBackoff[K] = (
             backoff if backoff is not None else PerKeyBackoff(DEFAULT_BASE_DELAY, DEFAULT_MAX_DELAY)
         )
+        #: Retries of the whole queue (the box), on top of each key's backoff; None: unlimited.
+        self.retry_budget = retry_budget
         self._clock = clock
         # inf: unbounded. Each key is in the channel at most once (see the invariant).
         self._send, self._receive = trio.open_memory_channel[K](float("inf"))
@@ -130,17 +136,18 @@ class WorkQueue(Generic[K]):
             self._timer_scope.deadline = due
 
     def add_rate_limited(self, key: K) -> float:
-        """Retry ``key`` after its backoff delay (doubling on each call until :meth:`forget`).
-
-        Returns the delay chosen.
+        """Retry ``key`` after its backoff delay (doubling on each call until :meth:`forget`),
+        or later when the box's retry budget is spent. Returns the delay chosen.
         """
         delay = self.backoff.next_delay(key)
+        if self.retry_budget is not None:
+            delay = max(delay, self.retry_budget.reserve(trio.current_time()))
         self.metrics.queue_retries_total += 1
         self.add_after(key, delay)
         return delay
 
     def forget(self, key: K) -> None:
-        """Reset ``key``'s backoff (call after it succeeded)."""
+        """Reset ``key``'s backoff (call after it succeeded, or once its object is gone)."""
         self.backoff.forget(key)
 
     def num_requeues(self, key: K) -> int:
