@@ -78,10 +78,33 @@ class RemoteReader:
         self, entry: CrossEntry, *, name: str, namespace: str, context: Mapping[str, Any]
     ) -> tuple[JSON, str | None]:
         """The answer and its cache key (None when no URL could be built: nothing to watch)."""
+        return await self.read_announced(
+            entry, name=name, namespace=namespace, context=context, announce=None
+        )
+
+    async def read_announced(
+        self,
+        entry: CrossEntry,
+        *,
+        name: str,
+        namespace: str,
+        context: Mapping[str, Any],
+        announce: Callable[[str], None] | None,
+    ) -> tuple[JSON, str | None]:
+        """:meth:`read_with_key`, calling ``announce(key)`` before it waits for the answer.
+
+        The runtime records the reader of ``key`` there, so that a reconcile
+        cancelled while waiting is re-enqueued when the answer lands.
+        """
         if entry.source is None:
             raise ValueError(f"cross entry {entry.as_!r} has no source: read it in-process")
         return await self.read_source(
-            entry.crd, entry.source, name=name, namespace=namespace, context=context
+            entry.crd,
+            entry.source,
+            name=name,
+            namespace=namespace,
+            context=context,
+            announce=announce,
         )
 
     async def read_source(
@@ -92,6 +115,7 @@ class RemoteReader:
         name: str = "",
         namespace: str = "",
         context: Mapping[str, Any],
+        announce: Callable[[str], None] | None = None,
     ) -> tuple[JSON, str | None]:
         """Like :meth:`read_with_key` for a bare ``source:`` (an autoscale condition's).
 
@@ -103,6 +127,8 @@ class RemoteReader:
             answer = cross_answer(None)
             answer["error"] = str(error)
             return answer, None
+        if announce is not None:
+            announce(target.key)
         fetch_once = functools.partial(self._fetch, target, source)
         answer = await self.cache.get(
             target.key, fetch_once, ttl=source.cache_for, stale_for=source.stale_for
@@ -110,24 +136,6 @@ class RemoteReader:
         if target.type == "events" and not target.raw:
             self._follow(target, source)
         return answer, target.key
-
-    def key_of(
-        self, entry: CrossEntry, *, name: str, namespace: str, context: Mapping[str, Any]
-    ) -> str | None:
-        """The cache key :meth:`read_with_key` will answer under, without reading (None: no URL).
-
-        The runtime records it before the read, so that a reconcile cancelled
-        while waiting is re-enqueued when the answer lands.
-        """
-        if entry.source is None:
-            return None
-        try:
-            target = self._target(
-                entry.crd, entry.source, name=name, namespace=namespace, context=context
-            )
-        except TargetError:
-            return None
-        return target.key
 
     @staticmethod
     def _target(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 import trio
@@ -30,7 +31,7 @@ from orkestra_trio.katalog.render import cross_answer
 from orkestra_trio.kube import KubeClient, ResourceRef, WatchOptions
 
 from .informer import Change, Informer, InformerKey, ObjectKey
-from .remote import read_remote, remote_target, remote_target_ahead
+from .remote import read_remote, remote_target
 
 if TYPE_CHECKING:
     from .box import Box
@@ -157,20 +158,19 @@ class KatalogRegistry:
         itself, always current. The answer is a fresh dict whose spec/status
         are the cached objects (read-only).
 
-        Remote: when the reader knows the answer's key ahead, ``reader`` (the
-        reading box and CR) is recorded as reading it before the wait, so a
-        reconcile that runs out of time waiting is re-enqueued when the answer
-        lands (the cache finishes the fetch in its own scope).
+        Remote: when the remote reader announces the answer's key before it
+        waits, ``reader`` (the reading box and CR) is recorded as reading it
+        then, so a reconcile that runs out of time waiting is re-enqueued when
+        the answer lands (the cache finishes the fetch in its own scope).
         """
         if not entry.same_process:
-            if reader is not None:
-                ahead = remote_target_ahead(
-                    self.remote, entry, name=name, namespace=namespace, context=context
-                )
-                if ahead is not None:
-                    self.add_read(*reader, ahead)
             return await read_remote(
-                self.remote, entry, name=name, namespace=namespace, context=context
+                self.remote,
+                entry,
+                name=name,
+                namespace=namespace,
+                context=context,
+                announce=partial(self.add_read, *reader) if reader is not None else None,
             )
         crd = self.katalogs.crds[entry.crd]
         informer = await self.cr_informer(entry.crd)

@@ -15,7 +15,7 @@ imports the ONCOP package itself (``commands/run.py`` plugs a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from orkestra_trio.katalog import CrossEntry
@@ -34,15 +34,6 @@ class KeyedRemoteReader(Protocol):
     async def read_with_key(
         self, entry: CrossEntry, *, name: str, namespace: str, context: Mapping[str, Any]
     ) -> tuple[dict[str, Any], str | None]: ...
-
-
-@runtime_checkable
-class KeyAheadRemoteReader(Protocol):
-    """A remote reader that tells a read's cache key before reading (ONCOP's reader)."""
-
-    def key_of(
-        self, entry: CrossEntry, *, name: str, namespace: str, context: Mapping[str, Any]
-    ) -> str | None: ...
 
 
 @runtime_checkable
@@ -72,26 +63,36 @@ def unavailable_answer() -> dict[str, Any]:
     return answer
 
 
-def remote_target_ahead(
-    remote: Any, entry: CrossEntry, *, name: str, namespace: str, context: Mapping[str, Any]
-) -> tuple[str, str, str] | None:
-    """The target a remote read will report, known before it runs (None: not known ahead)."""
-    if not isinstance(remote, KeyAheadRemoteReader):
-        return None
-    key = remote.key_of(entry, name=name, namespace=namespace, context=context)
-    return remote_target(key) if key is not None else None
-
-
 async def read_remote(
-    remote: Any, entry: CrossEntry, *, name: str, namespace: str, context: Mapping[str, Any]
+    remote: Any,
+    entry: CrossEntry,
+    *,
+    name: str,
+    namespace: str,
+    context: Mapping[str, Any],
+    announce: Callable[[tuple[str, str, str]], None] | None = None,
 ) -> tuple[dict[str, Any], tuple[str, str, str] | None]:
     """One remote entry's answer and the target to remember (None: nothing to watch).
 
+    ``announce(target)`` is called before the wait when the reader supports it
+    (``read_announced``, ONCOP's reader): the target is known before the
+    answer, so a read cut short by the reconcile's deadline still counts.
     A reader without keys (the bare ``RemoteCrossReader`` seam) still answers;
     its CRs are then only reconciled again by their own triggers.
     """
     if remote is None:
         return unavailable_answer(), None
+    read_announced = getattr(remote, "read_announced", None) if announce is not None else None
+    if read_announced is not None and announce is not None:
+        tell = announce  # narrowed for the closure
+
+        def announce_key(key: str) -> None:
+            tell(remote_target(key))
+
+        answer, key = await read_announced(
+            entry, name=name, namespace=namespace, context=context, announce=announce_key
+        )
+        return cross_answer(answer), (remote_target(key) if key is not None else None)
     if isinstance(remote, KeyedRemoteReader):
         answer, key = await remote.read_with_key(
             entry, name=name, namespace=namespace, context=context
