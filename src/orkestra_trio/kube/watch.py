@@ -315,8 +315,10 @@ class _ListWatcher:
                             if line.strip():
                                 rv = await self._handle(line, rv, target, send)
                                 if not progressed:
+                                    # The stream delivers: whatever failed before is over.
                                     progressed = True
                                     self.stats.stalled = False
+                                    self.stats.failing = False
                                     backoff.reset()
                 finally:
                     if not finished:

@@ -264,7 +264,8 @@ class Box:
 
         The CR informer matters most: while its watch is stalled or failing the
         box cannot see new or changed CRs, so it reads as degraded (and
-        ``/ready`` says no) until the watch delivers again.
+        ``/ready`` says no) and its workers pause until the watch delivers
+        again (or a relist replaced the cache): no reconcile from a stale cache.
         """
         assert self.cr_informer is not None
         cr_informer = self.cr_informer
@@ -275,6 +276,7 @@ class Box:
                 self.health.record_blind(f"cannot see its CRs: {cr_informer.error}")
             else:
                 self.health.record_sighted()
+            self._update_pause()
             for informer in informers:
                 if informer.error:
                     self.health.record_blocked(informer.error)
@@ -392,21 +394,37 @@ class Box:
             await self._wait_changed_dependency()
             if self.queue.shutting_down:
                 return
-            met = self.dependencies_met()
-            if not met and not self.paused:
-                logger.warning(
-                    "box %s pauses: a dependency no longer holds",
-                    self.name,
-                    extra={"box": self.name, "event": "dependency"},
-                )
-                self.paused = True
-                self.pool.resize(0)
-            elif met and self.paused:
-                logger.info(
-                    "box %s resumes", self.name, extra={"box": self.name, "event": "dependency"}
-                )
-                self.paused = False
-                self.pool.resize(self.workers)
+            self._update_pause()
+
+    def _hold_reason(self) -> str | None:
+        """Why the workers must not run now (None: they may)."""
+        if not self.dependencies_met():
+            return "a dependency no longer holds"
+        if self.health.blind is not None:
+            # Reconciling from a cache the watch no longer updates would write
+            # from stale objects (a storm of 409s after an outage).
+            return self.health.blind
+        return None
+
+    def _update_pause(self) -> None:
+        """Pause the workers while a dependency fails or the CRs cannot be seen; resume after."""
+        assert self.pool is not None
+        reason = self._hold_reason()
+        if reason is not None and not self.paused:
+            logger.warning(
+                "box %s pauses: %s",
+                self.name,
+                reason,
+                extra={"box": self.name, "event": "dependency"},
+            )
+            self.paused = True
+            self.pool.resize(0)
+        elif reason is None and self.paused:
+            logger.info(
+                "box %s resumes", self.name, extra={"box": self.name, "event": "dependency"}
+            )
+            self.paused = False
+            self.pool.resize(self.workers)
 
     async def _wait_changed_dependency(self) -> None:
         async with trio.open_nursery() as nursery:

@@ -43,7 +43,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import attrs
@@ -61,7 +61,14 @@ from orkestra_trio.katalog.render import (
     render_reconcile_children,
     render_status,
 )
-from orkestra_trio.kube import AlreadyExists, KubeClient, KubeError, NotFound, ResourceInfo
+from orkestra_trio.kube import (
+    AlreadyExists,
+    Conflict,
+    KubeClient,
+    KubeError,
+    NotFound,
+    ResourceInfo,
+)
 
 from .children import ApplyReport, apply_children, prunable_kinds, prune_orphans
 from .events import BoxEvents
@@ -142,19 +149,14 @@ class ReconcilePipeline:
                 del self._cross_errors[slot]
             self._errors.pop(key, None)
             return DONE
-        metadata = cr.get("metadata") or {}
-        if metadata.get("deletionTimestamp"):
-            return await self._delete(cr, key)
-        present = list(metadata.get("finalizers") or ())
-        missing = [name for name in self._held_finalizers() if name not in present]
-        if missing:
-            cr = await self._set_finalizers(cr, [*present, *missing])
+        if (cr.get("metadata") or {}).get("deletionTimestamp"):
+            return await self._refreshing_on_conflict(self._delete, cr, key)
         # Stop a little before the box's deadline so that a reconcile running
         # out of time is still reported on the CR (Ready=False, a Warning Event).
         margin = min(self.timeout * REPORT_MARGIN, ERROR_REPORT_DEADLINE)
         try:
             with trio.move_on_after(self.timeout - margin) as scope:
-                outcome = await self._reconcile(cr, key)
+                outcome = await self._refreshing_on_conflict(self._pass, cr, key)
                 self._errors.pop(key, None)
                 return outcome
         except Exception as exc:
@@ -168,7 +170,44 @@ class ReconcilePipeline:
         await trio.sleep_forever()
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def _refreshing_on_conflict(
+        self,
+        step: Callable[[Mapping[str, Any], ObjectKey], Awaitable[Outcome]],
+        cr: Mapping[str, Any],
+        key: ObjectKey,
+    ) -> Outcome:
+        """Run ``step``; on a 409 (our cached CR was stale) read the CR afresh and run it once more.
+
+        A cache that lags behind the server (right after a reconnect, or a
+        write racing ours) is not a failure of the reconcile: only a second
+        conflict, on the object just read, counts as one.
+        """
+        try:
+            return await step(cr, key)
+        except AlreadyExists:
+            raise  # a child, not the CR: the child informer catches up by itself
+        except Conflict:
+            logger.info(
+                "box %s: %s changed on the server meanwhile; reconciling it afresh",
+                self.name,
+                key,
+                extra={"box": self.name, "key": key},
+            )
+            try:
+                fresh = await self.kube.get(self.cr_info, key[1], namespace=key[0] or None)
+            except NotFound:
+                return DONE  # deleted meanwhile: its DELETED event follows
+            return await step(fresh, key)
+
     # ------------------------------------------------------------ the pass
+
+    async def _pass(self, cr: Mapping[str, Any], key: ObjectKey) -> Outcome:
+        """Our finalizers on the CR, then one reconcile pass."""
+        present = list((cr.get("metadata") or {}).get("finalizers") or ())
+        missing = [name for name in self._held_finalizers() if name not in present]
+        if missing:
+            cr = await self._set_finalizers(cr, [*present, *missing])
+        return await self._reconcile(cr, key)
 
     async def _reconcile(self, cr: Mapping[str, Any], key: ObjectKey) -> Outcome:
         cross, reads = await self._read_cross(cr)
