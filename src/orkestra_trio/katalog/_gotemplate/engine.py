@@ -17,6 +17,7 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from orkestra_trio.katalog._gotemplate import library  # noqa: F401 (registers the catalogue)
 from orkestra_trio.katalog._gotemplate.errors import (
     GoExecError,
     TemplateRenderError,

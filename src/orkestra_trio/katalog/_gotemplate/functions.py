@@ -18,7 +18,7 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -49,14 +49,15 @@ class TemplateFunction:
 REGISTRY: dict[str, TemplateFunction] = {}
 
 
-def template_function(
-    name: str, *, needs_budget: bool = False
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def template_function(name: str, *, needs_budget: bool = False) -> Callable[[_F], _F]:
     """Register ``func`` under the template name ``name``."""
     if not name.isidentifier():
         raise ValueError(f"template function name {name!r} is not an identifier")
 
-    def register(func: Callable[..., Any]) -> Callable[..., Any]:
+    def register(func: _F) -> _F:
         params = list(inspect.signature(func).parameters.values())
         if needs_budget:
             params = params[1:]
