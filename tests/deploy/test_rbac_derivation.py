@@ -127,3 +127,11 @@ def test_templated_custom_kind_is_an_error_with_its_position(tmp_path):
     first, second = caught.value.problems
     assert first.startswith(f"{path}:9:") and "must be literal" in first
     assert second.startswith(f"{path}:12:") and "other.io/v1 Widget" in second
+
+
+def test_per_box_election_may_list_its_leases_and_nothing_more():
+    katalogs = load_katalogs([KATALOGS / "website.yaml"])
+    leases = triples(derive_rights(katalogs, per_box=True).namespaced)
+    assert leases == {
+        ("coordination.k8s.io", "leases", v) for v in ("create", "get", "list", "update")
+    }

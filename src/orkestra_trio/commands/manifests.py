@@ -37,10 +37,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--leader-elect",
-        choices=("single", "per-box", "none"),
-        default="single",
-        help="how replicas share the boxes: one leader runs all (single, default), each box "
-        "its own lease (per-box), or no election (none; only with --replicas 1)",
+        choices=("per-box", "single", "none"),
+        default="per-box",
+        help="how replicas share the boxes: each box its own Lease, the boxes spread over the "
+        "replicas (per-box, the default), one leader runs all (single), or no election (none; "
+        "only with --replicas 1)",
     )
 
 
@@ -80,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         print_issues(exc.issues)
         return 1
     try:
-        rights = derive_rights(katalogs)
+        rights = derive_rights(katalogs, per_box=args.leader_elect == "per-box")
     except DeriveError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)

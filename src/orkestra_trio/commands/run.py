@@ -154,6 +154,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "cluster configuration's namespace: in a pod its own)",
     )
     parser.add_argument(
+        "--leader-elect-lease-duration",
+        type=float,
+        default=15.0,
+        metavar="SECONDS",
+        help="with --leader-elect: how long a Lease lasts unrenewed (default 15, as client-go; "
+        "the renew deadline and retry period scale with it: 10 and 2 at 15). A dead replica's "
+        "boxes move within twice this",
+    )
+    parser.add_argument(
         "--leader-elect-identity",
         metavar="ID",
         help="with --leader-elect: this replica's name in the Lease (default: hostname_pid)",
@@ -252,6 +261,8 @@ def run(args: argparse.Namespace) -> int:
     setup_logging(args.log_format, level=log_level)
     stopped_by: list[int] = []
 
+    lease_timings = _lease_timings(args.leader_elect_lease_duration)
+
     async def main() -> None:
         started = False
         stop = trio.Event()
@@ -289,6 +300,9 @@ def run(args: argparse.Namespace) -> int:
                         leader_elect_lease=args.leader_elect_lease,
                         leader_elect_namespace=args.leader_elect_namespace,
                         leader_elect_identity=args.leader_elect_identity,
+                        lease_duration=lease_timings[0],
+                        renew_deadline=lease_timings[1],
+                        retry_period=lease_timings[2],
                     ) as rt,
                 ):
                     started = True
@@ -413,6 +427,15 @@ def _default_listen() -> tuple[str, str]:
                 "(choose one with --listen)"
             )
     return DEFAULT_LISTEN, ""
+
+
+def _lease_timings(duration: float) -> tuple[float, float, float]:
+    """client-go's proportions (15 s lease, 10 s renew deadline, 2 s retry), scaled."""
+    from orkestra_trio.cli import UserError
+
+    if not duration >= 1.5:
+        raise UserError(f"--leader-elect-lease-duration {duration:g}: must be at least 1.5 seconds")
+    return duration, duration * 2 / 3, duration * 2 / 15
 
 
 def _check_can_listen(address: str, host: str, port: int, *, flag: str = "--listen") -> None:

@@ -46,7 +46,7 @@ class Settings:
     image: str = DEFAULT_IMAGE
     replicas: int = 2
     #: ``--leader-elect`` mode the pods run with ("" for none).
-    leader_elect: str = "single"
+    leader_elect: str = "per-box"
 
 
 def default_name(katalogs: KatalogSet) -> str:

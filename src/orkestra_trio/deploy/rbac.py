@@ -21,7 +21,8 @@ and a rule present is one the runtime would use:
 * Events: ``create, get, patch`` (``kube.events``: a repeat bumps the count)
   and ``list, watch`` (the per-box Event feed of ``web.view``);
 * Leases, in the runtime's own namespace only: ``get, create, update``
-  (``kube.leases``), for leader election.
+  (``kube.leases``), for leader election; with per-box election also ``list``
+  (each replica lists its group's Leases to see the live replicas).
 
 No wildcard is ever produced. What cannot be derived (a ``custom`` child whose
 apiVersion or kind is a template; a custom kind whose plural is unknown) is a
@@ -85,8 +86,11 @@ class _Kind:
     namespaced: bool
 
 
-def derive_rights(katalogs: KatalogSet) -> Rights:
-    """The ClusterRole and Role grants for ``katalogs`` (see the module docstring)."""
+def derive_rights(katalogs: KatalogSet, *, per_box: bool = False) -> Rights:
+    """The ClusterRole and Role grants for ``katalogs`` (see the module docstring).
+
+    ``per_box``: the replicas run ``--leader-elect per-box``.
+    """
     verbs: dict[tuple[str, str], set[str]] = {}
     problems: list[str] = []
 
@@ -145,7 +149,8 @@ def derive_rights(katalogs: KatalogSet) -> Rights:
         raise DeriveError(problems)
     grant("", "events", *EVENT_VERBS)
     cluster = tuple(sorted(Grant(g, r, frozenset(v)) for (g, r), v in verbs.items()))
-    leases = Grant("coordination.k8s.io", "leases", frozenset(LEASE_VERBS))
+    lease_verbs = {*LEASE_VERBS, "list"} if per_box else set(LEASE_VERBS)
+    leases = Grant("coordination.k8s.io", "leases", frozenset(lease_verbs))
     return Rights(cluster=cluster, namespaced=(leases,))
 
 

@@ -11,6 +11,7 @@ The election loop itself (timing, stepping down) belongs to the runtime.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -78,11 +79,15 @@ async def create_lease(
     duration_seconds: int = 15,
     namespace: str | None = None,
     now: datetime.datetime | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> JSON:
+    metadata: JSON = {"name": name}
+    if labels:
+        metadata["labels"] = dict(labels)
     body: JSON = {
         "apiVersion": "coordination.k8s.io/v1",
         "kind": "Lease",
-        "metadata": {"name": name},
+        "metadata": metadata,
         "spec": _held_spec(holder, duration_seconds, micro_time(now), 0),
     }
     return await kube.create(body, namespace=namespace)
@@ -104,14 +109,21 @@ async def try_acquire_lease(
     duration_seconds: int = 15,
     namespace: str | None = None,
     now: datetime.datetime | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> LeaseState:
-    """Create, renew or take over the lease if we may; report who holds it."""
+    """Create (with ``labels``), renew or take over the lease if we may; report who holds it."""
     now = now or datetime.datetime.now(datetime.UTC)
     lease = await get_lease(kube, name, namespace=namespace)
     if lease is None:
         try:
             created = await create_lease(
-                kube, name, holder, duration_seconds=duration_seconds, namespace=namespace, now=now
+                kube,
+                name,
+                holder,
+                duration_seconds=duration_seconds,
+                namespace=namespace,
+                now=now,
+                labels=labels,
             )
         except AlreadyExists:
             lease = await get_lease(kube, name, namespace=namespace) or {}

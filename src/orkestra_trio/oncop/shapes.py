@@ -57,6 +57,8 @@ def health_body(key: str, health: Mapping[str, Any]) -> JSON:
     body: JSON = {"name": key}
     for field, default in HEALTH_DEFAULTS.items():
         body[field] = health.get(field, default)
+    if health.get("holder"):  # --leader-elect per-box: the replica that runs the box
+        body["holder"] = health["holder"]
     return body
 
 
@@ -73,7 +75,7 @@ def summary_entry(
     crd: CrdEntry, health: Mapping[str, Any], metrics: Mapping[str, Any], resource_count: int
 ) -> JSON:
     """One CRD in the ``/katalog`` summary."""
-    return {
+    entry = {
         "name": crd.key,
         "kind": crd.api_types.kind,
         "state": health.get("state", HEALTH_DEFAULTS["state"]),
@@ -81,6 +83,9 @@ def summary_entry(
         "queueDepth": metrics.get("queueDepth", 0),
         "resourceCount": resource_count,
     }
+    if health.get("holder"):  # --leader-elect per-box: the replica that runs the box
+        entry["holder"] = health["holder"]
+    return entry
 
 
 def edge_entry(edge: Edge) -> JSON:

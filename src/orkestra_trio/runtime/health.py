@@ -56,6 +56,8 @@ class HealthSnapshot:
     last_reconcile: float | None
     #: Increases by one on every change; pass it to :meth:`BoxHealth.wait_changed`.
     version: int
+    #: ``--leader-elect per-box``: the replica that holds this box's Lease (None otherwise).
+    holder: str | None = None
 
     @property
     def healthy(self) -> bool:
@@ -78,7 +80,7 @@ class HealthSnapshot:
         last: Any = self.last_reconcile
         if last is not None and wall_time is not None:
             last = wall_time(last)
-        return {
+        body: dict[str, Any] = {
             "name": self.name,
             "state": self.state.value,
             "healthy": self.healthy,
@@ -89,6 +91,9 @@ class HealthSnapshot:
             "lastError": self.last_error or "",
             "lastReconcile": last,
         }
+        if self.holder is not None:  # --leader-elect per-box: the replica that runs the box
+            body["holder"] = self.holder
+        return body
 
 
 class BoxHealth:
@@ -116,6 +121,7 @@ class BoxHealth:
         self.total_reconciles = 0
         self.last_error: str | None = None
         self.last_reconcile: float | None = None
+        self.holder: str | None = None
         self.version = 0
         #: Why the box cannot see its CRs right now (its CR watch stalled or
         #: fails), or None. While set the box reads as ``degraded``: its view
@@ -159,6 +165,12 @@ class BoxHealth:
         self.state = HealthState.NOT_STARTED
         self.last_error = error
         self._notify()
+
+    def set_holder(self, identity: str | None) -> None:
+        """Which replica runs this box (``--leader-elect per-box``), as the Leases say."""
+        if self.holder != identity:
+            self.holder = identity
+            self._notify()
 
     def record_blocked(self, error: str) -> None:
         """The box cannot start: an informer it needs keeps failing (RBAC, a missing CRD).
@@ -225,6 +237,7 @@ class BoxHealth:
             last_error=self.last_error,
             last_reconcile=self.last_reconcile,
             version=self.version,
+            holder=self.holder,
         )
 
     async def wait_changed(self, seen_version: int) -> HealthSnapshot:

@@ -59,6 +59,8 @@ class LeaderElectionConfig:
     lease_duration: float = 15.0
     renew_deadline: float = 10.0
     retry_period: float = 2.0
+    #: Labels a created Lease carries (per-box election lists its Leases by them).
+    labels: tuple[tuple[str, str], ...] = ()
 
     def __attrs_post_init__(self) -> None:
         if not self.retry_period < self.renew_deadline < self.lease_duration:
@@ -83,6 +85,10 @@ class LeaderElector:
     def now(self) -> datetime.datetime:
         return self._wall_anchor + datetime.timedelta(seconds=trio.current_time())
 
+    async def attempt(self) -> bool:
+        """One acquire-or-renew round trip; True when we hold the lease afterwards."""
+        return await self._attempt()
+
     async def _attempt(self) -> bool:
         """One acquire-or-renew round trip; True when we hold the lease afterwards."""
         state = await try_acquire_lease(
@@ -92,6 +98,7 @@ class LeaderElector:
             duration_seconds=max(1, round(self.config.lease_duration)),
             namespace=self.config.namespace,
             now=self.now(),
+            labels=dict(self.config.labels),
         )
         return state.held
 

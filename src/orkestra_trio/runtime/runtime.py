@@ -27,6 +27,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,7 @@ from .crdinstall import apply_cr_files
 from .crdinstall import install_crds as install_missing_crds
 from .health import HealthState
 from .leader import LeaderElectionConfig, LeaderElector, default_identity, default_lease_name
+from .perbox import PerBoxElection
 from .preflight import wait_for_cluster
 from .registry import KatalogRegistry, RemoteCrossReader
 
@@ -94,11 +96,17 @@ class Runtime:
         self.stopping = False
         #: With ``leader_elect``: the elector; boxes run only while it leads.
         self.election: LeaderElector | None = None
+        #: With ``leader_elect="per-box"``: the replicas share the boxes, one Lease each.
+        self.shards: PerBoxElection | None = None
 
     @property
     def standby(self) -> bool:
         """True while leader election is on and another replica holds the lease."""
         return self.election is not None and not self.election.leading
+
+    def runs_here(self, name: str) -> bool:
+        """False for a box that per-box election gives to another replica."""
+        return self.shards is None or self.shards.assigned_here(name)
 
     @property
     def embedded(self) -> bool:
@@ -196,6 +204,29 @@ class Runtime:
                     with trio.CancelScope(shield=True):
                         await elector.release()
 
+    async def _run_sharded(
+        self, shards: PerBoxElection, *, task_status: trio.TaskStatus[None]
+    ) -> None:
+        """Per-box election: the membership task and one slot per box (see :mod:`.perbox`)."""
+        for done in self._box_done.values():
+            done.set()  # nothing runs here until a slot starts its box
+        with self._boxes_scope:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(shards.run_membership, name="per-box membership")
+                for name, box in self.boxes.items():
+                    nursery.start_soon(
+                        shards.run_slot,
+                        name,
+                        partial(self._run_slot_box, name, box),
+                        self._stop_requested,
+                        name=f"box slot {name}",
+                    )
+                task_status.started()
+
+    async def _run_slot_box(self, name: str, box: Box) -> None:
+        self._box_done[name] = done = trio.Event()
+        await self._run_box(box, done)
+
     def _stop_requested(self) -> bool:
         # A method, not the attribute: it changes while we await.
         return self.stopping
@@ -230,6 +261,8 @@ class Runtime:
                 f"leader election: lease {config.namespace}/{config.lease_name} "
                 f"as {config.identity}"
             )
+        if self.shards is not None:
+            lines.append(self.shards.describe())
         for box in self.boxes.values():
             types = box.crd.api_types
             lines.append(
@@ -298,7 +331,7 @@ async def open_runtime(
     watch_options: WatchOptions | None = None,
     remote: RemoteCrossReader | None = None,
     grace: float = DEFAULT_GRACE,
-    leader_elect: bool = False,
+    leader_elect: bool | str = False,
     leader_elect_lease: str | None = None,
     leader_elect_namespace: str | None = None,
     leader_elect_identity: str | None = None,
@@ -323,7 +356,9 @@ async def open_runtime(
     ``leader_elect_lease`` (default derived from the Katalog names) in
     ``leader_elect_namespace`` (default ``namespace``, else the cluster
     configuration's namespace: in a pod, its own; "default" when embedded); the
-    timings are client-go's (see :mod:`.leader`).
+    timings are client-go's (see :mod:`.leader`). ``leader_elect="per-box"``:
+    each box has its own Lease (``<lease>-box-<crd>``) and the replicas share
+    the boxes (see :mod:`.perbox`).
     """
     katalog_set = as_katalog_set(katalogs)
     config = _choose_config(kubeconfig, embedded, context)
@@ -404,6 +439,7 @@ async def open_runtime(
             namespace=namespace,
             remote=remote,
             election=election,
+            per_box=leader_elect == "per-box",
         )
         try:
             yield runtime
@@ -425,6 +461,7 @@ async def start_boxes(
     remote: RemoteCrossReader | None = None,
     box_factory: Callable[..., Box] = Box,
     election: LeaderElectionConfig | None = None,
+    per_box: bool = False,
 ) -> Runtime:
     """The registry and every box of ``katalog_set``, running in nurseries entered on ``stack``.
 
@@ -432,7 +469,8 @@ async def start_boxes(
     own client (the ``testing`` layer). ``box_factory(crd, kube=, registry=)``
     makes each box (a subclass may instrument it). Call
     :meth:`Runtime.aclose` before ``stack`` unwinds. With ``election`` the
-    boxes start only once this replica holds the lease.
+    boxes start only once this replica holds the lease; with ``per_box`` too,
+    each box once this replica holds that box's lease.
     """
     registry_nursery = await stack.enter_async_context(trio.open_nursery())
     registry = KatalogRegistry(
@@ -467,6 +505,9 @@ async def start_boxes(
     boxes_nursery = await stack.enter_async_context(trio.open_nursery())
     if election is None:
         await boxes_nursery.start(runtime._run_boxes)
+    elif per_box:
+        runtime.shards = PerBoxElection(kube, election, katalog_set, boxes)
+        await boxes_nursery.start(runtime._run_sharded, runtime.shards)
     else:
         runtime.election = LeaderElector(kube, election)
         await boxes_nursery.start(runtime._run_elected, runtime.election)

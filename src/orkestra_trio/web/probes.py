@@ -48,13 +48,22 @@ def boxes_by_state(samples: Iterable[BoxSample]) -> dict[str, list[str]]:
 def readiness(
     samples: Iterable[BoxSample], *, stopping: bool, standby: bool = False
 ) -> tuple[bool, dict[str, Any]]:
-    """(ready?, the ``/ready`` body). A leader-election standby is never ready."""
-    grouped = boxes_by_state(samples)
+    """(ready?, the ``/ready`` body). A leader-election standby is never ready.
+
+    Boxes that per-box election gives to other replicas do not count here
+    (they are listed under ``elsewhere``).
+    """
+    listed = list(samples)
+    local = [sample for sample in listed if not sample.elsewhere]
+    grouped = boxes_by_state(local)
     ready = not stopping and not standby and not grouped[HealthState.NOT_STARTED.value]
     ready = ready and not grouped[HealthState.DEGRADED.value]
     body: dict[str, Any] = {"ready": ready, "stopping": stopping, "boxes": grouped}
     if standby:
         body["standby"] = True
+    elsewhere = [sample.name for sample in listed if sample.elsewhere]
+    if elsewhere:
+        body["elsewhere"] = elsewhere
     return ready, body
 
 

@@ -96,6 +96,7 @@ def _box_json(sample: BoxSample, view: BoxView | None) -> dict[str, Any]:
         "consecutiveFails": health.consecutive_fails,
         "restarts": metrics.restarts_total,
         "lastError": health.last_error or "",
+        "holder": health.holder,
     }
 
 

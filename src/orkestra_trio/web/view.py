@@ -69,6 +69,8 @@ class BoxSample:
     paused: bool
     #: Watch streams of the box's informers closed for silence (each relisted).
     watch_stalls: int = 0
+    #: ``--leader-elect per-box``: another replica runs this box.
+    elsewhere: bool = False
 
 
 class RuntimeBoxView:
@@ -211,6 +213,7 @@ class RuntimeView:
                 resource_count=box.resource_count,
                 paused=box.paused,
                 watch_stalls=box.watch_stalls,
+                elsewhere=not self.runtime.runs_here(box.name),
             )
 
     def health_snapshots(self) -> Iterator[HealthSnapshot]:
