@@ -105,3 +105,52 @@ async def test_storefront_in_the_newest_layout(autojump_clock):
         await kat.wait_steady()
         assert kat.cr("storefront", "shop") is None
         assert kat.health("storefront").state in (HealthState.HEALTHY, HealthState.PENDING)
+
+
+AUTOSCALE = """\
+apiVersion: orkestra.orkspace.io/v1
+kind: Katalog
+metadata: {name: scale}
+spec:
+  crds:
+    app:
+      apiTypes: {group: compat.example.com, version: v1, kind: App, plural: apps}
+      operatorBox:
+        onReconcile:
+          deployments:
+            - name: "{{ .metadata.name }}"
+              image: nginx
+              replicas: 2
+              autoscale:
+                min: 1
+                max: 4
+                cooldown: 5m
+                scaleUp:
+                  conditions: {when: [{field: spec.load, gt: "80"}]}
+                  increment: 2
+                scaleDown:
+                  conditions: {when: [{field: spec.load, lt: "20"}]}
+"""
+
+
+async def test_workload_autoscale_steps_once_per_cooldown(autojump_clock, tmp_path):
+    path = tmp_path / "scale.yaml"
+    path.write_text(AUTOSCALE)
+    async with open_test_cluster() as cluster, run_katalog(path, cluster) as kat:
+        await kat.apply(kat.manifest("app", "web", {"load": 50}))
+        await kat.wait_steady()
+        deploy = kat.child("app", "web", "Deployment", "web")
+        assert deploy["spec"]["replicas"] == 2  # neither condition: the declared count
+        await kat.apply(kat.manifest("app", "web", {"load": 95}))
+        await kat.wait_steady()
+        deploy = kat.child("app", "web", "Deployment", "web")
+        assert deploy["spec"]["replicas"] == 4
+        assert "orkestra.orkspace.io/scaled-at" in deploy["metadata"]["annotations"]
+        # A hand edit of replicas is not drift while autoscale owns them...
+        await cluster.kube.merge_patch(
+            ("apps/v1", "Deployment"), "web", {"spec": {"replicas": 3}}, namespace="default"
+        )
+        await kat.apply(kat.manifest("app", "web", {"load": 5}))
+        await kat.wait_steady()
+        # ...and within the cooldown nothing steps down.
+        assert kat.child("app", "web", "Deployment", "web")["spec"]["replicas"] == 3

@@ -92,6 +92,9 @@ def test_group_children_accepts_lists_maps_and_unknown_kinds():
     )
     assert set(grouped["statefulSets"]) == {"db"}
     assert set(grouped["custom"]) == {"mon"}
+    # Orkestra's form: .children.<kind in lowercase> is the child itself.
+    assert grouped["statefulset"]["metadata"]["name"] == "db"
+    assert grouped["servicemonitor"]["metadata"]["name"] == "mon"
     by_list = group_children({"deployments": [{"kind": "Deployment", "metadata": {"name": "a"}}]})
     assert set(by_list["deployments"]) == {"a"}
 

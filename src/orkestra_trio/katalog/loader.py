@@ -55,10 +55,12 @@ from orkestra_trio.katalog.model import (
     Requeue,
     ResourceEntry,
     Resources,
+    ScaleStep,
     Selector,
     StatusField,
     StatusSpec,
     Watch,
+    WorkloadAutoscale,
 )
 from orkestra_trio.katalog.reading import DOT_PATH, Shape, describe
 from orkestra_trio.katalog.statusfields import shadows
@@ -67,6 +69,9 @@ from orkestra_trio.katalog.yamlsource import KeyPath, YamlSourceError, load_yaml
 
 KATALOG_API_VERSION = "orkestra.orkspace.io/v1"
 MIN_WORKERS, MAX_WORKERS = 1, 50
+# A workload autoscale without a cooldown would step again on the watch event of
+# its own change, to min or max at once: one minute between steps unless told.
+DEFAULT_SCALE_COOLDOWN = 60.0
 
 # A CRD key appears in URLs and metric labels: a DNS label.
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
@@ -941,7 +946,9 @@ class _KatalogReader(ConditionReader):
                 at_key=True,
             )
         fields: dict[str, FrozenValue] = {}
-        for key in sorted(info.shorthand & m.keys() - {"once", "profile"}, key=list(m).index):
+        for key in sorted(
+            info.shorthand & m.keys() - {"once", "profile", "autoscale"}, key=list(m).index
+        ):
             raw = m[key]
             if raw is None:
                 continue
@@ -980,6 +987,52 @@ class _KatalogReader(ConditionReader):
             wait=self.boolean(m, path, "wait", False),
             sleep=self.duration(m, path, "sleep", 0.0) or 0.0,
             once=self.boolean(m, path, "once", False),
+            autoscale=self.workload_autoscale(m, path) if "autoscale" in m else None,
+        )
+
+    def workload_autoscale(self, entry: dict[str, Any], path: KeyPath) -> WorkloadAutoscale | None:
+        here = (*path, "autoscale")
+        m = self.section(
+            entry,
+            path,
+            "autoscale",
+            allowed=("min", "max", "cooldown", "scaleUp", "scaleDown"),
+            required=("max",),
+        )
+        if m is None:
+            return None
+        minimum = self.integer(m, here, "min", 1, minimum=0)
+        maximum = self.integer(m, here, "max", 10, minimum=1)
+        if minimum > maximum:
+            self.report((*here, "min"), f"min ({minimum}) is above max ({maximum})")
+        steps: dict[str, ScaleStep | None] = {}
+        for key, size in (("scaleUp", "increment"), ("scaleDown", "decrement")):
+            step = self.section(m, here, key, allowed=("conditions", size, "target"))
+            if step is None:
+                steps[key] = None
+                continue
+            at = (*here, key)
+            conditions = self.section(step, at, "conditions", allowed=("when", "or"))
+            when: tuple[Condition, ...] = ()
+            or_: tuple[Condition, ...] = ()
+            if conditions is not None:
+                when = self.conditions(conditions, (*at, "conditions"), "when")
+                or_ = self.conditions(conditions, (*at, "conditions"), "or")
+            if not when and not or_:
+                self.report(at, f"{key} needs conditions: {{when: [...]}} or {{or: [...]}}")
+            target = self.integer(step, at, "target", -1, minimum=0)
+            steps[key] = ScaleStep(
+                when=when,
+                or_=or_,
+                step=self.integer(step, at, size, 1, minimum=1),
+                target=None if target < 0 else target,
+            )
+        return WorkloadAutoscale(
+            minimum=minimum,
+            maximum=maximum,
+            cooldown=self.duration(m, here, "cooldown", DEFAULT_SCALE_COOLDOWN) or 0.0,
+            up=steps["scaleUp"],
+            down=steps["scaleDown"],
         )
 
     def resolve_profiles(self, key: str, value: Any, path: KeyPath) -> Any:

@@ -304,7 +304,7 @@ RESOURCE_GROUPS: FrozenMap[str, ResourceGroup] = FrozenMap(
             "apps/v1",
             "StatefulSet",
             "statefulsets",
-            frozenset({*_WORKLOAD, *_SCALABLE, "serviceName"}),
+            frozenset({*_WORKLOAD, *_SCALABLE, "serviceName", "autoscale"}),
         ),
         "daemonSets": ResourceGroup(
             "apps/v1", "DaemonSet", "daemonsets", frozenset({*_WORKLOAD, "port", "ports"})
@@ -397,6 +397,34 @@ COMMON_ENTRY_KEYS: frozenset[str] = frozenset(
 
 
 @attrs.frozen
+class ScaleStep:
+    """One direction of a workload ``autoscale``: while its conditions hold, step the replicas.
+
+    ``step`` replicas at a time, or straight to ``target`` when given.
+    """
+
+    when: tuple[Condition, ...] = ()
+    or_: tuple[Condition, ...] = ()
+    step: int = 1
+    target: int | None = None
+
+
+@attrs.frozen
+class WorkloadAutoscale:
+    """``autoscale`` on a deployment/statefulSet entry: replicas within [minimum, maximum].
+
+    Evaluated at each reconcile from the child as the informer holds it; a
+    change is not repeated within ``cooldown`` seconds of the previous one.
+    """
+
+    minimum: int = 1
+    maximum: int = 10
+    cooldown: float = 0.0
+    up: ScaleStep | None = None
+    down: ScaleStep | None = None
+
+
+@attrs.frozen
 class ResourceEntry:
     """One child declaration of a resource group.
 
@@ -423,6 +451,7 @@ class ResourceEntry:
     sleep: float = 0.0
     #: ``once: true`` (secrets): created once, never updated, whatever the phase.
     once: bool = False
+    autoscale: WorkloadAutoscale | None = None
 
     @property
     def kind_info(self) -> ResourceGroup:

@@ -44,6 +44,7 @@ from orkestra_trio.katalog.model import (
 )
 from orkestra_trio.katalog.statusfields import decide
 from orkestra_trio.katalog.template import TemplateRenderError, lookup_path
+from orkestra_trio.katalog.workload_scale import SCALED_AT_ANNOTATION, scaled_replicas
 
 PHASES = ("onCreate", "onReconcile", "onDelete")
 
@@ -141,7 +142,10 @@ def group_children(
 ) -> dict[str, dict[str, Any]]:
     """Children as templates see them: ``{group: {name: object}}``.
 
-    Objects whose kind is not a built-in group go under ``custom``.
+    Objects whose kind is not a built-in group go under ``custom``. Children
+    read back from the cluster (a flat iterable) are also reachable the way
+    Orkestra's templates write them, ``.children.deployment``: the child of
+    that kind, by its kind in lowercase.
     """
     grouped: dict[str, dict[str, Any]] = {group: {} for group in RESOURCE_GROUPS}
     if children is None:
@@ -155,9 +159,15 @@ def group_children(
                 for obj in members:
                     bucket[_object_name(obj)] = obj
         return grouped
-    for obj in children:
-        group = _GROUP_OF_KIND.get(str(obj.get("kind", "")), "custom")
-        grouped[group][_object_name(obj)] = obj
+    singles: dict[str, Any] = {}
+    for obj in sorted(children, key=_object_name):
+        kind = str(obj.get("kind", ""))
+        grouped[_GROUP_OF_KIND.get(kind, "custom")][_object_name(obj)] = obj
+        # Orkestra's templates read `.children.<kind in lowercase>`: the child of
+        # that kind (the first by name when there are several).
+        singles.setdefault(kind.lower(), obj)
+    for alias, obj in singles.items():
+        grouped.setdefault(alias, obj)
     return grouped
 
 
@@ -344,6 +354,8 @@ def _render_one(
         rendered["namespace"] = namespace
         rendered["labels"] = render_value(entry.labels, context)
         rendered["annotations"] = render_value(entry.annotations, context)
+        if entry.autoscale is not None:
+            _autoscale(entry, rendered, context)
         manifest = build_manifest(entry.group, rendered, owner_from_cr(context))
         return RenderedChild(
             phase,
@@ -359,6 +371,27 @@ def _render_one(
         )
 
     return _guard(cr, entry.location, render)
+
+
+def _autoscale(entry: ResourceEntry, rendered: dict[str, Any], context: Mapping[str, Any]) -> None:
+    """The entry's own autoscale decides ``replicas`` (see :mod:`.workload_scale`)."""
+    assert entry.autoscale is not None
+    children = context.get("children") or {}
+    current = (children.get(entry.group) or {}).get(rendered["name"])
+    now = datetime.datetime.now(datetime.UTC)
+    replicas, changed = scaled_replicas(
+        entry.autoscale,
+        declared=rendered.get("replicas"),
+        current=current if isinstance(current, Mapping) else None,
+        context=context,
+        now=now,
+    )
+    rendered["replicas"] = str(replicas)
+    if changed:
+        rendered["annotations"] = {
+            **rendered["annotations"],
+            SCALED_AT_ANNOTATION: now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
 
 
 def _entry_identity(entry: ResourceEntry) -> tuple[Text | None, Text | None]:
