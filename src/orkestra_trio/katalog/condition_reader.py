@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from orkestra_trio.katalog import orkestra_keys
 from orkestra_trio.katalog.conditions import (
     ALIASES,
     CLOCK_OPERATORS,
@@ -157,6 +158,9 @@ class ConditionReader(DocumentReader):
                     (*path, key), "source is allowed on autoscale conditions only", at_key=True
                 )
                 continue
+            if key in orkestra_keys.CONDITION_OPERATORS:
+                self.report((*path, key), orkestra_keys.CONDITION_OPERATORS[key], at_key=True)
+                return None
             hint = did_you_mean(key, _OPERATOR_KEYS | plain_keys)
             if not hint:
                 hint = f" (operators: {', '.join(sorted(OPERATORS))})"

@@ -921,7 +921,14 @@ class _KatalogReader(ConditionReader):
     ) -> ResourceEntry | None:
         info = RESOURCE_GROUPS[group]
         required = ("apiVersion", "kind") if group == "custom" else ()
-        m = self.mapping(value, path, allowed=COMMON_ENTRY_KEYS | info.shorthand, required=required)
+        refused = orkestra_keys.SECRET_ENTRY if group == "secrets" else EMPTY_MAP
+        m = self.mapping(
+            value,
+            path,
+            allowed=COMMON_ENTRY_KEYS | info.shorthand | refused.keys(),
+            required=required,
+            refused=refused,
+        )
         if m is None:
             return None
         if group in profiles.GROUP_CATEGORIES and "profile" in m:

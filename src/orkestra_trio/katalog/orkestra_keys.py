@@ -73,6 +73,26 @@ CRD_ENTRY: Mapping[str, str] = {
         "allowedNamespaces", "namespace guards; gate the box with when: on metadata.namespace"
     ),
     "removeFinalizers": _unsupported("removeFinalizers", "a migration aid of Orkestra's"),
+    "labels": _unsupported("CRD labels", "labels written onto each CR; label CRs yourself"),
+}
+
+SECRET_ENTRY: Mapping[str, str] = {
+    "tls": _unsupported(
+        "Secret tls", "self-signed certificates need a crypto dependency the runtime lacks"
+    ),
+    "fromSecret": _unsupported(
+        "fromSecret", "copying a Secret would read outside the box's informers"
+    ),
+    "fromNamespace": _unsupported(
+        "fromNamespace", "copying a Secret would read outside the box's informers"
+    ),
+    "rotateAfter": _unsupported("rotateAfter", "Secret rotation"),
+}
+
+CONDITION_OPERATORS: Mapping[str, str] = {
+    "unique": _unsupported("the unique operator", "it needs a live list of every CR"),
+    "cron": _unsupported("the cron operator", "its window is stateful; use time or dayOfWeek"),
+    "duration": _unsupported("duration", "it belongs to the cron operator"),
 }
 
 BOX: Mapping[str, str] = {
