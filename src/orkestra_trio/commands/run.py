@@ -421,7 +421,7 @@ def _default_listen() -> tuple[str, str]:
             probe.bind((host, int(port)))
         except OSError as exc:
             if exc.errno != errno.EADDRINUSE:
-                raise
+                return DEFAULT_LISTEN, ""  # _check_can_listen says what is wrong, in one line
             return f"{host}:0", (
                 f"listen: {DEFAULT_LISTEN} is busy, serving on a free port instead "
                 "(choose one with --listen)"
