@@ -84,6 +84,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--oncop-token-file", metavar="PATH", help="like --oncop-token, the token read from PATH"
     )
     parser.add_argument(
+        "--oncop-tokenreview",
+        action="store_true",
+        help="also accept the cluster's ServiceAccount tokens on the HTTP surface (each checked "
+        "with a TokenReview, cached 10 s): runtimes read each other without a shared secret; "
+        "turns authentication on like --oncop-token (probes stay open)",
+    )
+    parser.add_argument(
         "--apiserver-listen",
         default="127.0.0.1:0",
         metavar="HOST:PORT",
@@ -207,6 +214,7 @@ def run(args: argparse.Namespace) -> int:
     from orkestra_trio.web.app import build_web_app
     from orkestra_trio.web.logs import log_health_changes, setup_logging
     from orkestra_trio.web.server import serve_http
+    from orkestra_trio.web.tokenreview import TokenReviewAuthenticator
     from orkestra_trio.web.view import RuntimeView
 
     log_level = _log_level(args.log_level, os.environ)
@@ -311,7 +319,10 @@ def run(args: argparse.Namespace) -> int:
                     stop_web = trio.Event()
                     view = RuntimeView(rt)
                     await view.start()
-                    app = build_web_app(view, token=token)
+                    reviewers = (
+                        [TokenReviewAuthenticator(rt.kube)] if args.oncop_tokenreview else []
+                    )
+                    app = build_web_app(view, token=token, authenticators=reviewers)
                     async with trio.open_nursery() as nursery:
                         nursery.start_soon(log_health_changes, view)
                         if args.progress_interval > 0:
@@ -334,7 +345,9 @@ def run(args: argparse.Namespace) -> int:
                             f"http: {binds[0]} (/healthz, /readyz, /metrics, /katalog, /ui)",
                             flush=True,
                         )
-                        warning = exposure_warning(web_host, token)
+                        # A TokenReview-only surface is authenticated too.
+                        guarded = token or ("tokenreview" if args.oncop_tokenreview else None)
+                        warning = exposure_warning(web_host, guarded)
                         if warning is not None:
                             print(warning, file=sys.stderr, flush=True)
                         if rt.kubeconfig_path is not None:
