@@ -227,6 +227,7 @@ async def test_an_unreachable_cluster_is_one_line_per_attempt_until_stopped(tmp_
             assert "unreachable" in line
         # Stopping while it still waits for the cluster is a clean exit.
         assert await run.stop() == 0
+        assert run.out == ["SIGTERM: stopping during start-up", "stopped"]
         assert not any("Traceback" in line for line in run.err), run.err
         # Nothing but the attempts (and no restart loop of boxes): one line each.
         assert all("unreachable" in line for line in run.err if line), run.err

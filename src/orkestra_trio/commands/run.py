@@ -282,7 +282,11 @@ def run(args: argparse.Namespace) -> int:
                         stopped_by.append(signum)
                         if started:
                             stop.set()
-                        else:  # still connecting: nothing in flight, just stop
+                        else:  # still starting (waiting for the cluster): nothing in flight
+                            print(
+                                f"{signal.Signals(signum).name}: stopping during start-up",
+                                flush=True,
+                            )
                             outer.cancel_scope.cancel()
                         return
 

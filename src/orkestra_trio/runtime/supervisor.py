@@ -98,7 +98,9 @@ class Supervisor:
             if self.metrics is not None:
                 self.metrics.restarts_total += 1
             if self.health is not None:
-                self.health.record_crash(f"box crashed: {crash}")
+                self.health.record_crash(
+                    f"box cannot run: {crash}" if known is not None else f"box crashed: {crash}"
+                )
             if known is not None:
                 logger.warning(
                     "box %s cannot run: %s; retry %d in %.3gs",
