@@ -154,3 +154,36 @@ def test_descriptive_keys_are_accepted(tmp_path):
     assert katalog.info["version"] == "1.0.0"
     assert katalog.crds["web"].description == "web sites"
     assert katalog.boxes == ()  # disabled: listed, not run
+
+
+def test_orkestra_runtime_autoscale_shape(tmp_path):
+    text = crd(
+        box="""\
+        runtime:
+          autoscale:
+            interval: 15s
+            cooldown: 2m
+            conditions:
+              or:
+                - {field: metrics.queueDepth, greaterThan: "200"}
+                - {field: metrics.workersBusyPercent, greaterThanOrEqual: "90"}
+              when:
+                - {dayOfWeek: weekday}
+            do: {workers: 12}
+"""
+    )
+    path = tmp_path / "k.yaml"
+    path.write_text(text)
+    autoscale = load_katalog(path).crds["web"].operator_box.autoscale
+    [condition] = autoscale.conditions
+    assert condition.override.workers == 12
+    assert len(condition.or_) == 2 and condition.when[0].operator == "dayOfWeek"
+    assert autoscale.cooldown == 120.0
+
+
+def test_autoscale_do_may_only_move_workers(tmp_path):
+    text = crd(
+        box="        autoscale:\n          conditions: {when: [{field: metrics.queueDepth, gt: '1'}]}\n"
+        "          do: {workers: 3, queueDepth: 10}\n"
+    )
+    assert any("autoscale queueDepth is not supported" in i for i in issues(tmp_path, text))

@@ -712,7 +712,7 @@ class _KatalogReader(ConditionReader):
             autoscale_parent,
             autoscale_path,
             "autoscale",
-            allowed=("interval", "cooldown", "conditions"),
+            allowed=("interval", "cooldown", "conditions", "do"),
         )
         cross_parent, cross_path = place("cross", "observe")
         phases = {phase: place(phase, "reconcile") for phase in ("onCreate", "onReconcile")}
@@ -1142,13 +1142,36 @@ class _KatalogReader(ConditionReader):
 
     def autoscale(self, m: dict[str, Any], path: KeyPath) -> Autoscale:
         conditions: list[AutoscaleCondition] = []
-        for index, item in enumerate(self.items(m, path, "conditions")):
-            here = (*path, "conditions", index)
-            c = self.mapping(item, here, allowed=("when", "or", "override"), required=("override",))
+        # Orkestra's documented shape: conditions: {when, or} with do: {workers}. It is
+        # the list form's single entry, with `do` for `override`.
+        listed: list[tuple[Any, KeyPath, str]]
+        if isinstance(m.get("conditions"), dict):
+            if m.get("do") is None:
+                self.report(path, "autoscale conditions: {when, or} needs do: {workers: N}")
+            shaped = {**m["conditions"], "do": m.get("do")}
+            listed = [(shaped, path, "do")]
+        else:
+            if m.get("do") is not None:
+                self.report(
+                    (*path, "do"),
+                    "do goes with conditions: {when, or}; in the list form "
+                    "each condition has its own override",
+                )
+            listed = [
+                (item, (*path, "conditions", index), "override")
+                for index, item in enumerate(self.items(m, path, "conditions"))
+            ]
+        for item, here, action in listed:
+            c = self.mapping(item, here, allowed=("when", "or", action), required=(action,))
             if c is None:
                 continue
             override = self.section(
-                c, here, "override", allowed=("workers",), required=("workers",)
+                c,
+                here,
+                action,
+                allowed=("workers",),
+                required=("workers",),
+                refused=_AUTOSCALE_REFUSED,
             )
             when = self.conditions(c, here, "when", allow_source=True)
             or_ = self.conditions(c, here, "or", allow_source=True)
@@ -1158,7 +1181,7 @@ class _KatalogReader(ConditionReader):
                 continue
             workers = self.integer(
                 override,
-                (*here, "override"),
+                (*here, action),
                 "workers",
                 0,
                 minimum=MIN_WORKERS,
@@ -1176,6 +1199,12 @@ class _KatalogReader(ConditionReader):
             conditions=tuple(conditions),
         )
 
+
+_AUTOSCALE_REFUSED = {
+    key: f"autoscale {key} is not supported by orkestra_trio: only workers move "
+    "(see docs/katalog.md)"
+    for key in ("queueDepth", "resync")
+}
 
 # Shorthand keys whose value must be a mapping, a list, or a single value.
 _MAPPING_SHORTHAND = frozenset(
