@@ -217,7 +217,11 @@ async def test_home_kubeconfig_is_named_in_the_banner_and_embedded_overrides_it(
 
 @pytest.mark.slow
 async def test_an_unreachable_cluster_is_one_line_per_attempt_until_stopped(tmp_path):
-    kubeconfig = write_kubeconfig(tmp_path / "kc", f"http://127.0.0.1:{closed_port()}")
+    # Bound but not listening: connections are refused, and no other job can take the port.
+    unreachable = socket.socket()
+    unreachable.bind(("127.0.0.1", 0))
+    port = unreachable.getsockname()[1]
+    kubeconfig = write_kubeconfig(tmp_path / "kc", f"http://127.0.0.1:{port}")
     env = clean_env(tmp_path, KUBECONFIG=str(kubeconfig))
     run = await start([], env, tmp_path)
     try:
@@ -232,6 +236,7 @@ async def test_an_unreachable_cluster_is_one_line_per_attempt_until_stopped(tmp_
         # Nothing but the attempts (and no restart loop of boxes): one line each.
         assert all("unreachable" in line for line in run.err if line), run.err
     finally:
+        unreachable.close()
         await stopped(run)
 
 
