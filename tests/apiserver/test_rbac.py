@@ -369,3 +369,83 @@ async def test_kubectl_create_token_and_auth_can_i(tmp_path: Path) -> None:
         code, _, err = await kubectl("get", "secrets", "-n", "ops", "--token", token)
         assert code == 1
         assert f'secrets is forbidden: User "{BOT}" cannot list resource "secrets"' in err
+
+
+def test_finalizer_checks_only_for_newly_blocking_references():
+    from orkestra_trio.apiserver.authz.ownerrefs import finalizer_checks
+
+    ref = {
+        "apiVersion": "x.io/v1",
+        "kind": "Web",
+        "name": "w",
+        "uid": "u1",
+        "blockOwnerDeletion": True,
+    }
+    obj = {"metadata": {"ownerReferences": [ref]}}
+
+    def resolve(group, version, kind):
+        return "webs" if (group, version, kind) == ("x.io", "v1", "Web") else None
+
+    (check,) = finalizer_checks("ns", obj, None, resolve)
+    assert isinstance(check, Attributes)
+    assert (check.verb, check.api_group, check.full_resource, check.namespace, check.name) == (
+        "update",
+        "x.io",
+        "webs/finalizers",
+        "ns",
+        "w",
+    )
+    assert finalizer_checks("ns", obj, obj, resolve) == []  # unchanged: nothing to check
+    plain = {"metadata": {"ownerReferences": [{**ref, "blockOwnerDeletion": False}]}}
+    assert finalizer_checks("ns", plain, None, resolve) == []
+    other = {"metadata": {"ownerReferences": [{**ref, "kind": "Nope"}]}}
+    (message,) = finalizer_checks("ns", other, None, resolve)
+    assert isinstance(message, str) and "cannot find RESTMapping" in message
+
+
+async def test_blocking_an_owner_needs_its_finalizers(tmp_path: Path) -> None:
+    async with (
+        open_apiserver(workload_simulation=False, authorization="rbac") as server,
+        _client(server) as admin,
+    ):
+        token = await _setup_bot(admin)
+        writer = {
+            "metadata": {"name": "writer"},
+            "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create"]}],
+        }
+        assert (await admin.post(f"{RBAC}/namespaces/ops/roles", json=writer)).status_code == 201
+        binding = {
+            "metadata": {"name": "bot-writes"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "writer"},
+            "subjects": [{"kind": "ServiceAccount", "name": "bot", "namespace": "ops"}],
+        }
+        assert (
+            await admin.post(f"{RBAC}/namespaces/ops/rolebindings", json=binding)
+        ).status_code == 201
+        owner = (await admin.get("/api/v1/namespaces/ops/serviceaccounts/bot")).json()
+        ref = {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "name": "bot",
+            "uid": owner["metadata"]["uid"],
+            "blockOwnerDeletion": True,
+        }
+        child = {"metadata": {"name": "child", "ownerReferences": [ref]}}
+        async with _client(server, token) as bot:
+            refused = await bot.post("/api/v1/namespaces/ops/configmaps", json=child)
+            assert refused.status_code == 403
+            assert refused.json()["message"] == (
+                'configmaps "child" is forbidden: cannot set blockOwnerDeletion if an '
+                "ownerReference refers to a resource you can't set finalizers on: "
+                f'User "{BOT}" cannot update resource '
+                '"serviceaccounts/finalizers" in API group "" in the namespace "ops"'
+            )
+            unblocked = {
+                "metadata": {
+                    "name": "child",
+                    "ownerReferences": [{**ref, "blockOwnerDeletion": False}],
+                }
+            }
+            assert (
+                await bot.post("/api/v1/namespaces/ops/configmaps", json=unblocked)
+            ).status_code == 201

@@ -311,6 +311,14 @@ async def test_generated_rights_bring_every_sample_cr_to_ready(tmp_path, capsys)
             "managed-database",
             "forbidden: watch apps/v1 StatefulSet",
         ),
+        # Children block their owner's deletion: that needs update on its finalizers.
+        (
+            "demo.example.com",
+            "websites/finalizers",
+            "update",
+            "website",
+            "forbidden: create v1 ConfigMap default/my-site-page-home",
+        ),
         # Reconciles run but the status write is refused.
         (
             "demo.example.com",

@@ -40,6 +40,8 @@ from orkestra_trio.apiserver import (
 )
 from orkestra_trio.apiserver import patch as patching
 from orkestra_trio.apiserver.authz.authorizer import RbacAuthorizer
+from orkestra_trio.apiserver.authz.ownerrefs import finalizer_checks
+from orkestra_trio.apiserver.authz.rbac import denial
 from orkestra_trio.apiserver.authz.requestinfo import request_attributes
 from orkestra_trio.apiserver.faults import FaultInjector
 from orkestra_trio.apiserver.kinds import ResourceKind
@@ -50,7 +52,12 @@ from orkestra_trio.apiserver.selectors import (
     parse_field_selector,
     parse_label_selector,
 )
-from orkestra_trio.apiserver.status import ApiError, bad_request, success_status
+from orkestra_trio.apiserver.status import (
+    ApiError,
+    bad_request,
+    resource_label,
+    success_status,
+)
 from orkestra_trio.apiserver.store import Store, WatchStart
 from orkestra_trio.apiserver.strategy import now_rfc3339
 from orkestra_trio.apiserver.watch import BOOKMARK, ERROR, Change, Predicate
@@ -637,10 +644,50 @@ class ApiApp:
         manager = params.get("fieldManager") or _manager_from_agent(request)
         return _WriteOptions(bool(dry_run_values), field_validation, manager)
 
+    def _admit_owner_references(
+        self, request: Request, target: _Target, body: Mapping[str, Any]
+    ) -> None:
+        """OwnerReferencesPermissionEnforcement (see authz/ownerrefs.py), with RBAC on."""
+        user = user_of(request.scope)
+        if self.authorizer is None or user is None:
+            return
+        namespace = target.namespace or ""
+        old = None
+        if target.name is not None:
+            current = self.store.find_for(self._storage_kind(target.kind), namespace, target.name)
+            old = None if current is None else current.obj
+        name = str((body.get("metadata") or {}).get("name") or target.name or "")
+        for check in finalizer_checks(namespace, body, old, self._plural_of):
+            if isinstance(check, str):
+                reason = check
+            elif self.authorizer.decide(user, check).allowed:
+                continue
+            else:
+                reason = (
+                    "cannot set blockOwnerDeletion if an ownerReference refers to a resource you "
+                    "can't set finalizers on: " + denial(user, check)
+                )
+            kind = target.kind
+            label = resource_label(kind.plural, kind.group)
+            raise ApiError(
+                403,
+                f'{label} "{name}" is forbidden: {reason}',
+                name=name or None,
+                group=kind.group or None,
+                kind=kind.plural,
+            )
+
+    def _plural_of(self, group: str, version: str, kind: str) -> str | None:
+        for candidate in self.store.kinds.all():
+            if (candidate.group, candidate.version, candidate.kind) == (group, version, kind):
+                return candidate.plural
+        return None
+
     def _create(
         self, request: Request, target: _Target, body: dict[str, Any], write: _WriteOptions
     ) -> Response:
         """Store a new object (POST, or an apply that finds nothing) and answer 201."""
+        self._admit_owner_references(request, target, body)
         stored = self.store.create(
             self._storage_kind(target.kind),
             target.namespace or "",
@@ -664,6 +711,7 @@ class ApiApp:
     ) -> Response:
         """Store a new version of ``target`` (PUT, patch, apply) and answer 200."""
         assert target.name is not None
+        self._admit_owner_references(request, target, body)
         stored = self.store.update(
             self._storage_kind(target.kind),
             target.namespace or "",

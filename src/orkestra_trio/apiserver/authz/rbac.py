@@ -196,21 +196,28 @@ def qualified_resource(attributes: Attributes) -> str:
     return attributes.resource
 
 
-def forbidden_message(user: UserInfo, attributes: Attributes) -> str:
-    """kube-apiserver's wording for a denied request, word for word."""
+def denial(user: UserInfo, attributes: Attributes) -> str:
+    """``User "u" cannot <verb> resource "<r>" in API group "<g>" ...``: kube's reason text."""
     if not attributes.resource_request:
-        return f'forbidden: User "{user.name}" cannot {attributes.verb} path "{attributes.path}"'
-    what = qualified_resource(attributes)
-    head = f'{what} "{attributes.name}"' if attributes.name else what
+        return f'User "{user.name}" cannot {attributes.verb} path "{attributes.path}"'
     where = (
         f'in the namespace "{attributes.namespace}"'
         if attributes.namespace
         else "at the cluster scope"
     )
     return (
-        f'{head} is forbidden: User "{user.name}" cannot {attributes.verb} resource '
-        f'"{attributes.full_resource}" in API group "{attributes.api_group}" {where}'
+        f'User "{user.name}" cannot {attributes.verb} resource "{attributes.full_resource}" '
+        f'in API group "{attributes.api_group}" {where}'
     )
+
+
+def forbidden_message(user: UserInfo, attributes: Attributes) -> str:
+    """kube-apiserver's wording for a denied request, word for word."""
+    if not attributes.resource_request:
+        return f"forbidden: {denial(user, attributes)}"
+    what = qualified_resource(attributes)
+    head = f'{what} "{attributes.name}"' if attributes.name else what
+    return f"{head} is forbidden: {denial(user, attributes)}"
 
 
 def rules_review(user: UserInfo, namespace: str, policy: PolicySource) -> dict[str, Any]:
