@@ -207,3 +207,42 @@ async def test_wait_steady_says_what_is_still_busy(autojump_clock, shop_katalog)
         took = await kat.wait_steady()
         assert took < 3
         assert kat.ready("shop", "a")
+
+
+DEPENDENT = """\
+apiVersion: orkestra.orkspace.io/v1
+kind: Katalog
+metadata: {name: deps}
+spec:
+  crds:
+    base:
+      apiTypes: {group: kit.example.com, version: v1, kind: Base, plural: bases}
+      operatorBox:
+        onReconcile:
+          configMaps: [{name: "{{ .metadata.name }}-base"}]
+    follower:
+      apiTypes: {group: kit.example.com, version: v1, kind: Follower, plural: followers}
+      dependsOn: {base: healthy}
+      operatorBox:
+        onReconcile:
+          configMaps: [{name: "{{ .metadata.name }}-follower"}]
+"""
+
+
+async def test_a_box_waiting_for_a_healthy_dependency_does_not_hold_the_kit_up(
+    autojump_clock, tmp_path
+):
+    # The base has no CR yet, so the follower cannot start: run_katalog and
+    # wait_steady still return (its keys wait, like a paused box's), and the
+    # follower works once the base has reconciled something.
+    path = tmp_path / "deps.yaml"
+    path.write_text(DEPENDENT)
+    with trio.fail_after(60):
+        async with open_test_cluster() as cluster, run_katalog(path, cluster) as kat:
+            await kat.apply(kat.manifest("follower", "f", {}))
+            await kat.wait_steady()
+            assert kat.box("follower").health.snapshot().state is HealthState.NOT_STARTED
+            assert kat.children("follower", "f") == []
+            await kat.apply(kat.manifest("base", "b", {}))
+            await kat.wait_steady()
+            assert kat.ready("base", "b") and kat.ready("follower", "f")

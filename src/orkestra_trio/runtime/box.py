@@ -228,8 +228,15 @@ class Box:
         if self.pipeline is None:
             await self._setup()
         assert self.pool is not None and self.cr_informer is not None
+        # Waiting for dependsOn at start is a pause like any later one: keys
+        # wait in the queue, and "ready"/"idle" do not wait for this box (a
+        # healthy dependency may need CRs nobody has created yet).
+        self.paused = not self.dependencies_met()
         self.health.mark_started()
-        await self._wait_dependencies()
+        try:
+            await self._wait_dependencies()
+        finally:
+            self.paused = False
         for informer in (self.cr_informer, *self.child_informers.values()):
             await self._wait_synced(informer)
         for key in self.cr_informer.keys():  # noqa: SIM118 (a list copy)

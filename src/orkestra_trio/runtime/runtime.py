@@ -49,7 +49,7 @@ from orkestra_trio.kube import (
 from .box import Box
 from .crdinstall import apply_cr_files
 from .crdinstall import install_crds as install_missing_crds
-from .health import HealthState
+from .health import HealthSnapshot, HealthState
 from .leader import LeaderElectionConfig, LeaderElector, default_identity, default_lease_name
 from .perbox import PerBoxElection
 from .preflight import wait_for_cluster
@@ -120,9 +120,13 @@ class Runtime:
             raise KeyError(f"no box {name!r}; boxes: {', '.join(self.boxes)}") from None
 
     async def wait_ready(self) -> None:
-        """Return once every box has synced its informers (pending or better)."""
+        """Return once every box has synced its informers (pending or better).
+
+        A box still waiting for its ``dependsOn`` counts as ready: it cannot
+        start before its dependency holds, which may need CRs not created yet.
+        """
         for box in self.boxes.values():
-            await box.health.wait_until(lambda snap: snap.state is not HealthState.NOT_STARTED)
+            await box.health.wait_until(partial(_ready_or_waiting, box))
 
     async def wait_idle(self, *, settle: float = 0.1) -> None:
         """Return once no box has work queued or running, and none arrived for ``settle`` seconds.
@@ -529,3 +533,8 @@ def _stale_hint(config: KubeConfig) -> str:
 def describe_boxes(runtime: Runtime) -> dict[str, Any]:
     """Health of every box as JSON (for /health)."""
     return {name: box.health.snapshot().to_json() for name, box in runtime.boxes.items()}
+
+
+def _ready_or_waiting(box: Box, snap: HealthSnapshot) -> bool:
+    """Has ``box`` synced, or is it waiting for its ``dependsOn`` (see :meth:`Runtime.wait_ready`)?"""
+    return snap.state is not HealthState.NOT_STARTED or box.paused
