@@ -8,6 +8,8 @@ waits for something the page shows.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from cdp import chromium_available, open_page
 from web_helpers import break_the_app, serve_runtime
@@ -102,3 +104,24 @@ async def test_screenshot_of_the_control_center_with_a_cr_open(tmp_path):
         data = png.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n"
         assert len(data) > 20_000  # a rendered page, not a blank one
+
+
+async def test_the_graph_draws_an_autoscale_source_as_an_edge(tmp_path):
+    # No remote reader: the reads fail, but the edges come from the Katalog.
+    processor = Path(__file__).parents[2] / "katalogs" / "oncop-processor.yaml"
+    async with serve_runtime(processor) as (rt, url):
+        await rt.wait_ready()
+        async with open_page(tmp_path) as page:
+            await page.navigate(f"{url}/ui/")
+            await page.wait_for(
+                "document.querySelectorAll('[data-edge=\"processor->loader\"]').length === 2",
+                what="the cross: edge and the autoscale edge",
+            )
+            vias = await page.evaluate(
+                "[...document.querySelectorAll('[data-edge]')].map(e => e.dataset.via)"
+            )
+            assert sorted(vias) == ["autoscale", "cross"]
+            label = await page.evaluate(
+                "document.querySelector('[data-via=\"autoscale\"] .edge-label').textContent"
+            )
+            assert "autoscale" in label
