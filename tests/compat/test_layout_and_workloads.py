@@ -154,3 +154,47 @@ async def test_workload_autoscale_steps_once_per_cooldown(autojump_clock, tmp_pa
         await kat.wait_steady()
         # ...and within the cooldown nothing steps down.
         assert kat.child("app", "web", "Deployment", "web")["spec"]["replicas"] == 3
+
+
+LABELS_AND_NORMALIZE = """\
+apiVersion: orkestra.orkspace.io/v1
+kind: Katalog
+metadata: {name: norm}
+spec:
+  crds:
+    app:
+      apiTypes: {group: compat.example.com, version: v1, kind: App, plural: apps}
+      labels:
+        tier: '{{ .spec.tier | default "web" }}'
+      normalize:
+        spec:
+          replicas: "{{ .spec.replicas | default 2 }}"
+          image: '{{ .spec.image | default "nginx" }}'
+      operatorBox:
+        onReconcile:
+          deployments:
+            - name: "{{ .metadata.name }}"
+              image: "{{ .spec.image }}"
+              replicas: "{{ .spec.replicas }}"
+"""
+
+
+async def test_crd_labels_and_normalize(autojump_clock, tmp_path):
+    path = tmp_path / "norm.yaml"
+    path.write_text(LABELS_AND_NORMALIZE)
+    async with open_test_cluster() as cluster, run_katalog(path, cluster) as kat:
+        await kat.apply(kat.manifest("app", "web", {}))
+        await kat.wait_steady()
+        cr = kat.cr("app", "web")
+        assert cr["metadata"]["labels"]["tier"] == "web"
+        assert cr["spec"] == {}  # normalize is in memory only
+        deploy = kat.child("app", "web", "Deployment", "web")
+        assert deploy["spec"]["replicas"] == 2
+        assert deploy["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx"
+        before = cluster.write_count()
+        await kat.advance(60)
+        assert cluster.write_count() == before
+        await kat.apply(kat.manifest("app", "web", {"tier": "api", "replicas": 4}))
+        await kat.wait_steady()
+        assert kat.cr("app", "web")["metadata"]["labels"]["tier"] == "api"
+        assert kat.child("app", "web", "Deployment", "web")["spec"]["replicas"] == 4

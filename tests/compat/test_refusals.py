@@ -81,11 +81,14 @@ def issues(tmp_path, text):
         ),
         (crd(box="        finalizers: [cleanup]\n"), "expected a finalizer such as"),
         (
+            crd(box="        reconciler: {workers: 2}\n        reconcile: {workers: 3}\n"),
+            "are both given; keep one",
+        ),
+        (
             crd(box="        onCreate:\n          secrets: [{tls: {commonName: x}}]\n"),
             "Secret tls is not supported",
         ),
         (crd(box="        when: [{field: spec.host, unique: true}]\n"), "unique operator"),
-        (crd(extra="      labels: {a: b}\n"), "CRD labels is not supported"),
         (
             HEAD + "notes: [{name: loop, expression: 'loop'}]\nspec: {crds: {web: {apiTypes: "
             "{group: d.example.com, version: v1, kind: Web, plural: webs}, operatorBox: "

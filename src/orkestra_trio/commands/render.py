@@ -81,6 +81,7 @@ def _render(args: argparse.Namespace) -> int:
         build_context,
         cross_answer,
         describe_cr,
+        normalized,
         render_children,
         render_reconcile_children,
         render_status,
@@ -105,7 +106,7 @@ def _render(args: argparse.Namespace) -> int:
         cross[entry.as_] = cross_answer(_read_single_object(path)[0] if path else None)
     children = _read_objects(args.children) if args.children else None
 
-    context = build_context(cr, cross=cross, children=children)
+    context = build_context(normalized(crd, cr), cross=cross, children=children)
     reconcile = render_reconcile_children(box, context)
     deleting = render_children(box, context, phase="onDelete")
     status = render_status(box, context, generation=generation)

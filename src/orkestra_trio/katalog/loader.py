@@ -59,6 +59,7 @@ from orkestra_trio.katalog.model import (
     Selector,
     StatusField,
     StatusSpec,
+    Text,
     Watch,
     WorkloadAutoscale,
 )
@@ -99,6 +100,8 @@ _CRD_KEYS = (
     "description",
     "mode",
     "forceConflict",
+    "labels",
+    "normalize",
     *orkestra_keys.CRD_ENTRY,
 )
 _METADATA_KEYS = (
@@ -566,7 +569,20 @@ class _KatalogReader(ConditionReader):
             location=self.location(path, at_key=True),
             enabled=self.boolean(m, path, "enabled", True),
             description=self.string(m, path, "description") or "",
+            labels=self.text_map(m, path, "labels"),
+            normalize=self.normalize(m, path),
         )
+
+    def normalize(self, crd: dict[str, Any], path: KeyPath) -> FrozenMap[str, Text]:
+        """``normalize: {spec: {dot.path: template}}`` (paths under .spec)."""
+        m = self.section(crd, path, "normalize", allowed=("spec",))
+        if m is None:
+            return EMPTY_MAP
+        rules = self.text_map(m, (*path, "normalize"), "spec")
+        for key in rules:
+            if not DOT_PATH.fullmatch(key.removeprefix("spec.")):
+                self.report((*path, "normalize", "spec", key), f"invalid path {key!r}", at_key=True)
+        return rules
 
     def api_types(self, crd: dict[str, Any], path: KeyPath) -> ApiTypes:
         here = (*path, "apiTypes")
@@ -699,6 +715,13 @@ class _KatalogReader(ConditionReader):
         reconciler_parent, reconciler_path = place("reconciler")
         if groups["reconcile"] is not None:
             reconciler_parent, reconciler_path = box, path
+            if box.get("reconciler") is not None:
+                self.report(
+                    (*path, "reconciler"),
+                    "reconciler (the seeds' layout) and reconcile (the newest) are both "
+                    "given; keep one",
+                    at_key=True,
+                )
         legacy_requeue = self.reconciler_requeue(reconciler_parent, reconciler_path)
         requeue = self.section(
             requeue_parent, requeue_path, "requeue", allowed=("after", "when", "or")

@@ -619,6 +619,10 @@ class CrdEntry:
     #: ``enabled: false``: listed, but its box does not run.
     enabled: bool = True
     description: str = ""
+    #: ``labels``: written onto each CR (values are templates over the CR).
+    labels: FrozenMap[str, Text] = EMPTY_MAP
+    #: ``normalize.spec``: dot path under .spec -> template, applied to the in-memory CR.
+    normalize: FrozenMap[str, Text] = EMPTY_MAP
 
 
 @attrs.frozen

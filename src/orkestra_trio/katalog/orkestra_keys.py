@@ -65,7 +65,6 @@ CRD_ENTRY: Mapping[str, str] = {
         "fieldSelector", "an operator over a built-in kind (rather than a CRD)"
     ),
     "setup": _unsupported("setup", "dev/simulate pre-steps; use crFiles"),
-    "normalize": _unsupported("normalize", "in-memory rewrites of the CR before reconcile"),
     "restrictedNamespaces": _unsupported(
         "restrictedNamespaces", "namespace guards; gate the box with when: on metadata.namespace"
     ),
@@ -73,7 +72,6 @@ CRD_ENTRY: Mapping[str, str] = {
         "allowedNamespaces", "namespace guards; gate the box with when: on metadata.namespace"
     ),
     "removeFinalizers": _unsupported("removeFinalizers", "a migration aid of Orkestra's"),
-    "labels": _unsupported("CRD labels", "labels written onto each CR; label CRs yourself"),
 }
 
 SECRET_ENTRY: Mapping[str, str] = {

@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 import attrs
@@ -35,7 +36,9 @@ from orkestra_trio.katalog.manifests import (
     plain_copy,
 )
 from orkestra_trio.katalog.model import (
+    NOWHERE,
     RESOURCE_GROUPS,
+    CrdEntry,
     Location,
     OperatorBox,
     ResourceEntry,
@@ -134,6 +137,35 @@ def build_context(
         "children": group_children(children),
         "metrics": dict(metrics or {}),
         "health": dict(health or {}),
+    }
+
+
+def normalized(crd: CrdEntry, cr: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The CR with the CRD's ``normalize.spec`` applied: an in-memory copy, never written.
+
+    Each rule renders over the CR as it came and sets ``.spec.<path>``; the
+    text becomes a number or a boolean when it reads as one (``auto``), and an
+    empty result leaves the field as it was.
+    """
+    if not crd.normalize:
+        return cr
+    context = build_context(cr)
+    spec = plain_copy(cr.get("spec") or {})
+    for path, template in crd.normalize.items():
+        text = _guard(describe_cr(context), NOWHERE, partial(template.render, context))
+        if text.strip():
+            _set_path(spec, path.removeprefix("spec."), convert_status_value(text, "auto"))
+    return {**cr, "spec": spec}
+
+
+def cr_labels(crd: CrdEntry, context: Mapping[str, Any]) -> dict[str, str]:
+    """The labels the CRD entry's ``labels`` put on the CR (rendered), {} without any."""
+    if not crd.labels:
+        return {}
+    cr = describe_cr(context)
+    return {
+        key: _guard(cr, NOWHERE, partial(value.render, context))
+        for key, value in crd.labels.items()
     }
 
 

@@ -57,6 +57,8 @@ from orkestra_trio.katalog.render import (
     RenderedChild,
     RenderError,
     build_context,
+    cr_labels,
+    normalized,
     render_children,
     render_reconcile_children,
     render_status,
@@ -210,6 +212,7 @@ class ReconcilePipeline:
         return await self._reconcile(cr, key)
 
     async def _reconcile(self, cr: Mapping[str, Any], key: ObjectKey) -> Outcome:
+        cr = normalized(self.crd, cr)  # in memory only: normalize is never written back
         cross, reads = await self._read_cross(cr)
         self.registry.record_reads(self.name, key, reads)
         uid = str((cr.get("metadata") or {}).get("uid") or "")
@@ -219,6 +222,7 @@ class ReconcilePipeline:
         )
         if not conditions_hold(self.box.when, self.box.or_, context):
             return Outcome(gated=True)
+        await self._ensure_labels(cr, context)
 
         children = render_reconcile_children(self.box, context)
         if any(_label_owned(child) for child in children) and FINALIZER not in _finalizers(cr):
@@ -246,6 +250,22 @@ class ReconcilePipeline:
         if report.writes:
             await self.events.reconciled(cr, report.summary())
         return self._requeue(context)
+
+    async def _ensure_labels(self, cr: Mapping[str, Any], context: Mapping[str, Any]) -> None:
+        """The CRD entry's ``labels`` on the CR: one merge patch when one differs, else nothing."""
+        wanted = cr_labels(self.crd, context)
+        metadata = cr.get("metadata") or {}
+        present = metadata.get("labels") or {}
+        missing = {key: value for key, value in wanted.items() if present.get(key) != value}
+        if not missing:
+            return
+        await self.kube.merge_patch(
+            self.cr_info,
+            str(metadata.get("name")),
+            {"metadata": {"labels": missing}},
+            namespace=str(metadata.get("namespace") or "") or None,
+        )
+        self.writes += 1
 
     async def _read_cross(
         self, cr: Mapping[str, Any]
