@@ -165,3 +165,18 @@ async def test_one_line_per_health_change_with_the_box(autojump_clock):
         "box=app key=- health pending -> healthy",
         "box=db key=- health pending -> degraded after 1 failures in a row: boom",
     ]
+
+
+def test_a_blind_box_says_why_not_how_many_failures():
+    from orkestra_trio.runtime.health import BoxHealth
+    from orkestra_trio.web.logs import health_change_line
+
+    health = BoxHealth("app", clock=lambda: 0.0)
+    health.mark_synced()
+    health.record_success()
+    before = health.snapshot()
+    health.record_blind("cannot see its CRs: watch stalled")
+    line = health_change_line(before, health.snapshot())
+    assert line == "health healthy -> degraded: cannot see its CRs: watch stalled"
+    health.record_sighted()
+    assert health.snapshot().state.value == "healthy"

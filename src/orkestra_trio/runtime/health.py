@@ -58,6 +58,8 @@ class HealthSnapshot:
     version: int
     #: ``--leader-elect per-box``: the replica that holds this box's Lease (None otherwise).
     holder: str | None = None
+    #: Why the box cannot see its CRs (its state then reads ``degraded``), or None.
+    blind: str | None = None
 
     @property
     def healthy(self) -> bool:
@@ -238,6 +240,7 @@ class BoxHealth:
             last_reconcile=self.last_reconcile,
             version=self.version,
             holder=self.holder,
+            blind=self.blind,
         )
 
     async def wait_changed(self, seen_version: int) -> HealthSnapshot:

@@ -125,7 +125,9 @@ def health_change_line(before: HealthSnapshot | None, after: HealthSnapshot) -> 
             return None
         return f"box started: {after.state.value}"
     message = f"health {before.state.value} -> {after.state.value}"
-    if after.state is HealthState.DEGRADED and after.last_error:
+    if after.state is HealthState.DEGRADED and after.blind:
+        message += f": {after.blind}"
+    elif after.state is HealthState.DEGRADED and after.last_error:
         message += f" after {after.consecutive_fails} failures in a row: {after.last_error}"
     if after.state is HealthState.NOT_STARTED:
         # A crash records its error; a clean stop keeps the old one (it is history).
