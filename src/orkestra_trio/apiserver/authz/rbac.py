@@ -183,7 +183,12 @@ def authorize(user: UserInfo, attributes: Attributes, policy: PolicySource) -> D
     """Allow or deny one request of ``user``."""
     if MASTERS_GROUP in user.groups:
         return Decision(True, "system:masters")
-    for rule in applicable_rules(user, attributes.namespace, policy):
+    return decide_by_rules(attributes, applicable_rules(user, attributes.namespace, policy))
+
+
+def decide_by_rules(attributes: Attributes, rules: Iterable[Obj]) -> Decision:
+    """Allow when one of ``rules`` (those that apply to the user there) covers the request."""
+    for rule in rules:
         if rule_allows(rule, attributes):
             return Decision(True, "RBAC: allowed by a bound role")
     return Decision(False, "")
