@@ -449,3 +449,34 @@ async def test_blocking_an_owner_needs_its_finalizers(tmp_path: Path) -> None:
             assert (
                 await bot.post("/api/v1/namespaces/ops/configmaps", json=unblocked)
             ).status_code == 201
+
+
+async def test_a_new_binding_takes_effect_at_once(tmp_path: Path) -> None:
+    async with (
+        open_apiserver(workload_simulation=False, authorization="rbac") as server,
+        _client(server) as admin,
+    ):
+        token = await _setup_bot(admin)
+        async with _client(server, token) as bot:
+            assert (await bot.get("/api/v1/namespaces/ops/secrets")).status_code == 403
+            role = {
+                "metadata": {"name": "secrets"},
+                "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]}],
+            }
+            await admin.post(f"{RBAC}/clusterroles", json=role)
+            binding = {
+                "metadata": {"name": "bot-secrets"},
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "ClusterRole",
+                    "name": "secrets",
+                },
+                "subjects": [{"kind": "ServiceAccount", "name": "bot", "namespace": "ops"}],
+            }
+            assert (
+                await admin.post(f"{RBAC}/namespaces/ops/rolebindings", json=binding)
+            ).status_code == 201
+            assert (await bot.get("/api/v1/namespaces/ops/secrets")).status_code == 200
+            assert (await bot.get("/api/v1/namespaces/default/secrets")).status_code == 403
+            await admin.delete(f"{RBAC}/clusterroles/secrets")
+            assert (await bot.get("/api/v1/namespaces/ops/secrets")).status_code == 403
