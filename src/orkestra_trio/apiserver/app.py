@@ -46,6 +46,7 @@ from orkestra_trio.apiserver.authz.requestinfo import request_attributes
 from orkestra_trio.apiserver.faults import FaultInjector
 from orkestra_trio.apiserver.kinds import ResourceKind
 from orkestra_trio.apiserver.objects import Stored, dumps
+from orkestra_trio.apiserver.registry import podlogs
 from orkestra_trio.apiserver.satokens import ServiceAccountTokens
 from orkestra_trio.apiserver.selectors import (
     SelectorError,
@@ -322,6 +323,7 @@ class ApiApp:
                 Route("/openapi/v2", self._openapi_v2, methods=["GET"]),
                 Route("/openapi/v3", self._openapi_v3_root, methods=["GET"]),
                 Route("/openapi/v3/apis/{group}/{version}", self._openapi_v3_gv, methods=["GET"]),
+                Route("/openapi/v3/api/{version}", self._openapi_v3_gv, methods=["GET"]),
                 Route("/api", self._api_root, methods=["GET"]),
                 Route("/api/", self._api_root, methods=["GET"]),
                 Route("/apis", self._apis_root, methods=["GET"]),
@@ -403,15 +405,23 @@ class ApiApp:
         return _json_response(dumps(openapi.openapi_v2_json()))
 
     async def _openapi_v3_root(self, request: Request) -> Response:
-        return _json_response(dumps(openapi_v3.root_document(self.store.kinds.all())))
+        kinds = self.store.kinds.all()
+        body = self._cached_discovery(("openapi-v3",), lambda: openapi_v3.root_document(kinds))
+        assert body is not None
+        return _json_response(body)
 
     async def _openapi_v3_gv(self, request: Request) -> Response:
-        document = openapi_v3.group_version_document(
-            self.store.kinds.all(), request.path_params["group"], request.path_params["version"]
+        # Built per kinds generation: the built-in part alone is ~100 kB of JSON.
+        kinds = self.store.kinds.all()
+        group = request.path_params.get("group", "")
+        version = request.path_params["version"]
+        body = self._cached_discovery(
+            ("openapi-v3", group, version),
+            lambda: openapi_v3.group_version_document(kinds, group, version),
         )
-        if document is None:
+        if body is None:
             return error_response(ApiError(404, "the server could not find the requested resource"))
-        return _json_response(dumps(document))
+        return _json_response(body)
 
     def _cached_discovery(self, key: tuple[Any, ...], build: Callable[[], Any]) -> bytes | None:
         if self._discovery_generation != self.store.kinds.generation:
@@ -552,6 +562,8 @@ class ApiApp:
             }.get(method, "")
             if watch_path and verb == "get":
                 verb = "watch"
+        if target.subresource == "log" and verb != "get":
+            verb = ""  # pods/log is read-only
         if not verb or verb not in kind.verbs:
             raise ApiError(405, "the server does not allow this method on the requested resource")
         await self.faults.before(verb, kind.plural)
@@ -759,6 +771,8 @@ class ApiApp:
         stored = self.store.get(self._storage_kind(kind), target.namespace or "", target.name)
         if target.subresource == "scale":
             return _json_response(dumps(_scale_of(kind, stored.obj)))
+        if target.subresource == "log":
+            return _pod_log(request, stored.obj)
         return self._object_response(request, kind, stored)
 
     async def _verb_list(self, request: Request, target: _Target) -> Response:
@@ -1177,6 +1191,23 @@ async def _bounded_body(request: Request) -> bytes:
     body = b"".join(chunks)
     request._body = body  # later request.body() calls answer the same bytes
     return body
+
+
+def _pod_log(request: Request, pod: Mapping[str, Any]) -> Response:
+    params = request.query_params
+    tail = params.get("tailLines")
+    try:
+        tail_lines = int(tail) if tail else None
+    except ValueError:
+        raise bad_request(f"tailLines: Invalid value: {tail!r}") from None
+    text = podlogs.log_text(
+        pod,
+        params.get("container"),
+        previous=bool(parse_bool("previous", params.get("previous"))),
+        timestamps=bool(parse_bool("timestamps", params.get("timestamps"))),
+        tail_lines=tail_lines,
+    )
+    return Response(text.encode(), media_type="text/plain")
 
 
 def _manager_from_agent(request: Request) -> str | None:

@@ -162,7 +162,7 @@ BUILTIN_KINDS: tuple[ResourceKind, ...] = (
     _kind(
         "", "v1", "Service", "services", short=("svc",), categories=_ALL, subresources=("status",)
     ),
-    _kind("", "v1", "Pod", "pods", short=("po",), categories=_ALL, subresources=("status",)),
+    _kind("", "v1", "Pod", "pods", short=("po",), categories=_ALL, subresources=("status", "log")),
     _kind("", "v1", "Endpoints", "endpoints", short=("ep",)),
     _kind(
         "",

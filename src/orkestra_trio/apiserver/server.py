@@ -28,6 +28,7 @@ from orkestra_trio.apiserver.app import ApiApp
 from orkestra_trio.apiserver.faults import FaultInjector
 from orkestra_trio.apiserver.kubeconfig import write_kubeconfig
 from orkestra_trio.apiserver.persistence import SqlitePersistence
+from orkestra_trio.apiserver.registry.replication import run_replication
 from orkestra_trio.apiserver.security import (
     PUBLIC_PATHS,
     Authentication,
@@ -233,6 +234,7 @@ async def _serve(
                 nursery.start_soon(partial(run_compactor, store, interval=compaction_interval))
             if workload_simulation:
                 nursery.start_soon(partial(workloads.run_simulation, store, delay=workload_delay))
+                nursery.start_soon(partial(run_replication, store, delay=workload_delay))
             binds = await nursery.start(run_hypercorn)
             server = ApiServer(
                 store, app, faults, _reachable(binds[0]), authentication=authentication, tls=tls

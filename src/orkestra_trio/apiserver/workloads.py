@@ -15,8 +15,10 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-import trio
+import attrs
 
+from orkestra_trio.apiserver.registry import rollout
+from orkestra_trio.apiserver.registry.delayed import DelayedWork
 from orkestra_trio.apiserver.status import ApiError
 from orkestra_trio.apiserver.store import ObjectRef, Store
 from orkestra_trio.apiserver.strategy import now_rfc3339
@@ -26,6 +28,7 @@ log = logging.getLogger(__name__)
 
 DEPLOYMENTS = ("apps", "deployments")
 STATEFULSETS = ("apps", "statefulsets")
+PODS = ("", "pods")
 REPLICASETS = ("apps", "replicasets")
 JOBS = ("batch", "jobs")
 _SIMULATED = frozenset({DEPLOYMENTS, STATEFULSETS, REPLICASETS, JOBS})
@@ -37,6 +40,7 @@ _COUNT_FIELDS = (
     "availableReplicas",
     "currentReplicas",
     "fullyLabeledReplicas",
+    "unavailableReplicas",
 )
 
 
@@ -59,8 +63,31 @@ def _condition(
     return cond
 
 
-def desired_status(resource: tuple[str, str], obj: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The status a healthy cluster reports for this workload (None: nothing to do)."""
+@attrs.frozen
+class Observed:
+    """Replica counts seen on a workload's children (its Pods, or its ReplicaSets)."""
+
+    replicas: int
+    ready: int
+    available: int
+    updated: int
+    # The ReplicaSet that runs a Deployment's current template.
+    new_replicaset: str = ""
+
+    @property
+    def complete(self) -> bool:
+        return self.replicas == self.ready == self.available == self.updated
+
+
+def desired_status(
+    resource: tuple[str, str], obj: Mapping[str, Any], observed: Observed | None = None
+) -> dict[str, Any] | None:
+    """The status a healthy cluster reports for this workload (None: nothing to do).
+
+    ``observed``: the counts of the children that stand behind a Deployment or
+    ReplicaSet (registry/replication.py creates them); without it every wanted
+    replica counts as ready at once.
+    """
     meta = obj["metadata"]
     if meta.get("deletionTimestamp"):
         return None
@@ -68,7 +95,7 @@ def desired_status(resource: tuple[str, str], obj: Mapping[str, Any]) -> dict[st
     old = obj.get("status") or {}
     if resource == JOBS:
         return _completed_job_status(spec, old, now_rfc3339())
-    status = _replicated_status(resource, meta, spec, old, now_rfc3339())
+    status = _replicated_status(resource, meta, spec, old, now_rfc3339(), observed)
     if status == old:
         return None
     return status
@@ -106,6 +133,7 @@ def _replicated_status(
     spec: Mapping[str, Any],
     old: Mapping[str, Any],
     now: str,
+    observed: Observed | None = None,
 ) -> dict[str, Any]:
     """Deployments, statefulsets, replicasets: every wanted replica ready and available."""
     name = str(meta.get("name"))
@@ -113,12 +141,14 @@ def _replicated_status(
     replicas = spec.get("replicas")
     if not isinstance(replicas, int):
         replicas = 1
+    if observed is None:
+        observed = Observed(replicas, replicas, replicas, replicas, name)
     status = {k: v for k, v in old.items() if k not in _COUNT_FIELDS}
     counts = {
-        "replicas": replicas,
-        "updatedReplicas": replicas,
-        "readyReplicas": replicas,
-        "availableReplicas": replicas,
+        "replicas": observed.replicas,
+        "updatedReplicas": observed.updated,
+        "readyReplicas": observed.ready,
+        "availableReplicas": observed.available,
     }
     if resource == STATEFULSETS:
         counts["currentReplicas"] = replicas
@@ -127,10 +157,10 @@ def _replicated_status(
         status.setdefault("collisionCount", 0)
     if resource == REPLICASETS:
         counts = {
-            "replicas": replicas,
-            "fullyLabeledReplicas": replicas,
-            "readyReplicas": replicas,
-            "availableReplicas": replicas,
+            "replicas": observed.replicas,
+            "fullyLabeledReplicas": observed.replicas,
+            "readyReplicas": observed.ready,
+            "availableReplicas": observed.available,
         }
     # kube omits zero counts (omitempty), except replicas itself on StatefulSets.
     for key, value in counts.items():
@@ -139,16 +169,31 @@ def _replicated_status(
     if generation is not None:
         status["observedGeneration"] = generation
     if resource == DEPLOYMENTS:
-        status["conditions"] = [
-            _available(old, "Deployment", now),
-            _condition(
+        if replicas > observed.available:
+            status["unavailableReplicas"] = replicas - observed.available
+        done = observed.complete and observed.updated == replicas
+        rs_name = observed.new_replicaset or name
+        if observed.available >= replicas:
+            available = _available(old, "Deployment", now)
+        else:
+            available = _condition(
                 old,
-                "Progressing",
-                "True",
-                "NewReplicaSetAvailable",
-                f'ReplicaSet "{name}" has successfully progressed.',
+                "Available",
+                "False",
+                "MinimumReplicasUnavailable",
+                "Deployment does not have minimum availability.",
                 now,
-            ),
+            )
+        if done:
+            reason, message = (
+                "NewReplicaSetAvailable",
+                f'ReplicaSet "{rs_name}" has successfully progressed.',
+            )
+        else:
+            reason, message = "ReplicaSetUpdated", f'ReplicaSet "{rs_name}" is progressing.'
+        status["conditions"] = [
+            available,
+            _condition(old, "Progressing", "True", reason, message, now),
         ]
     elif resource == STATEFULSETS:
         status["availableReplicas"] = replicas
@@ -162,33 +207,65 @@ def _available(old: Mapping[str, Any], kind: str, now: str) -> dict[str, Any]:
 
 
 class Simulation:
-    def __init__(self, store: Store, delay: float) -> None:
+    def __init__(self, store: Store, delay: float, *, replication: bool = True) -> None:
         self.store = store
-        self.delay = delay
-        self.due: dict[ObjectRef, float] = {}
-        self.wake = trio.Event()
+        self.work: DelayedWork[ObjectRef] = DelayedWork(delay)
+        # Whether registry/replication.py runs, so that children stand behind counts.
+        self.replication = replication
 
     def on_change(self, change: Change) -> None:
+        if change.resource in (PODS, REPLICASETS):
+            # A child's change changes its owner's counts.
+            owner = rollout.controller_uid(change.new.obj)
+            ref = self.store.ref_of_uid(owner) if owner else None
+            if ref is not None and ref[0] in (REPLICASETS, DEPLOYMENTS):
+                self.work.schedule(ref)
         if change.resource not in _SIMULATED or change.type == DELETED:
             return
         ref = (change.resource, change.namespace, change.name)
-        if desired_status(change.resource, change.new.obj) is None:
-            self.due.pop(ref, None)
+        if desired_status(change.resource, change.new.obj, self.observe(ref)) is None:
+            self.work.cancel(ref)
             return
-        if ref not in self.due:
-            self.due[ref] = trio.current_time() + self.delay
-            self.wake.set()
+        self.work.schedule(ref)
+
+    def observe(self, ref: ObjectRef) -> Observed | None:
+        """What the children of a Deployment or ReplicaSet report (None: not tracked)."""
+        if not self.replication or ref[0] not in (DEPLOYMENTS, REPLICASETS):
+            return None
+        current = self.store.find(*ref)
+        if current is None:
+            return None
+        child = PODS if ref[0] == REPLICASETS else REPLICASETS
+        children = [
+            found.obj
+            for child_ref in self.store.dependents(current.uid)
+            if child_ref[0] == child
+            and (found := self.store.find(*child_ref)) is not None
+            and rollout.controller_uid(found.obj) == current.uid
+            and not found.obj["metadata"].get("deletionTimestamp")
+        ]
+        if ref[0] == REPLICASETS:
+            running = sum(1 for p in children if (p.get("status") or {}).get("phase") == "Running")
+            return Observed(len(children), running, running, len(children))
+        total = Observed(0, 0, 0, 0)
+        for rs in children:
+            status = rs.get("status") or {}
+            new = rollout.same_template(rs, current.obj)
+            total = Observed(
+                total.replicas + int(status.get("replicas") or 0),
+                total.ready + int(status.get("readyReplicas") or 0),
+                total.available + int(status.get("availableReplicas") or 0),
+                total.updated + (int(status.get("replicas") or 0) if new else 0),
+                str(rs["metadata"]["name"]) if new else total.new_replicaset,
+            )
+        return total
 
     def run_due(self) -> None:
-        now = trio.current_time()
-        for ref, when in list(self.due.items()):
-            if when > now:
-                continue
-            del self.due[ref]
+        for ref in self.work.take_due():
             current = self.store.find(*ref)
             if current is None:
                 continue
-            status = desired_status(ref[0], current.obj)
+            status = desired_status(ref[0], current.obj, self.observe(ref))
             if status is None:
                 continue
             new_obj = dict(current.obj)
@@ -199,22 +276,16 @@ class Simulation:
                 log.warning("workload simulation could not update %s: %s", ref, error.message)
 
 
-async def run_simulation(store: Store, *, delay: float = 0.2) -> None:
+async def run_simulation(store: Store, *, delay: float = 0.2, replication: bool = True) -> None:
     """The simulation task: runs until cancelled."""
-    sim = Simulation(store, delay)
+    sim = Simulation(store, delay, replication=replication)
     store.listeners.append(sim.on_change)
     try:
         for resource in _SIMULATED:
-            for (ns, name), stored in list(store.iter_objects(resource)):
-                if desired_status(resource, stored.obj) is not None:
-                    sim.due[(resource, ns, name)] = trio.current_time() + delay
+            for (ns, name), _stored in list(store.iter_objects(resource)):
+                sim.work.schedule((resource, ns, name))
         while True:
             sim.run_due()
-            if sim.due:
-                with trio.move_on_at(min(sim.due.values())):
-                    await sim.wake.wait()
-            else:
-                await sim.wake.wait()
-            sim.wake = trio.Event()
+            await sim.work.wait()
     finally:
         store.listeners.remove(sim.on_change)

@@ -1,0 +1,97 @@
+"""The Deployment/ReplicaSet decisions of registry/rollout.py, as pure functions."""
+
+from orkestra_trio.apiserver.registry import rollout
+
+
+def deployment(image="nginx:1", replicas=2, limit=None, annotations=None):
+    spec = {
+        "replicas": replicas,
+        "selector": {"matchLabels": {"app": "web"}},
+        "template": {
+            "metadata": {"labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "web", "image": image}]},
+        },
+    }
+    if limit is not None:
+        spec["revisionHistoryLimit"] = limit
+    meta = {"name": "web", "namespace": "default", "uid": "dep-uid"}
+    if annotations:
+        meta["annotations"] = annotations
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta, "spec": spec}
+
+
+def test_a_new_deployment_gets_a_replicaset_at_revision_one():
+    plan = rollout.plan_rollout(deployment(), [])
+    rs = plan.create
+    assert rs["metadata"]["annotations"][rollout.REVISION] == "1"
+    assert rs["spec"]["replicas"] == 2
+    pod_hash = rs["spec"]["template"]["metadata"]["labels"][rollout.HASH_LABEL]
+    assert rs["metadata"]["name"] == f"web-{pod_hash}"
+    assert rs["spec"]["selector"]["matchLabels"] == {"app": "web", rollout.HASH_LABEL: pod_hash}
+    assert rs["metadata"]["ownerReferences"][0]["uid"] == "dep-uid"
+    assert plan.deployment_revision == "1"
+
+
+def test_a_new_template_scales_the_old_replicaset_to_zero():
+    first = rollout.new_replicaset(deployment("nginx:1"), 1)
+    plan = rollout.plan_rollout(deployment("nginx:2"), [first])
+    assert plan.create["metadata"]["annotations"][rollout.REVISION] == "2"
+    assert [(name, rs["spec"]["replicas"]) for name, rs in plan.update] == [
+        (first["metadata"]["name"], 0)
+    ]
+
+
+def test_going_back_to_an_old_template_reuses_its_replicaset_under_a_new_revision():
+    first = rollout.new_replicaset(deployment("nginx:1"), 1)
+    first["spec"]["replicas"] = 0
+    second = rollout.new_replicaset(deployment("nginx:2"), 2)
+    # kubectl rollout undo sends Go's zero values back (creationTimestamp: null, resources: {}).
+    undone = deployment("nginx:1")
+    undone["spec"]["template"]["metadata"]["creationTimestamp"] = None
+    undone["spec"]["template"]["spec"]["containers"][0]["resources"] = {}
+    plan = rollout.plan_rollout(undone, [first, second])
+    assert plan.create is None
+    updates = dict(plan.update)
+    assert updates[first["metadata"]["name"]]["metadata"]["annotations"][rollout.REVISION] == "3"
+    assert updates[first["metadata"]["name"]]["spec"]["replicas"] == 2
+    assert updates[second["metadata"]["name"]]["spec"]["replicas"] == 0
+    assert plan.deployment_revision == "3"
+
+
+def test_old_replicasets_beyond_the_history_limit_are_deleted_oldest_first():
+    old = [rollout.new_replicaset(deployment(f"nginx:{i}"), i) for i in (1, 2, 3)]
+    for rs in old:
+        rs["spec"]["replicas"] = 0
+    plan = rollout.plan_rollout(deployment("nginx:4", limit=1), old)
+    assert plan.delete == (old[0]["metadata"]["name"], old[1]["metadata"]["name"])
+
+
+def test_a_converged_deployment_needs_nothing():
+    dep = deployment(annotations={rollout.REVISION: "1"})
+    rs = rollout.new_replicaset(dep, 1)
+    assert rollout.plan_rollout(dep, [rs]) == rollout.RolloutPlan()
+
+
+def test_scale_down_removes_the_youngest_pods():
+    pods = [
+        {"metadata": {"name": n, "creationTimestamp": t}}
+        for n, t in (("a", "2026-01-01T00:00:00Z"), ("b", "2026-01-02T00:00:00Z"))
+    ]
+    assert rollout.pods_to_remove(pods, 1) == ["b"]
+    assert rollout.pods_to_remove(pods, 2) == []
+
+
+def test_a_pod_turns_running_and_ready_once():
+    pod = {
+        "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+        "status": {"phase": "Pending"},
+    }
+    status = rollout.running_status(pod, "2026-01-01T00:00:00Z", "10.244.0.1")
+    assert status["phase"] == "Running"
+    assert {c["type"] for c in status["conditions"] if c["status"] == "True"} >= {
+        "Ready",
+        "ContainersReady",
+    }
+    assert status["containerStatuses"][0]["ready"] is True
+    assert rollout.running_status({**pod, "status": status}, "later", "10.244.0.2") is None
