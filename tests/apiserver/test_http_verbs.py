@@ -521,7 +521,7 @@ async def test_crd_lifecycle_discovery_and_validation(client):
 
 
 async def test_openapi_v3_publishes_custom_resource_schemas(client):
-    assert (await client.get("/openapi/v3")).json() == {"paths": {}}
+    assert "apis/example.com/v1" not in (await client.get("/openapi/v3")).json()["paths"]
     await create_crd(client)
     root = (await client.get("/openapi/v3")).json()
     url = root["paths"]["apis/example.com/v1"]["serverRelativeURL"]
@@ -532,6 +532,23 @@ async def test_openapi_v3_publishes_custom_resource_schemas(client):
     ]
     assert schema["properties"]["spec"]["properties"]["size"]["type"] == "integer"
     assert (await client.get("/openapi/v3/apis/nope.io/v1")).status_code == 404
+
+
+async def test_openapi_v3_publishes_builtin_schemas(client):
+    root = (await client.get("/openapi/v3")).json()
+    doc = (await client.get(root["paths"]["apis/apps/v1"]["serverRelativeURL"])).json()
+    schemas = doc["components"]["schemas"]
+    deployment = next(
+        s
+        for s in schemas.values()
+        if {"group": "apps", "kind": "Deployment", "version": "v1"}
+        in s.get("x-kubernetes-group-version-kind", [])
+    )
+    spec_ref = deployment["properties"]["spec"]["allOf"][0]["$ref"].rpartition("/")[2]
+    replicas = schemas[spec_ref]["properties"]["replicas"]
+    assert replicas["type"] == "integer" and replicas["description"]
+    core = (await client.get(root["paths"]["api/v1"]["serverRelativeURL"])).json()
+    assert "/api/v1/namespaces/{namespace}/pods/{name}" in core["paths"]
 
 
 async def test_invalid_crd_is_422(client):

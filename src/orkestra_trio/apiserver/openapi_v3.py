@@ -1,12 +1,15 @@
-"""OpenAPI v3 documents for custom resources, so ``kubectl explain`` works on them.
+"""OpenAPI v3 documents for every kind served, so ``kubectl explain`` works on them.
 
 kubectl (1.27+) explains a resource by resolving it to a group/version/kind
-through discovery, fetching ``/openapi/v3`` (a map from ``apis/<group>/<version>``
-to a document URL) and then the group-version document, in which it looks for
-the schema carrying the matching ``x-kubernetes-group-version-kind``. The
-embedded server knows the schemas of custom resources (their CRDs carry them),
-so it publishes those; built-in kinds have no schemas here and stay
-unexplainable.
+through discovery, fetching ``/openapi/v3`` (a map from ``api/v1`` and
+``apis/<group>/<version>`` to a document URL) and then the group-version
+document, in which it looks for the schema carrying the matching
+``x-kubernetes-group-version-kind``. Custom resources bring their schemas in
+their CRDs; the built-in kinds' schemas come from ``registry/builtin_openapi``.
+
+Each kind gets only a ``get`` operation: kubectl ≥1.28 computes apply patches
+from OpenAPI v3 only for kinds whose ``patch`` operation accepts strategic
+merge patches, and the embedded server keeps it on its built-in tables.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from orkestra_trio.apiserver.kinds import ResourceKind
+from orkestra_trio.apiserver.registry import builtin_openapi
 
 _TYPE_META = {
     "apiVersion": {
@@ -42,12 +46,12 @@ def _schema_name(kind: ResourceKind) -> str:
 
 def _item_path(kind: ResourceKind) -> str:
     scope = "namespaces/{namespace}/" if kind.namespaced else ""
-    return f"/apis/{kind.group}/{kind.version}/{scope}{kind.plural}/{{name}}"
+    return f"{kind.url_prefix}/{scope}{kind.plural}/{{name}}"
 
 
-def _get_operation(kind: ResourceKind) -> dict[str, Any]:
+def _get_operation(kind: ResourceKind, schema_name: str) -> dict[str, Any]:
     """The read operation kubectl explain follows from the resource to its schema."""
-    ref = {"$ref": f"#/components/schemas/{_schema_name(kind)}"}
+    ref = {"$ref": f"#/components/schemas/{schema_name}"}
     return {
         "description": f"read the specified {kind.kind}",
         "operationId": f"read{kind.kind}",
@@ -69,11 +73,18 @@ def _get_operation(kind: ResourceKind) -> dict[str, Any]:
 def group_version_document(
     kinds: Iterable[ResourceKind], group: str, version: str
 ) -> dict[str, Any] | None:
-    """The OpenAPI v3 document of one custom group/version, or None."""
+    """The OpenAPI v3 document of one group/version, or None."""
     schemas: dict[str, Any] = {}
     paths: dict[str, Any] = {}
+    builtins: dict[str, tuple[str, str, str]] = {}
     for kind in kinds:
-        if kind.group != group or kind.version != version or not kind.is_custom:
+        if kind.group != group or kind.version != version:
+            continue
+        if not kind.is_custom:
+            name = builtin_openapi.schema_for(kind.group, kind.version, kind.kind)
+            if name is not None:
+                builtins[name] = (kind.group, kind.version, kind.kind)
+                paths[_item_path(kind)] = {"get": _get_operation(kind, name)}
             continue
         schema: dict[str, Any] = dict(kind.schema or {"type": "object"})
         properties = dict(schema.get("properties") or {})
@@ -84,7 +95,8 @@ def group_version_document(
             {"group": kind.group, "kind": kind.kind, "version": kind.version}
         ]
         schemas[_schema_name(kind)] = schema
-        paths[_item_path(kind)] = {"get": _get_operation(kind)}
+        paths[_item_path(kind)] = {"get": _get_operation(kind, _schema_name(kind))}
+    schemas.update(builtin_openapi.schemas_for(builtins))
     if not schemas:
         return None
     return {
@@ -101,13 +113,13 @@ def _hash(document: Mapping[str, Any]) -> str:
 
 
 def root_document(kinds: Iterable[ResourceKind]) -> dict[str, Any]:
-    """``/openapi/v3``: one entry per custom group/version, its URL carrying a content hash."""
+    """``/openapi/v3``: one entry per group/version, its URL carrying a content hash."""
     kind_list = list(kinds)
     paths: dict[str, Any] = {}
-    for group, version in sorted({(k.group, k.version) for k in kind_list if k.is_custom}):
+    for group, version in sorted({(k.group, k.version) for k in kind_list}):
         document = group_version_document(kind_list, group, version)
         if document is None:
             continue
-        path = f"apis/{group}/{version}"
+        path = f"apis/{group}/{version}" if group else f"api/{version}"
         paths[path] = {"serverRelativeURL": f"/openapi/v3/{path}?hash={_hash(document)}"}
     return {"paths": paths}
