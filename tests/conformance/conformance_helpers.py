@@ -230,3 +230,44 @@ class Background:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def simple_crd(
+    group: str, kind: str, spec: dict[str, Any], status: dict[str, Any]
+) -> dict[str, Any]:
+    """A namespaced v1 CRD with a status subresource and the given spec/status schemas."""
+    plural = kind.lower() + "s"
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{group}"},
+        "spec": {
+            "group": group,
+            "scope": "Namespaced",
+            "names": {"plural": plural, "singular": kind.lower(), "kind": kind},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "properties": {"spec": spec, "status": status},
+                        }
+                    },
+                }
+            ],
+        },
+    }
+
+
+def serve_crd(http: httpx.Client, crd: dict[str, Any]) -> str:
+    """Create ``crd`` and wait until it is served; the collection's path in ``default``."""
+    answer = http.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=crd)
+    assert answer.status_code == 201, answer.text
+    spec = crd["spec"]
+    path = f"/apis/{spec['group']}/v1/namespaces/default/{spec['names']['plural']}"
+    wait_until(lambda: http.get(path).status_code == 200, timeout=10, what=f"{path} to be served")
+    return path

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from conformance_helpers import ApiServerProcess, Kubectl, wait_until
+from conformance_helpers import ApiServerProcess, Kubectl, serve_crd, simple_crd, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -56,44 +56,13 @@ def created(http: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, An
 @pytest.fixture(scope="module")
 def gadgets(http: httpx.Client) -> str:
     """A CRD whose status schema declares only ``phase``."""
-    crd = {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"gadgets.{GROUP}"},
-        "spec": {
-            "group": GROUP,
-            "scope": "Namespaced",
-            "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
-            "versions": [
-                {
-                    "name": "v1",
-                    "served": True,
-                    "storage": True,
-                    "subresources": {"status": {}},
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "properties": {
-                                "spec": {
-                                    "type": "object",
-                                    "properties": {"size": {"type": "integer"}},
-                                },
-                                "status": {
-                                    "type": "object",
-                                    "properties": {"phase": {"type": "string"}},
-                                },
-                            },
-                        }
-                    },
-                }
-            ],
-        },
-    }
-    created(http, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
-    wait_until(
-        lambda: http.get(GADGETS).status_code == 200, timeout=10, what="gadgets to be served"
+    crd = simple_crd(
+        GROUP,
+        "Gadget",
+        {"type": "object", "properties": {"size": {"type": "integer"}}},
+        {"type": "object", "properties": {"phase": {"type": "string"}}},
     )
-    return GADGETS
+    return serve_crd(http, crd)
 
 
 # ------------------------------------------------------------ status on create
@@ -367,3 +336,87 @@ def test_kubectl_applies_and_gets_the_kinds_katalogs_use(kubectl: Kubectl, tmp_p
     )
     assert pvc["status"]["phase"] == "Pending"
     kubectl.run("delete", "-f", str(path))
+
+
+# ------------------------------------------------------------ ReplicaSets and Pods
+
+
+def _pods(kubectl: Kubectl, selector: str) -> list[dict[str, Any]]:
+    listed = json.loads(kubectl.run("get", "pods", "-n", NS, "-l", selector, "-o", "json").stdout)
+    items: list[dict[str, Any]] = listed["items"]
+    return items
+
+
+def _running(kubectl: Kubectl, selector: str, count: int, image: str) -> list[dict[str, Any]]:
+    def settled() -> list[dict[str, Any]] | None:
+        pods = [p for p in _pods(kubectl, selector) if not p["metadata"].get("deletionTimestamp")]
+        ok = len(pods) == count and all(
+            p["status"].get("phase") == "Running" and p["spec"]["containers"][0]["image"] == image
+            for p in pods
+        )
+        return pods if ok else None
+
+    result: list[dict[str, Any]] = wait_until(
+        settled, timeout=15, what=f"{count} running pods of {image} ({selector})"
+    )
+    return result
+
+
+def test_a_deployment_runs_pods_through_replicasets_with_rollout_history(
+    kubectl: Kubectl,
+) -> None:
+    name = f"roll-{kubectl.tag}"
+    selector = f"app={name}"
+    kubectl.run("create", "deployment", name, "-n", NS, "--image=nginx:1.26", "--replicas=2")
+    kubectl.run("rollout", "status", f"deployment/{name}", "-n", NS, "--timeout=20s")
+    pods = _running(kubectl, selector, 2, "nginx:1.26")
+    owners = {p["metadata"]["ownerReferences"][0]["name"] for p in pods}
+    assert len(owners) == 1 and next(iter(owners)).startswith(f"{name}-")
+    table = kubectl.run("get", "pods", "-n", NS, "-l", selector).stdout
+    assert table.count("Running") == 2, table
+
+    # kubectl logs answers at once (no wait for a pod that never comes).
+    logs = kubectl.run("logs", f"deploy/{name}", "-n", NS, timeout=15)
+    assert "simulated" in logs.stdout
+
+    kubectl.run("set", "image", f"deployment/{name}", "-n", NS, "nginx=nginx:1.27")
+    kubectl.run("rollout", "status", f"deployment/{name}", "-n", NS, "--timeout=20s")
+    _running(kubectl, selector, 2, "nginx:1.27")
+    history = kubectl.run("rollout", "history", f"deployment/{name}", "-n", NS).stdout
+    assert [line.split()[0] for line in history.splitlines()[2:] if line.strip()] == ["1", "2"]
+
+    kubectl.run("rollout", "undo", f"deployment/{name}", "-n", NS)
+    _running(kubectl, selector, 2, "nginx:1.26")
+    history = kubectl.run("rollout", "history", f"deployment/{name}", "-n", NS).stdout
+    assert [line.split()[0] for line in history.splitlines()[2:] if line.strip()] == ["2", "3"], (
+        history
+    )
+
+    kubectl.run("scale", f"deployment/{name}", "-n", NS, "--replicas=1")
+    _running(kubectl, selector, 1, "nginx:1.26")
+
+    kubectl.run("delete", "deployment", name, "-n", NS)
+    wait_until(lambda: not _pods(kubectl, selector), timeout=15, what="the pods to be collected")
+
+
+# ------------------------------------------------------------ kubectl explain
+
+
+@pytest.mark.parametrize(
+    ("field", "words"),
+    [
+        ("deployment.spec.replicas", ["<integer>", "Number of desired pods"]),
+        ("service.spec.ports.targetPort", ["Number or name of the port"]),
+        ("pod.spec.containers.image", ["Container image name"]),
+        ("configmap.data", ["<map[string]string>"]),
+        ("hpa.spec.maxReplicas", ["upper limit"]),
+    ],
+)
+def test_kubectl_explain_describes_builtin_fields(
+    kubectl: Kubectl, field: str, words: list[str]
+) -> None:
+    if kubectl.minor < 27:
+        pytest.skip("kubectl < 1.27 explains from /openapi/v2, which lists no schemas here")
+    text = kubectl.run("explain", field).stdout
+    for word in words:
+        assert word in text, text
