@@ -17,7 +17,7 @@ import json
 import os
 import ssl
 import tempfile
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Literal
 
@@ -89,6 +89,8 @@ class KubeClient:
         self.server = server
         self.mapper = RestMapper(self._fetch_discovery)
         self.request_count = 0  # HTTP requests sent, retries included
+        #: Called before each HTTP request is sent (the runtime counts requests per box).
+        self.on_request: Callable[[], None] | None = None
         self._base = str(http.base_url).rstrip("/")
         self._urls: dict[tuple[str, tuple[tuple[str, str], ...]], httpx.URL] = {}
 
@@ -188,6 +190,8 @@ class KubeClient:
             error: Exception
             retry_after: float | None = None
             self.request_count += 1
+            if self.on_request is not None:
+                self.on_request()
             try:
                 response = await self.http.request(
                     method, self._url(path, params), content=content, headers=headers

@@ -45,6 +45,7 @@ from .budget import EVENT_BURST, EVENT_RATE, RETRY_BURST, RETRY_RATE, TokenBucke
 from .events import BoxEvents
 from .health import BoxHealth, HealthSnapshot, HealthState
 from .informer import Change, Informer, ObjectKey, label_owner_key, object_key, owner_uid
+from .loopshare import CURRENT_SHARE
 from .metrics import BoxMetrics
 from .pipeline import ReconcilePipeline
 from .registry import KatalogRegistry
@@ -164,6 +165,8 @@ class Box:
             retry_budget=TokenBucket(RETRY_RATE, RETRY_BURST),
             name=self.name,
         )
+        #: This box's share of the Trio loop: its tasks run with it as CURRENT_SHARE.
+        self.share = registry.loop_share.add(self.name, metrics=self.metrics)
         self.events = BoxEvents(
             kube, crd.api_types.kind, budget=TokenBucket(EVENT_RATE, EVENT_BURST)
         )
@@ -209,6 +212,9 @@ class Box:
         if self.queue.shutting_down:
             self.health.mark_stopped()
             return
+        # Every task of the box (workers, timers, informers it starts) inherits
+        # this: the loop time they use and the requests they send are the box's.
+        CURRENT_SHARE.set(self.share)
         # Runnable again after a cancellation (a leader that lost its lease and
         # won it back): a cancel scope can be entered only once.
         self._start_scope = trio.CancelScope()
@@ -357,6 +363,7 @@ class Box:
             health=self.health,
             metrics=self.metrics,
             name=self.name,
+            turn=self.registry.loop_share.turn(self.share),
         )
         cr_informer.subscribe(self._on_cr_change)
         for informer in self.child_informers.values():

@@ -161,6 +161,11 @@ class BoxMetrics:
     baseline_workers: int = 0
     #: Times the box's own machinery crashed and was restarted by its supervisor.
     restarts_total: int = 0
+    #: Loop time its tasks used, API requests they sent, and times a worker waited
+    #: for its fair share of the loop (:mod:`.loopshare`).
+    cpu_seconds_total: float = 0.0
+    api_requests_total: int = 0
+    fair_share_waits_total: int = 0
     #: ``cross:`` reads made by this box's reconciles, by (source, result).
     cross_reads_total: dict[tuple[CrossSourceLabel, CrossResultLabel], int] = attrs.field(
         factory=dict
@@ -214,6 +219,9 @@ class BoxMetrics:
             active_workers=self.active_workers,
             baseline_workers=self.baseline_workers,
             restarts_total=self.restarts_total,
+            cpu_seconds_total=self.cpu_seconds_total,
+            api_requests_total=self.api_requests_total,
+            fair_share_waits_total=self.fair_share_waits_total,
             cross_reads_total=dict(self.cross_reads_total),
             cross_last=dict(self.cross_last),
             error_rate_percent=_percent(self.reconcile_errors_total, total),
@@ -254,6 +262,9 @@ class MetricsSnapshot:
     )
     cross_last: dict[str, CrossRead] = attrs.field(factory=dict)
     baseline_workers: int = 0
+    cpu_seconds_total: float = 0.0
+    api_requests_total: int = 0
+    fair_share_waits_total: int = 0
 
     def oncop_metrics(self) -> dict[str, Any]:
         """The ``metrics`` object that ONCOP serves for a box (field names from ONCOP.md)."""

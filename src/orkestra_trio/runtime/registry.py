@@ -31,6 +31,7 @@ from orkestra_trio.katalog.render import cross_answer
 from orkestra_trio.kube import KubeClient, ResourceRef, WatchOptions
 
 from .informer import Change, Informer, InformerKey, ObjectKey
+from .loopshare import LoopShare
 from .remote import read_remote, remote_target
 
 if TYPE_CHECKING:
@@ -76,6 +77,8 @@ class KatalogRegistry:
         self._cr_informers: dict[str, Informer] = {}
         self._readers: dict[CrossTarget, set[Reader]] = {}
         self._reads_of: dict[Reader, frozenset[CrossTarget]] = {}
+        #: Every box's share of the loop (attribution and the fair-share gate).
+        self.loop_share = LoopShare()
 
     # -------------------------------------------------------------- informers
 

@@ -51,6 +51,7 @@ from .crdinstall import apply_cr_files
 from .crdinstall import install_crds as install_missing_crds
 from .health import HealthSnapshot, HealthState
 from .leader import LeaderElectionConfig, LeaderElector, default_identity, default_lease_name
+from .loopshare import LoopShare, install_accounting
 from .perbox import PerBoxElection
 from .preflight import wait_for_cluster
 from .registry import KatalogRegistry, RemoteCrossReader
@@ -476,6 +477,9 @@ async def start_boxes(
     boxes start only once this replica holds the lease; with ``per_box`` too,
     each box once this replica holds that box's lease.
     """
+    install_accounting()
+    if kube.on_request is None:
+        kube.on_request = LoopShare.count_request
     registry_nursery = await stack.enter_async_context(trio.open_nursery())
     registry = KatalogRegistry(
         kube,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import attrs
 import trio
@@ -35,6 +35,14 @@ logger = logging.getLogger(__name__)
 
 #: Bounds from KATALOG.md (``reconciler.workers: 1..50``); resize(0) is allowed to pause a box.
 MAX_WORKERS = 50
+
+
+class FairTurn(Protocol):
+    """A box's turn on the loop: ``take`` waits while the box is over its share."""
+
+    async def take(self) -> None: ...
+
+    def done(self) -> None: ...
 
 
 @attrs.define(eq=False)
@@ -71,8 +79,11 @@ class WorkerPool(Generic[K]):
         metrics: BoxMetrics | None = None,
         clock: Callable[[], float] = trio.current_time,
         name: str = "",
+        turn: FairTurn | None = None,
     ) -> None:
         self._check_size(workers)
+        #: The box's fair share of the loop (:mod:`.loopshare`): taken before each reconcile.
+        self.turn = turn
         self.name = name or queue.name
         self.queue = queue
         self.reconcile_fn = reconcile_fn
@@ -215,12 +226,16 @@ class WorkerPool(Generic[K]):
 
     async def _process(self, key: K, *, yield_first: bool) -> None:
         completed = False
+        turn_taken = False
         try:
             if yield_first:
                 # Yield once per key even when keys are always ready and the
                 # reconcile never blocks: a busy box must not starve the others.
                 # Inside the try: a cancellation here must still release the key.
                 await trio.lowlevel.checkpoint()
+            if self.turn is not None:
+                await self.turn.take()
+                turn_taken = True
             result = await safe_reconcile(
                 self.reconcile_fn,
                 key,
@@ -231,6 +246,9 @@ class WorkerPool(Generic[K]):
             self._record(result)
             completed = True
         finally:
+            if turn_taken:
+                assert self.turn is not None
+                self.turn.done()
             self.queue.done(key)
             if not completed:
                 # Cancelled from outside (the box is stopping or restarting): the

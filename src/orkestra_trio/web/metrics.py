@@ -131,6 +131,27 @@ SCALARS: tuple[
         "box",
         lambda s: s.metrics.restarts_total,
     ),
+    (
+        CounterMetricFamily,
+        "orkestra_box_cpu_seconds",
+        "Trio loop time used by the box's tasks (workers, timers, the informers it started).",
+        "box",
+        lambda s: s.metrics.cpu_seconds_total,
+    ),
+    (
+        CounterMetricFamily,
+        "orkestra_box_api_requests",
+        "Requests the box's tasks sent to the Kubernetes API server, retries included.",
+        "box",
+        lambda s: s.metrics.api_requests_total,
+    ),
+    (
+        CounterMetricFamily,
+        "orkestra_box_fair_share_waits",
+        "Times a worker of the box waited for its fair share of the loop before a reconcile.",
+        "box",
+        lambda s: s.metrics.fair_share_waits_total,
+    ),
 )
 
 #: One histogram per box: (name, help, label, its cumulative buckets and sum).

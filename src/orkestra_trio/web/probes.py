@@ -72,8 +72,20 @@ def probe_routes(source: ProbeSource) -> list[Route]:
     started_once = False
 
     async def health(request: Request) -> JSONResponse:
-        grouped = boxes_by_state(source.samples())
-        return JSONResponse({"status": "alive", "stopping": source.stopping, "boxes": grouped})
+        samples = list(source.samples())
+        grouped = boxes_by_state(samples)
+        # What each box costs the process: loop time and API requests (issue 16).
+        load = {
+            sample.name: {
+                "cpuSeconds": round(sample.metrics.cpu_seconds_total, 3),
+                "apiRequests": sample.metrics.api_requests_total,
+                "fairShareWaits": sample.metrics.fair_share_waits_total,
+            }
+            for sample in samples
+        }
+        return JSONResponse(
+            {"status": "alive", "stopping": source.stopping, "boxes": grouped, "load": load}
+        )
 
     async def ready(request: Request) -> JSONResponse:
         # getattr: probe sources without leader election have no ``standby``.

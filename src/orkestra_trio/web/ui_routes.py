@@ -95,6 +95,9 @@ def _box_json(sample: BoxSample, view: BoxView | None) -> dict[str, Any]:
         "reconcileDurationP95Ms": round(metrics.reconcile_duration_p95 * 1000.0, 1),
         "consecutiveFails": health.consecutive_fails,
         "restarts": metrics.restarts_total,
+        "cpuSeconds": round(metrics.cpu_seconds_total, 3),
+        "apiRequests": metrics.api_requests_total,
+        "fairShareWaits": metrics.fair_share_waits_total,
         "lastError": health.last_error or "",
         "holder": health.holder,
     }

@@ -152,7 +152,9 @@
         stat("Error rate", `${fmt(box.errorRatePercent, 1)}%`),
         stat("Resources", fmt(box.resourceCount)),
         stat("Reconciles", fmt(box.totalReconciles)),
-        stat("p95", `${fmt(box.reconcileDurationP95Ms, 1)} ms`)),
+        stat("p95", `${fmt(box.reconcileDurationP95Ms, 1)} ms`),
+        stat("Loop time", `${fmt(box.cpuSeconds, 2)} s`),
+        stat("API requests", fmt(box.apiRequests))),
       h("div", {
         class: "last-error" + (box.lastError ? " has-error" : ""),
         title: box.lastError || "",
