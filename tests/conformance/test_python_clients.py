@@ -427,3 +427,32 @@ def test_kr8s(apiserver: ApiServerProcess, http: httpx.Client, widgets: None) ->
         assert seen == expected
 
     asyncio.run(script())
+
+
+def test_events_written_through_core_v1_read_through_events_v1(
+    apiserver: ApiServerProcess, http: httpx.Client
+) -> None:
+    """kubectl and client-go's old recorder write core/v1 Events without eventTime."""
+    from kubernetes import client, config
+
+    ns = namespace(http, "cl-events")
+    with config.new_client_from_config(config_file=str(apiserver.kubeconfig)) as api:
+        client.CoreV1Api(api).create_namespaced_event(
+            ns,
+            {
+                "metadata": {"name": "legacy"},
+                "involvedObject": {"kind": "ConfigMap", "name": "cm", "namespace": ns},
+                "reason": "Tested",
+                "message": "written through core/v1",
+                "type": "Normal",
+                "firstTimestamp": "2026-01-02T03:04:05Z",
+                "lastTimestamp": "2026-01-02T03:04:05Z",
+                "count": 1,
+                "source": {"component": "tester"},
+            },
+        )
+        events = client.EventsV1Api(api).list_namespaced_event(ns).items
+    assert [(e.metadata.name, e.note, e.reporting_controller) for e in events] == [
+        ("legacy", "written through core/v1", "tester")
+    ]
+    assert events[0].event_time.isoformat().startswith("2026-01-02T03:04:05")

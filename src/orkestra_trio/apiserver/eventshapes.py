@@ -51,6 +51,20 @@ def core_to_events_v1(event: Mapping[str, Any]) -> dict[str, Any]:
         host = (event.get("source") or {}).get("host")
         if host:
             result["reportingInstance"] = host
+    if not result.get("eventTime"):
+        # A core/v1 writer (kubectl, client-go's old recorder) leaves eventTime unset,
+        # which kube serves as null; the official client's EventsV1Api then refuses
+        # the whole list (event_time is required in its model). The first time the
+        # event was seen is what eventTime means, so that stands in.
+        seen = (
+            event.get("firstTimestamp")
+            or event.get("lastTimestamp")
+            or (event.get("metadata") or {}).get("creationTimestamp")
+        )
+        if isinstance(seen, str) and seen.endswith("Z") and "." not in seen:
+            result["eventTime"] = seen[:-1] + ".000000Z"
+        elif seen:
+            result["eventTime"] = seen
     return result
 
 
