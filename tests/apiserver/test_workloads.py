@@ -86,3 +86,23 @@ async def test_simulation_can_be_switched_off(server, client):
     await trio.sleep(0.3)
     obj = (await client.get(f"{base}/deployments/idle")).json()
     assert not (obj.get("status") or {}).get("readyReplicas")
+
+
+async def test_a_daemonset_reports_its_pod_ready():
+    async with (
+        open_apiserver(workload_delay=0.05) as server,
+        httpx.AsyncClient(base_url=server.url) as client,
+    ):
+        base = "/apis/apps/v1/namespaces/default"
+        daemonset = workload("DaemonSet", "agent", 1)
+        del daemonset["spec"]["replicas"]
+        await client.post(f"{base}/daemonsets", json=daemonset)
+
+        def ready(obj):
+            status = obj.get("status") or {}
+            return (
+                status.get("observedGeneration") == obj["metadata"]["generation"]
+                and status["numberReady"] == status["desiredNumberScheduled"] == 1
+            )
+
+        await wait_status(client, f"{base}/daemonsets/agent", ready)

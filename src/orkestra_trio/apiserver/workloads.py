@@ -31,7 +31,8 @@ STATEFULSETS = ("apps", "statefulsets")
 PODS = ("", "pods")
 REPLICASETS = ("apps", "replicasets")
 JOBS = ("batch", "jobs")
-_SIMULATED = frozenset({DEPLOYMENTS, STATEFULSETS, REPLICASETS, JOBS})
+DAEMONSETS = ("apps", "daemonsets")
+_SIMULATED = frozenset({DEPLOYMENTS, STATEFULSETS, REPLICASETS, JOBS, DAEMONSETS})
 
 _COUNT_FIELDS = (
     "replicas",
@@ -95,9 +96,29 @@ def desired_status(
     old = obj.get("status") or {}
     if resource == JOBS:
         return _completed_job_status(spec, old, now_rfc3339())
+    if resource == DAEMONSETS:
+        status = _daemonset_status(meta, old)
+        return None if status == old else status
     status = _replicated_status(resource, meta, spec, old, now_rfc3339(), observed)
     if status == old:
         return None
+    return status
+
+
+def _daemonset_status(meta: Mapping[str, Any], old: Mapping[str, Any]) -> dict[str, Any]:
+    """A DaemonSet running its Pod, ready, on the one node the embedded server stands for."""
+    status = dict(old)
+    for key in (
+        "currentNumberScheduled",
+        "desiredNumberScheduled",
+        "numberReady",
+        "numberAvailable",
+        "updatedNumberScheduled",
+    ):
+        status[key] = 1
+    status["numberMisscheduled"] = 0
+    if meta.get("generation") is not None:
+        status["observedGeneration"] = meta["generation"]
     return status
 
 
