@@ -37,6 +37,11 @@ class StaticTokenAuth(httpx.Auth):
     def __init__(self, token: str):
         self._header = f"Bearer {token}"
 
+    @property
+    def header(self) -> str:
+        """The Authorization header value (a fixed token needs no flow around the request)."""
+        return self._header
+
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers["Authorization"] = self._header
         yield request

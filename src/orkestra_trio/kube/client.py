@@ -27,9 +27,10 @@ import trio
 
 from orkestra_trio._httpbody import body_without_generator
 
-from .auth import auth_for
+from .auth import StaticTokenAuth, auth_for
 from .config import KubeConfig, find_config
 from .errors import ApiError, ConfigError, Gone, NotFound, TransportError, error_from_response
+from .h1 import H1Pool, H1Transport
 from .mapper import ResourceInfo, RestMapper
 from .retry import DEFAULT_RETRY, NO_RETRY, RetryPolicy
 from .watch import DEFAULT_WATCH_OPTIONS, ListWatch, WatchOptions, open_list_watch
@@ -81,8 +82,18 @@ class KubeClient:
         retry: RetryPolicy = DEFAULT_RETRY,
         field_manager: str = FIELD_MANAGER,
         server: str = "",
+        fast: H1Pool | None = None,
+        fast_headers: Sequence[tuple[bytes, bytes]] = (),
     ):
         self.http = http
+        #: Requests go straight to this pool (no httpx round) when set: only when
+        #: no auth flow has to see them (see ``open_kube_client``).
+        self._fast = fast
+        self._fast_headers = [
+            (b"Accept", b"application/json"),
+            (b"User-Agent", b"orkestra-trio"),
+            *fast_headers,
+        ]
         self.namespace = namespace
         self.retry = retry
         self.field_manager = field_manager
@@ -193,9 +204,17 @@ class KubeClient:
             if self.on_request is not None:
                 self.on_request()
             try:
-                response = await self.http.request(
-                    method, self._url(path, params), content=content, headers=headers
-                )
+                if self._fast is not None:
+                    code, body_bytes, response_headers = await self._fast_request(
+                        method, path, params, content, content_type
+                    )
+                else:
+                    response = await self.http.request(
+                        method, self._url(path, params), content=content, headers=headers
+                    )
+                    code = response.status_code
+                    body_bytes = response.content
+                    response_headers = response.headers
             except _NOT_SENT as exc:
                 error = TransportError(verb, target, exc, reached_server=False)
                 # A certificate the client rejects (or that rejects us) stays wrong.
@@ -204,12 +223,9 @@ class KubeClient:
                 error = TransportError(verb, target, exc, reached_server=True)
                 retryable = idempotent and not _is_tls_failure(exc)
             else:
-                code = response.status_code
                 if code < 400:
-                    return json.loads(response.content) if response.content else {}
-                api_error = error_from_response(
-                    verb, target, code, response.content, response.headers
-                )
+                    return json.loads(body_bytes) if body_bytes else {}
+                api_error = error_from_response(verb, target, code, body_bytes, response_headers)
                 error = api_error
                 if code == 429:
                     # Refused before any processing: safe for every verb.
@@ -225,6 +241,31 @@ class KubeClient:
             if delay is None:
                 raise error
             await trio.sleep(delay)
+
+    async def _fast_request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        content: bytes | None,
+        content_type: str,
+    ) -> tuple[int, bytes, Mapping[str, str]]:
+        """One request through the lean pool: (status, body, headers)."""
+        assert self._fast is not None
+        headers = self._fast_headers
+        if content is not None:
+            headers = [*headers, (b"Content-Type", content_type.encode("ascii"))]
+        response = await self._fast.request(
+            method.encode("ascii"),
+            self._url(path, params).raw_path,
+            headers,
+            content or b"",
+            read_timeout=DEFAULT_TIMEOUT.read,
+        )
+        body = await response.read()
+        if response.status < 400:
+            return response.status, body, {}
+        return response.status, body, httpx.Headers(response.headers)
 
     async def _object_request(
         self,
@@ -726,6 +767,24 @@ async def open_kube_client(
         config = found
     elif isinstance(config, str):
         config = KubeConfig(server=config.rstrip("/"), source=config)
+    fast: H1Pool | None = None
+    fast_headers: list[tuple[bytes, bytes]] = []
+    if transport is None and config.server.startswith(("http://", "https://")):
+        # Our own HTTP/1.1 client under httpx, and straight from the verbs when
+        # no auth flow needs to see the request (issue 13: the HTTP stack was
+        # most of an operator's CPU).
+        fast = H1Pool.for_url(
+            config.server,
+            ssl_context=build_ssl_context(config) if config.is_tls else None,
+            server_hostname=config.tls_server_name,
+            max_idle=min(64, max_connections),
+        )
+        transport = H1Transport(fast)
+        auth = auth_for(config)
+        if isinstance(auth, StaticTokenAuth):
+            fast_headers.append((b"Authorization", auth.header.encode("latin-1")))
+        elif auth is not None:
+            fast = None
     http = make_http_client(config, transport=transport, max_connections=max_connections)
     async with http:
         yield KubeClient(
@@ -734,4 +793,6 @@ async def open_kube_client(
             retry=retry,
             field_manager=field_manager,
             server=config.server,
+            fast=fast,
+            fast_headers=fast_headers,
         )
