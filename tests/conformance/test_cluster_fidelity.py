@@ -335,6 +335,20 @@ def test_kubectl_applies_and_gets_the_kinds_katalogs_use(kubectl: Kubectl, tmp_p
         kubectl.run("get", "pvc", f"data-{kubectl.tag}", "-n", NS, "-o", "json").stdout
     )
     assert pvc["status"]["phase"] == "Pending"
+    # kubectl prints the columns a cluster's printers give these kinds.
+    headers = {
+        "pvc": ["STATUS", "VOLUME", "CAPACITY", "ACCESS MODES", "STORAGECLASS"],
+        "hpa": ["REFERENCE", "TARGETS", "MINPODS", "MAXPODS", "REPLICAS"],
+        "pdb": ["MIN AVAILABLE", "MAX UNAVAILABLE", "ALLOWED DISRUPTIONS"],
+        "ds": ["DESIRED", "CURRENT", "READY", "UP-TO-DATE", "AVAILABLE", "NODE SELECTOR"],
+        "netpol": ["POD-SELECTOR"],
+    }
+    for short, columns in headers.items():
+        header = kubectl.run("get", short, "-n", NS).stdout.splitlines()[0]
+        for column in columns:
+            assert column in header, (short, header)
+    assert "RECLAIM POLICY" in kubectl.run("get", "pv").stdout.splitlines()[0]
+    assert "ROLES" in kubectl.run("get", "nodes").stdout.splitlines()[0]
     kubectl.run("delete", "-f", str(path))
 
 

@@ -721,6 +721,215 @@ _PRINTERS: dict[tuple[str, str], tuple[list[dict[str, Any]], Row]] = {
     ),
 }
 
+_ACCESS_MODES = {
+    "ReadWriteOnce": "RWO",
+    "ReadOnlyMany": "ROX",
+    "ReadWriteMany": "RWX",
+    "ReadWriteOncePod": "RWOP",
+}
+
+
+def _access_modes(obj: Obj) -> str:
+    modes = _get(obj, "spec", "accessModes", default=()) or ()
+    return ",".join(_ACCESS_MODES.get(str(m), str(m)) for m in modes)
+
+
+def _count(*keys: str) -> Callable[[Obj, datetime], Any]:
+    return lambda o, now: _get(o, "status", *keys, default=0) or 0
+
+
+def _hpa_targets(obj: Obj) -> str:
+    metrics = _get(obj, "spec", "metrics", default=()) or ()
+    shown = []
+    for metric in metrics:
+        target = (metric.get("resource") or {}).get("target") or {}
+        utilization = target.get("averageUtilization")
+        name = (metric.get("resource") or {}).get("name", "")
+        if utilization is not None:
+            shown.append(f"{name}: <unknown>/{utilization}%")
+        else:
+            shown.append(
+                "<unknown>/" + str(target.get("averageValue") or target.get("value") or "")
+            )
+    return ", ".join(shown) or "<none>"
+
+
+def _daemonset_row(obj: Obj, now: datetime) -> list[Any]:
+    status = obj.get("status") or {}
+    counts = [
+        status.get(key) or 0
+        for key in (
+            "desiredNumberScheduled",
+            "currentNumberScheduled",
+            "numberReady",
+            "updatedNumberScheduled",
+            "numberAvailable",
+        )
+    ]
+    selector = _pod_template_spec(obj).get("nodeSelector") or {}
+    shown = ",".join(f"{k}={v}" for k, v in sorted(selector.items())) or "<none>"
+    return [_name(obj), *counts, shown, *_template_cells(obj, now)]
+
+
+def _node_status(obj: Obj) -> str:
+    for cond in _get(obj, "status", "conditions", default=()) or ():
+        if cond.get("type") == "Ready":
+            return "Ready" if cond.get("status") == "True" else "NotReady"
+    return "Unknown"
+
+
+# The kinds added for issue 15, with the columns kubectl shows for them on a cluster.
+_PRINTERS.update(
+    {
+        ("apps", "daemonsets"): (
+            [
+                _NAME,
+                _col(
+                    "Desired",
+                    "integer",
+                    "The number of nodes that should be running the daemon pod.",
+                ),
+                _col("Current", "integer", "The number of nodes running at least one daemon pod."),
+                _col("Ready", "integer", "The number of nodes running the daemon pod and ready."),
+                _col(
+                    "Up-to-date", "integer", "The number of nodes running the updated daemon pod."
+                ),
+                _col(
+                    "Available", "integer", "The number of nodes running the daemon pod, available."
+                ),
+                _col("Node Selector", "string", "NodeSelector of the pod template."),
+                *_TEMPLATE_COLUMNS,
+            ],
+            _daemonset_row,
+        ),
+        ("", "persistentvolumeclaims"): (
+            [
+                _NAME,
+                _col("Status", "string", "The phase of the claim."),
+                _col("Volume", "string", "The volume bound to the claim."),
+                _col("Capacity", "string", "The capacity of the bound volume."),
+                _col("Access Modes", "string", "The access modes of the claim."),
+                _col("StorageClass", "string", "The storage class of the claim."),
+                _AGE,
+            ],
+            _row_of(
+                _name_cell,
+                lambda o, now: _get(o, "status", "phase", default="Pending"),
+                lambda o, now: _get(o, "spec", "volumeName", default=""),
+                lambda o, now: _get(o, "status", "capacity", "storage", default=""),
+                lambda o, now: _access_modes(o) if _get(o, "status", "phase") == "Bound" else "",
+                lambda o, now: _get(o, "spec", "storageClassName", default="<unset>"),
+                _obj_age,
+            ),
+        ),
+        ("", "persistentvolumes"): (
+            [
+                _NAME,
+                _col("Capacity", "string", "The capacity of the volume."),
+                _col("Access Modes", "string", "The access modes of the volume."),
+                _col("Reclaim Policy", "string", "What happens to the volume when released."),
+                _col("Status", "string", "The phase of the volume."),
+                _col("Claim", "string", "The claim bound to the volume."),
+                _col("StorageClass", "string", "The storage class of the volume."),
+                _AGE,
+            ],
+            _row_of(
+                _name_cell,
+                lambda o, now: _get(o, "spec", "capacity", "storage", default=""),
+                lambda o, now: _access_modes(o),
+                lambda o, now: _get(o, "spec", "persistentVolumeReclaimPolicy", default="Retain"),
+                lambda o, now: _get(o, "status", "phase", default="Pending"),
+                lambda o, now: (
+                    f"{ref.get('namespace')}/{ref.get('name')}"
+                    if (ref := _get(o, "spec", "claimRef"))
+                    else ""
+                ),
+                lambda o, now: _get(o, "spec", "storageClassName", default=""),
+                _obj_age,
+            ),
+        ),
+        ("autoscaling", "horizontalpodautoscalers"): (
+            [
+                _NAME,
+                _col("Reference", "string", "The scale target of the autoscaler."),
+                _col("Targets", "string", "The metrics and their targets."),
+                _col("MinPods", "string", "The lower limit of replicas."),
+                _col("MaxPods", "integer", "The upper limit of replicas."),
+                _col("Replicas", "integer", "The current number of replicas."),
+                _AGE,
+            ],
+            _row_of(
+                _name_cell,
+                lambda o, now: (
+                    f"{_get(o, 'spec', 'scaleTargetRef', 'kind', default='')}/"
+                    f"{_get(o, 'spec', 'scaleTargetRef', 'name', default='')}"
+                ),
+                lambda o, now: _hpa_targets(o),
+                lambda o, now: str(_get(o, "spec", "minReplicas", default=1)),
+                lambda o, now: _get(o, "spec", "maxReplicas", default=0),
+                _count("currentReplicas"),
+                _obj_age,
+            ),
+        ),
+        ("policy", "poddisruptionbudgets"): (
+            [
+                _NAME,
+                _col(
+                    "Min Available", "string", "The minimum number of pods that must be available."
+                ),
+                _col("Max Unavailable", "string", "The maximum number of unavailable pods."),
+                _col("Allowed Disruptions", "integer", "How many pods may be disrupted now."),
+                _AGE,
+            ],
+            _row_of(
+                _name_cell,
+                lambda o, now: str(_get(o, "spec", "minAvailable", default="N/A")),
+                lambda o, now: str(_get(o, "spec", "maxUnavailable", default="N/A")),
+                _count("disruptionsAllowed"),
+                _obj_age,
+            ),
+        ),
+        ("networking.k8s.io", "networkpolicies"): (
+            [_NAME, _col("Pod-Selector", "string", "The pods the policy applies to."), _AGE],
+            _row_of(
+                _name_cell,
+                lambda o, now: (
+                    "<none>"
+                    if not _get(o, "spec", "podSelector")
+                    else _selector_text(_get(o, "spec", "podSelector"))
+                ),
+                _obj_age,
+            ),
+        ),
+        ("", "nodes"): (
+            [
+                _NAME,
+                _col("Status", "string", "The readiness of the node."),
+                _col("Roles", "string", "The roles of the node."),
+                _AGE,
+                _col("Version", "string", "The kubelet version of the node."),
+            ],
+            _row_of(
+                _name_cell,
+                lambda o, now: _node_status(o),
+                lambda o, now: (
+                    ",".join(
+                        sorted(
+                            k.rpartition("/")[2]
+                            for k in (o["metadata"].get("labels") or {})
+                            if k.startswith("node-role.kubernetes.io/")
+                        )
+                    )
+                    or "<none>"
+                ),
+                _obj_age,
+                lambda o, now: _get(o, "status", "nodeInfo", "kubeletVersion", default=""),
+            ),
+        ),
+    }
+)
+
+
 # The column a CRD gets when it declares none (the API server defaults it).
 _DEFAULT_CRD_COLUMNS: tuple[Mapping[str, Any], ...] = (
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
