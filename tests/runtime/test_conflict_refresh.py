@@ -116,3 +116,24 @@ async def test_no_reconcile_from_a_stale_cache_after_an_outage():
 
         await eventually(scaled, timeout=20, what="the change made during the outage applied")
         assert metrics_of(box).reconcile_errors_total == before
+
+
+async def test_a_box_left_without_workers_gets_them_back():
+    """As after a restart in the middle of a pause: not paused, yet zero workers."""
+    async with open_runtime(KATALOG, embedded=True) as rt:
+        with trio.fail_after(15):
+            await rt.wait_ready()
+        box = rt.box("website")
+        assert box.pool is not None
+        workers = box.workers
+        box.pool.resize(0)
+        assert not box.paused
+        await eventually(
+            lambda: holds(box.pool.size == workers), timeout=10, what="workers restored"
+        )
+        await rt.kube.create(_site("after-restart"))
+        await eventually(
+            lambda: rt.kube.get(DEPLOY, "after-restart", namespace="default"),
+            timeout=20,
+            what="a CR reconciled with the workers back",
+        )

@@ -243,6 +243,10 @@ class Box:
             await self._wait_dependencies()
         finally:
             self.paused = False
+        # A box restarted while paused (a crash while blind or waiting) would
+        # otherwise keep the pool at zero workers forever.
+        if self.pool.size != self.workers:
+            self.pool.resize(self.workers)
         for informer in (self.cr_informer, *self.child_informers.values()):
             await self._wait_synced(informer)
         for key in self.cr_informer.keys():  # noqa: SIM118 (a list copy)
@@ -438,6 +442,9 @@ class Box:
                 "box %s resumes", self.name, extra={"box": self.name, "event": "dependency"}
             )
             self.paused = False
+            self.pool.resize(self.workers)
+        elif reason is None and self.pool.size != self.workers:
+            # Not paused but without its workers (restarted in the middle of a pause).
             self.pool.resize(self.workers)
 
     async def _wait_changed_dependency(self) -> None:
