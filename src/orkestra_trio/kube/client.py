@@ -20,6 +20,7 @@ import tempfile
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Literal
+from urllib.parse import quote, urlencode
 
 import attrs
 import httpx
@@ -36,6 +37,8 @@ from .retry import DEFAULT_RETRY, NO_RETRY, RetryPolicy
 from .watch import DEFAULT_WATCH_OPTIONS, ListWatch, WatchOptions, open_list_watch
 
 ALL_NAMESPACES = ""
+# Characters a path keeps as they are (RFC 3986 pchar and "/").
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
 FIELD_MANAGER = "orkestra"
 
 JSON = dict[str, Any]
@@ -104,6 +107,8 @@ class KubeClient:
         self.on_request: Callable[[], None] | None = None
         self._base = str(http.base_url).rstrip("/")
         self._urls: dict[tuple[str, tuple[tuple[str, str], ...]], httpx.URL] = {}
+        # The server URL's own path (a proxy may serve the API under a prefix).
+        self._base_path = httpx.URL(self._base).raw_path.rstrip(b"/")
 
     def _url(self, path: str, params: Mapping[str, str] | None) -> httpx.URL:
         """The absolute URL, parsed once: httpx spends most of a request's
@@ -117,6 +122,13 @@ class KubeClient:
             url = httpx.URL(self._base + path, params=params or None)
             self._urls[key] = url
         return url
+
+    def _target(self, path: str, params: Mapping[str, str] | None) -> bytes:
+        """The request target for the lean pool: no URL object (each CR has its own path)."""
+        target = self._base_path + quote(path, safe=_PATH_SAFE).encode("ascii")
+        if params:
+            target += b"?" + urlencode(params).encode("ascii")
+        return target
 
     # --- plumbing -------------------------------------------------------
 
@@ -257,7 +269,7 @@ class KubeClient:
             headers = [*headers, (b"Content-Type", content_type.encode("ascii"))]
         response = await self._fast.request(
             method.encode("ascii"),
-            self._url(path, params).raw_path,
+            self._target(path, params),
             headers,
             content or b"",
             read_timeout=DEFAULT_TIMEOUT.read,
