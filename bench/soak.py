@@ -614,13 +614,12 @@ def _log_figures(log: Path) -> str:
     for line in log.read_text(errors="replace").splitlines():
         if "Traceback" in line:
             counts["tracebacks"] += 1
-        for level in ("WARNING", "ERROR", "CRITICAL"):
-            if (
-                f'"level": "{level}"' in line
-                or f'"level":"{level}"' in line
-                or f" {level} " in line
-            ):
-                counts[level.lower()] += 1
+        lowered = line.lower()
+        for level in ("warning", "error", "critical"):
+            if f'"level": "{level}"' in lowered or f" {level} " in lowered:
+                counts[level] += 1
+        if "conflict" in lowered:
+            counts["conflict lines"] += 1
     return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "clean"
 
 
