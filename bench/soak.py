@@ -616,7 +616,10 @@ def _log_figures(log: Path) -> str:
             counts["tracebacks"] += 1
         lowered = line.lower()
         for level in ("warning", "error", "critical"):
-            if f'"level": "{level}"' in lowered or f" {level} " in lowered:
+            field = f'"level": "{level}"' in lowered
+            # Text lines say "... WARNING box=..."; JSON lines only in their level field.
+            word = not lowered.startswith("{") and f" {level} " in lowered
+            if field or word:
                 counts[level] += 1
         if "conflict" in lowered:
             counts["conflict lines"] += 1
