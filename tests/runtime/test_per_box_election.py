@@ -193,6 +193,12 @@ async def test_three_replicas_share_the_boxes_and_survive_losing_one(tmp_path: P
             return {entry["name"]: entry.get("holder") for entry in listed["crds"]} == holders
 
         await eventually(shown, timeout=10, what="/katalog naming each box's replica")
+        # A replica that does not run a box sends ONCOP readers to the one that does.
+        other = next(box for box, holder in holders.items() if holder != replicas[0].identity)
+        async with httpx.AsyncClient(base_url=replicas[0].url, timeout=5) as http:
+            refused = await http.get(f"/katalog/{other}")
+        assert refused.status_code == 503
+        assert refused.json()["holder"] == holders[other]
 
         # kill -9 one replica: its boxes move to the others within 2x the lease duration.
         victim = replicas[0]

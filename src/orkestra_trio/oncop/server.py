@@ -112,6 +112,23 @@ def _not_found(message: str) -> JSONResponse:
     return JSONResponse(shapes.error_body(message), status_code=404)
 
 
+def _elsewhere(box: BoxView) -> JSONResponse | None:
+    """503 naming the replica that runs the box, when this one does not (per-box election).
+
+    A replica that does not run a box has not synced its CRs: answering "not
+    found" or an empty list from it would be a wrong answer, not a stale one.
+    """
+    holder = getattr(box, "elsewhere", None)
+    if holder is None:
+        return None
+    body = shapes.error_body(
+        f"box {box.crd.key} runs on replica {holder or '(none yet)'}, not here; ask it"
+    )
+    if holder:
+        body["holder"] = holder
+    return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
+
+
 def _unauthorized() -> JSONResponse:
     return JSONResponse(
         shapes.error_body("unauthorized: send Authorization: Bearer <token>"),
@@ -172,6 +189,9 @@ class OncopHandlers:
         box = self._box_or_404(request)
         if isinstance(box, JSONResponse):
             return box
+        refused = _elsewhere(box)
+        if refused is not None:
+            return refused
         namespace, name = self._cr_key(box, request.path_params)
         cr = box.get_cr(namespace, name)
         if cr is None:
@@ -207,6 +227,9 @@ class OncopHandlers:
         box = self._box_or_404(request)
         if isinstance(box, JSONResponse):
             return box
+        refused = _elsewhere(box)
+        if refused is not None:
+            return refused
         crs = list(box.list_crs())
         children = shapes.count_by_kind(child for cr in crs for child in box.children_of(cr))
         body = shapes.crd_info(

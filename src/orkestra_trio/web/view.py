@@ -76,9 +76,18 @@ class BoxSample:
 class RuntimeBoxView:
     """One box as ONCOP's ``BoxView`` (the Protocol in :mod:`orkestra_trio.oncop.server`)."""
 
-    def __init__(self, box: Box, events: EventIndex) -> None:
+    def __init__(self, box: Box, events: EventIndex, runtime: Runtime | None = None) -> None:
         self._box = box
         self._events = events
+        self._runtime = runtime
+
+    @property
+    def elsewhere(self) -> str | None:
+        """``--leader-elect per-box``: the replica running this box when it is not this one
+        ("" while none holds it yet); None when this replica runs it."""
+        if self._runtime is None or self._runtime.runs_here(self._box.name):
+            return None
+        return self._box.health.holder or ""
 
     @property
     def crd(self) -> CrdEntry:
@@ -172,7 +181,7 @@ class RuntimeView:
             name: EventIndex(box.crd.api_types.kind) for name, box in runtime.boxes.items()
         }
         self._views = [
-            RuntimeBoxView(box, self.events[name]) for name, box in runtime.boxes.items()
+            RuntimeBoxView(box, self.events[name], runtime) for name, box in runtime.boxes.items()
         ]
 
     async def start(self) -> None:
