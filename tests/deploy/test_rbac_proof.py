@@ -39,6 +39,7 @@ from orkestra_trio.runtime.crdinstall import read_objects
 KATALOGS = Path(__file__).parents[2] / "katalogs"
 BUNDLED = ["website.yaml", "cross-same-binary.yaml", "oncop-loader.yaml", "oncop-processor.yaml"]
 READY_WITHIN = 60.0
+POD_NAME = "orkestra-runtime-0"
 
 pytestmark = pytest.mark.slow
 
@@ -157,6 +158,10 @@ async def run_as_pod(
     ]
     args[args.index("--listen") + 1] = "127.0.0.1:0"  # no fixed port in a test
     env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+    # What the kubelet fills in from the downward API.
+    fields = {"metadata.name": POD_NAME, "metadata.namespace": namespace, "metadata.uid": "pod-uid"}
+    for item in pod_spec["containers"][0].get("env", ()):
+        env[item["name"]] = fields[item["valueFrom"]["fieldRef"]["fieldPath"]]
     env.update(
         {
             "HOME": str(tmp_path / "home"),
@@ -346,3 +351,17 @@ async def test_one_rule_less_is_a_clear_forbidden_in_health(
 
         error = await _eventually(health_says, f"{needle!r} in box {box}'s health")
         assert f'cannot {verb} resource "{resource}"' in error
+        if verb in ("list", "watch"):
+            # No CR to tell: the Event goes on the runtime's pod (kubectl describe pod).
+            namespace = _deployment(objects)["metadata"]["namespace"]
+
+            async def pod_event() -> str | None:
+                events = await _admin.list(("v1", "Event"), namespace=namespace)
+                for event in events.items:
+                    involved = event["involvedObject"]
+                    mine = involved.get("kind") == "Pod" and involved.get("name") == POD_NAME
+                    if mine and needle in event.get("message", ""):
+                        return str(event["reason"])
+                return None
+
+            assert await _eventually(pod_event, "the BoxBlocked Event on the pod") == "BoxBlocked"

@@ -141,6 +141,15 @@ def build_manifests(
         "image": settings.image,
         "args": args,
         "ports": [{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"}],
+        # The pod itself: Events about a box that cannot start (no CR to put them on).
+        "env": [
+            {"name": env_name, "valueFrom": {"fieldRef": {"fieldPath": field}}}
+            for env_name, field in (
+                ("ORKESTRA_POD_NAME", "metadata.name"),
+                ("ORKESTRA_POD_NAMESPACE", "metadata.namespace"),
+                ("ORKESTRA_POD_UID", "metadata.uid"),
+            )
+        ],
         "startupProbe": {
             "httpGet": {"path": "/healthz", **probe},
             "periodSeconds": 2,

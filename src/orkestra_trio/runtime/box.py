@@ -274,7 +274,15 @@ class Box:
             with trio.move_on_after(SYNC_ERROR_CHECK):
                 await informer.synced.wait()
             if informer.error and not informer.synced.is_set():
-                self.health.record_blocked(informer.error)
+                await self._blocked(informer.error)
+
+    async def _blocked(self, error: str) -> None:
+        """Health says why the box cannot see what it needs; a new reason is also an Event."""
+        if self.health.last_error == error:
+            return
+        self.health.record_blocked(error)
+        logger.warning("box %s: %s", self.name, error)
+        await self.events.box_blocked(self.name, error)
 
     async def _follow_informer_errors(self) -> None:
         """A synced informer that starts failing (a watch refused) shows in health too.
@@ -296,7 +304,7 @@ class Box:
             self._update_pause()
             for informer in informers:
                 if informer.error:
-                    self.health.record_blocked(informer.error)
+                    await self._blocked(informer.error)
 
     @property
     def watch_stalls(self) -> int:

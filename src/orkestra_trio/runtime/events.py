@@ -28,6 +28,22 @@ from .budget import TokenBucket
 
 logger = logging.getLogger(__name__)
 
+#: The downward-API variables ``manifests`` gives the pod: where box-level Events go.
+POD_ENV = ("ORKESTRA_POD_NAME", "ORKESTRA_POD_NAMESPACE", "ORKESTRA_POD_UID")
+
+
+def runtime_pod(env: Mapping[str, str] | None = None) -> dict[str, Any] | None:
+    """The pod this runtime runs in, as an Event's involved object (None outside one)."""
+    import os
+
+    env = os.environ if env is None else env
+    name, namespace, uid = (env.get(key, "") for key in POD_ENV)
+    if not (name and namespace):
+        return None
+    metadata = {"name": name, "namespace": namespace, **({"uid": uid} if uid else {})}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata}
+
+
 #: Longest an Event post may hold a reconcile.
 EVENT_DEADLINE = 5.0
 #: Kubernetes caps an Event message; keep ours well inside.
@@ -69,6 +85,16 @@ class BoxEvents:
     async def deletion_timed_out(self, cr: Mapping[str, Any], message: str) -> None:
         """An ordered onDelete group outlived its timeout (the finalizer stays)."""
         await self._post(cr, "Warning", "OrderedDeletionTimeout", message)
+
+    async def box_blocked(self, box: str, message: str) -> None:
+        """The box cannot list or watch what it needs (RBAC, a missing CRD): on the runtime's pod.
+
+        There is no CR to tell, so ``kubectl describe pod`` says it; outside a
+        pod (no ``ORKESTRA_POD_*``) the box's health and log say it alone.
+        """
+        pod = runtime_pod()
+        if pod is not None:
+            await self._post(pod, "Warning", "BoxBlocked", f"box {box}: {message}")
 
     async def cross_read_failed(self, cr: Mapping[str, Any], as_: str, message: str) -> None:
         """A remote ``cross:`` read failed (the reconcile goes on with a not-found/stale answer)."""
