@@ -324,6 +324,8 @@ async def test_generated_rights_bring_every_sample_cr_to_ready(tmp_path, capsys)
             "website",
             "forbidden: create v1 ConfigMap default/my-site-page-home",
         ),
+        # Events are refused: no Event can say so, the box's health does.
+        ("", "events", "create", "website", "forbidden: create v1 Event"),
         # Reconciles run but the status write is refused.
         (
             "demo.example.com",

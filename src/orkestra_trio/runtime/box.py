@@ -170,6 +170,7 @@ class Box:
         self.events = BoxEvents(
             kube, crd.api_types.kind, budget=TokenBucket(EVENT_RATE, EVENT_BURST)
         )
+        self.events.on_forbidden = self.health.record_blocked
         self.supervisor = Supervisor(
             self.name,
             self._run_once,

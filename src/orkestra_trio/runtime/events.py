@@ -17,12 +17,12 @@ into a storm of writes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import trio
 
-from orkestra_trio.kube import EventRecorder, KubeClient, KubeError
+from orkestra_trio.kube import EventRecorder, Forbidden, KubeClient, KubeError
 
 from .budget import TokenBucket
 
@@ -69,6 +69,9 @@ class BoxEvents:
         self.failed = 0
         #: Events not posted because the box's budget was spent.
         self.dropped = 0
+        #: Told when the cluster refuses an Event (RBAC): the box's health shows it,
+        #: since no Event can.
+        self.on_forbidden: Callable[[str], None] | None = None
 
     async def reconciled(self, cr: Mapping[str, Any], message: str) -> None:
         await self._post(cr, "Normal", f"{self.kind}Reconciled", message)
@@ -112,6 +115,8 @@ class BoxEvents:
             except KubeError as exc:
                 self.failed += 1
                 logger.warning("could not post event %s on %s: %s", reason, _name(cr), exc)
+                if isinstance(exc, Forbidden) and self.on_forbidden is not None:
+                    self.on_forbidden(str(exc))
                 return
         if scope.cancelled_caught:
             self.failed += 1

@@ -175,10 +175,11 @@ class BoxHealth:
             self._notify()
 
     def record_blocked(self, error: str) -> None:
-        """The box cannot start: an informer it needs keeps failing (RBAC, a missing CRD).
+        """Something the box needs is refused: an informer keeps failing (RBAC, a missing
+        CRD), or the cluster forbids its Events.
 
-        The state stays ``not started``; ``last_error`` says why, so that a box
-        waiting forever is never a silent one.
+        The state is left as it is; ``last_error`` says why, so that a box
+        waiting forever (or unable to post Events) is never a silent one.
         """
         if self.last_error != error:
             self.last_error = error
