@@ -133,5 +133,5 @@ def test_per_box_election_may_list_its_leases_and_nothing_more():
     katalogs = load_katalogs([KATALOGS / "website.yaml"])
     leases = triples(derive_rights(katalogs, per_box=True).namespaced)
     assert leases == {
-        ("coordination.k8s.io", "leases", v) for v in ("create", "get", "list", "update")
+        ("coordination.k8s.io", "leases", v) for v in ("create", "delete", "get", "list", "update")
     }

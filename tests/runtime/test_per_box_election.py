@@ -248,6 +248,12 @@ async def test_three_replicas_share_the_boxes_and_survive_losing_one(tmp_path: P
         print(f"handover after SIGTERM: {handover:.2f}s")
         with trio.fail_after(30):
             assert await leaving.process.wait() == 0
+        # It left no membership Lease behind (a killed replica's stays, expired).
+        members = await kube.list(
+            LEASE, namespace="default", label_selector=f"{ROLE_LABEL}=member,{GROUP_LABEL}={GROUP}"
+        )
+        holders_left = {lease["spec"].get("holderIdentity") for lease in members.items}
+        assert leaving.identity not in holders_left and victim.identity in holders_left
         # Released at once: the others only wait for their next look (retry period), not
         # for the lease to expire; the bound leaves room for a loaded machine.
         assert handover < 2 * LEASE_SECONDS

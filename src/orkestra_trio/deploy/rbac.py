@@ -22,7 +22,8 @@ and a rule present is one the runtime would use:
   and ``list, watch`` (the per-box Event feed of ``web.view``);
 * Leases, in the runtime's own namespace only: ``get, create, update``
   (``kube.leases``), for leader election; with per-box election also ``list``
-  (each replica lists its group's Leases to see the live replicas).
+  (each replica lists its group's Leases to see the live replicas) and
+  ``delete`` (a replica that stops deletes its membership Lease).
 
 No wildcard is ever produced. What cannot be derived (a ``custom`` child whose
 apiVersion or kind is a template; a custom kind whose plural is unknown) is a
@@ -149,7 +150,7 @@ def derive_rights(katalogs: KatalogSet, *, per_box: bool = False) -> Rights:
         raise DeriveError(problems)
     grant("", "events", *EVENT_VERBS)
     cluster = tuple(sorted(Grant(g, r, frozenset(v)) for (g, r), v in verbs.items()))
-    lease_verbs = {*LEASE_VERBS, "list"} if per_box else set(LEASE_VERBS)
+    lease_verbs = {*LEASE_VERBS, "list", "delete"} if per_box else set(LEASE_VERBS)
     leases = Grant("coordination.k8s.io", "leases", frozenset(lease_verbs))
     return Rights(cluster=cluster, namespaced=(leases,))
 

@@ -121,7 +121,19 @@ class PerBoxElection:
                 await trio.sleep(self.config.retry_period)
         finally:
             with trio.CancelScope(shield=True):
-                await self.member.release()
+                await self._leave()
+
+    async def _leave(self) -> None:
+        """Delete our membership Lease (a restarted pod has a new identity: none piles up)."""
+        self.member.leading = False
+        config = self.member.config
+        with trio.move_on_after(config.retry_period):
+            try:
+                await self.kube.delete(LEASE, config.lease_name, namespace=config.namespace)
+                return
+            except KubeError as exc:
+                logger.warning("per-box election: leaving: %s", exc)
+        await self.member.release()  # not allowed to delete: at least let it lapse now
 
     async def _look(self) -> None:
         leases = await self.kube.list(
