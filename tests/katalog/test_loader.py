@@ -309,3 +309,12 @@ def test_templated_keys_of_free_form_values_are_compiled(write_katalog, box_kata
     assert isinstance(templated, Text) and templated.is_template
     assert templated.render({"metadata": {"name": "home"}}) == "home.html"
     assert plain == "plain" and not isinstance(plain, Text)
+
+
+def test_reconciler_weight_defaults_to_one_and_is_bounded(write_katalog, box_katalog, load_issues):
+    k = load_katalog(write_katalog(box_katalog("reconciler: {weight: 3}\n")))
+    assert k.crds["web"].operator_box.reconciler.weight == 3
+    default = load_katalog(write_katalog(box_katalog("reconciler: {workers: 2}\n")))
+    assert default.crds["web"].operator_box.reconciler.weight == 1
+    issues = load_issues(box_katalog("reconciler: {weight: 0}\n"))
+    assert any("weight" in str(issue) for issue in issues)

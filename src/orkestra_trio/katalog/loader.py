@@ -70,6 +70,8 @@ from orkestra_trio.katalog.yamlsource import KeyPath, YamlSourceError, load_yaml
 
 KATALOG_API_VERSION = "orkestra.orkspace.io/v1"
 MIN_WORKERS, MAX_WORKERS = 1, 50
+#: reconciler.weight: a box's share of the loop relative to the others' (runtime/loopshare.py).
+MAX_WEIGHT = 100
 # A workload autoscale without a cooldown would step again on the watch event of
 # its own change, to min or max at once: one minute between steps unless told.
 DEFAULT_SCALE_COOLDOWN = 60.0
@@ -153,7 +155,16 @@ _BOX_KEYS = (
     "emit",
     *orkestra_keys.BOX,
 )
-_RECONCILER_KEYS = ("workers", "resync", "timeout", "queue", "profile", "default", "requeue")
+_RECONCILER_KEYS = (
+    "workers",
+    "resync",
+    "timeout",
+    "queue",
+    "profile",
+    "default",
+    "requeue",
+    "weight",
+)
 # Gen C: `reconcile` holds the reconciler settings and the three phases.
 _RECONCILE_KEYS = (
     *_RECONCILER_KEYS,
@@ -820,6 +831,7 @@ class _KatalogReader(ConditionReader):
         resync = self.duration(m, here, "resync", None)
         return Reconciler(
             workers=self.integer(m, here, "workers", 1, minimum=MIN_WORKERS, maximum=MAX_WORKERS),
+            weight=self.integer(m, here, "weight", 1, minimum=1, maximum=MAX_WEIGHT),
             resync=resync if resync else None,  # 0 means no periodic resync
             timeout=timeout if timeout is not None else 30.0,
             queue=QueueSettings(

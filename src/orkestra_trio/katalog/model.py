@@ -155,6 +155,8 @@ class Reconciler:
     resync: float | None = None
     timeout: float = 30.0
     queue: QueueSettings = QueueSettings()
+    #: The box's share of the process's loop when boxes compete, relative to the others'.
+    weight: int = 1
 
 
 @attrs.frozen

@@ -166,7 +166,9 @@ class Box:
             name=self.name,
         )
         #: This box's share of the Trio loop: its tasks run with it as CURRENT_SHARE.
-        self.share = registry.loop_share.add(self.name, metrics=self.metrics)
+        self.share = registry.loop_share.add(
+            self.name, weight=settings.weight, metrics=self.metrics
+        )
         self.events = BoxEvents(
             kube, crd.api_types.kind, budget=TokenBucket(EVENT_RATE, EVENT_BURST)
         )
