@@ -177,3 +177,30 @@ async def test_as_an_httpx_transport() -> None:
         assert seen[0].startswith(b"GET /a/b?watch=true HTTP/1.1\r\n")
         assert b"Host: 127.0.0.1:%d\r\n" % port in seen[0]
         nursery.cancel_scope.cancel()
+
+
+async def test_connections_are_capped_and_slots_come_back() -> None:
+    async def handler(stream: trio.SocketStream, request: bytes) -> bool:
+        await trio.sleep(0.01)
+        await stream.send_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        return True
+
+    async with trio.open_nursery() as nursery:
+        port, seen = await start_server(nursery, handler)
+        pool = H1Pool("127.0.0.1", port, max_connections=2, pool_timeout=5)
+
+        async def one() -> None:
+            response = await pool.request(b"GET", b"/", [])
+            assert await response.read() == b"ok"
+
+        async with trio.open_nursery() as clients:
+            for _ in range(10):
+                clients.start_soon(one)
+        assert len(seen) == 10
+        assert pool.connections_opened <= 2
+        await pool.aclose()
+        # Closing gave the slots back: a fresh request may connect again.
+        pool.closed = False
+        await one()
+        await pool.aclose()
+        nursery.cancel_scope.cancel()

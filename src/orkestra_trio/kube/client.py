@@ -790,6 +790,7 @@ async def open_kube_client(
             ssl_context=build_ssl_context(config) if config.is_tls else None,
             server_hostname=config.tls_server_name,
             max_idle=min(64, max_connections),
+            max_connections=max_connections,
         )
         transport = H1Transport(fast)
         auth = auth_for(config)

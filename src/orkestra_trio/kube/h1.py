@@ -20,7 +20,7 @@ import contextlib
 import select
 import ssl
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 
 import httpx
 import trio
@@ -43,11 +43,20 @@ class _Closed(Exception):
 class H1Connection:
     """One keep-alive connection: a stream and what was read past the last response."""
 
-    def __init__(self, stream: trio.abc.Stream, sock: trio.socket.SocketType) -> None:
+    def __init__(
+        self, stream: trio.abc.Stream, sock: trio.socket.SocketType, on_close: Callable[[], None]
+    ) -> None:
         self.stream = stream
         self.sock = sock
         self.buffer = bytearray()
         self.idle_since = 0.0
+        self._on_close: Callable[[], None] | None = on_close
+
+    def closed(self) -> None:
+        """Called once the socket is closed: gives the pool its slot back."""
+        on_close, self._on_close = self._on_close, None
+        if on_close is not None:
+            on_close()
 
     def looks_closed(self) -> bool:
         """An idle connection with something to read has been closed by the server."""
@@ -70,6 +79,7 @@ class H1Connection:
             contextlib.suppress(OSError, trio.BrokenResourceError, ssl.SSLError),
         ):
             await trio.aclose_forcefully(self.stream)
+        self.closed()
 
 
 class H1Response:
@@ -201,8 +211,10 @@ class H1Pool:
         server_hostname: str | None = None,
         host_header: str | None = None,
         max_idle: int = 64,
+        max_connections: int = 256,
         idle_expiry: float = 30.0,
         connect_timeout: float | None = 10.0,
+        pool_timeout: float = 30.0,
     ) -> None:
         self.host = host
         self.port = port
@@ -213,6 +225,11 @@ class H1Pool:
         self.idle_expiry = idle_expiry
         self.connect_timeout = connect_timeout
         self._idle: list[H1Connection] = []
+        # Open connections, idle ones included: a burst of requests waits for a
+        # slot instead of flooding the server's accept backlog.
+        self._slots = trio.Semaphore(max_connections)
+        self._freed = trio.Event()
+        self.pool_timeout = pool_timeout
         self.connections_opened = 0
         self.closed = False
 
@@ -242,8 +259,37 @@ class H1Pool:
             return
         conn.idle_since = time.monotonic()
         self._idle.append(conn)
+        self._changed()
+
+    def _changed(self) -> None:
+        """A connection went idle or a slot came free: wake whoever waits for one."""
+        self._freed.set()
+        self._freed = trio.Event()
+
+    def _slot_released(self) -> None:
+        self._slots.release()
+        self._changed()
+
+    async def _checkout(self, *, fresh: bool) -> tuple[H1Connection, bool]:
+        """An idle connection (reused=True) or a new one, waiting while all slots are busy."""
+        with trio.move_on_after(self.pool_timeout):
+            while True:
+                conn = None if fresh else self._take_idle()
+                if conn is not None:
+                    return conn, True
+                try:
+                    self._slots.acquire_nowait()
+                except trio.WouldBlock:
+                    if fresh and self._idle:
+                        _close_later(self._idle.pop(0))  # make room for a new one
+                        continue
+                    await self._freed.wait()
+                    continue
+                return await self._connect(), False
+        raise httpx.PoolTimeout("no free connection slot")
 
     async def _connect(self) -> H1Connection:
+        """Open a connection; the caller holds a slot, given back here on failure."""
         tcp: trio.SocketStream | None = None
         try:
             with trio.fail_after(self.connect_timeout if self.connect_timeout else float("inf")):
@@ -256,6 +302,7 @@ class H1Pool:
                     await tls.do_handshake()
                     stream = tls
         except BaseException as exc:
+            self._slot_released()
             if tcp is not None:
                 tcp.socket.close()
             if isinstance(exc, trio.TooSlowError):
@@ -266,7 +313,7 @@ class H1Pool:
                 raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
             raise
         self.connections_opened += 1
-        return H1Connection(stream, tcp.socket)
+        return H1Connection(stream, tcp.socket, self._slot_released)
 
     def _take_idle(self) -> H1Connection | None:
         now = time.monotonic()
@@ -301,8 +348,8 @@ class H1Pool:
         if self.closed:
             raise httpx.ConnectError("the connection pool is closed")
         message = self.encode_head(method, target, headers, body) + body
-        conn = self._take_idle()
-        if conn is not None:
+        conn, reused = await self._checkout(fresh=False)
+        if reused:
             try:
                 return await self._exchange(conn, method, message, read_timeout, reused=True)
             except _Closed:
@@ -310,7 +357,7 @@ class H1Pool:
                     raise httpx.RemoteProtocolError(
                         "the server closed a kept-alive connection before answering"
                     ) from None
-        conn = await self._connect()
+            conn, _ = await self._checkout(fresh=True)
         try:
             return await self._exchange(conn, method, message, read_timeout, reused=False)
         except _Closed:
@@ -415,6 +462,7 @@ class H1Pool:
 def _close_later(conn: H1Connection) -> None:
     """Close a connection where no await is possible (TLS: no close_notify, as httpcore)."""
     conn.sock.close()
+    conn.closed()
 
 
 def _parse_head(head: bytes) -> tuple[int, Headers, bytes]:
