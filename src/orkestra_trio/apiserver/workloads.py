@@ -240,14 +240,20 @@ class Simulation:
             owner = rollout.controller_uid(change.new.obj)
             ref = self.store.ref_of_uid(owner) if owner else None
             if ref is not None and ref[0] in (REPLICASETS, DEPLOYMENTS):
-                self.work.schedule(ref)
+                self.work.schedule(ref, self._delay_of(ref))
         if change.resource not in _SIMULATED or change.type == DELETED:
             return
         ref = (change.resource, change.namespace, change.name)
         if desired_status(change.resource, change.new.obj, self.observe(ref)) is None:
             self.work.cancel(ref)
             return
-        self.work.schedule(ref)
+        self.work.schedule(ref, self._delay_of(ref))
+
+    def _delay_of(self, ref: ObjectRef) -> float | None:
+        """Counts taken from children are written at once (the Pods' start took the time)."""
+        if self.replication and ref[0] in (DEPLOYMENTS, REPLICASETS):
+            return 0.0
+        return None
 
     def observe(self, ref: ObjectRef) -> Observed | None:
         """What the children of a Deployment or ReplicaSet report (None: not tracked)."""

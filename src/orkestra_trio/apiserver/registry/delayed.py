@@ -24,10 +24,11 @@ class DelayedWork(Generic[Key]):
         self.due: dict[Key, float] = {}
         self._wake = trio.Event()
 
-    def schedule(self, key: Key) -> None:
-        """Due ``delay`` from now, unless it is due already (then the earlier time holds)."""
-        if key not in self.due:
-            self.due[key] = trio.current_time() + self.delay
+    def schedule(self, key: Key, delay: float | None = None) -> None:
+        """Due ``delay`` (default: the queue's) from now; an earlier due time holds."""
+        when = trio.current_time() + (self.delay if delay is None else delay)
+        if when < self.due.get(key, float("inf")):
+            self.due[key] = when
             self._wake.set()
 
     def cancel(self, key: Key) -> None:

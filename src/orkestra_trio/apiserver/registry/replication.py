@@ -3,8 +3,8 @@
 Without them a Deployment became "available" with nothing behind it: ``kubectl
 get pods`` was empty, ``kubectl rollout undo`` found no history and ``kubectl
 logs deploy/x`` waited for a Pod until its timeout. This task applies the
-decisions of ``rollout.py`` a moment (``delay``) after each change, through
-the store's ordinary write paths, so watchers see the same sequence of
+decisions of ``rollout.py`` right after each change (a Pod starts ``delay``
+later), through the store's ordinary write paths, so watchers see the same sequence of
 objects as on a cluster: a ReplicaSet per template revision, Pods owned by
 it, each Pod turning Running and Ready. The garbage collector removes the
 children when their owner goes. Status counts of Deployments and ReplicaSets
@@ -44,7 +44,8 @@ class Replication:
         }
 
     def schedule(self, ref: ObjectRef) -> None:
-        self.work.schedule(ref)
+        # Controllers answer in milliseconds; starting a Pod is what takes time.
+        self.work.schedule(ref, None if ref[0] == PODS else 0.0)
 
     def on_change(self, change: Change) -> None:
         resource = change.resource
