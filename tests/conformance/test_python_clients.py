@@ -389,6 +389,8 @@ def test_kr8s(apiserver: ApiServerProcess, http: httpx.Client, widgets: None) ->
         web = await Deployment(manifest, api=api)
         await web.create()
         assert "status" in web.raw
+        await web.ready()  # indexes status, which a new Deployment must have
+        await web.wait("condition=Available", timeout=10)
         await web.patch([{"op": "replace", "path": "/spec/replicas", "value": 2}], type="json")
         await web.patch({"metadata": {"labels": {"tier": "x"}}})
         smp = {
