@@ -95,3 +95,23 @@ def test_a_pod_turns_running_and_ready_once():
     }
     assert status["containerStatuses"][0]["ready"] is True
     assert rollout.running_status({**pod, "status": status}, "later", "10.244.0.2") is None
+
+
+def statefulset(image="db:1", replicas=2):
+    sts = deployment(image, replicas)
+    sts["kind"] = "StatefulSet"
+    sts["metadata"]["name"] = "db"
+    sts["spec"]["serviceName"] = "db"
+    return sts
+
+
+def test_statefulset_pods_have_stable_names_and_are_replaced_on_a_new_template():
+    sts = statefulset()
+    pod = rollout.statefulset_pod(sts, 1)
+    assert pod["metadata"]["name"] == "db-1"
+    assert pod["metadata"]["labels"][rollout.POD_NAME_LABEL] == "db-1"
+    assert pod["spec"]["hostname"] == "db-1" and pod["spec"]["subdomain"] == "db"
+    pods = [rollout.statefulset_pod(sts, i) for i in range(3)]
+    assert rollout.statefulset_pods_to_remove(sts, pods, 2) == ["db-2"]
+    newer = statefulset("db:2")
+    assert rollout.statefulset_pods_to_remove(newer, pods[:2], 2) == ["db-1", "db-0"]

@@ -434,3 +434,37 @@ def test_kubectl_explain_describes_builtin_fields(
     text = kubectl.run("explain", field).stdout
     for word in words:
         assert word in text, text
+
+
+def test_a_statefulset_runs_pods_with_stable_names(http: httpx.Client) -> None:
+    name = "fid-db"
+    body = deployment(name, replicas=2)
+    body["kind"] = "StatefulSet"
+    body["spec"]["serviceName"] = name
+    created(http, f"/apis/apps/v1/namespaces/{NS}/statefulsets", body)
+    pods_path = f"/api/v1/namespaces/{NS}/pods"
+
+    def running(count: int) -> bool:
+        pods = http.get(pods_path, params={"labelSelector": f"app={name}"}).json()["items"]
+        names = sorted(p["metadata"]["name"] for p in pods)
+        phases = {p["status"].get("phase") for p in pods}
+        return names == [f"{name}-{i}" for i in range(count)] and phases == {"Running"}
+
+    wait_until(lambda: running(2), timeout=10, what="pods fid-db-0 and fid-db-1 running")
+    wait_until(
+        lambda: (
+            http.get(f"/apis/apps/v1/namespaces/{NS}/statefulsets/{name}")
+            .json()["status"]
+            .get("readyReplicas")
+            == 2
+        ),
+        timeout=10,
+        what="the StatefulSet to count 2 ready replicas",
+    )
+    scale = http.patch(
+        f"/apis/apps/v1/namespaces/{NS}/statefulsets/{name}/scale",
+        json={"spec": {"replicas": 1}},
+        headers=MERGE,
+    )
+    assert scale.status_code == 200, scale.text
+    wait_until(lambda: running(1), timeout=10, what="the highest ordinal to go")

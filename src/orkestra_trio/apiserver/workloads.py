@@ -172,7 +172,7 @@ def _replicated_status(
         "availableReplicas": observed.available,
     }
     if resource == STATEFULSETS:
-        counts["currentReplicas"] = replicas
+        counts["currentReplicas"] = observed.updated
         status.setdefault("currentRevision", f"{name}-7d4b9c8f6")
         status.setdefault("updateRevision", status["currentRevision"])
         status.setdefault("collisionCount", 0)
@@ -217,8 +217,20 @@ def _replicated_status(
             _condition(old, "Progressing", "True", reason, message, now),
         ]
     elif resource == STATEFULSETS:
-        status["availableReplicas"] = replicas
-        status["conditions"] = [_available(old, "StatefulSet", now)]
+        status["availableReplicas"] = observed.available
+        if observed.available >= replicas:
+            status["conditions"] = [_available(old, "StatefulSet", now)]
+        else:
+            status["conditions"] = [
+                _condition(
+                    old,
+                    "Available",
+                    "False",
+                    "MinimumReplicasUnavailable",
+                    "StatefulSet does not have minimum availability.",
+                    now,
+                )
+            ]
     return status
 
 
@@ -239,7 +251,7 @@ class Simulation:
             # A child's change changes its owner's counts.
             owner = rollout.controller_uid(change.new.obj)
             ref = self.store.ref_of_uid(owner) if owner else None
-            if ref is not None and ref[0] in (REPLICASETS, DEPLOYMENTS):
+            if ref is not None and ref[0] in (REPLICASETS, DEPLOYMENTS, STATEFULSETS):
                 self.work.schedule(ref, self._delay_of(ref))
         if change.resource not in _SIMULATED or change.type == DELETED:
             return
@@ -251,18 +263,18 @@ class Simulation:
 
     def _delay_of(self, ref: ObjectRef) -> float | None:
         """Counts taken from children are written at once (the Pods' start took the time)."""
-        if self.replication and ref[0] in (DEPLOYMENTS, REPLICASETS):
+        if self.replication and ref[0] in (DEPLOYMENTS, REPLICASETS, STATEFULSETS):
             return 0.0
         return None
 
     def observe(self, ref: ObjectRef) -> Observed | None:
         """What the children of a Deployment or ReplicaSet report (None: not tracked)."""
-        if not self.replication or ref[0] not in (DEPLOYMENTS, REPLICASETS):
+        if not self.replication or ref[0] not in (DEPLOYMENTS, REPLICASETS, STATEFULSETS):
             return None
         current = self.store.find(*ref)
         if current is None:
             return None
-        child = PODS if ref[0] == REPLICASETS else REPLICASETS
+        child = REPLICASETS if ref[0] == DEPLOYMENTS else PODS
         children = [
             found.obj
             for child_ref in self.store.dependents(current.uid)
@@ -271,9 +283,17 @@ class Simulation:
             and rollout.controller_uid(found.obj) == current.uid
             and not found.obj["metadata"].get("deletionTimestamp")
         ]
-        if ref[0] == REPLICASETS:
+        if ref[0] in (REPLICASETS, STATEFULSETS):
             running = sum(1 for p in children if (p.get("status") or {}).get("phase") == "Running")
-            return Observed(len(children), running, running, len(children))
+            updated = len(children)
+            if ref[0] == STATEFULSETS:
+                revision = rollout.statefulset_revision(current.obj)
+                updated = sum(
+                    1
+                    for p in children
+                    if (p["metadata"].get("labels") or {}).get(rollout.REVISION_LABEL) == revision
+                )
+            return Observed(len(children), running, running, updated)
         total = Observed(0, 0, 0, 0)
         for rs in children:
             status = rs.get("status") or {}

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 DEPLOYMENTS: ResourceKey = ("apps", "deployments")
 REPLICASETS: ResourceKey = ("apps", "replicasets")
+STATEFULSETS: ResourceKey = ("apps", "statefulsets")
 PODS: ResourceKey = ("", "pods")
 
 
@@ -40,6 +41,7 @@ class Replication:
         self._handlers: dict[ResourceKey, Callable[[str, str], None]] = {
             DEPLOYMENTS: self.reconcile_deployment,
             REPLICASETS: self.reconcile_replicaset,
+            STATEFULSETS: self.reconcile_statefulset,
             PODS: self.reconcile_pod,
         }
 
@@ -58,7 +60,7 @@ class Replication:
         owner = rollout.controller_uid(change.new.obj)
         if owner is not None:
             ref = self.store.ref_of_uid(owner)
-            if ref is not None and ref[0] in (DEPLOYMENTS, REPLICASETS):
+            if ref is not None and ref[0] in (DEPLOYMENTS, REPLICASETS, STATEFULSETS):
                 self.schedule(ref)
 
     def run_due(self) -> None:
@@ -132,6 +134,28 @@ class Replication:
                 pod_name = generate_name(f"{name}-")
             store.create(pod_kind, namespace, rollout.pod_for(current.obj, pod_name))
 
+    def reconcile_statefulset(self, namespace: str, name: str) -> None:
+        """Pods ``<name>-0`` … ``<name>-<replicas-1>`` of the current template."""
+        store = self.store
+        current = store.find(STATEFULSETS, namespace, name)
+        if current is None or current.obj["metadata"].get("deletionTimestamp"):
+            return
+        pods = [
+            found.obj
+            for ref in self._children(current.uid, PODS)
+            if (found := store.find(*ref)) is not None
+        ]
+        replicas = (current.obj.get("spec") or {}).get("replicas")
+        wanted = replicas if isinstance(replicas, int) else 1
+        pod_kind = store.kind_for(PODS)
+        live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+        for pod_name in rollout.statefulset_pods_to_remove(current.obj, live, wanted):
+            store.delete(pod_kind, namespace, pod_name)
+        for ordinal in range(wanted):
+            pod = rollout.statefulset_pod(current.obj, ordinal)
+            if store.find(PODS, namespace, pod["metadata"]["name"]) is None:
+                store.create(pod_kind, namespace, pod)
+
     def reconcile_pod(self, namespace: str, name: str) -> None:
         store = self.store
         current = store.find(PODS, namespace, name)
@@ -152,7 +176,7 @@ async def run_replication(store: Store, *, delay: float = 0.2) -> None:
     replication = Replication(store, delay)
     store.listeners.append(replication.on_change)
     try:
-        for resource in (DEPLOYMENTS, REPLICASETS, PODS):
+        for resource in (DEPLOYMENTS, REPLICASETS, STATEFULSETS, PODS):
             for (ns, name), _stored in list(store.iter_objects(resource)):
                 replication.schedule((resource, ns, name))
         while True:

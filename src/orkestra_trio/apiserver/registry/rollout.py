@@ -269,6 +269,51 @@ def pod_for(replicaset: Obj, name: str) -> dict[str, Any]:
     }
 
 
+REVISION_LABEL = "controller-revision-hash"
+POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
+POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
+
+
+def statefulset_revision(statefulset: Obj) -> str:
+    """The name of the StatefulSet's current revision (kube: a ControllerRevision's)."""
+    template = (statefulset.get("spec") or {}).get("template") or {}
+    return f"{statefulset['metadata']['name']}-{template_hash(_without_hash(template))}"
+
+
+def statefulset_pod(statefulset: Obj, ordinal: int) -> dict[str, Any]:
+    """Pod ``<name>-<ordinal>`` of a StatefulSet, with its stable identity labels."""
+    name = f"{statefulset['metadata']['name']}-{ordinal}"
+    pod = pod_for(statefulset, name)
+    meta = pod["metadata"]
+    del meta["generateName"]
+    meta["labels"] = {
+        **meta["labels"],
+        REVISION_LABEL: statefulset_revision(statefulset),
+        POD_NAME_LABEL: name,
+        POD_INDEX_LABEL: str(ordinal),
+    }
+    pod["spec"]["hostname"] = name
+    service = (statefulset.get("spec") or {}).get("serviceName")
+    if service:
+        pod["spec"]["subdomain"] = service
+    return pod
+
+
+def statefulset_pods_to_remove(statefulset: Obj, pods: Sequence[Obj], wanted: int) -> list[str]:
+    """Pods past the wanted ordinals, or of an older revision (replaced, highest first)."""
+    revision = statefulset_revision(statefulset)
+    prefix = f"{statefulset['metadata']['name']}-"
+    doomed: list[tuple[int, str]] = []
+    for pod in pods:
+        name = str(pod["metadata"]["name"])
+        suffix = name[len(prefix) :] if name.startswith(prefix) else ""
+        ordinal = int(suffix) if suffix.isdigit() else wanted
+        labels = pod["metadata"].get("labels") or {}
+        if ordinal >= wanted or labels.get(REVISION_LABEL) != revision:
+            doomed.append((ordinal, name))
+    return [name for _, name in sorted(doomed, reverse=True)]
+
+
 def pods_to_remove(pods: Sequence[Obj], wanted: int) -> list[str]:
     """Which Pods a ReplicaSet scaled down deletes: the youngest first, as kube prefers."""
     excess = len(pods) - wanted
