@@ -37,11 +37,18 @@ async def test_website_lifecycle(runtime, kube):
         cr = await kube.get(WEBSITE, "my-site", namespace="default")
         ready = ready_condition(cr)
         status = cr.get("status") or {}
-        if ready and ready["status"] == "True" and status.get("phase") == "Running":
+        # Pods start one by one (the embedded server runs them since issue 15), so
+        # Running (readyReplicas > 0) may come before both replicas are ready.
+        if (
+            ready
+            and ready["status"] == "True"
+            and status.get("phase") == "Running"
+            and status.get("readyReplicas") == 2
+        ):
             return cr
         return None
 
-    cr = await eventually(running, what="my-site Ready and Running")
+    cr = await eventually(running, what="my-site Ready and Running with 2 ready replicas")
     uid = cr["metadata"]["uid"]
     assert cr["status"]["observedGeneration"] == cr["metadata"]["generation"] == 1
     assert cr["status"]["readyReplicas"] == 2
