@@ -15,7 +15,8 @@ is flooded), lifting the fault, letting time pass. After every step the
    it recovers (healthy, desired state) after the fault is lifted;
 4. no key is reconciled by two workers at once; no CR is lost (store and
    informer caches hold every CR that should exist); the runtime never
-   crashes (no box restarted, every box still running).
+   crashes (no box restarted but those the program crashed on purpose, every box
+   still running).
 
 Steps print as one short line each, so a shrunk counterexample reads as a story.
 """
@@ -53,7 +54,7 @@ BACKOFF_CAP = 1000.0
 RECOVER_SLACK = 10.0
 POLL = 0.02
 
-FAULTS = ("raise", "hang", "slow", "template", "api500", "api409", "api429", "flood")
+FAULTS = ("raise", "hang", "slow", "template", "api500", "api409", "api429", "flood", "crash")
 #: Faults of delta's remote cross source (delta is the only box that reads one).
 REMOTE_FAULTS = ("remote_down", "remote_slow")
 
@@ -173,6 +174,8 @@ class Checker:
             "upstream", {"metadata": {"name": REMOTE_NAME, "namespace": "default"}, "spec": {}}
         )
         self.model = Model()
+        #: Crashes the program injected per box: the restarts its supervisor may show.
+        self.crashes: dict[str, int] = {}
         self.fault_free_latency = 0.0
         #: (box, key, write time, log seq at the write, flood box or None): writes we time.
         self.probes: list[tuple[str, tuple[str, str], float, int, str | None]] = []
@@ -245,6 +248,9 @@ class Checker:
             kat.cluster.faults.add_latency(API_LATENCY)
             self.model.fault = None
             return
+        if fault == "crash":
+            await self._crash(box)
+            return
         self.model.fault = ActiveFault(box, fault, trio.current_time())
         if fault == "remote_down":
             self.remote.down = True
@@ -280,6 +286,27 @@ class Checker:
         expected = {"api409": "409", "api500": "500", "api429": "429"}.get(fault, "injected")
         if expected not in snap.last_error and "timed out" not in snap.last_error:
             raise PropertyViolation(f"box {box} lastError does not show {fault}: {snap.last_error}")
+
+    async def _crash(self, box: str) -> None:
+        """A real crash of the box's machinery, once: its supervisor restarts it, the
+        other boxes keep converging meanwhile, and the box converges again after."""
+        self.model.fault = ActiveFault(box, "crash", trio.current_time())
+        runtime_box = self.kat.box(box)
+        restarts = runtime_box.supervisor.restarts
+        self.crashes[box] = self.crashes.get(box, 0) + 1
+        self.kat.crash(box)
+        for other in self.model.healthy_boxes():
+            current = self.model.crs.get((other, "c"), 0)
+            await self._apply(other, "c", (current + 1) % 4)
+        await self._wait(
+            lambda: runtime_box.supervisor.restarts > restarts, DEGRADE_BOUND, f"box {box} to crash"
+        )
+        await self._wait(
+            lambda: self._box_converged(box) and runtime_box.health.snapshot().started,
+            HEALTHY_BOUND + DEGRADE_BOUND,
+            f"box {box} to converge after its restart",
+        )
+        self.model.fault = None
 
     async def _lift(self) -> None:
         fault = self.model.fault
@@ -370,9 +397,11 @@ class Checker:
                 raise PropertyViolation(f"CR {box}/{name} was lost from the API server")
         for box in BOXES:
             runtime_box = kat.box(box)
-            if runtime_box.supervisor.restarts:
+            if runtime_box.supervisor.restarts > self.crashes.get(box, 0):
                 raise PropertyViolation(f"box {box} crashed and was restarted")
-            if not runtime_box.health.snapshot().started:
+            fault = self.model.fault
+            restarting = fault is not None and (fault.box, fault.fault) == (box, "crash")
+            if not restarting and not runtime_box.health.snapshot().started:
                 raise PropertyViolation(f"box {box} is not running")
 
     def _running_since_before(self, box: str, seq: int) -> bool:

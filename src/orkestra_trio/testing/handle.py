@@ -47,7 +47,15 @@ from orkestra_trio.runtime.runtime import (
 from orkestra_trio.runtime.safe import ReconcileFn
 
 from .cluster import TestCluster
-from .faults import ApiFault, BoxFault, InstrumentedReconcile, ReconcileLog, ScheduledFault
+from .faults import (
+    INJECTED,
+    ApiFault,
+    BoxFault,
+    InjectedFault,
+    InstrumentedReconcile,
+    ReconcileLog,
+    ScheduledFault,
+)
 
 #: Write verbs a box's API fault applies to (reads come from informer caches, not requests).
 API_FAULT_VERBS = ("create", "update", "patch", "delete")
@@ -364,6 +372,16 @@ class KatalogHandle:
         end = max((f.until for f in faults), default=0.0) if until is None else until
         await trio.sleep_until(start + end)
 
+    def crash(self, box: str, message: str = "crash") -> None:
+        """Crash ``box``'s own machinery once, as a bug in it would: a task of its
+        worker pool's nursery raises, the box's nursery fails, and its supervisor
+        restarts it after a backoff. Nothing of it may reach another box."""
+        pool = self.runtime.box(box).pool
+        nursery = pool._nursery if pool is not None else None
+        if nursery is None:
+            raise RuntimeError(f"box {box} is not running: nothing to crash")
+        nursery.start_soon(_crash, f"{INJECTED} crash of box {box}: {message}")
+
     def flood(self, box: str, keys: int, *, prefix: str = "flood-") -> int:
         """Add ``keys`` keys of CRs that do not exist to ``box``'s queue; returns how many it took."""
         queue = self.runtime.box(box).queue
@@ -374,6 +392,11 @@ class KatalogHandle:
         found = self.runtime.box(box)
         assert isinstance(found, _InstrumentedBox)
         return found
+
+
+async def _crash(message: str) -> None:
+    await trio.lowlevel.checkpoint()
+    raise InjectedFault(message)
 
 
 async def _wait_idle(box: Box) -> None:
