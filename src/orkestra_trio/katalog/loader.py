@@ -554,6 +554,16 @@ class _KatalogReader(ConditionReader):
             return None
         api_types = self.api_types(m, path)
         endpoints = self.section(m, path, "endpoints", allowed=("enabled", "health", "info"))
+        for toggle in ("health", "info"):
+            # Served whenever endpoints are: true is what happens anyway.
+            if endpoints is not None and not self.boolean(
+                endpoints, (*path, "endpoints"), key, True
+            ):
+                self.report(
+                    (*path, "endpoints", toggle),
+                    f"endpoints.{toggle}: false is not supported by orkestra_trio; "
+                    "endpoints.enabled: false turns off every ONCOP path of the CRD",
+                )
         box = self.section(m, path, "operatorBox", allowed=_BOX_KEYS, refused=orkestra_keys.BOX)
         if m.get("mode") not in (None, "dynamic"):
             self.report(
