@@ -205,20 +205,26 @@ async def floor(kubeconfig: Path) -> None:
                             meta = obj["metadata"]
                             slot(meta["namespace"], meta["name"]).set()
 
+        # As many writes in flight as the harness's creates: a bare client still
+        # bounds its concurrency (a thousand at once overflow the server's backlog).
+        limiter = trio.CapacityLimiter(64)
+
         async def handle(cr: dict[str, Any]) -> None:
             meta = cr["metadata"]
-            with contextlib.suppress(AlreadyExists):
-                await kube.create(deployment(cr))
-            with contextlib.suppress(AlreadyExists):
-                await kube.create(service(cr))
+            async with limiter:
+                with contextlib.suppress(AlreadyExists):
+                    await kube.create(deployment(cr))
+                with contextlib.suppress(AlreadyExists):
+                    await kube.create(service(cr))
             await slot(meta["namespace"], meta["name"]).wait()
-            with contextlib.suppress(NotFound):
-                await kube.patch_status(
-                    await kube.resource(WEBSITE),
-                    meta["name"],
-                    {"status": _status(cr, 1)},
-                    namespace=meta["namespace"],
-                )
+            async with limiter:
+                with contextlib.suppress(NotFound):
+                    await kube.patch_status(
+                        await kube.resource(WEBSITE),
+                        meta["name"],
+                        {"status": _status(cr, 1)},
+                        namespace=meta["namespace"],
+                    )
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(watch_deployments)
@@ -283,10 +289,15 @@ class ReadyWatch:
                     started = True
                     task_status.started()
 
-    async def wait_for(self, names: set[str], timeout: float) -> None:
+    async def wait_for(
+        self, names: set[str], timeout: float, operator: subprocess.Popen[Any] | None = None
+    ) -> None:
         with trio.fail_after(timeout):
             while not names <= self.ready:
-                await self.changed.wait()
+                if operator is not None and operator.poll() is not None:
+                    raise RuntimeError(f"the operator exited (code {operator.returncode})")
+                with trio.move_on_after(1.0):
+                    await self.changed.wait()
 
 
 async def install_crd(kube: KubeClient) -> None:
@@ -354,7 +365,7 @@ async def one_run(
                 async with trio.open_nursery() as creators:
                     for name in sorted(names):
                         creators.start_soon(create, name)
-                await ready.wait_for(names, timeout)
+                await ready.wait_for(names, timeout, operator)
                 elapsed = time.perf_counter() - start
                 cpu = proc_cpu(operator.pid) - cpu_before
                 counts_ready, server_cpu = server.snapshot()
