@@ -114,14 +114,16 @@ async def start(args: list[str], env: dict[str, str], cwd: Path) -> Run:
 
 
 async def run_to_end(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
-    result = await trio.run_process(
-        [sys.executable, "-m", "orkestra_trio", *args],
-        capture_stdout=True,
-        capture_stderr=True,
-        check=False,
-        env=env,
-        cwd=cwd,
-    )
+    """Run to its exit; a run that does not end within 60 s fails the test (and is killed)."""
+    with trio.fail_after(60):
+        result = await trio.run_process(
+            [sys.executable, "-m", "orkestra_trio", *args],
+            capture_stdout=True,
+            capture_stderr=True,
+            check=False,
+            env=env,
+            cwd=cwd,
+        )
     return result.returncode, result.stdout.decode(), result.stderr.decode()
 
 
@@ -377,3 +379,33 @@ async def test_the_apiserver_command_writes_its_kubeconfig_to_the_state_dir(tmp_
             process.kill()
             await process.wait()
         await process.stdout.aclose()
+
+
+@pytest.mark.slow
+async def test_a_cluster_certificate_not_trusted_is_one_line_not_a_retry_loop(tmp_path):
+    import trustme
+
+    server_ca, other_ca = trustme.CA(), trustme.CA()
+    cert = server_ca.issue_cert("127.0.0.1")
+    cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "server.pem"))
+    async with open_apiserver(
+        workload_simulation=False,
+        tls_cert_file=str(tmp_path / "server.pem"),
+        tls_private_key_file=str(tmp_path / "server.pem"),
+    ) as server:
+        assert server.url.startswith("https://")
+        kubeconfig = write_kubeconfig(tmp_path / "kc", server.url)
+        config = yaml.safe_load(kubeconfig.read_text())
+        # A CA, but not the one that signed the server's certificate.
+        config["clusters"][0]["cluster"]["certificate-authority"] = str(tmp_path / "other.crt")
+        other_ca.cert_pem.write_to_path(str(tmp_path / "other.crt"))
+        kubeconfig.write_text(yaml.safe_dump(config))
+        code, _out, err = await run_to_end(
+            [str(KATALOG), "--listen", "127.0.0.1:0", "--kubeconfig", str(kubeconfig)],
+            clean_env(tmp_path),
+            tmp_path,
+        )
+    assert code == 1, err
+    assert err.count("\n") == 1 and err.startswith("orkestra_trio: "), err
+    assert f"cluster {server.url} (from --kubeconfig {kubeconfig}" in err, err
+    assert "TLS handshake failed" in err and "certificate-authority" in err, err

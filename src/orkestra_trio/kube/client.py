@@ -30,7 +30,15 @@ from orkestra_trio._httpbody import body_without_generator
 
 from .auth import StaticTokenAuth, auth_for
 from .config import KubeConfig, find_config
-from .errors import ApiError, ConfigError, Gone, NotFound, TransportError, error_from_response
+from .errors import (
+    ApiError,
+    ConfigError,
+    Gone,
+    NotFound,
+    TransportError,
+    error_from_response,
+    is_tls_failure,
+)
 from .h1 import H1Pool, H1Transport
 from .mapper import ResourceInfo, RestMapper
 from .retry import DEFAULT_RETRY, NO_RETRY, RetryPolicy
@@ -230,10 +238,10 @@ class KubeClient:
             except _NOT_SENT as exc:
                 error = TransportError(verb, target, exc, reached_server=False)
                 # A certificate the client rejects (or that rejects us) stays wrong.
-                retryable = not _is_tls_failure(exc)
+                retryable = not is_tls_failure(exc)
             except httpx.TransportError as exc:
                 error = TransportError(verb, target, exc, reached_server=True)
-                retryable = idempotent and not _is_tls_failure(exc)
+                retryable = idempotent and not is_tls_failure(exc)
             else:
                 if code < 400:
                     return json.loads(body_bytes) if body_bytes else {}
@@ -626,17 +634,6 @@ class KubeClient:
             resource_version=resource_version,
             options=options,
         )
-
-
-def _is_tls_failure(exc: BaseException) -> bool:
-    seen: BaseException | None = exc
-    for _ in range(10):  # the chain is short; bound it anyway
-        if seen is None:
-            return False
-        if isinstance(seen, ssl.SSLError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 def _shown_name(obj: Mapping[str, Any]) -> str:

@@ -13,6 +13,7 @@ log of a hundred reconciles tells nobody anything.
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,6 +43,23 @@ class TransportError(KubeError):
         self.reached_server = reached_server
         detail = str(cause) or type(cause).__name__
         super().__init__(f"{verb} {target}: {type(cause).__name__}: {detail}")
+
+    @property
+    def tls_failure(self) -> bool:
+        """The TLS handshake failed (a certificate rejected, either way): retrying cannot help."""
+        return is_tls_failure(self.cause)
+
+
+def is_tls_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` or what caused it is an :class:`ssl.SSLError`."""
+    seen: BaseException | None = exc
+    for _ in range(10):  # the chain is short; bound it anyway
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 @attrs.frozen
