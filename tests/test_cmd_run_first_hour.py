@@ -192,13 +192,15 @@ async def test_home_kubeconfig_is_named_in_the_banner_and_embedded_overrides_it(
         async with open_kube_client(server.url) as kube:
             await install_crds(kube, load_katalogs([KATALOG]))
         config = write_kubeconfig(home / ".kube" / "config", server.url, context="kind-dev")
-        run = await start([], clean_env(home), tmp_path)
+        run = await start(["--kubeconfig-out", str(tmp_path / "unused")], clean_env(home), tmp_path)
         try:
             await run.wait_for("out", lambda line: line.startswith("http: "))
             assert run.banner()["cluster"] == (
                 f"{server.url} from ~/.kube/config ({config}), context kind-dev"
             )
             assert "kubeconfig" not in run.banner()  # nothing written for a real cluster
+            await run.wait_for("err", lambda line: "--kubeconfig-out" in line)
+            assert not (tmp_path / "unused").exists()
             assert await run.stop() == 0
         finally:
             await stopped(run)
@@ -409,3 +411,45 @@ async def test_a_cluster_certificate_not_trusted_is_one_line_not_a_retry_loop(tm
     assert err.count("\n") == 1 and err.startswith("orkestra_trio: "), err
     assert f"cluster {server.url} (from --kubeconfig {kubeconfig}" in err, err
     assert "TLS handshake failed" in err and "certificate-authority" in err, err
+
+
+def test_each_process_claims_its_own_state_dir_kubeconfig(tmp_path):
+    from orkestra_trio.apiserver.kubeconfig import claim_default_kubeconfig
+
+    env = {"HOME": str(tmp_path)}
+    first, first_lock = claim_default_kubeconfig("kubeconfig", env)
+    second, second_lock = claim_default_kubeconfig("kubeconfig", env)
+    assert first.name == "kubeconfig" and second.name == "kubeconfig-2"
+    assert first_lock is not None and second_lock is not None
+    first_lock.close()  # the first run ended: its file is free again
+    again, again_lock = claim_default_kubeconfig("kubeconfig", env)
+    assert again == first
+    for lock in (second_lock, again_lock):
+        assert lock is not None
+        lock.close()
+    # An unwritable state directory: the plain default, the write reports it.
+    (tmp_path / "file").write_text("")
+    path, lock = claim_default_kubeconfig("kubeconfig", {"HOME": str(tmp_path / "file")})
+    assert lock is None and path.name == "kubeconfig"
+
+
+@pytest.mark.slow
+async def test_two_embedded_runs_at_once_write_two_kubeconfigs(tmp_path):
+    home = tmp_path / "home"
+    runs = [await start(["--embedded"], clean_env(home), tmp_path) for _ in range(2)]
+    try:
+        banners = []
+        for run in runs:
+            await run.wait_for("out", lambda line: line.startswith("http: "))
+            banners.append(run.banner())
+        paths = {Path(banner["kubeconfig"]).name for banner in banners}
+        assert paths == {"kubeconfig", "kubeconfig-2"}, banners
+        for banner in banners:
+            server = yaml.safe_load(Path(banner["kubeconfig"]).read_text())["clusters"][0]
+            # Each file names its own run's server, the one its banner shows.
+            assert server["cluster"]["server"] in banner["cluster"]
+        for run in runs:
+            assert await run.stop() == 0
+    finally:
+        for run in runs:
+            await stopped(run)

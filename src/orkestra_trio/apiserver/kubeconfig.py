@@ -10,15 +10,20 @@ only.
 By default the commands write it to a state directory
 (``$XDG_STATE_HOME/orkestra_trio``, else ``~/.local/state/orkestra_trio``)
 rather than the working directory, so that running the quick start inside a
-repository leaves no file behind.
+repository leaves no file behind. Two embedded runs at the same time each
+claim their own file there (:func:`claim_default_kubeconfig`): the second
+writes ``kubeconfig-2``, so the first one's kubectl never lands on the other
+server.
 """
 
 from __future__ import annotations
 
 import base64
+import fcntl
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import IO
 
 import yaml
 
@@ -36,6 +41,39 @@ def state_dir(env: Mapping[str, str] | None = None) -> Path:
 def default_kubeconfig_path(name: str, env: Mapping[str, str] | None = None) -> Path:
     """``<state dir>/<name>``: the kubeconfig a command writes when not told where."""
     return state_dir(env) / name
+
+
+#: How many runs at once may each claim a kubeconfig of their own in the state directory.
+MAX_CLAIMS = 100
+
+
+def claim_default_kubeconfig(
+    name: str, env: Mapping[str, str] | None = None
+) -> tuple[Path, IO[bytes] | None]:
+    """The state-directory kubeconfig this process may write, and the lock that holds it.
+
+    Each run holds an exclusive ``flock`` on ``<file>.lock`` for as long as it
+    keeps the returned file open (the kernel drops it when the process ends,
+    ``kill -9`` included, so a crashed run never leaves a stale claim). A run
+    that finds ``<name>`` held takes ``<name>-2``, then ``-3``... When the
+    state directory cannot be written, the plain default is returned unlocked
+    and the write itself reports the problem.
+    """
+    folder = state_dir(env)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for number in range(1, MAX_CLAIMS + 1):
+            path = folder / (name if number == 1 else f"{name}-{number}")
+            lock = open(path.with_name(path.name + ".lock"), "ab")  # noqa: SIM115 - held by the caller
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock.close()
+                continue
+            return path, lock
+    except OSError:
+        pass
+    return folder / name, None
 
 
 def kubeconfig_dict(

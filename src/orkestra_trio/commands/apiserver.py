@@ -144,13 +144,15 @@ def run(args: argparse.Namespace) -> int:
     import trio
 
     from orkestra_trio.apiserver import open_apiserver
-    from orkestra_trio.apiserver.kubeconfig import default_kubeconfig_path
+    from orkestra_trio.apiserver.kubeconfig import claim_default_kubeconfig
     from orkestra_trio.cli import UserError
 
     host, port = _parse_listen(args.listen)
-    kubeconfig = Path(
-        args.kubeconfig_out or default_kubeconfig_path("apiserver.kubeconfig")
-    ).resolve()
+    claim = None  # held until the server stops: another server at once writes its own file
+    if args.kubeconfig_out:
+        kubeconfig = Path(args.kubeconfig_out).resolve()
+    else:
+        kubeconfig, claim = claim_default_kubeconfig("apiserver.kubeconfig")
     state = args.state
     if args.compaction_interval < 0:
         raise UserError(f"--compaction-interval {args.compaction_interval}: must be >= 0")
@@ -193,5 +195,8 @@ def run(args: argparse.Namespace) -> int:
         if not isinstance(leaf, OSError):
             raise
         raise UserError(f"cannot serve on {host}:{port}: {leaf.strerror or leaf}") from None
+    finally:
+        if claim is not None:
+            claim.close()
     print("stopped", file=sys.stderr, flush=True)
     return 0

@@ -203,7 +203,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import trio
 
-    from orkestra_trio.apiserver.kubeconfig import default_kubeconfig_path
+    from orkestra_trio.apiserver.kubeconfig import claim_default_kubeconfig
     from orkestra_trio.cli import UserError
     from orkestra_trio.commands.apiserver import _parse_listen, serving_security
     from orkestra_trio.katalog import KatalogError, load_katalogs
@@ -265,7 +265,11 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"--oncop-token-file {args.oncop_token_file}: {exc.strerror}") from None
         except ValueError as exc:
             raise UserError(str(exc)) from None
-    kubeconfig_out = args.kubeconfig_out or default_kubeconfig_path(DEFAULT_KUBECONFIG_OUT)
+    claim = None  # held until the run ends: another run at once writes its own file
+    if args.kubeconfig_out:
+        kubeconfig_out = Path(args.kubeconfig_out)
+    else:
+        kubeconfig_out, claim = claim_default_kubeconfig(DEFAULT_KUBECONFIG_OUT)
     setup_logging(args.log_format, level=log_level)
     stopped_by: list[int] = []
 
@@ -354,6 +358,14 @@ def run(args: argparse.Namespace) -> int:
                         warning = exposure_warning(web_host, guarded)
                         if warning is not None:
                             print(warning, file=sys.stderr, flush=True)
+                        if rt.kubeconfig_path is None and args.kubeconfig_out:
+                            # Said, not silently dropped: the flag only serves the embedded server.
+                            print(
+                                f"--kubeconfig-out {args.kubeconfig_out}: not written, the "
+                                "cluster is not the embedded API server",
+                                file=sys.stderr,
+                                flush=True,
+                            )
                         if rt.kubeconfig_path is not None:
                             print(
                                 f"try: kubectl --kubeconfig {rt.kubeconfig_path} get "
@@ -378,6 +390,9 @@ def run(args: argparse.Namespace) -> int:
         if user is None:
             raise
         raise user from None
+    finally:
+        if claim is not None:
+            claim.close()
     print("stopped", flush=True)
     return 0
 
