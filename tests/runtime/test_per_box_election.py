@@ -169,22 +169,28 @@ async def three_replicas(tmp_path: Path) -> AsyncIterator[tuple[Any, list[Replic
                 await replica.process.wait()
 
 
-async def _spread(kube: Any, alive: set[str]) -> dict[str, str] | None:
+async def _spread(kube: Any, alive: set[str], *, balanced: bool = False) -> dict[str, str] | None:
+    """The holders once every box is held and every live replica holds one (evenly if asked)."""
     holders = await _holders(kube)
-    if set(holders) == set(BOXES) and set(holders.values()) == alive:
-        return holders
-    return None
+    if set(holders) != set(BOXES) or set(holders.values()) != alive:
+        return None
+    counts = [list(holders.values()).count(replica) for replica in alive]
+    if balanced and max(counts) - min(counts) > 0:
+        return None
+    return holders
 
 
 @pytest.mark.slow
 async def test_three_replicas_share_the_boxes_and_survive_losing_one(tmp_path: Path) -> None:
     async with three_replicas(tmp_path) as (kube, replicas):
         alive = {r.identity for r in replicas}
+        # Replicas join one after another, so the first may hold more than its share for
+        # a while: the property is that they settle on an even spread, not when.
         holders = await eventually(
-            lambda: _spread(kube, alive), timeout=30, what="every box held, on all three replicas"
+            lambda: _spread(kube, alive, balanced=True),
+            timeout=30,
+            what="every box held, two on each of the three replicas",
         )
-        counts = sorted(list(holders.values()).count(r) for r in alive)
-        assert counts == [2, 2, 2], holders
 
         # /katalog names the replica that runs each box (as of its last look at the Leases).
         async def shown() -> bool:
