@@ -34,6 +34,8 @@ def test_website_gets_its_cr_children_events_and_nothing_else():
     # onDelete Job: created and deleted once finished, never patched.
     expected |= {("batch", "jobs", v) for v in read | {"create", "delete"}}
     expected |= {("", "events", v) for v in ("create", "get", "list", "patch", "watch")}
+    # The pod's HTTP surface checks its callers' ServiceAccount tokens.
+    expected |= {("authentication.k8s.io", "tokenreviews", "create")}
     assert cluster == expected
     assert triples(rights.namespaced) == {
         ("coordination.k8s.io", "leases", v) for v in ("create", "get", "update")

@@ -72,10 +72,16 @@ def _drop(objects: list[dict[str, Any]], group: str, resource: str, verb: str) -
 class Pod:
     """The runtime process and what the test reads from it."""
 
-    def __init__(self, process: trio.Process, url: str, lines: list[str]) -> None:
+    def __init__(self, process: trio.Process, url: str, lines: list[str], token: str) -> None:
         self.process = process
         self.url = url
         self.lines = lines
+        #: The pod's own ServiceAccount token: what another runtime would send.
+        self.token = token
+
+    def http(self, *, authenticated: bool = True) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {self.token}"} if authenticated else {}
+        return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=5)
 
 
 @asynccontextmanager
@@ -147,7 +153,8 @@ async def run_as_pod(
     pod_spec = deployment["spec"]["template"]["spec"]
     account = tmp_path / "serviceaccount"
     account.mkdir(exist_ok=True)
-    (account / "token").write_text(await _token(server, namespace, pod_spec["serviceAccountName"]))
+    token = await _token(server, namespace, pod_spec["serviceAccountName"])
+    (account / "token").write_text(token)
     (account / "ca.crt").write_bytes(server.ca_pem)
     (account / "namespace").write_text(namespace)
     mount = tmp_path / "katalogs"
@@ -183,7 +190,7 @@ async def run_as_pod(
     try:
         assert process.stdout is not None
         url = await _read_http_line(process.stdout, lines)
-        yield Pod(process, url, lines)
+        yield Pod(process, url, lines, token)
         process.send_signal(signal.SIGTERM)
         with trio.fail_after(30):
             code = await process.wait()
@@ -237,7 +244,7 @@ async def _forbidden_event(admin: Any, name: str, needle: str) -> str | None:
 
 
 async def _health_error(pod: Pod, box: str) -> str:
-    async with httpx.AsyncClient(base_url=pod.url, timeout=5) as http:
+    async with pod.http() as http:
         body = (await http.get(f"/katalog/{box}/health")).json()
     return str(body.get("lastError") or body.get("health", {}).get("lastError") or "")
 
@@ -267,6 +274,16 @@ async def test_generated_rights_bring_every_sample_cr_to_ready(tmp_path, capsys)
             return not waiting or False
 
         await _eventually(all_ready, "every sample CR Ready")
+        # The surface is reachable from every pod: probes open, the rest only with a
+        # ServiceAccount token the cluster vouches for (a TokenReview, with the pod's rights).
+        async with pod.http(authenticated=False) as anonymous, pod.http() as reader:
+            assert (await anonymous.get("/healthz")).status_code == 200
+            assert (await anonymous.get("/metrics")).status_code == 401
+            assert (await anonymous.get("/katalog")).status_code == 401
+            forged = await anonymous.get("/katalog", headers={"Authorization": "Bearer forged"})
+            assert forged.status_code == 401
+            assert (await reader.get("/metrics")).status_code == 200
+            assert (await reader.get("/katalog")).status_code == 200
         # The pod found its Lease namespace in the service-account namespace file.
         lease_namespace = _deployment(objects)["metadata"]["namespace"]
         leases = await admin.list(("coordination.k8s.io/v1", "Lease"), namespace=lease_namespace)

@@ -133,6 +133,9 @@ def build_manifests(
     subject = [{"kind": "ServiceAccount", "name": name, "namespace": namespace}]
     args = ["run", *katalog_args, "--listen", f"0.0.0.0:{HTTP_PORT}"]
     args += ["--grace", str(RUNTIME_GRACE), "--log-format", "json"]
+    # Reachable from every pod: only callers with a ServiceAccount token the cluster
+    # vouches for (another runtime, a Prometheus) get past the probes.
+    args += ["--oncop-tokenreview"]
     if settings.leader_elect:
         args += ["--leader-elect", settings.leader_elect]
     probe = {"port": "http"}

@@ -20,6 +20,9 @@ and a rule present is one the runtime would use:
   ``get, list, watch``;
 * Events: ``create, get, patch`` (``kube.events``: a repeat bumps the count)
   and ``list, watch`` (the per-box Event feed of ``web.view``);
+* TokenReviews: ``create`` (``web.tokenreview``): in a pod the HTTP surface
+  (ONCOP, /metrics, /ui) is authenticated with the callers' ServiceAccount
+  tokens (``--oncop-tokenreview``), each checked with the cluster;
 * Leases, in the runtime's own namespace only: ``get, create, update``
   (``kube.leases``), for leader election; with per-box election also ``list``
   (each replica lists its group's Leases to see the live replicas) and
@@ -149,6 +152,7 @@ def derive_rights(katalogs: KatalogSet, *, per_box: bool = False) -> Rights:
     if problems:
         raise DeriveError(problems)
     grant("", "events", *EVENT_VERBS)
+    grant("authentication.k8s.io", "tokenreviews", "create")
     cluster = tuple(sorted(Grant(g, r, frozenset(v)) for (g, r), v in verbs.items()))
     lease_verbs = {*LEASE_VERBS, "list", "delete"} if per_box else set(LEASE_VERBS)
     leases = Grant("coordination.k8s.io", "leases", frozenset(lease_verbs))
