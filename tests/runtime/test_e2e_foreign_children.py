@@ -105,7 +105,16 @@ async def test_children_elsewhere_are_mapped_pruned_and_deleted(tmp_path):
 
         # Deleting the CR deletes them under the finalizer; the GC takes the local one.
         await kube.delete(TENANT, "acme", namespace="default")
-        await eventually(lambda: gone(kube, TENANT, "acme", "default"), what="the CR gone")
+
+        async def cr_removed() -> bool:
+            # Not merely marked (gone() accepts a deletionTimestamp): our finalizer released.
+            try:
+                await kube.get(TENANT, "acme", namespace="default")
+            except NotFound:
+                return True
+            return False
+
+        await eventually(cr_removed, what="the CR removed")
         assert await gone(kube, CONFIGMAP, "acme-a", "shared")
         assert await gone(kube, NAMESPACE, "tenant-acme")
         await eventually(

@@ -1,28 +1,28 @@
-"""Serve the API on a loopback socket: hypercorn's trio worker, clean shutdown.
+"""Serve the API on a loopback socket: our lean HTTP/1.1 server, clean shutdown.
 
 ``open_apiserver`` runs everything in the caller's nursery: the store (loaded
 from SQLite when a state file is given), the controllers that stand in for
 kube-controller-manager (garbage collector, namespace cleanup, default
-ServiceAccounts, optional workload simulation) and hypercorn. Shutdown ends
-every watch stream from the app first, so hypercorn never has to wait out its
-graceful timeout on an endless response.
+ServiceAccounts, optional workload simulation) and the HTTP server
+(:mod:`orkestra_trio._h1serve`, which says why not hypercorn). Shutdown ends
+every watch stream from the app first, so the server never has to wait out
+its grace on an endless response.
 """
 
 from __future__ import annotations
 
-import logging
 import os
+import ssl
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import ExitStack, asynccontextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import trio
-from hypercorn.config import Config
-from hypercorn.trio import serve
 
+from orkestra_trio._h1serve import serve_h1
 from orkestra_trio.apiserver import gc, serviceaccounts, workloads
 from orkestra_trio.apiserver.app import ApiApp
 from orkestra_trio.apiserver.faults import FaultInjector
@@ -44,7 +44,7 @@ from orkestra_trio.apiserver.storage.compaction import DEFAULT_COMPACTION_INTERV
 from orkestra_trio.apiserver.store import DEFAULT_HISTORY, DEFAULT_WATCH_BUFFER, Store
 from orkestra_trio.auth import AuthMiddleware
 
-# Time hypercorn may spend finishing ordinary requests after shutdown starts.
+# Time the server may spend finishing ordinary requests after shutdown starts.
 _GRACE_SECONDS = 2.0
 
 
@@ -100,22 +100,12 @@ def _unauthorized_body() -> bytes:
     return ApiError(401, "Unauthorized").body()
 
 
-def _hypercorn_config(host: str, port: int, tls: TlsFiles | None = None) -> Config:
-    config = Config()
-    config.bind = [f"{host}:{port}"]
-    if tls is not None:
-        config.certfile = tls.cert_file
-        config.keyfile = tls.key_file
-    config.graceful_timeout = _GRACE_SECONDS
-    config.accesslog = None
-    config.loglevel = "WARNING"
-    config.keep_alive_timeout = 75
-    # hypercorn closes a keep-alive connection after 1,000 requests by default;
-    # kube-apiserver does not, and informers reuse one connection for hours.
-    config.keep_alive_max_requests = 2**31
-    config.include_server_header = False
-    logging.getLogger("hypercorn.error").setLevel(logging.WARNING)
-    return config
+def _ssl_context(tls: TlsFiles | None) -> ssl.SSLContext | None:
+    if tls is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tls.cert_file, tls.key_file)
+    return context
 
 
 @asynccontextmanager
@@ -216,12 +206,15 @@ async def _serve(
                 unauthorized=_unauthorized_body,
             )
 
-        async def run_hypercorn(*, task_status: trio.TaskStatus[list[str]]) -> None:
+        async def run_http(*, task_status: trio.TaskStatus[list[str]]) -> None:
             try:
-                await serve(
-                    cast(Any, asgi),
-                    _hypercorn_config(host, port, tls),
-                    shutdown_trigger=shutdown.wait,
+                await serve_h1(
+                    asgi,
+                    host,
+                    port,
+                    shutdown,
+                    ssl_context=_ssl_context(tls),
+                    grace=_GRACE_SECONDS,
                     task_status=task_status,
                 )
             finally:
@@ -235,7 +228,7 @@ async def _serve(
             if workload_simulation:
                 nursery.start_soon(partial(workloads.run_simulation, store, delay=workload_delay))
                 nursery.start_soon(partial(run_replication, store, delay=workload_delay))
-            binds = await nursery.start(run_hypercorn)
+            binds = await nursery.start(run_http)
             server = ApiServer(
                 store, app, faults, _reachable(binds[0]), authentication=authentication, tls=tls
             )
