@@ -128,3 +128,26 @@ async def test_a_deleted_cr_forgets_its_backoff(tmp_path) -> None:
             box.queue.backoff.next_delay(key)
         box._on_cr_change(Change("ADDED", key, obj, None))  # re-created under the same name
         assert box.queue.num_requeues(key) == 0
+
+
+async def test_the_event_budget_drops_warnings_never_normal_events() -> None:
+    from orkestra_trio.apiserver import open_apiserver
+    from orkestra_trio.runtime.events import BoxEvents
+
+    async with (
+        open_apiserver(workload_simulation=False) as server,
+        open_kube_client(server.url) as kube,
+    ):
+        cm = await kube.create(
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cr"}},
+            namespace="default",
+        )
+        events = BoxEvents(kube, "Site", budget=TokenBucket(rate=0.001, burst=2))
+        for number in range(4):
+            await events.reconcile_error(cm, f"failure {number}")
+        for number in range(4):
+            await events.reconciled(cm, f"created child {number}")
+        assert (events.posted, events.dropped) == (6, 2)
+        listed = await kube.list(("v1", "Event"), namespace="default")
+        reasons = Counter(event["reason"] for event in listed.items)
+        assert reasons == {"SiteReconcileError": 2, "SiteReconciled": 4}

@@ -13,7 +13,7 @@ import attrs
 #: Retries of one box: client-go's default controller bucket (10 per second, bursts of 100).
 RETRY_RATE = 10.0
 RETRY_BURST = 100
-#: Events of one box: enough for every CR's first failure of a burst, then a trickle.
+#: Warning Events of one box: enough for every CR's first failure of a burst, then a trickle.
 EVENT_RATE = 5.0
 EVENT_BURST = 50
 

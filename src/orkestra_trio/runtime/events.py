@@ -9,9 +9,15 @@ To keep the steady state free of writes, ``Reconciled`` is only posted by a
 reconcile that changed something (created, updated or deleted a child);
 an unchanged cycle has nothing new to say. Posting is best effort with a
 short deadline: a failing Events API is logged, not turned into a reconcile
-failure. Each box's Events draw on the box's own budget (:mod:`.budget`): past
-it, an Event is dropped and counted, so a failing box cannot turn its storm
-into a storm of writes.
+failure.
+
+Each box's Warning Events draw on the box's own budget (:mod:`.budget`):
+past it, a Warning is dropped and counted, so a failing box cannot turn its
+storm into a storm of writes. Normal Events are never dropped: each one
+reports a write that already happened (a child created, updated or deleted,
+a deletion step), so at most they double what a box writes, and a user who
+creates a thousand CRs expects a thousand ``Reconciled`` Events, as kube's
+own controllers post them.
 """
 
 from __future__ import annotations
@@ -67,7 +73,7 @@ class BoxEvents:
         self.budget = budget
         self.posted = 0
         self.failed = 0
-        #: Events not posted because the box's budget was spent.
+        #: Warning Events not posted because the box's budget was spent.
         self.dropped = 0
         #: Told when the cluster refuses an Event (RBAC): the box's health shows it,
         #: since no Event can.
@@ -104,7 +110,11 @@ class BoxEvents:
         await self._post(cr, "Warning", "CrossReadFailed", f"cross {as_}: {message}")
 
     async def _post(self, cr: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
-        if self.budget is not None and not self.budget.try_take(trio.current_time()):
+        if (
+            type_ == "Warning"
+            and self.budget is not None
+            and not self.budget.try_take(trio.current_time())
+        ):
             self.dropped += 1
             return
         if len(message) > MAX_MESSAGE:
