@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from orkestra_trio._version import __version__
 
 if TYPE_CHECKING:
     from orkestra_trio.katalog import KatalogError, load_katalog, load_katalogs

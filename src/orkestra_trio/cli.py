@@ -4,7 +4,7 @@ Each sub-command is a module of :mod:`orkestra_trio.commands` with ``HELP`` (one
 line), ``configure(parser)`` and ``run(args) -> exit code``. Command modules
 import their heavy layers inside ``run`` so that ``--help`` stays fast.
 
-A :class:`UserError` raised anywhere below is printed as
+A :class:`~orkestra_trio.commands.errors.UserError` raised anywhere below is printed as
 ``orkestra_trio: <message>`` with exit code 1 and no traceback; anything else
 is a bug and keeps its traceback.
 """
@@ -16,7 +16,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from orkestra_trio import __version__
+from orkestra_trio._version import __version__
+from orkestra_trio.commands.errors import UserError
 
 # Sub-command name -> module under orkestra_trio.commands. Order is --help order.
 COMMANDS: dict[str, str] = {
@@ -27,10 +28,6 @@ COMMANDS: dict[str, str] = {
     "simulate": "simulate",
     "manifests": "manifests",
 }
-
-
-class UserError(Exception):
-    """A mistake of the user's (bad file, bad flag): printed without a traceback."""
 
 
 def build_parser() -> argparse.ArgumentParser:

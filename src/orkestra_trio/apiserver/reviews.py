@@ -12,18 +12,14 @@ server.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 import attrs
 
-from orkestra_trio.apiserver.authz.rbac import Attributes
+from orkestra_trio.apiserver.authz.rbac import Attributes, Decision
 from orkestra_trio.apiserver.kinds import ResourceKind
 from orkestra_trio.auth import UserInfo
-
-if TYPE_CHECKING:
-    from orkestra_trio.apiserver.authz.authorizer import RbacAuthorizer
-    from orkestra_trio.apiserver.satokens import ServiceAccountTokens
 
 _CREATE_ONLY = ("create",)
 _REASON = "the embedded API server authorizes every request"
@@ -59,14 +55,31 @@ def is_review(kind: ResourceKind) -> bool:
     return (kind.group, kind.plural) in _REVIEW_KEYS
 
 
+class Authorizer(Protocol):
+    """Who decides access reviews (the RBAC authorizer). A Protocol because the
+    authorizer reads the store, which serves the review kinds listed here."""
+
+    def decide(self, user: UserInfo, attributes: Attributes) -> Decision: ...
+
+    def rules(self, user: UserInfo, namespace: str) -> dict[str, object]: ...
+
+
+class TokenReviewer(Protocol):
+    """Who answers TokenReviews (the ServiceAccount tokens; a store reader too)."""
+
+    def review(
+        self, token: str, audiences: Sequence[str] = ()
+    ) -> tuple[UserInfo, list[str]] | None: ...
+
+
 @attrs.frozen
 class ReviewContext:
     """Who asks, where (a LocalSubjectAccessReview's namespace), and who decides."""
 
     user: UserInfo | None = None
     namespace: str = ""
-    authorizer: RbacAuthorizer | None = None
-    tokens: ServiceAccountTokens | None = None
+    authorizer: Authorizer | None = None
+    tokens: TokenReviewer | None = None
 
 
 def user_json(user: UserInfo) -> dict[str, Any]:

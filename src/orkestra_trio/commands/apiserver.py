@@ -84,7 +84,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _parse_listen(text: str) -> tuple[str, int]:
-    from orkestra_trio.cli import UserError
+    from orkestra_trio.commands.errors import UserError
 
     host, sep, port_text = text.rpartition(":")
     if not sep or not host:
@@ -120,7 +120,7 @@ def serving_security(
         given_tls,
     )
     from orkestra_trio.auth import TokenFileError
-    from orkestra_trio.cli import UserError
+    from orkestra_trio.commands.errors import UserError
 
     try:
         authentication = None
@@ -145,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
 
     from orkestra_trio.apiserver import open_apiserver
     from orkestra_trio.apiserver.kubeconfig import claim_default_kubeconfig
-    from orkestra_trio.cli import UserError
+    from orkestra_trio.commands.errors import UserError
 
     host, port = _parse_listen(args.listen)
     claim = None  # held until the server stops: another server at once writes its own file

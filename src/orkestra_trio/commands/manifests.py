@@ -48,7 +48,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def _dns_label(flag: str, value: str) -> str:
     import re
 
-    from orkestra_trio.cli import UserError
+    from orkestra_trio.commands.errors import UserError
 
     if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", value):
         raise UserError(f"{flag} {value!r}: must be a DNS label (a-z, 0-9, '-', at most 63)")
@@ -58,7 +58,7 @@ def _dns_label(flag: str, value: str) -> str:
 def run(args: argparse.Namespace) -> int:
     import yaml
 
-    from orkestra_trio.cli import UserError
+    from orkestra_trio.commands.errors import UserError
     from orkestra_trio.commands.validate import print_issues
     from orkestra_trio.deploy.manifests import (
         ManifestError,
@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _read(path: Path) -> str:
-    from orkestra_trio.cli import UserError
+    from orkestra_trio.commands.errors import UserError
 
     try:
         return path.read_text(encoding="utf-8")

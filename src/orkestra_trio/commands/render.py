@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from orkestra_trio.cli import UserError
+from orkestra_trio.commands.errors import UserError
 from orkestra_trio.commands.validate import print_issues
 
 if TYPE_CHECKING:

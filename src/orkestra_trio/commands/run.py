@@ -204,8 +204,8 @@ def run(args: argparse.Namespace) -> int:
     import trio
 
     from orkestra_trio.apiserver.kubeconfig import claim_default_kubeconfig
-    from orkestra_trio.cli import UserError
     from orkestra_trio.commands.apiserver import _parse_listen, serving_security
+    from orkestra_trio.commands.errors import UserError
     from orkestra_trio.katalog import KatalogError, load_katalogs
     from orkestra_trio.oncop.reader import open_remote_reader
     from orkestra_trio.oncop.server import exposure_warning, read_token_file
@@ -404,7 +404,7 @@ def _user_error(error: BaseException) -> Exception | None:
     the user's to fix: one line, no traceback, even when they arrive wrapped
     in the nurseries' exception groups.
     """
-    from orkestra_trio.cli import UserError
+    from orkestra_trio.commands.errors import UserError
     from orkestra_trio.kube import ConfigError
     from orkestra_trio.runtime.crdinstall import InstallError
 
@@ -425,7 +425,7 @@ def _log_level(flag: str | None, env: Mapping[str, str]) -> int:
     """--log-level, else $ORKESTRA_LOG_LEVEL, else info, as a logging level."""
     import logging
 
-    from orkestra_trio.cli import UserError
+    from orkestra_trio.commands.errors import UserError
 
     if flag is not None:
         name = flag
@@ -463,7 +463,7 @@ def _default_listen() -> tuple[str, str]:
 
 def _lease_timings(duration: float) -> tuple[float, float, float]:
     """client-go's proportions (15 s lease, 10 s renew deadline, 2 s retry), scaled."""
-    from orkestra_trio.cli import UserError
+    from orkestra_trio.commands.errors import UserError
 
     if not duration >= 1.5:
         raise UserError(f"--leader-elect-lease-duration {duration:g}: must be at least 1.5 seconds")
@@ -478,7 +478,7 @@ def _check_can_listen(address: str, host: str, port: int, *, flag: str = "--list
     """
     import socket
 
-    from orkestra_trio.cli import UserError
+    from orkestra_trio.commands.errors import UserError
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
@@ -498,7 +498,7 @@ def _plurals(rt: object) -> list[str]:
 
 def _watch_options(stall_timeout: float | None) -> Any:
     """WatchOptions for ``--watch-stall-timeout`` (None: the runtime's default)."""
-    from orkestra_trio.cli import UserError
+    from orkestra_trio.commands.errors import UserError
     from orkestra_trio.kube import WatchOptions
 
     if stall_timeout is None:

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orkestra_trio.cli import UserError
+from orkestra_trio.commands.errors import UserError
 
 if TYPE_CHECKING:
     from orkestra_trio.testing import KatalogHandle, TestCluster

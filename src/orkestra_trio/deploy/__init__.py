@@ -4,7 +4,7 @@
 builds the objects ``python -m orkestra_trio manifests`` prints.
 """
 
-from orkestra_trio import __version__
+from orkestra_trio._version import __version__
 
 # Here rather than in .manifests, so that `--help` need not import the language.
 DEFAULT_IMAGE = f"orkestra-trio:{__version__}"

@@ -11,14 +11,13 @@ accident, since it gates creating and deleting children.
 from __future__ import annotations
 
 import datetime
-import functools
 import math
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
 
+from orkestra_trio.katalog.saferegex import RegexRefused, compile_regex
 from orkestra_trio.katalog.template import (
     CompiledTemplate,
     compile_template,
@@ -93,9 +92,8 @@ def utc_now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-# Python's re backtracks; these caps keep one evaluation cheap, and
-# _has_nested_quantifier refuses the classic catastrophic shapes like (a+)+.
-MAX_REGEX_PATTERN = 256
+# Python's re backtracks; this cap keeps one evaluation cheap (saferegex
+# refuses long patterns and the catastrophic shapes like (a+)+).
 MAX_REGEX_INPUT = 8192
 
 
@@ -174,68 +172,6 @@ def _comma_list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",")]
 
 
-def _has_nested_quantifier(pattern: str) -> bool:
-    """Does a quantified group contain a quantifier, as in ``(a+)+`` or ``(a|b*)*``?
-
-    Those shapes make Python's backtracking matcher exponential on a near miss.
-    A conservative textual scan: escapes and character classes are skipped.
-    """
-    group_has_quantifier: list[bool] = []
-    last_group_had_quantifier = False
-    index = 0
-    in_class = False
-    while index < len(pattern):
-        char = pattern[index]
-        if char == "\\":
-            index += 2
-            last_group_had_quantifier = False
-            continue
-        if in_class:
-            if char == "]":
-                in_class = False
-            index += 1
-            continue
-        if char == "[":
-            in_class = True
-            last_group_had_quantifier = False
-        elif char == "(":
-            group_has_quantifier.append(False)
-            last_group_had_quantifier = False
-        elif char == ")":
-            last_group_had_quantifier = (
-                group_has_quantifier.pop() if group_has_quantifier else False
-            )
-            index += 1
-            continue
-        elif char in "*+{?":
-            unbounded = char in "*+" or (char == "{" and re.match(r"\{\d*,\}", pattern[index:]))
-            if last_group_had_quantifier and unbounded:
-                return True
-            if group_has_quantifier and char != "?":
-                group_has_quantifier[-1] = True
-            last_group_had_quantifier = False
-        else:
-            last_group_had_quantifier = False
-        index += 1
-    return False
-
-
-@functools.lru_cache(maxsize=512)
-def compile_regex(pattern: str) -> re.Pattern[str]:
-    """The compiled pattern of a ``regex`` condition; ConditionError when refused."""
-    if len(pattern) > MAX_REGEX_PATTERN:
-        raise ConditionError(f"regex longer than {MAX_REGEX_PATTERN} characters")
-    if _has_nested_quantifier(pattern):
-        raise ConditionError(
-            f"regex {pattern!r} nests a repeated group inside a repetition "
-            "(catastrophic backtracking); simplify it"
-        )
-    try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise ConditionError(f"invalid regex {pattern!r}: {exc}") from None
-
-
 def check_condition(condition: Condition) -> str | None:
     """A load-time problem with the condition as written, or None if it is fine.
 
@@ -250,7 +186,7 @@ def check_condition(condition: Condition) -> str | None:
     if condition.operator == "regex":
         try:
             compile_regex(operand)
-        except ConditionError as exc:
+        except RegexRefused as exc:
             return str(exc)
     if condition.operator in ("between", "notBetween"):
         bounds = _comma_list(operand)
@@ -412,7 +348,7 @@ def _holds(operator: str, value: Any, operand: str, value_type: str = "string") 
             return False
         try:
             pattern = compile_regex(operand)
-        except ConditionError:
+        except RegexRefused:
             return False
         return pattern.search(text) is not None
     raise ConditionError(f"unknown condition operator {operator!r}")

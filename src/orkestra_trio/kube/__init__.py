@@ -24,7 +24,6 @@ from .client import (
     FIELD_MANAGER,
     KubeClient,
     ObjectList,
-    ResourceRef,
     build_ssl_context,
     open_kube_client,
 )
@@ -48,7 +47,7 @@ from .errors import (
 )
 from .events import EventRecorder, object_reference
 from .leases import LeaseState, create_lease, get_lease, renew_lease, try_acquire_lease
-from .mapper import BUILTINS, ResourceInfo, RestMapper
+from .mapper import BUILTINS, ResourceInfo, ResourceRef, RestMapper
 from .retry import Backoff, RetryPolicy
 from .transport import ASGIStreamingTransport, open_asgi_transport
 from .watch import (

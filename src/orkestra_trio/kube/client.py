@@ -40,7 +40,7 @@ from .errors import (
     is_tls_failure,
 )
 from .h1 import H1Pool, H1Transport
-from .mapper import ResourceInfo, RestMapper
+from .mapper import ResourceInfo, ResourceRef, RestMapper
 from .retry import DEFAULT_RETRY, NO_RETRY, RetryPolicy
 from .watch import DEFAULT_WATCH_OPTIONS, ListWatch, WatchOptions, open_list_watch
 
@@ -50,7 +50,6 @@ _PATH_SAFE = "/:@!$&'()*+,;=-._~"
 FIELD_MANAGER = "orkestra"
 
 JSON = dict[str, Any]
-ResourceRef = ResourceInfo | tuple[str, str]
 PatchType = Literal["merge", "json", "strategic"]
 
 PATCH_CONTENT_TYPES: dict[str, str] = {

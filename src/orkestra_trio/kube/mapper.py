@@ -152,6 +152,10 @@ def resources_from_discovery(group_version: str, document: Mapping[str, Any]) ->
 Fetch = Callable[[str], Awaitable[Mapping[str, Any] | None]]
 
 
+#: A resource type named by its :class:`ResourceInfo` or by ``(apiVersion, kind)``.
+ResourceRef = ResourceInfo | tuple[str, str]
+
+
 class RestMapper:
     """kind ⇄ plural ⇄ scope, from built-ins and discovery, refreshed on a miss.
 

@@ -30,7 +30,7 @@ import logging
 import random
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import Any, Literal, Protocol, cast
 
 import attrs
 import httpx
@@ -44,15 +44,46 @@ from .errors import (
     error_from_response,
     error_from_status,
 )
+from .mapper import ResourceInfo, ResourceRef
 from .retry import Backoff
-
-if TYPE_CHECKING:
-    from .client import KubeClient, ResourceRef
-    from .mapper import ResourceInfo
 
 log = logging.getLogger("orkestra_trio.kube.watch")
 
 JSON = dict[str, Any]
+
+
+class Listing(Protocol):
+    """A whole list's items and its resourceVersion (the client's ``ObjectList``)."""
+
+    @property
+    def items(self) -> list[JSON]: ...
+    @property
+    def resource_version(self) -> str: ...
+
+
+class WatchClient(Protocol):
+    """What list+watch needs of a client; :class:`~.client.KubeClient` is the one.
+
+    Spelled out here so that this module, which the client builds its
+    ``list_watch`` on, does not import the client back.
+    """
+
+    http: httpx.AsyncClient
+    request_count: int
+
+    async def resource(self, ref: ResourceRef) -> ResourceInfo: ...
+
+    def namespace_for(self, info: ResourceInfo, namespace: str | None) -> str | None: ...
+
+    async def list(
+        self,
+        ref: ResourceRef,
+        *,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        page_size: int | None = 500,
+    ) -> Listing: ...
 
 
 @attrs.frozen
@@ -157,7 +188,7 @@ class ListWatch:
 
 @asynccontextmanager
 async def open_list_watch(
-    kube: KubeClient,
+    kube: WatchClient,
     ref: ResourceRef,
     *,
     namespace: str | None = None,
@@ -191,7 +222,7 @@ async def open_list_watch(
 
 @attrs.define
 class _ListWatcher:
-    kube: KubeClient
+    kube: WatchClient
     info: ResourceInfo
     namespace: str | None
     label_selector: str | None

@@ -200,7 +200,7 @@ class Box:
             self.autoscaler = Autoscaler(
                 autoscale,
                 baseline=settings.workers,
-                metrics=self._metrics_json,
+                metrics=self.metrics_json,
                 apply=self.resize,
                 reader=remote if isinstance(remote, SourceReader) else None,
                 cross=self.model.cross,
@@ -363,7 +363,7 @@ class Box:
             child_informers=self.child_informers,
             events=self.events,
             health=self._health_json,
-            metrics=self._metrics_json,
+            metrics=self.metrics_json,
             timeout=self.model.reconciler.timeout,
             box_metrics=self.metrics,
         )
@@ -520,7 +520,7 @@ class Box:
     def _health_json(self) -> Mapping[str, Any]:
         return self.health.snapshot().to_json()
 
-    def _metrics_json(self) -> Mapping[str, Any]:
+    def metrics_json(self) -> Mapping[str, Any]:
         return self.metrics.snapshot(
             longest_running_processor=self.queue.longest_running()
         ).oncop_metrics()
@@ -528,7 +528,7 @@ class Box:
     def _observed_metrics(self, crd: str) -> Mapping[str, Any] | None:
         """Another box's ONCOP metrics, for autoscale conditions on a same-process ``cross:``."""
         try:
-            return self.registry.box(crd)._metrics_json()
+            return self.registry.box(crd).metrics_json()
         except KeyError:
             return None
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from functools import partial
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import trio
 
@@ -33,9 +33,7 @@ from orkestra_trio.kube import KubeClient, ResourceRef, WatchOptions
 from .informer import Change, Informer, InformerKey, ObjectKey
 from .loopshare import LoopShare
 from .remote import read_remote, remote_target
-
-if TYPE_CHECKING:
-    from .box import Box
+from .workqueue import WorkQueue
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +49,24 @@ class RemoteCrossReader(Protocol):
     async def read(
         self, entry: CrossEntry, *, name: str, namespace: str, context: Mapping[str, Any]
     ) -> dict[str, Any]: ...
+
+
+class RegisteredBox(Protocol):
+    """What the registry needs of a box (:class:`~.box.Box` is the one).
+
+    Spelled out here because a box is built on the registry: this module must
+    not import the box back.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def queue(self) -> WorkQueue[ObjectKey]: ...
+
+    def metrics_json(self) -> Mapping[str, Any]:
+        """The box's ONCOP metrics (another box's autoscale may read them)."""
+        ...
 
 
 class KatalogRegistry:
@@ -73,7 +89,7 @@ class KatalogRegistry:
         self._nursery = nursery
         self._watch_options = watch_options
         self._informers: dict[InformerKey, Informer] = {}
-        self._boxes: dict[str, Box] = {}
+        self._boxes: dict[str, RegisteredBox] = {}
         self._cr_informers: dict[str, Informer] = {}
         self._readers: dict[CrossTarget, set[Reader]] = {}
         self._reads_of: dict[Reader, frozenset[CrossTarget]] = {}
@@ -132,16 +148,16 @@ class KatalogRegistry:
 
     # ------------------------------------------------------------------ boxes
 
-    def register(self, box: Box) -> None:
+    def register(self, box: RegisteredBox) -> None:
         if box.name in self._boxes:
             raise ValueError(f"box {box.name!r} is already registered")
         self._boxes[box.name] = box
 
-    def box(self, name: str) -> Box:
+    def box(self, name: str) -> RegisteredBox:
         return self._boxes[name]
 
     @property
-    def boxes(self) -> list[Box]:
+    def boxes(self) -> list[RegisteredBox]:
         return list(self._boxes.values())
 
     # ------------------------------------------------------------ cross reads

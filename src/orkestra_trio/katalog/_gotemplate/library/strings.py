@@ -18,6 +18,7 @@ from orkestra_trio.katalog._gotemplate.errors import GoExecError
 from orkestra_trio.katalog._gotemplate.functions import template_function, to_json
 from orkestra_trio.katalog._gotemplate.library._common import integer, items, text
 from orkestra_trio.katalog._gotemplate.limits import RenderBudget
+from orkestra_trio.katalog.saferegex import RegexRefused, compile_regex
 
 # -- strings --------------------------------------------------------------------
 
@@ -180,11 +181,9 @@ def regex_replace_all(budget: RenderBudget, pattern: Any, value: Any, replacemen
 
 def _regex(pattern: Any) -> re.Pattern[str]:
     # Same safety rules as regex conditions: bounded, no catastrophic nesting.
-    from orkestra_trio.katalog.conditions import ConditionError, compile_regex
-
     try:
         return compile_regex(text(pattern))
-    except ConditionError as exc:
+    except RegexRefused as exc:
         raise GoExecError(str(exc)) from None
 
 
