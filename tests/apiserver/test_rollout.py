@@ -1,5 +1,8 @@
 """The Deployment/ReplicaSet decisions of registry/rollout.py, as pure functions."""
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from orkestra_trio.apiserver.registry import rollout
 
 
@@ -115,3 +118,39 @@ def test_statefulset_pods_have_stable_names_and_are_replaced_on_a_new_template()
     assert rollout.statefulset_pods_to_remove(sts, pods, 2) == ["db-2"]
     newer = statefulset("db:2")
     assert rollout.statefulset_pods_to_remove(newer, pods[:2], 2) == ["db-1", "db-0"]
+
+
+_LEAF = st.one_of(
+    st.none(), st.integers(0, 2), st.sampled_from(["a", "b", ""]), st.just({}), st.just([])
+)
+_VALUE = st.recursive(
+    _LEAF,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.sampled_from("xyz"), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+_TEMPLATE = st.fixed_dictionaries(
+    {},
+    optional={
+        "metadata": st.fixed_dictionaries(
+            {},
+            optional={
+                "labels": st.dictionaries(
+                    st.sampled_from([rollout.HASH_LABEL, "app"]), st.sampled_from("12"), max_size=2
+                ),
+                "name": _VALUE,
+            },
+        ),
+        "spec": _VALUE,
+        "x": _VALUE,
+    },
+)
+
+
+@settings(max_examples=300)
+@given(_TEMPLATE, _TEMPLATE)
+def test_same_template_is_equality_of_the_normalized_templates(a, b):
+    """The in-place walk answers exactly what comparing normalized copies answers."""
+    expected = rollout._without_hash(a) == rollout._without_hash(b)
+    assert rollout.same_template({"spec": {"template": a}}, {"spec": {"template": b}}) == expected

@@ -165,15 +165,20 @@ def unknown_fields(obj: Any, schema: Mapping[str, Any] | None) -> list[str]:
 # defaulting
 
 
-def apply_defaults(obj: Any, schema: Mapping[str, Any] | None) -> Any:
+def apply_defaults(obj: Any, schema: Mapping[str, Any] | None, *, in_place: bool = False) -> Any:
     """Fill in ``default`` values for absent fields (recursively); returns a new value.
 
     A ``null`` for a non-nullable field with a default is replaced by the
-    default, as a real server does since 1.20.
+    default, as a real server does since 1.20. ``in_place``: ``obj`` is the
+    caller's own fresh copy (what :func:`prune` returns), filled in rather
+    than copied again: a CR write's second deep copy was ~4 % of the server's
+    CPU in ``bench/vs_kopf.py``.
     """
+    if not in_place:
+        obj = copy.deepcopy(obj)
     if not schema:
-        return copy.deepcopy(obj)
-    return _default(copy.deepcopy(obj), schema)
+        return obj
+    return _default(obj, schema)
 
 
 def _default(obj: Any, schema: Mapping[str, Any]) -> Any:

@@ -334,8 +334,8 @@ def _custom_resource_checks(
         _report_unknown_fields(
             kind, crd_schema.unknown_fields(obj, schema), field_validation, warnings
         )
-    pruned = crd_schema.prune(obj, schema)
-    defaulted = crd_schema.apply_defaults(pruned, schema)
+    pruned = crd_schema.prune(obj, schema)  # a deep copy: defaults may fill it in
+    defaulted = crd_schema.apply_defaults(pruned, schema, in_place=True)
     causes = crd_schema.validate(defaulted, schema)
     if causes:
         raise invalid(

@@ -117,10 +117,62 @@ def _without_hash(template: Obj) -> dict[str, Any]:
 
 
 def same_template(replicaset: Obj, deployment: Obj) -> bool:
-    """Whether the ReplicaSet runs the Deployment's current template (kube's EqualIgnoreHash)."""
+    """Whether the ReplicaSet runs the Deployment's current template (kube's EqualIgnoreHash).
+
+    The same answer as comparing the two :func:`_without_hash` forms, walked
+    in place: the simulation asks it for every ReplicaSet on every change of
+    a Deployment, and building both normalized copies was ~8 % of the
+    server's CPU in ``bench/vs_kopf.py``.
+    """
     rs_template = (replicaset.get("spec") or {}).get("template") or {}
     dep_template = (deployment.get("spec") or {}).get("template") or {}
-    return _without_hash(rs_template) == _without_hash(dep_template)
+    rs_meta = rs_template.get("metadata") or {}
+    dep_meta = dep_template.get("metadata") or {}
+    for key in rs_template.keys() | dep_template.keys():
+        if key != "metadata" and not _equivalent(rs_template.get(key), dep_template.get(key)):
+            return False
+    for key in rs_meta.keys() | dep_meta.keys():
+        if key == "labels":
+            rs_labels = {k: v for k, v in (rs_meta.get(key) or {}).items() if k != HASH_LABEL}
+            dep_labels = {k: v for k, v in (dep_meta.get(key) or {}).items() if k != HASH_LABEL}
+            if not _equivalent(rs_labels, dep_labels):
+                return False
+        elif not _equivalent(rs_meta.get(key), dep_meta.get(key)):
+            return False
+    return True
+
+
+def _void(value: Any) -> bool:
+    """What :func:`_normalized` drops: null, and objects or lists that are empty once normalized."""
+    if value is None:
+        return True
+    if isinstance(value, Mapping):
+        return all(_void(item) for item in value.values())
+    return isinstance(value, list) and not value
+
+
+def _equivalent(a: Any, b: Any) -> bool:
+    """``_normalized(a) == _normalized(b)`` for two values of one key, without building either.
+
+    Objects compare key by key (a key missing on one side is null); only
+    where the types differ does emptiness decide (``{}`` against an absent key).
+    """
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return all(_equivalent(a.get(key), b.get(key)) for key in a.keys() | b.keys())
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(map(_equivalent_item, a, b))
+    if _void(a) or _void(b):
+        return _void(a) and _void(b)
+    return bool(a == b)
+
+
+def _equivalent_item(a: Any, b: Any) -> bool:
+    """List items are kept even when void (``_normalized`` maps over lists)."""
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return all(_equivalent(a.get(key), b.get(key)) for key in a.keys() | b.keys())
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(map(_equivalent_item, a, b))
+    return bool(a == b)
 
 
 def _copied_annotations(deployment: Obj) -> dict[str, str]:
