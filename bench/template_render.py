@@ -100,11 +100,11 @@ def worst_cases() -> list[tuple[str, float, str]]:
     work = compile_template("{{ range .items }}{{ $x := toUpper $.big }}{{ end }}")
     cases = [
         (
-            "printf-heavy loop body (loop-step cap, 100,000 actions)",
+            "printf-heavy loop body (loop-step cap, 4,000 actions)",
             lambda: steps.render({"items": list(range(20_000)), "name": "n"}),
         ),
         (
-            "one printf per iteration (iteration cap, 10,000)",
+            "one printf per iteration (iteration cap, 2,000)",
             lambda: iterations.render({"items": list(range(20_000)), "name": "n"}),
         ),
         (

@@ -29,12 +29,20 @@ class Limits:
     ``max_loop_steps``: actions and function calls executed inside loops, in
     total (each iteration charges its body's static size), so a loop body of
     many actions cannot multiply the iteration cap into seconds of work.
+
+    The defaults keep the worst render to a few milliseconds of the loop
+    (``bench/template_render.py``: about 5 ms for the loop-step cap, 4 ms for
+    the iteration cap, 2 ms for the string work), because a render cannot be
+    interrupted and every box of the process waits while it runs. They were
+    ten to twenty-five times higher until a sibling box rendering at the old
+    caps was measured holding a calm box's reconcile for hundreds of
+    milliseconds (``bench/isolation.py``, mode ``cpu``).
     """
 
     max_output_chars: int = MiB
-    max_iterations: int = 10_000
-    max_work_chars: int = 16 * MiB
-    max_loop_steps: int = 100_000
+    max_iterations: int = 2_000
+    max_work_chars: int = 4 * MiB
+    max_loop_steps: int = 4_000
 
 
 DEFAULT_LIMITS = Limits()
