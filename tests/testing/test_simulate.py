@@ -151,3 +151,26 @@ def test_user_mistakes_are_clean_messages(tmp_path, capsys):
     code = main(["simulate", str(bad)])
     err = capsys.readouterr().err
     assert code == 1 and "bad.yaml:" in err and "Traceback" not in err
+
+
+def test_plans_are_the_plans_render_prints(capsys):
+    """``--plans`` prints each cycle's last plan of a CR, in render's shape, with its children."""
+    import textwrap
+
+    import yaml
+
+    katalog = str(ROOT / "katalogs" / "website.yaml")
+    cr = str(ROOT / "katalogs" / "website" / "cr-sample.yaml")
+    assert main(["simulate", katalog, "--cr", cr, "--plans"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    start = lines.index("  plan of box website for Website default/my-site:") + 1
+    end = next(i for i in range(start, len(lines)) if not lines[i].startswith("    "))
+    plan = yaml.safe_load(textwrap.dedent("\n".join(lines[start:end])))
+    assert main(["render", katalog, "--cr", cr]) == 0
+    rendered = yaml.safe_load(capsys.readouterr().out)
+    assert set(plan) == set(rendered) - {"crd", "onDelete"}
+    named = [(c["manifest"]["kind"], c["manifest"]["metadata"]["name"]) for c in plan["children"]]
+    assert named == [
+        (c["manifest"]["kind"], c["manifest"]["metadata"]["name"]) for c in rendered["children"]
+    ]
+    assert plan["events"][0]["reason"] == "WebsiteReconciled"

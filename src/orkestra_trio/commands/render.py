@@ -3,9 +3,10 @@
 Users write a Katalog and want to see the Deployments and status it yields
 before anything runs (kro and Crossplane users ask for exactly this). The
 command loads the Katalog(s), reads the CR and optional observed objects from
-files, and calls the same functions the runtime's reconcile calls
-(:mod:`orkestra_trio.katalog.render`), so the output is what the runtime would
-apply.
+files, and prints the plan of :func:`orkestra_trio.katalog.plan.plan_reconcile`,
+the function the runtime's reconcile applies, so the output is what the
+runtime would apply (and what ``simulate --plans`` prints), plus the onDelete
+children.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from orkestra_trio.commands.validate import print_issues
 if TYPE_CHECKING:
     from orkestra_trio.katalog.yamlsource import KeyPath, SourceMap
 
-HELP = "Print the children and status one reconcile would produce for a CR (offline)."
+HELP = "Print the plan one reconcile would apply for a CR: children, status, Events (offline)."
 
 # The C dumper is much faster when pyyaml was built with libyaml.
 _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -77,14 +78,12 @@ def run(args: argparse.Namespace) -> int:
 
 def _render(args: argparse.Namespace) -> int:
     from orkestra_trio.katalog import KatalogError, KatalogIssue, load_katalogs
+    from orkestra_trio.katalog.plan import Observed, plan_document, plan_reconcile
     from orkestra_trio.katalog.render import (
         build_context,
         cross_answer,
-        describe_cr,
         normalized,
         render_children,
-        render_reconcile_children,
-        render_status,
     )
 
     katalogs = load_katalogs([Path(path) for path in args.katalogs])
@@ -106,45 +105,18 @@ def _render(args: argparse.Namespace) -> int:
         cross[entry.as_] = cross_answer(_read_single_object(path)[0] if path else None)
     children = _read_objects(args.children) if args.children else None
 
+    # The very plan a reconcile of the runtime computes; the Katalog's own
+    # clock-free parts only (the runtime passes the time of the status).
+    cr["metadata"].setdefault("generation", generation)  # as the API server sets it
+    plan = plan_reconcile(crd, Observed(cr, cross=cross, children=children or ()))
+    if plan.error is not None:
+        raise plan.error
     context = build_context(normalized(crd, cr), cross=cross, children=children)
-    reconcile = render_reconcile_children(box, context)
     deleting = render_children(box, context, phase="onDelete")
-    status = render_status(box, context, generation=generation)
-
-    document: dict[str, Any] = {
-        "cr": describe_cr(context),
-        "crd": crd.key,
-        "children": [
-            {
-                "phase": child.phase,
-                "apply": "every reconcile" if child.reconcile else "create when absent",
-                "manifest": child.manifest,
-            }
-            for child in reconcile
-            if child.present
-        ],
-        "absent": [
-            {
-                "phase": child.phase,
-                "kind": child.kind,
-                "name": child.name,
-                "namespace": child.namespace,
-                "why": _absent_reason(child.phase),
-            }
-            for child in reconcile
-            if not child.present
-        ],
-        "onDelete": [child.manifest for child in deleting if child.present],
-        "status": status,
-    }
+    document: dict[str, Any] = {"crd": crd.key, **plan_document(plan)}
+    document["onDelete"] = [child.manifest for child in deleting if child.present]
     print(yaml.dump(document, Dumper=_Dumper, sort_keys=False, default_flow_style=False), end="")
     return 0
-
-
-def _absent_reason(phase: str) -> str:
-    if phase == "onReconcile":
-        return "its when/or conditions do not hold: a reconcile deletes it if the CR owns it"
-    return "its when/or conditions do not hold: it is not created"
 
 
 def _did_you_mean(word: str, choices: Iterable[str]) -> str:

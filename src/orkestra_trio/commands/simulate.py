@@ -27,6 +27,7 @@ import os
 import sys
 from collections import Counter
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +36,10 @@ from orkestra_trio.commands.errors import UserError
 if TYPE_CHECKING:
     from orkestra_trio.testing import KatalogHandle, TestCluster
 
-HELP = "Run a Katalog in virtual time against an in-process cluster; print each cycle's writes."
+HELP = (
+    "Run a Katalog in virtual time against an in-process cluster; print each cycle's writes "
+    "(--plans: and the reconcile plans)."
+)
 
 #: (plural, namespace, name) -> (kind, resourceVersion)
 Snapshot = dict[tuple[str, str, str], tuple[str, str]]
@@ -68,6 +72,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--events", action="store_true", help="also list the Events the operator posted"
+    )
+    parser.add_argument(
+        "--plans",
+        action="store_true",
+        help="also print each CR's last reconcile plan of the cycle (children, status, Events, "
+        "requeue), as render prints one",
     )
     parser.add_argument(
         "--cross",
@@ -163,6 +173,11 @@ async def _cycles(
     from orkestra_trio.runtime.crdinstall import apply_cr_files
     from orkestra_trio.testing import NotSteady
 
+    # The plans the boxes apply, the last one per CR of each cycle (--plans).
+    plans: dict[tuple[str, str, str], Any] = {}
+    if getattr(args, "plans", False):
+        for name in kat.boxes:
+            kat.box(name).on_plan = partial(_keep_plan, plans, name)
     # The operator's writes count from here: it may react while the CRs go in.
     writes_before = _writes_by_verb(cluster)
     try:
@@ -195,6 +210,9 @@ async def _cycles(
             print(f"  ({hidden} Event(s) not listed; --events lists them)")
         for line in _statuses(kat, crs):
             print(f"  {line}")
+        for line in _plan_lines(plans):
+            print(f"  {line}")
+        plans.clear()
         failing = _failing_boxes(kat)
         for line in failing:
             print(f"  {line}")
@@ -211,6 +229,26 @@ async def _cycles(
             return True
     print(f"did not settle within {args.max_cycles} cycles", flush=True)
     return False
+
+
+def _keep_plan(
+    plans: dict[tuple[str, str, str], Any], box: str, key: tuple[str, str], plan: Any
+) -> None:
+    plans[(box, *key)] = plan
+
+
+def _plan_lines(plans: Mapping[tuple[str, str, str], Any]) -> list[str]:
+    """Each CR's last plan of the cycle, as ``render`` prints a plan (YAML, indented)."""
+    import yaml
+
+    from orkestra_trio.katalog.plan import plan_document
+
+    lines = []
+    for (box, _namespace, _name), plan in sorted(plans.items()):
+        lines.append(f"plan of box {box} for {plan.cr}:")
+        text = yaml.safe_dump(plan_document(plan), sort_keys=False, default_flow_style=False)
+        lines.extend(f"  {line}" for line in text.splitlines())
+    return lines
 
 
 def cycle_headline(listed: list[str], writes: Counter[str]) -> str:

@@ -585,7 +585,7 @@ def _with_ready_condition(
     )
     previous = next((c for c in existing if c.get("type") == READY), None)
     status = "False" if error is not None else "True"
-    transition = now or _utc_now()
+    transition = now or utc_timestamp()
     if (
         previous is not None
         and previous.get("status") == status
@@ -614,7 +614,8 @@ def _with_ready_condition(
     return result
 
 
-def _utc_now() -> str:
+def utc_timestamp() -> str:
+    """The wall clock as status timestamps spell it (RFC 3339, seconds, UTC)."""
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

@@ -38,6 +38,7 @@ import trio
 from orkestra_trio.katalog import RESOURCE_GROUPS, CrdEntry, Text
 from orkestra_trio.katalog.manifests import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from orkestra_trio.katalog.model import Watch
+from orkestra_trio.katalog.plan import ReconcilePlan
 from orkestra_trio.kube import KubeClient, KubeError, NotFound
 
 from .autoscale import Autoscaler
@@ -184,6 +185,8 @@ class Box:
         #: (box, "started" | "ready" | "healthy") this box waits for; filled in by the runtime.
         self.dependencies: list[tuple[Box, str]] = []
         self.pipeline: ReconcilePipeline | None = None
+        #: Told each reconcile plan the box applies, across restarts (``simulate --plans``).
+        self.on_plan: Callable[[ObjectKey, ReconcilePlan], None] | None = None
         self.pool: WorkerPool[ObjectKey] | None = None
         self.cr_informer: Informer | None = None
         self.child_informers: dict[tuple[str, str], Informer] = {}
@@ -367,6 +370,7 @@ class Box:
             timeout=self.model.reconciler.timeout,
             box_metrics=self.metrics,
         )
+        self.pipeline.on_plan = self._plan_applied
         reconcile: ReconcileFn[ObjectKey] = self.pipeline
         if self._wrap_reconcile is not None:
             reconcile = self._wrap_reconcile(self.pipeline)
@@ -516,6 +520,10 @@ class Box:
                 self.queue.add((namespace, str(ref.get("name") or "")))
 
     # ------------------------------------------------------------- reading
+
+    def _plan_applied(self, key: ObjectKey, plan: ReconcilePlan) -> None:
+        if self.on_plan is not None:
+            self.on_plan(key, plan)
 
     def _health_json(self) -> Mapping[str, Any]:
         return self.health.snapshot().to_json()

@@ -28,6 +28,7 @@ from typing import Any
 
 import trio
 
+from orkestra_trio.katalog.plan import PlannedEvent
 from orkestra_trio.kube import EventRecorder, Forbidden, KubeClient, KubeError
 
 from .budget import TokenBucket
@@ -81,6 +82,10 @@ class BoxEvents:
 
     async def reconciled(self, cr: Mapping[str, Any], message: str) -> None:
         await self._post(cr, "Normal", f"{self.kind}Reconciled", message)
+
+    async def planned(self, cr: Mapping[str, Any], event: PlannedEvent, summary: str) -> None:
+        """An Event of a reconcile plan; ``summary`` (what the apply wrote) when it has no message."""
+        await self._post(cr, event.type, event.reason, event.message or summary)
 
     async def reconcile_error(self, cr: Mapping[str, Any], message: str) -> None:
         await self._post(cr, "Warning", f"{self.kind}ReconcileError", message)

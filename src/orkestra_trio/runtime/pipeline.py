@@ -26,9 +26,11 @@ The steps, in order (issue 5):
 8. A ``<Kind>Reconciled`` Event when the reconcile changed something.
 9. ``requeue.after`` when its conditions hold.
 
-The pure parts (template context, children, status) are the very functions
-of :mod:`orkestra_trio.katalog.render` that the offline ``render`` command
-calls, so the runtime applies what ``render`` prints.
+Steps 5-9 are decided by one pure function, :func:`orkestra_trio.katalog.plan.plan_reconcile`
+(labels, children, status, Events, requeue from the CR and what was read for it);
+this module reads what the plan needs (steps 1-4), applies the plan against its
+caches, and runs the deletion path. The offline ``render`` command prints the
+same plan, and ``simulate --plans`` the plans applied here.
 
 A failure anywhere in 4-9 is reported on the CR (Ready=False with the error,
 a Warning Event) on a best-effort basis and then re-raised, so that
@@ -49,19 +51,25 @@ from typing import Any
 import attrs
 import trio
 
-from orkestra_trio.katalog import CrdEntry, OperatorBox, parse_duration
+from orkestra_trio.katalog import CrdEntry, OperatorBox
 from orkestra_trio.katalog.conditions import conditions_hold
 from orkestra_trio.katalog.manifests import OWNER_NAMESPACE_ANNOTATION, OWNER_UID_LABEL
 from orkestra_trio.katalog.model import OrderedDelete
+from orkestra_trio.katalog.plan import (
+    Observed,
+    PlannedOutcome,
+    ReconcilePlan,
+    plan_outcome,
+    plan_reconcile,
+)
 from orkestra_trio.katalog.render import (
     RenderedChild,
     RenderError,
     build_context,
-    cr_labels,
     normalized,
     render_children,
-    render_reconcile_children,
     render_status,
+    utc_timestamp,
 )
 from orkestra_trio.kube import (
     AlreadyExists,
@@ -139,6 +147,8 @@ class ReconcilePipeline:
         self._prunable = prunable_kinds(self.box)
         #: The last remote-read error reported per (CR, cross entry), so it is posted once.
         self._cross_errors: dict[tuple[ObjectKey, str], str] = {}
+        #: Told every plan this pipeline applies (``simulate --plans`` prints them).
+        self.on_plan: Callable[[ObjectKey, ReconcilePlan], None] | None = None
         #: The error last reported per failing CR, so that a repeat is not posted again.
         self._errors: dict[ObjectKey, str] = {}
 
@@ -212,48 +222,68 @@ class ReconcilePipeline:
         return await self._reconcile(cr, key)
 
     async def _reconcile(self, cr: Mapping[str, Any], key: ObjectKey) -> Outcome:
-        cr = normalized(self.crd, cr)  # in memory only: normalize is never written back
+        """Read what the plan needs, plan (pure, in katalog/plan.py), apply the plan."""
         cross, reads = await self._read_cross(cr)
         self.registry.record_reads(self.name, key, reads)
         uid = str((cr.get("metadata") or {}).get("uid") or "")
         owned = self._owned_children(uid)
-        context = build_context(
-            cr, cross=cross, children=owned, metrics=self._metrics(), health=self._health()
+        observed = Observed(
+            cr,
+            cross=cross,
+            children=owned,
+            metrics=self._metrics(),
+            health=self._health(),
+            now=utc_timestamp(),
         )
-        if not conditions_hold(self.box.when, self.box.or_, context):
-            return Outcome(gated=True)
-        await self._ensure_labels(cr, context)
+        plan = plan_reconcile(self.crd, observed)
+        if self.on_plan is not None:
+            self.on_plan(key, plan)
+        return await self._apply(cr, plan, observed)
 
-        children = render_reconcile_children(self.box, context)
-        if any(_label_owned(child) for child in children) and FINALIZER not in _finalizers(cr):
+    async def _apply(
+        self, cr: Mapping[str, Any], plan: ReconcilePlan, observed: Observed
+    ) -> Outcome:
+        """Apply ``plan``: the writes its parts need against what the caches hold, in order."""
+        if plan.gated:
+            return Outcome(gated=True)
+        if plan.labels is None:
+            raise _failure(plan)
+        await self._ensure_labels(cr, plan.labels)
+        if plan.children is None:
+            raise _failure(plan)
+        if plan.needs_finalizer and FINALIZER not in _finalizers(cr):
             # Children the garbage collector cannot reach (no ownerReference
             # possible) are deleted on the deletion path: hold the CR until then.
             # Before they exist, so that none can be left behind.
             cr = await self._set_finalizers(cr, [*_finalizers(cr), FINALIZER])
+        uid = str((cr.get("metadata") or {}).get("uid") or "")
+        children = list(plan.children)
         report = await apply_children(self.kube, children, owner_uid=uid, lookup=self._lookup_child)
+        owned = list(observed.children)
         if self._prunable:
             await prune_orphans(self.kube, owned, children, self._prunable, report)
         self.writes += report.writes
+        outcome = PlannedOutcome(plan.status, plan.requeue_after, plan.error)
         if report.writes:
             # The status sees the children as the server answered our writes.
-            context = build_context(
-                cr,
-                cross=cross,
-                children=_overlay(owned, report),
-                metrics=self._metrics(),
-                health=self._health(),
+            outcome = plan_outcome(
+                self.crd, attrs.evolve(observed, children=_overlay(owned, report))
             )
-        generation = int((cr.get("metadata") or {}).get("generation") or 0)
-        status = render_status(self.box, context, generation=generation)
-        if await write_status(self.kube, self.cr_info, cr, status) is not None:
+        if outcome.status is None:
+            raise _failure(outcome)
+        if await write_status(self.kube, self.cr_info, cr, outcome.status) is not None:
             self.writes += 1
         if report.writes:
-            await self.events.reconciled(cr, report.summary())
-        return self._requeue(context)
+            for event in plan.events:
+                await self.events.planned(cr, event, report.summary())
+        if outcome.error is not None:
+            raise _failure(outcome)
+        if outcome.requeue_after is None:
+            return DONE
+        return Outcome(requeue_after=outcome.requeue_after)
 
-    async def _ensure_labels(self, cr: Mapping[str, Any], context: Mapping[str, Any]) -> None:
+    async def _ensure_labels(self, cr: Mapping[str, Any], wanted: Mapping[str, str]) -> None:
         """The CRD entry's ``labels`` on the CR: one merge patch when one differs, else nothing."""
-        wanted = cr_labels(self.crd, context)
         metadata = cr.get("metadata") or {}
         present = metadata.get("labels") or {}
         missing = {key: value for key, value in wanted.items() if present.get(key) != value}
@@ -272,6 +302,7 @@ class ReconcilePipeline:
     ) -> tuple[dict[str, Any], frozenset[CrossTarget]]:
         if not self.box.cross:
             return {}, frozenset()
+        cr = normalized(self.crd, cr)  # the selectors read the spec as the plan will
         context = build_context(cr)
         own_namespace = str((cr.get("metadata") or {}).get("namespace") or "")
         answers: dict[str, Any] = {}
@@ -333,25 +364,6 @@ class ReconcilePipeline:
             return await self.kube.get(info, name, namespace=namespace or None)
         except NotFound:
             return None
-
-    def _requeue(self, context: Mapping[str, Any]) -> Outcome:
-        requeue = self.box.requeue
-        if requeue is None or requeue.after is None:
-            return DONE
-        if not conditions_hold(requeue.when, requeue.or_, context):
-            return DONE
-        text = requeue.after.render(context).strip()
-        if not text:
-            return DONE
-        try:
-            seconds = parse_duration(text)
-        except ValueError as exc:
-            raise RenderError(
-                f"requeue.after {text!r} is not a duration: {exc}",
-                where=requeue.after.where,
-                cr=_describe(context),
-            ) from None
-        return Outcome(requeue_after=seconds) if seconds > 0 else DONE
 
     # ----------------------------------------------------------- deletion
 
@@ -598,14 +610,6 @@ def _finalizers(cr: Mapping[str, Any]) -> list[str]:
     return list((cr.get("metadata") or {}).get("finalizers") or ())
 
 
-def _label_owned(child: RenderedChild) -> bool:
-    """Is this child tied to its CR by the owner-uid label only (no ownerReference possible)?"""
-    if not child.present or child.manifest is None:
-        return False
-    metadata = child.manifest.get("metadata") or {}
-    return OWNER_UID_LABEL in (metadata.get("labels") or {}) and not metadata.get("ownerReferences")
-
-
 def _overlay(owned: list[Mapping[str, Any]], report: ApplyReport) -> list[Mapping[str, Any]]:
     """The owned children with what this reconcile wrote replacing the cached versions."""
 
@@ -623,6 +627,7 @@ def _overlay(owned: list[Mapping[str, Any]], report: ApplyReport) -> list[Mappin
     return list(merged.values())
 
 
-def _describe(context: Mapping[str, Any]) -> str:
-    metadata = context.get("metadata") or {}
-    return f"{context.get('kind') or 'CR'} {metadata.get('namespace') or ''}/{metadata.get('name')}"
+def _failure(part: ReconcilePlan | PlannedOutcome) -> Exception:
+    """The error that kept a part of the plan from being planned, raised where it is applied."""
+    assert part.error is not None
+    return part.error

@@ -1,0 +1,265 @@
+"""One reconcile as one pure plan: what the Katalog wants for a CR, given what was observed.
+
+:func:`plan_reconcile` takes the CR, what was read for it (its children,
+``cross:`` answers, the box's metrics and health) and the clock value the
+status needs, and returns a :class:`ReconcilePlan`: the CR labels to set,
+whether the CR must carry the finalizer first, the children to apply, the
+status to write, the Events to post and when to reconcile again. It reads
+nothing and writes nothing. The runtime (``runtime/pipeline.py``) applies
+the plan (deciding what is unchanged against its caches), ``render`` prints
+it for a CR given in files, and ``simulate --plans`` prints the plans the
+runtime applied, through :func:`plan_document` for both.
+
+Applying children can change what the status sees (a Deployment the server
+just created has a status of its own): when the apply wrote something the
+runtime asks :func:`plan_outcome` again with the children as the server
+answered, and takes the status and requeue from that; the first plan's are
+what they would be if nothing had to be written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from orkestra_trio.katalog.conditions import conditions_hold
+from orkestra_trio.katalog.durations import parse_duration
+from orkestra_trio.katalog.manifests import OWNER_UID_LABEL
+from orkestra_trio.katalog.model import CrdEntry, OperatorBox
+from orkestra_trio.katalog.render import (
+    RenderedChild,
+    RenderError,
+    build_context,
+    cr_labels,
+    describe_cr,
+    normalized,
+    render_reconcile_children,
+    render_status,
+)
+
+#: ``PlannedEvent.message`` of an Event whose message is the apply's summary of its writes.
+WRITES_SUMMARY = ""
+
+
+@attrs.frozen
+class PlannedEvent:
+    """An Event the plan posts on its CR, only when applying the plan wrote something.
+
+    ``message`` empty: the apply's summary of what it wrote (known once applied).
+    """
+
+    type: str
+    reason: str
+    message: str = WRITES_SUMMARY
+
+
+@attrs.frozen
+class Observed:
+    """What one reconcile of a CR starts from; the runtime reads it from its caches."""
+
+    cr: Mapping[str, Any]
+    #: Each ``cross:`` entry's answer by its ``as`` name.
+    cross: Mapping[str, Any] = attrs.field(factory=dict)
+    #: The CR's children as read back (objects), for ``.children`` in templates.
+    children: Iterable[Mapping[str, Any]] = ()
+    metrics: Mapping[str, Any] = attrs.field(factory=dict)
+    health: Mapping[str, Any] = attrs.field(factory=dict)
+    #: The status clock: ``lastTransitionTime`` of a Ready condition that flips
+    #: (RFC 3339, seconds); None reads the wall clock.
+    now: str | None = None
+
+
+@attrs.frozen
+class ReconcilePlan:
+    """What one reconcile does for a CR (see the module docstring).
+
+    The parts come in the order the runtime applies them: labels, children,
+    status, requeue. When one fails to render, it and the parts after it are
+    None and ``error`` says why: the runtime applies the parts before it and
+    then fails, so a broken status template still lets the children be applied.
+    """
+
+    #: "Website default/my-site", for messages.
+    cr: str
+    #: The box-level ``when``/``or`` does not hold: nothing below applies.
+    gated: bool = False
+    #: The CRD entry's ``labels`` for the CR (set when one differs).
+    labels: Mapping[str, str] | None = None
+    #: A child can carry no ownerReference (another namespace, cluster-scoped):
+    #: the CR must hold the runtime's finalizer before it is created.
+    needs_finalizer: bool = False
+    #: onCreate and onReconcile children in apply order; absent ones are deleted if owned.
+    children: tuple[RenderedChild, ...] | None = None
+    #: The CR's whole next status (written when it differs).
+    status: Mapping[str, Any] | None = None
+    #: Posted when applying the plan wrote something.
+    events: tuple[PlannedEvent, ...] = ()
+    #: Seconds until the CR is reconciled again (``requeue.after``); None: only on changes.
+    requeue_after: float | None = None
+    #: Why the first part that is None could not be planned.
+    error: Exception | None = None
+
+
+@attrs.frozen
+class PlannedOutcome:
+    """The status and requeue of a plan; ``error`` when one failed (it and requeue None)."""
+
+    status: Mapping[str, Any] | None
+    requeue_after: float | None = None
+    error: Exception | None = None
+
+
+def plan_reconcile(crd: CrdEntry, observed: Observed) -> ReconcilePlan:
+    """The plan of one reconcile of ``observed.cr`` by ``crd``'s box.
+
+    Raises only when the CR cannot be read at all (its ``normalize`` or the
+    box's ``when`` fails); later failures are the plan's ``error``.
+    """
+    box = _box(crd)
+    cr = normalized(crd, observed.cr)  # in memory only: normalize is never written back
+    context = _context(cr, observed)
+    name = describe_cr(context)
+    if not conditions_hold(box.when, box.or_, context):
+        return ReconcilePlan(cr=name, gated=True)
+    events = (PlannedEvent("Normal", f"{crd.api_types.kind}Reconciled"),)
+    try:
+        labels = cr_labels(crd, context)
+    except Exception as exc:
+        return ReconcilePlan(cr=name, events=events, error=exc)
+    try:
+        children = tuple(render_reconcile_children(box, context))
+    except Exception as exc:
+        return ReconcilePlan(cr=name, labels=labels, events=events, error=exc)
+    outcome = _outcome(box, context, observed.now)
+    return ReconcilePlan(
+        cr=name,
+        labels=labels,
+        needs_finalizer=any(_label_owned(child) for child in children),
+        children=children,
+        status=outcome.status,
+        events=events,
+        requeue_after=outcome.requeue_after,
+        error=outcome.error,
+    )
+
+
+def plan_outcome(crd: CrdEntry, observed: Observed) -> PlannedOutcome:
+    """The status and requeue of a plan, for ``observed`` children (after the apply wrote some)."""
+    box = _box(crd)
+    return _outcome(box, _context(normalized(crd, observed.cr), observed), observed.now)
+
+
+def plan_document(plan: ReconcilePlan) -> dict[str, Any]:
+    """The plan as ``render`` and ``simulate --plans`` print it (YAML-ready)."""
+    document: dict[str, Any] = {"cr": plan.cr}
+    if plan.gated:
+        document["gated"] = "the box's when/or conditions do not hold: nothing is applied"
+        return document
+    document["labels"] = dict(plan.labels or {})
+    if plan.needs_finalizer:
+        document["finalizer"] = "held before the children are created (one cannot be owned)"
+    document["children"] = [
+        {
+            "phase": child.phase,
+            "apply": "every reconcile" if child.reconcile else "create when absent",
+            "manifest": child.manifest,
+        }
+        for child in plan.children or ()
+        if child.present
+    ]
+    document["absent"] = [
+        {
+            "phase": child.phase,
+            "kind": child.kind,
+            "name": child.name,
+            "namespace": child.namespace,
+            "why": _absent_reason(child.phase),
+        }
+        for child in plan.children or ()
+        if not child.present
+    ]
+    document["status"] = plan.status
+    document["events"] = [
+        {
+            "type": event.type,
+            "reason": event.reason,
+            "message": event.message or "what the apply wrote",
+            "when": "the apply wrote something",
+        }
+        for event in plan.events
+    ]
+    document["requeueAfter"] = plan.requeue_after
+    if plan.error is not None:
+        document["error"] = str(plan.error)
+    return document
+
+
+def _box(crd: CrdEntry) -> OperatorBox:
+    if crd.operator_box is None:
+        raise ValueError(f"CRD {crd.key!r} has no operatorBox: nothing reconciles its CRs")
+    return crd.operator_box
+
+
+def _context(cr: Mapping[str, Any], observed: Observed) -> dict[str, Any]:
+    return build_context(
+        cr,
+        cross=observed.cross,
+        children=observed.children,
+        metrics=observed.metrics,
+        health=observed.health,
+    )
+
+
+def _outcome(box: OperatorBox, context: Mapping[str, Any], now: str | None) -> PlannedOutcome:
+    generation = int((context.get("metadata") or {}).get("generation") or 0)
+    try:
+        status = render_status(box, context, generation=generation, now=now)
+    except Exception as exc:
+        return PlannedOutcome(None, error=exc)
+    try:
+        return PlannedOutcome(status, _requeue_after(box, context))
+    except Exception as exc:
+        return PlannedOutcome(status, error=exc)
+
+
+def _requeue_after(box: OperatorBox, context: Mapping[str, Any]) -> float | None:
+    requeue = box.requeue
+    if requeue is None or requeue.after is None:
+        return None
+    if not conditions_hold(requeue.when, requeue.or_, context):
+        return None
+    text = requeue.after.render(context).strip()
+    if not text:
+        return None
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise RenderError(
+            f"requeue.after {text!r} is not a duration: {exc}",
+            where=requeue.after.where,
+            cr=_describe(context),
+        ) from None
+    return seconds if seconds > 0 else None
+
+
+def _describe(context: Mapping[str, Any]) -> str:
+    # How a requeue.after error has always named the CR (describe_cr differs for
+    # cluster-scoped CRs: no "/").
+    metadata = context.get("metadata") or {}
+    return f"{context.get('kind') or 'CR'} {metadata.get('namespace') or ''}/{metadata.get('name')}"
+
+
+def _label_owned(child: RenderedChild) -> bool:
+    """Is this child tied to its CR by the owner-uid label only (no ownerReference possible)?"""
+    if not child.present or child.manifest is None:
+        return False
+    metadata = child.manifest.get("metadata") or {}
+    return OWNER_UID_LABEL in (metadata.get("labels") or {}) and not metadata.get("ownerReferences")
+
+
+def _absent_reason(phase: str) -> str:
+    if phase == "onReconcile":
+        return "its when/or conditions do not hold: a reconcile deletes it if the CR owns it"
+    return "its when/or conditions do not hold: it is not created"
