@@ -4,6 +4,8 @@ import json
 
 import trio
 
+from k8s_objects import crd
+
 
 async def read_watch(client, url, params=None, *, count, timeout=5.0):
     """The first ``count`` events of a watch stream (fewer if it ends or times out).
@@ -67,26 +69,4 @@ class WatchCollector:
 
 def open_crd(plural, kind, *, group="example.com", scope="Namespaced"):
     """A minimal CRD whose one version keeps any field (no schema constraints)."""
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{plural}.{group}"},
-        "spec": {
-            "group": group,
-            "scope": scope,
-            "names": {"plural": plural, "singular": kind.lower(), "kind": kind},
-            "versions": [
-                {
-                    "name": "v1",
-                    "served": True,
-                    "storage": True,
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "x-kubernetes-preserve-unknown-fields": True,
-                        }
-                    },
-                }
-            ],
-        },
-    }
+    return crd(plural, kind, group=group, scope=scope)

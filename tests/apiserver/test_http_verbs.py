@@ -7,6 +7,8 @@ import pytest
 import trio
 from apiserver_helpers import read_watch
 
+from k8s_objects import crd, spec_schema
+
 CM = "/api/v1/namespaces/default/configmaps"
 DEPLOY = "/apis/apps/v1/namespaces/default/deployments"
 
@@ -31,42 +33,20 @@ def deployment(name, replicas=1, image="nginx"):
     }
 
 
-WIDGET_CRD = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "widgets.example.com"},
-    "spec": {
-        "group": "example.com",
-        "scope": "Namespaced",
-        "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
-        "versions": [
-            {
-                "name": "v1",
-                "served": True,
-                "storage": True,
-                "subresources": {"status": {}},
-                "schema": {
-                    "openAPIV3Schema": {
-                        "type": "object",
-                        "properties": {
-                            "spec": {
-                                "type": "object",
-                                "properties": {
-                                    "size": {"type": "integer", "minimum": 1},
-                                    "color": {"type": "string", "default": "blue"},
-                                },
-                            },
-                            "status": {
-                                "type": "object",
-                                "x-kubernetes-preserve-unknown-fields": True,
-                            },
-                        },
-                    }
-                },
-            }
-        ],
-    },
-}
+WIDGET_CRD = crd(
+    "widgets",
+    "Widget",
+    status=True,
+    schema=spec_schema(
+        {
+            "type": "object",
+            "properties": {
+                "size": {"type": "integer", "minimum": 1},
+                "color": {"type": "string", "default": "blue"},
+            },
+        }
+    ),
+)
 WIDGETS = "/apis/example.com/v1/namespaces/default/widgets"
 
 

@@ -9,6 +9,7 @@
 import base64
 from pathlib import Path
 
+from k8s_objects import crd
 from orkestra_trio.katalog import load_katalog
 from orkestra_trio.katalog.render import build_context, render_reconcile_children
 from orkestra_trio.runtime.health import HealthState
@@ -39,29 +40,7 @@ spec:
               spec: {port: logs}
 """
 
-MONITOR_CRD = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "monitors.monitoring.example.com"},
-    "spec": {
-        "group": "monitoring.example.com",
-        "scope": "Namespaced",
-        "names": {"kind": "Monitor", "plural": "monitors", "singular": "monitor"},
-        "versions": [
-            {
-                "name": "v1",
-                "served": True,
-                "storage": True,
-                "schema": {
-                    "openAPIV3Schema": {
-                        "type": "object",
-                        "x-kubernetes-preserve-unknown-fields": True,
-                    }
-                },
-            }
-        ],
-    },
-}
+MONITOR_CRD = crd("monitors", "Monitor", group="monitoring.example.com")
 
 
 def _katalog(tmp_path: Path) -> Path:

@@ -19,6 +19,8 @@ from typing import Any
 import httpx
 from kubectl_fetch import cached_kubectl_120
 
+from k8s_objects import crd
+
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
 
@@ -236,31 +238,8 @@ def simple_crd(
     group: str, kind: str, spec: dict[str, Any], status: dict[str, Any]
 ) -> dict[str, Any]:
     """A namespaced v1 CRD with a status subresource and the given spec/status schemas."""
-    plural = kind.lower() + "s"
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{plural}.{group}"},
-        "spec": {
-            "group": group,
-            "scope": "Namespaced",
-            "names": {"plural": plural, "singular": kind.lower(), "kind": kind},
-            "versions": [
-                {
-                    "name": "v1",
-                    "served": True,
-                    "storage": True,
-                    "subresources": {"status": {}},
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "properties": {"spec": spec, "status": status},
-                        }
-                    },
-                }
-            ],
-        },
-    }
+    schema = {"type": "object", "properties": {"spec": spec, "status": status}}
+    return crd(kind.lower() + "s", kind, group=group, schema=schema, status=True)
 
 
 def serve_crd(http: httpx.Client, crd: dict[str, Any]) -> str:

@@ -3,6 +3,7 @@
 import pytest
 import trio
 
+from k8s_objects import crd, spec_schema
 from orkestra_trio.apiserver import open_apiserver
 from orkestra_trio.kube import (
     ALL_NAMESPACES,
@@ -209,45 +210,19 @@ async def test_cluster_scoped_resources(kube):
     assert (await kube.get(CM, "in-team", namespace="team-x"))["metadata"]["name"] == "in-team"
 
 
-CRD = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "widgets.example.com"},
-    "spec": {
-        "group": "example.com",
-        "scope": "Namespaced",
-        "names": {
-            "plural": "widgets",
-            "singular": "widget",
-            "kind": "Widget",
-            "shortNames": ["wd"],
-        },
-        "versions": [
-            {
-                "name": "v1",
-                "served": True,
-                "storage": True,
-                "subresources": {"status": {}},
-                "schema": {
-                    "openAPIV3Schema": {
-                        "type": "object",
-                        "properties": {
-                            "spec": {
-                                "type": "object",
-                                "required": ["size"],
-                                "properties": {"size": {"type": "integer", "minimum": 1}},
-                            },
-                            "status": {
-                                "type": "object",
-                                "x-kubernetes-preserve-unknown-fields": True,
-                            },
-                        },
-                    }
-                },
-            }
-        ],
-    },
-}
+CRD = crd(
+    "widgets",
+    "Widget",
+    status=True,
+    short_names=("wd",),
+    schema=spec_schema(
+        {
+            "type": "object",
+            "required": ["size"],
+            "properties": {"size": {"type": "integer", "minimum": 1}},
+        }
+    ),
+)
 
 
 async def test_crd_created_later_is_found_by_the_mapper(kube):

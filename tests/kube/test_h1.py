@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
@@ -52,6 +53,17 @@ async def start_server(nursery: trio.Nursery, handler: Handler) -> tuple[int, li
     return listeners[0].socket.getsockname()[1], seen
 
 
+@asynccontextmanager
+async def serving(handler: Handler) -> AsyncIterator[tuple[H1Pool, list[bytes]]]:
+    """A pool against ``handler`` served on a free port, and the requests the server saw."""
+    async with trio.open_nursery() as nursery:
+        port, seen = await start_server(nursery, handler)
+        pool = H1Pool("127.0.0.1", port)
+        yield pool, seen
+        await pool.aclose()
+        nursery.cancel_scope.cancel()
+
+
 async def test_content_length_and_keep_alive_reuse() -> None:
     async def handler(stream: trio.SocketStream, request: bytes) -> bool:
         body = b'{"ok": true}'
@@ -60,9 +72,7 @@ async def test_content_length_and_keep_alive_reuse() -> None:
         )
         return True
 
-    async with trio.open_nursery() as nursery:
-        port, seen = await start_server(nursery, handler)
-        pool = H1Pool("127.0.0.1", port)
+    async with serving(handler) as (pool, seen):
         for _ in range(3):
             response = await pool.request(b"GET", b"/x?a=1", [(b"Accept", b"application/json")])
             assert response.status == 200
@@ -72,8 +82,6 @@ async def test_content_length_and_keep_alive_reuse() -> None:
         response = await pool.request(b"PATCH", b"/y", [], b"{}")
         await response.read()
         assert b"Content-Length: 2\r\n" in seen[-1] and seen[-1].endswith(b"\r\n\r\n{}")
-        await pool.aclose()
-        nursery.cancel_scope.cancel()
 
 
 async def test_chunked_body_streams_chunk_by_chunk() -> None:
@@ -83,9 +91,7 @@ async def test_chunked_body_streams_chunk_by_chunk() -> None:
         await stream.send_all(b"6\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\n")
         return True
 
-    async with trio.open_nursery() as nursery:
-        port, _ = await start_server(nursery, handler)
-        pool = H1Pool("127.0.0.1", port)
+    async with serving(handler) as (pool, _):
         response = await pool.request(b"GET", b"/", [])
         parts = [part async for part in response.chunks()]
         assert b"".join(parts) == b"hello world"
@@ -93,8 +99,6 @@ async def test_chunked_body_streams_chunk_by_chunk() -> None:
         response = await pool.request(b"GET", b"/", [])
         assert await response.read() == b"hello world"
         assert pool.connections_opened == 1
-        await pool.aclose()
-        nursery.cancel_scope.cancel()
 
 
 async def test_connection_close_and_bodiless_answers() -> None:
@@ -105,9 +109,7 @@ async def test_connection_close_and_bodiless_answers() -> None:
         await stream.send_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end")
         return False
 
-    async with trio.open_nursery() as nursery:
-        port, _ = await start_server(nursery, handler)
-        pool = H1Pool("127.0.0.1", port)
+    async with serving(handler) as (pool, _):
         response = await pool.request(b"DELETE", b"/", [])
         assert (response.status, await response.read()) == (204, b"")
         response = await pool.request(b"GET", b"/", [])
@@ -115,8 +117,6 @@ async def test_connection_close_and_bodiless_answers() -> None:
         response = await pool.request(b"GET", b"/", [])
         assert await response.read() == b"until the end"
         assert pool.connections_opened == 2  # the 204's connection was kept, the close one not
-        await pool.aclose()
-        nursery.cancel_scope.cancel()
 
 
 async def test_a_kept_connection_the_server_dropped_is_replaced() -> None:
@@ -126,16 +126,12 @@ async def test_a_kept_connection_the_server_dropped_is_replaced() -> None:
         await stream.send_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
         return False
 
-    async with trio.open_nursery() as nursery:
-        port, _ = await start_server(nursery, handler)
-        pool = H1Pool("127.0.0.1", port)
+    async with serving(handler) as (pool, _):
         for method in (b"GET", b"POST", b"GET"):
             response = await pool.request(method, b"/", [], b"{}" if method == b"POST" else b"")
             assert await response.read() == b"ok"
             await trio.sleep(0.05)  # let the close arrive (the pool checks before reuse)
         assert pool.connections_opened == 3
-        await pool.aclose()
-        nursery.cancel_scope.cancel()
 
 
 async def test_errors_are_httpx_errors() -> None:

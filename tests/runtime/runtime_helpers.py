@@ -16,6 +16,16 @@ JOB = ("batch/v1", "Job")
 WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
 
 
+def website(name: str, spec: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A Website CR of katalogs/website.yaml in ``default`` (one replica of nginx by default)."""
+    return {
+        "apiVersion": "demo.example.com/v1",
+        "kind": "Website",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": spec if spec is not None else {"replicas": 1, "image": "nginx:1.27"},
+    }
+
+
 async def eventually(
     probe: Callable[[], Awaitable[Any]], *, timeout: float = 10.0, what: str = "condition"
 ) -> Any:

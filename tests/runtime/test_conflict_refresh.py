@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import trio
-from runtime_helpers import DEPLOY, WEBSITE, eventually, holds
+from runtime_helpers import DEPLOY, WEBSITE, eventually, holds, website
 
 from orkestra_trio.kube import Conflict
 from orkestra_trio.runtime.runtime import open_runtime
@@ -14,15 +14,6 @@ from orkestra_trio.runtime.safe import DONE
 from orkestra_trio.web.view import metrics_of
 
 KATALOG = Path(__file__).parents[2] / "katalogs" / "website.yaml"
-
-
-def _site(name: str) -> dict:
-    return {
-        "apiVersion": "demo.example.com/v1",
-        "kind": "Website",
-        "metadata": {"name": name, "namespace": "default"},
-        "spec": {"replicas": 1, "image": "nginx:1.27"},
-    }
 
 
 async def test_a_conflict_is_not_a_failed_reconcile():
@@ -37,7 +28,7 @@ async def test_a_conflict_is_not_a_failed_reconcile():
         # The first patch of the new CR (its finalizer, sent with the cached
         # resourceVersion) meets a Conflict, as after an outage.
         faults.fail_next(1, verb="patch", resource="websites", status=409)
-        await rt.kube.create(_site("raced"))
+        await rt.kube.create(website("raced"))
         await eventually(
             lambda: rt.kube.get(DEPLOY, "raced", namespace="default"),
             timeout=20,
@@ -131,7 +122,7 @@ async def test_a_box_left_without_workers_gets_them_back():
         await eventually(
             lambda: holds(box.pool.size == workers), timeout=10, what="workers restored"
         )
-        await rt.kube.create(_site("after-restart"))
+        await rt.kube.create(website("after-restart"))
         await eventually(
             lambda: rt.kube.get(DEPLOY, "after-restart", namespace="default"),
             timeout=20,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import trio
 from runtime_helpers import WEBSITE, eventually, writes
+from runtime_helpers import website as site
 
 from orkestra_trio.kube import open_kube_client
 from orkestra_trio.runtime.runtime import open_runtime
@@ -14,12 +15,7 @@ KATALOG = Path(__file__).parents[2] / "katalogs" / "website.yaml"
 
 
 def website(name: str) -> dict:
-    return {
-        "apiVersion": "demo.example.com/v1",
-        "kind": "Website",
-        "metadata": {"name": name, "namespace": "default"},
-        "spec": {"replicas": 1, "pages": [{"name": "home", "content": "hi"}]},
-    }
+    return site(name, {"replicas": 1, "pages": [{"name": "home", "content": "hi"}]})
 
 
 async def test_no_request_at_all_when_nothing_drifted():

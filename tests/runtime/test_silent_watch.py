@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import trio
-from runtime_helpers import DEPLOY, WEBSITE, eventually, holds
+from runtime_helpers import DEPLOY, WEBSITE, eventually, holds, website
 
 from orkestra_trio.runtime.health import HealthState
 from orkestra_trio.runtime.runtime import open_runtime
@@ -21,15 +21,6 @@ from orkestra_trio.web.probes import readiness
 from orkestra_trio.web.view import RuntimeView
 
 KATALOG = Path(__file__).parents[2] / "katalogs" / "website.yaml"
-
-
-def _site(name: str) -> dict:
-    return {
-        "apiVersion": "demo.example.com/v1",
-        "kind": "Website",
-        "metadata": {"name": name, "namespace": "default"},
-        "spec": {"replicas": 1, "image": "nginx:1.27"},
-    }
 
 
 async def test_a_silent_watch_is_relisted_counted_and_shown():
@@ -44,7 +35,7 @@ async def test_a_silent_watch_is_relisted_counted_and_shown():
         assert box.watch_stalls == 0
 
         faults.stall_watches(True)
-        await rt.kube.create(_site("during-stall"))
+        await rt.kube.create(website("during-stall"))
         # Noticed within a bound tied to the bookmark interval (2 x 0.2 s, plus
         # the box's 1 s health check), not the old 120 s watchdog.
         await eventually(
@@ -72,7 +63,7 @@ async def test_a_silent_watch_is_relisted_counted_and_shown():
             what="the box sighted again once a watch delivers",
         )
         assert readiness(view.samples(), stopping=False)[0]
-        await rt.kube.create(_site("after-stall"))
+        await rt.kube.create(website("after-stall"))
         await eventually(
             lambda: rt.kube.get(DEPLOY, "after-stall", namespace="default"),
             timeout=10,
