@@ -1,4 +1,4 @@
-"""Kubernetes objects several test folders create, built in one place (CRDs for now).
+"""Kubernetes objects several test folders create, built in one place.
 
 Importable from any test: pytest puts ``tests/`` on ``sys.path`` for its conftest.
 """
@@ -41,4 +41,23 @@ def crd(
         "kind": "CustomResourceDefinition",
         "metadata": {"name": f"{plural}.{group}"},
         "spec": {"group": group, "scope": scope, "names": names, "versions": [version]},
+    }
+
+
+def deployment(
+    name: str, replicas: int = 1, image: str = "nginx:1.27", *, container: str = "web"
+) -> dict[str, Any]:
+    """A Deployment of one container whose Pods carry ``app: <name>``."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": container, "image": image}]},
+            },
+        },
     }

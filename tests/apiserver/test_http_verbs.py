@@ -7,6 +7,7 @@ import pytest
 import trio
 from apiserver_helpers import read_watch
 
+import k8s_objects
 from k8s_objects import crd, spec_schema
 
 CM = "/api/v1/namespaces/default/configmaps"
@@ -18,19 +19,7 @@ def configmap(name, **data):
 
 
 def deployment(name, replicas=1, image="nginx"):
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": "main", "image": image}]},
-            },
-        },
-    }
+    return k8s_objects.deployment(name, replicas, image, container="main")
 
 
 WIDGET_CRD = crd(

@@ -19,6 +19,8 @@ import pytest
 import yaml
 from conformance_helpers import ApiServerProcess, Kubectl, serve_crd, simple_crd, wait_until
 
+from k8s_objects import deployment
+
 pytestmark = pytest.mark.slow
 
 NS = "default"
@@ -28,22 +30,6 @@ DEPLOYMENTS = f"/apis/apps/v1/namespaces/{NS}/deployments"
 SERVICES = f"/api/v1/namespaces/{NS}/services"
 CONFIGMAPS = f"/api/v1/namespaces/{NS}/configmaps"
 MERGE = {"content-type": "application/merge-patch+json"}
-
-
-def deployment(name: str, replicas: int = 1, image: str = "nginx:1.27") -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": "web", "image": image}]},
-            },
-        },
-    }
 
 
 def created(http: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:

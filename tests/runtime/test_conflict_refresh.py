@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
@@ -16,14 +19,19 @@ from orkestra_trio.web.view import metrics_of
 KATALOG = Path(__file__).parents[2] / "katalogs" / "website.yaml"
 
 
-async def test_a_conflict_is_not_a_failed_reconcile():
-    async with open_runtime(KATALOG, embedded=True) as rt:
+@asynccontextmanager
+async def website_reconciled(**options: Any) -> AsyncIterator[tuple[Any, Any, Any]]:
+    """The Website Katalog running embedded, its sample CR reconciled: (runtime, faults, box)."""
+    async with open_runtime(KATALOG, embedded=True, **options) as rt:
         with trio.fail_after(15):
             await rt.wait_ready()
         assert rt.apiserver is not None
-        faults = rt.apiserver.faults
-        box = rt.box("website")
         await eventually(lambda: rt.kube.get(DEPLOY, "my-site", namespace="default"))
+        yield rt, rt.apiserver.faults, rt.box("website")
+
+
+async def test_a_conflict_is_not_a_failed_reconcile():
+    async with website_reconciled() as (rt, faults, box):
         before = metrics_of(box).reconcile_errors_total
         # The first patch of the new CR (its finalizer, sent with the cached
         # resourceVersion) meets a Conflict, as after an outage.
@@ -76,13 +84,7 @@ async def test_the_second_conflict_counts_on_the_fresh_object():
 async def test_no_reconcile_from_a_stale_cache_after_an_outage():
     """While the CR watch fails the box pauses; after it, the CR changed meanwhile is
     reconciled from the fresh object, without a single failed reconcile."""
-    async with open_runtime(KATALOG, embedded=True, bookmark_interval=0.5) as rt:
-        with trio.fail_after(15):
-            await rt.wait_ready()
-        assert rt.apiserver is not None
-        faults = rt.apiserver.faults
-        box = rt.box("website")
-        await eventually(lambda: rt.kube.get(DEPLOY, "my-site", namespace="default"))
+    async with website_reconciled(bookmark_interval=0.5) as (rt, faults, box):
         before = metrics_of(box).reconcile_errors_total
 
         # The outage: every watch and list of Websites fails, open streams end.
