@@ -3,25 +3,14 @@
 import httpx
 import trio
 
+from k8s_objects import deployment
 from orkestra_trio.apiserver import open_apiserver
 
 MERGE = {"content-type": "application/merge-patch+json"}
 
 
 def workload(kind, name, replicas):
-    return {
-        "apiVersion": "apps/v1",
-        "kind": kind,
-        "metadata": {"name": name},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": "c", "image": "nginx"}]},
-            },
-        },
-    }
+    return {**deployment(name, replicas, "nginx", container="c"), "kind": kind}
 
 
 async def wait_status(client, url, predicate, timeout=3.0):

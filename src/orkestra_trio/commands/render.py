@@ -115,8 +115,13 @@ def _render(args: argparse.Namespace) -> int:
     deleting = render_children(box, context, phase="onDelete")
     document: dict[str, Any] = {"crd": crd.key, **plan_document(plan)}
     document["onDelete"] = [child.manifest for child in deleting if child.present]
-    print(yaml.dump(document, Dumper=_Dumper, sort_keys=False, default_flow_style=False), end="")
+    print(to_yaml(document), end="")
     return 0
+
+
+def to_yaml(document: Any) -> str:
+    """A plan document as ``render`` and ``simulate --plans`` print it: block YAML, keys in order."""
+    return str(yaml.dump(document, Dumper=_Dumper, sort_keys=False, default_flow_style=False))
 
 
 def _did_you_mean(word: str, choices: Iterable[str]) -> str:

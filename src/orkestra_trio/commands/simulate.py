@@ -239,15 +239,13 @@ def _keep_plan(
 
 def _plan_lines(plans: Mapping[tuple[str, str, str], Any]) -> list[str]:
     """Each CR's last plan of the cycle, as ``render`` prints a plan (YAML, indented)."""
-    import yaml
-
+    from orkestra_trio.commands.render import to_yaml
     from orkestra_trio.katalog.plan import plan_document
 
     lines = []
     for (box, _namespace, _name), plan in sorted(plans.items()):
         lines.append(f"plan of box {box} for {plan.cr}:")
-        text = yaml.safe_dump(plan_document(plan), sort_keys=False, default_flow_style=False)
-        lines.extend(f"  {line}" for line in text.splitlines())
+        lines.extend(f"  {line}" for line in to_yaml(plan_document(plan)).splitlines())
     return lines
 
 
