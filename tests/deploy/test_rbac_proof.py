@@ -35,6 +35,7 @@ from orkestra_trio.katalog import load_katalogs
 from orkestra_trio.kube import load_kubeconfig, open_kube_client
 from orkestra_trio.kube.config import SERVICE_ACCOUNT_DIR_ENV
 from orkestra_trio.runtime.crdinstall import read_objects
+from runtime_banner import read_http_url
 
 KATALOGS = Path(__file__).parents[2] / "katalogs"
 BUNDLED = ["website.yaml", "cross-same-binary.yaml", "oncop-loader.yaml", "oncop-processor.yaml"]
@@ -189,7 +190,7 @@ async def run_as_pod(
     lines: list[str] = []
     try:
         assert process.stdout is not None
-        url = await _read_http_line(process.stdout, lines)
+        url = await read_http_url(process.stdout, lines)
         yield Pod(process, url, lines, token)
         process.send_signal(signal.SIGTERM)
         with trio.fail_after(30):
@@ -200,22 +201,6 @@ async def run_as_pod(
             process.kill()
             await process.wait()
         stderr.close()
-
-
-async def _read_http_line(stream: Any, lines: list[str]) -> str:
-    buffer = b""
-    with trio.fail_after(30):
-        while True:
-            chunk = await stream.receive_some(4096)
-            if not chunk:
-                raise AssertionError(f"the runtime exited during start-up: {lines}")
-            buffer += chunk
-            *complete, buffer = buffer.split(b"\n")
-            for raw in complete:
-                line = raw.decode()
-                lines.append(line)
-                if line.startswith("http: "):
-                    return "http://" + line.split()[1].removeprefix("http://")
 
 
 async def _eventually(check: Callable[[], Any], what: str, timeout: float = READY_WITHIN) -> Any:

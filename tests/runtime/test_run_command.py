@@ -14,6 +14,7 @@ import pytest
 import trio
 
 from orkestra_trio.cli import main
+from runtime_banner import read_banner
 
 ROOT = Path(__file__).parents[2]
 KATALOG = ROOT / "katalogs" / "website.yaml"
@@ -27,25 +28,6 @@ metadata:
 spec:
   replicas: 1
 """
-
-
-async def _read_banner(stream, lines: list[str]) -> dict[str, str]:
-    """Read the start-up lines until the http: line; returns key -> value."""
-    buffer = b""
-    banner: dict[str, str] = {}
-    with trio.fail_after(20):
-        while "http" not in banner:
-            chunk = await stream.receive_some(4096)
-            if not chunk:
-                raise AssertionError(f"the runtime exited during start-up: {lines}")
-            buffer += chunk
-            *complete, buffer = buffer.split(b"\n")
-            for raw in complete:
-                line = raw.decode()
-                lines.append(line)
-                key, _, value = line.partition(": ")
-                banner[key] = value
-    return banner
 
 
 @pytest.mark.slow
@@ -71,7 +53,7 @@ async def test_run_website_then_kubectl_apply_then_sigterm(tmp_path):
     )
     lines: list[str] = []
     try:
-        banner = await _read_banner(process.stdout, lines)
+        banner = await read_banner(process.stdout, lines, timeout=20)
         assert banner["kubeconfig"] == str(kubeconfig)
         assert banner["box website"].startswith("Website.demo.example.com/v1, 2 workers")
         http_url = banner["http"].split()[0]

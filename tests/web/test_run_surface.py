@@ -12,18 +12,7 @@ import pytest
 import trio
 from web_helpers import CROSS_SAME_BINARY, eventually
 
-
-async def read_http_url(stream) -> str:
-    buffer = b""
-    with trio.fail_after(30):
-        while True:
-            chunk = await stream.receive_some(4096)
-            if not chunk:
-                raise AssertionError(f"the runtime exited during start-up: {buffer!r}")
-            buffer += chunk
-            for line in buffer.decode().splitlines():
-                if line.startswith("http: "):
-                    return line.split()[1]
+from runtime_banner import read_http_url
 
 
 @pytest.mark.slow
