@@ -5,7 +5,14 @@ from pathlib import Path
 import yaml
 
 from orkestra_trio.katalog import load_katalogs
-from orkestra_trio.katalog.plan import Observed, plan_document, plan_outcome, plan_reconcile
+from orkestra_trio.katalog.plan import (
+    ON_NEW_MESSAGE,
+    Observed,
+    plan_document,
+    plan_failure,
+    plan_outcome,
+    plan_reconcile,
+)
 from orkestra_trio.katalog.render import RenderError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,3 +106,19 @@ def test_outcome_follows_the_children_seen_after_writes(tmp_path):
     outcome = plan_outcome(crd, Observed(cr, children=[child], now=NOW))
     assert outcome.status == plan.status
     assert outcome.error is None
+
+
+def test_failure_plan_says_ready_false_and_keeps_the_declared_fields(tmp_path):
+    crd, cr, _ = shop_plan(tmp_path, {"open": "true", "size": "3"})
+    cr["status"] = {"size": 3}
+    plan = plan_failure(crd, Observed(cr, now=NOW), "it broke")
+    ready = next(c for c in plan.status["conditions"] if c["type"] == "Ready")
+    assert (ready["status"], ready["message"], ready["lastTransitionTime"]) == (
+        "False",
+        "it broke",
+        NOW,
+    )
+    assert plan.status["size"] == 3
+    assert [(e.type, e.reason, e.message, e.when) for e in plan.events] == [
+        ("Warning", "ShopReconcileError", "it broke", ON_NEW_MESSAGE)
+    ]

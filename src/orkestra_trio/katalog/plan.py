@@ -6,7 +6,8 @@ status needs, and returns a :class:`ReconcilePlan`: the CR labels to set,
 whether the CR must carry the finalizer first, the children to apply, the
 status to write, the Events to post and when to reconcile again. It reads
 nothing and writes nothing. The runtime (``runtime/pipeline.py``) applies
-the plan (deciding what is unchanged against its caches), ``render`` prints
+the plan (deciding what is unchanged against its caches; a reconcile that
+fails applies :func:`plan_failure` instead), ``render`` prints
 it for a CR given in files, and ``simulate --plans`` prints the plans the
 runtime applied, through :func:`plan_document` for both.
 
@@ -43,9 +44,15 @@ from orkestra_trio.katalog.render import (
 WRITES_SUMMARY = ""
 
 
+#: ``PlannedEvent.when``: posted when applying the plan wrote something.
+ON_WRITES = "the apply wrote something"
+#: ``PlannedEvent.when``: posted when the message differs from the one the CR was last told.
+ON_NEW_MESSAGE = "its message is new for the CR"
+
+
 @attrs.frozen
 class PlannedEvent:
-    """An Event the plan posts on its CR, only when applying the plan wrote something.
+    """An Event the plan posts on its CR, under the condition ``when`` (the runtime knows it).
 
     ``message`` empty: the apply's summary of what it wrote (known once applied).
     """
@@ -53,6 +60,7 @@ class PlannedEvent:
     type: str
     reason: str
     message: str = WRITES_SUMMARY
+    when: str = ON_WRITES
 
 
 @attrs.frozen
@@ -151,6 +159,22 @@ def plan_outcome(crd: CrdEntry, observed: Observed) -> PlannedOutcome:
     return _outcome(box, _context(normalized(crd, observed.cr), observed), observed.now)
 
 
+def plan_failure(crd: CrdEntry, observed: Observed, message: str) -> ReconcilePlan:
+    """The plan that reports a failed reconcile on the CR: Ready=False with ``message`` (the
+    declared status fields keep their values) and a Warning Event, posted once per new message.
+
+    It reads the CR alone: whatever failed may have been in what was read for it.
+    """
+    box = _box(crd)
+    context = build_context(observed.cr)
+    generation = int((context.get("metadata") or {}).get("generation") or 0)
+    status = render_status(box, context, generation=generation, error=message, now=observed.now)
+    warning = PlannedEvent(
+        "Warning", f"{crd.api_types.kind}ReconcileError", message, when=ON_NEW_MESSAGE
+    )
+    return ReconcilePlan(cr=describe_cr(context), status=status, events=(warning,))
+
+
 def plan_document(plan: ReconcilePlan) -> dict[str, Any]:
     """The plan as ``render`` and ``simulate --plans`` print it (YAML-ready)."""
     document: dict[str, Any] = {"cr": plan.cr}
@@ -186,7 +210,7 @@ def plan_document(plan: ReconcilePlan) -> dict[str, Any]:
             "type": event.type,
             "reason": event.reason,
             "message": event.message or "what the apply wrote",
-            "when": "the apply wrote something",
+            "when": event.when,
         }
         for event in plan.events
     ]

@@ -59,6 +59,7 @@ from orkestra_trio.katalog.plan import (
     Observed,
     PlannedOutcome,
     ReconcilePlan,
+    plan_failure,
     plan_outcome,
     plan_reconcile,
 )
@@ -68,7 +69,6 @@ from orkestra_trio.katalog.render import (
     build_context,
     normalized,
     render_children,
-    render_status,
     utc_timestamp,
 )
 from orkestra_trio.kube import (
@@ -566,12 +566,11 @@ class ReconcilePipeline:
         else:
             message = describe_exception(exc)
         with trio.move_on_after(ERROR_REPORT_DEADLINE):
+            plan: ReconcilePlan | None = None
             try:
-                generation = int((cr.get("metadata") or {}).get("generation") or 0)
-                status = render_status(
-                    self.box, build_context(cr), generation=generation, error=message
-                )
-                if await write_status(self.kube, self.cr_info, cr, status) is not None:
+                plan = plan_failure(self.crd, Observed(cr, now=utc_timestamp()), message)
+                assert plan.status is not None
+                if await write_status(self.kube, self.cr_info, cr, plan.status) is not None:
                     self.writes += 1
             except Exception as report_exc:  # the original failure is what matters
                 logger.warning(
@@ -584,7 +583,10 @@ class ReconcilePipeline:
             key = object_key(cr)
             if self._errors.get(key) != message:
                 self._errors[key] = message
-                await self.events.reconcile_error(cr, message)
+                if plan is None:  # the report's plan failed: say it all the same
+                    await self.events.reconcile_error(cr, message)
+                for event in plan.events if plan is not None else ():
+                    await self.events.planned(cr, event, message)
 
 
 def child_finished(obj: Mapping[str, Any]) -> bool:
