@@ -69,6 +69,8 @@ def test_every_child_carries_owner_labels_and_a_controller_owner_reference():
         "tier": "web",
         "app.kubernetes.io/managed-by": "orkestra",
         "orkestra.orkspace.io/owner": "my-site",
+        # The box that made it, by its CR's kind and group: each box caches its own.
+        "orkestra.orkspace.io/box": "website.demo.example.com",
     }
     assert metadata["ownerReferences"] == [
         {
@@ -367,3 +369,14 @@ def test_workloads_and_services_always_agree(child, owner, replicas, as_text, po
         assert service["spec"]["selector"] == spec["selector"]["matchLabels"]
         assert service["spec"]["ports"][0]["targetPort"] == port
         assert manifest["metadata"]["labels"]["orkestra.orkspace.io/owner"] == owner
+
+
+def test_the_box_label_fits_a_label_value_whatever_the_group():
+    from orkestra_trio.katalog.manifests import box_label_value
+
+    assert box_label_value("demo.example.com/v1", "Website") == "website.demo.example.com"
+    assert box_label_value("v1", "Thing") == "thing"
+    long = box_label_value("a-very-long-group-name-for-an-api.with-many.parts.example.com/v1", "K")
+    assert len(long) <= 63 and long.startswith("k.")
+    other = box_label_value("a-very-long-group-name-for-an-api.with-many.parts.example.org/v1", "K")
+    assert other != long  # two long groups stay apart

@@ -18,7 +18,9 @@ live here because only this module knows the Kubernetes field types:
   (env values, ConfigMap data, resource quantities) stay text. Objects of the
   ``custom`` group are passed through untouched: their schema is unknown here.
 * **Ownership.** Every child carries the labels ``app.kubernetes.io/managed-by:
-  orkestra`` and ``orkestra.orkspace.io/owner: <cr name>`` and, when the CR has
+  orkestra``, ``orkestra.orkspace.io/owner: <cr name>`` and
+  ``orkestra.orkspace.io/box: <kind>.<group>`` (each box caches only the
+  children with its own box label) and, when the CR has
   a uid and Kubernetes allows it (same namespace, or a cluster-scoped owner), a
   controller ownerReference to the CR.
 """
@@ -26,6 +28,7 @@ live here because only this module knows the Kubernetes field types:
 from __future__ import annotations
 
 import base64
+import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -43,6 +46,8 @@ OWNER_LABEL = "orkestra.orkspace.io/owner"
 OWNER_UID_LABEL = "orkestra.orkspace.io/owner-uid"
 OWNER_NAMESPACE_ANNOTATION = "orkestra.orkspace.io/owner-namespace"
 NAME_LABEL = "app.kubernetes.io/name"
+#: Which box (CRD) made a child: each box caches only its own children, by this label.
+BOX_LABEL = "orkestra.orkspace.io/box"
 
 # Fields Kubernetes types as integers, wherever they appear in a built-in spec.
 _INT_FIELDS = frozenset(
@@ -160,9 +165,27 @@ def pod_labels(child_name: str, owner_name: str) -> dict[str, str]:
     return {NAME_LABEL: child_name, OWNER_LABEL: owner_name}
 
 
-def owner_labels(owner_name: str) -> dict[str, str]:
+def owner_labels(owner: Owner) -> dict[str, str]:
     """The labels every child carries; the runtime lists a CR's children by them."""
-    return {MANAGED_BY_LABEL: MANAGED_BY_VALUE, OWNER_LABEL: owner_name}
+    labels = {MANAGED_BY_LABEL: MANAGED_BY_VALUE, OWNER_LABEL: owner.name}
+    if owner.kind:
+        labels[BOX_LABEL] = box_label_value(owner.api_version, owner.kind)
+    return labels
+
+
+def box_label_value(api_version: str, kind: str) -> str:
+    """The :data:`BOX_LABEL` value of the box of CRs of ``kind``: ``<kind>.<group>``.
+
+    One box per CRD, so the CR's kind and group name the box across runtimes
+    and Katalogs. A label value holds 63 characters: a longer one keeps the
+    kind and a hash of the group.
+    """
+    group = api_version.rpartition("/")[0]
+    value = f"{kind.lower()}.{group}" if group else kind.lower()
+    if len(value) <= 63:
+        return value
+    digest = hashlib.sha256(group.encode()).hexdigest()[:10]
+    return f"{kind.lower()[:52]}.{digest}"
 
 
 def group_api(group: str) -> tuple[str, str]:
@@ -689,7 +712,7 @@ def _set_metadata(
     labels.update(_text_map(entry.get("labels") or {}, "labels"))
     # Ours last: the runtime finds a CR's children by these, so users may not
     # override them.
-    labels.update(owner_labels(owner.name))
+    labels.update(owner_labels(owner))
     metadata["labels"] = labels
     annotations = {**_text_map(metadata.get("annotations") or {}, "metadata.annotations")}
     annotations.update(_text_map(entry.get("annotations") or {}, "annotations"))

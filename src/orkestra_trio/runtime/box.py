@@ -36,11 +36,17 @@ from typing import Any
 import trio
 
 from orkestra_trio.katalog import RESOURCE_GROUPS, CrdEntry, Text
-from orkestra_trio.katalog.manifests import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from orkestra_trio.katalog.manifests import (
+    BOX_LABEL,
+    MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
+    box_label_value,
+)
 from orkestra_trio.katalog.model import Watch
 from orkestra_trio.katalog.plan import ReconcilePlan
 from orkestra_trio.kube import KubeClient, KubeError, NotFound
 
+from .adoption import adopt_children
 from .autoscale import Autoscaler
 from .budget import EVENT_BURST, EVENT_RATE, RETRY_BURST, RETRY_RATE, TokenBucket
 from .events import BoxEvents
@@ -62,8 +68,15 @@ logger = logging.getLogger(__name__)
 #: Seconds between looks at the informers' errors (shown in the box's health).
 SYNC_ERROR_CHECK = 1.0
 
-#: Children are listed and watched by this label: one informer per kind for all boxes.
+#: Children are listed and watched by these labels: managed by orkestra, and made by
+#: this box (:data:`BOX_LABEL`), so that each box caches its own children only.
 CHILD_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"
+
+
+def box_child_selector(crd: CrdEntry) -> str:
+    """The label selector of the box's child informers."""
+    types = crd.api_types
+    return f"{CHILD_SELECTOR},{BOX_LABEL}={box_label_value(types.api_version, types.kind)}"
 
 
 def child_kinds(crd: CrdEntry) -> list[tuple[str, str]]:
@@ -190,6 +203,8 @@ class Box:
         self.pool: WorkerPool[ObjectKey] | None = None
         self.cr_informer: Informer | None = None
         self.child_informers: dict[tuple[str, str], Informer] = {}
+        #: Children of an earlier version labelled yet (once per box, not per restart).
+        self._adopted = False
         self.paused = False
         # Cancels the box while it is still starting (waiting for dependencies or
         # informers): a stop must not wait for a start that may never come.
@@ -255,6 +270,8 @@ class Box:
             self.pool.resize(self.workers)
         for informer in (self.cr_informer, *self.child_informers.values()):
             await self._wait_synced(informer)
+        if not self._adopted:
+            await self._adopt_children()
         for key in self.cr_informer.keys():  # noqa: SIM118 (a list copy)
             self.queue.add(key)
         self.health.mark_synced()
@@ -273,6 +290,25 @@ class Box:
             finally:
                 self._working = False
             nursery.cancel_scope.cancel()
+
+    async def _adopt_children(self) -> None:
+        """Once per box: label the children an earlier version made (:mod:`.adoption`)."""
+        assert self.cr_informer is not None
+        types = self.crd.api_types
+        uids = {
+            str((obj.get("metadata") or {}).get("uid") or "") for obj in self.cr_informer.objects()
+        }
+        await adopt_children(
+            self.kube,
+            list(self.child_informers),
+            cr_api_version=types.api_version,
+            cr_kind=types.kind,
+            cr_uids=uids,
+            box_label=box_label_value(types.api_version, types.kind),
+            box=self.name,
+            namespace=self.registry.namespace,
+        )
+        self._adopted = True
 
     async def _wait_synced(self, informer: Informer) -> None:
         """Wait for the informer's first list; meanwhile its errors show in the box's health."""
@@ -339,7 +375,7 @@ class Box:
         for api_version, kind in child_kinds(self.crd):
             try:
                 informer = await self.registry.informer(
-                    (api_version, kind), label_selector=CHILD_SELECTOR
+                    (api_version, kind), label_selector=box_child_selector(self.crd)
                 )
             except NotFound:
                 # A custom child whose CRD the cluster lacks: the box still runs,

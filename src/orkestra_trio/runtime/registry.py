@@ -3,8 +3,11 @@
 Three jobs, all about sharing without coupling:
 
 * **Informers.** One informer per (kind, namespace, label selector), started
-  in the registry's own nursery and shared by every box that needs it: two
-  boxes whose children are Deployments share one Deployment watch.
+  in the registry's own nursery, which owns every informer's lifetime. A
+  box's child informers select its own children by the box label, so two
+  boxes with Deployment children each have their own Deployment cache (the
+  seed: boxes share no informer caches); a CRD's informer is its box's, and
+  other boxes only read it through ``cross:``.
 * **Boxes.** A reference to every box, for health pages and for ``cross:``
   reads. Boxes never reference each other; they go through the registry.
 * **Cross reads.** A same-process ``cross:`` entry is an in-memory lookup in
