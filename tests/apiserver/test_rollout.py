@@ -154,3 +154,21 @@ def test_same_template_is_equality_of_the_normalized_templates(a, b):
     """The in-place walk answers exactly what comparing normalized copies answers."""
     expected = rollout._without_hash(a) == rollout._without_hash(b)
     assert rollout.same_template({"spec": {"template": a}}, {"spec": {"template": b}}) == expected
+
+
+def test_same_template_remembers_stored_versions_only():
+    def stored(uid, version, generation, image):
+        return {
+            "metadata": {"uid": uid, "resourceVersion": version, "generation": generation},
+            "spec": {"template": {"spec": {"containers": [{"name": "c", "image": image}]}}},
+        }
+
+    rs = stored("rs", "5", 1, "nginx:1")
+    assert rollout.same_template(rs, stored("d", "7", 1, "nginx:1"))
+    # The Deployment's next version (or an update in flight: new generation, old version).
+    assert not rollout.same_template(rs, stored("d", "9", 2, "nginx:2"))
+    assert not rollout.same_template(rs, stored("d", "7", 2, "nginx:2"))
+    # Objects never stored are compared each time.
+    fresh = {"spec": rs["spec"]}
+    assert rollout.same_template(fresh, stored("d", "7", 1, "nginx:1"))
+    assert not rollout.same_template(fresh, {"spec": stored("d", "7", 1, "nginx:2")["spec"]})
