@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import trio
 
-from orkestra_trio.kube import NotFound
+from orkestra_trio.kube import KubeClient, NotFound, open_kube_client
+from orkestra_trio.runtime.runtime import Runtime, open_runtime
 
 WEBSITE = ("demo.example.com/v1", "Website")
 DEPLOY = ("apps/v1", "Deployment")
@@ -47,6 +50,16 @@ async def eventually(
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
+async def absent(kube: Any, ref: Any, name: str, namespace: str | None = "default") -> bool:
+    """A probe for :func:`eventually`: the object is gone from the server (a 404), not merely
+    marked for deletion."""
+    try:
+        await kube.get(ref, name, namespace=namespace)
+    except NotFound:
+        return True
+    return False
+
+
 async def holds(value: Any) -> Any:
     """A probe for :func:`eventually` over in-memory state: ``eventually(lambda: holds(x == 1))``."""
     return value
@@ -62,3 +75,14 @@ def ready_condition(obj: dict[str, Any]) -> dict[str, Any] | None:
 def writes(counter: Any) -> dict[tuple[str, str], int]:
     """The write requests of an API server's request counter."""
     return {key: n for key, n in counter.items() if key[0] in WRITE_VERBS}
+
+
+@asynccontextmanager
+async def running(folder: Path, katalog: str) -> AsyncIterator[tuple[Runtime, KubeClient]]:
+    """The runtime of ``katalog`` (its text) on the embedded server, ready, and a client of it."""
+    path = folder / "katalog.yaml"
+    path.write_text(katalog)
+    async with open_runtime(path, embedded=True) as rt, open_kube_client(rt.server_url) as kube:
+        with trio.fail_after(10):
+            await rt.wait_ready()
+        yield rt, kube

@@ -8,13 +8,11 @@ the CR, prunes them, and deletes them under the finalizer when the CR goes.
 
 from __future__ import annotations
 
-import trio
-from runtime_helpers import eventually
+from runtime_helpers import absent, eventually, running
 
 from orkestra_trio.katalog.manifests import OWNER_NAMESPACE_ANNOTATION, OWNER_UID_LABEL
-from orkestra_trio.kube import NotFound, open_kube_client
+from orkestra_trio.kube import NotFound
 from orkestra_trio.runtime.pipeline import FINALIZER
-from orkestra_trio.runtime.runtime import open_runtime
 
 KATALOG = """\
 apiVersion: orkestra.orkspace.io/v1
@@ -53,14 +51,7 @@ async def gone(kube, ref, name, namespace=None):
 
 
 async def test_children_elsewhere_are_mapped_pruned_and_deleted(tmp_path):
-    path = tmp_path / "far.yaml"
-    path.write_text(KATALOG)
-    async with (
-        open_runtime(path, embedded=True) as rt,
-        open_kube_client(rt.server_url) as kube,
-    ):
-        with trio.fail_after(10):
-            await rt.wait_ready()
+    async with running(tmp_path, KATALOG) as (_rt, kube):
         await kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shared"}})
         tenant = await kube.create(
             {
@@ -106,15 +97,8 @@ async def test_children_elsewhere_are_mapped_pruned_and_deleted(tmp_path):
         # Deleting the CR deletes them under the finalizer; the GC takes the local one.
         await kube.delete(TENANT, "acme", namespace="default")
 
-        async def cr_removed() -> bool:
-            # Not merely marked (gone() accepts a deletionTimestamp): our finalizer released.
-            try:
-                await kube.get(TENANT, "acme", namespace="default")
-            except NotFound:
-                return True
-            return False
-
-        await eventually(cr_removed, what="the CR removed")
+        # Not merely marked (gone() accepts a deletionTimestamp): our finalizer released.
+        await eventually(lambda: absent(kube, TENANT, "acme"), what="the CR removed")
         assert await gone(kube, CONFIGMAP, "acme-a", "shared")
         assert await gone(kube, NAMESPACE, "tenant-acme")
         await eventually(

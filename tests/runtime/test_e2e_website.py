@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import trio
-from runtime_helpers import DEPLOY, JOB, SERVICE, WEBSITE, eventually, ready_condition
+from runtime_helpers import DEPLOY, JOB, SERVICE, WEBSITE, absent, eventually, ready_condition
 
 from orkestra_trio.kube import NotFound, open_kube_client
 from orkestra_trio.runtime.pipeline import FINALIZER
@@ -107,26 +107,17 @@ async def test_website_lifecycle(runtime, kube):
         WEBSITE, "my-site", [{"op": "remove", "path": "/spec/host"}], namespace="default"
     )
 
-    async def ingress_gone():
-        try:
-            await kube.get(("networking.k8s.io/v1", "Ingress"), "my-site", namespace="default")
-        except NotFound:
-            return True
-        return False
-
-    await eventually(ingress_gone, what="the Ingress to be deleted")
+    await eventually(
+        lambda: absent(kube, ("networking.k8s.io/v1", "Ingress"), "my-site"),
+        what="the Ingress to be deleted",
+    )
 
     # Deleting the CR: onDelete runs under the finalizer, then the children go (GC).
     await kube.delete(WEBSITE, "my-site", namespace="default")
 
-    async def cr_gone():
-        try:
-            await kube.get(WEBSITE, "my-site", namespace="default")
-        except NotFound:
-            return True
-        return False
-
-    await eventually(cr_gone, what="the CR to go once its finalizer is removed")
+    await eventually(
+        lambda: absent(kube, WEBSITE, "my-site"), what="the CR to go once its finalizer is removed"
+    )
     job = await kube.get(JOB, "my-site-cleanup", namespace="default")
     assert job["spec"]["template"]["spec"]["containers"][0]["image"] == "busybox:1.36"
 

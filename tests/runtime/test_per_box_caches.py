@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import trio
-from runtime_helpers import eventually
+from runtime_helpers import absent, eventually, running
 
 from orkestra_trio.apiserver import open_apiserver
 from orkestra_trio.katalog import load_katalogs
 from orkestra_trio.katalog.manifests import BOX_LABEL
-from orkestra_trio.kube import NotFound, open_kube_client
+from orkestra_trio.kube import open_kube_client
 from orkestra_trio.runtime.crdinstall import install_crds
 from orkestra_trio.runtime.runtime import open_runtime
 
@@ -45,14 +45,7 @@ def cr(kind: str, name: str) -> dict:
 
 
 async def test_two_boxes_with_configmap_children_cache_only_their_own(tmp_path):
-    path = tmp_path / "two.yaml"
-    path.write_text(KATALOG)
-    async with (
-        open_runtime(path, embedded=True) as rt,
-        open_kube_client(rt.server_url) as kube,
-    ):
-        with trio.fail_after(10):
-            await rt.wait_ready()
+    async with running(tmp_path, KATALOG) as (rt, kube):
         for name in ("one", "two"):
             await kube.create(cr("Alpha", name), namespace="default")
             await kube.create(cr("Bravo", name), namespace="default")
@@ -126,11 +119,7 @@ async def test_children_an_earlier_version_made_are_adopted_not_duplicated(tmp_p
                 # Deleting the CR still takes its child (the garbage collector, by reference).
                 await kube.delete(("boxes.example.com/v1", "Alpha"), "old", namespace="default")
 
-                async def child_gone() -> bool:
-                    try:
-                        await kube.get(CONFIGMAP, "old-alpha", namespace="default")
-                    except NotFound:
-                        return True
-                    return False
-
-                await eventually(child_gone, what="the adopted child collected with its CR")
+                await eventually(
+                    lambda: absent(kube, CONFIGMAP, "old-alpha"),
+                    what="the adopted child collected with its CR",
+                )
