@@ -133,6 +133,7 @@ async def test_a_deleted_cr_forgets_its_backoff(tmp_path) -> None:
 async def test_the_event_budget_drops_warnings_never_normal_events() -> None:
     from orkestra_trio.apiserver import open_apiserver
     from orkestra_trio.runtime.events import BoxEvents
+    from orkestra_trio.runtime.metrics import BoxMetrics
 
     async with (
         open_apiserver(workload_simulation=False) as server,
@@ -142,12 +143,14 @@ async def test_the_event_budget_drops_warnings_never_normal_events() -> None:
             {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cr"}},
             namespace="default",
         )
-        events = BoxEvents(kube, "Site", budget=TokenBucket(rate=0.001, burst=2))
+        metrics = BoxMetrics()
+        events = BoxEvents(kube, "Site", budget=TokenBucket(rate=0.001, burst=2), metrics=metrics)
         for number in range(4):
             await events.reconcile_error(cm, f"failure {number}")
         for number in range(4):
             await events.reconciled(cm, f"created child {number}")
         assert (events.posted, events.dropped) == (6, 2)
+        assert metrics.snapshot().events_dropped_total == 2  # orkestra_box_events_dropped
         listed = await kube.list(("v1", "Event"), namespace="default")
         reasons = Counter(event["reason"] for event in listed.items)
         assert reasons == {"SiteReconcileError": 2, "SiteReconciled": 4}

@@ -184,7 +184,10 @@ class Box:
             self.name, weight=settings.weight, metrics=self.metrics
         )
         self.events = BoxEvents(
-            kube, crd.api_types.kind, budget=TokenBucket(EVENT_RATE, EVENT_BURST)
+            kube,
+            crd.api_types.kind,
+            budget=TokenBucket(EVENT_RATE, EVENT_BURST),
+            metrics=self.metrics,
         )
         self.events.on_forbidden = self.health.record_blocked
         self.supervisor = Supervisor(

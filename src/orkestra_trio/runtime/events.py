@@ -32,6 +32,7 @@ from orkestra_trio.katalog.plan import PlannedEvent
 from orkestra_trio.kube import EventRecorder, Forbidden, KubeClient, KubeError
 
 from .budget import TokenBucket
+from .metrics import BoxMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class BoxEvents:
         *,
         component: str = "orkestra",
         budget: TokenBucket | None = None,
+        metrics: BoxMetrics | None = None,
     ) -> None:
         self.kind = kind
         self.recorder = EventRecorder(kube, component)
@@ -74,8 +76,9 @@ class BoxEvents:
         self.budget = budget
         self.posted = 0
         self.failed = 0
-        #: Warning Events not posted because the box's budget was spent.
+        #: Warning Events not posted because the box's budget was spent (also in ``metrics``).
         self.dropped = 0
+        self.metrics = metrics
         #: Told when the cluster refuses an Event (RBAC): the box's health shows it,
         #: since no Event can.
         self.on_forbidden: Callable[[str], None] | None = None
@@ -121,6 +124,8 @@ class BoxEvents:
             and not self.budget.try_take(trio.current_time())
         ):
             self.dropped += 1
+            if self.metrics is not None:
+                self.metrics.events_dropped_total = self.dropped
             return
         if len(message) > MAX_MESSAGE:
             message = message[: MAX_MESSAGE - 3] + "..."

@@ -166,6 +166,8 @@ class BoxMetrics:
     cpu_seconds_total: float = 0.0
     api_requests_total: int = 0
     fair_share_waits_total: int = 0
+    #: Warning Events not posted because the box's Event budget was spent.
+    events_dropped_total: int = 0
     #: ``cross:`` reads made by this box's reconciles, by (source, result).
     cross_reads_total: dict[tuple[CrossSourceLabel, CrossResultLabel], int] = attrs.field(
         factory=dict
@@ -222,6 +224,7 @@ class BoxMetrics:
             cpu_seconds_total=self.cpu_seconds_total,
             api_requests_total=self.api_requests_total,
             fair_share_waits_total=self.fair_share_waits_total,
+            events_dropped_total=self.events_dropped_total,
             cross_reads_total=dict(self.cross_reads_total),
             cross_last=dict(self.cross_last),
             error_rate_percent=_percent(self.reconcile_errors_total, total),
@@ -265,6 +268,7 @@ class MetricsSnapshot:
     cpu_seconds_total: float = 0.0
     api_requests_total: int = 0
     fair_share_waits_total: int = 0
+    events_dropped_total: int = 0
 
     def oncop_metrics(self) -> dict[str, Any]:
         """The ``metrics`` object that ONCOP serves for a box (field names from ONCOP.md)."""

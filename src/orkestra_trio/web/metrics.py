@@ -152,6 +152,13 @@ SCALARS: tuple[
         "box",
         lambda s: s.metrics.fair_share_waits_total,
     ),
+    (
+        CounterMetricFamily,
+        "orkestra_box_events_dropped",
+        "Warning Events the box did not post because its Event budget was spent.",
+        "box",
+        lambda s: s.metrics.events_dropped_total,
+    ),
 )
 
 #: One histogram per box: (name, help, label, its cumulative buckets and sum).

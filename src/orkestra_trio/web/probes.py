@@ -80,6 +80,7 @@ def probe_routes(source: ProbeSource) -> list[Route]:
                 "cpuSeconds": round(sample.metrics.cpu_seconds_total, 3),
                 "apiRequests": sample.metrics.api_requests_total,
                 "fairShareWaits": sample.metrics.fair_share_waits_total,
+                "eventsDropped": sample.metrics.events_dropped_total,
             }
             for sample in samples
         }
