@@ -4,7 +4,8 @@ This is the edge that clients see: paths and query parameters as
 kube-apiserver spells them, Status bodies for every error, the status and
 scale subresources, patches of every content type, Table output for kubectl,
 and chunked watch streams flushed per event. The store does the bookkeeping;
-this module parses requests into store calls and serializes the answers.
+this module parses requests into store calls and serializes the answers
+(a watch's stream itself is watchstream.py).
 
 Speed matters on the read path: a GET answers the stored version's cached
 JSON bytes; a list joins cached bytes; a watch event's line is built once per
@@ -20,7 +21,6 @@ from contextlib import aclosing
 from typing import Any
 
 import attrs
-import trio
 import yaml
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
@@ -59,9 +59,10 @@ from orkestra_trio.apiserver.status import (
     resource_label,
     success_status,
 )
-from orkestra_trio.apiserver.store import Store, WatchStart
+from orkestra_trio.apiserver.store import Store
 from orkestra_trio.apiserver.strategy import now_rfc3339
-from orkestra_trio.apiserver.watch import BOOKMARK, ERROR, Change, Predicate
+from orkestra_trio.apiserver.watch import ERROR, Change, Predicate
+from orkestra_trio.apiserver.watchstream import WatchResponse
 from orkestra_trio.auth import user_of
 
 log = logging.getLogger(__name__)
@@ -81,8 +82,6 @@ _PATCH_TYPES = {
 # How long a watch stays open when the client sets no timeoutSeconds (kube picks
 # a random duration between 30 and 60 minutes).
 _DEFAULT_WATCH_SECONDS = 1800.0
-# Events coalesced into one chunk when a watcher has a backlog.
-_MAX_BATCH = 256
 
 VERSION_INFO = {
     "major": "1",
@@ -173,122 +172,6 @@ class _Target:
     namespace: str | None
     name: str | None
     subresource: str | None
-
-
-class WatchResponse(Response):
-    """A chunked stream of watch events, one JSON document per line.
-
-    Written as a raw ASGI response so that the stream owns its watcher: it
-    ends when the client goes away, when the server drains (the store ends
-    every watcher), on timeoutSeconds, or when the watcher fell behind.
-    """
-
-    def __init__(
-        self,
-        api: ApiApp,
-        kind: ResourceKind,
-        start: WatchStart,
-        *,
-        encode: Callable[[str, Change], bytes],
-        timeout: float,
-        bookmarks: bool,
-        initial_events_end: bool,
-    ) -> None:
-        super().__init__(status_code=200, media_type=JSON)
-        self._api = api
-        self._kind = kind
-        self._start = start
-        self._encode = encode
-        self._timeout = timeout
-        self._bookmarks = bookmarks
-        self._initial_events_end = initial_events_end
-
-    def _bookmark(self, revision: int, *, initial_end: bool = False) -> bytes:
-        metadata: dict[str, Any] = {"resourceVersion": str(revision)}
-        if initial_end:
-            metadata["annotations"] = {"k8s.io/initial-events-end": "true"}
-        obj = {"kind": self._kind.kind, "apiVersion": self._kind.api_version, "metadata": metadata}
-        return dumps({"type": BOOKMARK, "object": obj}) + b"\n"
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        watcher = self._start.watcher
-        try:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [
-                        (b"content-type", JSON.encode()),
-                        (b"cache-control", b"no-cache, private"),
-                    ],
-                }
-            )
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._watch_disconnect, receive, nursery.cancel_scope)
-                await self._pump(send)
-                nursery.cancel_scope.cancel()
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except OSError:
-            # The client went away mid-write.
-            pass
-        finally:
-            watcher.end("closed")
-
-    async def _watch_disconnect(self, receive: Receive, scope: trio.CancelScope) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                scope.cancel()
-                return
-
-    async def _send_chunk(self, send: Send, body: bytes) -> None:
-        faults = self._api.faults
-        if faults.stalled:
-            await faults.wait_unstalled()
-        await send({"type": "http.response.body", "body": body, "more_body": True})
-
-    async def _pump(self, send: Send) -> None:
-        start = self._start
-        encode = self._encode
-        if start.initial:
-            chunk: list[bytes] = []
-            for event_type, change in start.initial:
-                chunk.append(encode(event_type, change))
-                if len(chunk) >= _MAX_BATCH:
-                    await self._send_chunk(send, b"".join(chunk))
-                    chunk = []
-            if chunk:
-                await self._send_chunk(send, b"".join(chunk))
-        if self._initial_events_end:
-            await self._send_chunk(send, self._bookmark(start.revision, initial_end=True))
-        receive = start.watcher.receive
-        deadline = trio.current_time() + self._timeout
-        interval = self._api.bookmark_interval
-        store = self._api.store
-        while True:
-            now = trio.current_time()
-            if now >= deadline:
-                return
-            wake = min(deadline, now + interval) if self._bookmarks else deadline
-            item = None
-            with trio.move_on_at(wake):
-                try:
-                    item = await receive.receive()
-                except trio.EndOfChannel:
-                    return
-            if item is None:
-                if self._bookmarks and trio.current_time() < deadline:
-                    # The buffer is empty, so every change up to now has been sent.
-                    await self._send_chunk(send, self._bookmark(store.revision))
-                continue
-            lines = [encode(*item)]
-            while len(lines) < _MAX_BATCH:
-                try:
-                    more = receive.receive_nowait()
-                except (trio.WouldBlock, trio.EndOfChannel):
-                    break
-                lines.append(encode(*more))
-            await self._send_chunk(send, b"".join(lines))
 
 
 class ApiApp:
@@ -887,12 +770,14 @@ class ApiApp:
             line = dumps({"type": ERROR, "object": error.to_status()}) + b"\n"
             return _json_response(line)
         return WatchResponse(
-            self,
+            self.store,
+            self.faults,
             kind,
             start,
             encode=encode,
             timeout=timeout,
             bookmarks=bookmarks,
+            bookmark_interval=self.bookmark_interval,
             initial_events_end=bool(send_initial),
         )
 
