@@ -398,6 +398,8 @@ async def one_run(
         "cpu_s": cpu,
         "cpu_ms_per_cr": cpu * 1000 / n,
         "requests_per_cr": sum(requests.values()) / n,
+        # kopf posts one Event per CR: a fair comparison posts ours too (issue 13).
+        "events_per_cr": (requests[("create", "events")] + requests[("patch", "events")]) / n,
         "by_kind": by_kind,
         "rss_mib": rss,
         "server_cpu_s": server_cpu - server_cpu_before,
@@ -452,7 +454,8 @@ def main() -> None:
             results[contender].append(result)
             print(
                 f"run {run + 1} {contender:5s}: Ready {result['ready_s']:6.2f} s, "
-                f"CPU {result['cpu_s']:6.2f} s, {result['requests_per_cr']:5.2f} requests/CR, "
+                f"CPU {result['cpu_s']:6.2f} s, {result['requests_per_cr']:5.2f} requests/CR "
+                f"({result['events_per_cr']:.2f} Events), "
                 f"RSS {result['rss_mib']:5.0f} MiB, server CPU {result['server_cpu_s']:5.2f} s",
                 flush=True,
             )
@@ -469,6 +472,7 @@ def report(results: dict[str, list[dict[str, Any]]], n: int, runs: int) -> None:
         ("operator CPU until Ready (s)", "cpu_s", "{:9.2f}"),
         ("operator CPU per CR (ms)", "cpu_ms_per_cr", "{:9.2f}"),
         ("API requests per CR to Ready", "requests_per_cr", "{:9.2f}"),
+        ("  of which Events", "events_per_cr", "{:9.2f}"),
         ("writes/min when quiet", "quiet_writes_per_min", "{:9.1f}"),
         ("peak RSS (MiB)", "rss_mib", "{:9.0f}"),
         ("API server CPU (s)", "server_cpu_s", "{:9.2f}"),
