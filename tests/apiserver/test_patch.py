@@ -8,13 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from orkestra_trio.apiserver.kinds import builtin, kinds_from_crd
-from orkestra_trio.apiserver.patch import (
-    PatchError,
-    create_merge_patch,
-    json_patch,
-    merge_patch,
-    strategic_merge_patch,
-)
+from orkestra_trio.apiserver.patch import PatchError, create_merge_patch, json_patch, merge_patch
+from orkestra_trio.apiserver.strategicmerge import strategic_merge_patch
 
 DEPLOY = builtin("apps", "deployments")
 PODS = builtin("", "pods")

@@ -6,10 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orkestra_trio.apiserver.kinds import builtin
-from orkestra_trio.apiserver.patch import (
-    ApplyConflict,
-    PatchError,
+from orkestra_trio.apiserver.fieldmanager import (
     fields_v1,
     leaf_values,
     managed_fields_equivalent,
@@ -17,6 +14,8 @@ from orkestra_trio.apiserver.patch import (
     record_update_manager,
     server_side_apply,
 )
+from orkestra_trio.apiserver.kinds import builtin
+from orkestra_trio.apiserver.patch import ApplyConflict, PatchError
 from orkestra_trio.apiserver.schema import json_equal
 
 DEPLOY = builtin("apps", "deployments")

@@ -31,11 +31,13 @@ from starlette.types import Receive, Scope, Send
 from orkestra_trio.apiserver import (
     discovery,
     eventshapes,
+    fieldmanager,
     limits,
     openapi,
     openapi_v3,
     protobuf,
     reviews,
+    strategicmerge,
     tables,
 )
 from orkestra_trio.apiserver import patch as patching
@@ -898,7 +900,7 @@ class ApiApp:
             elif patch_type == "json":
                 patched = patching.json_patch(base, body)
             else:
-                patched = patching.strategic_merge_patch(base, body, kind)
+                patched = strategicmerge.strategic_merge_patch(base, body, kind)
         except patching.PatchError as exc:
             raise _patch_error(exc, kind, target.name) from exc
         if not isinstance(patched, dict):
@@ -940,7 +942,7 @@ class ApiApp:
             )
         live = None if current is None else json.loads(current.raw())
         try:
-            merged = patching.server_side_apply(
+            merged = fieldmanager.server_side_apply(
                 live,
                 body,
                 manager=manager,

@@ -24,8 +24,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from orkestra_trio.apiserver import patch as patching
-from orkestra_trio.apiserver import strategy
+from orkestra_trio.apiserver import fieldmanager, strategy
 from orkestra_trio.apiserver.kinds import BUILTIN_KINDS, ResourceKind, kinds_from_crd
 from orkestra_trio.apiserver.limits import check_object_size
 from orkestra_trio.apiserver.objects import Stored
@@ -806,7 +805,7 @@ def _record_manager(
     subresource: str = "",
 ) -> dict[str, Any]:
     """managedFields for a non-apply write, so a later apply can detect conflicts."""
-    return patching.record_update_manager(
+    return fieldmanager.record_update_manager(
         old,
         new,
         manager=manager,

@@ -21,8 +21,8 @@ from typing import Any
 
 from orkestra_trio.apiserver import builtin_fields
 from orkestra_trio.apiserver import schema as crd_schema
+from orkestra_trio.apiserver.fieldmanager import managed_fields_equivalent
 from orkestra_trio.apiserver.kinds import ResourceKind
-from orkestra_trio.apiserver.patch import managed_fields_equivalent
 from orkestra_trio.apiserver.registry import names
 from orkestra_trio.apiserver.registry.initial_status import initial_status
 from orkestra_trio.apiserver.selectors import SelectorError, label_selector_from_match
