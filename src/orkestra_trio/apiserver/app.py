@@ -49,6 +49,7 @@ from orkestra_trio.apiserver.faults import FaultInjector
 from orkestra_trio.apiserver.kinds import ResourceKind
 from orkestra_trio.apiserver.objects import Stored, dumps
 from orkestra_trio.apiserver.registry import podlogs
+from orkestra_trio.apiserver.registry.scale import scale_of, set_spec_replicas
 from orkestra_trio.apiserver.satokens import ServiceAccountTokens
 from orkestra_trio.apiserver.selectors import (
     SelectorError,
@@ -655,7 +656,7 @@ class ApiApp:
         assert target.name is not None
         stored = self.store.get(self._storage_kind(kind), target.namespace or "", target.name)
         if target.subresource == "scale":
-            return _json_response(dumps(_scale_of(kind, stored.obj)))
+            return _json_response(dumps(scale_of(kind, stored.obj)))
         if target.subresource == "log":
             return _pod_log(request, stored.obj)
         return self._object_response(request, kind, stored)
@@ -853,13 +854,13 @@ class ApiApp:
             )
         wanted_rv = (scale.get("metadata") or {}).get("resourceVersion")
         new_obj = json.loads(current.raw())
-        _set_path(new_obj, _scale_paths(kind)[0], replicas)
+        set_spec_replicas(new_obj, kind, replicas)
         if wanted_rv:
             new_obj["metadata"]["resourceVersion"] = wanted_rv
         stored = self.store.update(
             kind, target.namespace or "", target.name, new_obj, dry_run=dry_run
         )
-        return _json_response(dumps(_scale_of(kind, stored.obj)))
+        return _json_response(dumps(scale_of(kind, stored.obj)))
 
     async def _verb_patch(self, request: Request, target: _Target) -> Response:
         kind = target.kind
@@ -891,7 +892,7 @@ class ApiApp:
             return await self._apply(request, target, body, write)
         current = self.store.get(storage_kind, namespace, target.name)
         if target.subresource == "scale":
-            base: Any = _scale_of(kind, current.obj)
+            base: Any = scale_of(kind, current.obj)
         else:
             base = json.loads(self._present(kind, current))
         try:
@@ -1102,66 +1103,3 @@ def _manager_from_agent(request: Request) -> str | None:
     if not agent:
         return None
     return agent.split("/")[0][:128] or None
-
-
-# ----------------------------------------------------------------- scale
-
-
-def _scale_paths(kind: ResourceKind) -> tuple[str, str, str]:
-    """(spec replicas, status replicas, label selector) JSON paths for /scale."""
-    if kind.scale:
-        return (
-            str(kind.scale.get("specReplicasPath", ".spec.replicas")),
-            str(kind.scale.get("statusReplicasPath", ".status.replicas")),
-            str(kind.scale.get("labelSelectorPath", "")),
-        )
-    return (".spec.replicas", ".status.replicas", "")
-
-
-def _get_path(obj: Mapping[str, Any], path: str) -> Any:
-    cur: Any = obj
-    for part in path.strip(".").split("."):
-        if not isinstance(cur, Mapping):
-            return None
-        cur = cur.get(part)
-    return cur
-
-
-def _set_path(obj: dict[str, Any], path: str, value: Any) -> None:
-    parts = path.strip(".").split(".")
-    cur = obj
-    for part in parts[:-1]:
-        nxt = cur.get(part)
-        if not isinstance(nxt, dict):
-            nxt = {}
-            cur[part] = nxt
-        cur = nxt
-    cur[parts[-1]] = value
-
-
-def _selector_text(obj: Mapping[str, Any], kind: ResourceKind, path: str) -> str:
-    if path:
-        value = _get_path(obj, path)
-        return value if isinstance(value, str) else ""
-    match = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
-    return ",".join(f"{k}={v}" for k, v in sorted(match.items()))
-
-
-def _scale_of(kind: ResourceKind, obj: Mapping[str, Any]) -> dict[str, Any]:
-    spec_path, status_path, selector_path = _scale_paths(kind)
-    meta = obj["metadata"]
-    status: dict[str, Any] = {"replicas": _get_path(obj, status_path) or 0}
-    selector = _selector_text(obj, kind, selector_path)
-    if selector:
-        status["selector"] = selector
-    return {
-        "kind": "Scale",
-        "apiVersion": "autoscaling/v1",
-        "metadata": {
-            k: meta[k]
-            for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
-            if k in meta
-        },
-        "spec": {"replicas": _get_path(obj, spec_path) or 0},
-        "status": status,
-    }
