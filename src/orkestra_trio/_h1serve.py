@@ -266,6 +266,12 @@ class _Connection:
                     if head_bytes is None:
                         return
                     head = _parse_head(head_bytes)
+                    if (
+                        head.content_length is not None
+                        and head.content_length > self.server.max_body
+                    ):
+                        await self._answer_unread(head, nursery)
+                        return
                     body = await self._read_body(head)
                 except _BadRequest as error:
                     await self._refuse(error)
@@ -276,6 +282,32 @@ class _Connection:
                 if not (reusable and head.keep_alive) or self.server.closing:
                     return
 
+    async def _answer_unread(self, head: _Head, nursery: trio.Nursery) -> None:
+        """A declared body over ``max_body``: the app answers without it, then we close.
+
+        The app refuses from the Content-Length header (kube's 413 comes before
+        the body is read, in kube's own Status shape); the body is never read,
+        so the connection cannot carry another request.
+        """
+        head.keep_alive = False
+        head.expect_continue = False
+        await _Exchange(self, head, b"", nursery).run()
+        await self._linger()
+
+    async def _linger(self) -> None:
+        """A lingering close: a socket closed with unread bytes in it is reset,
+        and a reset can destroy the answer before the client reads it. Read (a
+        bounded amount, for a bounded time) what the client still sends."""
+        with trio.move_on_after(1):
+            if isinstance(self.stream, trio.SocketStream):
+                await self.stream.send_eof()
+            drained = 0
+            while drained < 4 * MAX_HEAD_BYTES:
+                data = await self.stream.receive_some(_RECEIVE_SIZE)
+                if not data:
+                    break
+                drained += len(data)
+
     async def _refuse(self, error: _BadRequest) -> None:
         body = f"{error.status} {_REASONS.get(error.status, b'').decode()}: {error}\n".encode()
         headers = [
@@ -285,18 +317,7 @@ class _Connection:
         ]
         with trio.move_on_after(5):
             await self.stream.send_all(_response_head(error.status, headers) + body)
-            # A lingering close: a socket closed with unread bytes in it is reset,
-            # and a reset can destroy the answer before the client reads it. Read
-            # (a bounded amount, for a bounded time) what the client still sends.
-            if isinstance(self.stream, trio.SocketStream):
-                await self.stream.send_eof()
-            drained = 0
-            with trio.move_on_after(1):
-                while drained < 4 * MAX_HEAD_BYTES:
-                    data = await self.stream.receive_some(_RECEIVE_SIZE)
-                    if not data:
-                        break
-                    drained += len(data)
+            await self._linger()
 
 
 class _Exchange:
@@ -454,8 +475,9 @@ def _address(value: Any) -> tuple[str, int] | None:
 
 
 class _Server:
-    def __init__(self, app: Asgi) -> None:
+    def __init__(self, app: Asgi, max_body: int = MAX_BODY_BYTES) -> None:
         self.app = app
+        self.max_body = max_body
         self.closing = False
         self.connections: set[_Connection] = set()
         self.drained = trio.Event()
@@ -494,15 +516,18 @@ async def serve_h1(
     *,
     ssl_context: ssl.SSLContext | None = None,
     grace: float = 2.0,
+    max_body: int = MAX_BODY_BYTES,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve ``app`` on ``host:port`` (0: a free port) until ``shutdown`` is set.
 
     ``nursery.start`` returns the bound URLs. Once ``shutdown`` is set no
     connection is accepted, idle ones are closed, and requests in flight have
-    ``grace`` seconds to finish before they are cancelled.
+    ``grace`` seconds to finish before they are cancelled. A request whose
+    Content-Length passes ``max_body`` reaches ``app`` with its body unread
+    (the app refuses it from the header) and its connection then closes.
     """
-    server = _Server(app)
+    server = _Server(app, max_body)
     scheme = "https" if ssl_context is not None else "http"
     listeners = await trio.open_tcp_listeners(port, host=host)
     if ssl_context is not None:

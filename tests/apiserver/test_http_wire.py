@@ -120,6 +120,17 @@ async def test_oversized_head_is_refused(server):
     assert [a[0] for a in answers] == [431]
 
 
+async def test_oversized_body_is_refused_before_it_is_read(server):
+    # Declared, never sent: the answer comes from the header alone.
+    request = (
+        f"POST {CM} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {10 * 1024 * 1024}\r\n\r\n"
+    ).encode()
+    [(status, headers, body)] = responses(await exchange(server.port, request))
+    assert status == 413 and headers["connection"] == "close"
+    assert json.loads(body)["kind"] == "Status"
+
+
 async def test_head_request_has_no_body(server):
     answers = responses(
         await exchange(server.port, b"HEAD /version HTTP/1.1\r\nConnection: close\r\n\r\n")

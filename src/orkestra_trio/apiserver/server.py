@@ -23,7 +23,7 @@ from typing import Any
 import trio
 
 from orkestra_trio._h1serve import serve_h1
-from orkestra_trio.apiserver import gc, serviceaccounts, workloads
+from orkestra_trio.apiserver import gc, limits, serviceaccounts, workloads
 from orkestra_trio.apiserver.app import ApiApp
 from orkestra_trio.apiserver.faults import FaultInjector
 from orkestra_trio.apiserver.kubeconfig import write_kubeconfig
@@ -215,6 +215,8 @@ async def _serve(
                     shutdown,
                     ssl_context=_ssl_context(tls),
                     grace=_GRACE_SECONDS,
+                    # kube answers 413 before reading a body it will refuse anyway.
+                    max_body=limits.MAX_REQUEST_BODY_BYTES,
                     task_status=task_status,
                 )
             finally:
