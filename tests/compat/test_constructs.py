@@ -1,0 +1,180 @@
+"""Constructs of Orkestra's language shown by small Katalogs: what the table in
+docs/katalog.md ("Every construct, counted") names and no other test shows."""
+
+import pytest
+
+from orkestra_trio.katalog import KatalogError, load_katalog
+from orkestra_trio.katalog.render import build_context, render_reconcile_children
+
+HEAD = "apiVersion: orkestra.orkspace.io/v1\nkind: Katalog\nmetadata: {name: t}\n"
+API = "      apiTypes: {group: d.example.com, version: v1, kind: Web, plural: webs}\n"
+
+
+def katalog(box: str = "", extra: str = "", top: str = "") -> str:
+    box = box or "        onReconcile: {configMaps: [{data: {a: b}}]}\n"
+    return HEAD + top + "spec:\n  crds:\n    web:\n" + API + extra + "      operatorBox:\n" + box
+
+
+def load(tmp_path, text):
+    path = tmp_path / "k.yaml"
+    path.write_text(text)
+    return load_katalog(path)
+
+
+def issues(tmp_path, text) -> list[str]:
+    with pytest.raises(KatalogError) as caught:
+        load(tmp_path, text)
+    return [str(issue) for issue in caught.value.issues]
+
+
+def cr(name: str = "acme") -> dict:
+    return {
+        "apiVersion": "d.example.com/v1",
+        "kind": "Web",
+        "metadata": {"name": name, "namespace": "default", "uid": "u1"},
+        "spec": {},
+    }
+
+
+def children(tmp_path, box: str) -> dict:
+    operator_box = load(tmp_path, katalog(box=box)).crds["web"].operator_box
+    return {
+        (
+            c.manifest["kind"],
+            c.manifest["metadata"]["name"],
+            c.manifest["metadata"].get("namespace"),
+        ): c.manifest
+        for c in render_reconcile_children(operator_box, build_context(cr()))
+    }
+
+
+@pytest.mark.parametrize(
+    ("where", "text", "key"),
+    [
+        ("CRD namespace", katalog(extra="      namespace: team-a\n"), "namespace"),
+        (
+            "CRD ignoreStatusPatch",
+            katalog(extra="      ignoreStatusPatch: true\n"),
+            "ignoreStatusPatch",
+        ),
+        (
+            "queue.behaviour",
+            katalog(box="        reconciler: {queue: {behaviour: {onLimit: {drop: true}}}}\n"),
+            "behaviour",
+        ),
+        ("emit.events", katalog(box="        emit: {events: {}}\n"), "events"),
+        (
+            "group-level when",
+            katalog(box="        onReconcile:\n          when: [{field: spec.a, exists: true}]\n"),
+            "when",
+        ),
+        ("git hook", katalog(box="        onReconcile:\n          git: {repo: x}\n"), "git"),
+        (
+            "cron operator",
+            katalog(box="        when: [{cron: '* * * * *', duration: 60s}]\n"),
+            "cron",
+        ),
+        (
+            "watch index",
+            katalog(
+                box="        observe:\n          watch:\n            - {apiVersion: v1, kind: Secret, "
+                "index: [{name: byOwner, field: metadata.labels.owner}]}\n"
+            ),
+            "index",
+        ),
+        (
+            "cross auth",
+            katalog(
+                box="        cross: [{crd: web, source: {host: 'http://x', auth: {token: $T}}}]\n"
+            ),
+            "auth",
+        ),
+        ("Motif document", HEAD.replace("Katalog", "Motif", 1) + "spec: {crds: {}}\n", "Motif"),
+    ],
+)
+def test_unaccepted_keys_are_load_errors(tmp_path, where, text, key):
+    found = issues(tmp_path, text)
+    assert any(key in issue and "k.yaml:" in issue for issue in found), (where, found)
+
+
+def test_katalog_wide_finalizers_are_held(tmp_path):
+    text = katalog().replace("spec:\n", "spec:\n  finalizers: [example.com/cleanup]\n", 1)
+    box = load(tmp_path, text).crds["web"].operator_box
+    assert "example.com/cleanup" in box.finalizers
+
+
+def test_publish_and_lifecycle_are_accepted(tmp_path):
+    top = "publish: {e2e: [tests/e2e.yaml]}\nlifecycle: {maturity: beta}\n"
+    assert "web" in load(tmp_path, katalog(top=top)).crds
+
+
+def test_event_aware_is_accepted(tmp_path):
+    box = (
+        "        preReconcile:\n          reconcileGate:\n"
+        "            when: [{field: spec.paused, notEquals: 'true'}]\n            eventAware: true\n"
+        "        onReconcile: {configMaps: [{data: {a: b}}]}\n"
+    )
+    assert "web" in load(tmp_path, katalog(box=box)).crds
+
+
+def test_notify_is_accepted(tmp_path):
+    box = (
+        "        when: [{field: spec.a, exists: true, notify: {teams: [ops]}}]\n"
+        "        onReconcile: {configMaps: [{data: {a: b}}]}\n"
+    )
+    assert "web" in load(tmp_path, katalog(box=box)).crds
+
+
+def test_sentinels_are_not_template_functions(tmp_path):
+    box = (
+        "        preReconcile: {sentinels: [generationChanged]}\n"
+        "        onReconcile: {configMaps: [{data: {a: '{{ if generationChanged }}x{{ end }}'}}]}\n"
+    )
+    assert any("generationChanged" in issue for issue in issues(tmp_path, katalog(box=box)))
+
+
+def test_quota_and_limit_range_render(tmp_path):
+    box = (
+        "        onReconcile:\n"
+        "          resourceQuotas:\n            - {name: '{{ .metadata.name }}-quota', profile: small}\n"
+        "          limitRanges:\n            - {name: '{{ .metadata.name }}-limits', profile: default}\n"
+    )
+    got = children(tmp_path, box)
+    quota = got["ResourceQuota", "acme-quota", "default"]
+    assert quota["apiVersion"] == "v1"
+    assert quota["spec"]["hard"] == {"requests.cpu": "2", "requests.memory": "4Gi", "pods": "10"}
+    limits = got["LimitRange", "acme-limits", "default"]
+    assert limits["apiVersion"] == "v1" and limits["spec"]["limits"]
+
+
+def test_secret_to_namespaces_copies(tmp_path):
+    box = (
+        "        onReconcile:\n          secrets:\n"
+        "            - {name: shared, data: {k: v}, toNamespaces: [team-a, team-b]}\n"
+    )
+    got = children(tmp_path, box)
+    copies = {ns: m for (kind, name, ns), m in got.items() if kind == "Secret" and name == "shared"}
+    assert set(copies) >= {"team-a", "team-b"}
+    assert all(m["data"] == {"k": "dg=="} for m in copies.values())
+    assert all("toNamespaces" not in m for m in copies.values())
+
+
+def test_no_orkestra_annotations_on_the_cr(tmp_path):
+    # Orkestra stamps orkestra.orkspace.io/managed-by, health and cross-metrics
+    # annotations; this runtime keeps health in /katalog and the Ready condition.
+    box = load(tmp_path, katalog()).crds["web"].operator_box
+    assert not any(f.startswith("orkestra.orkspace.io/") for f in box.finalizers)
+    for child in render_reconcile_children(box, build_context(cr())):
+        annotations = child.manifest["metadata"].get("annotations", {})
+        assert "orkestra.orkspace.io/managed-by" not in annotations
+
+
+def test_force_conflict_and_sleep_load(tmp_path):
+    box = (
+        "        onReconcile:\n          configMaps:\n"
+        "            - {name: a, data: {k: v}, sleep: 2s, forceConflict: true}\n"
+    )
+    text = katalog(box=box, extra="      forceConflict: true\n")
+    operator_box = load(tmp_path, text).crds["web"].operator_box
+    [child] = render_reconcile_children(operator_box, build_context(cr()))
+    assert child.sleep == 2.0
