@@ -96,3 +96,36 @@ async def test_platform_groups_and_ordered_deletion(autojump_clock):
             ("delete", "deployments"),
             ("delete", "persistentvolumeclaims"),
         ]
+
+
+async def test_ordered_deletion_timeout_follows_trios_clock(autojump_clock):
+    async with open_test_cluster() as cluster, run_katalog(KATALOG, cluster) as kat:
+        await kat.apply(kat.manifest("tenant", "acme", {"maxReplicas": 3}))
+        await kat.wait_steady()
+        # A finalizer nobody removes holds the PVC, so the "data" group never finishes.
+        await cluster.kube.merge_patch(
+            ("v1", "PersistentVolumeClaim"),
+            "acme-data",
+            {"metadata": {"finalizers": ["example.com/hold"]}},
+            namespace="default",
+        )
+        await kat.delete("tenant", "acme")
+        await kat.advance(60)
+        reasons = [e["reason"] for e in kat.events("tenant", "acme")]
+        assert "OrderedDeletionTimeout" not in reasons
+        # Past the Katalog's 5m timeout (virtual time): a Warning, and the CR still held.
+        await kat.advance(300)
+        timed_out = [
+            e for e in kat.events("tenant", "acme") if e["reason"] == "OrderedDeletionTimeout"
+        ]
+        assert timed_out and timed_out[-1]["type"] == "Warning"
+        assert "acme-data" in timed_out[-1]["message"]
+        assert kat.cr("tenant", "acme") is not None
+        await cluster.kube.merge_patch(
+            ("v1", "PersistentVolumeClaim"),
+            "acme-data",
+            {"metadata": {"finalizers": []}},
+            namespace="default",
+        )
+        await kat.wait_steady()
+        assert kat.cr("tenant", "acme") is None

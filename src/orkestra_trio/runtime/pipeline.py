@@ -143,6 +143,9 @@ class ReconcilePipeline:
         self.timeout = timeout
         #: Where cross reads are counted (metrics and the Control Center's graph).
         self.box_metrics = box_metrics
+        #: Wall time at Trio time zero, set on first use: deadlines measured against a CR's
+        #: timestamps follow Trio's clock, so MockClock moves them as it moves every sleep.
+        self._wall_anchor: datetime.datetime | None = None
         self.writes = 0  # children and status writes, for tests and benchmarks
         self._prunable = prunable_kinds(self.box)
         #: The last remote-read error reported per (CR, cross entry), so it is posted once.
@@ -434,6 +437,14 @@ class ReconcilePipeline:
             return []
         return [FINALIZER, *self.box.finalizers]
 
+    def _wall_now(self) -> datetime.datetime:
+        """The wall clock, advanced by Trio's clock (a MockClock moves it too)."""
+        if self._wall_anchor is None:
+            self._wall_anchor = datetime.datetime.now(datetime.UTC) - datetime.timedelta(
+                seconds=trio.current_time()
+            )
+        return self._wall_anchor + datetime.timedelta(seconds=trio.current_time())
+
     async def _delete_in_order(
         self, cr: Mapping[str, Any], context: Mapping[str, Any], ordered: OrderedDelete
     ) -> Outcome | None:
@@ -470,7 +481,7 @@ class ReconcilePipeline:
                 message = (
                     f"ordered deletion, group {group.name}: waiting for {', '.join(remaining)}"
                 )
-                if _seconds_since_deletion(cr) > ordered.timeout:
+                if _seconds_since_deletion(cr, self._wall_now()) > ordered.timeout:
                     await self.events.deletion_timed_out(
                         cr, f"{message} (past the {ordered.timeout:g}s timeout)"
                     )
@@ -599,13 +610,13 @@ def child_finished(obj: Mapping[str, Any]) -> bool:
     return False
 
 
-def _seconds_since_deletion(cr: Mapping[str, Any]) -> float:
+def _seconds_since_deletion(cr: Mapping[str, Any], now: datetime.datetime) -> float:
     stamp = str((cr.get("metadata") or {}).get("deletionTimestamp") or "")
     try:
         since = datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
     except ValueError:
         return 0.0
-    return (datetime.datetime.now(datetime.UTC) - since).total_seconds()
+    return (now - since).total_seconds()
 
 
 def _finalizers(cr: Mapping[str, Any]) -> list[str]:
