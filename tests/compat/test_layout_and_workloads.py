@@ -131,6 +131,7 @@ spec:
                 scaleDown:
                   conditions: {when: [{field: spec.load, lt: "20"}]}
 """
+AUTOSCALE_COOLDOWN = 300  # the 5m above
 
 
 async def test_workload_autoscale_steps_once_per_cooldown(autojump_clock, tmp_path):
@@ -154,6 +155,11 @@ async def test_workload_autoscale_steps_once_per_cooldown(autojump_clock, tmp_pa
         await kat.wait_steady()
         # ...and within the cooldown nothing steps down.
         assert kat.child("app", "web", "Deployment", "web")["spec"]["replicas"] == 3
+        # Past the cooldown (virtual time, Trio's clock) it steps down by one decrement.
+        await kat.advance(AUTOSCALE_COOLDOWN + 1)
+        await kat.apply(kat.manifest("app", "web", {"load": 4}))
+        await kat.wait_steady()
+        assert kat.child("app", "web", "Deployment", "web")["spec"]["replicas"] == 2
 
 
 LABELS_AND_NORMALIZE = """\

@@ -20,6 +20,7 @@ what they would be if nothing had to be written.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -74,9 +75,16 @@ class Observed:
     children: Iterable[Mapping[str, Any]] = ()
     metrics: Mapping[str, Any] = attrs.field(factory=dict)
     health: Mapping[str, Any] = attrs.field(factory=dict)
-    #: The status clock: ``lastTransitionTime`` of a Ready condition that flips
-    #: (RFC 3339, seconds); None reads the wall clock.
+    #: The clock of this reconcile: ``lastTransitionTime`` of a Ready condition that
+    #: flips and workload ``autoscale`` cooldowns (RFC 3339, seconds); None reads
+    #: the wall clock.
     now: str | None = None
+
+    def clock(self) -> datetime.datetime | None:
+        """``now`` as a datetime (None: the wall clock)."""
+        if self.now is None:
+            return None
+        return datetime.datetime.fromisoformat(self.now.replace("Z", "+00:00"))
 
 
 @attrs.frozen
@@ -137,7 +145,7 @@ def plan_reconcile(crd: CrdEntry, observed: Observed) -> ReconcilePlan:
     except Exception as exc:
         return ReconcilePlan(cr=name, events=events, error=exc)
     try:
-        children = tuple(render_reconcile_children(box, context))
+        children = tuple(render_reconcile_children(box, context, now=observed.clock()))
     except Exception as exc:
         return ReconcilePlan(cr=name, labels=labels, events=events, error=exc)
     outcome = _outcome(box, context, observed.now)

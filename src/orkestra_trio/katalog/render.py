@@ -249,21 +249,28 @@ def cross_answer(obj: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def render_children(
-    box: OperatorBox, context: Mapping[str, Any], *, phase: str = "onReconcile"
+    box: OperatorBox,
+    context: Mapping[str, Any],
+    *,
+    phase: str = "onReconcile",
+    now: datetime.datetime | None = None,
 ) -> list[RenderedChild]:
     """The children of ``phase`` for the CR of ``context``, in the fixed apply order.
 
     ``forEach`` entries yield one child per list item, with the item bound as
     ``.<as>`` in the context. Two present children of one group with the same
     namespace and name are an error: they would overwrite each other.
+    ``now`` is the clock of workload ``autoscale`` cooldowns (the wall clock if
+    not given; the runtime passes its Trio-driven one).
     """
+    now = now or datetime.datetime.now(datetime.UTC)
     resources = _phase_resources(box, phase)
     cr = describe_cr(context)
     children: list[RenderedChild] = []
     for group in RESOURCE_GROUPS:  # the table's order is the apply order
         seen: dict[tuple[str, str], ResourceEntry] = {}
         for entry in resources.get(group, ()):
-            for child in _render_entry(entry, context, phase, cr):
+            for child in _render_entry(entry, context, phase, cr, now):
                 if child.present:
                     key = (child.namespace, child.name)
                     if key in seen:
@@ -278,14 +285,16 @@ def render_children(
     return children
 
 
-def render_reconcile_children(box: OperatorBox, context: Mapping[str, Any]) -> list[RenderedChild]:
+def render_reconcile_children(
+    box: OperatorBox, context: Mapping[str, Any], *, now: datetime.datetime | None = None
+) -> list[RenderedChild]:
     """onCreate and onReconcile children together, in the fixed apply order.
 
     This is what one ordinary (not deleting) reconcile works through.
     """
     order = {group: index for index, group in enumerate(RESOURCE_GROUPS)}
-    children = render_children(box, context, phase="onCreate")
-    children += render_children(box, context, phase="onReconcile")
+    children = render_children(box, context, phase="onCreate", now=now)
+    children += render_children(box, context, phase="onReconcile", now=now)
     # sorted() is stable: within a group, onCreate entries stay first.
     return sorted(children, key=lambda child: order[child.group])
 
@@ -301,11 +310,15 @@ def _phase_resources(box: OperatorBox, phase: str) -> Mapping[str, Sequence[Reso
 
 
 def _render_entry(
-    entry: ResourceEntry, context: Mapping[str, Any], phase: str, cr: str
+    entry: ResourceEntry,
+    context: Mapping[str, Any],
+    phase: str,
+    cr: str,
+    now: datetime.datetime,
 ) -> list[RenderedChild]:
     for_each = entry.for_each
     if for_each is None:
-        return _with_copies(entry, _render_one(entry, context, phase, cr), context, cr)
+        return _with_copies(entry, _render_one(entry, context, phase, cr, now), context, cr)
     items = lookup_path(context, for_each.field)
     if items is None or items == "":
         return []
@@ -318,7 +331,7 @@ def _render_entry(
     children: list[RenderedChild] = []
     for item in items:
         scope = {**context, for_each.as_: item}
-        children += _with_copies(entry, _render_one(entry, scope, phase, cr), scope, cr)
+        children += _with_copies(entry, _render_one(entry, scope, phase, cr, now), scope, cr)
     return children
 
 
@@ -355,7 +368,11 @@ def _with_copies(
 
 
 def _render_one(
-    entry: ResourceEntry, context: Mapping[str, Any], phase: str, cr: str
+    entry: ResourceEntry,
+    context: Mapping[str, Any],
+    phase: str,
+    cr: str,
+    now: datetime.datetime,
 ) -> RenderedChild:
     def render() -> RenderedChild:
         metadata = context.get("metadata") or {}
@@ -387,7 +404,7 @@ def _render_one(
         rendered["labels"] = render_value(entry.labels, context)
         rendered["annotations"] = render_value(entry.annotations, context)
         if entry.autoscale is not None:
-            _autoscale(entry, rendered, context)
+            _autoscale(entry, rendered, context, now)
         manifest = build_manifest(entry.group, rendered, owner_from_cr(context))
         return RenderedChild(
             phase,
@@ -405,12 +422,16 @@ def _render_one(
     return _guard(cr, entry.location, render)
 
 
-def _autoscale(entry: ResourceEntry, rendered: dict[str, Any], context: Mapping[str, Any]) -> None:
+def _autoscale(
+    entry: ResourceEntry,
+    rendered: dict[str, Any],
+    context: Mapping[str, Any],
+    now: datetime.datetime,
+) -> None:
     """The entry's own autoscale decides ``replicas`` (see :mod:`.workload_scale`)."""
     assert entry.autoscale is not None
     children = context.get("children") or {}
     current = (children.get(entry.group) or {}).get(rendered["name"])
-    now = datetime.datetime.now(datetime.UTC)
     replicas, changed = scaled_replicas(
         entry.autoscale,
         declared=rendered.get("replicas"),

@@ -69,7 +69,6 @@ from orkestra_trio.katalog.render import (
     build_context,
     normalized,
     render_children,
-    utc_timestamp,
 )
 from orkestra_trio.kube import (
     AlreadyExists,
@@ -236,7 +235,7 @@ class ReconcilePipeline:
             children=owned,
             metrics=self._metrics(),
             health=self._health(),
-            now=utc_timestamp(),
+            now=self._timestamp(),
         )
         plan = plan_reconcile(self.crd, observed)
         if self.on_plan is not None:
@@ -437,6 +436,10 @@ class ReconcilePipeline:
             return []
         return [FINALIZER, *self.box.finalizers]
 
+    def _timestamp(self) -> str:
+        """:meth:`_wall_now` as status timestamps spell it (RFC 3339, seconds, UTC)."""
+        return self._wall_now().strftime("%Y-%m-%dT%H:%M:%SZ")
+
     def _wall_now(self) -> datetime.datetime:
         """The wall clock, advanced by Trio's clock (a MockClock moves it too)."""
         if self._wall_anchor is None:
@@ -579,7 +582,7 @@ class ReconcilePipeline:
         with trio.move_on_after(ERROR_REPORT_DEADLINE):
             plan: ReconcilePlan | None = None
             try:
-                plan = plan_failure(self.crd, Observed(cr, now=utc_timestamp()), message)
+                plan = plan_failure(self.crd, Observed(cr, now=self._timestamp()), message)
                 assert plan.status is not None
                 if await write_status(self.kube, self.cr_info, cr, plan.status) is not None:
                     self.writes += 1
