@@ -178,3 +178,14 @@ def test_force_conflict_and_sleep_load(tmp_path):
     operator_box = load(tmp_path, text).crds["web"].operator_box
     [child] = render_reconcile_children(operator_box, build_context(cr()))
     assert child.sleep == 2.0
+
+
+@pytest.mark.parametrize("name", ["name", "status", "labels"])
+def test_a_note_may_not_take_a_functions_name(tmp_path, name):
+    # Orkestra's global functions win over a note of the same name, silently;
+    # here that note is a load error at its name.
+    top = f"notes: [{{name: {name}, expression: '.spec.x'}}]\n"
+    found = issues(tmp_path, katalog(top=top))
+    assert any(
+        f"note {name!r} would hide the function {name}" in i and "k.yaml:4" in i for i in found
+    ), found
