@@ -5,6 +5,7 @@ import pytest
 
 from orkestra_trio.katalog import KatalogError, load_katalog
 from orkestra_trio.katalog.render import build_context, render_reconcile_children
+from orkestra_trio.testing import open_test_cluster, run_katalog
 
 HEAD = "apiVersion: orkestra.orkspace.io/v1\nkind: Katalog\nmetadata: {name: t}\n"
 API = "      apiTypes: {group: d.example.com, version: v1, kind: Web, plural: webs}\n"
@@ -189,3 +190,40 @@ def test_a_note_may_not_take_a_functions_name(tmp_path, name):
     assert any(
         f"note {name!r} would hide the function {name}" in i and "k.yaml:4" in i for i in found
     ), found
+
+
+QUOTA_KATALOG = """\
+apiVersion: orkestra.orkspace.io/v1
+kind: Katalog
+metadata: {name: quotas}
+spec:
+  crds:
+    team:
+      apiTypes: {group: compat.example.com, version: v1, kind: Team, plural: teams}
+      operatorBox:
+        onReconcile:
+          resourceQuotas:
+            - {name: "{{ .metadata.name }}-quota", profile: small}
+          limitRanges:
+            - {name: "{{ .metadata.name }}-limits", profile: default}
+"""
+
+
+async def test_quota_and_limit_range_run_on_the_embedded_server(autojump_clock, tmp_path):
+    path = tmp_path / "quotas.yaml"
+    path.write_text(QUOTA_KATALOG)
+    async with open_test_cluster() as cluster, run_katalog(path, cluster) as kat:
+        await kat.apply(kat.manifest("team", "acme", {}))
+        await kat.wait_steady()
+        assert kat.ready("team", "acme"), kat.status("team", "acme")
+        quota = kat.child("team", "acme", "ResourceQuota", "acme-quota")
+        assert quota["spec"]["hard"] == {
+            "requests.cpu": "2",
+            "requests.memory": "4Gi",
+            "pods": "10",
+        }
+        limits = kat.child("team", "acme", "LimitRange", "acme-limits")
+        assert limits["spec"]["limits"]
+        before = cluster.write_count()
+        await kat.advance(60)
+        assert cluster.write_count() == before  # steady: nothing rewritten

@@ -182,6 +182,10 @@ BUILTIN_KINDS: tuple[ResourceKind, ...] = (
         subresources=("status",),
     ),
     _kind("", "v1", "Node", "nodes", namespaced=False, short=("no",), subresources=("status",)),
+    # Namespace policy objects children of a Katalog may carry (resourceQuotas,
+    # limitRanges); stored as given, no admission enforces them.
+    _kind("", "v1", "ResourceQuota", "resourcequotas", short=("quota",), subresources=("status",)),
+    _kind("", "v1", "LimitRange", "limitranges", short=("limits",)),
     _apps_workload("Deployment", "deployments", "deploy"),
     _apps_workload("StatefulSet", "statefulsets", "sts"),
     _apps_workload("ReplicaSet", "replicasets", "rs"),
