@@ -21,7 +21,9 @@ every run starts all three contenders on fresh servers, in rotating order;
 medians over ``--runs``.
 
 Goals (issue 13): >= 3x kopf in wall time and in CPU, <= 1.3x the floor,
-<= 4 requests per CR to Ready, <= 4 ms operator CPU per CR.
+<= 4 requests per CR to Ready, <= 4 ms operator CPU per CR, <= 10 KB RSS per
+cached object (the RSS growth from before the creates until all Ready, over
+the 3 objects each CR brings: CR, Deployment, Service).
 
 Needs the ``bench`` extra (``pip install -e '.[bench]'``: kopf).
 Run: ``python bench/vs_kopf.py [--crs 1000] [--runs 3] [--only ours,kopf]``.
@@ -104,10 +106,11 @@ def proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def proc_peak_rss_mib(pid: int) -> float:
+def proc_peak_rss_mib(pid: int, field: str = "VmHWM") -> float:
+    """Peak RSS (``VmRSS`` for the current one) of a process, MiB."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     return 0.0
 
@@ -354,6 +357,7 @@ async def one_run(
                 await trio.sleep(1.0)  # the warm-up's last events settle
                 counts_before, server_cpu_before = server.snapshot()
                 cpu_before = proc_cpu(operator.pid)
+                rss_before = proc_peak_rss_mib(operator.pid, "VmRSS")
                 names = {f"bench-{i:05d}" for i in range(n)}
                 limiter = trio.CapacityLimiter(concurrency)
                 start = time.perf_counter()
@@ -368,6 +372,7 @@ async def one_run(
                 await ready.wait_for(names, timeout, operator)
                 elapsed = time.perf_counter() - start
                 cpu = proc_cpu(operator.pid) - cpu_before
+                rss_growth = proc_peak_rss_mib(operator.pid, "VmRSS") - rss_before
                 counts_ready, server_cpu = server.snapshot()
                 await trio.sleep(quiet_seconds)
                 counts_quiet, _ = server.snapshot()
@@ -402,6 +407,9 @@ async def one_run(
         "events_per_cr": (requests[("create", "events")] + requests[("patch", "events")]) / n,
         "by_kind": by_kind,
         "rss_mib": rss,
+        # Each CR brings three cached objects (the CR, its Deployment, its Service);
+        # the growth also holds what is still in flight (queues, buffers): an upper bound.
+        "rss_kib_per_object": rss_growth * 1024 / (3 * n),
         "server_cpu_s": server_cpu - server_cpu_before,
         "quiet_writes_per_min": quiet_writes * 60 / quiet_seconds,
     }
@@ -475,6 +483,7 @@ def report(results: dict[str, list[dict[str, Any]]], n: int, runs: int) -> None:
         ("  of which Events", "events_per_cr", "{:9.2f}"),
         ("writes/min when quiet", "quiet_writes_per_min", "{:9.1f}"),
         ("peak RSS (MiB)", "rss_mib", "{:9.0f}"),
+        ("RSS growth per cached obj (KiB)", "rss_kib_per_object", "{:9.1f}"),
         ("API server CPU (s)", "server_cpu_s", "{:9.2f}"),
     ]
     names = list(results)
