@@ -247,6 +247,7 @@ class ConditionReader(DocumentReader):
             value,
             path,
             allowed=_SOURCE_KEYS,
+            refused=orkestra_keys.CROSS_SOURCE,
         )
         if m is None:
             return None

@@ -495,7 +495,9 @@ class _KatalogReader(ConditionReader):
             if api_version is not None and api_version != KATALOG_API_VERSION:
                 self.report(("apiVersion",), f"expected {KATALOG_API_VERSION}, got {api_version!r}")
             kind = top.get("kind")
-            if kind is not None and kind != "Katalog":
+            if isinstance(kind, str) and kind in orkestra_keys.DOCUMENT_KINDS:
+                self.report(("kind",), orkestra_keys.DOCUMENT_KINDS[kind])
+            elif kind is not None and kind != "Katalog":
                 self.report(("kind",), f"expected Katalog, got {kind!r}")
             meta = self.section(top, (), "metadata", allowed=_METADATA_KEYS, required=("name",))
             if meta is not None:
@@ -712,7 +714,7 @@ class _KatalogReader(ConditionReader):
             "reconcile": self.section(
                 box, path, "reconcile", allowed=_RECONCILE_KEYS, refused=orkestra_keys.RECONCILER
             ),
-            "emit": self.section(box, path, "emit", allowed=_EMIT_KEYS),
+            "emit": self.section(box, path, "emit", allowed=_EMIT_KEYS, refused=orkestra_keys.EMIT),
         }
 
         def place(key: str, *homes: str) -> tuple[dict[str, Any], KeyPath]:
@@ -833,7 +835,13 @@ class _KatalogReader(ConditionReader):
         profile = self.profile_body("reconciler", m, here)
         if profile:
             m = {**profile, **{k: v for k, v in m.items() if k != "profile"}}
-        queue = self.section(m, here, "queue", allowed=("maxDepth", "failureThreshold"))
+        queue = self.section(
+            m,
+            here,
+            "queue",
+            allowed=("maxDepth", "failureThreshold"),
+            refused=orkestra_keys.QUEUE,
+        )
         timeout = self.duration(m, here, "timeout", 30.0)
         if timeout is not None and timeout <= 0:
             self.report((*here, "timeout"), "must be longer than 0s")
@@ -942,7 +950,7 @@ class _KatalogReader(ConditionReader):
                 path,
                 phase,
                 allowed=(*RESOURCE_GROUPS, *GROUP_ALIASES),
-                refused=_IGNORED_GROUPS,
+                refused={**_IGNORED_GROUPS, **orkestra_keys.GROUP_BLOCK},
             )
         else:
             m = box.get(phase)

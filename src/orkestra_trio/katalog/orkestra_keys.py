@@ -40,6 +40,14 @@ TOP_LEVEL: Mapping[str, str] = {
     "gateway": _unsupported("gateway", "the gateway is a separate Orkestra service"),
 }
 
+# Orkestra's other document kinds (ORKESTRA-LANGUAGE.md 1.1): files its CLI reads.
+DOCUMENT_KINDS: Mapping[str, str] = {
+    "Motif": _unsupported("kind: Motif", "Motif registries and OCI imports"),
+    "Komposer": _unsupported("kind: Komposer", "give the Katalogs it composes as several files"),
+    "E2E": _unsupported("kind: E2E", "Orkestra's CLI test suites; use orkestra_trio.testing"),
+    "Simulate": _unsupported("kind: Simulate", "Orkestra's CLI simulations"),
+}
+
 SPEC: Mapping[str, str] = {
     "imports": _unsupported("imports (Motifs)", "Motif registries and OCI imports"),
 }
@@ -72,6 +80,46 @@ CRD_ENTRY: Mapping[str, str] = {
         "allowedNamespaces", "namespace guards; gate the box with when: on metadata.namespace"
     ),
     "removeFinalizers": _unsupported("removeFinalizers", "a migration aid of Orkestra's"),
+    "namespace": _unsupported(
+        "a CRD's own namespace", "the runtime's watched namespaces apply to every box"
+    ),
+    "ignoreStatusPatch": _unsupported(
+        "ignoreStatusPatch", "write status: {conditions: false, fields: []} instead"
+    ),
+    "ignoreObservedGeneration": _unsupported(
+        "ignoreObservedGeneration", "status.observedGeneration is always written"
+    ),
+}
+
+QUEUE: Mapping[str, str] = {
+    "behaviour": _unsupported(
+        "queue.behaviour (load shedding)",
+        "the queue holds one item per CR, so it cannot outgrow the CRs",
+    ),
+    "shared": _unsupported("queue.shared", "every box has its own queue, for isolation"),
+}
+
+EMIT: Mapping[str, str] = {
+    "events": _unsupported(
+        "emit.events",
+        "the runtime posts its own Events (<Kind>Reconciled, <Kind>ReconcileError...)",
+    ),
+}
+
+_OUTGOING = "a reconcile here makes no outgoing calls but cross: reads"
+
+GROUP_BLOCK: Mapping[str, str] = {
+    "when": _unsupported(
+        "a when: on a whole onCreate/onReconcile block", "put when: on each entry"
+    ),
+    "or": _unsupported("an or: on a whole onCreate/onReconcile block", "put or: on each entry"),
+    "external": _unsupported("external calls", _OUTGOING),
+    "git": _unsupported("git: hooks", _OUTGOING),
+    "docker": _unsupported("docker: hooks", _OUTGOING),
+}
+
+CROSS_SOURCE: Mapping[str, str] = {
+    "auth": _unsupported("source.auth", "write token: $ENV_VAR or tokenFrom: instead"),
 }
 
 SECRET_ENTRY: Mapping[str, str] = {
