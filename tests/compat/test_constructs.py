@@ -54,9 +54,9 @@ def children(tmp_path, box: str) -> dict:
     [
         ("CRD namespace", katalog(extra="      namespace: team-a\n"), "namespace"),
         (
-            "CRD ignoreStatusPatch",
-            katalog(extra="      ignoreStatusPatch: true\n"),
-            "ignoreStatusPatch",
+            "CRD ignoreObservedGeneration",
+            katalog(extra="      ignoreObservedGeneration: true\n"),
+            "ignoreObservedGeneration",
         ),
         (
             "queue.behaviour",
@@ -230,3 +230,32 @@ async def test_quota_and_limit_range_run_on_the_embedded_server(autojump_clock, 
         before = cluster.write_count()
         await kat.advance(60)
         assert cluster.write_count() == before  # steady: nothing rewritten
+
+
+IGNORE_STATUS_KATALOG = """\
+apiVersion: orkestra.orkspace.io/v1
+kind: Katalog
+metadata: {name: nostatus}
+spec:
+  crds:
+    team:
+      apiTypes: {group: compat.example.com, version: v1, kind: Team, plural: teams}
+      ignoreStatusPatch: true
+      operatorBox:
+        onReconcile:
+          configMaps:
+            - {name: "{{ .metadata.name }}-config", data: {team: "{{ .metadata.name }}"}}
+        status:
+          fields: [{path: phase, value: Running}]
+"""
+
+
+async def test_ignore_status_patch_never_writes_the_status(autojump_clock, tmp_path):
+    path = tmp_path / "nostatus.yaml"
+    path.write_text(IGNORE_STATUS_KATALOG)
+    async with open_test_cluster() as cluster, run_katalog(path, cluster) as kat:
+        await kat.apply(kat.manifest("team", "acme", {}))
+        await kat.wait_steady()
+        config = kat.child("team", "acme", "ConfigMap", "acme-config")
+        assert config is not None and config["data"] == {"team": "acme"}
+        assert not kat.cr("team", "acme").get("status")

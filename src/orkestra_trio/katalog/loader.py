@@ -104,6 +104,7 @@ _CRD_KEYS = (
     "forceConflict",
     "labels",
     "normalize",
+    "ignoreStatusPatch",
     *orkestra_keys.CRD_ENTRY,
 )
 _METADATA_KEYS = (
@@ -594,6 +595,7 @@ class _KatalogReader(ConditionReader):
             description=self.string(m, path, "description") or "",
             labels=self.text_map(m, path, "labels"),
             normalize=self.normalize(m, path),
+            ignore_status_patch=self.boolean(m, path, "ignoreStatusPatch", False),
         )
 
     def normalize(self, crd: dict[str, Any], path: KeyPath) -> FrozenMap[str, Text]:

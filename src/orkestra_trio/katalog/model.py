@@ -625,6 +625,9 @@ class CrdEntry:
     labels: FrozenMap[str, Text] = EMPTY_MAP
     #: ``normalize.spec``: dot path under .spec -> template, applied to the in-memory CR.
     normalize: FrozenMap[str, Text] = EMPTY_MAP
+    #: ``ignoreStatusPatch``: the runtime never writes the CR's status (Orkestra's
+    #: switch for CRDs whose status another controller owns).
+    ignore_status_patch: bool = False
 
 
 @attrs.frozen

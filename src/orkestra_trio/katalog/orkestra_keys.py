@@ -83,9 +83,6 @@ CRD_ENTRY: Mapping[str, str] = {
     "namespace": _unsupported(
         "a CRD's own namespace", "the runtime's watched namespaces apply to every box"
     ),
-    "ignoreStatusPatch": _unsupported(
-        "ignoreStatusPatch", "write status: {conditions: false, fields: []} instead"
-    ),
     "ignoreObservedGeneration": _unsupported(
         "ignoreObservedGeneration", "status.observedGeneration is always written"
     ),

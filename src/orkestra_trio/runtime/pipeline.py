@@ -273,7 +273,7 @@ class ReconcilePipeline:
             )
         if outcome.status is None:
             raise _failure(outcome)
-        if await write_status(self.kube, self.cr_info, cr, outcome.status) is not None:
+        if await self._write_status(cr, outcome.status):
             self.writes += 1
         if report.writes:
             for event in plan.events:
@@ -436,6 +436,12 @@ class ReconcilePipeline:
             return []
         return [FINALIZER, *self.box.finalizers]
 
+    async def _write_status(self, cr: Mapping[str, Any], status: Mapping[str, Any]) -> bool:
+        """Patch the CR's status (True when written); never with ``ignoreStatusPatch``."""
+        if self.crd.ignore_status_patch:
+            return False
+        return await write_status(self.kube, self.cr_info, cr, status) is not None
+
     def _timestamp(self) -> str:
         """:meth:`_wall_now` as status timestamps spell it (RFC 3339, seconds, UTC)."""
         return self._wall_now().strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -584,7 +590,7 @@ class ReconcilePipeline:
             try:
                 plan = plan_failure(self.crd, Observed(cr, now=self._timestamp()), message)
                 assert plan.status is not None
-                if await write_status(self.kube, self.cr_info, cr, plan.status) is not None:
+                if await self._write_status(cr, plan.status):
                     self.writes += 1
             except Exception as report_exc:  # the original failure is what matters
                 logger.warning(
