@@ -148,11 +148,6 @@ def run(args: argparse.Namespace) -> int:
     from orkestra_trio.commands.errors import UserError
 
     host, port = _parse_listen(args.listen)
-    claim = None  # held until the server stops: another server at once writes its own file
-    if args.kubeconfig_out:
-        kubeconfig = Path(args.kubeconfig_out).resolve()
-    else:
-        kubeconfig, claim = claim_default_kubeconfig("apiserver.kubeconfig")
     state = args.state
     if args.compaction_interval < 0:
         raise UserError(f"--compaction-interval {args.compaction_interval}: must be >= 0")
@@ -185,6 +180,12 @@ def run(args: argparse.Namespace) -> int:
                 async for _signum in signals:
                     break
 
+    # Claimed last, once every check that can refuse has passed: nothing leaks the lock.
+    claim = None  # held until the server stops: another server at once writes its own file
+    if args.kubeconfig_out:
+        kubeconfig = Path(args.kubeconfig_out).resolve()
+    else:
+        kubeconfig, claim = claim_default_kubeconfig("apiserver.kubeconfig")
     try:
         trio.run(main)
     except (OSError, BaseExceptionGroup) as error:

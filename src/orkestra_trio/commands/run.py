@@ -265,11 +265,6 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"--oncop-token-file {args.oncop_token_file}: {exc.strerror}") from None
         except ValueError as exc:
             raise UserError(str(exc)) from None
-    claim = None  # held until the run ends: another run at once writes its own file
-    if args.kubeconfig_out:
-        kubeconfig_out = Path(args.kubeconfig_out)
-    else:
-        kubeconfig_out, claim = claim_default_kubeconfig(DEFAULT_KUBECONFIG_OUT)
     setup_logging(args.log_format, level=log_level)
     stopped_by: list[int] = []
 
@@ -383,6 +378,12 @@ def run(args: argparse.Namespace) -> int:
                         nursery.cancel_scope.cancel()  # the health log and progress followers
                 outer.cancel_scope.cancel()  # the signal follower
 
+    # Claimed last, once every check that can refuse has passed: nothing leaks the lock.
+    claim = None  # held until the run ends: another run at once writes its own file
+    if args.kubeconfig_out:
+        kubeconfig_out = Path(args.kubeconfig_out)
+    else:
+        kubeconfig_out, claim = claim_default_kubeconfig(DEFAULT_KUBECONFIG_OUT)
     try:
         trio.run(main)
     except BaseException as error:
