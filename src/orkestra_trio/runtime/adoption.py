@@ -19,13 +19,10 @@ import logging
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
-from orkestra_trio.katalog.manifests import (
-    BOX_LABEL,
-    MANAGED_BY_LABEL,
-    MANAGED_BY_VALUE,
-    OWNER_UID_LABEL,
-)
+from orkestra_trio.katalog.manifests import BOX_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from orkestra_trio.kube import ALL_NAMESPACES, Forbidden, KubeClient, KubeError, NotFound
+
+from .informer import owner_uid
 
 logger = logging.getLogger(__name__)
 
@@ -33,27 +30,16 @@ logger = logging.getLogger(__name__)
 UNLABELLED = f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},!{BOX_LABEL}"
 
 
-def ours(
-    obj: Mapping[str, Any], cr_api_version: str, cr_kind: str, cr_uids: Collection[str]
-) -> bool:
-    """Whether ``obj`` is a child of one of the box's CRs (``cr_uids``)."""
-    metadata = obj.get("metadata") or {}
-    for ref in metadata.get("ownerReferences") or ():
-        if isinstance(ref, Mapping) and ref.get("controller"):
-            return (
-                ref.get("kind") == cr_kind
-                and ref.get("apiVersion") == cr_api_version
-                and str(ref.get("uid") or "") in cr_uids
-            )
-    return str((metadata.get("labels") or {}).get(OWNER_UID_LABEL) or "") in cr_uids
+def ours(obj: Mapping[str, Any], cr_uids: Collection[str]) -> bool:
+    """Whether ``obj`` is a child of one of the box's CRs (``cr_uids``): uids are unique,
+    so its owner's uid (controller reference, else owner-uid label) says it."""
+    return owner_uid(obj) in cr_uids
 
 
 async def adopt_children(
     kube: KubeClient,
     child_kinds: Iterable[tuple[str, str]],
     *,
-    cr_api_version: str,
-    cr_kind: str,
     cr_uids: Collection[str],
     box_label: str,
     box: str,
@@ -77,7 +63,7 @@ async def adopt_children(
             )
             continue
         for obj in listed.items:
-            if not ours(obj, cr_api_version, cr_kind, cr_uids):
+            if not ours(obj, cr_uids):
                 continue
             metadata = obj.get("metadata") or {}
             try:

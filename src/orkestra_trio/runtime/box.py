@@ -299,13 +299,11 @@ class Box:
         assert self.cr_informer is not None
         types = self.crd.api_types
         uids = {
-            str((obj.get("metadata") or {}).get("uid") or "") for obj in self.cr_informer.objects()
+            str(uid) for obj in self.cr_informer.objects() if (uid := obj["metadata"].get("uid"))
         }
         await adopt_children(
             self.kube,
             list(self.child_informers),
-            cr_api_version=types.api_version,
-            cr_kind=types.kind,
             cr_uids=uids,
             box_label=box_label_value(types.api_version, types.kind),
             box=self.name,
