@@ -403,13 +403,17 @@ class _Exchange:
             raise RuntimeError(f"unexpected ASGI message {kind!r}")
         if not self.status or self.finished:
             raise RuntimeError("http.response.body before start or after the end")
-        body = bytes(message.get("body", b""))
+        body = message.get("body", b"")
+        if not isinstance(body, bytes):
+            body = bytes(body)
         more = bool(message.get("more_body", False))
         out: list[bytes] = []
         if not self.started:
             out.append(self._head_bytes(more=more, body=body))
         if not self._no_body() and body:
-            out.append(b"%x\r\n%s\r\n" % (len(body), body) if self.chunked else body)
+            # One copy per chunk (the join below), not one per framing step: a watch
+            # event goes out to every watcher through here.
+            out += (b"%x\r\n" % len(body), body, b"\r\n") if self.chunked else (body,)
         if not more:
             self.finished = True
             if self.chunked:
