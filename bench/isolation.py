@@ -316,6 +316,7 @@ async def measure_mode(
                 "noisy_created": created - created_before,
                 "noisy_reconciles": noisy.health.total_reconciles,
                 "noisy_restarts": noisy.supervisor.restarts,
+                "noisy_plans_in_process": noisy.metrics.plans_in_process_total,
                 "seconds": elapsed,
             }
         finally:
@@ -405,6 +406,8 @@ def main() -> None:
             extra += f", {got['timeouts']} timed out" if got["timeouts"] else ""
             if got["noisy_restarts"]:
                 extra += f", {got['noisy_restarts']} restarts"
+            if got["noisy_plans_in_process"]:
+                extra += f", {got['noisy_plans_in_process']} planned in its process"
             print(
                 f"run {run + 1}: {mode:9s} median {got['median'] * 1000:7.1f} ms  "
                 f"p99 {got['p99'] * 1000:7.1f} ms  ratio {ratio[0]:5.2f}x / {ratio[1]:5.2f}x  "

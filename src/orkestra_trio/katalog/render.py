@@ -68,6 +68,10 @@ class RenderError(Exception):
         self.cr = cr
         super().__init__(f"{where}: {cr}: {message}" if where else f"{cr}: {message}")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only arguments: the default pickling would call cls(text) and fail.
+        return (partial(RenderError, where=self.where, cr=self.cr), (self.message,))
+
 
 @attrs.frozen
 class RenderedChild:

@@ -55,6 +55,7 @@ from .informer import Change, Informer, ObjectKey, label_owner_key, object_key, 
 from .loopshare import CURRENT_SHARE
 from .metrics import BoxMetrics
 from .pipeline import ReconcilePipeline
+from .planner import Planner
 from .registry import KatalogRegistry
 from .remote import SourceReader
 from .safe import ReconcileFn
@@ -258,6 +259,7 @@ class Box:
         if self.pipeline is None:
             await self._setup()
         assert self.pool is not None and self.cr_informer is not None
+        assert self.pipeline is not None
         # Waiting for dependsOn at start is a pause like any later one: keys
         # wait in the queue, and "ready"/"idle" do not wait for this box (a
         # healthy dependency may need CRs nobody has created yet).
@@ -287,6 +289,7 @@ class Box:
             if self.autoscaler is not None:
                 nursery.start_soon(self.autoscaler.run)
             nursery.start_soon(self._follow_informer_errors)
+            nursery.start_soon(self.pipeline.planner.run)
             self._working = True
             try:
                 await self.pool.run()
@@ -406,6 +409,7 @@ class Box:
             metrics=self.metrics_json,
             timeout=self.model.reconciler.timeout,
             box_metrics=self.metrics,
+            planner=Planner(self.crd, name=self.name, metrics=self.metrics),
         )
         self.pipeline.on_plan = self._plan_applied
         reconcile: ReconcileFn[ObjectKey] = self.pipeline

@@ -168,6 +168,10 @@ class BoxMetrics:
     fair_share_waits_total: int = 0
     #: Warning Events not posted because the box's Event budget was spent.
     events_dropped_total: int = 0
+    #: Plans computed in the box's own planning process (:mod:`.planner`), and
+    #: whether that process runs now.
+    plans_in_process_total: int = 0
+    planning_process: bool = False
     #: ``cross:`` reads made by this box's reconciles, by (source, result).
     cross_reads_total: dict[tuple[CrossSourceLabel, CrossResultLabel], int] = attrs.field(
         factory=dict
@@ -225,6 +229,8 @@ class BoxMetrics:
             api_requests_total=self.api_requests_total,
             fair_share_waits_total=self.fair_share_waits_total,
             events_dropped_total=self.events_dropped_total,
+            plans_in_process_total=self.plans_in_process_total,
+            planning_process=self.planning_process,
             cross_reads_total=dict(self.cross_reads_total),
             cross_last=dict(self.cross_last),
             error_rate_percent=_percent(self.reconcile_errors_total, total),
@@ -269,6 +275,8 @@ class MetricsSnapshot:
     api_requests_total: int = 0
     fair_share_waits_total: int = 0
     events_dropped_total: int = 0
+    plans_in_process_total: int = 0
+    planning_process: bool = False
 
     def oncop_metrics(self) -> dict[str, Any]:
         """The ``metrics`` object that ONCOP serves for a box (field names from ONCOP.md)."""

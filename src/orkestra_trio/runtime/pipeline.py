@@ -60,8 +60,6 @@ from orkestra_trio.katalog.plan import (
     PlannedOutcome,
     ReconcilePlan,
     plan_failure,
-    plan_outcome,
-    plan_reconcile,
 )
 from orkestra_trio.katalog.render import (
     RenderedChild,
@@ -83,6 +81,7 @@ from .children import ApplyReport, apply_children, prunable_kinds, prune_orphans
 from .events import BoxEvents
 from .informer import Informer, ObjectKey, controller_uid, object_key
 from .metrics import BoxMetrics, cross_source
+from .planner import Planner
 from .registry import CrossTarget, KatalogRegistry
 from .safe import DONE, Outcome, describe_exception
 from .status import write_status
@@ -126,6 +125,7 @@ class ReconcilePipeline:
         metrics: Callable[[], Mapping[str, Any]] = dict,
         timeout: float = 30.0,
         box_metrics: BoxMetrics | None = None,
+        planner: Planner | None = None,
     ) -> None:
         assert crd.operator_box is not None
         self.name = name
@@ -142,6 +142,8 @@ class ReconcilePipeline:
         self.timeout = timeout
         #: Where cross reads are counted (metrics and the Control Center's graph).
         self.box_metrics = box_metrics
+        #: Computes the plans: in the loop, or in the box's process once they are heavy.
+        self.planner = planner or Planner(crd, name=name, metrics=box_metrics)
         #: Wall time at Trio time zero, set on first use: deadlines measured against a CR's
         #: timestamps follow Trio's clock, so MockClock moves them as it moves every sleep.
         self._wall_anchor: datetime.datetime | None = None
@@ -237,7 +239,7 @@ class ReconcilePipeline:
             health=self._health(),
             now=self._timestamp(),
         )
-        plan = plan_reconcile(self.crd, observed)
+        plan = await self.planner.reconcile(observed)
         if self.on_plan is not None:
             self.on_plan(key, plan)
         return await self._apply(cr, plan, observed)
@@ -268,8 +270,8 @@ class ReconcilePipeline:
         outcome = PlannedOutcome(plan.status, plan.requeue_after, plan.error)
         if report.writes:
             # The status sees the children as the server answered our writes.
-            outcome = plan_outcome(
-                self.crd, attrs.evolve(observed, children=_overlay(owned, report))
+            outcome = await self.planner.outcome(
+                attrs.evolve(observed, children=_overlay(owned, report))
             )
         if outcome.status is None:
             raise _failure(outcome)

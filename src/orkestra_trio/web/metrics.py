@@ -159,6 +159,13 @@ SCALARS: tuple[
         "box",
         lambda s: s.metrics.events_dropped_total,
     ),
+    (
+        CounterMetricFamily,
+        "orkestra_box_plans_in_process",
+        "Plans the box computed in its own planning process (its templates proved CPU-heavy).",
+        "box",
+        lambda s: s.metrics.plans_in_process_total,
+    ),
 )
 
 #: One histogram per box: (name, help, label, its cumulative buckets and sum).

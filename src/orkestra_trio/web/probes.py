@@ -81,6 +81,7 @@ def probe_routes(source: ProbeSource) -> list[Route]:
                 "apiRequests": sample.metrics.api_requests_total,
                 "fairShareWaits": sample.metrics.fair_share_waits_total,
                 "eventsDropped": sample.metrics.events_dropped_total,
+                "planningProcess": sample.metrics.planning_process,
             }
             for sample in samples
         }

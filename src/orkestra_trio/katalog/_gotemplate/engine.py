@@ -153,11 +153,12 @@ def _filter_for(name: str) -> None:
 class Template:
     """A compiled template: render it as often as you like, from any task."""
 
-    __slots__ = ("_constants", "_globals", "_jinja", "jinja_source", "name", "source")
+    __slots__ = ("_constants", "_globals", "_jinja", "_notes", "jinja_source", "name", "source")
 
     def __init__(self, source: str, name: str, notes: Mapping[str, str] | None = None) -> None:
         self.source = source
         self.name = name
+        self._notes = dict(notes or {})
         try:
             translation = translate(parse(source, arity, notes))
         except RecursionError:
@@ -175,6 +176,11 @@ class Template:
 
     def __repr__(self) -> str:
         return f"<Template {self.name}>"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled as its source: a box that plans in a process of its own
+        # (runtime/planner.py) sends its CRD entry there, and compiles it again.
+        return (Template, (self.source, self.name, self._notes))
 
     def render(self, context: Mapping[str, Any], *, limits: Limits = DEFAULT_LIMITS) -> str:
         """Render with ``context`` as the dot; TemplateRenderError on any failure."""

@@ -6,6 +6,9 @@ functions can raise them without importing the public module.
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 
 class TemplateSyntaxError(Exception):
     """A template that cannot be compiled.
@@ -34,6 +37,13 @@ class TemplateRenderError(Exception):
         self.line = line
         where = template_name if line <= 1 else f"{template_name} (template line {line})"
         super().__init__(f"{where}: {message}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only arguments: the default pickling would call cls(text) and fail.
+        rebuild = functools.partial(
+            TemplateRenderError, template_name=self.template_name, line=self.line
+        )
+        return (rebuild, (self.message,))
 
 
 class GoExecError(Exception):
