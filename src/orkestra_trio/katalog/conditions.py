@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -58,6 +58,7 @@ OPERATORS: frozenset[str] = frozenset(
         "typeNull",
         "dayOfWeek",
         "time",
+        "unique",
     }
 )
 
@@ -71,6 +72,10 @@ ALIASES: dict[str, str] = {
 
 #: Operators that test the clock, not a field: they take no ``field``.
 CLOCK_OPERATORS: frozenset[str] = frozenset({"dayOfWeek", "time"})
+
+#: The context key of the CRs ``unique`` compares with (every CR of the box, this one
+#: included): :func:`with_peers` sets it. Not a Go identifier, so no template reads it.
+PEERS = "orkestra:peers"
 
 #: ``valueType`` of the long form (``operator``/``value``/``valueType``).
 VALUE_TYPES = ("string", "int", "float", "bool")
@@ -192,6 +197,8 @@ def check_condition(condition: Condition) -> str | None:
         bounds = _comma_list(operand)
         if len(bounds) != 2 or any(_as_number(b) is None for b in bounds):
             return f'{condition.operator} takes "min,max" numbers, got {operand!r}'
+    if condition.operator == "unique" and operand != "true":
+        return f"write unique: true (got {operand!r})"
     if condition.operator == "typeOf" and operand not in TYPE_NAMES:
         return f"typeOf takes one of {', '.join(TYPE_NAMES)}, got {operand!r}"
     if condition.operator == "dayOfWeek":
@@ -354,6 +361,36 @@ def _holds(operator: str, value: Any, operand: str, value_type: str = "string") 
     raise ConditionError(f"unknown condition operator {operator!r}")
 
 
+def with_peers(context: Mapping[str, Any], peers: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """``context`` with the CRs ``unique`` compares with (read from the box's own cache)."""
+    return {**context, PEERS: tuple(peers)}
+
+
+def _identity(obj: Mapping[str, Any]) -> tuple[str, str]:
+    metadata = obj.get("metadata") or {}
+    return (str(metadata.get("namespace") or ""), str(metadata.get("name") or ""))
+
+
+def _unique(condition: Condition, value: Any, context: Mapping[str, Any]) -> bool:
+    """No other CR of the box has this field's value (an empty value collides with none).
+
+    The CR itself is told apart by namespace and name: at admission a new CR
+    has no uid yet, and an update's old version is in the peers.
+    """
+    if value is None or value == "" or value == {} or value == []:
+        return True
+    mine = _identity(context)
+    text = format_value(value)
+    for peer in context.get(PEERS) or ():
+        if _identity(peer) == mine:
+            continue
+        peer_context = {**peer, "spec": peer.get("spec") or {}, "status": peer.get("status") or {}}
+        other = field_value(condition, peer_context)
+        if other is not None and other != "" and format_value(other) == text:
+            return False
+    return True
+
+
 def condition_holds(condition: Condition, context: Mapping[str, Any]) -> bool:
     """Does ``condition`` hold in ``context``? ``negate`` inverts the outcome.
 
@@ -363,6 +400,9 @@ def condition_holds(condition: Condition, context: Mapping[str, Any]) -> bool:
     error, not a silent "false".
     """
     value = None if condition.operator in CLOCK_OPERATORS else field_value(condition, context)
+    if condition.operator == "unique":
+        result = _unique(condition, value, context)
+        return not result if condition.negate else result
     result = _holds(condition.operator, value, _operand(condition, context), condition.value_type)
     return not result if condition.negate else result
 

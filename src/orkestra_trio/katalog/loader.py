@@ -20,7 +20,7 @@ from typing import Any
 
 from orkestra_trio.katalog import orkestra_keys, profiles
 from orkestra_trio.katalog import template as templates
-from orkestra_trio.katalog.condition_reader import ConditionReader
+from orkestra_trio.katalog.admission_reader import ADMISSION_KEYS, AdmissionReader
 from orkestra_trio.katalog.conditions import Condition
 from orkestra_trio.katalog.durations import DurationError, parse_duration
 from orkestra_trio.katalog.errors import KatalogError, KatalogIssue, did_you_mean
@@ -105,6 +105,8 @@ _CRD_KEYS = (
     "labels",
     "normalize",
     "ignoreStatusPatch",
+    "admission",
+    *ADMISSION_KEYS,
     *orkestra_keys.CRD_ENTRY,
 )
 _METADATA_KEYS = (
@@ -242,7 +244,7 @@ def _ordered(issues: Sequence[KatalogIssue], files: Sequence[str]) -> list[Katal
     return sorted(unique, key=lambda i: (rank.get(i.file, len(rank)), i.line, i.column))
 
 
-class _KatalogReader(ConditionReader):
+class _KatalogReader(AdmissionReader):
     """Builds the model of one Katalog document, collecting issues on the way."""
 
     #: Set by :meth:`katalog` before the CRDs are read.
@@ -596,6 +598,7 @@ class _KatalogReader(ConditionReader):
             labels=self.text_map(m, path, "labels"),
             normalize=self.normalize(m, path),
             ignore_status_patch=self.boolean(m, path, "ignoreStatusPatch", False),
+            admission=self.admission(m, path),
         )
 
     def normalize(self, crd: dict[str, Any], path: KeyPath) -> FrozenMap[str, Text]:

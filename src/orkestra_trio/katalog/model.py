@@ -604,6 +604,99 @@ class OperatorBox:
     ordered_delete: OrderedDelete | None = None
 
 
+#: ``action`` of a validation rule: ``deny`` stops the CR, ``warn`` posts a Warning Event.
+VALIDATION_ACTIONS = ("deny", "warn")
+#: ``webhooks.operations``: the admission operations the embedded server runs the rules on.
+ADMISSION_OPERATIONS = ("CREATE", "UPDATE")
+
+
+@attrs.frozen
+class ValidationRule:
+    """One ``validation.rules`` entry: the CR passes while ``condition`` holds.
+
+    ``message`` (a template over the CR) says why it does not; without one the
+    message names the field and the operator.
+    """
+
+    condition: Condition
+    action: str = "deny"  # one of VALIDATION_ACTIONS
+    message: Text | None = None
+    #: ``link``: where to read more, appended to the message.
+    link: str = ""
+    location: Location = attrs.field(default=NOWHERE, eq=False, repr=False)
+
+
+@attrs.frozen
+class MutationRule:
+    """One ``mutation.rules`` entry: set ``field`` to ``value`` on the CR as stored.
+
+    ``override`` false (``default:``): only where the field is missing;
+    true (``override:``): always. ``field`` is under ``spec.``,
+    ``metadata.labels.`` or ``metadata.annotations.`` (a label key is
+    everything after ``metadata.labels.``, dots included).
+    """
+
+    field: str
+    value: FrozenValue
+    override: bool = False
+    when: tuple[Condition, ...] = ()
+    or_: tuple[Condition, ...] = ()
+    location: Location = attrs.field(default=NOWHERE, eq=False, repr=False)
+
+
+@attrs.frozen
+class ConversionPath:
+    """``conversion.paths[]``: how a CR of version ``from_`` reads as version ``to``.
+
+    ``spec``: the ``to`` version's spec fields, templates over the ``from_`` CR.
+    """
+
+    from_: str
+    to: str
+    spec: FrozenMap[str, FrozenValue] = EMPTY_MAP
+
+
+@attrs.frozen
+class Conversion:
+    """``conversion``: the version the CRs are stored in and the paths between versions."""
+
+    storage_version: str = ""
+    paths: tuple[ConversionPath, ...] = ()
+
+
+@attrs.frozen
+class Webhooks:
+    """``webhooks``: which rules the API server runs at admission, for which operations."""
+
+    validation: bool = False
+    mutation: bool = False
+    operations: tuple[str, ...] = ADMISSION_OPERATIONS
+
+
+@attrs.frozen
+class Admission:
+    """A CRD's ``validation``/``mutation``/``conversion``/``webhooks`` (Gen B on the CRD
+    entry, Gen C under ``admission:``): one model for both layouts.
+
+    The rules run on every reconcile and, with ``webhooks``, at admission on
+    the embedded API server (docs/katalog.md).
+    """
+
+    validation: tuple[ValidationRule, ...] = ()
+    mutation: tuple[MutationRule, ...] = ()
+    #: ``mutation.mutateFirst``: at reconcile, mutate before validating (Orkestra's docs: false).
+    mutate_first: bool = False
+    conversion: Conversion | None = None
+    webhooks: Webhooks = Webhooks()
+
+    @property
+    def has_rules(self) -> bool:
+        return bool(self.validation or self.mutation)
+
+
+NO_ADMISSION = Admission()
+
+
 @attrs.frozen
 class CrdEntry:
     """One CRD of a Katalog, keyed by ``key`` (used in cross:, ONCOP URLs, metrics)."""
@@ -628,6 +721,8 @@ class CrdEntry:
     #: ``ignoreStatusPatch``: the runtime never writes the CR's status (Orkestra's
     #: switch for CRDs whose status another controller owns).
     ignore_status_patch: bool = False
+    #: ``validation``/``mutation``/``conversion``/``webhooks`` (or ``admission:``).
+    admission: Admission = NO_ADMISSION
 
 
 @attrs.frozen

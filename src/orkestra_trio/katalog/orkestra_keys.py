@@ -59,11 +59,6 @@ CRD_ENTRY: Mapping[str, str] = {
     "enrichAll": _unsupported(
         "enrichAll", "children are read back under .children; pods/events enrichment is not"
     ),
-    "validation": _unsupported("validation", _ADMISSION),
-    "mutation": _unsupported("mutation", _ADMISSION),
-    "conversion": _unsupported("conversion", _ADMISSION),
-    "webhooks": _unsupported("webhooks", _ADMISSION),
-    "admission": _unsupported("admission", _ADMISSION),
     "imports": _unsupported("imports (Motifs)", "Motif registries and OCI imports"),
     "serve": _unsupported("serve", "self-service forms belong to Orkestra's gateway"),
     "labelSelector": _unsupported(
@@ -133,7 +128,6 @@ SECRET_ENTRY: Mapping[str, str] = {
 }
 
 CONDITION_OPERATORS: Mapping[str, str] = {
-    "unique": _unsupported("the unique operator", "it needs a live list of every CR"),
     "cron": _unsupported("the cron operator", "its window is stateful; use time or dayOfWeek"),
     "duration": _unsupported("duration", "it belongs to the cron operator"),
 }

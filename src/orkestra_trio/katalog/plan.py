@@ -21,12 +21,13 @@ what they would be if nothing had to be written.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
 
-from orkestra_trio.katalog.conditions import conditions_hold
+from orkestra_trio.katalog.admission import WARNING_REASON, AdmissionDenied, run_rules
+from orkestra_trio.katalog.conditions import conditions_hold, with_peers
 from orkestra_trio.katalog.durations import parse_duration
 from orkestra_trio.katalog.manifests import OWNER_UID_LABEL
 from orkestra_trio.katalog.model import CrdEntry, OperatorBox
@@ -75,6 +76,9 @@ class Observed:
     children: Iterable[Mapping[str, Any]] = ()
     metrics: Mapping[str, Any] = attrs.field(factory=dict)
     health: Mapping[str, Any] = attrs.field(factory=dict)
+    #: The box's CRs as its informer holds them, for ``unique`` (empty when no
+    #: condition of the CRD uses it: see :func:`~orkestra_trio.katalog.admission.uses_unique`).
+    peers: Sequence[Mapping[str, Any]] = ()
     #: The clock of this reconcile: ``lastTransitionTime`` of a Ready condition that
     #: flips and workload ``autoscale`` cooldowns (RFC 3339, seconds); None reads
     #: the wall clock.
@@ -101,6 +105,9 @@ class ReconcilePlan:
     cr: str
     #: The box-level ``when``/``or`` does not hold: nothing below applies.
     gated: bool = False
+    #: The ``mutation`` rules' merge patch of the CR (None: nothing to change); the
+    #: parts below are planned for the CR as patched.
+    cr_patch: Mapping[str, Any] | None = None
     #: The CRD entry's ``labels`` for the CR (set when one differs).
     labels: Mapping[str, str] | None = None
     #: A child can carry no ownerReference (another namespace, cluster-scoped):
@@ -139,18 +146,36 @@ def plan_reconcile(crd: CrdEntry, observed: Observed) -> ReconcilePlan:
     name = describe_cr(context)
     if not conditions_hold(box.when, box.or_, context):
         return ReconcilePlan(cr=name, gated=True)
-    events = (PlannedEvent("Normal", f"{crd.api_types.kind}Reconciled"),)
+    events: tuple[PlannedEvent, ...] = (PlannedEvent("Normal", f"{crd.api_types.kind}Reconciled"),)
+    cr_patch = None
+    if crd.admission.has_rules:
+        # The rules see the CR as stored (as the admission webhook does): not normalized.
+        try:
+            rules = run_rules(crd.admission, observed.cr, peers=observed.peers)
+        except Exception as exc:
+            return ReconcilePlan(cr=name, events=events, error=exc)
+        warnings = tuple(
+            PlannedEvent("Warning", WARNING_REASON, message, when=ON_NEW_MESSAGE)
+            for message in rules.warnings
+        )
+        if rules.denials:
+            return ReconcilePlan(cr=name, events=warnings, error=AdmissionDenied(rules.denials))
+        events = (*events, *warnings)
+        cr_patch = rules.patch
+        if cr_patch is not None:
+            context = _context(normalized(crd, rules.cr), observed)
     try:
         labels = cr_labels(crd, context)
     except Exception as exc:
-        return ReconcilePlan(cr=name, events=events, error=exc)
+        return ReconcilePlan(cr=name, cr_patch=cr_patch, events=events, error=exc)
     try:
         children = tuple(render_reconcile_children(box, context, now=observed.clock()))
     except Exception as exc:
-        return ReconcilePlan(cr=name, labels=labels, events=events, error=exc)
+        return ReconcilePlan(cr=name, cr_patch=cr_patch, labels=labels, events=events, error=exc)
     outcome = _outcome(box, context, observed.now)
     return ReconcilePlan(
         cr=name,
+        cr_patch=cr_patch,
         labels=labels,
         needs_finalizer=any(_label_owned(child) for child in children),
         children=children,
@@ -189,6 +214,8 @@ def plan_document(plan: ReconcilePlan) -> dict[str, Any]:
     if plan.gated:
         document["gated"] = "the box's when/or conditions do not hold: nothing is applied"
         return document
+    if plan.cr_patch is not None:
+        document["crPatch"] = plan.cr_patch
     document["labels"] = dict(plan.labels or {})
     if plan.needs_finalizer:
         document["finalizer"] = "held before the children are created (one cannot be owned)"
@@ -235,13 +262,14 @@ def _box(crd: CrdEntry) -> OperatorBox:
 
 
 def _context(cr: Mapping[str, Any], observed: Observed) -> dict[str, Any]:
-    return build_context(
+    context = build_context(
         cr,
         cross=observed.cross,
         children=observed.children,
         metrics=observed.metrics,
         health=observed.health,
     )
+    return with_peers(context, observed.peers) if observed.peers else context
 
 
 def _outcome(box: OperatorBox, context: Mapping[str, Any], now: str | None) -> PlannedOutcome:

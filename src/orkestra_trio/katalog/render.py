@@ -645,15 +645,19 @@ def utc_timestamp() -> str:
 
 
 def _set_path(target: dict[str, Any], path: str, value: Any) -> None:
-    parts = path.split(".")
+    set_keys(target, tuple(path.split(".")), value)
+
+
+def set_keys(target: dict[str, Any], keys: tuple[str, ...], value: Any) -> None:
+    """Set ``target[k1][k2]...`` to ``value``, making (or replacing) mappings on the way."""
     node = target
-    for part in parts[:-1]:
-        child = node.get(part)
+    for key in keys[:-1]:
+        child = node.get(key)
         if not isinstance(child, dict):
             child = {}
-            node[part] = child
+            node[key] = child
         node = child
-    node[parts[-1]] = value
+    node[keys[-1]] = value
 
 
 def _remove_path(target: dict[str, Any], path: str) -> None:

@@ -52,10 +52,13 @@ import attrs
 import trio
 
 from orkestra_trio.katalog import CrdEntry, OperatorBox
+from orkestra_trio.katalog.admission import uses_unique
 from orkestra_trio.katalog.conditions import conditions_hold
 from orkestra_trio.katalog.manifests import OWNER_NAMESPACE_ANNOTATION, OWNER_UID_LABEL
 from orkestra_trio.katalog.model import OrderedDelete
 from orkestra_trio.katalog.plan import (
+    ON_NEW_MESSAGE,
+    ON_WRITES,
     Observed,
     PlannedOutcome,
     ReconcilePlan,
@@ -155,6 +158,11 @@ class ReconcilePipeline:
         self.on_plan: Callable[[ObjectKey, ReconcilePlan], None] | None = None
         #: The error last reported per failing CR, so that a repeat is not posted again.
         self._errors: dict[ObjectKey, str] = {}
+        #: The messages last posted per CR of the plan's ON_NEW_MESSAGE Events (validation
+        #: warnings): a warning that holds on is posted once, not on every reconcile.
+        self._told: dict[ObjectKey, frozenset[tuple[str, str]]] = {}
+        #: ``unique`` compares a CR with the box's others: only then are they handed to the plan.
+        self._needs_peers = uses_unique(crd)
 
     async def __call__(self, key: ObjectKey) -> Outcome:
         namespace, name = key
@@ -164,6 +172,7 @@ class ReconcilePipeline:
             for slot in [slot for slot in self._cross_errors if slot[0] == key]:
                 del self._cross_errors[slot]
             self._errors.pop(key, None)
+            self._told.pop(key, None)
             return DONE
         if (cr.get("metadata") or {}).get("deletionTimestamp"):
             return await self._refreshing_on_conflict(self._delete, cr, key)
@@ -237,6 +246,7 @@ class ReconcilePipeline:
             children=owned,
             metrics=self._metrics(),
             health=self._health(),
+            peers=tuple(self.cr_informer.objects()) if self._needs_peers else (),
             now=self._timestamp(),
         )
         plan = await self.planner.reconcile(observed)
@@ -250,6 +260,11 @@ class ReconcilePipeline:
         """Apply ``plan``: the writes its parts need against what the caches hold, in order."""
         if plan.gated:
             return Outcome(gated=True)
+        await self._post_new_messages(cr, plan)
+        if plan.cr_patch is not None:
+            # The mutation rules' patch: the rest of the plan was made for the CR as patched.
+            cr = await self._patch_cr(cr, plan.cr_patch)
+            observed = attrs.evolve(observed, cr=cr)
         if plan.labels is None:
             raise _failure(plan)
         await self._ensure_labels(cr, plan.labels)
@@ -279,12 +294,47 @@ class ReconcilePipeline:
             self.writes += 1
         if report.writes:
             for event in plan.events:
-                await self.events.planned(cr, event, report.summary())
+                if event.when == ON_WRITES:
+                    await self.events.planned(cr, event, report.summary())
         if outcome.error is not None:
             raise _failure(outcome)
         if outcome.requeue_after is None:
             return DONE
         return Outcome(requeue_after=outcome.requeue_after)
+
+    async def _post_new_messages(self, cr: Mapping[str, Any], plan: ReconcilePlan) -> None:
+        """The plan's ON_NEW_MESSAGE Events whose message the CR was not told last time."""
+        key = object_key(cr)
+        now = frozenset(
+            (event.reason, event.message) for event in plan.events if event.when == ON_NEW_MESSAGE
+        )
+        before = self._told.get(key, frozenset())
+        if now:
+            self._told[key] = now
+        else:
+            self._told.pop(key, None)
+        for event in plan.events:
+            if event.when == ON_NEW_MESSAGE and (event.reason, event.message) not in before:
+                await self.events.planned(cr, event, event.message)
+
+    async def _patch_cr(self, cr: Mapping[str, Any], patch: Mapping[str, Any]) -> Mapping[str, Any]:
+        """One merge patch of the CR, guarded by its resourceVersion (a stale cache: 409, retried
+        on the CR read afresh by :meth:`_refreshing_on_conflict`)."""
+        metadata = cr.get("metadata") or {}
+        body = dict(patch)
+        if metadata.get("resourceVersion"):
+            body["metadata"] = {
+                **(patch.get("metadata") or {}),
+                "resourceVersion": metadata["resourceVersion"],
+            }
+        result = await self.kube.merge_patch(
+            self.cr_info,
+            str(metadata.get("name")),
+            body,
+            namespace=str(metadata.get("namespace") or "") or None,
+        )
+        self.writes += 1
+        return result
 
     async def _ensure_labels(self, cr: Mapping[str, Any], wanted: Mapping[str, str]) -> None:
         """The CRD entry's ``labels`` on the CR: one merge patch when one differs, else nothing."""
@@ -564,19 +614,8 @@ class ReconcilePipeline:
     async def _set_finalizers(
         self, cr: Mapping[str, Any], finalizers: list[str]
     ) -> Mapping[str, Any]:
-        metadata = cr.get("metadata") or {}
-        patch: dict[str, Any] = {"metadata": {"finalizers": finalizers or None}}
-        if metadata.get("resourceVersion"):
-            # Optimistic concurrency: a finalizer list changed meanwhile is a conflict (retry).
-            patch["metadata"]["resourceVersion"] = metadata["resourceVersion"]
-        result = await self.kube.merge_patch(
-            self.cr_info,
-            str(metadata.get("name")),
-            patch,
-            namespace=str(metadata.get("namespace") or "") or None,
-        )
-        self.writes += 1
-        return result
+        # Optimistic concurrency: a finalizer list changed meanwhile is a conflict (retry).
+        return await self._patch_cr(cr, {"metadata": {"finalizers": finalizers or None}})
 
     # -------------------------------------------------------- error report
 
