@@ -5,6 +5,8 @@ entry, or under ``admission:``) load onto one model; ``run_rules`` decides the
 merge patch and the messages; the plan carries them.
 """
 
+import pickle
+
 import pytest
 
 from orkestra_trio.katalog import KatalogError, load_katalog
@@ -167,6 +169,9 @@ def test_the_plan_carries_the_patch_the_denial_and_the_warnings(gen_b):
 
     denied = plan_reconcile(gen_b, Observed(cr(replicas=0)))
     assert isinstance(denied.error, AdmissionDenied)
+    # Plans travel from a planner process by pickle (runtime/planner.py).
+    assert pickle.loads(pickle.dumps(denied)).error.messages == denied.error.messages
+    assert pickle.loads(pickle.dumps(gen_b)).admission == gen_b.admission
     assert denied.children is None and denied.labels is None and denied.cr_patch is None
     assert "replicas must be 1-10, got 0" in str(denied.error)
 

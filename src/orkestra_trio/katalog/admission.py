@@ -55,6 +55,10 @@ class AdmissionDenied(Exception):
         self.messages = tuple(messages)
         super().__init__("validation failed: " + "; ".join(self.messages))
 
+    def __reduce__(self) -> tuple[type[AdmissionDenied], tuple[tuple[str, ...]]]:
+        # A plan may be made in a planner process and pickled back (runtime/planner.py).
+        return (AdmissionDenied, (self.messages,))
+
 
 class ConversionError(ValueError):
     """No ``conversion.paths`` entry leads from a CR's version to the one asked for."""
