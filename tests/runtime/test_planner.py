@@ -163,3 +163,13 @@ async def test_a_box_planning_in_its_process_reconciles_on_a_real_server(
         child = await kube.get(cms, "late-out", namespace="default")
         assert child["data"] == {"value": "late"}
         assert box.metrics.plans_in_process_total >= 1
+
+
+def test_every_shipped_katalog_can_plan_in_a_process() -> None:
+    """A CRD entry that did not pickle would keep its box planning in the loop (a warning)."""
+    root = Path(__file__).resolve().parents[2]
+    paths = sorted((root / "katalogs").glob("*.yaml"))
+    assert paths
+    for path in paths:
+        for key, crd in load_katalogs([path]).crds.items():
+            assert pickle.loads(pickle.dumps(crd)) == crd, f"{path.name}: {key}"
