@@ -10,6 +10,9 @@ CRs. With ``webhooks`` the server runs the same rules before it stores a CR.
 
 from pathlib import Path
 
+import pytest
+
+from orkestra_trio.kube import KubeError
 from orkestra_trio.testing import open_test_cluster, run_katalog
 
 KATALOG = Path(__file__).parent / "katalogs" / "admission.yaml"
@@ -74,3 +77,96 @@ async def test_validation_and_mutation_at_reconcile(autojump_clock):
         await kat.wait_steady(within=1200)
         assert kat.ready("site", "big")
         assert kat.cr("site", "big")["spec"]["tier"] == "standard"
+
+
+async def test_webhooks_run_the_rules_at_admission(autojump_clock):
+    async with open_test_cluster() as cluster, run_katalog(KATALOG, cluster) as kat:
+        created = await kat.apply(kat.manifest("guarded", "one", {"replicas": 2, "host": "a"}))
+        assert created["spec"]["tier"] == "standard"  # mutated before it was stored
+        with pytest.raises(KubeError) as denied:
+            await kat.apply(kat.manifest("guarded", "two", {"replicas": 9, "host": "b"}))
+        assert denied.value.code == 400
+        assert "denied the request: at most 5 replicas" in str(denied.value)
+        assert kat.cr("guarded", "two") is None
+        with pytest.raises(KubeError) as duplicate:
+            await kat.apply(kat.manifest("guarded", "three", {"replicas": 1, "host": "a"}))
+        assert "spec.host 'a' is already used by another Guarded" in str(duplicate.value)
+        # UPDATE: the same rules; the CR keeps its stored version.
+        with pytest.raises(KubeError):
+            await kat.apply(kat.manifest("guarded", "one", {"replicas": 7, "host": "a"}))
+        assert kat.cr("guarded", "one")["spec"]["replicas"] == 2
+        # warn: admitted, with the warning.
+        await kat.apply(
+            kat.manifest("guarded", "old", {"replicas": 1, "host": "c", "tier": "legacy"})
+        )
+        await kat.wait_steady()
+        assert kat.ready("guarded", "old") and kat.ready("guarded", "one")
+
+
+CONVERSION_CRD = """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: gauges.adm.example.com}
+spec:
+  group: adm.example.com
+  names: {kind: Gauge, plural: gauges, singular: gauge, listKind: GaugeList}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: false
+      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+    - name: v2
+      served: true
+      storage: true
+      subresources: {status: {}}
+      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+"""
+CONVERSION_KATALOG = """\
+apiVersion: orkestra.orkspace.io/v1
+kind: Katalog
+metadata: {name: conversion}
+spec:
+  crds:
+    gauge:
+      apiTypes: {group: adm.example.com, version: v2, kind: Gauge, plural: gauges}
+      crdFile: crd.yaml
+      conversion:
+        storageVersion: v2
+        paths:
+          - {from: v1, to: v2, spec: {size: "{{ .spec.replicas }}"}}
+          - {from: v2, to: v1, spec: {replicas: "{{ .spec.size }}"}}
+      operatorBox:
+        onReconcile:
+          configMaps:
+            - name: "{{ .metadata.name }}"
+              data: {size: "{{ .spec.size }}"}
+"""
+
+
+async def test_conversion_paths_serve_both_versions(autojump_clock, tmp_path):
+    (tmp_path / "crd.yaml").write_text(CONVERSION_CRD)
+    path = tmp_path / "conversion.yaml"
+    path.write_text(CONVERSION_KATALOG)
+    async with open_test_cluster() as cluster, run_katalog(path, cluster) as kat:
+        v1 = {
+            "apiVersion": "adm.example.com/v1",
+            "kind": "Gauge",
+            "metadata": {"name": "g", "namespace": "default"},
+            "spec": {"replicas": 3},
+        }
+        answered = await cluster.kube.create(v1, namespace="default")
+        assert answered["apiVersion"] == "adm.example.com/v1"  # served as it was written
+        assert answered["spec"]["replicas"] == 3
+        [stored] = cluster.objects("gauges", "default")
+        assert stored["apiVersion"] == "adm.example.com/v2"  # stored in the storage version
+        assert stored["spec"]["size"] == 3
+        # The box (v2) reconciles the converted CR.
+        await kat.wait_steady()
+        assert kat.child("gauge", "g", "ConfigMap", "g")["data"] == {"size": "3"}
+        # A v2 write reads back through v1 as well.
+        await cluster.kube.merge_patch(
+            ("adm.example.com/v2", "Gauge"), "g", {"spec": {"size": 5}}, namespace="default"
+        )
+        as_v1 = await cluster.kube.get(("adm.example.com/v1", "Gauge"), "g", namespace="default")
+        assert as_v1["spec"]["replicas"] == 5

@@ -41,6 +41,7 @@ from orkestra_trio.apiserver import (
     tables,
 )
 from orkestra_trio.apiserver import patch as patching
+from orkestra_trio.apiserver.admission import AdmissionHooks, AdmissionRequest
 from orkestra_trio.apiserver.authz.authorizer import RbacAuthorizer
 from orkestra_trio.apiserver.authz.ownerrefs import finalizer_checks
 from orkestra_trio.apiserver.authz.rbac import denial
@@ -197,6 +198,8 @@ class ApiApp:
         #: (the user comes from the authentication middleware in front of this app;
         #: a request that passed none, the in-process client, is not checked).
         self.authorizer = RbacAuthorizer(store) if authorization == "rbac" else None
+        #: In-process admission and conversion hooks (the embedded server's webhooks).
+        self.admission = AdmissionHooks()
         self._discovery_cache: dict[tuple[Any, ...], bytes] = {}
         self._discovery_generation = -1
         self.starlette = Starlette(
@@ -471,10 +474,74 @@ class ApiApp:
         if kind.group == "events.k8s.io":
             return eventshapes.core_to_events_v1(obj)
         if obj.get("apiVersion") != kind.api_version:
+            if kind.is_custom and self.admission.converter(kind.group, kind.kind) is not None:
+                return self._convert(kind, obj, kind.version)
             converted = dict(obj)
             converted["apiVersion"] = kind.api_version
             return converted
         return obj
+
+    def _convert(
+        self, kind: ResourceKind, obj: Mapping[str, Any], version: str
+    ) -> Mapping[str, Any]:
+        """``obj`` as ``version`` through the kind's registered converter (a conversion webhook)."""
+        converter = self.admission.converter(kind.group, kind.kind)
+        assert converter is not None
+        try:
+            return converter(obj, version)
+        except Exception as exc:  # what kube answers when a conversion webhook fails
+            raise ApiError(
+                500,
+                f"conversion webhook for {kind.group}/{version}, Kind={kind.kind} failed: {exc}",
+                reason="InternalError",
+            ) from None
+
+    def _storage_version(self, kind: ResourceKind) -> ResourceKind:
+        """The version a write of ``kind`` is stored in, when a converter is registered for it."""
+        if not kind.is_custom or self.admission.converter(kind.group, kind.kind) is None:
+            return kind
+        for candidate in self.store.kinds.all():
+            if (candidate.group, candidate.plural) == (
+                kind.group,
+                kind.plural,
+            ) and candidate.storage:
+                return candidate
+        return kind
+
+    def _admit(
+        self, target: _Target, body: dict[str, Any], write: _WriteOptions, operation: str
+    ) -> tuple[ResourceKind, dict[str, Any]]:
+        """The admission hooks on a CREATE or UPDATE of an object (not of a subresource),
+        then the conversion to the storage version: (kind to store as, body to store)."""
+        kind = target.kind
+        if target.subresource:
+            return kind, body
+        if self.admission.has_hooks(kind.group, kind.plural):
+            metadata = body.get("metadata") or {}
+            old = None
+            if operation == "UPDATE" and target.name is not None:
+                current = self.store.find_for(
+                    self._storage_kind(kind), target.namespace or "", target.name
+                )
+                old = None if current is None else self._present_obj(kind, current.obj)
+            request = AdmissionRequest(
+                operation=operation,
+                group=kind.group,
+                version=kind.version,
+                kind=kind.kind,
+                plural=kind.plural,
+                namespace=target.namespace or str(metadata.get("namespace") or ""),
+                name=str(metadata.get("name") or target.name or ""),
+                object=body,
+                old_object=old,
+            )
+            body = dict(self.admission.admit(request, write.warnings))
+        storage = self._storage_version(kind)
+        if storage is not kind:
+            body = dict(
+                self._convert(kind, {**body, "apiVersion": kind.api_version}, storage.version)
+            )
+        return storage, body
 
     def _present(self, kind: ResourceKind, stored: Stored) -> bytes:
         obj = stored.obj
@@ -586,8 +653,9 @@ class ApiApp:
     ) -> Response:
         """Store a new object (POST, or an apply that finds nothing) and answer 201."""
         self._admit_owner_references(request, target, body)
+        store_as, body = self._admit(target, body, write, "CREATE")
         stored = self.store.create(
-            self._storage_kind(target.kind),
+            self._storage_kind(store_as),
             target.namespace or "",
             body,
             dry_run=write.dry_run,
@@ -610,8 +678,9 @@ class ApiApp:
         """Store a new version of ``target`` (PUT, patch, apply) and answer 200."""
         assert target.name is not None
         self._admit_owner_references(request, target, body)
+        store_as, body = self._admit(target, body, write, "UPDATE")
         stored = self.store.update(
-            self._storage_kind(target.kind),
+            self._storage_kind(store_as),
             target.namespace or "",
             target.name,
             body,

@@ -24,6 +24,7 @@ import trio
 
 from orkestra_trio._h1serve import serve_h1
 from orkestra_trio.apiserver import gc, limits, serviceaccounts, workloads
+from orkestra_trio.apiserver.admission import AdmissionHooks
 from orkestra_trio.apiserver.app import ApiApp
 from orkestra_trio.apiserver.faults import FaultInjector
 from orkestra_trio.apiserver.kubeconfig import write_kubeconfig
@@ -71,6 +72,11 @@ class ApiServer:
         self.tls = tls
         self.host, _, port = url.rpartition("//")[2].rpartition(":")
         self.port = int(port)
+
+    @property
+    def admission(self) -> AdmissionHooks:
+        """Where in-process admission and conversion hooks are registered (see admission.py)."""
+        return self.app.admission
 
     @property
     def request_count(self) -> Counter[tuple[str, str]]:

@@ -46,6 +46,7 @@ from orkestra_trio.kube import (
     open_kube_client,
 )
 
+from .admission import install_admission
 from .box import Box
 from .crdinstall import apply_cr_files
 from .crdinstall import install_crds as install_missing_crds
@@ -495,6 +496,8 @@ async def start_boxes(
             box = box_factory(crd, kube=kube, registry=registry)
             registry.register(box)
             boxes[crd.key] = box
+    if apiserver is not None:
+        install_admission(stack, apiserver, katalog_set, boxes)
     for box in boxes.values():
         for dependency in box.crd.depends_on:
             if dependency.crd in boxes:
