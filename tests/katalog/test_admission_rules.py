@@ -239,3 +239,24 @@ def test_bad_rules_are_one_line_errors_at_their_place(tmp_path, extra, message):
     found = [str(issue) for issue in caught.value.issues]
     assert any(message in issue and str(path) in issue for issue in found), found
     assert all("\n" not in issue for issue in found)
+
+
+def test_conversion_is_checked_against_the_crd_file(tmp_path):
+    (tmp_path / "crd.yaml").write_text(
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n"
+        "metadata: {name: webs.d.example.com}\n"
+        "spec:\n  group: d.example.com\n  names: {kind: Web, plural: webs}\n  scope: Namespaced\n"
+        "  versions:\n    - {name: v1, served: true, storage: true}\n"
+    )
+    path = tmp_path / "k.yaml"
+    path.write_text(
+        HEAD
+        + "      crdFile: crd.yaml\n"
+        + "      conversion: {storageVersion: v2, paths: [{from: v1, to: v2}]}\n"
+        + BOX
+    )
+    with pytest.raises(KatalogError) as caught:
+        load_katalog(path)
+    found = " ".join(str(issue) for issue in caught.value.issues)
+    assert "stores version 'v1', but conversion.storageVersion is 'v2'" in found
+    assert "serves no version 'v2', which conversion.paths names" in found

@@ -115,4 +115,38 @@ def _mismatches(crd: CrdEntry, doc: dict[str, Any], where: SourceMap) -> list[Ka
                 f"{', '.join(repr(v) for v in served) or 'none'}",
             )
         )
+    issues.extend(_conversion_mismatches(crd, versions, served, where))
+    return issues
+
+
+def _conversion_mismatches(
+    crd: CrdEntry, versions: list[Any], served: list[Any], where: SourceMap
+) -> list[KatalogIssue]:
+    """``conversion`` against the versions the crdFile serves and the one it stores."""
+    conversion = crd.admission.conversion
+    if conversion is None:
+        return []
+    issues: list[KatalogIssue] = []
+    stored = [v.get("name") for v in versions if isinstance(v, dict) and v.get("storage")]
+    if conversion.storage_version and stored and conversion.storage_version != stored[0]:
+        issues.append(
+            _at(
+                crd,
+                where,
+                ("spec", "versions"),
+                f"stores version {stored[0]!r}, but conversion.storageVersion is "
+                f"{conversion.storage_version!r}",
+            )
+        )
+    named = dict.fromkeys(v for path in conversion.paths for v in (path.from_, path.to))
+    for version in named:
+        if version not in served:
+            issues.append(
+                _at(
+                    crd,
+                    where,
+                    ("spec", "versions"),
+                    f"serves no version {version!r}, which conversion.paths names",
+                )
+            )
     return issues
