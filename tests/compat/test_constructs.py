@@ -54,11 +54,6 @@ def children(tmp_path, box: str) -> dict:
     [
         ("CRD namespace", katalog(extra="      namespace: team-a\n"), "namespace"),
         (
-            "CRD ignoreObservedGeneration",
-            katalog(extra="      ignoreObservedGeneration: true\n"),
-            "ignoreObservedGeneration",
-        ),
-        (
             "queue.behaviour",
             katalog(box="        reconciler: {queue: {behaviour: {onLimit: {drop: true}}}}\n"),
             "behaviour",

@@ -107,6 +107,10 @@ _CRD_KEYS = (
     "ignoreStatusPatch",
     "admission",
     *ADMISSION_KEYS,
+    "allowedNamespaces",
+    "restrictedNamespaces",
+    "ignoreObservedGeneration",
+    "removeFinalizers",
     *orkestra_keys.CRD_ENTRY,
 )
 _METADATA_KEYS = (
@@ -331,11 +335,13 @@ class _KatalogReader(AdmissionReader):
         self.set_notes(out)
         return out
 
-    def finalizer_names(self, parent: dict[str, Any], path: KeyPath) -> tuple[str, ...]:
+    def finalizer_names(
+        self, parent: dict[str, Any], path: KeyPath, *, key: str = "finalizers"
+    ) -> tuple[str, ...]:
         """``finalizers: [name]`` (also ``[{name: ...}]``): qualified names, as Kubernetes wants."""
         out: list[str] = []
-        for index, item in enumerate(self.items(parent, path, "finalizers")):
-            here = (*path, "finalizers", index)
+        for index, item in enumerate(self.items(parent, path, key)):
+            here = (*path, key, index)
             name = item.get("name") if isinstance(item, dict) else item
             if not isinstance(name, str) or not _FINALIZER.fullmatch(name):
                 self.report(
@@ -599,7 +605,24 @@ class _KatalogReader(AdmissionReader):
             normalize=self.normalize(m, path),
             ignore_status_patch=self.boolean(m, path, "ignoreStatusPatch", False),
             admission=self.admission(m, path),
+            allowed_namespaces=self.namespace_names(m, path, "allowedNamespaces"),
+            restricted_namespaces=self.namespace_names(m, path, "restrictedNamespaces"),
+            ignore_observed_generation=self.boolean(m, path, "ignoreObservedGeneration", False),
+            remove_finalizers=()
+            if isinstance(m.get("removeFinalizers"), bool)
+            else self.finalizer_names(m, path, key="removeFinalizers"),
+            remove_own_finalizers=m.get("removeFinalizers") is True,
         )
+
+    def namespace_names(self, crd: dict[str, Any], path: KeyPath, key: str) -> tuple[str, ...]:
+        """``allowedNamespaces``/``restrictedNamespaces``: a list of namespace names."""
+        out: list[str] = []
+        for index, item in enumerate(self.items(crd, path, key)):
+            if not isinstance(item, str) or not _DNS_LABEL.fullmatch(item) or len(item) > 63:
+                self.report((*path, key, index), f"expected a namespace name, got {describe(item)}")
+                continue
+            out.append(item)
+        return tuple(out)
 
     def normalize(self, crd: dict[str, Any], path: KeyPath) -> FrozenMap[str, Text]:
         """``normalize: {spec: {dot.path: template}}`` (paths under .spec)."""

@@ -723,6 +723,17 @@ class CrdEntry:
     ignore_status_patch: bool = False
     #: ``validation``/``mutation``/``conversion``/``webhooks`` (or ``admission:``).
     admission: Admission = NO_ADMISSION
+    #: ``allowedNamespaces``: when not empty, CRs in other namespaces are not reconciled;
+    #: ``restrictedNamespaces``: CRs in these are not (Orkestra's namespace guard).
+    allowed_namespaces: tuple[str, ...] = ()
+    restricted_namespaces: tuple[str, ...] = ()
+    #: ``ignoreObservedGeneration``: ``status.observedGeneration`` is left as it is.
+    ignore_observed_generation: bool = False
+    #: ``removeFinalizers`` (a migration aid): a list names finalizers stripped from every
+    #: CR of the CRD (an earlier operator's); ``true`` strips the runtime's own and the
+    #: box stops adding them (its CRs are deleted without waiting for onDelete).
+    remove_finalizers: tuple[str, ...] = ()
+    remove_own_finalizers: bool = False
 
 
 @attrs.frozen

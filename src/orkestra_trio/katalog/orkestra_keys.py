@@ -68,18 +68,8 @@ CRD_ENTRY: Mapping[str, str] = {
         "fieldSelector", "an operator over a built-in kind (rather than a CRD)"
     ),
     "setup": _unsupported("setup", "dev/simulate pre-steps; use crFiles"),
-    "restrictedNamespaces": _unsupported(
-        "restrictedNamespaces", "namespace guards; gate the box with when: on metadata.namespace"
-    ),
-    "allowedNamespaces": _unsupported(
-        "allowedNamespaces", "namespace guards; gate the box with when: on metadata.namespace"
-    ),
-    "removeFinalizers": _unsupported("removeFinalizers", "a migration aid of Orkestra's"),
     "namespace": _unsupported(
         "a CRD's own namespace", "the runtime's watched namespaces apply to every box"
-    ),
-    "ignoreObservedGeneration": _unsupported(
-        "ignoreObservedGeneration", "status.observedGeneration is always written"
     ),
 }
 

@@ -46,6 +46,12 @@ from orkestra_trio.katalog.render import (
 WRITES_SUMMARY = ""
 
 
+#: ``ReconcilePlan.gated_by``: why nothing applies.
+BOX_CONDITIONS = "the box's when/or conditions do not hold: nothing is applied"
+NAMESPACE_GUARD = (
+    "the CRD's allowedNamespaces/restrictedNamespaces keep this namespace out: nothing is applied"
+)
+
 #: ``PlannedEvent.when``: posted when applying the plan wrote something.
 ON_WRITES = "the apply wrote something"
 #: ``PlannedEvent.when``: posted when the message differs from the one the CR was last told.
@@ -103,8 +109,10 @@ class ReconcilePlan:
 
     #: "Website default/my-site", for messages.
     cr: str
-    #: The box-level ``when``/``or`` does not hold: nothing below applies.
+    #: The box-level ``when``/``or`` does not hold (or the CRD's namespace guard keeps
+    #: the CR out, ``gated_by`` says which): nothing below applies.
     gated: bool = False
+    gated_by: str = BOX_CONDITIONS
     #: The ``mutation`` rules' merge patch of the CR (None: nothing to change); the
     #: parts below are planned for the CR as patched.
     cr_patch: Mapping[str, Any] | None = None
@@ -134,6 +142,16 @@ class PlannedOutcome:
     error: Exception | None = None
 
 
+def namespace_allowed(crd: CrdEntry, namespace: str) -> bool:
+    """Does the CRD's namespace guard (``allowedNamespaces``/``restrictedNamespaces``) let a
+    CR of ``namespace`` be reconciled? Cluster-scoped CRs (no namespace) always pass."""
+    if not namespace:
+        return True
+    if crd.allowed_namespaces and namespace not in crd.allowed_namespaces:
+        return False
+    return namespace not in crd.restricted_namespaces
+
+
 def plan_reconcile(crd: CrdEntry, observed: Observed) -> ReconcilePlan:
     """The plan of one reconcile of ``observed.cr`` by ``crd``'s box.
 
@@ -144,6 +162,9 @@ def plan_reconcile(crd: CrdEntry, observed: Observed) -> ReconcilePlan:
     cr = normalized(crd, observed.cr)  # in memory only: normalize is never written back
     context = _context(cr, observed)
     name = describe_cr(context)
+    namespace = str((cr.get("metadata") or {}).get("namespace") or "")
+    if not namespace_allowed(crd, namespace):
+        return ReconcilePlan(cr=name, gated=True, gated_by=NAMESPACE_GUARD)
     if not conditions_hold(box.when, box.or_, context):
         return ReconcilePlan(cr=name, gated=True)
     events: tuple[PlannedEvent, ...] = (PlannedEvent("Normal", f"{crd.api_types.kind}Reconciled"),)
@@ -172,7 +193,7 @@ def plan_reconcile(crd: CrdEntry, observed: Observed) -> ReconcilePlan:
         children = tuple(render_reconcile_children(box, context, now=observed.clock()))
     except Exception as exc:
         return ReconcilePlan(cr=name, cr_patch=cr_patch, labels=labels, events=events, error=exc)
-    outcome = _outcome(box, context, observed.now)
+    outcome = _outcome(crd, context, observed.now)
     return ReconcilePlan(
         cr=name,
         cr_patch=cr_patch,
@@ -188,8 +209,7 @@ def plan_reconcile(crd: CrdEntry, observed: Observed) -> ReconcilePlan:
 
 def plan_outcome(crd: CrdEntry, observed: Observed) -> PlannedOutcome:
     """The status and requeue of a plan, for ``observed`` children (after the apply wrote some)."""
-    box = _box(crd)
-    return _outcome(box, _context(normalized(crd, observed.cr), observed), observed.now)
+    return _outcome(crd, _context(normalized(crd, observed.cr), observed), observed.now)
 
 
 def plan_failure(crd: CrdEntry, observed: Observed, message: str) -> ReconcilePlan:
@@ -201,7 +221,14 @@ def plan_failure(crd: CrdEntry, observed: Observed, message: str) -> ReconcilePl
     box = _box(crd)
     context = build_context(observed.cr)
     generation = int((context.get("metadata") or {}).get("generation") or 0)
-    status = render_status(box, context, generation=generation, error=message, now=observed.now)
+    status = render_status(
+        box,
+        context,
+        generation=generation,
+        error=message,
+        now=observed.now,
+        observed_generation=not crd.ignore_observed_generation,
+    )
     warning = PlannedEvent(
         "Warning", f"{crd.api_types.kind}ReconcileError", message, when=ON_NEW_MESSAGE
     )
@@ -212,7 +239,7 @@ def plan_document(plan: ReconcilePlan) -> dict[str, Any]:
     """The plan as ``render`` and ``simulate --plans`` print it (YAML-ready)."""
     document: dict[str, Any] = {"cr": plan.cr}
     if plan.gated:
-        document["gated"] = "the box's when/or conditions do not hold: nothing is applied"
+        document["gated"] = plan.gated_by
         return document
     if plan.cr_patch is not None:
         document["crPatch"] = plan.cr_patch
@@ -272,10 +299,17 @@ def _context(cr: Mapping[str, Any], observed: Observed) -> dict[str, Any]:
     return with_peers(context, observed.peers) if observed.peers else context
 
 
-def _outcome(box: OperatorBox, context: Mapping[str, Any], now: str | None) -> PlannedOutcome:
+def _outcome(crd: CrdEntry, context: Mapping[str, Any], now: str | None) -> PlannedOutcome:
+    box = _box(crd)
     generation = int((context.get("metadata") or {}).get("generation") or 0)
     try:
-        status = render_status(box, context, generation=generation, now=now)
+        status = render_status(
+            box,
+            context,
+            generation=generation,
+            now=now,
+            observed_generation=not crd.ignore_observed_generation,
+        )
     except Exception as exc:
         return PlannedOutcome(None, error=exc)
     try:

@@ -495,6 +495,7 @@ def render_status(
     generation: int,
     error: str | None = None,
     now: str | None = None,
+    observed_generation: bool = True,
 ) -> dict[str, Any]:
     """The CR's whole next ``status``, built over its current one (``.status``).
 
@@ -511,7 +512,8 @@ def render_status(
     caller then records the failure and calls again with ``error`` set.
     """
     status: dict[str, Any] = plain_copy(context.get("status") or {})
-    status["observedGeneration"] = generation
+    if observed_generation:  # else (ignoreObservedGeneration) left as it is
+        status["observedGeneration"] = generation
     if box.status.conditions:
         status["conditions"] = _with_ready_condition(
             status.get("conditions"), generation=generation, error=error, now=now

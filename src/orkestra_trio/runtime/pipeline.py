@@ -62,6 +62,7 @@ from orkestra_trio.katalog.plan import (
     Observed,
     PlannedOutcome,
     ReconcilePlan,
+    namespace_allowed,
     plan_failure,
 )
 from orkestra_trio.katalog.render import (
@@ -227,11 +228,15 @@ class ReconcilePipeline:
     # ------------------------------------------------------------ the pass
 
     async def _pass(self, cr: Mapping[str, Any], key: ObjectKey) -> Outcome:
-        """Our finalizers on the CR, then one reconcile pass."""
+        """Our finalizers on the CR (``removeFinalizers`` off it), then one reconcile pass."""
+        if not namespace_allowed(self.crd, key[0]):
+            return Outcome(gated=True)  # not ours to touch: no finalizer either
         present = list((cr.get("metadata") or {}).get("finalizers") or ())
-        missing = [name for name in self._held_finalizers() if name not in present]
-        if missing:
-            cr = await self._set_finalizers(cr, [*present, *missing])
+        stripped = self._stripped_finalizers()
+        kept = [name for name in present if name not in stripped]
+        missing = [name for name in self._held_finalizers() if name not in kept]
+        if missing or len(kept) != len(present):
+            cr = await self._set_finalizers(cr, [*kept, *missing])
         return await self._reconcile(cr, key)
 
     async def _reconcile(self, cr: Mapping[str, Any], key: ObjectKey) -> Outcome:
@@ -433,6 +438,10 @@ class ReconcilePipeline:
         """
         finalizers = list((cr.get("metadata") or {}).get("finalizers") or ())
         self.registry.forget_reader(self.name, key)
+        stripped = self._stripped_finalizers()
+        if any(name in stripped for name in finalizers) and namespace_allowed(self.crd, key[0]):
+            finalizers = [name for name in finalizers if name not in stripped]
+            cr = await self._set_finalizers(cr, finalizers)
         if FINALIZER not in finalizers:
             return DONE  # not ours to hold up (or already released)
         uid = str((cr.get("metadata") or {}).get("uid") or "")
@@ -484,9 +493,16 @@ class ReconcilePipeline:
     def _held_finalizers(self) -> list[str]:
         """The finalizers this box keeps on its CRs: ours when it has deletion work, and the
         Katalog's own ``finalizers`` (removed together with ours once onDelete ran)."""
+        if self.crd.remove_own_finalizers:
+            return []
         if not (self.box.on_delete or self.box.ordered_delete or self.box.finalizers):
             return []
         return [FINALIZER, *self.box.finalizers]
+
+    def _stripped_finalizers(self) -> frozenset[str]:
+        """``removeFinalizers``: the names taken off the CRs (``true``: the box's own)."""
+        own = (FINALIZER, *self.box.finalizers) if self.crd.remove_own_finalizers else ()
+        return frozenset((*self.crd.remove_finalizers, *own))
 
     async def _write_status(self, cr: Mapping[str, Any], status: Mapping[str, Any]) -> bool:
         """Patch the CR's status (True when written); never with ``ignoreStatusPatch``."""
