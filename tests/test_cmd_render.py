@@ -368,3 +368,40 @@ def test_cr_of_a_crd_without_a_box_points_at_the_crd(capsys, tmp_path):
     assert err.splitlines()[0] == (
         f"{katalog}:4:5: spec.crds.plain: CRD 'plain' has no operatorBox: no box renders {cr}"
     )
+
+
+ADMISSION_KATALOG = """\
+apiVersion: orkestra.orkspace.io/v1
+kind: Katalog
+metadata: {name: t}
+spec:
+  crds:
+    web:
+      apiTypes: {group: d.example.com, version: v1, kind: Web, plural: webs}
+      admission:
+        validation:
+          rules: [{field: spec.replicas, max: 5, message: "at most 5, got {{ .spec.replicas }}"}]
+        mutation:
+          rules: [{field: spec.tier, default: standard}]
+      operatorBox:
+        onReconcile:
+          configMaps: [{name: "{{ .metadata.name }}", data: {tier: "{{ .spec.tier }}"}}]
+"""
+
+
+def test_admission_rules_show_as_a_patch_or_a_denial(capsys, tmp_path):
+    katalog = tmp_path / "k.yaml"
+    katalog.write_text(ADMISSION_KATALOG)
+    cr = tmp_path / "cr.yaml"
+    cr.write_text(
+        "apiVersion: d.example.com/v1\nkind: Web\nmetadata: {name: a}\nspec: {replicas: 2}\n"
+    )
+    out = render(capsys, str(katalog), "--cr", str(cr))
+    assert out["crPatch"] == {"spec": {"tier": "standard"}}
+    assert manifests(out)[("ConfigMap", "a")]["data"] == {"tier": "standard"}
+    cr.write_text(
+        "apiVersion: d.example.com/v1\nkind: Web\nmetadata: {name: a}\nspec: {replicas: 9}\n"
+    )
+    assert "validation failed: at most 5, got 9" in render_fails(
+        capsys, str(katalog), "--cr", str(cr)
+    )

@@ -62,6 +62,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from orkestra_trio.katalog import KatalogError
+    from orkestra_trio.katalog.admission import AdmissionDenied
     from orkestra_trio.katalog.render import RenderError
 
     try:
@@ -69,6 +70,9 @@ def run(args: argparse.Namespace) -> int:
     except KatalogError as exc:
         # Katalog, CR, cross and children files alike: file:line:col: lines.
         print_issues(exc.issues)
+        return 1
+    except AdmissionDenied as exc:  # a deny rule: the runtime would not reconcile this CR
+        print(f"{args.cr}: {exc}", file=sys.stderr)
         return 1
     except RenderError as exc:
         # Names the Katalog's file:line:col of the template and the CR.
