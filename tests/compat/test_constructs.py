@@ -85,7 +85,12 @@ def children(tmp_path, box: str) -> dict:
             ),
             "auth",
         ),
-        ("Motif document", HEAD.replace("Katalog", "Motif", 1) + "spec: {crds: {}}\n", "Motif"),
+        # A Motif document is read where a Katalog imports it (tests/katalog/test_motifs.py).
+        (
+            "Komposer document",
+            HEAD.replace("Katalog", "Komposer", 1) + "spec: {crds: {}}\n",
+            "Komposer",
+        ),
     ],
 )
 def test_unaccepted_keys_are_load_errors(tmp_path, where, text, key):

@@ -112,3 +112,37 @@ def test_bad_flags_are_one_line_errors(capsys):
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith("orkestra_trio: --replicas 0")
     assert err[1].startswith("orkestra_trio: --namespace 'Bad_NS'")
+
+
+def test_motifs_and_included_files_are_mounted_with_the_katalog(capsys, tmp_path):
+    source = tmp_path / "src"
+    (source / "parts").mkdir(parents=True)
+    (source / "parts" / "status.yaml").write_text("fields: [{path: phase, value: Up}]\n")
+    (source / "lent.yaml").write_text(
+        "apiVersion: orkestra.orkspace.io/v1\nkind: Motif\nmetadata: {name: lent}\n"
+        "resources: {configMaps: [{data: {a: b}}]}\n"
+    )
+    (source / "k.yaml").write_text(
+        "apiVersion: orkestra.orkspace.io/v1\nkind: Katalog\nmetadata: {name: m}\nspec:\n"
+        "  crds:\n    web:\n"
+        "      apiTypes: {group: m.example.com, version: v1, kind: Web, plural: webs}\n"
+        "      imports: [{motif: lent}]\n"
+        "      operatorBox: {status: {include: [parts/status.yaml]}}\n"
+    )
+    paths = [str(source / "k.yaml"), str(source / "lent.yaml")]
+    objects = _objects(capsys, *paths)
+    config_map = next(o for o in objects if o["kind"] == "ConfigMap")
+    pod = next(o for o in objects if o["kind"] == "Deployment")["spec"]["template"]["spec"]
+    volume = next(v for v in pod["volumes"] if v["name"] == "katalogs")
+    mount = tmp_path / "mount"
+    for item in volume["configMap"]["items"]:
+        target = mount / item["path"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(config_map["data"][item["key"]])
+    args = pod["containers"][0]["args"]
+    mounted = [mount / a[len(KATALOG_MOUNT) + 1 :] for a in args if a.startswith(KATALOG_MOUNT)]
+    assert len(mounted) == 2  # the Katalog and the file that lends it a Motif
+    again = load_katalogs(mounted).crds["web"].operator_box
+    assert again == load_katalogs(paths).crds["web"].operator_box
+    assert [f.path for f in again.status.fields] == ["phase"]
+    assert "configMaps" in again.on_reconcile

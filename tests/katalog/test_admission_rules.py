@@ -214,7 +214,7 @@ def test_conversion_paths_convert_and_chain(tmp_path):
         ("      validation: {rules: [{field: spec.a, unique: false}]}\n", "write unique: true"),
         ("      validation: {rules: [{field: spec.a, equals: b, action: block}]}\n", "deny, warn"),
         ("      validation: {rules: [{field: spec.a, equals: b, fires: {}}]}\n", "fires is not"),
-        ("      validation: {include: [r.yaml]}\n", "include is not supported"),
+        ("      validation: {include: [r.yaml]}\n", "file not found: r.yaml"),
         ("      validation: {rules: [{field: spec.a, bogus: b}]}\n", "unknown condition operator"),
         ("      mutation: {rules: [{field: status.x, default: b}]}\n", "a mutation sets a field"),
         ("      mutation: {rules: [{field: spec.x}]}\n", "exactly one of default or override"),

@@ -58,14 +58,17 @@ def default_name(katalogs: KatalogSet) -> str:
 
 
 def katalog_files(katalogs: KatalogSet) -> list[Path]:
-    """Every file the Katalogs need at load time: each Katalog, crdFile and crFiles."""
+    """Every file the Katalogs need at load time: each Katalog, its Motifs and
+    included files, crdFile and crFiles."""
     files: list[Path] = []
     for katalog in katalogs.katalogs:
         files.append(katalog.source_file.resolve())
+        files.extend(path.resolve() for path in katalog.read_files)
         for crd in katalog.crds.values():
             if crd.crd_file is not None:
                 files.append(crd.crd_file.resolve())
             files.extend(path.resolve() for path in crd.cr_files)
+    files.extend(path.resolve() for path in katalogs.motif_files)
     return list(dict.fromkeys(files))
 
 
@@ -126,10 +129,8 @@ def build_manifests(
     digest = hashlib.sha256(
         "\0".join(f"{k}\0{v}" for k, v in sorted(data.items())).encode()
     ).hexdigest()
-    katalog_args = [
-        f"{KATALOG_MOUNT}/{layout[katalog.source_file.resolve()].path}"
-        for katalog in katalogs.katalogs
-    ]
+    given = [katalog.source_file for katalog in katalogs.katalogs] + list(katalogs.motif_files)
+    katalog_args = [f"{KATALOG_MOUNT}/{layout[path.resolve()].path}" for path in given]
     subject = [{"kind": "ServiceAccount", "name": name, "namespace": namespace}]
     args = ["run", *katalog_args, "--listen", f"0.0.0.0:{HTTP_PORT}"]
     args += ["--grace", str(RUNTIME_GRACE), "--log-format", "json"]

@@ -33,10 +33,6 @@ from orkestra_trio.katalog.yamlsource import KeyPath
 #: The admission keys, on the CRD entry (Gen B) or under ``admission:`` (Gen C).
 ADMISSION_KEYS = ("validation", "mutation", "conversion", "webhooks")
 
-_INCLUDE = (
-    "include is not supported by orkestra_trio here: write the rules in the Katalog "
-    "(see docs/katalog.md)"
-)
 _RULE_KEYS = frozenset({"message", "action", "link"})
 _REFUSED_RULE_KEYS = {
     "fires": "fires is not supported by orkestra_trio: every change of a CR is reconciled "
@@ -94,7 +90,7 @@ class AdmissionReader(ConditionReader):
         if isinstance(value, list):
             return value, (*path, key)
         allowed = ("rules", "include", "mutateFirst") if key == "mutation" else ("rules", "include")
-        m = self.section(parent, path, key, allowed=allowed, refused={"include": _INCLUDE})
+        m = self.section(parent, path, key, allowed=allowed, include=True)
         if m is None:
             return [], (*path, key)
         return self.items(m, (*path, key), "rules"), (*path, key, "rules")

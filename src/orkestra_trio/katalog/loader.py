@@ -18,6 +18,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from orkestra_trio.katalog import orkestra_keys, profiles
 from orkestra_trio.katalog import template as templates
 from orkestra_trio.katalog.admission_reader import ADMISSION_KEYS, AdmissionReader
@@ -63,10 +65,30 @@ from orkestra_trio.katalog.model import (
     Watch,
     WorkloadAutoscale,
 )
+from orkestra_trio.katalog.motifs import (
+    REGISTRY_REFUSED,
+    ImportedMotif,
+    MotifInput,
+    MotifLibrary,
+    MotifSource,
+    bind_entries,
+    bind_inputs,
+    is_motif_document,
+    is_path_reference,
+    merge_resources,
+    merge_status_fields,
+    motif_identity,
+    nearby_files,
+)
 from orkestra_trio.katalog.reading import DOT_PATH, Shape, describe
 from orkestra_trio.katalog.statusfields import shadows
 from orkestra_trio.katalog.validate import validate_katalogs
-from orkestra_trio.katalog.yamlsource import KeyPath, YamlSourceError, load_yaml_file
+from orkestra_trio.katalog.yamlsource import (
+    KeyPath,
+    SourceMap,
+    YamlSourceError,
+    load_yaml_stream,
+)
 
 KATALOG_API_VERSION = "orkestra.orkspace.io/v1"
 MIN_WORKERS, MAX_WORKERS = 1, 50
@@ -111,6 +133,7 @@ _CRD_KEYS = (
     "restrictedNamespaces",
     "ignoreObservedGeneration",
     "removeFinalizers",
+    "imports",
     *orkestra_keys.CRD_ENTRY,
 )
 _METADATA_KEYS = (
@@ -141,6 +164,21 @@ _TOP_KEYS = (
     *orkestra_keys.TOP_LEVEL,
 )
 _API_TYPES_KEYS = ("group", "version", "kind", "plural")
+_MOTIF_KEYS = (
+    "apiVersion",
+    "kind",
+    "metadata",
+    "inputs",
+    "resources",
+    "status",
+    "admission",
+    "profiles",
+    "notes",
+)
+_MOTIF_NAME = Shape(
+    re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?"),
+    "lowercase letters, digits, '-' and '.' (it is named in imports: [{motif: ...}])",
+)
 _BOX_KEYS = (
     "reconciler",
     "requeue",
@@ -178,6 +216,7 @@ _RECONCILE_KEYS = (
     "onCreate",
     "onReconcile",
     "onDelete",
+    "imports",  # read with the CRD entry's (crd_imports)
     *orkestra_keys.RECONCILER,
 )
 _OBSERVE_KEYS = ("cross", "watch", *orkestra_keys.OBSERVE)
@@ -199,7 +238,11 @@ def load_katalog(path: str | Path) -> Katalog:
 
 
 def load_katalogs(paths: Iterable[str | Path]) -> KatalogSet:
-    """Load several Katalog files as one set: CRD keys unique, references resolved."""
+    """Load several Katalog files as one set: CRD keys unique, references resolved.
+
+    A file may hold several YAML documents: one Katalog and any number of
+    ``kind: Motif`` documents; a file of Motifs only lends them to the others.
+    """
     katalogs: list[Katalog] = []
     issues: list[KatalogIssue] = []
     all_read = True
@@ -207,14 +250,24 @@ def load_katalogs(paths: Iterable[str | Path]) -> KatalogSet:
     unique: dict[Path, str | Path] = {}
     for path in paths:
         unique.setdefault(Path(path).resolve(), path)
+    files: list[_ParsedFile] = []
     for path in unique.values():
-        katalog, found = read_katalog(path)
+        parsed = _parse_file(path)
+        issues.extend(parsed.issues)
+        all_read = all_read and parsed.readable
+        files.append(parsed)
+    library = MotifLibrary()
+    for parsed in files:
+        issues.extend(_lend_motifs(parsed, library))
+    for parsed in files:
+        katalog, found = _read_parsed(parsed, library)
         issues.extend(found)
-        if katalog is None:
-            all_read = False
-        else:
+        if katalog is not None:
             katalogs.append(katalog)
     if not katalogs and not issues:
+        if files:  # Motifs only
+            message = "holds no Katalog (give the Katalog that imports its Motifs too)"
+            raise KatalogError([KatalogIssue(files[0].name, 1, 1, "", message)])
         raise KatalogError([KatalogIssue("<none>", 0, 0, "", "no Katalog file given")])
     # When a file could not be read at all, references into it cannot be
     # checked; the other checks still run so the user sees them now.
@@ -222,7 +275,12 @@ def load_katalogs(paths: Iterable[str | Path]) -> KatalogSet:
     if issues:
         raise KatalogError(_ordered(issues, [str(path) for path in unique.values()]))
     crds = {key: crd for katalog in katalogs for key, crd in katalog.crds.items()}
-    return KatalogSet(tuple(katalogs), FrozenMap(crds))
+    lenders = tuple(
+        parsed.path
+        for parsed in files
+        if parsed.documents and all(is_motif_document(d) for d, _ in parsed.documents)
+    )
+    return KatalogSet(tuple(katalogs), FrozenMap(crds), motif_files=lenders)
 
 
 def read_katalog(path: str | Path) -> tuple[Katalog | None, list[KatalogIssue]]:
@@ -230,15 +288,89 @@ def read_katalog(path: str | Path) -> tuple[Katalog | None, list[KatalogIssue]]:
 
     Returns the Katalog (built with defaults in place of bad values, so it is
     only trustworthy when the issue list is empty) and the issues found.
-    None when the file cannot be read or parsed at all.
+    None when the file cannot be read or parsed at all, or holds no Katalog.
+    Motifs it imports by name come from the same file or beside it.
     """
+    parsed = _parse_file(path)
+    library = MotifLibrary()
+    issues = [*parsed.issues, *_lend_motifs(parsed, library)]
+    katalog, found = _read_parsed(parsed, library)
+    return katalog, [*issues, *found]
+
+
+@attrs.define
+class _ParsedFile:
+    """One file's YAML documents, before they are read into the model."""
+
+    path: Path
+    name: str
+    documents: list[tuple[Any, SourceMap]]
+    issues: list[KatalogIssue]
+    readable: bool
+
+
+def _parse_file(path: str | Path) -> _ParsedFile:
     try:
-        document, source_map = load_yaml_file(path)
+        documents = load_yaml_stream(path)
     except YamlSourceError as exc:
-        return None, [KatalogIssue(exc.file, exc.line, exc.column, "", exc.message)]
-    reader = _KatalogReader(source_map, Path(path))
+        issue = KatalogIssue(exc.file, exc.line, exc.column, "", exc.message)
+        return _ParsedFile(Path(path), str(path), [], [issue], False)
+    if not documents:
+        issue = KatalogIssue(str(path), 1, 1, "", "the file holds no YAML document")
+        return _ParsedFile(Path(path), str(path), [], [issue], False)
+    return _ParsedFile(Path(path), str(path), documents, [], True)
+
+
+def _lend_motifs(parsed: _ParsedFile, library: MotifLibrary) -> list[KatalogIssue]:
+    """Add the file's Motif documents to ``library``; a second of one name and version is an error."""
+    issues: list[KatalogIssue] = []
+    for document, source_map in parsed.documents:
+        if not is_motif_document(document):
+            continue
+        name, version = motif_identity(document)
+        if not name:
+            continue  # reported when the Motif is read
+        source = MotifSource(name, version, document, source_map, parsed.path)
+        other = library.add(source)
+        if other is not None:
+            position = source_map.value_at(("metadata", "name"))
+            issues.append(
+                KatalogIssue(
+                    source_map.file,
+                    position.line,
+                    position.column,
+                    "metadata.name",
+                    f"Motif {name!r}{f' version {version}' if version else ''} is already "
+                    f"declared at {other.where}",
+                )
+            )
+    return issues
+
+
+def _read_parsed(
+    parsed: _ParsedFile, library: MotifLibrary
+) -> tuple[Katalog | None, list[KatalogIssue]]:
+    """The file's one Katalog document read into the model (None: it has none)."""
+    katalogs = [(d, m) for d, m in parsed.documents if not is_motif_document(d)]
+    if not katalogs:
+        return None, []
+    issues: list[KatalogIssue] = []
+    for _, source_map in katalogs[1:]:
+        position = source_map.value_at(())
+        issues.append(
+            KatalogIssue(
+                source_map.file,
+                position.line,
+                position.column,
+                "",
+                "a file holds one Katalog (and any number of Motifs); give this one its own file",
+            )
+        )
+    document, source_map = katalogs[0]
+    reader = _KatalogReader(source_map, parsed.path)
+    reader.motifs = library
     katalog = reader.katalog(document)
-    return katalog, reader.issues
+    return katalog, [*issues, *reader.issues]
 
 
 def _ordered(issues: Sequence[KatalogIssue], files: Sequence[str]) -> list[KatalogIssue]:
@@ -248,8 +380,22 @@ def _ordered(issues: Sequence[KatalogIssue], files: Sequence[str]) -> list[Katal
     return sorted(unique, key=lambda i: (rank.get(i.file, len(rank)), i.line, i.column))
 
 
+@attrs.frozen
+class _MotifContent:
+    """What a Motif brings the CRD that imports it, before its inputs are bound."""
+
+    inputs: tuple[MotifInput, ...] = ()
+    resources: Resources = EMPTY_MAP
+    status_fields: tuple[StatusField, ...] = ()
+    #: The ``admission`` mapping as written (laid into the CRD's own).
+    admission: dict[str, Any] | None = attrs.field(default=None, eq=False)
+
+
 class _KatalogReader(AdmissionReader):
     """Builds the model of one Katalog document, collecting issues on the way."""
+
+    #: Motif documents of the files loaded together (set by whoever makes the reader).
+    motifs: MotifLibrary
 
     #: Set by :meth:`katalog` before the CRDs are read.
     profile_table: dict[str, dict[str, Any]] = {}
@@ -258,21 +404,31 @@ class _KatalogReader(AdmissionReader):
 
     # -- Orkestra's Katalog-level keys --------------------------------------
 
-    def read_profiles(self, top: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        """Built-in profiles, then the Katalog's own (same name: the Katalog's wins)."""
+    def read_profiles(
+        self, top: dict[str, Any], imported: dict[str, dict[str, Any]]
+    ) -> dict[str, dict[str, Any]]:
+        """Built-in profiles, then imported (Motifs), then the Katalog's own; the later wins."""
         merged = {category: dict(named) for category, named in profiles.BUILTIN.items()}
-        section = self.section(top, (), "profiles", allowed=profiles.CATEGORIES)
+        for layer in (imported, self.own_profiles(top)):
+            for category, named in layer.items():
+                merged.setdefault(category, {}).update(named)
+        return merged
+
+    def own_profiles(self, top: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """The document's own ``profiles:`` (with its ``include:`` files), by category."""
+        out: dict[str, dict[str, Any]] = {}
+        section = self.section(top, (), "profiles", allowed=profiles.CATEGORIES, include=True)
         if section is None:
-            return merged
+            return out
         for category, named in section.items():
             here: KeyPath = ("profiles", category)
             body = self.mapping(named, here, allowed=None)
-            if body is None or category not in merged:
+            if body is None or category not in profiles.BUILTIN:
                 continue
             for name, value in body.items():
                 if self.mapping(value, (*here, name), allowed=None) is not None:
-                    merged[category][name] = value
-        return merged
+                    out.setdefault(category, {})[name] = value
+        return out
 
     def profile_body(self, category: str, m: dict[str, Any], path: KeyPath) -> dict[str, Any]:
         """The profile ``m['profile']`` names in ``category`` ({} when none is named)."""
@@ -485,6 +641,283 @@ class _KatalogReader(AdmissionReader):
             )
         return EMPTY_MAP, OrderedDelete(groups=tuple(groups), timeout=timeout)
 
+    # -- Motifs (imports) ----------------------------------------------------
+
+    def katalog_imports(
+        self, spec: dict[str, Any]
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+        """``spec.imports``: the profiles and notes of the Motifs named (the first import wins)."""
+        imported_profiles: dict[str, dict[str, Any]] = {}
+        imported_notes: dict[str, str] = {}
+        for index, item in enumerate(self.items(spec, ("spec",), "imports")):
+            at: KeyPath = ("spec", "imports", index)
+            m = self.mapping(item, at, allowed=("motif", "oci", "with"), required=("motif",))
+            if m is None:
+                continue
+            if m.get("with") is not None:
+                self.report(
+                    (*at, "with"),
+                    "with: gives a CRD's imported Motif its inputs; a Katalog-wide import "
+                    "brings only the Motif's profiles and notes",
+                    at_key=True,
+                )
+            source = self.find_motif(m, at)
+            if source is None:
+                continue
+            reader = self.motif_reader(source)
+            top = source.document
+            for category, named in reader.own_profiles(top).items():
+                for name, body in named.items():
+                    imported_profiles.setdefault(category, {}).setdefault(name, body)
+            for name, expression in reader.read_notes(top).items():
+                imported_notes.setdefault(name, expression)
+            self.issues.extend(reader.issues)
+            self.read_files.extend(reader.read_files)
+        return imported_profiles, imported_notes
+
+    def crd_imports(self, crd: dict[str, Any], path: KeyPath) -> list[ImportedMotif]:
+        """A CRD's ``imports`` (also ``operatorBox.reconcile.imports``), inputs bound.
+
+        A Motif's ``admission`` is laid into the CRD entry's own (the CRD's
+        rules first), so whatever reads the CRD's admission reads it too.
+        """
+        listed = [
+            ((*path, "imports", i), v) for i, v in enumerate(self.items(crd, path, "imports"))
+        ]
+        box = crd.get("operatorBox")
+        reconcile = box.get("reconcile") if isinstance(box, dict) else None
+        if isinstance(reconcile, dict):
+            here = (*path, "operatorBox", "reconcile")
+            listed += [
+                ((*here, "imports", i), v)
+                for i, v in enumerate(self.items(reconcile, here, "imports"))
+            ]
+        out: list[ImportedMotif] = []
+        for at, item in listed:
+            m = self.mapping(item, at, allowed=("motif", "oci", "with"), required=("motif",))
+            if m is None:
+                continue
+            source = self.find_motif(m, at)
+            given = self.text_map(m, at, "with")
+            if source is None:
+                continue
+            content = self.read_motif(source)
+            declared = {item.name for item in content.inputs}
+            for name in given:
+                if name not in declared:
+                    hint = did_you_mean(name, declared) or (
+                        f" (its inputs: {', '.join(sorted(declared))})"
+                        if declared
+                        else " (it declares none)"
+                    )
+                    self.report(
+                        (*at, "with", name),
+                        f"Motif {source.name!r} has no input {name!r}{hint}",
+                        at_key=True,
+                    )
+            bound, missing = bind_inputs(content.inputs, given)
+            for name in missing:
+                where = next(item.where for item in content.inputs if item.name == name)
+                self.report(
+                    (*at, "with") if "with" in m else at,
+                    f"missing required input {name!r} of Motif {source.name!r} "
+                    f"(declared at {where})",
+                )
+            if content.admission is not None:
+                self.lay_in_admission(crd, path, content.admission, source.source_map)
+            out.append(
+                ImportedMotif(
+                    name=source.name,
+                    resources=bind_entries(content.resources, bound),
+                    status_fields=tuple(
+                        attrs.evolve(field, inputs=bound) for field in content.status_fields
+                    ),
+                )
+            )
+        return out
+
+    def lay_in_admission(
+        self, crd: dict[str, Any], path: KeyPath, admission: dict[str, Any], source: SourceMap
+    ) -> None:
+        """A Motif's admission rules after the CRD's own, wherever the CRD writes its own.
+
+        A key the CRD writes on its entry (Gen B ``validation:``) takes the
+        Motif's rules there; otherwise they go under the CRD's ``admission:``.
+        """
+        own = crd.get("admission")
+        for key, value in admission.items():
+            on_entry = crd.get(key) is not None and not (isinstance(own, dict) and key in own)
+            if on_entry:
+                self.lay_in(crd, {key: value}, path, source, ("admission",))
+            else:
+                self.lay_in(crd, {"admission": {key: value}}, path, source, ())
+
+    def find_motif(self, m: dict[str, Any], at: KeyPath) -> MotifSource | None:
+        """The Motif an import item names: by path, in the files given, or beside the Katalog."""
+        reference = self.string(m, at, "motif", required=True)
+        oci = self.boolean(m, at, "oci", False)
+        if not reference:
+            return None
+        if oci or reference.startswith("oci://"):
+            self.report((*at, "oci") if oci else (*at, "motif"), REGISTRY_REFUSED, at_key=oci)
+            return None
+        if is_path_reference(reference):
+            loaded = self.included_file(reference, (*at, "motif"))
+            if loaded is None:
+                return None
+            document, source_map = loaded
+            if not is_motif_document(document):
+                self.report((*at, "motif"), f"{reference} holds no kind: Motif document")
+                return None
+            name, version = motif_identity(document)
+            return MotifSource(name, version, document, source_map, self.base_dir / reference)
+        source, why = self.motifs.find(reference)
+        if source is None and not why:
+            source = self.nearby_motif(reference, at)
+        if source is not None:
+            self.read_files.append(source.file)
+        if source is None:
+            tried = ", ".join(str(p) for p in nearby_files(Path(), reference))
+            self.report(
+                (*at, "motif"),
+                why
+                or f"no Motif named {reference!r} in this file, the files given, or {tried} "
+                "beside the Katalog",
+            )
+        return source
+
+    def nearby_motif(self, reference: str, at: KeyPath) -> MotifSource | None:
+        """A Motif in ``motifs/<name>.yaml`` or ``motifs/<name>/motif.yaml`` beside the Katalog."""
+        for candidate in nearby_files(self.base_dir, reference):
+            if not candidate.is_file():
+                continue
+            try:
+                documents = load_yaml_stream(candidate)
+            except YamlSourceError as exc:
+                self.issues.append(KatalogIssue(exc.file, exc.line, exc.column, "", exc.message))
+                return None
+            library = MotifLibrary()
+            for document, source_map in documents:
+                if is_motif_document(document):
+                    name, version = motif_identity(document)
+                    library.add(MotifSource(name, version, document, source_map, candidate))
+            found, why = library.find(reference)
+            if found is None and why:
+                self.report((*at, "motif"), f"{candidate}: {why}")
+            return found
+        return None
+
+    def motif_reader(self, source: MotifSource) -> _KatalogReader:
+        """A reader of ``source`` that sees this Katalog's profiles and notes."""
+        reader = _KatalogReader(source.source_map, source.file)
+        reader.motifs = self.motifs
+        inside = source.file.resolve().is_relative_to(self.root_dir.resolve())
+        reader.root_dir = self.root_dir if inside else source.file.parent
+        reader.profile_table = self.profile_table
+        reader.set_notes(self.notes)
+        return reader
+
+    def read_motif(self, source: MotifSource) -> _MotifContent:
+        """What ``source`` brings a CRD (read once per Katalog), its issues added to ours."""
+        cache = self.__dict__.setdefault("_motif_cache", {})
+        key = (source.source_map.file, source.where)
+        if key not in cache:
+            reader = self.motif_reader(source)
+            cache[key] = reader.motif(source.document)
+            self.issues.extend(reader.issues)
+            self.read_files.extend(reader.read_files)
+        content: _MotifContent = cache[key]
+        return content
+
+    def motif(self, document: Any) -> _MotifContent:
+        """A ``kind: Motif`` document, read for a CRD that imports it."""
+        top = self.mapping(
+            document,
+            (),
+            allowed=_MOTIF_KEYS,
+            required=("metadata",),
+            what="a Motif (a mapping with metadata)",
+        )
+        if top is None:
+            return _MotifContent()
+        if top.get("apiVersion") not in (None, KATALOG_API_VERSION):
+            self.report(
+                ("apiVersion",), f"expected {KATALOG_API_VERSION}, got {top['apiVersion']!r}"
+            )
+        meta = self.section(top, (), "metadata", allowed=_METADATA_KEYS, required=("name",))
+        if meta is not None:
+            self.string(meta, ("metadata",), "name", required=True, shape=_MOTIF_NAME)
+        # The Motif's own notes serve its templates, over the importing Katalog's.
+        self.set_notes({**self.notes, **self.read_notes(top)})
+        self.own_profiles(top)  # checked here; only a Katalog-wide import takes them
+        inputs = self.motif_inputs(top)
+        groups = self.section(
+            top,
+            (),
+            "resources",
+            allowed=(*RESOURCE_GROUPS, *GROUP_ALIASES),
+            refused={**_IGNORED_GROUPS, **orkestra_keys.GROUP_BLOCK},
+            include=True,
+        )
+        resources: Resources = EMPTY_MAP
+        if groups is not None:
+            resources = self.resources(
+                {"resources": groups}, (), "resources", label="onReconcile", here=("resources",)
+            )
+        status = self.section(top, (), "status", allowed=("fields",), include=True)
+        admission = self.section(top, (), "admission", allowed=None)
+        return _MotifContent(
+            inputs=inputs,
+            resources=resources,
+            status_fields=self.status(status, ("status",)).fields if status is not None else (),
+            admission=admission,
+        )
+
+    def motif_inputs(self, top: dict[str, Any]) -> tuple[MotifInput, ...]:
+        out: list[MotifInput] = []
+        seen: set[str] = set()
+        for index, item in enumerate(self.items(top, (), "inputs")):
+            here: KeyPath = ("inputs", index)
+            m = self.mapping(
+                item,
+                here,
+                allowed=("name", "default", "required", "description"),
+                required=("name",),
+            )
+            if m is None:
+                continue
+            name = self.string(m, here, "name", required=True, shape=_AS_NAME)
+            required = self.boolean(m, here, "required", False)
+            default = self.text_at(m, here, "default")
+            if not name:
+                continue
+            if name in seen:
+                self.report((*here, "name"), f"input {name!r} is declared twice")
+                continue
+            if required and default is not None:
+                self.report(
+                    (*here, "required"), "an input with a default is never missing", at_key=True
+                )
+            seen.add(name)
+            position = self.map.value_at(here)
+            out.append(MotifInput(name, default, required, self.where(position)))
+        return tuple(out)
+
+    def with_imports(self, box: OperatorBox, imported: Sequence[ImportedMotif]) -> OperatorBox:
+        """``box`` with the imported resources and status fields merged (the CRD's own win)."""
+        on_reconcile, clashes = merge_resources(
+            (box.on_create, box.on_reconcile), box.on_reconcile, imported
+        )
+        for entry, message in clashes:
+            where = entry.location
+            self.issues.append(
+                KatalogIssue(where.file, where.line, where.column, where.path, message)
+            )
+        fields = merge_status_fields(box.status.fields, imported)
+        return attrs.evolve(
+            box, on_reconcile=on_reconcile, status=attrs.evolve(box.status, fields=fields)
+        )
+
     # -- the document ------------------------------------------------------
 
     def katalog(self, document: Any) -> Katalog:
@@ -514,14 +947,19 @@ class _KatalogReader(AdmissionReader):
                 self.text_map(meta, ("metadata",), "labels")
                 self.text_map(meta, ("metadata",), "annotations")
                 info = {k: v for k, v in meta.items() if k not in ("name", "labels", "annotations")}
-            self.profile_table = self.read_profiles(top)
-            self.read_notes(top)
+            spec_value = top.get("spec")
+            imported_profiles, imported_notes = self.katalog_imports(
+                spec_value if isinstance(spec_value, dict) else {}
+            )
+            self.profile_table = self.read_profiles(top, imported_profiles)
+            # The Katalog's own notes win over imported ones of the same name.
+            self.set_notes({**imported_notes, **self.read_notes(top)})
             self.cross_access_default = self.boolean(top, (), "crossAccess", True)
             spec = self.section(
                 top,
                 (),
                 "spec",
-                allowed=("crds", "finalizers", *orkestra_keys.SPEC),
+                allowed=("crds", "finalizers", "imports", *orkestra_keys.SPEC),
                 required=("crds",),
                 refused=orkestra_keys.SPEC,
             )
@@ -529,7 +967,11 @@ class _KatalogReader(AdmissionReader):
                 self.katalog_finalizers = self.finalizer_names(spec, ("spec",))
                 crds = self.crds(spec)
         return Katalog(
-            name=name, source_file=Path(self.file), crds=FrozenMap(crds), info=FrozenMap(info)
+            name=name,
+            source_file=Path(self.file),
+            crds=FrozenMap(crds),
+            info=FrozenMap(info),
+            read_files=tuple(p for p in dict.fromkeys(self.read_files) if p != Path(self.file)),
         )
 
     def crds(self, spec: dict[str, Any]) -> dict[str, CrdEntry]:
@@ -563,6 +1005,7 @@ class _KatalogReader(AdmissionReader):
         )
         if m is None:
             return None
+        imported = self.crd_imports(m, path)
         api_types = self.api_types(m, path)
         endpoints = self.section(m, path, "endpoints", allowed=("enabled", "health", "info"))
         for toggle in ("health", "info"):
@@ -575,7 +1018,12 @@ class _KatalogReader(AdmissionReader):
                     f"endpoints.{toggle}: false is not supported by orkestra_trio; "
                     "endpoints.enabled: false turns off every ONCOP path of the CRD",
                 )
-        box = self.section(m, path, "operatorBox", allowed=_BOX_KEYS, refused=orkestra_keys.BOX)
+        box = self.section(
+            m, path, "operatorBox", allowed=_BOX_KEYS, refused=orkestra_keys.BOX, include=True
+        )
+        operator_box = self.operator_box(box, (*path, "operatorBox")) if box is not None else None
+        if imported:
+            operator_box = self.with_imports(operator_box or OperatorBox(), imported)
         if m.get("mode") not in (None, "dynamic"):
             self.report(
                 (*path, "mode"),
@@ -595,9 +1043,7 @@ class _KatalogReader(AdmissionReader):
                 if endpoints is not None
                 else True
             ),
-            operator_box=self.operator_box(box, (*path, "operatorBox"))
-            if box is not None
-            else None,
+            operator_box=operator_box,
             location=self.location(path, at_key=True),
             enabled=self.boolean(m, path, "enabled", True),
             description=self.string(m, path, "description") or "",
@@ -736,11 +1182,21 @@ class _KatalogReader(AdmissionReader):
         """
         groups = {
             "observe": self.section(
-                box, path, "observe", allowed=_OBSERVE_KEYS, refused=orkestra_keys.OBSERVE
+                box,
+                path,
+                "observe",
+                allowed=_OBSERVE_KEYS,
+                refused=orkestra_keys.OBSERVE,
+                include=True,
             ),
             "runtime": self.section(box, path, "runtime", allowed=_RUNTIME_KEYS),
             "reconcile": self.section(
-                box, path, "reconcile", allowed=_RECONCILE_KEYS, refused=orkestra_keys.RECONCILER
+                box,
+                path,
+                "reconcile",
+                allowed=_RECONCILE_KEYS,
+                refused=orkestra_keys.RECONCILER,
+                include=True,
             ),
             "emit": self.section(box, path, "emit", allowed=_EMIT_KEYS, refused=orkestra_keys.EMIT),
         }
@@ -779,7 +1235,7 @@ class _KatalogReader(AdmissionReader):
         )
         status_parent, status_path = place("status", "emit")
         status = self.section(
-            status_parent, status_path, "status", allowed=("conditions", "fields")
+            status_parent, status_path, "status", allowed=("conditions", "fields"), include=True
         )
         autoscale_parent, autoscale_path = place("autoscale", "runtime")
         autoscale = self.section(
@@ -834,7 +1290,12 @@ class _KatalogReader(AdmissionReader):
 
     def reconciler(self, box: dict[str, Any], path: KeyPath) -> Reconciler:
         m = self.section(
-            box, path, "reconciler", allowed=_RECONCILER_KEYS, refused=orkestra_keys.RECONCILER
+            box,
+            path,
+            "reconciler",
+            allowed=_RECONCILER_KEYS,
+            refused=orkestra_keys.RECONCILER,
+            include=True,
         )
         if m is None:
             return Reconciler()

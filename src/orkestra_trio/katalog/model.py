@@ -454,6 +454,9 @@ class ResourceEntry:
     #: ``once: true`` (secrets): created once, never updated, whatever the phase.
     once: bool = False
     autoscale: WorkloadAutoscale | None = None
+    #: An entry a Motif brought: its inputs (templates over the CR), seen as
+    #: ``.inputs.<name>`` by the entry's templates. None for the CRD's own entries.
+    inputs: FrozenMap[str, Text] | None = None
 
     @property
     def kind_info(self) -> ResourceGroup:
@@ -477,6 +480,8 @@ class StatusField:
     or_: tuple[Condition, ...] = ()
     clear_on_false: bool = False
     location: Location = attrs.field(default=NOWHERE, eq=False, repr=False)
+    #: A field a Motif brought: its inputs, as on :class:`ResourceEntry`.
+    inputs: FrozenMap[str, Text] | None = None
 
 
 @attrs.frozen
@@ -746,6 +751,8 @@ class Katalog:
 
     #: Descriptive metadata (version, author, description...), shown as written.
     info: FrozenMap[str, Any] = EMPTY_MAP
+    #: The other files it was read from: Motifs it imports, files it includes.
+    read_files: tuple[Path, ...] = ()
 
     @property
     def boxes(self) -> tuple[CrdEntry, ...]:
@@ -771,6 +778,8 @@ class KatalogSet:
 
     katalogs: tuple[Katalog, ...]
     crds: FrozenMap[str, CrdEntry] = EMPTY_MAP
+    #: Files given with the Katalogs that hold Motifs only (they lend them by name).
+    motif_files: tuple[Path, ...] = ()
 
     def katalog_of(self, crd_key: str) -> Katalog:
         """The Katalog that declares ``crd_key`` (KeyError when none does)."""

@@ -6,7 +6,7 @@ says what to do, never "unknown key":
 * **retired** keys: Orkestra renamed them and refuses the old name with a
   migration hint; so do we (ORKESTRA-LANGUAGE.md 1.0);
 * **unsupported** keys: Orkestra features outside this runtime (admission
-  webhooks, the gateway, Motifs, alerting...). Refusing them is deliberate: a
+  webhooks, the gateway, alerting...). Refusing them is deliberate: a
   Katalog that relies on, say, deletion protection must not load and silently
   run without it. docs/katalog.md lists them with the same reasons.
 
@@ -42,15 +42,12 @@ TOP_LEVEL: Mapping[str, str] = {
 
 # Orkestra's other document kinds (ORKESTRA-LANGUAGE.md 1.1): files its CLI reads.
 DOCUMENT_KINDS: Mapping[str, str] = {
-    "Motif": _unsupported("kind: Motif", "Motif registries and OCI imports"),
     "Komposer": _unsupported("kind: Komposer", "give the Katalogs it composes as several files"),
     "E2E": _unsupported("kind: E2E", "Orkestra's CLI test suites; use orkestra_trio.testing"),
     "Simulate": _unsupported("kind: Simulate", "Orkestra's CLI simulations"),
 }
 
-SPEC: Mapping[str, str] = {
-    "imports": _unsupported("imports (Motifs)", "Motif registries and OCI imports"),
-}
+SPEC: Mapping[str, str] = {}
 
 CRD_ENTRY: Mapping[str, str] = {
     "enrich": _unsupported(
@@ -59,7 +56,6 @@ CRD_ENTRY: Mapping[str, str] = {
     "enrichAll": _unsupported(
         "enrichAll", "children are read back under .children; pods/events enrichment is not"
     ),
-    "imports": _unsupported("imports (Motifs)", "Motif registries and OCI imports"),
     "serve": _unsupported("serve", "self-service forms belong to Orkestra's gateway"),
     "labelSelector": _unsupported(
         "labelSelector", "an operator over a built-in kind (rather than a CRD)"
@@ -126,20 +122,16 @@ BOX: Mapping[str, str] = {
     "providers": _unsupported("providers", "cloud provider plugins are experimental in Orkestra"),
     "rollback": _unsupported("rollback", "in development in Orkestra"),
     "anyOf": _retired("anyOf", "or"),
-    "include": _unsupported("include", "split Katalogs are given as several files instead"),
 }
 
 RECONCILER: Mapping[str, str] = {
     "hooks": _unsupported("hooks", "Go hooks and HTTP hooks; use templates or cross:"),
     "constructor": _unsupported("constructor", "typed Go constructors"),
     "remote": _unsupported("remote", "remote reconcilers"),
-    "include": _unsupported("include", "split Katalogs are given as several files instead"),
-    "imports": _unsupported("imports (Motifs)", "Motif registries and OCI imports"),
 }
 
 OBSERVE: Mapping[str, str] = {
     "events": _unsupported("observe.events", "events.k8s.io watches are experimental in Orkestra"),
-    "include": _unsupported("include", "split Katalogs are given as several files instead"),
 }
 
 CROSS_ENTRY: Mapping[str, str] = {

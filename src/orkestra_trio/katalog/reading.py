@@ -31,7 +31,14 @@ from orkestra_trio.katalog.model import (
     Text,
 )
 from orkestra_trio.katalog.template import CompiledTemplate
-from orkestra_trio.katalog.yamlsource import KeyPath, Position, SourceMap, format_path
+from orkestra_trio.katalog.yamlsource import (
+    KeyPath,
+    Position,
+    SourceMap,
+    YamlSourceError,
+    format_path,
+    load_yaml_file,
+)
 
 
 @attrs.frozen
@@ -92,6 +99,10 @@ class DocumentReader:
         self.map = source_map
         self.file = source_map.file
         self.base_dir = path.parent
+        #: Files the document names (include:) must lie inside this directory.
+        self.root_dir = path.parent
+        #: The other files the document was read from (include:, Motifs), in order.
+        self.read_files: list[Path] = []
         self.issues: list[KatalogIssue] = []
         #: User notes (name -> expression) every template of the document may call.
         self.notes: dict[str, str] = {}
@@ -104,16 +115,16 @@ class DocumentReader:
     def report(self, path: KeyPath, message: str, *, at_key: bool = False) -> None:
         pos = self.map.key_at(path) if at_key else self.map.value_at(path)
         self.issues.append(
-            KatalogIssue(self.file, pos.line, pos.column, format_path(path), message)
+            KatalogIssue(self.map.file_of(pos), pos.line, pos.column, format_path(path), message)
         )
 
     def location(self, path: KeyPath, *, at_key: bool = False) -> Location:
         pos = self.map.key_at(path) if at_key else self.map.value_at(path)
-        return Location(self.file, pos.line, pos.column, format_path(path))
+        return Location(self.map.file_of(pos), pos.line, pos.column, format_path(path))
 
     def where(self, pos: Position) -> str:
         """``file:line:col``: how a compiled template names itself in render errors."""
-        return f"{self.file}:{pos.line}:{pos.column}"
+        return f"{self.map.file_of(pos)}:{pos.line}:{pos.column}"
 
     # -- shapes ------------------------------------------------------------
 
@@ -158,14 +169,131 @@ class DocumentReader:
         allowed: Collection[str] | None,
         required: Sequence[str] = (),
         refused: Mapping[str, str] = EMPTY_MAP,
+        include: bool = False,
     ) -> dict[str, Any] | None:
-        """The mapping under ``parent[key]``; None (silently) when absent or null."""
+        """The mapping under ``parent[key]``; None (silently) when absent or null.
+
+        ``include``: the section may name files to lay in (``include: [a.yaml]``,
+        see :meth:`with_includes`); ``parent[key]`` is replaced by the result,
+        so that whatever reads the section later sees the included keys.
+        """
         value = parent.get(key)
         if value is None:
             return None
+        if include and isinstance(value, dict) and "include" in value:
+            value = parent[key] = self.with_includes(value, (*path, key))
         return self.mapping(
             value, (*path, key), allowed=allowed, required=required, refused=refused
         )
+
+    # -- include: -----------------------------------------------------------
+
+    def with_includes(self, section: dict[str, Any], path: KeyPath) -> dict[str, Any]:
+        """``section`` with the files its ``include:`` names laid in, in order.
+
+        Any section reader may call this. Merge rule: a list the section and a
+        file both have is the section's items, then the file's; mappings merge
+        key by key; otherwise the section's own value wins (then the earlier
+        file's). Each included node keeps its file and line, so a mistake in
+        an included file is reported there. Paths are relative to the
+        including file and must stay inside the Katalog's directory.
+        """
+        merged = {key: value for key, value in section.items() if key != "include"}
+        here = (*path, "include")
+        names = section["include"]
+        if isinstance(names, str):
+            listed: list[tuple[Any, KeyPath]] = [(names, here)]
+        elif isinstance(names, list):
+            listed = [(name, (*here, index)) for index, name in enumerate(names)]
+        else:
+            self.report(here, f"expected a file name or a list of them, got {describe(names)}")
+            return merged
+        for name, at in listed:
+            loaded = self.included_file(name, at)
+            if loaded is None:
+                continue
+            document, source_map = loaded
+            if not isinstance(document, dict):
+                self.issues.append(
+                    KatalogIssue(
+                        source_map.file,
+                        1,
+                        1,
+                        "",
+                        f"an included file holds a mapping of "
+                        f"{format_path(path)}'s keys, got {describe(document)}",
+                    )
+                )
+                continue
+            if "include" in document:
+                position = source_map.key_at(("include",))
+                self.issues.append(
+                    KatalogIssue(
+                        source_map.file,
+                        position.line,
+                        position.column,
+                        "include",
+                        "an included file cannot include others (name them all in "
+                        f"{format_path(here)})",
+                    )
+                )
+                document = {k: v for k, v in document.items() if k != "include"}
+            self.lay_in(merged, document, path, source_map, ())
+        return merged
+
+    def included_file(self, name: Any, at: KeyPath) -> tuple[Any, SourceMap] | None:
+        """The parsed file ``name`` (relative to this document), or None after reporting."""
+        if not isinstance(name, str) or not name.strip() or "\0" in name:
+            self.report(at, f"expected a file name, got {describe(name)}")
+            return None
+        if Path(name).is_absolute():
+            self.report(at, f"{name}: an included file is named relative to the including file")
+            return None
+        target = self.base_dir / name
+        try:
+            inside = target.resolve().is_relative_to(self.root_dir.resolve())
+        except OSError as exc:  # a symlink loop, a name too long
+            self.report(at, f"cannot use {name[:60]!r} as a file: {exc.strerror or exc}")
+            return None
+        if not inside:
+            self.report(
+                at,
+                f"{name}: an included file must lie inside the Katalog's directory "
+                f"({self.root_dir})",
+            )
+            return None
+        self.read_files.append(target)
+        try:
+            return load_yaml_file(target)
+        except YamlSourceError as exc:
+            if exc.message == "no such file":
+                self.report(at, f"file not found: {name} (looked for {target})")
+                return None
+            self.issues.append(KatalogIssue(exc.file, exc.line, exc.column, "", exc.message))
+            return None
+
+    def lay_in(
+        self,
+        target: dict[str, Any],
+        incoming: dict[str, Any],
+        at: KeyPath,
+        source: SourceMap,
+        root: KeyPath,
+    ) -> None:
+        """Merge ``incoming`` (``source``'s nodes under ``root``) into ``target`` at ``at``."""
+        for key, value in incoming.items():
+            mine = target.get(key)
+            if key not in target:
+                target[key] = value
+                self.map.graft((*at, key), source, (*root, key))
+            elif isinstance(mine, list) and isinstance(value, list):
+                offset = len(mine)
+                target[key] = [*mine, *value]
+                for index in range(len(value)):
+                    self.map.graft((*at, key, offset + index), source, (*root, key, index))
+            elif isinstance(mine, dict) and isinstance(value, dict):
+                target[key] = dict(mine)
+                self.lay_in(target[key], value, (*at, key), source, (*root, key))
 
     def items(self, parent: dict[str, Any], path: KeyPath, key: str) -> list[Any]:
         """The list under ``parent[key]``; [] when absent, reported when not a list."""
@@ -282,7 +410,7 @@ class DocumentReader:
                 file_line, file_column = pos.line + line - 1, column
             self.issues.append(
                 KatalogIssue(
-                    self.file,
+                    self.map.file_of(pos),
                     file_line,
                     file_column,
                     format_path(path),

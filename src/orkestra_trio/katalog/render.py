@@ -320,6 +320,7 @@ def _render_entry(
     cr: str,
     now: datetime.datetime,
 ) -> list[RenderedChild]:
+    context = with_inputs(entry.inputs, context)
     for_each = entry.for_each
     if for_each is None:
         return _with_copies(entry, _render_one(entry, context, phase, cr, now), context, cr)
@@ -337,6 +338,20 @@ def _render_entry(
         scope = {**context, for_each.as_: item}
         children += _with_copies(entry, _render_one(entry, scope, phase, cr, now), scope, cr)
     return children
+
+
+def with_inputs(inputs: Mapping[str, Text] | None, context: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``context`` with ``.inputs`` for a Motif's entry or field (each input rendered over it).
+
+    The CRD's own entries (``inputs`` None) see the context unchanged.
+    """
+    if inputs is None:
+        return context
+    cr = describe_cr(context)
+    values = {
+        name: _guard(cr, NOWHERE, partial(text.render, context)) for name, text in inputs.items()
+    }
+    return {**context, "inputs": values}
 
 
 def _with_copies(
@@ -522,10 +537,11 @@ def render_status(
         return status
     cr = describe_cr(context)
     fields = box.status.fields
-    holds = [_field_holds(field, context, cr) for field in fields]
-    for field, action in zip(fields, decide(fields, holds), strict=True):
+    scopes = [with_inputs(field.inputs, context) for field in fields]
+    holds = [_field_holds(field, scope, cr) for field, scope in zip(fields, scopes, strict=True)]
+    for field, scope, action in zip(fields, scopes, decide(fields, holds), strict=True):
         if action == "write":
-            _write_status_field(status, field, context, cr)
+            _write_status_field(status, field, scope, cr)
         elif action == "clear":
             _remove_path(status, field.path)
     return status

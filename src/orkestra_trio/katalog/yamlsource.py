@@ -52,6 +52,8 @@ class Position:
     line: int
     column: int
     style: str = ""
+    #: The file, when it is not the document's own (a node an ``include:`` brought in).
+    file: str = ""
 
 
 @attrs.define
@@ -64,10 +66,33 @@ class SourceMap:
     # The file's lines, for pointing inside block scalars (whose indentation
     # the parser strips).
     lines: list[str] = attrs.field(factory=list, repr=False)
+    #: The lines of the other files whose nodes were grafted in, by file name.
+    other_lines: dict[str, list[str]] = attrs.field(factory=dict, repr=False)
+
+    def file_of(self, position: Position) -> str:
+        """The file ``position`` is in: its own, or this document's."""
+        return position.file or self.file
+
+    def graft(self, at: KeyPath, other: SourceMap, root: KeyPath = ()) -> None:
+        """Positions of ``other``'s node at ``root`` and below, recorded here at ``at``.
+
+        The nodes keep their own file and line, so that a value an include
+        brought in is reported where it is written.
+        """
+        depth = len(root)
+        for mine, theirs in ((self.keys, other.keys), (self.values, other.values)):
+            for path, position in theirs.items():
+                if path[:depth] == root:
+                    if not position.file:
+                        position = attrs.evolve(position, file=other.file)
+                    mine[(*at, *path[depth:])] = position
+        self.other_lines[other.file] = other.lines
+        self.other_lines.update(other.other_lines)
 
     def block_indent(self, position: Position) -> int:
         """Indentation of the first text line of the block scalar starting at ``position``."""
-        for text in self.lines[position.line :]:
+        lines = self.other_lines.get(position.file, self.lines) if position.file else self.lines
+        for text in lines[position.line :]:
             if text.strip():
                 return len(text) - len(text.lstrip(" "))
         return 0

@@ -1,0 +1,392 @@
+"""Motifs and includes (ORKESTRA-LANGUAGE.md 1.17): found, merged, inputs bound, errors placed."""
+
+import textwrap
+
+import pytest
+
+from orkestra_trio.katalog import KatalogError, load_katalog, load_katalogs
+from orkestra_trio.katalog.render import build_context, render_reconcile_children, render_status
+
+KATALOG = """\
+apiVersion: orkestra.orkspace.io/v1
+kind: Katalog
+metadata: {name: shop}
+spec:
+  crds:
+    web:
+      apiTypes: {group: demo.example.com, version: v1, kind: Web, plural: webs}
+"""
+
+WEB_STACK = """\
+apiVersion: orkestra.orkspace.io/v1
+kind: Motif
+metadata: {name: web-stack, version: 0.1.0}
+inputs:
+  - {name: port, default: "8080"}
+  - {name: image, required: true}
+resources:
+  deployments:
+    - {name: "{{ .metadata.name }}", image: "{{ .inputs.image }}", port: "{{ .inputs.port }}"}
+  services:
+    - {name: "{{ .metadata.name }}", port: 80, targetPort: "{{ .inputs.port }}"}
+status:
+  fields:
+    - {path: image, value: "{{ .inputs.image }}"}
+    - {path: phase, value: Imported}
+"""
+
+CR = {
+    "apiVersion": "demo.example.com/v1",
+    "kind": "Web",
+    "metadata": {"name": "shop", "namespace": "default", "uid": "u-1"},
+    "spec": {"version": "1.25"},
+}
+
+
+def crd(extra: str) -> str:
+    return KATALOG + textwrap.indent(textwrap.dedent(extra), " " * 6)
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def issues_of(*paths):
+    with pytest.raises(KatalogError) as caught:
+        load_katalogs(paths)
+    return [str(issue) for issue in caught.value.issues]
+
+
+def children(katalog, cr=CR):
+    box = katalog.crds["web"].operator_box
+    context = build_context(cr)
+    rendered = render_reconcile_children(box, context)
+    return {(c.kind, c.name): c.manifest for c in rendered}, render_status(
+        box, context, generation=1, now="t"
+    )
+
+
+def test_a_motif_in_the_same_file_brings_its_resources_with_inputs_bound(tmp_path):
+    text = (
+        crd("""\
+        imports:
+          - motif: web-stack
+            with: {image: "nginx:{{ .spec.version }}"}
+        """)
+        + "---\n"
+        + WEB_STACK
+    )
+    made, status = children(load_katalog(write(tmp_path, "k.yaml", text)))
+    deploy = made[("Deployment", "shop")]
+    [container] = deploy["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == "nginx:1.25"  # with: rendered against the CR
+    assert container["ports"][0]["containerPort"] == 8080  # the default
+    service = made[("Service", "shop")]
+    assert service["spec"]["ports"][0]["port"] == 80
+    assert service["spec"]["ports"][0]["targetPort"] == 8080
+    assert status["image"] == "nginx:1.25"
+    assert status["phase"] == "Imported"
+
+
+def test_the_crds_own_entries_and_status_fields_win(tmp_path):
+    text = (
+        crd("""\
+        imports:
+          - motif: web-stack
+            with: {image: nginx, port: "9090"}
+        operatorBox:
+          onReconcile:
+            services: [{name: "{{ .metadata.name }}", port: 81}]
+          status:
+            fields: [{path: phase, value: Own}]
+        """)
+        + "---\n"
+        + WEB_STACK
+    )
+    made, status = children(load_katalog(write(tmp_path, "k.yaml", text)))
+    assert made[("Service", "shop")]["spec"]["ports"][0]["port"] == 81
+    [container] = made[("Deployment", "shop")]["spec"]["template"]["spec"]["containers"]
+    assert container["ports"][0]["containerPort"] == 9090  # with: over the default
+    assert status["phase"] == "Own"
+    assert status["image"] == "nginx"
+
+
+def test_two_motifs_declaring_one_child_is_an_error(tmp_path):
+    twin = WEB_STACK.replace("name: web-stack", "name: twin")
+    text = (
+        crd("""\
+        imports:
+          - {motif: web-stack, with: {image: a}}
+          - {motif: twin, with: {image: b}}
+        """)
+        + "---\n"
+        + WEB_STACK
+        + "---\n"
+        + twin
+    )
+    found = issues_of(write(tmp_path, "k.yaml", text))
+    assert any("Motif 'twin' and Motif 'web-stack'" in issue for issue in found), found
+    assert all("\n" not in issue for issue in found)
+
+
+def test_a_missing_required_input_names_the_file_line_and_field(tmp_path):
+    text = (
+        crd("""\
+        imports:
+          - motif: web-stack
+            with: {port: "1"}
+        """)
+        + "---\n"
+        + WEB_STACK
+    )
+    path = write(tmp_path, "k.yaml", text)
+    [issue] = issues_of(path)
+    assert issue.startswith(f"{path}:10:")
+    assert "spec.crds.web.imports[0].with: missing required input 'image'" in issue
+    assert f"declared at {path}:" in issue
+
+
+def test_an_unknown_input_is_an_error_with_a_hint(tmp_path):
+    text = (
+        crd("""\
+        imports:
+          - motif: web-stack
+            with: {image: x, prot: "1"}
+        """)
+        + "---\n"
+        + WEB_STACK
+    )
+    [issue] = issues_of(write(tmp_path, "k.yaml", text))
+    assert "with.prot: Motif 'web-stack' has no input 'prot' (did you mean 'port'?)" in issue
+
+
+@pytest.mark.parametrize(
+    "item",
+    ["{motif: 'oci://ghcr.io/org/motifs/web-stack:0.1.0'}", "{motif: web-stack, oci: true}"],
+)
+def test_oci_imports_are_refused_for_want_of_registry_access(tmp_path, item):
+    path = write(tmp_path, "k.yaml", crd(f"imports: [{item}]\n"))
+    [issue] = issues_of(path)
+    assert issue.startswith(f"{path}:8:")
+    assert "no registry access" in issue
+
+
+def test_motifs_by_path_beside_the_katalog_and_in_files_given(tmp_path):
+    write(tmp_path, "motifs/web-stack.yaml", WEB_STACK)
+    write(tmp_path, "lib/db.yaml", WEB_STACK.replace("web-stack", "db"))
+    given = write(tmp_path, "given.yaml", WEB_STACK.replace("web-stack", "cache"))
+    for reference in ("web-stack", "web-stack:0.1.0", "./lib/db.yaml", "cache"):
+        text = crd(f"imports: [{{motif: '{reference}', with: {{image: x}}}}]\n")
+        katalog_path = write(tmp_path, "k.yaml", text)
+        katalog = load_katalogs([katalog_path, given]).katalogs[0]
+        made, _ = children(katalog)
+        assert ("Deployment", "shop") in made, reference
+
+
+def test_an_unknown_version_lists_the_known_ones(tmp_path):
+    text = crd("imports: [{motif: 'web-stack:2.0.0', with: {image: x}}]\n") + "---\n" + WEB_STACK
+    [issue] = issues_of(write(tmp_path, "k.yaml", text))
+    assert "has no version '2.0.0' (versions: 0.1.0)" in issue
+
+
+def test_a_motif_path_may_not_leave_the_katalogs_directory(tmp_path):
+    write(tmp_path, "motif.yaml", WEB_STACK)
+    inner = tmp_path / "team"
+    path = write(inner, "k.yaml", crd("imports: [{motif: ../motif.yaml, with: {image: x}}]\n"))
+    [issue] = issues_of(path)
+    assert "must lie inside the Katalog's directory" in issue
+
+
+def test_mistakes_inside_a_motif_are_reported_in_its_file(tmp_path):
+    bad = WEB_STACK.replace("targetPort:", "targetPrt:")
+    write(tmp_path, "motifs/web-stack.yaml", bad)
+    path = write(tmp_path, "k.yaml", crd("imports: [{motif: web-stack, with: {image: x}}]\n"))
+    [issue] = issues_of(path)
+    assert issue.startswith(f"{tmp_path / 'motifs' / 'web-stack.yaml'}:11:")
+    assert "unknown key 'targetPrt'" in issue
+
+
+def test_katalog_wide_imports_bring_profiles_and_notes_and_the_katalogs_own_win(tmp_path):
+    standards = """\
+        apiVersion: orkestra.orkspace.io/v1
+        kind: Motif
+        metadata: {name: standards}
+        profiles:
+          resources:
+            org: {requests: {cpu: 250m}}
+            small: {requests: {cpu: 1m}}
+        notes:
+          - {name: tier, expression: '"gold"'}
+          - {name: owner, expression: '"motif"'}
+        """
+    text = (
+        KATALOG.replace("spec:\n", "spec:\n  imports: [{motif: standards}]\n", 1).replace(
+            "metadata: {name: shop}\n",
+            "metadata: {name: shop}\nnotes: [{name: owner, expression: '\"katalog\"'}]\n"
+            "profiles: {resources: {small: {requests: {cpu: 5m}}}}\n",
+        )
+        + "      operatorBox:\n        onReconcile:\n          deployments:\n"
+        "            - image: x\n              resources: {profile: org}\n"
+        "              labels: {tier: '{{ tier }}', owner: '{{ owner }}'}\n"
+        "            - {name: small, image: x, resources: {profile: small}}\n"
+        + "---\n"
+        + textwrap.dedent(standards)
+    )
+    made, _ = children(load_katalog(write(tmp_path, "k.yaml", text)))
+    deploy = made[("Deployment", "shop")]
+    [container] = deploy["spec"]["template"]["spec"]["containers"]
+    assert container["resources"] == {"requests": {"cpu": "250m"}}
+    assert deploy["metadata"]["labels"]["tier"] == "gold"
+    assert deploy["metadata"]["labels"]["owner"] == "katalog"
+    [small] = made[("Deployment", "small")]["spec"]["template"]["spec"]["containers"]
+    assert small["resources"] == {"requests": {"cpu": "5m"}}
+
+
+def test_a_katalog_wide_import_takes_no_inputs(tmp_path):
+    text = KATALOG.replace("spec:\n", "spec:\n  imports: [{motif: web-stack, with: {a: b}}]\n")
+    [issue] = issues_of(write(tmp_path, "k.yaml", text + "---\n" + WEB_STACK))
+    assert "a Katalog-wide import brings only the Motif's profiles and notes" in issue
+
+
+def test_a_file_of_motifs_alone_is_not_a_katalog(tmp_path):
+    [issue] = issues_of(write(tmp_path, "m.yaml", WEB_STACK))
+    assert "holds no Katalog" in issue
+
+
+def test_a_file_holds_one_katalog(tmp_path):
+    [issue] = issues_of(write(tmp_path, "k.yaml", crd("") + "---\n" + crd("")))
+    assert "a file holds one Katalog" in issue
+
+
+@pytest.mark.parametrize("layout", ["admission:\n  validation:", "validation:"])
+def test_a_motifs_admission_rules_follow_the_crds_own(tmp_path, layout):
+    motif = WEB_STACK + (
+        "admission:\n  validation:\n    rules:\n"
+        "      - {field: spec.version, exists: true, message: motif}\n"
+    )
+    motif_path = write(tmp_path, "motifs/web-stack.yaml", motif)
+    own = f"{layout}\n    rules: [{{field: spec.size, exists: true, message: own}}]\n"
+    text = crd("imports: [{motif: web-stack, with: {image: x}}]\n" + own)
+    katalog = load_katalog(write(tmp_path, "k.yaml", text))
+    rules = katalog.crds["web"].admission.validation
+    assert [rule.message.source for rule in rules] == ["own", "motif"]
+    assert rules[1].location.file == str(motif_path)
+    assert rules[1].location.line == 19  # the rule's own line in the Motif
+
+
+# --- include: ---------------------------------------------------------------
+
+
+def test_include_lays_files_into_status_observe_reconciler_and_profiles(tmp_path):
+    write(tmp_path, "parts/status.yaml", "fields:\n  - {path: phase, value: Included}\n")
+    write(tmp_path, "parts/reconciler.yaml", "workers: 3\nresync: 5m\n")
+    write(
+        tmp_path,
+        "parts/observe.yaml",
+        "watch:\n  - {apiVersion: v1, kind: ConfigMap, keyFrom: {label: app}}\n",
+    )
+    write(tmp_path, "parts/profiles.yaml", "resources:\n  tiny: {requests: {cpu: 1m}}\n")
+    text = KATALOG.replace(
+        "metadata: {name: shop}\n",
+        "metadata: {name: shop}\nprofiles: {include: [parts/profiles.yaml]}\n",
+    ) + textwrap.indent(
+        textwrap.dedent("""\
+        operatorBox:
+          reconciler: {include: parts/reconciler.yaml, workers: 2}
+          observe: {include: [parts/observe.yaml]}
+          status:
+            include: [parts/status.yaml]
+            fields: [{path: own, value: "yes"}]
+          onReconcile:
+            deployments: [{image: x, resources: {profile: tiny}}]
+        """),
+        " " * 6,
+    )
+    katalog = load_katalog(write(tmp_path, "k.yaml", text))
+    box = katalog.crds["web"].operator_box
+    assert box.reconciler.workers == 2  # the including section's own value wins
+    assert box.reconciler.resync == 300
+    assert [w.kind for w in box.watches] == ["ConfigMap"]
+    assert [f.path for f in box.status.fields] == ["own", "phase"]  # own items first
+    made, status = children(katalog)
+    [container] = made[("Deployment", "shop")]["spec"]["template"]["spec"]["containers"]
+    assert container["resources"] == {"requests": {"cpu": "1m"}}
+    assert status["phase"] == "Included"
+
+
+def test_validation_rules_may_come_from_an_include(tmp_path):
+    write(tmp_path, "rules/common.yaml", "rules:\n  - {field: spec.size, exists: true}\n")
+    text = crd("validation: {include: [rules/common.yaml]}\n")
+    rules = load_katalog(write(tmp_path, "k.yaml", text)).crds["web"].admission.validation
+    assert [rule.location.file for rule in rules] == [str(tmp_path / "rules" / "common.yaml")]
+
+
+def test_mistakes_in_an_included_file_name_that_file_and_line(tmp_path):
+    write(tmp_path, "parts/status.yaml", "fields:\n  - {path: phase, valeu: Running}\n")
+    path = write(
+        tmp_path, "k.yaml", crd("operatorBox:\n  status: {include: [parts/status.yaml]}\n")
+    )
+    found = issues_of(path)
+    included = str(tmp_path / "parts" / "status.yaml")
+    assert any(
+        issue.startswith(f"{included}:2:") and "unknown key 'valeu'" in issue for issue in found
+    ), found
+
+
+@pytest.mark.parametrize(
+    ("include", "message"),
+    [
+        ("../outside.yaml", "must lie inside the Katalog's directory"),
+        ("parts/../../outside.yaml", "must lie inside the Katalog's directory"),
+        ("/etc/hostname", "named relative to the including file"),
+        ("parts/none.yaml", "file not found: parts/none.yaml"),
+        ("{a: b}", "expected a file name"),
+    ],
+)
+def test_include_paths_stay_inside_the_katalogs_directory(tmp_path, include, message):
+    write(tmp_path, "outside.yaml", "fields: []\n")
+    path = write(
+        tmp_path / "team",
+        "k.yaml",
+        crd(f"operatorBox:\n  status: {{include: [{include}]}}\n"),
+    )
+    [issue] = issues_of(path)
+    assert issue.startswith(f"{path}:9:")
+    assert "status.include[0]" in issue and message in issue
+
+
+def test_includes_do_not_nest(tmp_path):
+    write(tmp_path, "a.yaml", "include: [b.yaml]\nfields: []\n")
+    write(tmp_path, "b.yaml", "fields: []\n")
+    path = write(tmp_path, "k.yaml", crd("operatorBox:\n  status: {include: a.yaml}\n"))
+    [issue] = issues_of(path)
+    assert issue.startswith(f"{tmp_path / 'a.yaml'}:1:")
+    assert "cannot include others" in issue
+
+
+def test_a_motifs_resources_may_come_from_an_include(tmp_path):
+    write(tmp_path, "motifs/parts/svc.yaml", "services: [{name: extra, port: 1}]\n")
+    motif = WEB_STACK.replace("resources:\n", "resources:\n  include: [parts/svc.yaml]\n")
+    write(tmp_path, "motifs/web-stack.yaml", motif)
+    path = write(tmp_path, "k.yaml", crd("imports: [{motif: web-stack, with: {image: x}}]\n"))
+    made, _ = children(load_katalog(path))
+    assert ("Service", "extra") in made and ("Service", "shop") in made
+
+
+def test_a_crd_with_imported_motifs_plans_in_a_process_of_its_own():
+    """A heavy box's planner pickles its CRD entry: the bound inputs travel with it."""
+    import pickle
+    from pathlib import Path
+
+    shop = Path(__file__).parents[1] / "compat" / "katalogs" / "shop-with-motifs.yaml"
+    crd = load_katalog(shop).crds["shop"]
+    again = pickle.loads(pickle.dumps(crd))
+    assert again == crd
+    cr = {**CR, "kind": "Shop", "apiVersion": "motifs.example.com/v1"}
+    here = render_reconcile_children(crd.operator_box, build_context(cr))
+    there = render_reconcile_children(again.operator_box, build_context(cr))
+    assert [c.manifest for c in there] == [c.manifest for c in here]
+    assert any(c.kind == "Deployment" for c in here)
