@@ -59,11 +59,6 @@ def children(tmp_path, box: str) -> dict:
             "behaviour",
         ),
         ("emit.events", katalog(box="        emit: {events: {}}\n"), "events"),
-        (
-            "group-level when",
-            katalog(box="        onReconcile:\n          when: [{field: spec.a, exists: true}]\n"),
-            "when",
-        ),
         ("git hook", katalog(box="        onReconcile:\n          git: {repo: x}\n"), "git"),
         (
             "cron operator",

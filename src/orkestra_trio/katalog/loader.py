@@ -1438,13 +1438,17 @@ class _KatalogReader(AdmissionReader):
                 box,
                 path,
                 phase,
-                allowed=(*RESOURCE_GROUPS, *GROUP_ALIASES),
+                allowed=(*RESOURCE_GROUPS, *GROUP_ALIASES, "when", "or"),
                 refused={**_IGNORED_GROUPS, **orkestra_keys.GROUP_BLOCK},
             )
         else:
             m = box.get(phase)
         if m is None:
             return EMPTY_MAP
+        # A block-level gate (Orkestra: "each group may itself carry when/or"): every
+        # entry of the block carries it beside its own.
+        block_when = self.conditions(m, here, "when") if label is None else ()
+        block_or = self.conditions(m, here, "or") if label is None else ()
         out: dict[str, tuple[ResourceEntry, ...]] = {}
         for group in RESOURCE_GROUPS:  # apply order, whatever the file's order
             entries = []
@@ -1452,6 +1456,8 @@ class _KatalogReader(AdmissionReader):
             for key in keys:
                 for index, item in enumerate(self.items(m, here, key)):
                     entry = self.resource_entry(group, item, (*here, key, index), label or phase)
+                    if entry is not None and (block_when or block_or):
+                        entry = attrs.evolve(entry, block_when=block_when, block_or=block_or)
                     if entry is not None:
                         entries.append(entry)
             if entries:

@@ -442,6 +442,10 @@ class ResourceEntry:
     annotations: FrozenMap[str, Text] = EMPTY_MAP
     when: tuple[Condition, ...] = ()
     or_: tuple[Condition, ...] = ()
+    #: The ``when``/``or`` of the whole onCreate/onReconcile block the entry is in:
+    #: they must hold too (Orkestra's block-level gate).
+    block_when: tuple[Condition, ...] = ()
+    block_or: tuple[Condition, ...] = ()
     reconcile: bool = False
     for_each: ForEach | None = None
     fields: FrozenMap[str, FrozenValue] = EMPTY_MAP

@@ -87,10 +87,6 @@ EMIT: Mapping[str, str] = {
 _OUTGOING = "a reconcile here makes no outgoing calls but cross: reads"
 
 GROUP_BLOCK: Mapping[str, str] = {
-    "when": _unsupported(
-        "a when: on a whole onCreate/onReconcile block", "put when: on each entry"
-    ),
-    "or": _unsupported("an or: on a whole onCreate/onReconcile block", "put or: on each entry"),
     "external": _unsupported("external calls", _OUTGOING),
     "git": _unsupported("git: hooks", _OUTGOING),
     "docker": _unsupported("docker: hooks", _OUTGOING),

@@ -402,7 +402,10 @@ def _render_one(
         namespace = namespace or str(metadata.get("namespace") or "")
         # once: a generated Secret is created and then never rewritten.
         reconcile = (phase != "onCreate" or entry.reconcile) and not entry.once
-        if not conditions_hold(entry.when, entry.or_, context):
+        if not (
+            conditions_hold(entry.block_when, entry.block_or, context)
+            and conditions_hold(entry.when, entry.or_, context)
+        ):
             return RenderedChild(
                 phase,
                 entry.group,
