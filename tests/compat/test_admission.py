@@ -35,12 +35,24 @@ async def test_validation_and_mutation_at_reconcile(autojump_clock):
         assert cr["spec"]["tier"] == "standard"
         assert cr["metadata"]["labels"]["managed-by"] == "orkestra"
         assert kat.ready("site", "shop")
+        # Two writes of the CR: the mutation's patch, then one status write that already
+        # sees the patched generation (status writes count under the CR's plural).
+        assert cluster.write_count("sites") == 2
         config = kat.child("site", "shop", "ConfigMap", "shop")
         assert config["data"] == {"tier": "standard", "host": "shop.example"}
         # Steady: nothing is patched again (no write loop).
         before = cluster.write_count()
         await kat.advance(120)
         assert cluster.write_count() == before
+        # The default comes back when the field is removed: one patch of the CR and one
+        # status write, which already sees the patched generation (the ConfigMap is unchanged).
+        await cluster.kube.merge_patch(
+            ("adm.example.com/v1", "Site"), "shop", {"spec": {"tier": None}}, namespace="default"
+        )
+        await kat.wait_steady()
+        assert kat.cr("site", "shop")["spec"]["tier"] == "standard"
+        assert kat.ready("site", "shop")
+        assert cluster.write_count() == before + 2
 
         # warn: one ValidationWarning Event, not one per reconcile; the reconcile goes on.
         await kat.apply(

@@ -288,8 +288,9 @@ class ReconcilePipeline:
             await prune_orphans(self.kube, owned, children, self._prunable, report)
         self.writes += report.writes
         outcome = PlannedOutcome(plan.status, plan.requeue_after, plan.error)
-        if report.writes:
-            # The status sees the children as the server answered our writes.
+        if report.writes or plan.cr_patch is not None:
+            # The status sees the children as the server answered our writes, and the
+            # CR as patched (its new generation: observedGeneration must not lag one behind).
             outcome = await self.planner.outcome(
                 attrs.evolve(observed, children=_overlay(owned, report))
             )
