@@ -68,6 +68,8 @@ def install_admission(
     """Register the hooks and converters of ``katalogs`` with the embedded server, removed
     when ``stack`` unwinds."""
     for crd in katalogs.crds.values():
+        if not crd.enabled:
+            continue  # listed, not run: neither its rules nor its conversion
         types = crd.api_types
         webhooks = crd.admission.webhooks
         box = boxes.get(crd.key)
