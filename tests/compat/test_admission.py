@@ -60,7 +60,15 @@ async def test_validation_and_mutation_at_reconcile(autojump_clock):
         )
         await kat.wait_steady()
         assert kat.ready("site", "gold")
-        await kat.advance(120)
+        runs = len(kat.log.of("site"))
+        await cluster.kube.merge_patch(
+            ("adm.example.com/v1", "Site"),
+            "gold",
+            {"metadata": {"annotations": {"a": "b"}}},
+            namespace="default",
+        )
+        await kat.wait_steady()
+        assert len(kat.log.of("site")) > runs  # reconciled again, with the same warning
         warnings = [e for e in kat.events("site", "gold") if e["reason"] == "ValidationWarning"]
         assert len(warnings) == 1 and warnings[0]["type"] == "Warning"
         assert warnings[0].get("count", 1) == 1
