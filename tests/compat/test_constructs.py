@@ -52,7 +52,6 @@ def children(tmp_path, box: str) -> dict:
 @pytest.mark.parametrize(
     ("where", "text", "key"),
     [
-        ("CRD namespace", katalog(extra="      namespace: team-a\n"), "namespace"),
         (
             "queue.behaviour",
             katalog(box="        reconciler: {queue: {behaviour: {onLimit: {drop: true}}}}\n"),

@@ -84,3 +84,21 @@ def test_a_bad_namespace_name_is_a_load_error(tmp_path):
     else:
         raise AssertionError("loaded")
     assert f"{path}:10:" in message and "allowedNamespaces" in message and "Team_B" in message
+
+
+async def test_a_crd_namespace_is_the_one_its_box_watches(autojump_clock):
+    async with open_test_cluster() as cluster, run_katalog(KATALOG, cluster) as kat:
+        await _namespace(kat, "team-a")
+        await kat.apply(kat.manifest("scoped", "w", {}, namespace="team-a"))
+        await kat.apply(kat.manifest("scoped", "w", {}))  # in default: not watched
+        await kat.wait_steady()
+        box = kat.box("scoped")
+        assert box.cr_informer is not None and box.cr_informer.namespace == "team-a"
+        assert all(i.namespace == "team-a" for i in box.child_informers.values())
+        assert kat.status("scoped", "w", "team-a")["phase"] == "Seen"
+        assert kat.child("scoped", "w", "ConfigMap", "w-seen", "team-a")["data"] == {
+            "namespace": "team-a"
+        }
+        assert not kat.cr("scoped", "w")["metadata"].get("finalizers")
+        assert not kat.cr("scoped", "w").get("status")
+        assert kat.children("scoped", "w") == []

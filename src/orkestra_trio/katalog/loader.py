@@ -134,6 +134,7 @@ _CRD_KEYS = (
     "ignoreObservedGeneration",
     "removeFinalizers",
     "imports",
+    "namespace",
     *orkestra_keys.CRD_ENTRY,
 )
 _METADATA_KEYS = (
@@ -1051,6 +1052,7 @@ class _KatalogReader(AdmissionReader):
             normalize=self.normalize(m, path),
             ignore_status_patch=self.boolean(m, path, "ignoreStatusPatch", False),
             admission=self.admission(m, path),
+            namespace=self.crd_namespace(m, path),
             allowed_namespaces=self.namespace_names(m, path, "allowedNamespaces"),
             restricted_namespaces=self.namespace_names(m, path, "restrictedNamespaces"),
             ignore_observed_generation=self.boolean(m, path, "ignoreObservedGeneration", False),
@@ -1059,6 +1061,21 @@ class _KatalogReader(AdmissionReader):
             else self.finalizer_names(m, path, key="removeFinalizers"),
             remove_own_finalizers=m.get("removeFinalizers") is True,
         )
+
+    def crd_namespace(self, crd: dict[str, Any], path: KeyPath) -> str:
+        """``namespace``: the one namespace the box watches (namespaced CRDs only)."""
+        name = self.string(crd, path, "namespace")
+        if name is None:
+            return ""
+        if not _DNS_LABEL.fullmatch(name) or len(name) > 63:
+            self.report((*path, "namespace"), f"expected a namespace name, got {name!r}")
+            return ""
+        if crd.get("namespaced") is False:
+            self.report(
+                (*path, "namespace"), "a cluster-scoped CRD (namespaced: false) has no namespace"
+            )
+            return ""
+        return name
 
     def namespace_names(self, crd: dict[str, Any], path: KeyPath, key: str) -> tuple[str, ...]:
         """``allowedNamespaces``/``restrictedNamespaces``: a list of namespace names."""

@@ -736,6 +736,9 @@ class CrdEntry:
     #: ``restrictedNamespaces``: CRs in these are not (Orkestra's namespace guard).
     allowed_namespaces: tuple[str, ...] = ()
     restricted_namespaces: tuple[str, ...] = ()
+    #: ``namespace``: the one namespace whose CRs (and children) the box watches,
+    #: instead of the runtime's; "" for the runtime's.
+    namespace: str = ""
     #: ``ignoreObservedGeneration``: ``status.observedGeneration`` is left as it is.
     ignore_observed_generation: bool = False
     #: ``removeFinalizers`` (a migration aid): a list names finalizers stripped from every

@@ -64,9 +64,6 @@ CRD_ENTRY: Mapping[str, str] = {
         "fieldSelector", "an operator over a built-in kind (rather than a CRD)"
     ),
     "setup": _unsupported("setup", "dev/simulate pre-steps; use crFiles"),
-    "namespace": _unsupported(
-        "a CRD's own namespace", "the runtime's watched namespaces apply to every box"
-    ),
 }
 
 QUEUE: Mapping[str, str] = {

@@ -379,7 +379,9 @@ class Box:
         for api_version, kind in child_kinds(self.crd):
             try:
                 informer = await self.registry.informer(
-                    (api_version, kind), label_selector=box_child_selector(self.crd)
+                    (api_version, kind),
+                    label_selector=box_child_selector(self.crd),
+                    namespace=self.crd.namespace or None,
                 )
             except NotFound:
                 # A custom child whose CRD the cluster lacks: the box still runs,

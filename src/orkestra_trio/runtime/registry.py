@@ -108,14 +108,19 @@ class KatalogRegistry:
         label_selector: str = "",
         field_selector: str = "",
         cached: bool = True,
+        namespace: str | None = None,
     ) -> Informer:
         """The shared informer for ``ref`` (started on first use).
 
         ``cached=False``: an informer that only notifies, for a subscriber that
-        keeps its own (smaller) store.
+        keeps its own (smaller) store. ``namespace``: one namespace instead of the
+        runtime's watched ones (a CRD entry's own ``namespace``).
         """
         info = await self.kube.resource(ref)
-        namespace = self.namespace if info.namespaced else ""
+        if not info.namespaced:
+            namespace = ""
+        elif namespace is None:
+            namespace = self.namespace
         key = InformerKey(
             info.api_version, info.kind, namespace, label_selector, field_selector, cached
         )
@@ -138,8 +143,11 @@ class KatalogRegistry:
         """The informer of a CRD of the Katalog set (its CRs), shared by its box and its observers."""
         informer = self._cr_informers.get(crd_key)
         if informer is None:
-            types = self.katalogs.crds[crd_key].api_types
-            informer = await self.informer((types.api_version, types.kind))
+            crd = self.katalogs.crds[crd_key]
+            types = crd.api_types
+            informer = await self.informer(
+                (types.api_version, types.kind), namespace=crd.namespace or None
+            )
             if crd_key not in self._cr_informers:
                 self._cr_informers[crd_key] = informer
                 informer.subscribe(lambda change: self._observed_changed(crd_key, change))
