@@ -91,6 +91,9 @@ async def test_validation_and_mutation_at_reconcile(autojump_clock):
         await kat.wait_steady()
         message = ready_condition(kat.cr("site", "copy"))["message"]
         assert "spec.host 'shop.example' is already used by another Site" in message
+        # unique read the box's informer cache: its one list, no other read of the CRs.
+        reads = {verb: n for (verb, plural), n in cluster.requests().items() if plural == "sites"}
+        assert reads.get("list") == 1 and "get" not in reads
 
         # Fixing the CR clears the error.
         await kat.apply(kat.manifest("site", "big", {"replicas": 4, "host": "big.example"}))
