@@ -89,5 +89,7 @@ def test_the_stated_count_is_the_count_of_rows():
         f"{100 * (works + differs) / total:.1f} %); {by_status['refused']} are refused.**"
     )
     text = DOC.read_text()
+    # A merge that keeps both sides' count lines leaves a stale one behind: one only.
+    assert text.count("<!-- constructs:count -->") == 1
     count = text.split("<!-- constructs:count -->", 1)[1].split("<!-- /constructs:count -->", 1)[0]
     assert count == stated
