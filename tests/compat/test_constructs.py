@@ -5,6 +5,7 @@ import pytest
 
 from orkestra_trio.katalog import KatalogError, load_katalog
 from orkestra_trio.katalog.render import build_context, render_reconcile_children
+from orkestra_trio.oncop.client import bearer_token
 from orkestra_trio.testing import open_test_cluster, run_katalog
 
 HEAD = "apiVersion: orkestra.orkspace.io/v1\nkind: Katalog\nmetadata: {name: t}\n"
@@ -71,13 +72,6 @@ def children(tmp_path, box: str) -> dict:
                 "index: [{name: byOwner, field: metadata.labels.owner}]}\n"
             ),
             "index",
-        ),
-        (
-            "cross auth",
-            katalog(
-                box="        cross: [{crd: web, source: {host: 'http://x', auth: {token: $T}}}]\n"
-            ),
-            "auth",
         ),
         # A Motif document is read where a Katalog imports it (tests/katalog/test_motifs.py).
         (
@@ -253,3 +247,31 @@ async def test_ignore_status_patch_never_writes_the_status(autojump_clock, tmp_p
         config = kat.child("team", "acme", "ConfigMap", "acme-config")
         assert config is not None and config["data"] == {"team": "acme"}
         assert not kat.cr("team", "acme").get("status")
+
+
+@pytest.mark.parametrize(
+    ("source", "token", "env"),
+    [
+        ("{host: 'http://x:1', auth: {token: $PAY_TOKEN}}", None, "PAY_TOKEN"),
+        ("{host: 'http://x:1', auth: {token: '${PAY_TOKEN}'}}", None, "PAY_TOKEN"),
+        ("{host: 'http://x:1', token: $PAY_TOKEN}", None, "PAY_TOKEN"),
+        ("{host: 'http://x:1', auth: {token: literal-token}}", "literal-token", None),
+        ("{host: 'http://x:1', tokenFrom: {env: PAY_TOKEN}}", None, "PAY_TOKEN"),
+    ],
+)
+def test_cross_auth_token_reads_the_environment_as_orkestra(tmp_path, source, token, env):
+    """``auth: {token: $VAR}`` (and ``token: $VAR``) send the variable's value, not the text."""
+    text = katalog(box=f"        cross: [{{crd: pay, as: pay, source: {source}}}]\n")
+    entry = load(tmp_path, text).crds["web"].operator_box.cross[0]
+    assert (entry.source.token, entry.source.token_from_env) == (token, env)
+    sent = bearer_token(entry.source, {"PAY_TOKEN": "s3cret"})
+    assert sent == (token or "s3cret")
+
+
+def test_cross_auth_secret_ref_is_refused_with_the_way_out(tmp_path):
+    text = katalog(
+        box="        cross: [{crd: pay, source: {host: 'http://x:1', "
+        "auth: {secretRef: {name: s, key: t}}}}]\n"
+    )
+    [issue] = issues(tmp_path, text)
+    assert "k.yaml:" in issue and "auth.secretRef" in issue and "environment variable" in issue

@@ -37,6 +37,11 @@ _SOURCE_KEYS = (
     "token",
     "tokenFrom",
     "staleFor",
+    "auth",  # Orkestra's: {token: ...}
+)
+# ``token: $NAME`` or ``${NAME}``: Orkestra's reference to an environment variable.
+_ENV_REFERENCE = re.compile(
+    r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"
 )
 _ENV_NAME = Shape(re.compile(r"[A-Za-z_][A-Za-z0-9_]*"), "an environment variable name")
 # Scheme and host of an endpoint: everything up to the first /, ? or # after "//".
@@ -259,19 +264,7 @@ class ConditionReader(DocumentReader):
         cache_for = self.duration(m, path, "cacheFor", 30.0)
         cache_for = 30.0 if cache_for is None else cache_for
         stale_for = self.duration(m, path, "staleFor", None)
-        token = self.string(m, path, "token", required=True)
-        token_env = None
-        token_from = self.section(m, path, "tokenFrom", allowed=("env",), required=("env",))
-        if token_from is not None:
-            token_env = self.string(
-                token_from,
-                (*path, "tokenFrom"),
-                "env",
-                required=True,
-                shape=_ENV_NAME,
-            )
-            if token is not None:
-                self.report((*path, "tokenFrom"), "give token or tokenFrom, not both")
+        token, token_env = self.token(m, path)
         if m.get("type") is not None and m.get("protocol") is not None:
             self.report((*path, "protocol"), "protocol and type are the same key; keep one")
         return CrossSource(
@@ -285,6 +278,38 @@ class ConditionReader(DocumentReader):
             token_from_env=token_env,
             stale_for=2 * cache_for if stale_for is None else stale_for,
         )
+
+    def token(self, m: dict[str, Any], path: KeyPath) -> tuple[str | None, str | None]:
+        """The bearer token of a source: (literal token, environment variable naming it).
+
+        ``token: abc``; ``token: $NAME`` (or ``${NAME}``: the variable, Orkestra's
+        reference); ``tokenFrom: {env: NAME}``; or Orkestra's ``auth: {token: ...}``.
+        """
+        parent, here = m, path
+        auth = self.section(m, path, "auth", allowed=("token", "secretRef"))
+        if auth is not None:
+            parent, here = auth, (*path, "auth")
+            if auth.get("secretRef") is not None:
+                self.report(
+                    (*here, "secretRef"),
+                    "auth.secretRef is not supported by orkestra_trio: expose the Secret to the "
+                    "runtime as an environment variable and write auth: {token: $VARIABLE}",
+                )
+            if m.get("token") is not None:
+                self.report((*path, "auth"), "give token or auth.token, not both")
+        token = self.string(parent, here, "token", required=True)
+        token_from = self.section(m, path, "tokenFrom", allowed=("env",), required=("env",))
+        if token_from is not None:
+            if token is not None:
+                self.report((*path, "tokenFrom"), "give token or tokenFrom, not both")
+            env = self.string(
+                token_from, (*path, "tokenFrom"), "env", required=True, shape=_ENV_NAME
+            )
+            return None, env
+        reference = _ENV_REFERENCE.fullmatch(token) if token is not None else None
+        if reference is not None:
+            return None, reference["braced"] or reference["bare"]
+        return token, None
 
     def host(self, m: dict[str, Any], path: KeyPath) -> str | None:
         host = self.string(m, path, "host", required=True)

@@ -89,9 +89,7 @@ GROUP_BLOCK: Mapping[str, str] = {
     "docker": _unsupported("docker: hooks", _OUTGOING),
 }
 
-CROSS_SOURCE: Mapping[str, str] = {
-    "auth": _unsupported("source.auth", "write token: $ENV_VAR or tokenFrom: instead"),
-}
+CROSS_SOURCE: Mapping[str, str] = {}
 
 SECRET_ENTRY: Mapping[str, str] = {
     "tls": _unsupported(
