@@ -73,12 +73,9 @@ def children(tmp_path, box: str) -> dict:
             ),
             "index",
         ),
-        # A Motif document is read where a Katalog imports it (tests/katalog/test_motifs.py).
-        (
-            "Komposer document",
-            HEAD.replace("Katalog", "Komposer", 1) + "spec: {crds: {}}\n",
-            "Komposer",
-        ),
+        # A Motif document is read where a Katalog imports it, a Komposer as the
+        # list of files it composes (tests/katalog/test_motifs.py).
+        ("E2E document", HEAD.replace("Katalog", "E2E", 1) + "spec: {crds: {}}\n", "E2E"),
     ],
 )
 def test_unaccepted_keys_are_load_errors(tmp_path, where, text, key):

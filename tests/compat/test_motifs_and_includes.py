@@ -76,3 +76,23 @@ async def test_a_shop_composed_from_motifs_imports_and_includes(autojump_clock):
         await kat.apply(kat.manifest("shop", "corner", {"version": "1.27", "cache": False}))
         await kat.wait_steady()
         assert kat.child("shop", "corner", "StatefulSet", "corner-cache") is None
+
+
+KOMPOSER = Path(__file__).parent / "katalogs" / "shop-komposer.yaml"
+
+
+async def test_a_komposer_brings_the_shop_with_its_overrides(autojump_clock):
+    async with open_test_cluster() as cluster, run_katalog(KOMPOSER, cluster) as kat:
+        # The Komposer's spec.crds override wins over the Katalog's included workers: 2.
+        assert kat.box("shop").workers == 3
+        await kat.apply(kat.manifest("shop", "corner", {"version": "1.25"}))
+        await kat.wait_steady()
+        assert kat.ready("shop", "corner")
+        cr = kat.cr("shop", "corner")
+        assert cr["metadata"]["labels"]["tier"] == "gold"  # labels: from the override
+        deploy = kat.child("shop", "corner", "Deployment", "corner")
+        [container] = deploy["spec"]["template"]["spec"]["containers"]
+        assert container["image"] == "nginx:1.25"  # the imported Katalog's Motif, unchanged
+        before = cluster.write_count()
+        await kat.advance(60)
+        assert cluster.write_count() == before

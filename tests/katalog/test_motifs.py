@@ -390,3 +390,100 @@ def test_a_crd_with_imported_motifs_plans_in_a_process_of_its_own():
     there = render_reconcile_children(again.operator_box, build_context(cr))
     assert [c.manifest for c in there] == [c.manifest for c in here]
     assert any(c.kind == "Deployment" for c in here)
+
+
+# --- Komposer and spec.imports files -------------------------------------------
+
+APP = """\
+apiVersion: orkestra.orkspace.io/v1
+kind: Katalog
+metadata: {name: app}
+spec:
+  crds:
+    app:
+      apiTypes: {group: a.example.com, version: v1, kind: App, plural: apps}
+      operatorBox:
+        reconcile:
+          workers: 2
+          onReconcile:
+            configMaps: [{data: {a: b}}]
+"""
+
+KOMPOSER = """\
+apiVersion: orkestra.orkspace.io/v1
+kind: Komposer
+metadata: {name: platform}
+imports:
+  files: [./katalogs/app.yaml]
+spec:
+  crds:
+    app:
+      operatorBox:
+        reconcile:
+          workers: 8
+          resync: 30s
+"""
+
+
+def test_a_komposer_loads_its_files_and_its_overrides_win(tmp_path):
+    write(tmp_path, "katalogs/app.yaml", APP)
+    katalogs = load_katalogs([write(tmp_path, "komposer.yaml", KOMPOSER)])
+    box = katalogs.crds["app"].operator_box
+    assert (box.reconciler.workers, box.reconciler.resync) == (8, 30.0)
+    assert "configMaps" in box.on_reconcile  # what the override does not name stays
+    assert [k.source_file.name for k in katalogs.katalogs] == ["app.yaml"]
+    assert katalogs.companion_files == (tmp_path / "komposer.yaml",)
+
+
+def test_an_override_mistake_is_reported_in_the_komposer(tmp_path):
+    write(tmp_path, "katalogs/app.yaml", APP)
+    path = write(tmp_path, "komposer.yaml", KOMPOSER.replace("workers: 8", "workers: 80"))
+    [issue] = issues_of(path)
+    assert issue.startswith(f"{path}:11:")
+    assert "reconcile.workers: must be between 1 and 50, got 80" in issue
+
+
+def test_an_override_of_no_crd_is_an_error(tmp_path):
+    write(tmp_path, "katalogs/app.yaml", APP)
+    path = write(tmp_path, "komposer.yaml", KOMPOSER.replace("    app:\n", "    ap:\n"))
+    [issue] = issues_of(path)
+    assert issue.startswith(f"{path}:8:") and "no Katalog of the set declares CRD 'ap'" in issue
+
+
+@pytest.mark.parametrize(
+    ("sources", "message"),
+    [
+        ("registry: [{url: ghcr.io/org/app, oci: true}]", "registry imports are not supported"),
+        ("helm: [{repo: 'https://charts.example.com', chart: app}]", "helm imports are not"),
+        ("files: [../outside.yaml]", "must lie inside"),
+        ("files: [/etc/hostname]", "named relative to the file naming it"),
+        ("files: [none.yaml]", "file not found: none.yaml"),
+    ],
+)
+def test_sources_that_cannot_be_read_are_refused_with_a_reason(tmp_path, sources, message):
+    write(tmp_path, "outside.yaml", APP)
+    write(tmp_path, "team/katalogs/app.yaml", APP)
+    if sources.startswith("files"):
+        text = KOMPOSER.replace("files: [./katalogs/app.yaml]", sources)
+    else:
+        text = KOMPOSER.replace("imports:\n", f"imports:\n  {sources}\n")
+    path = write(tmp_path, "team/komposer.yaml", text)
+    found = issues_of(path)
+    assert any(issue.startswith(f"{path}:") and message in issue for issue in found), found
+
+
+def test_a_katalogs_spec_imports_files_join_the_set(tmp_path):
+    write(tmp_path, "more/db.yaml", APP.replace("app", "db").replace("App", "Db"))
+    write(
+        tmp_path,
+        "more/motifs.yaml",
+        "apiVersion: orkestra.orkspace.io/v1\nkind: Motif\nmetadata: {name: extra}\n"
+        "resources: {secrets: [{name: extra, stringData: {a: b}}]}\n",
+    )
+    text = APP.replace(
+        "spec:\n", "spec:\n  imports:\n    files: [more/db.yaml, more/motifs.yaml]\n", 1
+    ).replace("      operatorBox:", "      imports: [{motif: extra}]\n      operatorBox:")
+    katalogs = load_katalogs([write(tmp_path, "k.yaml", text)])
+    assert set(katalogs.crds) == {"app", "db"}
+    assert "secrets" in katalogs.crds["app"].operator_box.on_reconcile
+    assert load_katalog(tmp_path / "k.yaml").name == "app"

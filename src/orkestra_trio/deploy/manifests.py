@@ -68,7 +68,7 @@ def katalog_files(katalogs: KatalogSet) -> list[Path]:
             if crd.crd_file is not None:
                 files.append(crd.crd_file.resolve())
             files.extend(path.resolve() for path in crd.cr_files)
-    files.extend(path.resolve() for path in katalogs.motif_files)
+    files.extend(path.resolve() for path in katalogs.companion_files)
     return list(dict.fromkeys(files))
 
 
@@ -129,7 +129,7 @@ def build_manifests(
     digest = hashlib.sha256(
         "\0".join(f"{k}\0{v}" for k, v in sorted(data.items())).encode()
     ).hexdigest()
-    given = [katalog.source_file for katalog in katalogs.katalogs] + list(katalogs.motif_files)
+    given = [katalog.source_file for katalog in katalogs.katalogs] + list(katalogs.companion_files)
     katalog_args = [f"{KATALOG_MOUNT}/{layout[path.resolve()].path}" for path in given]
     subject = [{"kind": "ServiceAccount", "name": name, "namespace": namespace}]
     args = ["run", *katalog_args, "--listen", f"0.0.0.0:{HTTP_PORT}"]

@@ -26,6 +26,13 @@ from orkestra_trio.katalog.admission_reader import ADMISSION_KEYS, AdmissionRead
 from orkestra_trio.katalog.conditions import Condition
 from orkestra_trio.katalog.durations import DurationError, parse_duration
 from orkestra_trio.katalog.errors import KatalogError, KatalogIssue, did_you_mean
+from orkestra_trio.katalog.komposer import (
+    Override,
+    check_sources,
+    imported_files,
+    is_komposer_document,
+    read_komposer,
+)
 from orkestra_trio.katalog.manifests import deep_merge
 from orkestra_trio.katalog.model import (
     COMMON_ENTRY_KEYS,
@@ -251,20 +258,47 @@ def load_katalogs(paths: Iterable[str | Path]) -> KatalogSet:
     unique: dict[Path, str | Path] = {}
     for path in paths:
         unique.setdefault(Path(path).resolve(), path)
+    # Files a Komposer or a Katalog's spec.imports names join the set as if given.
+    pending = list(unique.values())
     files: list[_ParsedFile] = []
-    for path in unique.values():
-        parsed = _parse_file(path)
+    while pending:
+        parsed = _parse_file(pending.pop(0))
         issues.extend(parsed.issues)
         all_read = all_read and parsed.readable
         files.append(parsed)
+        for document, _ in parsed.documents:
+            for extra in imported_files(document, parsed.path):
+                if extra.resolve() not in unique:
+                    unique[extra.resolve()] = extra
+                    pending.append(extra)
     library = MotifLibrary()
+    overrides: dict[str, Override] = {}
     for parsed in files:
         issues.extend(_lend_motifs(parsed, library))
+        for document, source_map in parsed.documents:
+            if is_komposer_document(document):
+                declared, found = read_komposer(document, source_map, parsed.path)
+                issues.extend(found)
+                for key, override in declared.items():
+                    overrides.setdefault(key, override)
     for parsed in files:
-        katalog, found = _read_parsed(parsed, library)
+        katalog, found = _read_parsed(parsed, library, overrides)
         issues.extend(found)
         if katalog is not None:
             katalogs.append(katalog)
+    declared_keys = {key for katalog in katalogs for key in katalog.crds}
+    for key, override in overrides.items():
+        if key not in declared_keys and all_read:
+            position = override.source_map.key_at(override.path)
+            issues.append(
+                KatalogIssue(
+                    override.source_map.file,
+                    position.line,
+                    position.column,
+                    "spec.crds." + key,
+                    f"no Katalog of the set declares CRD {key!r} to override",
+                )
+            )
     if not katalogs and not issues:
         if files:  # Motifs only
             message = "holds no Katalog (give the Katalog that imports its Motifs too)"
@@ -276,12 +310,12 @@ def load_katalogs(paths: Iterable[str | Path]) -> KatalogSet:
     if issues:
         raise KatalogError(_ordered(issues, [str(path) for path in unique.values()]))
     crds = {key: crd for katalog in katalogs for key, crd in katalog.crds.items()}
-    lenders = tuple(
+    companions = tuple(
         parsed.path
         for parsed in files
-        if parsed.documents and all(is_motif_document(d) for d, _ in parsed.documents)
+        if parsed.documents and not any(_is_katalog_document(d) for d, _ in parsed.documents)
     )
-    return KatalogSet(tuple(katalogs), FrozenMap(crds), motif_files=lenders)
+    return KatalogSet(tuple(katalogs), FrozenMap(crds), companion_files=companions)
 
 
 def read_katalog(path: str | Path) -> tuple[Katalog | None, list[KatalogIssue]]:
@@ -295,7 +329,7 @@ def read_katalog(path: str | Path) -> tuple[Katalog | None, list[KatalogIssue]]:
     parsed = _parse_file(path)
     library = MotifLibrary()
     issues = [*parsed.issues, *_lend_motifs(parsed, library)]
-    katalog, found = _read_parsed(parsed, library)
+    katalog, found = _read_parsed(parsed, library, {})
     return katalog, [*issues, *found]
 
 
@@ -348,11 +382,16 @@ def _lend_motifs(parsed: _ParsedFile, library: MotifLibrary) -> list[KatalogIssu
     return issues
 
 
+def _is_katalog_document(document: Any) -> bool:
+    """Every document but a Motif or a Komposer is read as a Katalog (and refused if not one)."""
+    return not is_motif_document(document) and not is_komposer_document(document)
+
+
 def _read_parsed(
-    parsed: _ParsedFile, library: MotifLibrary
+    parsed: _ParsedFile, library: MotifLibrary, overrides: dict[str, Override]
 ) -> tuple[Katalog | None, list[KatalogIssue]]:
     """The file's one Katalog document read into the model (None: it has none)."""
-    katalogs = [(d, m) for d, m in parsed.documents if not is_motif_document(d)]
+    katalogs = [(d, m) for d, m in parsed.documents if _is_katalog_document(d)]
     if not katalogs:
         return None, []
     issues: list[KatalogIssue] = []
@@ -370,6 +409,7 @@ def _read_parsed(
     document, source_map = katalogs[0]
     reader = _KatalogReader(source_map, parsed.path)
     reader.motifs = library
+    reader.overrides = overrides
     katalog = reader.katalog(document)
     return katalog, [*issues, *reader.issues]
 
@@ -397,6 +437,8 @@ class _KatalogReader(AdmissionReader):
 
     #: Motif documents of the files loaded together (set by whoever makes the reader).
     motifs: MotifLibrary
+    #: A Komposer's ``spec.crds`` overrides, by CRD key.
+    overrides: dict[str, Override] = {}
 
     #: Set by :meth:`katalog` before the CRDs are read.
     profile_table: dict[str, dict[str, Any]] = {}
@@ -650,6 +692,10 @@ class _KatalogReader(AdmissionReader):
         """``spec.imports``: the profiles and notes of the Motifs named (the first import wins)."""
         imported_profiles: dict[str, dict[str, Any]] = {}
         imported_notes: dict[str, str] = {}
+        if isinstance(spec.get("imports"), dict):
+            # Komposer-style sources: their files are loaded with this Katalog.
+            check_sources(self, spec["imports"], ("spec", "imports"))
+            return imported_profiles, imported_notes
         for index, item in enumerate(self.items(spec, ("spec",), "imports")):
             at: KeyPath = ("spec", "imports", index)
             m = self.mapping(item, at, allowed=("motif", "oci", "with"), required=("motif",))
@@ -990,6 +1036,18 @@ class _KatalogReader(AdmissionReader):
                     f"invalid CRD key {key!r}: use lowercase letters, digits and '-' "
                     "(it appears in URLs and metric labels)",
                     at_key=True,
+                )
+            override = self.overrides.get(key)
+            if override is not None and isinstance(value, dict):
+                # The Komposer's values win (Orkestra's override rule).
+                value = section[key] = dict(value)
+                self.lay_in(
+                    value,
+                    override.value,
+                    (*path, key),
+                    override.source_map,
+                    override.path,
+                    override=True,
                 )
             entry = self.crd(key, value, (*path, key))
             if entry is not None:

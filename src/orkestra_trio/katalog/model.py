@@ -785,8 +785,8 @@ class KatalogSet:
 
     katalogs: tuple[Katalog, ...]
     crds: FrozenMap[str, CrdEntry] = EMPTY_MAP
-    #: Files given with the Katalogs that hold Motifs only (they lend them by name).
-    motif_files: tuple[Path, ...] = ()
+    #: Files of the set that hold no Katalog: Motifs lent by name, a Komposer.
+    companion_files: tuple[Path, ...] = ()
 
     def katalog_of(self, crd_key: str) -> Katalog:
         """The Katalog that declares ``crd_key`` (KeyError when none does)."""

@@ -42,7 +42,6 @@ TOP_LEVEL: Mapping[str, str] = {
 
 # Orkestra's other document kinds (ORKESTRA-LANGUAGE.md 1.1): files its CLI reads.
 DOCUMENT_KINDS: Mapping[str, str] = {
-    "Komposer": _unsupported("kind: Komposer", "give the Katalogs it composes as several files"),
     "E2E": _unsupported("kind: E2E", "Orkestra's CLI test suites; use orkestra_trio.testing"),
     "Simulate": _unsupported("kind: Simulate", "Orkestra's CLI simulations"),
 }

@@ -279,11 +279,21 @@ class DocumentReader:
         at: KeyPath,
         source: SourceMap,
         root: KeyPath,
+        *,
+        override: bool = False,
     ) -> None:
-        """Merge ``incoming`` (``source``'s nodes under ``root``) into ``target`` at ``at``."""
+        """Merge ``incoming`` (``source``'s nodes under ``root``) into ``target`` at ``at``.
+
+        Mappings merge key by key. Otherwise ``target``'s value wins and lists
+        are joined (an include), or with ``override`` the incoming value
+        replaces it, lists included (a Komposer's override).
+        """
         for key, value in incoming.items():
             mine = target.get(key)
-            if key not in target:
+            if isinstance(mine, dict) and isinstance(value, dict):
+                target[key] = dict(mine)
+                self.lay_in(target[key], value, (*at, key), source, (*root, key), override=override)
+            elif key not in target or override:
                 target[key] = value
                 self.map.graft((*at, key), source, (*root, key))
             elif isinstance(mine, list) and isinstance(value, list):
@@ -291,9 +301,6 @@ class DocumentReader:
                 target[key] = [*mine, *value]
                 for index in range(len(value)):
                     self.map.graft((*at, key, offset + index), source, (*root, key, index))
-            elif isinstance(mine, dict) and isinstance(value, dict):
-                target[key] = dict(mine)
-                self.lay_in(target[key], value, (*at, key), source, (*root, key))
 
     def items(self, parent: dict[str, Any], path: KeyPath, key: str) -> list[Any]:
         """The list under ``parent[key]``; [] when absent, reported when not a list."""
