@@ -32,6 +32,10 @@ cluster:
   {TYPES.format(kind="Cluster", plural="clusters")}
   namespaced: false
   operatorBox: {{}}
+quiet:
+  {TYPES.format(kind="Quiet", plural="quiets")}
+  endpoints: {{enabled: true, health: false, info: false}}
+  operatorBox: {{}}
 """
 
 
@@ -93,6 +97,7 @@ def view(tmp_path):
         FakeBox(crds["secretive"], crs=[loader_cr("first")]),
         FakeBox(crds["hidden"], crs=[loader_cr("first")]),
         FakeBox(crds["cluster"], crs=[cluster_cr]),
+        FakeBox(crds["quiet"], crs=[loader_cr("first")]),
     ]
     return FakeView(*boxes, name="loaders")
 
@@ -161,7 +166,7 @@ async def test_katalog_summary_lists_only_served_crds(client):
     assert answer.status_code == 200
     body = answer.json()
     assert body["name"] == "loaders"
-    assert [c["name"] for c in body["crds"]] == ["loader", "cluster"]
+    assert [c["name"] for c in body["crds"]] == ["loader", "cluster", "quiet"]
     assert body["crds"][0] == {
         "name": "loader",
         "kind": "Loader",
@@ -367,3 +372,13 @@ def test_exposure_warning_and_token_file(tmp_path):
     path.write_text("\n")
     with pytest.raises(ValueError, match="empty"):
         read_token_file(path)
+
+
+async def test_endpoints_health_and_info_false_turn_off_only_those_paths(client):
+    """Orkestra's ``endpoints: {health: false, info: false}``: those two paths answer 404;
+    the CRs stay readable (``enabled`` governs every path)."""
+    assert (await client.get("/katalog/quiet/health")).status_code == 404
+    assert (await client.get("/katalog/quiet")).status_code == 404
+    answer = await client.get("/katalog/quiet/cr/team-a/first")
+    assert answer.status_code == 200 and answer.json()["name"] == "first"
+    assert (await client.get("/katalog/loader/health")).status_code == 200

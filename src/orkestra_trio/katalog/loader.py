@@ -1067,16 +1067,6 @@ class _KatalogReader(AdmissionReader):
         imported = self.crd_imports(m, path)
         api_types = self.api_types(m, path)
         endpoints = self.section(m, path, "endpoints", allowed=("enabled", "health", "info"))
-        for toggle in ("health", "info"):
-            # Served whenever endpoints are: true is what happens anyway.
-            if endpoints is not None and not self.boolean(
-                endpoints, (*path, "endpoints"), key, True
-            ):
-                self.report(
-                    (*path, "endpoints", toggle),
-                    f"endpoints.{toggle}: false is not supported by orkestra_trio; "
-                    "endpoints.enabled: false turns off every ONCOP path of the CRD",
-                )
         box = self.section(
             m, path, "operatorBox", allowed=_BOX_KEYS, refused=orkestra_keys.BOX, include=True
         )
@@ -1098,10 +1088,13 @@ class _KatalogReader(AdmissionReader):
             depends_on=self.depends_on(m, path),
             cross_access=self.boolean(m, path, "crossAccess", self.cross_access_default),
             endpoints=Endpoints(
-                enabled=self.boolean(endpoints, (*path, "endpoints"), "enabled", True)
-                if endpoints is not None
-                else True
-            ),
+                **{
+                    toggle: self.boolean(endpoints, (*path, "endpoints"), toggle, True)
+                    for toggle in ("enabled", "health", "info")
+                }
+            )
+            if endpoints is not None
+            else Endpoints(),
             operator_box=operator_box,
             location=self.location(path, at_key=True),
             enabled=self.boolean(m, path, "enabled", True),

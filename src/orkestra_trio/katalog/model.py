@@ -134,9 +134,12 @@ class Dependency:
 
 @attrs.frozen
 class Endpoints:
-    """Whether this CRD's ONCOP paths are served."""
+    """Whether this CRD's ONCOP paths are served: all of them (``enabled``), and the
+    health path (``/katalog/<crd>/health``) and info path (``/katalog/<crd>``) each."""
 
     enabled: bool = True
+    health: bool = True
+    info: bool = True
 
 
 @attrs.frozen

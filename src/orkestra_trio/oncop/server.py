@@ -227,6 +227,8 @@ class OncopHandlers:
         box = self._box_or_404(request)
         if isinstance(box, JSONResponse):
             return box
+        if not box.crd.endpoints.info:
+            return _not_found(f"the info path of {box.crd.key} is turned off (endpoints.info)")
         refused = _elsewhere(box)
         if refused is not None:
             return refused
@@ -245,6 +247,8 @@ class OncopHandlers:
         box = self._box_or_404(request)
         if isinstance(box, JSONResponse):
             return box
+        if not box.crd.endpoints.health:
+            return _not_found(f"the health path of {box.crd.key} is turned off (endpoints.health)")
         health = box.health_json()
         return JSONResponse(
             shapes.health_body(box.crd.key, health), status_code=shapes.health_status(health)
