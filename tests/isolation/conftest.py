@@ -18,3 +18,18 @@ def _quiet_failure_logs():
     logger.setLevel(logging.ERROR)
     yield
     logger.setLevel(previous)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How often each fault kind was injected over the run (kinds are drawn evenly)."""
+    from isolation_model import FAULT_COUNTS, FAULT_KINDS
+
+    total = sum(FAULT_COUNTS.values())
+    if not total:
+        return
+    terminalreporter.section("isolation faults injected, by kind")
+    for kind in FAULT_KINDS:
+        count = FAULT_COUNTS[kind]
+        terminalreporter.write_line(f"{kind:12} {count:6} {100 * count / total:5.1f} %")
+    least, most = min(FAULT_COUNTS[k] for k in FAULT_KINDS), max(FAULT_COUNTS.values())
+    terminalreporter.write_line(f"{total} faults; most/least {most / max(1, least):.2f}")

@@ -27,6 +27,7 @@ from .faults import (
     ReconcileLog,
     ReconcileRecord,
     ScheduledFault,
+    heaviest_legal_list,
 )
 from .handle import KatalogHandle, NotSteady, run_katalog
 from .remote import FakeRemoteSource, RemoteSourceDown
@@ -44,6 +45,7 @@ __all__ = [
     "RemoteSourceDown",
     "ScheduledFault",
     "TestCluster",
+    "heaviest_legal_list",
     "open_test_cluster",
     "run_katalog",
 ]

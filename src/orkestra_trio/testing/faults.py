@@ -9,6 +9,12 @@ is the outermost layer under ``safe_reconcile``, so an injected failure takes
 exactly the path a real one takes: the box's cancel scope and deadline, its
 health, its metrics, its per-key backoff.
 
+Two faults need no wrapper, because they reach the real template engine
+through the CR itself: a Katalog whose template reads a CR field (ranges
+over ``spec.load``, say) fails at render when the CR sets that field to a
+value the template cannot take, and is as CPU-heavy as the render limits
+allow with the list :func:`heaviest_legal_list` finds.
+
 The same wrapper records every reconcile (box, key, start, end, how it
 ended) in a :class:`ReconcileLog` shared by all boxes of a test, which is
 how the property tests see enqueue-to-reconcile latency and check that no
@@ -18,13 +24,14 @@ key is ever reconciled by two workers at once.
 from __future__ import annotations
 
 import enum
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar
 
 import attrs
 import trio
 
 from orkestra_trio.katalog.render import RenderError
+from orkestra_trio.katalog.template import TemplateRenderError
 from orkestra_trio.runtime.safe import Outcome, ReconcileFn
 
 K = TypeVar("K", bound=Hashable)
@@ -84,6 +91,35 @@ class BoxFault:
         if self.kind is FaultKind.SLOW:
             return f"slow({self.seconds:g}s)"
         return str(self.kind.value)
+
+
+def heaviest_legal_list(render: Callable[[list[int]], object], *, most: int = 1 << 20) -> int:
+    """The length of the longest list ``[0, 1, ...]`` that ``render`` renders within the limits.
+
+    ``render(items)`` renders a template with ``items`` in the field it loops
+    over. With that many items a render costs as much CPU as the template
+    limits let that template cost; one more and the render fails at the
+    limits (a :class:`TemplateRenderError`). The cost must grow with the list.
+    """
+
+    def legal(length: int) -> bool:
+        try:
+            render(list(range(length)))
+        except TemplateRenderError:
+            return False
+        return True
+
+    if not legal(0):
+        raise ValueError("the template fails without any item: nothing to find")
+    good, bad = 0, 1
+    while legal(bad):  # double until the limits refuse, then bisect between
+        good, bad = bad, bad * 2
+        if bad > most:
+            raise ValueError(f"the template renders {most} items within the limits")
+    while bad - good > 1:
+        middle = (good + bad) // 2
+        good, bad = (middle, bad) if legal(middle) else (good, middle)
+    return good
 
 
 @attrs.frozen
