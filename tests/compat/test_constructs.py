@@ -61,11 +61,6 @@ def children(tmp_path, box: str) -> dict:
         ("emit.events", katalog(box="        emit: {events: {}}\n"), "events"),
         ("git hook", katalog(box="        onReconcile:\n          git: {repo: x}\n"), "git"),
         (
-            "cron operator",
-            katalog(box="        when: [{cron: '* * * * *', duration: 60s}]\n"),
-            "cron",
-        ),
-        (
             "watch index",
             katalog(
                 box="        observe:\n          watch:\n            - {apiVersion: v1, kind: Secret, "

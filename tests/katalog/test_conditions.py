@@ -110,6 +110,7 @@ def holds(field: str, operator: str, value: str = "", negate: bool = False) -> b
         ("spec.mode", "typeNull", "true", False),
         ("spec.mode", "dayOfWeek", "in:mon,tue,wed,thu,fri,sat,sun", True),
         ("spec.mode", "time", "00:00,", True),
+        ("spec.mode", "cron", "* * * * *", True),  # every minute, for 60s: always
         ("spec.mode", "unique", "true", True),  # no other CR in the context (test_admission.py)
     ],
 )

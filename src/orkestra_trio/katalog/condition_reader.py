@@ -17,6 +17,7 @@ from orkestra_trio.katalog import orkestra_keys
 from orkestra_trio.katalog.conditions import (
     ALIASES,
     CLOCK_OPERATORS,
+    DEFAULT_CRON_DURATION,
     OPERATORS,
     VALUE_TYPES,
     Condition,
@@ -106,6 +107,15 @@ class ConditionReader(DocumentReader):
         source = None
         if allow_source and value.get("source") is not None:
             source = self.cross_source(value["source"], (*path, "source"))
+        duration = DEFAULT_CRON_DURATION
+        if operator == "cron":
+            duration = self.duration(value, path, "duration", DEFAULT_CRON_DURATION) or 0.0
+            if duration <= 0:
+                self.report((*path, "duration"), "a cron window must last longer than 0s")
+                return None
+        elif "duration" in value:
+            self.report((*path, "duration"), "duration belongs to the cron operator", at_key=True)
+            return None
         if operand is None or broken:
             return None
         # Compiled once here, named after their file:line:col.
@@ -118,6 +128,7 @@ class ConditionReader(DocumentReader):
             field_template=field_template,
             value_template=value_template,
             value_type=value_type,
+            duration=duration,
         )
         # The evaluator's own load-time check: regex safety, between bounds.
         problem = check_condition(condition)
@@ -135,7 +146,7 @@ class ConditionReader(DocumentReader):
         a missing ``field``, so one pass over the keys finds every mistake.
         """
         # notify (Orkestra's team alerting) is accepted and not acted on (docs/katalog.md).
-        plain_keys = {"field", "negate", "notify", *_LONG_FORM}
+        plain_keys = {"field", "negate", "notify", "duration", *_LONG_FORM}
         if allow_source:
             plain_keys.add("source")
         operators: list[str] = []
@@ -185,13 +196,22 @@ class ConditionReader(DocumentReader):
         return operators[0]
 
     def clock_operand(self, operator: str, value: Any, path: KeyPath) -> str | None:
-        """dayOfWeek/time operands, normalised to the text the evaluator reads.
+        """dayOfWeek/time/cron operands, normalised to the text the evaluator reads.
+
+        cron: the expression as written (``duration`` is read beside it).
 
         dayOfWeek: ``weekday``, ``weekend``, ``"mon,fri"``, ``{weekday: true}``,
         ``{in: [mon, fri]}``, ``{notIn: sat}`` -> ``weekday``, ``weekend``,
         ``in:mon,fri``, ``notIn:sat``. time: ``{after: "09:00", before: "18:00"}``
         or ``"09:00-18:00"`` -> ``09:00,18:00``.
         """
+        if operator == "cron":
+            if isinstance(value, dict | list) or value is None:
+                self.report(
+                    path, f"cron takes an expression like '0 9 * * 1-5', got {describe(value)}"
+                )
+                return None
+            return go_text(value)
         if operator == "time":
             if isinstance(value, str) and "-" in value:
                 after, _, before = value.partition("-")

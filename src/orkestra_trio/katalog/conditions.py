@@ -17,6 +17,7 @@ from typing import Any
 
 import attrs
 
+from orkestra_trio.katalog.cron import CronError, check_cron, in_window, parse_cron
 from orkestra_trio.katalog.saferegex import RegexRefused, compile_regex
 from orkestra_trio.katalog.template import (
     CompiledTemplate,
@@ -58,6 +59,7 @@ OPERATORS: frozenset[str] = frozenset(
         "typeNull",
         "dayOfWeek",
         "time",
+        "cron",
         "unique",
     }
 )
@@ -71,7 +73,13 @@ ALIASES: dict[str, str] = {
 }
 
 #: Operators that test the clock, not a field: they take no ``field``.
-CLOCK_OPERATORS: frozenset[str] = frozenset({"dayOfWeek", "time"})
+CLOCK_OPERATORS: frozenset[str] = frozenset({"dayOfWeek", "time", "cron"})
+
+#: The context key of the reconcile's clock (a UTC datetime): :func:`with_clock` sets it,
+#: so clock operators follow the runtime's (Trio-driven) time. Not a Go identifier.
+CLOCK = "orkestra:now"
+#: A ``cron`` condition's window when it gives no ``duration`` (seconds).
+DEFAULT_CRON_DURATION = 60.0
 
 #: The context key of the CRs ``unique`` compares with (every CR of the box, this one
 #: included): :func:`with_peers` sets it. Not a Go identifier, so no template reads it.
@@ -93,8 +101,20 @@ _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def utc_now() -> datetime.datetime:
-    """The clock of ``dayOfWeek``/``time`` conditions (tests replace it)."""
+    """The clock of ``dayOfWeek``/``time``/``cron`` conditions in a context without
+    :data:`CLOCK` (tests replace it)."""
     return datetime.datetime.now(datetime.UTC)
+
+
+def with_clock(context: Mapping[str, Any], now: datetime.datetime) -> dict[str, Any]:
+    """``context`` with the reconcile's clock, which the clock operators read."""
+    return {**context, CLOCK: now}
+
+
+def context_now(context: Mapping[str, Any]) -> datetime.datetime:
+    """The clock of ``context`` (:data:`CLOCK`), else :func:`utc_now`."""
+    now = context.get(CLOCK)
+    return now if isinstance(now, datetime.datetime) else utc_now()
 
 
 # Python's re backtracks; this cap keeps one evaluation cheap (saferegex
@@ -129,6 +149,8 @@ class Condition:
     source: Any = None
     #: How equals/notEquals/in/notIn compare: as text, or as int/float/bool.
     value_type: str = "string"
+    #: ``cron`` only: seconds the condition holds after each fire.
+    duration: float = DEFAULT_CRON_DURATION
     field_template: CompiledTemplate | None = attrs.field(
         default=attrs.Factory(
             lambda self: _compiled(self.field, "condition field"), takes_self=True
@@ -205,6 +227,8 @@ def check_condition(condition: Condition) -> str | None:
         return _check_days(operand)
     if condition.operator == "time":
         return _check_window(operand)
+    if condition.operator == "cron":
+        return check_cron(operand)
     return None
 
 
@@ -254,8 +278,8 @@ def _type_name(value: Any) -> str:
     return "other"
 
 
-def _day_holds(operand: str) -> bool:
-    day = _DAYS[utc_now().weekday()]
+def _day_holds(operand: str, now: datetime.datetime) -> bool:
+    day = _DAYS[now.weekday()]
     mode, _, days = operand.partition(":")
     if mode == "weekday":
         return day not in ("sat", "sun")
@@ -265,8 +289,7 @@ def _day_holds(operand: str) -> bool:
     return (day in listed) == (mode == "in")
 
 
-def _time_holds(operand: str) -> bool:
-    now = utc_now()
+def _time_holds(operand: str, now: datetime.datetime) -> bool:
     minute = now.hour * 60 + now.minute
     after_text, _, before_text = operand.partition(",")
     after = _minutes(after_text) if after_text else None
@@ -297,11 +320,19 @@ _NUMERIC = frozenset(
 )
 
 
+def _clock_holds(condition: Condition, operand: str, now: datetime.datetime) -> bool:
+    if condition.operator == "dayOfWeek":
+        return _day_holds(operand, now)
+    if condition.operator == "time":
+        return _time_holds(operand, now)
+    try:
+        schedule = parse_cron(operand)
+    except CronError as exc:  # a templated expression that rendered wrong
+        raise ConditionError(f"cron: {exc}") from None
+    return in_window(schedule, condition.duration, now)[0]
+
+
 def _holds(operator: str, value: Any, operand: str, value_type: str = "string") -> bool:
-    if operator == "dayOfWeek":
-        return _day_holds(operand)
-    if operator == "time":
-        return _time_holds(operand)
     if operator == "typeOf":
         return _type_name(value) == operand
     if operator in _TYPE_CHECKS:
@@ -399,7 +430,10 @@ def condition_holds(condition: Condition, context: Mapping[str, Any]) -> bool:
     errors propagate as TemplateRenderError: a broken template is a reconcile
     error, not a silent "false".
     """
-    value = None if condition.operator in CLOCK_OPERATORS else field_value(condition, context)
+    if condition.operator in CLOCK_OPERATORS:
+        result = _clock_holds(condition, _operand(condition, context), context_now(context))
+        return not result if condition.negate else result
+    value = field_value(condition, context)
     if condition.operator == "unique":
         result = _unique(condition, value, context)
         return not result if condition.negate else result
@@ -414,3 +448,26 @@ def conditions_hold(
     if not all(condition_holds(c, context) for c in when):
         return False
     return not or_ or any(condition_holds(c, context) for c in or_)
+
+
+def next_clock_edge(
+    conditions: Iterable[Condition], context: Mapping[str, Any]
+) -> datetime.datetime | None:
+    """The next time a ``cron`` condition among ``conditions`` changes its answer, or None.
+
+    The runtime reconciles again then, so a window opens and closes without
+    any event (a pure function of the clock of ``context``).
+    """
+    now = context_now(context)
+    edges = []
+    for condition in conditions:
+        if condition.operator != "cron":
+            continue
+        try:
+            schedule = parse_cron(_operand(condition, context))
+        except CronError:
+            continue  # its evaluation reports it
+        edge = in_window(schedule, condition.duration, now)[1]
+        if edge is not None:
+            edges.append(edge)
+    return min(edges, default=None)

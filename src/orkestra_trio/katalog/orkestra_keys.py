@@ -103,10 +103,7 @@ SECRET_ENTRY: Mapping[str, str] = {
     "rotateAfter": _unsupported("rotateAfter", "Secret rotation"),
 }
 
-CONDITION_OPERATORS: Mapping[str, str] = {
-    "cron": _unsupported("the cron operator", "its window is stateful; use time or dayOfWeek"),
-    "duration": _unsupported("duration", "it belongs to the cron operator"),
-}
+CONDITION_OPERATORS: Mapping[str, str] = {}
 
 BOX: Mapping[str, str] = {
     "providers": _unsupported("providers", "cloud provider plugins are experimental in Orkestra"),

@@ -21,13 +21,20 @@ what they would be if nothing had to be written.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
 
 from orkestra_trio.katalog.admission import WARNING_REASON, AdmissionDenied, run_rules
-from orkestra_trio.katalog.conditions import conditions_hold, with_peers
+from orkestra_trio.katalog.conditions import (
+    Condition,
+    conditions_hold,
+    context_now,
+    next_clock_edge,
+    with_clock,
+    with_peers,
+)
 from orkestra_trio.katalog.durations import parse_duration
 from orkestra_trio.katalog.manifests import OWNER_UID_LABEL
 from orkestra_trio.katalog.model import CrdEntry, OperatorBox
@@ -296,6 +303,9 @@ def _context(cr: Mapping[str, Any], observed: Observed) -> dict[str, Any]:
         metrics=observed.metrics,
         health=observed.health,
     )
+    clock = observed.clock()
+    if clock is not None:  # the clock operators (time, dayOfWeek, cron) read the plan's time
+        context = with_clock(context, clock)
     return with_peers(context, observed.peers) if observed.peers else context
 
 
@@ -313,9 +323,35 @@ def _outcome(crd: CrdEntry, context: Mapping[str, Any], now: str | None) -> Plan
     except Exception as exc:
         return PlannedOutcome(None, error=exc)
     try:
-        return PlannedOutcome(status, _requeue_after(box, context))
+        requeue = _requeue_after(box, context)
+        edge = next_clock_edge(box_conditions(box), context)
     except Exception as exc:
         return PlannedOutcome(status, error=exc)
+    if edge is not None:  # a cron window opens or closes then: reconcile again, event or not
+        requeue = earliest(requeue, (edge - context_now(context)).total_seconds())
+    return PlannedOutcome(status, requeue)
+
+
+def earliest(*delays: float | None) -> float | None:
+    """The shortest of the delays given (None: none given)."""
+    return min((delay for delay in delays if delay is not None), default=None)
+
+
+def box_conditions(box: OperatorBox) -> Iterator[Condition]:
+    """Every condition a reconcile of the box may evaluate (for the clock edges)."""
+    yield from (*box.when, *box.or_)
+    if box.requeue is not None:
+        yield from (*box.requeue.when, *box.requeue.or_)
+    for resources in (box.on_create, box.on_reconcile):
+        for entries in resources.values():
+            for entry in entries:
+                yield from (*entry.when, *entry.or_, *entry.block_when, *entry.block_or)
+                scale = entry.autoscale
+                for step in (scale.up, scale.down) if scale is not None else ():
+                    if step is not None:
+                        yield from (*step.when, *step.or_)
+    for field in box.status.fields:
+        yield from (*field.when, *field.or_)
 
 
 def _requeue_after(box: OperatorBox, context: Mapping[str, Any]) -> float | None:

@@ -21,6 +21,7 @@ from orkestra_trio.katalog._gotemplate.errors import GoExecError
 from orkestra_trio.katalog._gotemplate.functions import template_function
 from orkestra_trio.katalog._gotemplate.library._common import integer, obj, text
 from orkestra_trio.katalog._gotemplate.values import format_float, is_mapping
+from orkestra_trio.katalog.cron import MACROS, CronError, CronSchedule, parse_cron
 
 
 def utc_now() -> datetime.datetime:
@@ -229,74 +230,24 @@ def weekday_name() -> str:
 
 # -- cron ---------------------------------------------------------------------------
 
-_MACROS = {
-    "@yearly": "0 0 1 1 *",
-    "@annually": "0 0 1 1 *",
-    "@monthly": "0 0 1 * *",
-    "@weekly": "0 0 * * 0",
-    "@daily": "0 0 * * *",
-    "@midnight": "0 0 * * *",
-    "@hourly": "0 * * * *",
-}
 _FIELDS = ("minute", "hour", "dom", "month", "dow")
-_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
-_NAMES: tuple[dict[str, int], ...] = (
-    {},
-    {},
-    {},
-    {
-        m: i
-        for i, m in enumerate(
-            ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1
-        )
-    },
-    {d: i for i, d in enumerate(["sun", "mon", "tue", "wed", "thu", "fri", "sat"])},
-)
 
 
 def _cron_fields(expression: Any) -> list[str]:
     s = " ".join(text(expression).split())
-    s = _MACROS.get(s.lower(), s)
+    s = MACROS.get(s.lower(), s)
     fields = s.split(" ")
     if len(fields) != 5:
         raise GoExecError(f"cron: expected 5 fields, got {len(fields)} in {text(expression)!r}")
     return fields
 
 
-def _cron_values(field: str, index: int) -> set[int]:
-    low, high = _RANGES[index]
-    names = _NAMES[index]
-    values: set[int] = set()
-    for part in field.split(","):
-        base, _, step_text = part.partition("/")
-        step = int(step_text) if step_text.isdigit() else (1 if not step_text else 0)
-        if step <= 0:
-            raise GoExecError(f"cron: bad step in {part!r}")
-        if base == "*":
-            start, end = low, high
-        else:
-            first, _, second = base.partition("-")
-            start = _cron_number(first, names, low, high)
-            end = (
-                _cron_number(second, names, low, high) if second else (high if step_text else start)
-            )
-        if start > end:
-            raise GoExecError(f"cron: bad range {part!r}")
-        values.update(range(start, end + 1, step))
-    if index == 4 and 7 in values:
-        values = (values - {7}) | {0}
-    return values
-
-
-def _cron_number(token: str, names: dict[str, int], low: int, high: int) -> int:
-    value = names.get(token.lower()) if not token.isdigit() else int(token)
-    if value is None or not low <= value <= high:
-        raise GoExecError(f"cron: {token!r} is out of range {low}-{high}")
-    return value
-
-
-def _cron_sets(expression: Any) -> list[set[int]]:
-    return [_cron_values(field, i) for i, field in enumerate(_cron_fields(expression))]
+def _cron_sets(expression: Any) -> CronSchedule:
+    """The parsed schedule (katalog/cron.py, shared with the ``cron`` condition)."""
+    try:
+        return parse_cron(text(expression))
+    except CronError as exc:
+        raise GoExecError(f"cron: {exc}") from None
 
 
 @template_function("cronValid")
@@ -385,30 +336,16 @@ def cron_describe(expression: Any) -> str:
     if month != "*":
         text_ += f", in month {month}"
     if dow != "*":
-        days = sorted(_cron_values(dow, 4))
+        days = _cron_sets(expression).weekdays
         text_ += ", on " + ", ".join(_DAY_NAMES[d] for d in days)
     return text_
 
 
 def next_cron(expression: Any, after: datetime.datetime) -> datetime.datetime:
-    minutes, hours, doms, months, dows = _cron_sets(expression)
-    fields = _cron_fields(expression)
-    dom_any, dow_any = fields[2] == "*", fields[4] == "*"
-    start = after.replace(second=0, microsecond=0) + datetime.timedelta(minutes=1)
-    day = start.replace(hour=0, minute=0)
-    for _ in range(366 * 5):  # a valid expression fires within a few years
-        if day.month in months:
-            dom_ok, dow_ok = day.day in doms, (day.weekday() + 1) % 7 in dows
-            if (dom_any and dow_any) or (
-                dom_ok and dow_ok if dom_any or dow_any else dom_ok or dow_ok
-            ):
-                for hour in sorted(hours):
-                    for minute in sorted(minutes):
-                        candidate = day.replace(hour=hour, minute=minute)
-                        if candidate >= start:
-                            return candidate
-        day += datetime.timedelta(days=1)
-    raise GoExecError(f"nextCron: {text(expression)!r} never fires")
+    fire = _cron_sets(expression).next_fire(after)
+    if fire is None:
+        raise GoExecError(f"nextCron: {text(expression)!r} never fires")
+    return fire
 
 
 @template_function("nextCron")
