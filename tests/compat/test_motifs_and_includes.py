@@ -17,6 +17,9 @@ KATALOG = Path(__file__).parent / "katalogs" / "shop-with-motifs.yaml"
 async def test_a_shop_composed_from_motifs_imports_and_includes(autojump_clock):
     async with open_test_cluster() as cluster, run_katalog(KATALOG, cluster) as kat:
         assert kat.box("shop").workers == 2  # reconcile.include: parts/shop-reconcile.yaml
+        # setup: its objects exist before any CR.
+        secret = await cluster.kube.get(("v1", "Secret"), "shop-registry", namespace="shop-system")
+        assert base64.b64decode(secret["data"]["token"]) == b"dev"
         await kat.apply(kat.manifest("shop", "corner", {"version": "1.25"}))
         await kat.wait_steady()
         assert kat.ready("shop", "corner")

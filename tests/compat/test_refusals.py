@@ -92,7 +92,7 @@ def issues(tmp_path, text):
             "Motifs from an OCI registry are not supported by orkestra_trio: it has no registry",
         ),
         (crd(extra="      imports: [{motif: web, oci: true}]\n"), "it has no registry access"),
-        (crd(extra="      setup: []\n"), "setup is not"),
+        (crd(extra="      setup: [none.yaml]\n"), "file not found: none.yaml"),
         (crd(extra="      labelSelector: team=payments\n"), "labelSelector is not"),
         (crd(extra="      enrichAll: true\n"), "enrichAll is not"),
         (crd(extra="      serve: {enabled: true}\n"), "serve is not"),

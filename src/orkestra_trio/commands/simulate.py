@@ -143,13 +143,14 @@ async def _simulate(
     remote: _FileAnswers,
     unanswered: int,
 ) -> bool:
-    from orkestra_trio.runtime.crdinstall import install_crds
+    from orkestra_trio.runtime.crdinstall import apply_setup_files, install_crds
     from orkestra_trio.testing import open_test_cluster, run_katalog
 
     async with open_test_cluster() as cluster:
-        # The CRDs go in first, then the "before" picture, then the boxes, and only
-        # then the CRs (the Katalog's crFiles and --cr): so cycle 1 shows every
-        # write the operator made, however fast it reacted.
+        # The setup files and CRDs go in first, then the "before" picture, then the
+        # boxes, and only then the CRs (the Katalog's crFiles and --cr): so cycle 1
+        # shows every write the operator made, however fast it reacted.
+        await apply_setup_files(cluster.kube, katalogs)
         await install_crds(cluster.kube, katalogs)
         before = _snapshot(cluster)
         async with run_katalog(katalogs, cluster, install=False, remote=remote) as kat:

@@ -59,7 +59,7 @@ def default_name(katalogs: KatalogSet) -> str:
 
 def katalog_files(katalogs: KatalogSet) -> list[Path]:
     """Every file the Katalogs need at load time: each Katalog, its Motifs and
-    included files, crdFile and crFiles."""
+    included files, crdFile, setup and crFiles."""
     files: list[Path] = []
     for katalog in katalogs.katalogs:
         files.append(katalog.source_file.resolve())
@@ -67,7 +67,7 @@ def katalog_files(katalogs: KatalogSet) -> list[Path]:
         for crd in katalog.crds.values():
             if crd.crd_file is not None:
                 files.append(crd.crd_file.resolve())
-            files.extend(path.resolve() for path in crd.cr_files)
+            files.extend(path.resolve() for path in (*crd.setup, *crd.cr_files))
     files.extend(path.resolve() for path in katalogs.companion_files)
     return list(dict.fromkeys(files))
 

@@ -142,6 +142,7 @@ _CRD_KEYS = (
     "removeFinalizers",
     "imports",
     "namespace",
+    "setup",
     *orkestra_keys.CRD_ENTRY,
 )
 _METADATA_KEYS = (
@@ -1085,6 +1086,7 @@ class _KatalogReader(AdmissionReader):
             namespaced=self.boolean(m, path, "namespaced", True),
             crd_file=self.file_path(m, path, "crdFile"),
             cr_files=self.file_paths(m, path, "crFiles"),
+            setup=self.file_paths(m, path, "setup"),
             depends_on=self.depends_on(m, path),
             cross_access=self.boolean(m, path, "crossAccess", self.cross_access_default),
             endpoints=Endpoints(

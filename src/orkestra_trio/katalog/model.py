@@ -718,6 +718,8 @@ class CrdEntry:
     namespaced: bool = True
     crd_file: Path | None = None
     cr_files: tuple[Path, ...] = ()
+    #: ``setup``: files whose objects the dev runtime creates before anything else.
+    setup: tuple[Path, ...] = ()
     depends_on: tuple[Dependency, ...] = ()
     cross_access: bool = True
     endpoints: Endpoints = Endpoints()

@@ -62,7 +62,6 @@ CRD_ENTRY: Mapping[str, str] = {
     "fieldSelector": _unsupported(
         "fieldSelector", "an operator over a built-in kind (rather than a CRD)"
     ),
-    "setup": _unsupported("setup", "dev/simulate pre-steps; use crFiles"),
 }
 
 QUEUE: Mapping[str, str] = {

@@ -5,10 +5,10 @@ permissive CRD generated from ``apiTypes`` (any fields accepted through
 ``x-kubernetes-preserve-unknown-fields``, a ``status`` subresource). A CRD
 already present is left alone. We then wait until every CRD is
 ``Established`` (served) and create the objects of ``crFiles`` that do not
-exist yet.
+exist yet. The ``setup`` files' objects are created before all of it.
 
 On a real cluster the runtime does none of this unless asked
-(``--install-crds`` installs the CRDs, never the ``crFiles``): it must not
+(``--install-crds`` installs the CRDs, never ``setup`` or ``crFiles``): it must not
 change a cluster it was only pointed at.
 """
 
@@ -142,23 +142,35 @@ def _established(crd: Mapping[str, Any]) -> bool:
     return False
 
 
+async def apply_setup_files(kube: KubeClient, katalogs: KatalogSet) -> int:
+    """Create the objects of every ``setup`` file that do not exist yet, before the CRDs.
+
+    Orkestra's dev pre-steps: namespaces, Secrets or other CRDs a Katalog's
+    children need, in declaration order. Returns how many were created.
+    """
+    return await _create_missing(kube, [p for crd in katalogs.crds.values() for p in crd.setup])
+
+
 async def apply_cr_files(kube: KubeClient, katalogs: KatalogSet) -> int:
     """Create the objects of every ``crFiles`` entry that do not exist yet. Returns how many."""
+    return await _create_missing(kube, [p for crd in katalogs.crds.values() for p in crd.cr_files])
+
+
+async def _create_missing(kube: KubeClient, paths: list[Path]) -> int:
     created = 0
-    for crd in katalogs.crds.values():
-        for path in crd.cr_files:
-            for obj in read_objects(path):
-                metadata = obj.get("metadata") or {}
-                ref = (str(obj["apiVersion"]), str(obj["kind"]))
-                namespace = str(metadata.get("namespace") or "") or None
-                try:
-                    await kube.get(ref, str(metadata.get("name")), namespace=namespace)
-                    continue
-                except NotFound:
-                    pass
-                try:
-                    await kube.create(obj, namespace=namespace)
-                    created += 1
-                except AlreadyExists:
-                    pass
+    for path in dict.fromkeys(paths):
+        for obj in read_objects(path):
+            metadata = obj.get("metadata") or {}
+            ref = (str(obj["apiVersion"]), str(obj["kind"]))
+            namespace = str(metadata.get("namespace") or "") or None
+            try:
+                await kube.get(ref, str(metadata.get("name")), namespace=namespace)
+                continue
+            except NotFound:
+                pass
+            try:
+                await kube.create(obj, namespace=namespace)
+                created += 1
+            except AlreadyExists:
+                pass
     return created

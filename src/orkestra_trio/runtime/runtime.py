@@ -48,7 +48,7 @@ from orkestra_trio.kube import (
 
 from .admission import install_admission
 from .box import Box
-from .crdinstall import apply_cr_files
+from .crdinstall import apply_cr_files, apply_setup_files
 from .crdinstall import install_crds as install_missing_crds
 from .health import HealthSnapshot, HealthState
 from .leader import LeaderElectionConfig, LeaderElector, default_identity, default_lease_name
@@ -427,6 +427,7 @@ async def open_runtime(
                 hint=_stale_hint(config),
             )
         if install if install is not None else run_embedded:
+            await apply_setup_files(kube, katalog_set)
             await install_missing_crds(kube, katalog_set)
             await apply_cr_files(kube, katalog_set)
         elif install_crds:

@@ -33,7 +33,7 @@ import trio
 from orkestra_trio.katalog import CrdEntry
 from orkestra_trio.kube import open_kube_client
 from orkestra_trio.runtime.box import Box, child_kinds
-from orkestra_trio.runtime.crdinstall import apply_cr_files, install_crds
+from orkestra_trio.runtime.crdinstall import apply_cr_files, apply_setup_files, install_crds
 from orkestra_trio.runtime.health import HealthSnapshot
 from orkestra_trio.runtime.informer import ObjectKey
 from orkestra_trio.runtime.registry import RemoteCrossReader
@@ -439,6 +439,7 @@ async def run_katalog(
             open_kube_client(cluster.url, transport=cluster.transport)
         )
         if install:
+            await apply_setup_files(kube, katalog_set)
             await install_crds(kube, katalog_set)
             await apply_cr_files(kube, katalog_set)
         runtime = await start_boxes(
