@@ -217,11 +217,3 @@ def test_orkestra_runtime_autoscale_shape(tmp_path):
     assert condition.override.workers == 12
     assert len(condition.or_) == 2 and condition.when[0].operator == "dayOfWeek"
     assert autoscale.cooldown == 120.0
-
-
-def test_autoscale_do_may_only_move_workers(tmp_path):
-    text = crd(
-        box="        autoscale:\n          conditions: {when: [{field: metrics.queueDepth, gt: '1'}]}\n"
-        "          do: {workers: 3, queueDepth: 10}\n"
-    )
-    assert any("autoscale queueDepth is not supported" in i for i in issues(tmp_path, text))

@@ -292,3 +292,44 @@ async def test_conditions_without_source_read_the_boxs_cross_entries(
     reader.metrics["queueDepth"] = 11
     assert await autoscaler.evaluate() == 9
     assert reader.calls[-1] == ("processor", "metrics", "", "")
+
+
+QUEUE_AND_RESYNC = """\
+autoscale:
+  interval: 10s
+  cooldown: 30s
+  conditions:
+    - when:
+        - field: metrics.queueDepth
+          greaterThan: "50"
+      override: {queueDepth: 900, resync: 5s}
+"""
+
+
+async def test_an_override_without_workers_settles_queue_and_resync_and_restores(
+    autojump_clock: trio.testing.MockClock, tmp_path: Path
+) -> None:
+    box = Box()
+    settled: list[Any] = []
+    spec = load_box(tmp_path, QUEUE_AND_RESYNC).autoscale
+    assert spec is not None
+    autoscaler = Autoscaler(
+        spec,
+        baseline=3,
+        metrics=lambda: box.metrics,
+        apply=box.apply,
+        settle=settled.append,
+        name="processor",
+    )
+    box.metrics["queueDepth"] = 60
+    assert await autoscaler.evaluate() == 3  # workers untouched
+    [override] = settled
+    assert (override.workers, override.queue_depth, override.resync) == (None, 900, 5.0)
+    assert await autoscaler.evaluate() == 3 and len(settled) == 1  # settled once
+    box.metrics["queueDepth"] = 0
+    await trio.sleep(29)
+    await autoscaler.evaluate()
+    assert len(settled) == 1  # within the cooldown
+    await trio.sleep(1)
+    await autoscaler.evaluate()
+    assert settled[-1] is None and box.resizes == []

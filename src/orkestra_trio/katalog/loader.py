@@ -1783,32 +1783,36 @@ class _KatalogReader(AdmissionReader):
             c = self.mapping(item, here, allowed=("when", "or", action), required=(action,))
             if c is None:
                 continue
-            override = self.section(
-                c,
-                here,
-                action,
-                allowed=("workers",),
-                required=("workers",),
-                refused=_AUTOSCALE_REFUSED,
-            )
+            override = self.section(c, here, action, allowed=("workers", "queueDepth", "resync"))
             when = self.conditions(c, here, "when", allow_source=True)
             or_ = self.conditions(c, here, "or", allow_source=True)
             if not when and not or_ and c.get("when") is None and c.get("or") is None:
                 self.report(here, "an autoscale condition needs when or or")
             if override is None:
                 continue
+            at = (*here, action)
+            if not override:
+                self.report(at, f"{action} needs workers, queueDepth or resync")
+                continue
             workers = self.integer(
-                override,
-                (*here, action),
-                "workers",
-                0,
-                minimum=MIN_WORKERS,
-                maximum=MAX_WORKERS,
+                override, at, "workers", 0, minimum=MIN_WORKERS, maximum=MAX_WORKERS
             )
-            if workers:
-                conditions.append(
-                    AutoscaleCondition(override=AutoscaleOverride(workers), when=when, or_=or_)
+            depth = self.integer(override, at, "queueDepth", -1, minimum=0)
+            resync = self.duration(override, at, "resync", None)
+            if resync is not None and resync <= 0:
+                self.report((*at, "resync"), "resync must be a positive duration")
+                resync = None
+            conditions.append(
+                AutoscaleCondition(
+                    override=AutoscaleOverride(
+                        workers=workers if "workers" in override else None,
+                        queue_depth=depth if "queueDepth" in override and depth >= 0 else None,
+                        resync=resync,
+                    ),
+                    when=when,
+                    or_=or_,
                 )
+            )
         interval = self.duration(m, path, "interval", 15.0) or 15.0
         cooldown = self.duration(m, path, "cooldown", 120.0)
         return Autoscale(
@@ -1817,12 +1821,6 @@ class _KatalogReader(AdmissionReader):
             conditions=tuple(conditions),
         )
 
-
-_AUTOSCALE_REFUSED = {
-    key: f"autoscale {key} is not supported by orkestra_trio: only workers move "
-    "(see docs/katalog.md)"
-    for key in ("queueDepth", "resync")
-}
 
 # Shorthand keys whose value must be a mapping, a list, or a single value.
 _MAPPING_SHORTHAND = frozenset(

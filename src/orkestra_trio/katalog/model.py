@@ -501,9 +501,13 @@ class StatusSpec:
 
 @attrs.frozen
 class AutoscaleOverride:
-    """What applies while an autoscale condition holds."""
+    """What applies while an autoscale condition holds (None: the box's own setting)."""
 
-    workers: int
+    workers: int | None = None
+    #: ``queueDepth``: the queue's ``maxDepth`` (0: unbounded).
+    queue_depth: int | None = None
+    #: ``resync``: seconds between resyncs of every CR.
+    resync: float | None = None
 
 
 @attrs.frozen

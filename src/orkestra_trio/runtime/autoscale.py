@@ -57,7 +57,13 @@ import trio
 
 from orkestra_trio.katalog.conditions import Condition, ConditionError, conditions_hold
 from orkestra_trio.katalog.edges import cross_name
-from orkestra_trio.katalog.model import Autoscale, AutoscaleCondition, CrossEntry, CrossSource
+from orkestra_trio.katalog.model import (
+    Autoscale,
+    AutoscaleCondition,
+    AutoscaleOverride,
+    CrossEntry,
+    CrossSource,
+)
 from orkestra_trio.katalog.render import cross_answer
 
 from .remote import SourceReader, unavailable_answer
@@ -133,6 +139,7 @@ class Autoscaler:
         baseline: int,
         metrics: Callable[[], Mapping[str, Any]],
         apply: Callable[[int], None],
+        settle: Callable[[AutoscaleOverride | None], None] | None = None,
         reader: SourceReader | None = None,
         cross: tuple[CrossEntry, ...] = (),
         local_metrics: Callable[[str], Mapping[str, Any] | None] | None = None,
@@ -143,6 +150,9 @@ class Autoscaler:
         self.current = baseline
         self._metrics = metrics
         self._apply = apply
+        self._settle = settle
+        #: The override in force (None: the box's own settings).
+        self.active: AutoscaleOverride | None = None
         self.reader = reader
         self._local_metrics = local_metrics
         self.name = name
@@ -168,20 +178,29 @@ class Autoscaler:
         """One evaluation: resize when due and return the worker count now in force."""
         self.evaluations += 1
         now = trio.current_time()
-        wanted: int | None = None
+        wanted: AutoscaleOverride | None = None
         for index, condition in enumerate(self.spec.conditions):
             if await self._holds(index, condition):
-                wanted = condition.override.workers
+                wanted = condition.override
                 break
         if wanted is not None:
             self.last_held = now
-            self._set(wanted, "a condition holds")
-        elif self.current != self.baseline and (
+            self._enter(wanted, "a condition holds")
+        elif self.active is not None and (
             self.last_held is None or now - self.last_held >= self.spec.cooldown
         ):
             self.last_held = None
-            self._set(self.baseline, f"no condition held for {self.spec.cooldown:g}s")
+            self._enter(None, f"no condition held for {self.spec.cooldown:g}s")
         return self.current
+
+    def _enter(self, override: AutoscaleOverride | None, why: str) -> None:
+        """Put ``override`` in force (None: the baseline): workers, then the rest."""
+        workers = override.workers if override is not None else None
+        self._set(self.baseline if workers is None else workers, why)
+        if override != self.active:
+            self.active = override
+            if self._settle is not None:
+                self._settle(override)
 
     async def _holds(self, index: int, condition: AutoscaleCondition) -> bool:
         cross: dict[str, Any] = {}

@@ -29,6 +29,7 @@ while that stops being true.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
@@ -42,7 +43,7 @@ from orkestra_trio.katalog.manifests import (
     MANAGED_BY_VALUE,
     box_label_value,
 )
-from orkestra_trio.katalog.model import Watch
+from orkestra_trio.katalog.model import AutoscaleOverride, Watch
 from orkestra_trio.katalog.plan import ReconcilePlan
 from orkestra_trio.kube import KubeClient, KubeError, NotFound
 
@@ -215,6 +216,13 @@ class Box:
         self._start_scope = trio.CancelScope()
         self._working = False
         autoscale = self.model.autoscale
+        #: Seconds between resyncs of every CR (None: none), and an Event set when
+        #: autoscale changes it; autoscale may only change it when it says resync.
+        self.resync_period: float | None = settings.resync
+        self._resync_changed = trio.Event()
+        self._resync_can_change = autoscale is not None and any(
+            condition.override.resync is not None for condition in autoscale.conditions
+        )
         remote = registry.remote
         #: Moves ``workers`` with the Katalog's ``autoscale`` conditions (None without any).
         self.autoscaler: Autoscaler | None = None
@@ -224,6 +232,7 @@ class Box:
                 baseline=settings.workers,
                 metrics=self.metrics_json,
                 apply=self.resize,
+                settle=self._autoscale_settings,
                 reader=remote if isinstance(remote, SourceReader) else None,
                 cross=self.model.cross,
                 local_metrics=self._observed_metrics,
@@ -281,9 +290,8 @@ class Box:
             self.queue.add(key)
         self.health.mark_synced()
         async with trio.open_nursery() as nursery:
-            resync = self.model.reconciler.resync
-            if resync:
-                nursery.start_soon(self._resync, resync)
+            if self.resync_period or self._resync_can_change:
+                nursery.start_soon(self._resync)
             if self.dependencies:
                 nursery.start_soon(self._follow_dependencies)
             if self.autoscaler is not None:
@@ -433,12 +441,30 @@ class Box:
         for watch, watched in watched_informers:
             watched.subscribe(partial(self._on_watched_change, watch))
 
-    async def _resync(self, period: float) -> None:
+    async def _resync(self) -> None:
+        """Every CR to the queue each ``resync_period`` (none while it is None); a new
+        period (autoscale) starts counting when it is set."""
         assert self.cr_informer is not None
         while True:
-            await trio.sleep(period)
-            for key in self.cr_informer.keys():  # noqa: SIM118 (a list copy)
-                self.queue.add(key)
+            changed = self._resync_changed
+            period = self.resync_period
+            with trio.move_on_after(period if period else math.inf) as timer:
+                await changed.wait()
+            if timer.cancelled_caught:
+                for key in self.cr_informer.keys():  # noqa: SIM118 (a list copy)
+                    self.queue.add(key)
+
+    def _autoscale_settings(self, override: AutoscaleOverride | None) -> None:
+        """Autoscale's queue depth and resync period in force (None: the Katalog's)."""
+        settings = self.model.reconciler
+        depth = override.queue_depth if override is not None else None
+        self.queue.max_depth = settings.queue.max_depth if depth is None else depth
+        resync = override.resync if override is not None else None
+        period = settings.resync if resync is None else resync
+        if period != self.resync_period:
+            self.resync_period = period
+            self._resync_changed.set()
+            self._resync_changed = trio.Event()
 
     def resize(self, workers: int) -> None:
         """Run ``workers`` workers from now on (autoscale); while paused, from the resume on."""
