@@ -163,6 +163,16 @@ def test_an_unknown_input_is_an_error_with_a_hint(tmp_path):
     assert "with.prot: Motif 'web-stack' has no input 'prot' (did you mean 'port'?)" in issue
 
 
+def test_a_motif_template_naming_an_undeclared_input_is_an_error(tmp_path):
+    motif = WEB_STACK.replace('value: "{{ .inputs.image }}"', 'value: "{{ .inputs.imgae }}"')
+    text = crd("imports: [{motif: web-stack, with: {image: x}}]\n") + "---\n" + motif
+    path = write(tmp_path, "k.yaml", text)
+    [issue] = issues_of(path)
+    assert issue.startswith(f"{path}:23:")  # the status field's value, in the Motif
+    assert "status.fields[0].value: .inputs.imgae: the Motif has no input 'imgae'" in issue
+    assert "(did you mean 'image'?)" in issue
+
+
 @pytest.mark.parametrize(
     "item",
     ["{motif: 'oci://ghcr.io/org/motifs/web-stack:0.1.0'}", "{motif: web-stack, oci: true}"],

@@ -184,6 +184,8 @@ _MOTIF_KEYS = (
     "profiles",
     "notes",
 )
+# `.inputs.<name>` in a Motif's template text.
+_INPUT_PATH = re.compile(r"\.inputs\.([A-Za-z_][A-Za-z0-9_]*)")
 _MOTIF_NAME = Shape(
     re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?"),
     "lowercase letters, digits, '-' and '.' (it is named in imports: [{motif: ...}])",
@@ -914,12 +916,37 @@ class _KatalogReader(AdmissionReader):
             )
         status = self.section(top, (), "status", allowed=("fields",), include=True)
         admission = self.section(top, (), "admission", allowed=None)
+        declared = {item.name for item in inputs}
+        for key in ("resources", "status", "admission"):
+            self.undeclared_inputs(top.get(key), (key,), declared)
         return _MotifContent(
             inputs=inputs,
             resources=resources,
             status_fields=self.status(status, ("status",)).fields if status is not None else (),
             admission=admission,
         )
+
+    def undeclared_inputs(self, value: Any, path: KeyPath, declared: set[str]) -> None:
+        """Report ``.inputs.<name>`` in a Motif's templates for inputs it does not declare.
+
+        Such a path would render empty at every reconcile; a typo is caught here.
+        """
+        if isinstance(value, dict):
+            for key, item in value.items():
+                self.undeclared_inputs(key, (*path, key), declared)
+                self.undeclared_inputs(item, (*path, key), declared)
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                self.undeclared_inputs(item, (*path, index), declared)
+        elif isinstance(value, str) and "{{" in value:
+            for name in _INPUT_PATH.findall(value):
+                if name not in declared:
+                    hint = did_you_mean(name, declared) or (
+                        f" (its inputs: {', '.join(sorted(declared))})"
+                        if declared
+                        else " (it declares none)"
+                    )
+                    self.report(path, f".inputs.{name}: the Motif has no input {name!r}{hint}")
 
     def motif_inputs(self, top: dict[str, Any]) -> tuple[MotifInput, ...]:
         out: list[MotifInput] = []
