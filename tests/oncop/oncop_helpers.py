@@ -97,6 +97,7 @@ class FakeView:
 
     def __init__(self, *boxes: FakeBox, name: str = "served") -> None:
         self.katalog_name = name
+        self.katalog_infos = [{"name": name, "version": "1.2.0", "author": "team-a"}]
         self.boxes = list(boxes)
 
     def box_views(self) -> Iterable[FakeBox]:

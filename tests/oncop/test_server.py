@@ -382,3 +382,11 @@ async def test_endpoints_health_and_info_false_turn_off_only_those_paths(client)
     answer = await client.get("/katalog/quiet/cr/team-a/first")
     assert answer.status_code == 200 and answer.json()["name"] == "first"
     assert (await client.get("/katalog/loader/health")).status_code == 200
+
+
+async def test_katalog_summary_carries_the_katalogs_descriptive_metadata(client):
+    """Orkestra's KatalogResponse: metadata.version, author... as written in the Katalog."""
+    body = (await client.get("/katalog")).json()
+    assert body["katalogs"] == [{"name": "loaders", "version": "1.2.0", "author": "team-a"}]
+    assert (body["version"], body["author"]) == ("1.2.0", "team-a")  # one Katalog: at the top
+    assert body["name"] == "loaders"

@@ -107,6 +107,9 @@ async def test_probes_metrics_oncop_and_ui_on_one_port():
 
         katalog = (await http.get("/katalog")).json()
         assert katalog["name"] == "shop"
+        # Orkestra's descriptive metadata, as the Katalog wrote it.
+        assert (katalog["version"], katalog["author"]) == ("0.3.0", "platform team")
+        assert katalog["katalogs"][0]["description"].startswith("an App that waits")
         assert [crd["name"] for crd in katalog["crds"]] == ["managed-database", "app"]
         detail = (await http.get("/katalog/app/cr/default/shop")).json()
         assert detail["found"] == "true" and "Service" in detail["children"]

@@ -28,7 +28,7 @@ import hmac
 import ipaddress
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -92,6 +92,11 @@ class KatalogView(Protocol):
     @property
     def katalog_name(self) -> str:
         """The name shown by ``/katalog`` (several Katalogs: their names joined by ',')."""
+        ...
+
+    @property
+    def katalog_infos(self) -> Sequence[Mapping[str, Any]]:
+        """Each Katalog's name and descriptive metadata (version, author...), for ``/katalog``."""
         ...
 
     def box_views(self) -> Iterable[BoxView]:
@@ -221,7 +226,11 @@ class OncopHandlers:
         # What each served box observes (its cross: entries, its autoscale sources).
         observers = [box.crd for box in self.view.box_views() if served(box.crd)]
         edges = [shapes.edge_entry(edge) for edge in katalog_edges(observers)]
-        return JSONResponse(shapes.katalog_summary(self.view.katalog_name, entries, edges))
+        return JSONResponse(
+            shapes.katalog_summary(
+                self.view.katalog_name, entries, edges, katalogs=self.view.katalog_infos
+            )
+        )
 
     async def crd_info(self, request: Request) -> Response:
         box = self._box_or_404(request)

@@ -100,9 +100,36 @@ def edge_entry(edge: Edge) -> JSON:
     }
 
 
-def katalog_summary(name: str, entries: Sequence[JSON], edges: Sequence[JSON] = ()) -> JSON:
-    """``/katalog``: the Katalog's name, one :func:`summary_entry` per served CRD, the edges."""
-    return {"name": name, "crds": list(entries), "edges": list(edges)}
+def katalog_summary(
+    name: str,
+    entries: Sequence[JSON],
+    edges: Sequence[JSON] = (),
+    katalogs: Sequence[Mapping[str, Any]] = (),
+) -> JSON:
+    """``/katalog``: the Katalog's name, one :func:`summary_entry` per served CRD, the edges.
+
+    ``katalogs``: each Katalog's name and descriptive metadata (``version``,
+    ``author``, ``description``...) as written, listed under ``katalogs``; with
+    exactly one Katalog they also sit at the top, as in Orkestra's KatalogResponse.
+    """
+    body: JSON = {"name": name, "crds": list(entries), "edges": list(edges)}
+    listed = [plain_json(katalog) for katalog in katalogs]
+    body["katalogs"] = listed
+    if len(listed) == 1:
+        for key, value in listed[0].items():
+            body.setdefault(key, value)
+    return body
+
+
+def plain_json(value: Any) -> Any:
+    """A Katalog value (FrozenMaps, tuples) as plain JSON (dicts, lists, scalars, text)."""
+    if isinstance(value, Mapping):
+        return {str(k): plain_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain_json(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
 
 
 def crd_info(

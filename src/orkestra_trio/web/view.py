@@ -199,6 +199,12 @@ class RuntimeView:
     def katalog_name(self) -> str:
         return ",".join(katalog.name for katalog in self.runtime.katalogs.katalogs)
 
+    @property
+    def katalog_infos(self) -> list[dict[str, Any]]:
+        return [
+            {"name": katalog.name, **katalog.info} for katalog in self.runtime.katalogs.katalogs
+        ]
+
     def box_views(self) -> Iterable[RuntimeBoxView]:
         return iter(self._views)
 
