@@ -497,3 +497,29 @@ def test_a_katalogs_spec_imports_files_join_the_set(tmp_path):
     assert set(katalogs.crds) == {"app", "db"}
     assert "secrets" in katalogs.crds["app"].operator_box.on_reconcile
     assert load_katalog(tmp_path / "k.yaml").name == "app"
+
+
+def test_the_newest_layout_imports_under_reconcile_and_includes_a_whole_box(tmp_path):
+    write(tmp_path, "box.yaml", "reconcile:\n  onReconcile:\n    services: [{port: 1}]\n")
+    text = (
+        crd("""\
+        operatorBox:
+          include: [box.yaml]
+          reconcile:
+            imports: [{motif: web-stack, with: {image: x}}]
+        """)
+        + "---\n"
+        + WEB_STACK
+    )
+    made, _ = children(load_katalog(write(tmp_path, "k.yaml", text)))
+    # box.yaml's Service (named after the CR) is the CRD's own: it wins over web-stack's.
+    assert made[("Service", "shop")]["spec"]["ports"][0]["port"] == 1
+    assert ("Deployment", "shop") in made
+
+
+def test_an_included_file_that_is_not_yaml_is_reported_at_its_own_line(tmp_path):
+    write(tmp_path, "parts/status.yaml", "fields:\n  - {path: a, value: [b\n")
+    path = write(tmp_path, "k.yaml", crd("operatorBox:\n  status: {include: parts/status.yaml}\n"))
+    [issue] = issues_of(path)
+    assert issue.startswith(f"{tmp_path / 'parts' / 'status.yaml'}:3:")
+    assert "invalid YAML" in issue

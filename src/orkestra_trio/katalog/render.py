@@ -96,6 +96,9 @@ class RenderedChild:
     wait: bool = False
     #: Seconds to pause after creating or changing this child (the entry's ``sleep``).
     sleep: float = 0.0
+    #: The entry came from an imported Motif: a child of the CRD's own with the
+    #: same identity wins over it.
+    motif: bool = False
 
     @property
     def api_version(self) -> str:
@@ -277,16 +280,30 @@ def render_children(
             for child in _render_entry(entry, context, phase, cr, now):
                 if child.present:
                     key = (child.namespace, child.name)
-                    if key in seen:
+                    other = seen.get(key)
+                    # The CRD's own child and a Motif's: the own one wins (below).
+                    if other is not None and (other.inputs is None) == (entry.inputs is None):
                         raise RenderError(
                             f"two {group} children named {child.name!r} "
-                            f"(the other is declared at {seen[key].location})",
+                            f"(the other is declared at {other.location})",
                             where=str(entry.location),
                             cr=cr,
                         )
-                    seen[key] = entry
+                    if other is None or entry.inputs is None:
+                        seen[key] = entry
                 children.append(child)
-    return children
+    return _own_children_win(children)
+
+
+def _own_children_win(children: list[RenderedChild]) -> list[RenderedChild]:
+    """Without the Motifs' children that one of the CRD's own children is (by identity).
+
+    The load drops a Motif's entry whose name is written as the CRD's; this
+    catches names that only render alike (an unnamed entry and
+    ``"{{ .metadata.name }}"``), so that the CRD's own child always wins.
+    """
+    own = {(c.group, c.namespace, c.name) for c in children if not c.motif}
+    return [c for c in children if not c.motif or (c.group, c.namespace, c.name) not in own]
 
 
 def render_reconcile_children(
@@ -300,7 +317,7 @@ def render_reconcile_children(
     children = render_children(box, context, phase="onCreate", now=now)
     children += render_children(box, context, phase="onReconcile", now=now)
     # sorted() is stable: within a group, onCreate entries stay first.
-    return sorted(children, key=lambda child: order[child.group])
+    return sorted(_own_children_win(children), key=lambda child: order[child.group])
 
 
 def _phase_resources(box: OperatorBox, phase: str) -> Mapping[str, Sequence[ResourceEntry]]:
@@ -417,6 +434,7 @@ def _render_one(
                 entry.location,
                 wait=entry.wait,
                 sleep=entry.sleep,
+                motif=entry.inputs is not None,
             )
         rendered: dict[str, Any] = {
             key: render_value(value, context) for key, value in entry.fields.items()
@@ -439,6 +457,7 @@ def _render_one(
             entry.location,
             wait=entry.wait,
             sleep=entry.sleep,
+            motif=entry.inputs is not None,
         )
 
     return _guard(cr, entry.location, render)
