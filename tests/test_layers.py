@@ -25,8 +25,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("_version", "_httpbody", "_h1serve"),
     # The Katalog language (pure); who a request comes from.
     ("katalog", "auth"),
-    # Speaking HTTP: the Kubernetes client, ONCOP, the embedded API server.
-    ("kube", "oncop", "apiserver"),
+    # Speaking HTTP: the Kubernetes client, ONCOP, the embedded API server, the
+    # admission webhook server a real cluster calls.
+    ("kube", "oncop", "apiserver", "webhook"),
     # What runs: the runtime; what deploys it (RBAC and manifests from Katalogs).
     ("runtime", "deploy"),
     # Around a runtime: its HTTP surface and Control Center; the test kit.

@@ -126,52 +126,11 @@ async def test_webhooks_run_the_rules_at_admission(autojump_clock):
         assert kat.ready("guarded", "old") and kat.ready("guarded", "one")
 
 
-CONVERSION_CRD = """\
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: gauges.adm.example.com}
-spec:
-  group: adm.example.com
-  names: {kind: Gauge, plural: gauges, singular: gauge, listKind: GaugeList}
-  scope: Namespaced
-  versions:
-    - name: v1
-      served: true
-      storage: false
-      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
-    - name: v2
-      served: true
-      storage: true
-      subresources: {status: {}}
-      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
-"""
-CONVERSION_KATALOG = """\
-apiVersion: orkestra.orkspace.io/v1
-kind: Katalog
-metadata: {name: conversion}
-spec:
-  crds:
-    gauge:
-      apiTypes: {group: adm.example.com, version: v2, kind: Gauge, plural: gauges}
-      crdFile: crd.yaml
-      conversion:
-        storageVersion: v2
-        paths:
-          - {from: v1, to: v2, spec: {size: "{{ .spec.replicas }}"}}
-          - {from: v2, to: v1, spec: {replicas: "{{ .spec.size }}"}}
-      operatorBox:
-        onReconcile:
-          configMaps:
-            - name: "{{ .metadata.name }}"
-              data: {size: "{{ .spec.size }}"}
-"""
+CONVERSION = Path(__file__).parent / "katalogs" / "conversion.yaml"
 
 
-async def test_conversion_paths_serve_both_versions(autojump_clock, tmp_path):
-    (tmp_path / "crd.yaml").write_text(CONVERSION_CRD)
-    path = tmp_path / "conversion.yaml"
-    path.write_text(CONVERSION_KATALOG)
-    async with open_test_cluster() as cluster, run_katalog(path, cluster) as kat:
+async def test_conversion_paths_serve_both_versions(autojump_clock):
+    async with open_test_cluster() as cluster, run_katalog(CONVERSION, cluster) as kat:
         v1 = {
             "apiVersion": "adm.example.com/v1",
             "kind": "Gauge",

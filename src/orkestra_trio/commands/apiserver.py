@@ -83,18 +83,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _parse_listen(text: str) -> tuple[str, int]:
+def _parse_listen(text: str, flag: str = "--listen") -> tuple[str, int]:
     from orkestra_trio.commands.errors import UserError
 
     host, sep, port_text = text.rpartition(":")
     if not sep or not host:
-        raise UserError(f"--listen {text!r}: expected HOST:PORT, e.g. 127.0.0.1:6443")
+        raise UserError(f"{flag} {text!r}: expected HOST:PORT, e.g. 127.0.0.1:6443")
     try:
         port = int(port_text)
     except ValueError:
-        raise UserError(f"--listen {text!r}: port {port_text!r} is not a number") from None
+        raise UserError(f"{flag} {text!r}: port {port_text!r} is not a number") from None
     if not 0 <= port <= 65535:
-        raise UserError(f"--listen {text!r}: port {port} is out of range 0-65535")
+        raise UserError(f"{flag} {text!r}: port {port} is out of range 0-65535")
     return host.strip("[]"), port
 
 

@@ -29,9 +29,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 HELP = "run the operatorBoxes of Katalog files (on the embedded API server by default)"
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
+#: Where ``--webhook-listen`` alone serves: loopback, like every surface by default.
+DEFAULT_WEBHOOK_LISTEN = "127.0.0.1:9443"
 POD_LISTEN = "0.0.0.0:8080"
 #: The kubeconfig's file name in the state directory (without --kubeconfig-out).
 DEFAULT_KUBECONFIG_OUT = "kubeconfig"
@@ -89,6 +93,30 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="also accept the cluster's ServiceAccount tokens on the HTTP surface (each checked "
         "with a TokenReview, cached 10 s): runtimes read each other without a shared secret; "
         "turns authentication on like --oncop-token (probes stay open)",
+    )
+    parser.add_argument(
+        "--webhook-listen",
+        nargs="?",
+        const=DEFAULT_WEBHOOK_LISTEN,
+        metavar="HOST:PORT",
+        help="serve the Katalogs' admission webhooks (webhooks:) and conversion webhooks "
+        "(conversion.paths) over TLS for a real cluster's API server (alone: "
+        f"{DEFAULT_WEBHOOK_LISTEN}; default: not served; needs --webhook-cert and --webhook-key)",
+    )
+    parser.add_argument(
+        "--webhook-cert",
+        metavar="PATH",
+        help="with --webhook-listen: the serving certificate (PEM; e.g. tls.crt of the Secret "
+        "cert-manager fills), read again when it changes",
+    )
+    parser.add_argument(
+        "--webhook-key", metavar="PATH", help="with --webhook-listen: the key of --webhook-cert"
+    )
+    parser.add_argument(
+        "--webhook-client-ca",
+        metavar="PATH",
+        help="with --webhook-listen: accept only clients presenting a certificate this CA "
+        "signed (the API server, when its AdmissionConfiguration gives it one)",
     )
     parser.add_argument(
         "--apiserver-listen",
@@ -241,7 +269,7 @@ def run(args: argparse.Namespace) -> int:
             args.listen, listen_note = _default_listen()
     web_host, web_port = _parse_listen(args.listen)
     _check_can_listen(args.listen, web_host, web_port)
-    api_host, api_port = _parse_listen(args.apiserver_listen)
+    api_host, api_port = _parse_listen(args.apiserver_listen, "--apiserver-listen")
     apiserver_security = serving_security(
         api_host,
         token_auth_file=args.apiserver_token_auth_file,
@@ -251,6 +279,7 @@ def run(args: argparse.Namespace) -> int:
         prefix="--apiserver-",
     )
     watch_options = _watch_options(args.watch_stall_timeout)
+    webhooks = _webhook_setup(args, katalogs)
     if api_port:
         _check_can_listen(args.apiserver_listen, api_host, api_port, flag="--apiserver-listen")
     if args.state is not None and not Path(args.state).resolve().parent.is_dir():
@@ -328,6 +357,12 @@ def run(args: argparse.Namespace) -> int:
                     app = build_web_app(view, token=token, authenticators=reviewers)
                     async with trio.open_nursery() as nursery:
                         nursery.start_soon(log_health_changes, view)
+                        webhook_line = None
+                        if webhooks is not None:
+                            # Up before the probes answer: a ready pod takes webhook calls.
+                            webhook_line = await _start_webhooks(
+                                nursery, webhooks, katalogs, rt, stop_web
+                            )
                         if args.progress_interval > 0:
                             nursery.start_soon(log_progress, rt.boxes, args.progress_interval)
                         try:
@@ -344,6 +379,8 @@ def run(args: argparse.Namespace) -> int:
                             print(line, flush=True)
                         if listen_note:
                             print(listen_note, flush=True)
+                        if webhook_line is not None:
+                            print(webhook_line, flush=True)
                         print(
                             f"http: {binds[0]} (/healthz, /readyz, /metrics, /katalog, /ui)",
                             flush=True,
@@ -396,6 +433,102 @@ def run(args: argparse.Namespace) -> int:
             claim.close()
     print("stopped", flush=True)
     return 0
+
+
+@attrs.frozen
+class _Webhooks:
+    """What ``--webhook-*`` asked for, checked before anything starts."""
+
+    address: str
+    host: str
+    port: int
+    certificates: Any  # webhook.server.CertificateFiles
+
+
+#: Which flag names each file a TLS error is about.
+_WEBHOOK_FILE_FLAGS = {
+    "cert": "--webhook-cert",
+    "key": "--webhook-key",
+    "client-ca": "--webhook-client-ca",
+}
+
+
+def _webhook_setup(args: argparse.Namespace, katalogs: Any) -> _Webhooks | None:
+    """The webhook server's address and certificates; None when not asked for (or
+    nothing to serve). Every mistake is a one-line UserError naming its flag."""
+    from orkestra_trio.commands.apiserver import _parse_listen
+    from orkestra_trio.commands.errors import UserError
+    from orkestra_trio.katalog.admission import admitting_crds, converting_crds
+    from orkestra_trio.webhook.server import CertificateFiles, TlsFileError
+
+    files = {
+        flag: getattr(args, flag[2:].replace("-", "_")) for flag in _WEBHOOK_FILE_FLAGS.values()
+    }
+    if args.webhook_listen is None:
+        given = [flag for flag, value in files.items() if value is not None]
+        if given:
+            raise UserError(f"{given[0]}: only with --webhook-listen")
+        return None
+    host, port = _parse_listen(args.webhook_listen, "--webhook-listen")
+    for flag in ("--webhook-cert", "--webhook-key"):
+        if files[flag] is None:
+            raise UserError(
+                f"--webhook-listen needs {flag}: the API server calls webhooks over TLS only"
+            )
+    if not (admitting_crds(katalogs) or converting_crds(katalogs)):
+        print(
+            "--webhook-listen: no CRD of the Katalogs has webhooks or conversion.paths; "
+            "nothing is served",
+            file=sys.stderr,
+            flush=True,
+        )
+        return None
+    try:
+        certificates = CertificateFiles.load(
+            args.webhook_cert, args.webhook_key, args.webhook_client_ca
+        )
+    except TlsFileError as exc:
+        raise UserError(f"{_WEBHOOK_FILE_FLAGS[exc.role]} {exc.path}: {exc.reason}") from None
+    if port:
+        _check_can_listen(args.webhook_listen, host, port, flag="--webhook-listen")
+    return _Webhooks(args.webhook_listen, host, port, certificates)
+
+
+async def _start_webhooks(
+    nursery: Any, webhooks: _Webhooks, katalogs: Any, rt: Any, stop: Any
+) -> str:
+    """Serve the webhooks in ``nursery`` until ``stop``; returns the banner line."""
+    import ipaddress
+    import ssl
+
+    from orkestra_trio.commands.errors import UserError
+    from orkestra_trio.runtime.admission import webhook_peers
+    from orkestra_trio.webhook.server import WebhookApp, serve_webhooks
+
+    app = WebhookApp(katalogs, peers=webhook_peers(rt.registry))
+    try:
+        binds = await nursery.start(
+            serve_webhooks, app, webhooks.host, webhooks.port, webhooks.certificates, stop
+        )
+    except* OSError as group:
+        exc = _first(group)
+        reason = exc.strerror if isinstance(exc, OSError) else None
+        raise UserError(
+            f"--webhook-listen {webhooks.address}: cannot serve: {reason or exc}"
+        ) from None
+    try:
+        loopback = ipaddress.ip_address(webhooks.host).is_loopback
+    except ValueError:
+        loopback = webhooks.host == "localhost"
+    if not loopback and webhooks.certificates.context.verify_mode != ssl.CERT_REQUIRED:
+        print(
+            f"--webhook-listen {webhooks.address}: any client that reaches it may post reviews "
+            "(TLS, no client certificate asked): they change nothing, but a unique rule's "
+            "answer tells whether a value is taken; --webhook-client-ca admits the API server only",
+            file=sys.stderr,
+            flush=True,
+        )
+    return f"webhooks: {binds[0]} ({', '.join(sorted(app.routes))})"
 
 
 def _user_error(error: BaseException) -> Exception | None:

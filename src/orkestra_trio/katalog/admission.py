@@ -9,6 +9,10 @@ not hold, denials and warnings apart. The runtime runs it on every
 reconcile (through :func:`orkestra_trio.katalog.plan.plan_reconcile`) and,
 with ``webhooks``, the embedded API server at admission.
 
+:func:`admission_decision` is what ``webhooks`` says about one request, the
+one decision both admission paths take: the embedded server's in-process
+hook and the HTTPS webhook server a real cluster calls.
+
 :func:`convert` is ``conversion.paths``: a CR of one version as another.
 """
 
@@ -31,6 +35,7 @@ from orkestra_trio.katalog.model import (
     Admission,
     Conversion,
     CrdEntry,
+    KatalogSet,
     MutationRule,
     Text,
     ValidationRule,
@@ -143,6 +148,71 @@ def _default_message(condition: Condition, context: Mapping[str, Any]) -> str:
     negated = "not " if condition.negate else ""
     operand = f" {condition.value}" if condition.value else ""
     return f"{condition.field} must {negated}satisfy {condition.operator}{operand}, got {value!r}"
+
+
+# --- at admission -----------------------------------------------------------
+
+
+def admission_decision(
+    admission: Admission,
+    operation: str,
+    cr: Mapping[str, Any],
+    *,
+    peers: Iterable[Mapping[str, Any]] = (),
+    mutate: bool = True,
+    validate: bool = True,
+) -> RulesOutcome | None:
+    """What ``webhooks`` says about one admission request; None: the rules do not run.
+
+    They do not run for an operation ``webhooks.operations`` does not list,
+    nor for a CR on its way out (``deletionTimestamp`` set: its finalizers must
+    come off whatever it holds). ``mutate``/``validate`` narrow what runs to
+    one side (a real cluster calls a mutating and a validating webhook apart,
+    mutating first); the CR is always mutated before it is validated, as kube
+    orders its webhooks.
+    """
+    webhooks = admission.webhooks
+    if operation not in webhooks.operations:
+        return None
+    if (cr.get("metadata") or {}).get("deletionTimestamp"):
+        return None
+    return run_rules(
+        admission,
+        cr,
+        peers=peers,
+        mutate=mutate and webhooks.mutation,
+        validate=validate and webhooks.validation,
+        mutate_first=True,
+    )
+
+
+def webhook_name(crd: CrdEntry) -> str:
+    """The webhook's name (``orkestra-<key>.<group>``), which kube quotes in a denial.
+
+    A DNS subdomain of at least three labels, as admissionregistration wants.
+    """
+    key = "".join(c if c.isascii() and (c.isalnum() or c == "-") else "-" for c in crd.key)
+    return f"orkestra-{key.lower().strip('-')}.{crd.api_types.group}"
+
+
+def admitting_crds(katalogs: KatalogSet) -> tuple[CrdEntry, ...]:
+    """The CRDs whose rules run at admission: enabled, with a box and ``webhooks``."""
+    return tuple(
+        crd
+        for crd in katalogs.crds.values()
+        if crd.enabled
+        and crd.operator_box is not None
+        and (crd.admission.webhooks.validation or crd.admission.webhooks.mutation)
+    )
+
+
+def converting_crds(katalogs: KatalogSet) -> tuple[CrdEntry, ...]:
+    """The CRDs whose versions convert through ``conversion.paths`` (enabled ones)."""
+    return tuple(
+        crd
+        for crd in katalogs.crds.values()
+        if crd.enabled and crd.admission.conversion is not None and crd.admission.conversion.paths
+    )
 
 
 # --- mutation ---------------------------------------------------------------

@@ -1,33 +1,43 @@
-"""A box's admission rules at admission time, on the embedded API server.
+"""A box's admission rules at admission time: on the embedded API server, and what the
+webhook server of a real cluster reads.
 
 With ``webhooks: {validation, mutation, operations}`` on a CRD, the embedded
-server calls the box's rules (:func:`orkestra_trio.katalog.admission.run_rules`)
-on every listed operation before it stores a CR, as Orkestra's webhook server
-would: mutated first, then validated (kube runs mutating webhooks before
-validating ones), a denial refused with the rule's message, warnings sent
-back as Warning headers. ``unique`` reads the box's informer cache. A CR on
-its way out (``deletionTimestamp`` set) is let through: its finalizers must
-come off whatever it holds. ``conversion.paths`` becomes the kind's converter.
-
-On a real cluster there is no webhook server (it needs TLS and a
-ValidatingWebhookConfiguration): the rules run at reconcile only there
-(docs/katalog.md).
+server calls the box's rules on every listed operation before it stores a
+CR, as Orkestra's webhook server would. The decision is
+:func:`orkestra_trio.katalog.admission.admission_decision`, the same one
+the HTTPS webhook server (:mod:`orkestra_trio.webhook`) takes on a real
+cluster: mutated first, then validated, a denial refused with the rule's
+message, warnings sent back as Warning headers. ``unique`` reads the box's
+informer cache. ``conversion.paths`` becomes the kind's converter.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
+import trio
+
 from orkestra_trio.katalog import CrdEntry, KatalogSet
-from orkestra_trio.katalog.admission import convert, run_rules
+from orkestra_trio.katalog.admission import (
+    admission_decision,
+    admitting_crds,
+    convert,
+    converting_crds,
+    webhook_name,
+)
 
 if TYPE_CHECKING:
     from orkestra_trio.apiserver import ApiServer
     from orkestra_trio.apiserver.admission import AdmissionRequest, AdmissionResponse
 
     from .box import Box
+    from .registry import KatalogRegistry
+
+#: How long a webhook request waits for the CRs' informer to list (kube's webhook
+#: timeout is 10 s by default; the manifests set it).
+PEERS_SYNC_TIMEOUT = 5.0
 
 
 def admission_hook(
@@ -37,21 +47,11 @@ def admission_hook(
     from orkestra_trio.apiserver.admission import AdmissionResponse
 
     admission = crd.admission
-    webhooks = admission.webhooks
 
     def hook(request: AdmissionRequest) -> AdmissionResponse:
-        if request.operation not in webhooks.operations:
+        outcome = admission_decision(admission, request.operation, request.object, peers=peers())
+        if outcome is None:
             return AdmissionResponse()
-        if (request.object.get("metadata") or {}).get("deletionTimestamp"):
-            return AdmissionResponse()
-        outcome = run_rules(
-            admission,
-            request.object,
-            peers=peers(),
-            mutate=webhooks.mutation,
-            validate=webhooks.validation,
-            mutate_first=True,
-        )
         if outcome.denials:
             return AdmissionResponse(
                 allowed=False, message="; ".join(outcome.denials), warnings=outcome.warnings
@@ -67,25 +67,23 @@ def install_admission(
 ) -> None:
     """Register the hooks and converters of ``katalogs`` with the embedded server, removed
     when ``stack`` unwinds."""
-    for crd in katalogs.crds.values():
-        if not crd.enabled:
-            continue  # listed, not run: neither its rules nor its conversion
-        types = crd.api_types
-        webhooks = crd.admission.webhooks
+    for crd in admitting_crds(katalogs):
         box = boxes.get(crd.key)
-        if box is not None and (webhooks.validation or webhooks.mutation):
+        if box is not None:
             hook = admission_hook(crd, _peers_of(box))
-            name = f"orkestra-{crd.key}.{types.group}"
-            stack.callback(apiserver.admission.add(name, types.group, types.plural, hook))
+            types = crd.api_types
+            add = apiserver.admission.add(webhook_name(crd), types.group, types.plural, hook)
+            stack.callback(add)
+    for crd in converting_crds(katalogs):
         conversion = crd.admission.conversion
-        if conversion is not None and conversion.paths:
 
-            def converter(
-                obj: Mapping[str, Any], version: str, conversion: Any = conversion
-            ) -> Mapping[str, Any]:
-                return convert(conversion, obj, version)
+        def converter(
+            obj: Mapping[str, Any], version: str, conversion: Any = conversion
+        ) -> Mapping[str, Any]:
+            return convert(conversion, obj, version)
 
-            stack.callback(apiserver.admission.add_converter(types.group, types.kind, converter))
+        types = crd.api_types
+        stack.callback(apiserver.admission.add_converter(types.group, types.kind, converter))
 
 
 def _peers_of(box: Box) -> Callable[[], Iterable[Mapping[str, Any]]]:
@@ -93,5 +91,28 @@ def _peers_of(box: Box) -> Callable[[], Iterable[Mapping[str, Any]]]:
         # Before the box's informer has listed, there is nothing to compare with.
         informer = box.cr_informer
         return () if informer is None else informer.objects()
+
+    return peers
+
+
+def webhook_peers(
+    registry: KatalogRegistry,
+) -> Callable[[CrdEntry], Awaitable[Iterable[Mapping[str, Any]]]]:
+    """The CRs ``unique`` compares with, for the webhook server: the CRD's informer.
+
+    The informer is the one the box reads (shared through the registry). A
+    replica that does not run the box (``--leader-elect per-box``) starts it at
+    the first request that needs it and waits for its list, so that every
+    replica behind the Service answers alike; one that cannot list in time
+    raises, and kube applies the webhook's failurePolicy.
+    """
+
+    async def peers(crd: CrdEntry) -> Iterable[Mapping[str, Any]]:
+        informer = await registry.cr_informer(crd.key)
+        with trio.move_on_after(PEERS_SYNC_TIMEOUT):
+            await informer.synced.wait()
+        if not informer.synced.is_set():
+            raise RuntimeError(f"the informer of {crd.api_types.plural} has not listed yet")
+        return list(informer.objects())
 
     return peers
