@@ -447,6 +447,8 @@ class _KatalogReader(AdmissionReader):
     profile_table: dict[str, dict[str, Any]] = {}
     cross_access_default = True
     katalog_finalizers: tuple[str, ...] = ()
+    #: The CRD entry being read: its forceConflict, every entry's default.
+    force_conflict: bool = True
 
     # -- Orkestra's Katalog-level keys --------------------------------------
 
@@ -1098,6 +1100,8 @@ class _KatalogReader(AdmissionReader):
         box = self.section(
             m, path, "operatorBox", allowed=_BOX_KEYS, refused=orkestra_keys.BOX, include=True
         )
+        # The CRD's forceConflict is every entry's default (read before the entries).
+        self.force_conflict = self.boolean(m, path, "forceConflict", True)
         operator_box = self.operator_box(box, (*path, "operatorBox")) if box is not None else None
         if imported:
             operator_box = self.with_imports(operator_box or OperatorBox(), imported)
@@ -1106,7 +1110,6 @@ class _KatalogReader(AdmissionReader):
                 (*path, "mode"),
                 "only mode: dynamic is supported (typed mode needs Go types compiled into Orkestra)",
             )
-        self.boolean(m, path, "forceConflict", True)
         return CrdEntry(
             key=key,
             api_types=api_types,
@@ -1638,6 +1641,7 @@ class _KatalogReader(AdmissionReader):
             location=self.location(path),
             wait=self.boolean(m, path, "wait", False),
             sleep=self.duration(m, path, "sleep", 0.0) or 0.0,
+            force_conflict=self.boolean(m, path, "forceConflict", self.force_conflict),
             once=self.boolean(m, path, "once", False),
             autoscale=self.workload_autoscale(m, path) if "autoscale" in m else None,
         )

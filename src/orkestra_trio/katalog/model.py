@@ -460,6 +460,9 @@ class ResourceEntry:
     sleep: float = 0.0
     #: ``once: true`` (secrets): created once, never updated, whatever the phase.
     once: bool = False
+    #: ``forceConflict`` (the entry's, else the CRD's): False corrects drift with a
+    #: server-side apply that fails on fields another manager owns instead of taking them.
+    force_conflict: bool = True
     autoscale: WorkloadAutoscale | None = None
     #: An entry a Motif brought: its inputs (templates over the CR), seen as
     #: ``.inputs.<name>`` by the entry's templates. None for the CRD's own entries.

@@ -99,6 +99,8 @@ class RenderedChild:
     #: The entry came from an imported Motif: a child of the CRD's own with the
     #: same identity wins over it.
     motif: bool = False
+    #: False: drift is corrected by a server-side apply without force (``forceConflict``).
+    force_conflict: bool = True
 
     @property
     def api_version(self) -> str:
@@ -458,6 +460,7 @@ def _render_one(
             wait=entry.wait,
             sleep=entry.sleep,
             motif=entry.inputs is not None,
+            force_conflict=entry.force_conflict,
         )
 
     return _guard(cr, entry.location, render)

@@ -31,7 +31,7 @@ import trio
 
 from orkestra_trio.katalog import RESOURCE_GROUPS, OperatorBox
 from orkestra_trio.katalog.render import RenderedChild
-from orkestra_trio.kube import AlreadyExists, KubeClient, NotFound
+from orkestra_trio.kube import AlreadyExists, Conflict, KubeClient, NotFound
 
 from .informer import object_key
 from .informer import owner_uid as owner_of
@@ -149,18 +149,35 @@ async def apply_children(
                 f"controlled by another owner (uid {owner}); not taking it over"
             )
         if child.reconcile and not contains(cached, comparable(manifest)):
-            patched = await kube.merge_patch(
-                (child.api_version, child.kind),
-                child.name,
-                manifest,
-                namespace=child.namespace or None,
-            )
+            patched = await _correct(kube, child, manifest)
             report.patched.append(describe_child(child))
             report.observed.append(patched)
             await _pause(child)
         else:
             report.observed.append(cached)
     return report
+
+
+async def _correct(
+    kube: KubeClient, child: RenderedChild, manifest: Mapping[str, Any]
+) -> Mapping[str, Any]:
+    """Patch a drifted child back: a merge patch (it takes every field it states, as
+    Orkestra's forced apply does), or with ``forceConflict: false`` a server-side apply
+    that fails on fields another field manager owns."""
+    if child.force_conflict:
+        return await kube.merge_patch(
+            (child.api_version, child.kind),
+            child.name,
+            manifest,
+            namespace=child.namespace or None,
+        )
+    try:
+        return await kube.apply(manifest, namespace=child.namespace or None, force=False)
+    except Conflict as exc:
+        raise ChildConflict(
+            f"{describe_child(child)}: another field manager owns a field the Katalog sets "
+            f"(forceConflict: false, so it is not taken over): {exc.message}"
+        ) from None
 
 
 async def _pause(child: RenderedChild) -> None:
