@@ -276,10 +276,12 @@ def render_children(
     resources = _phase_resources(box, phase)
     cr = describe_cr(context)
     children: list[RenderedChild] = []
+    scopes: dict[int, Mapping[str, Any]] = {}
     for group in RESOURCE_GROUPS:  # the table's order is the apply order
         seen: dict[tuple[str, str], ResourceEntry] = {}
         for entry in resources.get(group, ()):
-            for child in _render_entry(entry, context, phase, cr, now):
+            scope = _scope(entry.inputs, context, scopes)
+            for child in _render_entry(entry, scope, phase, cr, now):
                 if child.present:
                     key = (child.namespace, child.name)
                     other = seen.get(key)
@@ -339,7 +341,6 @@ def _render_entry(
     cr: str,
     now: datetime.datetime,
 ) -> list[RenderedChild]:
-    context = with_inputs(entry.inputs, context)
     for_each = entry.for_each
     if for_each is None:
         return _with_copies(entry, _render_one(entry, context, phase, cr, now), context, cr)
@@ -357,6 +358,19 @@ def _render_entry(
         scope = {**context, for_each.as_: item}
         children += _with_copies(entry, _render_one(entry, scope, phase, cr, now), scope, cr)
     return children
+
+
+def _scope(
+    inputs: Mapping[str, Text] | None,
+    context: Mapping[str, Any],
+    cache: dict[int, Mapping[str, Any]],
+) -> Mapping[str, Any]:
+    """:func:`with_inputs`, once per import: its entries and fields share one inputs map."""
+    if inputs is None:
+        return context
+    if id(inputs) not in cache:
+        cache[id(inputs)] = with_inputs(inputs, context)
+    return cache[id(inputs)]
 
 
 def with_inputs(inputs: Mapping[str, Text] | None, context: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -562,7 +576,8 @@ def render_status(
         return status
     cr = describe_cr(context)
     fields = box.status.fields
-    scopes = [with_inputs(field.inputs, context) for field in fields]
+    cache: dict[int, Mapping[str, Any]] = {}
+    scopes = [_scope(field.inputs, context, cache) for field in fields]
     holds = [_field_holds(field, scope, cr) for field, scope in zip(fields, scopes, strict=True)]
     for field, scope, action in zip(fields, scopes, decide(fields, holds), strict=True):
         if action == "write":
