@@ -80,10 +80,6 @@ def issues(tmp_path, text):
             crd(box="        reconciler: {workers: 2}\n        reconcile: {workers: 3}\n"),
             "are both given; keep one",
         ),
-        (
-            crd(box="        onCreate:\n          secrets: [{tls: {commonName: x}}]\n"),
-            "Secret tls is not supported",
-        ),
         (HEAD + "notification: {enabled: true}\nspec: {crds: {}}\n", "notification is not"),
         (HEAD + "providers: {}\nspec: {crds: {}}\n", "providers is not"),
         (HEAD + "gateway: {}\nspec: {crds: {}}\n", "gateway is not"),
@@ -111,10 +107,6 @@ def issues(tmp_path, text):
         (
             crd(box="        onCreate:\n          secrets: [{fromSecret: a, fromNamespace: b}]\n"),
             "fromSecret is not",
-        ),
-        (
-            crd(box="        onCreate:\n          secrets: [{rotateAfter: 24h}]\n"),
-            "rotateAfter is not",
         ),
         (crd(box="        onReconcile: {replicaSets: []}\n"), "replicaSets is not"),
         (crd(box="        onReconcile: {persistentVolumes: []}\n"), "persistentVolumes is not"),

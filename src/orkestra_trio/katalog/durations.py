@@ -21,19 +21,30 @@ _UNITS: dict[str, float] = {
     "h": 3600.0,
 }
 
+#: Orkestra's longer units, for lifetimes (``validFor: 90d``, ``rotateAfter: 4w``).
+_LONG_UNITS: dict[str, float] = {
+    **_UNITS,
+    "d": 86400.0,
+    "w": 604800.0,
+    "mo": 2592000.0,
+    "y": 31536000.0,
+}
+
 _NUMBER = re.compile(r"\d+(?:\.\d*)?|\.\d+")
 _PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_LONG_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|mo|s|m|h|d|w|y)")
 
 
 class DurationError(ValueError):
     """The text is not a duration; the message says what is accepted."""
 
 
-def parse_duration(value: object) -> float:
+def parse_duration(value: object, *, long_units: bool = False) -> float:
     """Return ``value`` (``"1h30m"``, ``"500ms"``, ``45``, ``"45"``) in seconds.
 
     Negative durations are refused: every duration in a Katalog is a wait or
-    a period, where a negative value can only be a typo.
+    a period, where a negative value can only be a typo. ``long_units`` also
+    accepts Orkestra's ``d`` (24h), ``w`` (7d), ``mo`` (30d) and ``y`` (365d).
     """
     if isinstance(value, bool):
         raise DurationError(f"expected a duration like 30s, 2m or 1h30m, got {value!r}")
@@ -53,17 +64,19 @@ def parse_duration(value: object) -> float:
         return float(text)
     if text == "":
         raise DurationError("expected a duration like 30s, 2m or 1h30m, got an empty string")
+    units, part = (_LONG_UNITS, _LONG_PART) if long_units else (_UNITS, _PART)
     total = 0.0
     position = 0
-    for match in _PART.finditer(text):
+    for match in part.finditer(text):
         if match.start() != position:
             break
-        total += float(match.group(1)) * _UNITS[match.group(2)]
+        total += float(match.group(1)) * units[match.group(2)]
         position = match.end()
     if position != len(text):
+        names = "ns, us, ms, s, m, h, d, w, mo, y" if long_units else "ns, us, ms, s, m, h"
         raise DurationError(
             f"invalid duration {value!r}: use a number with a unit "
-            "(ns, us, ms, s, m, h), e.g. 30s, 2m, 1h30m, 500ms"
+            f"({names}), e.g. 30s, 2m, 1h30m, 500ms"
         )
     return total
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import attrs
 
-from orkestra_trio.katalog import orkestra_keys, profiles
+from orkestra_trio.katalog import orkestra_keys, profiles, secrets
 from orkestra_trio.katalog import template as templates
 from orkestra_trio.katalog.admission_reader import ADMISSION_KEYS, AdmissionReader
 from orkestra_trio.katalog.conditions import Condition
@@ -88,6 +88,7 @@ from orkestra_trio.katalog.motifs import (
     nearby_files,
 )
 from orkestra_trio.katalog.reading import DOT_PATH, Shape, describe
+from orkestra_trio.katalog.secrets import TLS_FIELDS
 from orkestra_trio.katalog.statusfields import shadows
 from orkestra_trio.katalog.validate import validate_katalogs
 from orkestra_trio.katalog.yamlsource import (
@@ -1610,6 +1611,8 @@ class _KatalogReader(AdmissionReader):
             raw = self.resolve_profiles(key, raw, (*path, key))
             if self.shorthand_shape_ok(key, raw, (*path, key)):
                 fields[key] = self.freeze(raw, (*path, key))
+        if group == "secrets":
+            self.generated_secret(m, path, fields)
         for_each = None
         fe = self.section(m, path, "forEach", allowed=("field", "as"), required=("field",))
         if fe is not None:
@@ -1645,6 +1648,42 @@ class _KatalogReader(AdmissionReader):
             once=self.boolean(m, path, "once", False),
             autoscale=self.workload_autoscale(m, path) if "autoscale" in m else None,
         )
+
+    def generated_secret(
+        self, m: dict[str, Any], path: KeyPath, fields: dict[str, FrozenValue]
+    ) -> None:
+        """A Secret's ``tls`` block and ``rotateAfter``, checked where they are literal."""
+        tls = m.get("tls")
+        if tls is not None:
+            block = self.mapping(tls, (*path, "tls"), allowed=TLS_FIELDS, required=("commonName",))
+            if block is None:
+                fields.pop("tls", None)
+            else:
+                names = block.get("dnsNames")
+                if names is not None and not isinstance(names, str | list):
+                    self.report(
+                        (*path, "tls", "dnsNames"), f"expected a list, got {describe(names)}"
+                    )
+                self.lifetime(block, (*path, "tls"), "validFor")
+        self.lifetime(m, path, "rotateAfter")
+        for key in ("tls", "rotateAfter"):
+            if key in m and "toNamespaces" in m:
+                self.report(
+                    (*path, key),
+                    f"{key} and toNamespaces cannot go together: a generated Secret is made "
+                    "in one namespace (copy it with fromSecret in the others)",
+                    at_key=True,
+                )
+
+    def lifetime(self, m: dict[str, Any], path: KeyPath, key: str) -> None:
+        """``validFor``/``rotateAfter``: a positive duration (``d``, ``w``... allowed) if literal."""
+        value = m.get(key)
+        if value is None or "{{" in str(value):
+            return
+        try:
+            secrets.lifetime(value, key)
+        except secrets.SecretSpecError as exc:
+            self.report((*path, key), str(exc))
 
     def workload_autoscale(self, entry: dict[str, Any], path: KeyPath) -> WorkloadAutoscale | None:
         here = (*path, "autoscale")

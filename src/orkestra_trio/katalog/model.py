@@ -264,7 +264,7 @@ RESOURCE_GROUPS: FrozenMap[str, ResourceGroup] = FrozenMap(
             "v1",
             "Secret",
             "secrets",
-            frozenset({"data", "stringData", "type", "once", "toNamespaces"}),
+            frozenset({"data", "stringData", "type", "once", "toNamespaces", "tls", "rotateAfter"}),
         ),
         "configMaps": ResourceGroup("v1", "ConfigMap", "configmaps", frozenset({"data"})),
         "networkPolicies": ResourceGroup(

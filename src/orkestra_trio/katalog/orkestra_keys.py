@@ -90,16 +90,12 @@ GROUP_BLOCK: Mapping[str, str] = {
 CROSS_SOURCE: Mapping[str, str] = {}
 
 SECRET_ENTRY: Mapping[str, str] = {
-    "tls": _unsupported(
-        "Secret tls", "self-signed certificates need a crypto dependency the runtime lacks"
-    ),
     "fromSecret": _unsupported(
         "fromSecret", "copying a Secret would read outside the box's informers"
     ),
     "fromNamespace": _unsupported(
         "fromNamespace", "copying a Secret would read outside the box's informers"
     ),
-    "rotateAfter": _unsupported("rotateAfter", "Secret rotation"),
 }
 
 CONDITION_OPERATORS: Mapping[str, str] = {}

@@ -48,6 +48,7 @@ from orkestra_trio.katalog.render import (
     render_reconcile_children,
     render_status,
 )
+from orkestra_trio.katalog.secrets import TlsRequest
 
 #: ``PlannedEvent.message`` of an Event whose message is the apply's summary of its writes.
 WRITES_SUMMARY = ""
@@ -134,8 +135,13 @@ class ReconcilePlan:
     status: Mapping[str, Any] | None = None
     #: Posted when applying the plan wrote something.
     events: tuple[PlannedEvent, ...] = ()
-    #: Seconds until the CR is reconciled again (``requeue.after``); None: only on changes.
+    #: Seconds until the CR is reconciled again (``requeue.after``, a cron window's edge, a
+    #: generated Secret due); None: only on changes.
     requeue_after: float | None = None
+    #: Seconds until a generated Secret (``tls``, ``rotateAfter``) is due: part of
+    #: ``requeue_after``, kept apart since an outcome planned again after the apply
+    #: (:func:`plan_outcome`) does not see the children's decisions.
+    renew_after: float | None = None
     #: Why the first part that is None could not be planned.
     error: Exception | None = None
 
@@ -201,6 +207,7 @@ def plan_reconcile(crd: CrdEntry, observed: Observed) -> ReconcilePlan:
     except Exception as exc:
         return ReconcilePlan(cr=name, cr_patch=cr_patch, labels=labels, events=events, error=exc)
     outcome = _outcome(crd, context, observed.now)
+    renew_after = earliest(*(child.renew_in for child in children if child.present))
     return ReconcilePlan(
         cr=name,
         cr_patch=cr_patch,
@@ -209,7 +216,8 @@ def plan_reconcile(crd: CrdEntry, observed: Observed) -> ReconcilePlan:
         children=children,
         status=outcome.status,
         events=events,
-        requeue_after=outcome.requeue_after,
+        requeue_after=earliest(outcome.requeue_after, renew_after),
+        renew_after=renew_after,
         error=outcome.error,
     )
 
@@ -258,6 +266,7 @@ def plan_document(plan: ReconcilePlan) -> dict[str, Any]:
             "phase": child.phase,
             "apply": "every reconcile" if child.reconcile else "create when absent",
             "manifest": child.manifest,
+            **({"generate": _describe_request(child.generate)} if child.generate else {}),
         }
         for child in plan.children or ()
         if child.present
@@ -287,6 +296,15 @@ def plan_document(plan: ReconcilePlan) -> dict[str, Any]:
     if plan.error is not None:
         document["error"] = str(plan.error)
     return document
+
+
+def _describe_request(request: TlsRequest) -> str:
+    names = ", ".join(request.dns_names)
+    until = request.not_after.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (
+        f"tls.crt and tls.key: a self-signed certificate for CN={request.common_name} "
+        f"(DNS names {names}), valid until {until}, made when applied"
+    )
 
 
 def _box(crd: CrdEntry) -> OperatorBox:

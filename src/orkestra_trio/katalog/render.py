@@ -45,6 +45,14 @@ from orkestra_trio.katalog.model import (
     StatusField,
     Text,
 )
+from orkestra_trio.katalog.secrets import (
+    GENERATED_FIELDS,
+    TLS_TYPE,
+    Generation,
+    SecretSpecError,
+    TlsRequest,
+)
+from orkestra_trio.katalog.secrets import decide as decide_generation
 from orkestra_trio.katalog.statusfields import decide
 from orkestra_trio.katalog.template import TemplateRenderError, lookup_path
 from orkestra_trio.katalog.workload_scale import SCALED_AT_ANNOTATION, scaled_replicas
@@ -54,6 +62,10 @@ PHASES = ("onCreate", "onReconcile", "onDelete")
 READY = "Ready"
 REASON_SUCCEEDED = "ReconcileSucceeded"
 REASON_ERROR = "ReconcileError"
+
+#: The context key of the children read back by (kind, namespace, name); not a Go
+#: identifier, so no template reads it.
+CHILD_OBJECTS = "orkestra:children"
 
 # kind -> resource group, to sort objects read back from the cluster.
 _GROUP_OF_KIND = {info.kind: group for group, info in RESOURCE_GROUPS.items() if info.kind}
@@ -101,6 +113,11 @@ class RenderedChild:
     motif: bool = False
     #: False: drift is corrected by a server-side apply without force (``forceConflict``).
     force_conflict: bool = True
+    #: A Secret's ``tls``: the certificate the runtime makes and puts in its data
+    #: before applying it (None: nothing to make).
+    generate: TlsRequest | None = None
+    #: A generated Secret (``tls``, ``rotateAfter``): seconds until it is due again.
+    renew_in: float | None = None
 
     @property
     def api_version(self) -> str:
@@ -136,7 +153,7 @@ def build_context(
     templates only read it.
     """
     metadata = cr.get("metadata") or {}
-    return {
+    context = {
         "apiVersion": cr.get("apiVersion", ""),
         "kind": cr.get("kind", ""),
         "metadata": metadata,
@@ -147,6 +164,12 @@ def build_context(
         "metrics": dict(metrics or {}),
         "health": dict(health or {}),
     }
+    if children is not None and not isinstance(children, Mapping):
+        # Children read back, by (kind, namespace, name): what a generated Secret kept.
+        context[CHILD_OBJECTS] = {
+            (str(obj.get("kind") or ""), *_object_key(obj)): obj for obj in children
+        }
+    return context
 
 
 def normalized(crd: CrdEntry, cr: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -461,7 +484,16 @@ def _render_one(
         rendered["annotations"] = render_value(entry.annotations, context)
         if entry.autoscale is not None:
             _autoscale(entry, rendered, context, now)
+        generation = None
+        if entry.group == "secrets" and GENERATED_FIELDS & entry.fields.keys():
+            cached = (context.get(CHILD_OBJECTS) or {}).get(("Secret", namespace, name))
+            generation = _generation(rendered, cached, now)
+            rendered["annotations"] = {**rendered["annotations"], **generation.annotations}
+            if "tls" in rendered and not rendered.get("type"):
+                rendered["type"] = TLS_TYPE
         manifest = build_manifest(entry.group, rendered, owner_from_cr(context))
+        if generation is not None and generation.kept_data:
+            manifest["data"] = {**(manifest.get("data") or {}), **generation.kept_data}
         return RenderedChild(
             phase,
             entry.group,
@@ -469,12 +501,15 @@ def _render_one(
             namespace,
             True,
             manifest,
-            reconcile,
+            # A due generated Secret is written, whatever the phase or once.
+            reconcile or (generation is not None and generation.due),
             entry.location,
             wait=entry.wait,
             sleep=entry.sleep,
             motif=entry.inputs is not None,
             force_conflict=entry.force_conflict,
+            generate=generation.request if generation is not None else None,
+            renew_in=generation.renew_in if generation is not None else None,
         )
 
     return _guard(cr, entry.location, render)
@@ -503,6 +538,15 @@ def _autoscale(
             **rendered["annotations"],
             SCALED_AT_ANNOTATION: now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
+
+
+def _generation(
+    rendered: Mapping[str, Any], cached: Mapping[str, Any] | None, now: datetime.datetime
+) -> Generation:
+    try:
+        return decide_generation(rendered, cached, now)
+    except SecretSpecError as exc:
+        raise ManifestError(exc.field, str(exc)) from None
 
 
 def _entry_identity(entry: ResourceEntry) -> tuple[Text | None, Text | None]:
@@ -761,6 +805,11 @@ def _guard(cr: str, location: Location, compute: Callable[[], _T]) -> _T:
 def _object_name(obj: Mapping[str, Any]) -> str:
     metadata = obj.get("metadata") or {}
     return str(metadata.get("name") or "")
+
+
+def _object_key(obj: Mapping[str, Any]) -> tuple[str, str]:
+    metadata = obj.get("metadata") or {}
+    return (str(metadata.get("namespace") or ""), str(metadata.get("name") or ""))
 
 
 __all__ = [

@@ -62,6 +62,7 @@ from orkestra_trio.katalog.plan import (
     Observed,
     PlannedOutcome,
     ReconcilePlan,
+    earliest,
     namespace_allowed,
     plan_failure,
 )
@@ -81,6 +82,7 @@ from orkestra_trio.kube import (
     ResourceInfo,
 )
 
+from .certificates import with_certificates
 from .children import ApplyReport, apply_children, prunable_kinds, prune_orphans
 from .events import BoxEvents
 from .informer import Informer, ObjectKey, controller_uid, object_key
@@ -281,7 +283,7 @@ class ReconcilePipeline:
             # Before they exist, so that none can be left behind.
             cr = await self._set_finalizers(cr, [*_finalizers(cr), FINALIZER])
         uid = str((cr.get("metadata") or {}).get("uid") or "")
-        children = list(plan.children)
+        children = with_certificates(plan.children)
         report = await apply_children(self.kube, children, owner_uid=uid, lookup=self._lookup_child)
         owned = list(observed.children)
         if self._prunable:
@@ -294,6 +296,9 @@ class ReconcilePipeline:
             outcome = await self.planner.outcome(
                 attrs.evolve(observed, children=_overlay(owned, report))
             )
+            # That outcome knows nothing of the generated Secrets' next renewal.
+            requeue = earliest(outcome.requeue_after, plan.renew_after)
+            outcome = attrs.evolve(outcome, requeue_after=requeue)
         if outcome.status is None:
             raise _failure(outcome)
         if await self._write_status(cr, outcome.status):
