@@ -3,6 +3,9 @@
 import textwrap
 
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from orkestra_trio.katalog import KatalogError, load_katalog, load_katalogs
 from orkestra_trio.katalog.render import build_context, render_reconcile_children, render_status
@@ -523,3 +526,57 @@ def test_an_included_file_that_is_not_yaml_is_reported_at_its_own_line(tmp_path)
     [issue] = issues_of(path)
     assert issue.startswith(f"{tmp_path / 'parts' / 'status.yaml'}:3:")
     assert "invalid YAML" in issue
+
+
+_LEAVES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.sampled_from(["", "{{", "{{ .inputs.port }}", "{{ .inputs.nope }}", "30x", "../x.yaml"]),
+    st.text(max_size=6),
+)
+_KEYS = st.sampled_from(
+    ["fields", "path", "value", "include", "deployments", "services", "name", "image", "when"]
+)
+_VALUES = st.recursive(
+    _LEAVES,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(_KEYS | st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(status=_VALUES, resources=_VALUES)
+def test_any_included_file_loads_or_reports_positioned_issues(tmp_path_factory, status, resources):
+    """Whatever an included file holds, loading ends in a model or in one-line issues
+    placed in the Katalog, the Motif or the included files, never a traceback."""
+    folder = tmp_path_factory.mktemp("include")
+    included = {
+        "parts/status.yaml": status,
+        "motifs/parts/resources.yaml": resources,
+    }
+    for name, value in included.items():
+        write(folder, name, yaml.safe_dump(value))
+    motif = WEB_STACK.replace("resources:\n", "resources:\n  include: [parts/resources.yaml]\n")
+    motif_path = write(folder, "motifs/web-stack.yaml", motif)
+    text = crd("""\
+        imports: [{motif: web-stack, with: {image: x}}]
+        operatorBox:
+          status: {include: [parts/status.yaml]}
+        """)
+    katalog = write(folder, "k.yaml", text)
+    allowed = {str(katalog), str(motif_path), *(str(folder / name) for name in included)}
+    try:
+        load_katalog(katalog)
+    except KatalogError as exc:
+        assert exc.issues
+        for issue in exc.issues:
+            assert issue.file in allowed, issue
+            assert issue.line >= 1 and issue.column >= 1, issue
+            assert "\n" not in issue.message, issue
