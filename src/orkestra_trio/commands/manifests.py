@@ -3,8 +3,11 @@
 Prints, as one YAML stream, everything a cluster needs to run the Katalogs:
 the Namespace, the CRDs, a ServiceAccount with least-privilege RBAC derived
 from the Katalogs (no wildcard), a ConfigMap holding the Katalog files, the
-Deployment, a Service (ONCOP, metrics) and a PodDisruptionBudget. What
-cannot be derived is reported like ``validate`` does: ``file:line:col: message``.
+Deployment, a Service (ONCOP, metrics) and a PodDisruptionBudget; with
+``webhooks`` or ``conversion`` in a Katalog, the webhook configurations, the
+CRD's conversion webhook and what supplies the serving certificate
+(cert-manager, or a Secret and ``--webhook-ca-file``). What cannot be
+derived is reported like ``validate`` does: ``file:line:col: message``.
 """
 
 from __future__ import annotations
@@ -42,6 +45,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="how replicas share the boxes: each box its own Lease, the boxes spread over the "
         "replicas (per-box, the default), one leader runs all (single), or no election (none; "
         "only with --replicas 1)",
+    )
+    parser.add_argument(
+        "--webhook-ca-file",
+        metavar="PATH",
+        help="Katalogs with webhooks or conversion: the CA (PEM) that signed the certificate "
+        "you put in the Secret <name>-webhook-tls (kubectl create secret tls); written into "
+        "each caBundle. Default: cert-manager issues the certificate and injects its CA",
     )
 
 
@@ -94,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
         image=args.image,
         replicas=args.replicas,
         leader_elect="" if args.leader_elect == "none" else args.leader_elect,
+        webhook_ca_bundle=_ca_bundle(args.webhook_ca_file),
     )
     try:
         crds = [crd_manifest(crd) for crd in katalogs.crds.values()]
@@ -115,3 +126,18 @@ def _read(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: cannot read: {exc}") from None
+
+
+def _ca_bundle(path: str | None) -> bytes | None:
+    """The PEM of ``--webhook-ca-file`` (None without it): certificates only."""
+    from orkestra_trio.commands.errors import UserError
+
+    if path is None:
+        return None
+    try:
+        text = Path(path).read_bytes()
+    except OSError as exc:
+        raise UserError(f"--webhook-ca-file {path}: {exc.strerror or exc}") from None
+    if b"-----BEGIN CERTIFICATE-----" not in text or b"PRIVATE KEY" in text:
+        raise UserError(f"--webhook-ca-file {path}: expected PEM certificates only (the CA)")
+    return text

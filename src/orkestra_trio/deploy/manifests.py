@@ -4,7 +4,9 @@ A pure function of the loaded Katalog set, the settings and the Katalog
 files' contents (read by the caller): Namespace, the CRDs, a ServiceAccount,
 least-privilege RBAC (:mod:`.rbac`), a ConfigMap holding every Katalog file
 (and the crdFile/crFiles they name, which the loader checks), the
-Deployment, a Service for ONCOP and metrics, and a PodDisruptionBudget.
+Deployment, a Service for ONCOP and metrics, and a PodDisruptionBudget;
+with ``webhooks`` or ``conversion`` in a Katalog, what lets the cluster call
+the runtime's webhook server too (:mod:`.webhooks`).
 ``docs/deploy.md`` says what each object is for.
 """
 
@@ -21,7 +23,7 @@ import attrs
 
 from orkestra_trio.katalog import KatalogSet
 
-from . import DEFAULT_IMAGE, DEFAULT_NAMESPACE
+from . import DEFAULT_IMAGE, DEFAULT_NAMESPACE, webhooks
 from .rbac import Rights, policy_rules
 
 KATALOG_MOUNT = "/etc/orkestra/katalogs"
@@ -47,6 +49,8 @@ class Settings:
     replicas: int = 2
     #: ``--leader-elect`` mode the pods run with ("" for none).
     leader_elect: str = "per-box"
+    #: The CA (PEM) that signed the webhook Secret's certificate; None: cert-manager's.
+    webhook_ca_bundle: bytes | None = None
 
 
 def default_name(katalogs: KatalogSet) -> str:
@@ -139,12 +143,35 @@ def build_manifests(
     args += ["--oncop-tokenreview"]
     if settings.leader_elect:
         args += ["--leader-elect", settings.leader_elect]
+    serve_webhooks = webhooks.needs_webhooks(katalogs)
+    ports = [{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"}]
+    mounts: list[dict[str, Any]] = [
+        {"name": "katalogs", "mountPath": KATALOG_MOUNT, "readOnly": True},
+        {"name": "tmp", "mountPath": "/tmp"},
+    ]
+    volumes: list[dict[str, Any]] = []
+    service_ports = [{"name": "http", "port": HTTP_PORT, "targetPort": "http", "protocol": "TCP"}]
+    if serve_webhooks:
+        args += webhooks.container_args()
+        ports.append({"name": "webhook", "containerPort": webhooks.WEBHOOK_PORT, "protocol": "TCP"})
+        mounts.append({"name": "webhook-tls", "mountPath": webhooks.CERT_MOUNT, "readOnly": True})
+        volumes.append(
+            {"name": "webhook-tls", "secret": {"secretName": webhooks.secret_name(name)}}
+        )
+        service_ports.append(
+            {
+                "name": "webhook",
+                "port": webhooks.SERVICE_PORT,
+                "targetPort": "webhook",
+                "protocol": "TCP",
+            }
+        )
     probe = {"port": "http"}
     container = {
         "name": "runtime",
         "image": settings.image,
         "args": args,
-        "ports": [{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"}],
+        "ports": ports,
         # The pod itself: Events about a box that cannot start (no CR to put them on).
         "env": [
             {"name": env_name, "valueFrom": {"fieldRef": {"fieldPath": field}}}
@@ -180,10 +207,7 @@ def build_manifests(
             "runAsNonRoot": True,
             "capabilities": {"drop": ["ALL"]},
         },
-        "volumeMounts": [
-            {"name": "katalogs", "mountPath": KATALOG_MOUNT, "readOnly": True},
-            {"name": "tmp", "mountPath": "/tmp"},
-        ],
+        "volumeMounts": mounts,
     }
     deployment = {
         "apiVersion": "apps/v1",
@@ -225,11 +249,20 @@ def build_manifests(
                             },
                         },
                         {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+                        *volumes,
                     ],
                 },
             },
         },
     }
+    ca_bundle = settings.webhook_ca_bundle
+    if serve_webhooks:
+        crds = webhooks.with_conversion(katalogs, crds, name, namespace, ca_bundle)
+    certificates = (
+        webhooks.certificate_objects(name, namespace, meta)
+        if serve_webhooks and ca_bundle is None
+        else []
+    )
     objects: list[dict[str, Any]] = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": meta(namespace, namespaced=False)},
         *(dict(crd) for crd in crds),
@@ -270,6 +303,7 @@ def build_manifests(
             "metadata": meta(f"{name}-katalogs"),
             "data": dict(sorted(data.items())),
         },
+        *certificates,
         deployment,
         {
             "apiVersion": "v1",
@@ -277,9 +311,7 @@ def build_manifests(
             "metadata": meta(name),
             "spec": {
                 "selector": dict(selector),
-                "ports": [
-                    {"name": "http", "port": HTTP_PORT, "targetPort": "http", "protocol": "TCP"}
-                ],
+                "ports": service_ports,
             },
         },
         {
@@ -288,5 +320,11 @@ def build_manifests(
             "metadata": meta(name),
             "spec": {"maxUnavailable": 1, "selector": {"matchLabels": dict(selector)}},
         },
+        # Last: until the pods answer, the writes they govern are refused (failurePolicy Fail).
+        *(
+            webhooks.webhook_configurations(katalogs, name, namespace, meta, ca_bundle)
+            if serve_webhooks
+            else []
+        ),
     ]
     return objects
