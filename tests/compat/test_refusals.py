@@ -68,8 +68,21 @@ def issues(tmp_path, text):
             "not declared in preReconcile.sentinels",
         ),
         (
-            crd(box="        preReconcile:\n          external: [{name: f, url: 'http://x'}]\n"),
-            "external calls are not supported",
+            crd(
+                box="        preReconcile:\n"
+                "          external: [{name: f, url: 'http://x/', protocol: redis}]\n"
+            ),
+            "protocol redis is not supported by orkestra_trio: only http calls are made",
+        ),
+        (
+            crd(
+                box="        onCreate:\n          external: [{name: f, url: 'http://{{ .spec.h }}/'}]\n"
+            ),
+            "the scheme and host of a url cannot be templated",
+        ),
+        (
+            crd(box="        onDelete:\n          external: [{name: f, url: 'http://x/'}]\n"),
+            "external calls are made in preReconcile, onCreate and onReconcile only",
         ),
         (
             crd(box="        status: {}\n        emit: {status: {}}\n"),
@@ -113,8 +126,11 @@ def issues(tmp_path, text):
         (crd(box="        onReconcile: {clusterRoles: []}\n"), "clusterRoles is not"),
         (crd(box="        onReconcile: {clusterRoleBindings: []}\n"), "clusterRoleBindings is not"),
         (
-            crd(box="        onReconcile:\n          external: [{name: f, url: 'http://x'}]\n"),
-            "external",
+            crd(
+                box="        preReconcile:\n          external: [{name: f, url: 'http://x/'}]\n"
+                "        onReconcile:\n          external: [{name: f, url: 'http://x/'}]\n"
+            ),
+            "external call 'f' is already declared at",
         ),
         (
             HEAD + "notes: [{name: loop, expression: 'loop'}]\nspec: {crds: {web: {apiTypes: "

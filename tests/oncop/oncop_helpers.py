@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import AsyncIterator, Iterable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import trio
-from hypercorn.config import Config
-from hypercorn.trio import serve
 
+from loopback_http import serving
 from orkestra_trio.katalog import load_katalog
 from orkestra_trio.katalog.model import CrdEntry
 
@@ -21,28 +19,6 @@ def crd_entries(tmp_path, body: str) -> dict[str, CrdEntry]:
     head = "apiVersion: orkestra.orkspace.io/v1\nkind: Katalog\nmetadata:\n  name: served\nspec:\n  crds:\n"
     path.write_text(head + textwrap.indent(textwrap.dedent(body), " " * 4))
     return dict(load_katalog(path).crds)
-
-
-@asynccontextmanager
-async def serving(app: Any) -> AsyncIterator[str]:
-    """Serve an ASGI app with hypercorn on 127.0.0.1 (any free port) in this Trio run."""
-    config = Config()
-    config.bind = ["127.0.0.1:0"]
-    config.graceful_timeout = 0.5
-    config.accesslog = None
-    config.loglevel = "WARNING"
-    shutdown = trio.Event()
-    async with trio.open_nursery() as nursery:
-
-        async def run(*, task_status: trio.TaskStatus[list[str]]) -> None:
-            await serve(app, config, shutdown_trigger=shutdown.wait, task_status=task_status)
-
-        binds = await nursery.start(run)
-        try:
-            yield binds[0]
-        finally:
-            shutdown.set()
-            nursery.cancel_scope.deadline = trio.current_time() + 5
 
 
 class FakeBox:
@@ -102,3 +78,6 @@ class FakeView:
 
     def box_views(self) -> Iterable[FakeBox]:
         return list(self.boxes)
+
+
+__all__ = ["FakeBox", "FakeView", "crd_entries", "serving"]

@@ -351,16 +351,18 @@ class ConditionReader(DocumentReader):
             return None
         return host.rstrip("/")
 
-    def endpoint(self, m: dict[str, Any], path: KeyPath) -> Text | None:
-        here = (*path, "endpoint")
-        raw = self.string(m, path, "endpoint", required=True)
+    def endpoint(self, m: dict[str, Any], path: KeyPath, key: str = "endpoint") -> Text | None:
+        """A URL whose scheme and host are literal (``source.endpoint``, an external call's url)."""
+        here = (*path, key)
+        raw = self.string(m, path, key, required=True)
         if raw is None:
             return None
         match = _URL_AUTHORITY.match(raw)
         if match is None or "{{" in match.group(0):
             self.report(
                 here,
-                "the scheme and host of an endpoint cannot be templated: "
+                f"the scheme and host of {'an endpoint' if key == 'endpoint' else 'a ' + key} "
+                "cannot be templated: "
                 "write them literally (https://host/...); only the path and query may be templates",
             )
             return None

@@ -26,6 +26,7 @@ from orkestra_trio.katalog.admission_reader import ADMISSION_KEYS, AdmissionRead
 from orkestra_trio.katalog.conditions import Condition
 from orkestra_trio.katalog.durations import DurationError, parse_duration
 from orkestra_trio.katalog.errors import KatalogError, KatalogIssue, did_you_mean
+from orkestra_trio.katalog.external_reader import ExternalCallReader
 from orkestra_trio.katalog.komposer import (
     Override,
     check_sources,
@@ -38,6 +39,7 @@ from orkestra_trio.katalog.model import (
     COMMON_ENTRY_KEYS,
     DEPENDENCY_CONDITIONS,
     EMPTY_MAP,
+    EXTERNAL_PHASES,
     GROUP_ALIASES,
     RESOURCE_GROUPS,
     SENTINELS,
@@ -51,6 +53,7 @@ from orkestra_trio.katalog.model import (
     Dependency,
     Endpoints,
     EnqueueGate,
+    ExternalCall,
     ForEach,
     FrozenMap,
     FrozenValue,
@@ -241,7 +244,9 @@ _STATUS_FIELD_KEYS = ("path", "value", "type", "when", "or", "clearOnFalse")
 # Status fields the runtime writes itself.
 _RESERVED_STATUS_PATHS = frozenset({"conditions", "observedGeneration"})
 # Top-level names of the template context (KATALOG.md); a forEach item may not hide them.
-CONTEXT_ROOTS = frozenset({"metadata", "spec", "status", "cross", "children", "metrics", "health"})
+CONTEXT_ROOTS = frozenset(
+    {"metadata", "spec", "status", "cross", "children", "metrics", "health", "external"}
+)
 
 
 def load_katalog(path: str | Path) -> Katalog:
@@ -436,13 +441,16 @@ class _MotifContent:
     admission: dict[str, Any] | None = attrs.field(default=None, eq=False)
 
 
-class _KatalogReader(AdmissionReader):
+class _KatalogReader(AdmissionReader, ExternalCallReader):
     """Builds the model of one Katalog document, collecting issues on the way."""
 
     #: Motif documents of the files loaded together (set by whoever makes the reader).
     motifs: MotifLibrary
     #: A Komposer's ``spec.crds`` overrides, by CRD key.
     overrides: dict[str, Override] = {}
+    #: The external calls of the box being read, by phase, and the names they took.
+    box_calls: dict[str, tuple[ExternalCall, ...]]
+    call_names: dict[str, KeyPath]
 
     #: Set by :meth:`katalog` before the CRDs are read.
     profile_table: dict[str, dict[str, Any]] = {}
@@ -560,13 +568,6 @@ class _KatalogReader(AdmissionReader):
         self, m: dict[str, Any], path: KeyPath
     ) -> tuple[tuple[Condition, ...], tuple[Condition, ...], EnqueueGate | None]:
         """preReconcile: the reconcileGate joins the box's gate; the enqueueGate filters updates."""
-        if m.get("external") is not None:
-            self.report(
-                (*path, "external"),
-                "external calls are not supported by orkestra_trio: observe a JSON endpoint "
-                "with cross: {source: {endpoint: ...}} instead (see docs/katalog.md)",
-                at_key=True,
-            )
         declared = self.sentinel_names(m, path, "sentinels", declared=None)
         gate_when: tuple[Condition, ...] = ()
         gate_or: tuple[Condition, ...] = ()
@@ -1358,8 +1359,12 @@ class _KatalogReader(AdmissionReader):
         gate_when: tuple[Condition, ...] = ()
         gate_or: tuple[Condition, ...] = ()
         enqueue_gate = None
+        self.box_calls, self.call_names = {}, {}
         if pre is not None:
             gate_when, gate_or, enqueue_gate = self.pre_reconcile(pre, (*path, "preReconcile"))
+            self.box_calls["preReconcile"] = self.external_calls(
+                pre, (*path, "preReconcile"), "preReconcile", taken=self.call_names
+            )
         on_delete, ordered = self.on_delete(delete_parent, delete_path)
         return OperatorBox(
             reconciler=reconciler,
@@ -1371,6 +1376,8 @@ class _KatalogReader(AdmissionReader):
             cross=self.cross_entries(cross_parent, cross_path),
             on_create=self.resources(*phases["onCreate"], "onCreate"),
             on_reconcile=self.resources(*phases["onReconcile"], "onReconcile"),
+            # Read by resources() above (the blocks' external:), in the order they run.
+            external=self.external_in_order(),
             on_delete=on_delete,
             status=self.status(status, (*status_path, "status"))
             if status is not None
@@ -1388,6 +1395,10 @@ class _KatalogReader(AdmissionReader):
             enqueue_gate=enqueue_gate,
             ordered_delete=ordered,
         )
+
+    def external_in_order(self) -> tuple[ExternalCall, ...]:
+        """The box's external calls as a reconcile makes them: preReconcile, onCreate, onReconcile."""
+        return tuple(call for phase in EXTERNAL_PHASES for call in self.box_calls.get(phase, ()))
 
     def reconciler(self, box: dict[str, Any], path: KeyPath) -> Reconciler:
         m = self.section(
@@ -1535,12 +1546,16 @@ class _KatalogReader(AdmissionReader):
         """The resource groups of ``box[phase]`` (``label``/``here``: an ordered onDelete group)."""
         if here is None:
             here = (*path, phase)
+            calls_here = phase in ("onCreate", "onReconcile")
+            refused = {**_IGNORED_GROUPS, **orkestra_keys.GROUP_BLOCK}
+            if calls_here:
+                del refused["external"]  # external calls: read below, run before planning
             m = self.section(
                 box,
                 path,
                 phase,
-                allowed=(*RESOURCE_GROUPS, *GROUP_ALIASES, "when", "or"),
-                refused={**_IGNORED_GROUPS, **orkestra_keys.GROUP_BLOCK},
+                allowed=(*RESOURCE_GROUPS, *GROUP_ALIASES, "when", "or", "external"),
+                refused=refused,
             )
         else:
             m = box.get(phase)
@@ -1550,6 +1565,10 @@ class _KatalogReader(AdmissionReader):
         # entry of the block carries it beside its own.
         block_when = self.conditions(m, here, "when") if label is None else ()
         block_or = self.conditions(m, here, "or") if label is None else ()
+        if label is None and phase in ("onCreate", "onReconcile"):
+            self.box_calls[phase] = self.external_calls(
+                m, here, phase, block_when=block_when, block_or=block_or, taken=self.call_names
+            )
         out: dict[str, tuple[ResourceEntry, ...]] = {}
         for group in RESOURCE_GROUPS:  # apply order, whatever the file's order
             entries = []

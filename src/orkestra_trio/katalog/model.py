@@ -213,6 +213,66 @@ class CrossEntry:
         return self.source is None
 
 
+#: The HTTP methods an external call may use.
+EXTERNAL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+#: Where an external call is declared, in the order a reconcile runs them (1.6).
+EXTERNAL_PHASES = ("preReconcile", "onCreate", "onReconcile")
+
+
+@attrs.frozen
+class RetryBackoff:
+    """``retryBackoff``: attempts inside one reconcile, waits growing by ``multiplier``."""
+
+    initial: float = 0.5
+    max: float = 30.0
+    multiplier: float = 2.0
+    max_attempts: int = 1
+
+    def waits(self) -> tuple[float, ...]:
+        """The pauses between attempts (``max_attempts - 1`` of them)."""
+        out, wait = [], self.initial
+        for _ in range(self.max_attempts - 1):
+            out.append(min(wait, self.max))
+            wait *= self.multiplier
+        return tuple(out)
+
+
+@attrs.frozen
+class ExternalCall:
+    """One external HTTP call (ORKESTRA-LANGUAGE.md 1.6, 1.9); its answer is ``.external.<name>``.
+
+    ``url``: only its path and query are templates (the scheme and host are
+    literal, as for a cross ``source.endpoint``). ``body``: a template string
+    sent as is, or a mapping rendered and sent as JSON. ``expected_status``
+    empty: any 2xx.
+    """
+
+    name: str
+    phase: str  # one of EXTERNAL_PHASES
+    url: Text
+    method: str = "GET"
+    body: FrozenValue = None
+    headers: FrozenMap[str, Text] = EMPTY_MAP
+    token: str | None = None
+    token_from_env: str | None = None
+    timeout: float = 10.0
+    expected_status: tuple[int, ...] = ()
+    continue_on_error: bool = False
+    when: tuple[Condition, ...] = ()
+    or_: tuple[Condition, ...] = ()
+    #: The when/or of the onCreate/onReconcile block the call is written in.
+    block_when: tuple[Condition, ...] = ()
+    block_or: tuple[Condition, ...] = ()
+    #: Seconds to pause after the request was sent.
+    sleep: float = 0.0
+    retry: RetryBackoff = RetryBackoff()
+    #: GET answers are reused this long; a changed answer reconciles the CR again
+    #: (``fires.reconcile``, on by default).
+    cache_for: float = 30.0
+    fires_reconcile: bool = True
+    location: Location = attrs.field(default=NOWHERE, eq=False, repr=False)
+
+
 @attrs.frozen
 class ForEach:
     """Stamp one child per item of the list at ``field``, named ``as_`` in templates."""
@@ -621,6 +681,8 @@ class OperatorBox:
     watches: tuple[Watch, ...] = ()
     enqueue_gate: EnqueueGate | None = None
     ordered_delete: OrderedDelete | None = None
+    #: External calls in the order a reconcile makes them: preReconcile, onCreate, onReconcile.
+    external: tuple[ExternalCall, ...] = ()
 
 
 #: ``action`` of a validation rule: ``deny`` stops the CR, ``warn`` posts a Warning Event.

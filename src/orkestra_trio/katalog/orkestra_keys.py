@@ -82,7 +82,10 @@ EMIT: Mapping[str, str] = {
 _OUTGOING = "a reconcile here makes no outgoing calls but cross: reads"
 
 GROUP_BLOCK: Mapping[str, str] = {
-    "external": _unsupported("external calls", _OUTGOING),
+    # Read in preReconcile and the onCreate/onReconcile blocks; refused elsewhere (onDelete,
+    # a Motif's resources), where Orkestra makes none either.
+    "external": "external calls are made in preReconcile, onCreate and onReconcile only "
+    "(see docs/katalog.md)",
     "git": _unsupported("git: hooks", _OUTGOING),
     "docker": _unsupported("docker: hooks", _OUTGOING),
 }

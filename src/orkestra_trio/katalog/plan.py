@@ -86,6 +86,8 @@ class Observed:
     cr: Mapping[str, Any]
     #: Each ``cross:`` entry's answer by its ``as`` name.
     cross: Mapping[str, Any] = attrs.field(factory=dict)
+    #: Each external call's answer by its name (``.external.<name>``).
+    external: Mapping[str, Any] = attrs.field(factory=dict)
     #: The CR's children as read back (objects), for ``.children`` in templates.
     children: Iterable[Mapping[str, Any]] = ()
     metrics: Mapping[str, Any] = attrs.field(factory=dict)
@@ -317,6 +319,7 @@ def _context(cr: Mapping[str, Any], observed: Observed) -> dict[str, Any]:
     context = build_context(
         cr,
         cross=observed.cross,
+        external=observed.external,
         children=observed.children,
         metrics=observed.metrics,
         health=observed.health,

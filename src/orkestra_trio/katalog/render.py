@@ -142,6 +142,7 @@ def build_context(
     children: Mapping[str, Any] | Iterable[Mapping[str, Any]] | None = None,
     metrics: Mapping[str, Any] | None = None,
     health: Mapping[str, Any] | None = None,
+    external: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The template context of ``cr``.
 
@@ -163,6 +164,8 @@ def build_context(
         "children": group_children(children),
         "metrics": dict(metrics or {}),
         "health": dict(health or {}),
+        # External calls' answers by name (katalog/external.py), made before planning.
+        "external": dict(external or {}),
     }
     if children is not None and not isinstance(children, Mapping):
         # Children read back, by (kind, namespace, name): what a generated Secret kept.

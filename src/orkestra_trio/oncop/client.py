@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
+import attrs
 import httpx
 import trio
 
-from orkestra_trio.katalog.model import CrossSource
 from orkestra_trio.katalog.render import cross_answer
 
 from .cache import Failed, Fetched, FetchResult
@@ -44,7 +44,16 @@ class TokenError(ValueError):
     """``tokenFrom.env`` names a variable that is not set."""
 
 
-def bearer_token(source: CrossSource, environ: Mapping[str, str] | None = None) -> str | None:
+class HasToken(Protocol):
+    """What carries a bearer token: a cross source, an external call."""
+
+    @property
+    def token(self) -> str | None: ...
+    @property
+    def token_from_env(self) -> str | None: ...
+
+
+def bearer_token(source: HasToken, environ: Mapping[str, str] | None = None) -> str | None:
     """The token to send: ``source.token``, or the variable named by ``tokenFrom.env``.
 
     Read on every request, so a rotated token is picked up without a restart.
@@ -56,8 +65,8 @@ def bearer_token(source: CrossSource, environ: Mapping[str, str] | None = None) 
         value = env.get(source.token_from_env)
         if not value:
             raise TokenError(
-                f"environment variable {source.token_from_env} "
-                "(source.tokenFrom.env) is not set or empty"
+                f"environment variable {source.token_from_env} (the bearer token) "
+                "is not set or empty"
             )
         return value
     return None
@@ -90,6 +99,58 @@ def _accepted(target: RemoteTarget, status: int) -> bool:
     return status == 200 or (status == 503 and target.type == "health" and not target.raw)
 
 
+@attrs.frozen
+class Exchanged:
+    """An HTTP answer as read: status, headers (names lower-cased) and at most ``max_bytes`` of body."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+async def exchange(
+    http: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    headers: Mapping[str, str],
+    content: bytes | None = None,
+    time_limit: float = DEFAULT_TIMEOUT,
+    max_bytes: int = MAX_BODY,
+    read_body: Callable[[int], bool] = lambda status: True,
+) -> Exchanged | Failed:
+    """One request, bounded in time (the whole exchange) and size; never an exception.
+
+    ``read_body(status)`` False: the body is not read (an answer judged by its status).
+    Every remote read and every external call goes through here.
+    """
+    body = b""
+    with trio.move_on_after(time_limit) as scope:
+        try:
+            async with http.stream(
+                method,
+                url,
+                headers=dict(headers),
+                content=content,
+                follow_redirects=False,
+                timeout=httpx.Timeout(time_limit),
+            ) as response:
+                status = response.status_code
+                if read_body(status):
+                    capped = await _read_capped(response, max_bytes)
+                    if capped is None:
+                        return Failed(f"answer from {url} is larger than {max_bytes} bytes")
+                    body = capped
+                answer_headers = {k.lower(): v for k, v in response.headers.items()}
+        except httpx.TimeoutException:
+            return Failed(f"no answer from {url} within {time_limit:g}s")
+        except httpx.HTTPError as error:
+            return Failed(f"cannot read {url}: {type(error).__name__}: {error}")
+    if scope.cancelled_caught:
+        return Failed(f"no answer from {url} within {time_limit:g}s")
+    return Exchanged(status, answer_headers, body)
+
+
 async def fetch(
     http: httpx.AsyncClient,
     target: RemoteTarget,
@@ -103,29 +164,26 @@ async def fetch(
     if token:
         headers["Authorization"] = f"Bearer {token}"
     url = target.url
-    body = b""
-    with trio.move_on_after(time_limit) as scope:
-        try:
-            async with http.stream("GET", url, headers=headers, follow_redirects=False) as response:
-                status = response.status_code
-                if status == 404:
-                    return Fetched(cross_answer(None))
-                if status in (401, 403):
-                    return Failed(f"HTTP {status} from {url}: not authorized (check source.token)")
-                if not _accepted(target, status):
-                    return Failed(f"HTTP {status} from {url}")
-                capped = await _read_capped(response, max_bytes)
-                if capped is None:
-                    return Failed(f"answer from {url} is larger than {max_bytes} bytes")
-                body = capped
-        except httpx.TimeoutException:
-            return Failed(f"no answer from {url} within {time_limit:g}s")
-        except httpx.HTTPError as error:
-            return Failed(f"cannot read {url}: {type(error).__name__}: {error}")
-    if scope.cancelled_caught:
-        return Failed(f"no answer from {url} within {time_limit:g}s")
+    answer = await exchange(
+        http,
+        "GET",
+        url,
+        headers=headers,
+        time_limit=time_limit,
+        max_bytes=max_bytes,
+        read_body=lambda status: _accepted(target, status),
+    )
+    if isinstance(answer, Failed):
+        return answer
+    status = answer.status
+    if status == 404:
+        return Fetched(cross_answer(None))
+    if status in (401, 403):
+        return Failed(f"HTTP {status} from {url}: not authorized (check source.token)")
+    if not _accepted(target, status):
+        return Failed(f"HTTP {status} from {url}")
     try:
-        decoded = json.loads(body)
+        decoded = json.loads(answer.body)
     except ValueError as error:
         return Failed(f"answer from {url} is not JSON: {error}")
     if not isinstance(decoded, dict):

@@ -24,10 +24,11 @@ import httpx
 import trio
 
 from orkestra_trio._httpbody import body_without_generator
-from orkestra_trio.katalog.model import CrossEntry, CrossSource
+from orkestra_trio.katalog.model import CrossEntry, CrossSource, ExternalCall
 from orkestra_trio.katalog.render import cross_answer
 
-from .cache import Failed, FetchResult, RemoteCache
+from .cache import Failed, Fetched, FetchResult, RemoteCache
+from .calls import PreparedCall, prepare_call, send_call
 from .client import DEFAULT_TIMEOUT, MAX_BODY, TokenError, bearer_token, fetch
 from .events import follow_events
 from .urls import RemoteTarget, TargetError, endpoint_target, oncop_target, resolve
@@ -163,6 +164,43 @@ class RemoteReader:
         return await fetch(
             self.http, target, token=token, time_limit=self.time_limit, max_bytes=self.max_bytes
         )
+
+    # ------------------------------------------------------- external calls
+
+    def prepare_call(
+        self, call: ExternalCall, context: Mapping[str, Any], *, time_limit: float
+    ) -> PreparedCall | str:
+        """``call`` rendered for one CR, or why it cannot be (an answer's ``error``)."""
+        try:
+            return prepare_call(call, context, time_limit=time_limit)
+        except TargetError as error:
+            return str(error)
+
+    async def send_call(
+        self, prepared: PreparedCall, *, announce: Callable[[str], None] | None = None
+    ) -> tuple[JSON, str | None]:
+        """The answer of an external call, and the cache key it is kept under (GET only).
+
+        A GET goes through the cache like a cross read (reused for
+        ``cacheFor``, refreshed in the background, a change announced through
+        ``on_change``); any other method is sent now, uncached: whether to send
+        it at all is the runtime's decision (it has side effects).
+        """
+        send = functools.partial(
+            send_call, self.http, prepared, environ=self.environ, max_bytes=self.max_bytes
+        )
+        if prepared.method != "GET":
+            return await send(), None
+        if announce is not None:
+            announce(prepared.key)
+
+        async def fetch_once() -> FetchResult:
+            return Fetched(await send())
+
+        answer = await self.cache.get(
+            prepared.key, fetch_once, ttl=prepared.cache_for, stale_for=0.0
+        )
+        return answer, prepared.key
 
     def _changed(self, key: str) -> None:
         if self.on_change is not None:

@@ -28,7 +28,7 @@ from urllib.parse import quote
 import attrs
 import httpx
 
-from orkestra_trio.katalog.model import CrossEntry, CrossSource
+from orkestra_trio.katalog.model import CrossEntry, CrossSource, Text
 from orkestra_trio.katalog.template import (
     TemplateRenderError,
     TemplateSyntaxError,
@@ -130,22 +130,7 @@ def endpoint_target(
     """The target of a raw ``source.endpoint``: path and query rendered, values escaped."""
     if source.endpoint is None:
         raise TargetError("not an endpoint source (no endpoint)")
-    text = source.endpoint
-    match = _AUTHORITY.match(text.source)
-    if match is None or "{{" in match.group(0):  # the loader refuses these; be safe anyway
-        raise TargetError(f"endpoint {text.source!r} has no literal scheme://host")
-    base = match.group(0)
-    rest = text.source[match.end() :]
-    if text.is_template:
-        try:
-            template = compile_template(rest, name=text.where or "<endpoint>")
-            rest = template.render(escaped_context(context))
-        except (TemplateRenderError, TemplateSyntaxError) as error:
-            raise TargetError(f"endpoint template: {error}") from error
-    if rest and rest[0] not in "/?#":
-        raise TargetError(f"endpoint path must start with '/' or '?', got {rest[:40]!r}")
-    url = base + rest
-    check_same_origin(base, url)
+    base, url = render_endpoint(source.endpoint, context)
     return RemoteTarget(
         type=source.type,
         crd=crd,
@@ -155,6 +140,32 @@ def endpoint_target(
         url=url,
         raw=True,
     )
+
+
+def render_endpoint(
+    text: Text, context: Mapping[str, Any], *, what: str = "endpoint"
+) -> tuple[str, str]:
+    """(``scheme://host[:port]``, the whole URL) of an endpoint rendered for one CR.
+
+    Only the path and query are rendered, every substituted value escaped as
+    one segment, and the result must keep the load-time scheme, host and port.
+    """
+    match = _AUTHORITY.match(text.source)
+    if match is None or "{{" in match.group(0):  # the loader refuses these; be safe anyway
+        raise TargetError(f"{what} {text.source!r} has no literal scheme://host")
+    base = match.group(0)
+    rest = text.source[match.end() :]
+    if text.is_template:
+        try:
+            template = compile_template(rest, name=text.where or f"<{what}>")
+            rest = template.render(escaped_context(context))
+        except (TemplateRenderError, TemplateSyntaxError) as error:
+            raise TargetError(f"{what} template: {error}") from error
+    if rest and rest[0] not in "/?#":
+        raise TargetError(f"{what} path must start with '/' or '?', got {rest[:40]!r}")
+    url = base + rest
+    check_same_origin(base, url)
+    return base, url
 
 
 def resolve(

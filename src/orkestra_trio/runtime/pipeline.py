@@ -17,6 +17,8 @@ The steps, in order (issue 5):
    them, so a change of what was read re-enqueues this CR). They run before
    the gate, not after as the issue lists them, so that a box-level ``when``
    may test what another box reports; they cost no request either way.
+   Then the external calls (preReconcile, onCreate, onReconcile: see
+   :mod:`.external`), whose answers the gate and the templates read too.
 5. The box-level ``when``/``or`` gate: when it fails, nothing is written and
    the box's health reads ``gated``.
 6. onCreate and onReconcile children, in the fixed apply order
@@ -46,6 +48,7 @@ import contextlib
 import datetime
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 from typing import Any
 
 import attrs
@@ -85,6 +88,7 @@ from orkestra_trio.kube import (
 from .certificates import with_certificates
 from .children import ApplyReport, apply_children, prunable_kinds, prune_orphans
 from .events import BoxEvents
+from .external import ExternalCalls
 from .informer import Informer, ObjectKey, controller_uid, object_key
 from .metrics import BoxMetrics, cross_source
 from .planner import Planner
@@ -166,12 +170,15 @@ class ReconcilePipeline:
         self._told: dict[ObjectKey, frozenset[tuple[str, str]]] = {}
         #: ``unique`` compares a CR with the box's others: only then are they handed to the plan.
         self._needs_peers = uses_unique(crd)
+        #: The box's external calls, and what its CRs' side-effecting calls last sent.
+        self.external = ExternalCalls(self.box, time_limit=timeout)
 
     async def __call__(self, key: ObjectKey) -> Outcome:
         namespace, name = key
         cr = self.cr_informer.get(namespace, name)
         if cr is None:
             self.registry.forget_reader(self.name, key)
+            self.external.forget(key)
             for slot in [slot for slot in self._cross_errors if slot[0] == key]:
                 del self._cross_errors[slot]
             self._errors.pop(key, None)
@@ -244,12 +251,14 @@ class ReconcilePipeline:
     async def _reconcile(self, cr: Mapping[str, Any], key: ObjectKey) -> Outcome:
         """Read what the plan needs, plan (pure, in katalog/plan.py), apply the plan."""
         cross, reads = await self._read_cross(cr)
-        self.registry.record_reads(self.name, key, reads)
+        external, called = await self._call_external(cr, key, cross)
+        self.registry.record_reads(self.name, key, reads | called)
         uid = str((cr.get("metadata") or {}).get("uid") or "")
         owned = self._owned_children(uid)
         observed = Observed(
             cr,
             cross=cross,
+            external=external,
             children=owned,
             metrics=self._metrics(),
             health=self._health(),
@@ -392,6 +401,20 @@ class ReconcilePipeline:
                 reads.add(target)
             await self._report_cross_failure(cr, entry.as_, str(answer.get("error") or ""))
         return answers, frozenset(reads)
+
+    async def _call_external(
+        self, cr: Mapping[str, Any], key: ObjectKey, cross: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], frozenset[CrossTarget]]:
+        """The box's external calls for this CR, in order, before planning (runtime/external.py)."""
+        if not self.external.calls:
+            return {}, frozenset()
+        context = build_context(normalized(self.crd, cr), cross=cross)
+        return await self.external.run(
+            self.registry.remote,
+            key,
+            context,
+            announce=partial(self.registry.add_read, self.name, key),
+        )
 
     async def _report_cross_failure(self, cr: Mapping[str, Any], as_: str, error: str) -> None:
         """A Warning Event when an entry's read starts failing (or fails differently), once."""
