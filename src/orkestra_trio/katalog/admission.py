@@ -7,7 +7,7 @@ always; None when nothing would change, so applying it never loops), the CR
 with that patch applied, and the messages of the validation rules that do
 not hold, denials and warnings apart. The runtime runs it on every
 reconcile (through :func:`orkestra_trio.katalog.plan.plan_reconcile`) and,
-with ``webhooks``, the embedded API server at admission.
+with ``webhooks``, the embedded API server and the webhook server at admission.
 
 :func:`admission_decision` is what ``webhooks`` says about one request, the
 one decision both admission paths take: the embedded server's in-process

@@ -759,8 +759,9 @@ class Admission:
     """A CRD's ``validation``/``mutation``/``conversion``/``webhooks`` (Gen B on the CRD
     entry, Gen C under ``admission:``): one model for both layouts.
 
-    The rules run on every reconcile and, with ``webhooks``, at admission on
-    the embedded API server (docs/katalog.md).
+    The rules run on every reconcile and, with ``webhooks``, at admission: on
+    the embedded API server in-process, on a real cluster through the webhook
+    server (docs/katalog.md).
     """
 
     validation: tuple[ValidationRule, ...] = ()
