@@ -1,4 +1,4 @@
-"""External calls (ORKESTRA-LANGUAGE 1.5 `.external`, 1.6, 1.9 `preReconcile.external`) on the embedded server.
+"""External calls (ORKESTRA-LANGUAGE 1.5 `.external`, 1.6, 1.9 `preReconcile.external`, HTTP `hooks`) on the embedded server.
 
 A real HTTP service on a loopback port answers; the runtime's remote reader
 (the client of cross `source.endpoint` reads) makes the calls before each
@@ -32,6 +32,11 @@ spec:
     shop:
       apiTypes: {group: ext.example.com, version: v1, kind: Shop, plural: shops}
       operatorBox:
+        reconciler:
+          hooks:  # Orkestra's HTTP hooks: external calls run before the templates
+            external:
+              - name: inventory
+                url: "URL/pricing/gold"
         preReconcile:
           external:
             - name: featureFlags
@@ -67,6 +72,7 @@ spec:
                 syncStatus: "{{ .external.sync.status }}"
                 auditCalled: "{{ .external.audit.called }}"
                 auditStatus: "{{ .external.audit.status }}"
+                hookPrice: "{{ .external.inventory.body.price }}"
         status:
           fields:
             - {path: price, value: "{{ .external.pricing.body.price }}"}
@@ -159,6 +165,7 @@ async def test_external_calls_gate_feed_templates_and_are_not_repeated(tmp_path:
                 "syncStatus": "200",
                 "auditCalled": "false",  # its when (gold) does not hold
                 "auditStatus": "0",
+                "hookPrice": "30",
             }
             assert kat.status("shop", "a")["price"] == "12" and kat.ready("shop", "a")
             assert shops.bodies == [{"shop": "a"}, {"tier": "silver", "price": "12"}]

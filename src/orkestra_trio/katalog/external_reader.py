@@ -16,6 +16,7 @@ from typing import Any
 
 import attrs
 
+from orkestra_trio.katalog import orkestra_keys
 from orkestra_trio.katalog.condition_reader import ConditionReader
 from orkestra_trio.katalog.conditions import Condition
 from orkestra_trio.katalog.model import (
@@ -86,6 +87,19 @@ class ExternalCallReader(ConditionReader):
                 call = _with_block(call, block_when, block_or)
             out.append(call)
         return tuple(out)
+
+    def hook_calls(
+        self, parent: dict[str, Any], path: KeyPath, taken: dict[str, KeyPath]
+    ) -> tuple[ExternalCall, ...]:
+        """``hooks: {external: [...]}``: HTTP hooks are external calls; Go hooks are refused."""
+        hooks = self.section(parent, path, "hooks", allowed=None)
+        if hooks is None:
+            return ()
+        here = (*path, "hooks")
+        for key in hooks:
+            if key != "external":
+                self.report((*here, key), orkestra_keys.GO_HOOKS, at_key=True)
+        return self.external_calls(hooks, here, "hooks", taken=taken)
 
     def external_call(self, value: Any, path: KeyPath, phase: str) -> ExternalCall | None:
         m = self.mapping(value, path, allowed=_CALL_KEYS, required=("name", "url"))

@@ -224,6 +224,7 @@ _RECONCILER_KEYS = (
     "default",
     "requeue",
     "weight",
+    "hooks",  # HTTP hooks (hooks.external): read with the box's external calls
 )
 # Gen C: `reconcile` holds the reconciler settings and the three phases.
 _RECONCILE_KEYS = (
@@ -1365,6 +1366,13 @@ class _KatalogReader(AdmissionReader, ExternalCallReader):
             self.box_calls["preReconcile"] = self.external_calls(
                 pre, (*path, "preReconcile"), "preReconcile", taken=self.call_names
             )
+        hooks_parent, hooks_path = (
+            (groups["reconcile"], (*path, "reconcile"))
+            if groups["reconcile"] is not None
+            else (box.get("reconciler"), (*path, "reconciler"))
+        )
+        if isinstance(hooks_parent, dict):
+            self.box_calls["hooks"] = self.hook_calls(hooks_parent, hooks_path, self.call_names)
         on_delete, ordered = self.on_delete(delete_parent, delete_path)
         return OperatorBox(
             reconciler=reconciler,
@@ -1430,8 +1438,9 @@ class _KatalogReader(AdmissionReader, ExternalCallReader):
         if m.get("default") not in (None, True):
             self.report(
                 (*here, "default"),
-                "default: false asks for hooks or a remote reconciler, which orkestra_trio "
-                "does not support; the template reconciler is the only one",
+                "default: false asks for Go hooks or a remote reconciler instead of the "
+                "templates, which orkestra_trio does not support; the template reconciler is "
+                "the only one (HTTP hooks, hooks.external, run beside it)",
             )
         profile = self.profile_body("reconciler", m, here)
         if profile:

@@ -215,8 +215,9 @@ class CrossEntry:
 
 #: The HTTP methods an external call may use.
 EXTERNAL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
-#: Where an external call is declared, in the order a reconcile runs them (1.6).
-EXTERNAL_PHASES = ("preReconcile", "onCreate", "onReconcile")
+#: Where an external call is declared, in the order a reconcile runs them (1.6; ``hooks``:
+#: ``hooks.external``, Orkestra's HTTP hooks, which 2.2 runs before the templates).
+EXTERNAL_PHASES = ("preReconcile", "hooks", "onCreate", "onReconcile")
 
 
 @attrs.frozen

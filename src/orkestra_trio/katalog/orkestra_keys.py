@@ -110,10 +110,16 @@ BOX: Mapping[str, str] = {
 }
 
 RECONCILER: Mapping[str, str] = {
-    "hooks": _unsupported("hooks", "Go hooks and HTTP hooks; use templates or cross:"),
     "constructor": _unsupported("constructor", "typed Go constructors"),
     "remote": _unsupported("remote", "remote reconcilers"),
 }
+
+#: ``hooks:`` keys other than ``external`` (HTTP hooks): Orkestra's typed Go hooks.
+GO_HOOKS = _unsupported(
+    "Go hooks",
+    "they are compiled into Orkestra's binary; HTTP hooks (hooks.external), templates and "
+    "external calls work",
+)
 
 OBSERVE: Mapping[str, str] = {
     "events": _unsupported("observe.events", "events.k8s.io watches are experimental in Orkestra"),
