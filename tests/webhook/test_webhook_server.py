@@ -379,3 +379,80 @@ async def test_client_ca_admits_only_clients_it_signed(katalogs, tmp_path):
                 admission_review(guarded("x", {"replicas": 1, "host": "q"})),
             )
         assert answer["response"]["allowed"] is True
+
+
+BROKEN = """\
+apiVersion: orkestra.orkspace.io/v1
+kind: Katalog
+metadata: {name: broken}
+spec:
+  crds:
+    meter:
+      apiTypes: {group: adm.example.com, version: v2, kind: Meter, plural: meters}
+      validation:
+        rules: [{field: spec.n, max: 1, message: "{{ div 1 0 }}"}]
+      webhooks: {validation: true}
+      conversion:
+        storageVersion: v2
+        paths: [{from: v1, to: v2, spec: {n: "{{ div .spec.n 0 }}"}}]
+      operatorBox:
+        onReconcile:
+          configMaps: [{name: "{{ .metadata.name }}", data: {a: b}}]
+"""
+
+
+async def test_a_rule_that_fails_to_render_fails_the_call_as_on_the_embedded_server(
+    tmp_path, caplog
+):
+    """A message template that fails: 500, which kube turns into failurePolicy Fail (the
+    write refused), as the embedded server answers a failing hook; a conversion path
+    that fails: result Failure with the template's reason."""
+    from orkestra_trio.apiserver.admission import AdmissionHooks
+    from orkestra_trio.apiserver.status import ApiError
+
+    katalog = tmp_path / "broken.yaml"
+    katalog.write_text(BROKEN)
+    katalogs = load_katalogs([katalog])
+    meter = {
+        "apiVersion": "adm.example.com/v1",
+        "kind": "Meter",
+        "metadata": {"name": "m", "namespace": "default"},
+        "spec": {"n": 2},
+    }
+    async with webhook_server(katalogs, tmp_path) as (_, client, _):
+        failed = await client.post("/validate/adm.example.com/meters", json=admission_review(meter))
+        conversion = await post(
+            client,
+            "/convert/adm.example.com/meters",
+            {
+                "apiVersion": "apiextensions.k8s.io/v1",
+                "kind": "ConversionReview",
+                "request": {
+                    "uid": "c",
+                    "desiredAPIVersion": "adm.example.com/v2",
+                    "objects": [meter],
+                },
+            },
+        )
+    assert failed.status_code == 500
+    assert "division by zero" in failed.json()["message"]
+    # The Katalog's mistake is logged in one line, without a traceback.
+    [logged] = [r for r in caplog.records if r.name == "orkestra_trio.webhook.server"]
+    assert "division by zero" in logged.getMessage() and logged.exc_info is None
+    hooks = AdmissionHooks()
+    hooks.add(
+        "orkestra-meter.adm.example.com",
+        "adm.example.com",
+        "meters",
+        admission_hook(katalogs.crds["meter"], lambda: ()),
+    )
+    with pytest.raises(ApiError) as embedded:
+        hooks.admit(
+            AdmissionRequest(
+                "CREATE", "adm.example.com", "v1", "Meter", "meters", "default", "m", meter
+            ),
+            [],
+        )
+    assert embedded.value.code == 500
+    result = conversion["response"]["result"]
+    assert result["status"] == "Failure" and "division by zero" in result["message"]

@@ -32,6 +32,7 @@ import trio
 from orkestra_trio._h1serve import serve_h1
 from orkestra_trio.katalog import CrdEntry, KatalogSet
 from orkestra_trio.katalog.admission import admitting_crds, converting_crds, uses_unique
+from orkestra_trio.katalog.template import TemplateRenderError
 
 from .reviews import ReviewError, admission_answer, conversion_answer
 
@@ -207,7 +208,11 @@ class WebhookApp:
         except (ValueError, ReviewError) as exc:  # json's errors are ValueErrors
             await _send(send, 400, {"message": str(exc)})
             return
-        except Exception as exc:  # a rule that fails to render: failurePolicy decides
+        except TemplateRenderError as exc:  # the Katalog's mistake: one line, no traceback
+            log.warning("webhook %s of %s: %s", side, crd.key, exc)
+            await _send(send, 500, {"message": f"{side} {crd.key}: {exc}"})
+            return
+        except Exception as exc:  # a bug; kube applies failurePolicy (Fail: the write is refused)
             log.exception("webhook %s of %s failed", side, crd.key)
             await _send(send, 500, {"message": f"{side} {crd.key}: {exc}"})
             return
