@@ -196,3 +196,41 @@ async def test_run_serves_the_webhooks_over_tls_until_sigterm(tmp_path):
             process.kill()
             await process.wait()
         await process.stdout.aclose()
+
+
+async def test_a_replica_without_the_box_starts_the_crs_informer_for_unique(autojump_clock):
+    """--leader-elect per-box: the Service sends a review to any replica, also one that does
+    not run the CRD's box. Its peers come from the CRD's informer, started on that first
+    review and listed before the answer; the next review reads the same cache."""
+    import trio
+
+    from orkestra_trio.katalog import load_katalogs
+    from orkestra_trio.runtime.crdinstall import install_crds
+    from orkestra_trio.runtime.registry import KatalogRegistry
+
+    katalogs = load_katalogs([ADMISSION])
+    async with open_test_cluster() as cluster:
+        await install_crds(cluster.kube, katalogs)
+        await cluster.kube.create(
+            {
+                "apiVersion": "adm.example.com/v1",
+                "kind": "Guarded",
+                "metadata": {"name": "one", "namespace": "default"},
+                "spec": {"replicas": 1, "host": "a"},
+            },
+            namespace="default",
+        )
+        async with trio.open_nursery() as nursery:
+            registry = KatalogRegistry(cluster.kube, katalogs, nursery)  # no box registered
+            peers = webhook_peers(registry)
+            crd = katalogs.crds["guarded"]
+            first = await peers(crd)
+            lists = cluster.requests(include_test=True)[("list", "guardeds")]
+            again = await peers(crd)
+            assert (
+                [cr["metadata"]["name"] for cr in first]
+                == ["one"]
+                == [cr["metadata"]["name"] for cr in again]
+            )
+            assert cluster.requests(include_test=True)[("list", "guardeds")] == lists == 1
+            nursery.cancel_scope.cancel()
