@@ -60,14 +60,6 @@ def children(tmp_path, box: str) -> dict:
         ),
         ("emit.events", katalog(box="        emit: {events: {}}\n"), "events"),
         ("git hook", katalog(box="        onReconcile:\n          git: {repo: x}\n"), "git"),
-        (
-            "watch index",
-            katalog(
-                box="        observe:\n          watch:\n            - {apiVersion: v1, kind: Secret, "
-                "index: [{name: byOwner, field: metadata.labels.owner}]}\n"
-            ),
-            "index",
-        ),
         # A Motif document is read where a Katalog imports it, a Komposer as the
         # list of files it composes (tests/katalog/test_motifs.py).
         ("E2E document", HEAD.replace("Katalog", "E2E", 1) + "spec: {crds: {}}\n", "E2E"),

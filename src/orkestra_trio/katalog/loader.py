@@ -552,18 +552,21 @@ class _KatalogReader(ImportReader, ExternalCallReader):
             gate_when = self.conditions(gate, here, "when")
             gate_or = self.conditions(gate, here, "or")
             self.boolean(gate, here, "eventAware", False)
-        enqueue = None
+        return gate_when, gate_or, self.enqueue_gate(m, path, declared=declared)
+
+    def enqueue_gate(
+        self, m: dict[str, Any], path: KeyPath, *, declared: tuple[str, ...] | None
+    ) -> EnqueueGate | None:
+        """``enqueueGate: {sentinels, failPolicy}`` (preReconcile's, or a watch's)."""
         eg = self.section(m, path, "enqueueGate", allowed=("sentinels", "failPolicy"))
-        if eg is not None:
-            here = (*path, "enqueueGate")
-            enqueue = EnqueueGate(
-                sentinels=self.sentinel_names(eg, here, "sentinels", declared=declared),
-                fail_open=(
-                    self.string(eg, here, "failPolicy", choices=("open", "closed")) or "open"
-                )
-                == "open",
-            )
-        return gate_when, gate_or, enqueue
+        if eg is None:
+            return None
+        here = (*path, "enqueueGate")
+        return EnqueueGate(
+            sentinels=self.sentinel_names(eg, here, "sentinels", declared=declared),
+            fail_open=(self.string(eg, here, "failPolicy", choices=("open", "closed")) or "open")
+            == "open",
+        )
 
     def sentinel_names(
         self, m: dict[str, Any], path: KeyPath, key: str, *, declared: tuple[str, ...] | None
@@ -594,13 +597,7 @@ class _KatalogReader(ImportReader, ExternalCallReader):
             m = self.mapping(item, at, allowed=_WATCH_KEYS, required=("apiVersion", "kind"))
             if m is None:
                 continue
-            for key in ("index", "enqueueGate"):
-                if m.get(key) is not None:
-                    self.report(
-                        (*at, key),
-                        f"watch {key} is not supported by orkestra_trio (see docs/katalog.md)",
-                        at_key=True,
-                    )
+            self.watch_indexes(m, at)  # checked, kept nowhere: nothing reads an index
             on: list[str] = []
             for i, event in enumerate(self.items(m, at, "on")):
                 if event not in _WATCH_EVENTS:
@@ -625,9 +622,22 @@ class _KatalogReader(ImportReader, ExternalCallReader):
                     key_name=name,
                     key_namespace=namespace,
                     location=self.location(at),
+                    enqueue_gate=self.enqueue_gate(m, at, declared=None),
                 )
             )
         return tuple(out)
+
+    def watch_indexes(self, watch: dict[str, Any], path: KeyPath) -> None:
+        """``index: [{name, field}]``: Orkestra's named indexes of watched objects. No
+        template or selector here reads them, so they are only checked (docs/katalog.md)."""
+        for index, item in enumerate(self.items(watch, path, "index")):
+            here = (*path, "index", index)
+            m = self.mapping(item, here, allowed=("name", "field"), required=("name", "field"))
+            if m is not None:
+                self.string(m, here, "name", required=True, shape=_AS_NAME)
+                field = self.string(m, here, "field", required=True)
+                if field is not None and not DOT_PATH.fullmatch(field):
+                    self.report((*here, "field"), f"expected a dot path such as a.b, got {field!r}")
 
     def on_delete(
         self, parent: dict[str, Any], path: KeyPath

@@ -613,6 +613,8 @@ class Watch:
     key_name: Text | None = None
     key_namespace: Text | None = None
     location: Location = attrs.field(default=NOWHERE, eq=False, repr=False)
+    #: ``enqueueGate``: an update of a watched object enqueues only if a sentinel fired.
+    enqueue_gate: EnqueueGate | None = None
 
 
 #: Sentinels an ``enqueueGate`` may name: each compares the old and new CR of an update.

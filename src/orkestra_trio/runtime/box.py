@@ -555,6 +555,8 @@ class Box:
     def _on_watched_change(self, watch: Watch, change: Change) -> None:
         if self.cr_informer is None or not watch_matches(watch, change):
             return
+        if not gate_passes(watch.enqueue_gate, change):
+            return
         for key in watch_targets(
             watch,
             change,
