@@ -199,6 +199,26 @@ def test_motifs_by_path_beside_the_katalog_and_in_files_given(tmp_path):
         assert ("Deployment", "shop") in made, reference
 
 
+def test_two_katalogs_may_each_embed_a_copy_of_one_motif(tmp_path):
+    first = crd("imports: [{motif: web-stack, with: {image: a}}]\n") + "---\n" + WEB_STACK
+    second = first.replace("name: shop", "name: other").replace("web:", "api:")
+    second = second.replace("plural: webs", "plural: apis").replace("kind: Web,", "kind: Api,")
+    paths = [write(tmp_path, "a.yaml", first), write(tmp_path, "b.yaml", second)]
+    katalogs = load_katalogs(paths)
+    assert set(katalogs.crds) == {"web", "api"}
+    # A third Katalog holding none has to say which copy it means.
+    third = crd("imports: [{motif: web-stack, with: {image: a}}]\n").replace("web:", "db:")
+    third = third.replace("plural: webs", "plural: dbs").replace("kind: Web,", "kind: Db,")
+    found = issues_of(*paths, write(tmp_path, "c.yaml", third))
+    assert any("several files hold Motif 'web-stack'" in issue for issue in found), found
+
+
+def test_one_file_holding_a_motif_twice_is_an_error(tmp_path):
+    text = crd("") + "---\n" + WEB_STACK + "---\n" + WEB_STACK
+    found = issues_of(write(tmp_path, "k.yaml", text))
+    assert any("Motif 'web-stack' version 0.1.0 is already declared at" in i for i in found)
+
+
 def test_an_unknown_version_lists_the_known_ones(tmp_path):
     text = crd("imports: [{motif: 'web-stack:2.0.0', with: {image: x}}]\n") + "---\n" + WEB_STACK
     [issue] = issues_of(write(tmp_path, "k.yaml", text))

@@ -220,7 +220,7 @@ class ImportReader(AdmissionReader):
                 return None
             name, version = motif_identity(document)
             return MotifSource(name, version, document, source_map, self.base_dir / reference)
-        source, why = self.motifs.find(reference)
+        source, why = self.motifs.find(reference, own_file=Path(self.file))
         if source is None and not why:
             source = self.nearby_motif(reference, at)
         if source is not None:

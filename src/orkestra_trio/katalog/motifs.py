@@ -98,25 +98,41 @@ class MotifLibrary:
     by_name: dict[str, list[MotifSource]] = attrs.field(factory=dict)
 
     def add(self, source: MotifSource) -> MotifSource | None:
-        """Add ``source``; the earlier Motif of the same name and version, if any (not added)."""
+        """Add ``source``; the Motif of the same name and version in the same file, if any.
+
+        Two files may each hold a copy of one Motif (two Katalogs that embed
+        it): an import picks its own file's (:meth:`find`). One file holding
+        it twice is a mistake, and that one is not added.
+        """
         same = self.by_name.setdefault(source.name, [])
         for other in same:
-            if other.version == source.version:
+            if other.version == source.version and other.file == source.file:
                 return other
         same.append(source)
         return None
 
-    def find(self, reference: str) -> tuple[MotifSource | None, str]:
-        """The Motif ``reference`` names, or None and why ("" when none has that name)."""
+    def find(self, reference: str, own_file: Path | None = None) -> tuple[MotifSource | None, str]:
+        """The Motif ``reference`` names, or None and why ("" when none has that name).
+
+        A Motif of ``own_file`` (the importing Katalog's) is taken over those
+        of other files; among other files' a name must pick one Motif.
+        """
         name, version = split_reference(reference)
         candidates = self.by_name.get(name, [])
         if version:
             candidates = [c for c in candidates if c.version.lstrip("v") == version.lstrip("v")]
             if not candidates and name in self.by_name:
-                known = ", ".join(sorted(c.version or "(none)" for c in self.by_name[name]))
+                known = ", ".join(sorted({c.version or "(none)" for c in self.by_name[name]}))
                 return None, f"Motif {name!r} has no version {version!r} (versions: {known})"
+        own = [c for c in candidates if own_file is not None and c.file == own_file]
+        candidates = own or candidates
         if len(candidates) > 1:
-            listed = ", ".join(f"{c.version or '(none)'} at {c.where}" for c in candidates)
+            listed = ", ".join(f"{c.version or '(no version)'} at {c.where}" for c in candidates)
+            if len({c.version for c in candidates}) < len(candidates):
+                return None, (
+                    f"several files hold Motif {name!r} ({listed}); import it by path "
+                    "(motif: ./file.yaml)"
+                )
             return None, f"several Motifs are named {name!r} ({listed}); add :<version>"
         return (candidates[0], "") if candidates else (None, "")
 
