@@ -27,9 +27,16 @@ import signal
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
+
+if TYPE_CHECKING:
+    import trio
+
+    from orkestra_trio.katalog import KatalogSet
+    from orkestra_trio.runtime.runtime import Runtime
+    from orkestra_trio.webhook.server import CertificateFiles
 
 HELP = "run the operatorBoxes of Katalog files (on the embedded API server by default)"
 
@@ -442,7 +449,7 @@ class _Webhooks:
     address: str
     host: str
     port: int
-    certificates: Any  # webhook.server.CertificateFiles
+    certificates: CertificateFiles
 
 
 #: Which flag names each file a TLS error is about.
@@ -453,7 +460,7 @@ _WEBHOOK_FILE_FLAGS = {
 }
 
 
-def _webhook_setup(args: argparse.Namespace, katalogs: Any) -> _Webhooks | None:
+def _webhook_setup(args: argparse.Namespace, katalogs: KatalogSet) -> _Webhooks | None:
     """The webhook server's address and certificates; None when not asked for (or
     nothing to serve). Every mistake is a one-line UserError naming its flag."""
     from orkestra_trio.commands.apiserver import _parse_listen
@@ -495,7 +502,7 @@ def _webhook_setup(args: argparse.Namespace, katalogs: Any) -> _Webhooks | None:
 
 
 async def _start_webhooks(
-    nursery: Any, webhooks: _Webhooks, katalogs: Any, rt: Any, stop: Any
+    nursery: trio.Nursery, webhooks: _Webhooks, katalogs: KatalogSet, rt: Runtime, stop: trio.Event
 ) -> str:
     """Serve the webhooks in ``nursery`` until ``stop``; returns the banner line."""
     import ipaddress
