@@ -8,7 +8,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orkestra_trio.katalog import KatalogError, load_katalog, load_katalogs
-from orkestra_trio.katalog.render import build_context, render_reconcile_children, render_status
+from orkestra_trio.katalog.render import (
+    RenderError,
+    build_context,
+    render_reconcile_children,
+    render_status,
+)
 
 KATALOG = """\
 apiVersion: orkestra.orkspace.io/v1
@@ -133,6 +138,33 @@ def test_two_motifs_declaring_one_child_is_an_error(tmp_path):
     found = issues_of(write(tmp_path, "k.yaml", text))
     assert any("Motif 'twin' and Motif 'web-stack'" in issue for issue in found), found
     assert all("\n" not in issue for issue in found)
+
+
+def test_one_motif_imported_twice_with_different_inputs(tmp_path):
+    cache = """\
+apiVersion: orkestra.orkspace.io/v1
+kind: Motif
+metadata: {name: cache}
+inputs: [{name: role, required: true}]
+resources:
+  configMaps: [{name: "{{ .metadata.name }}-{{ .inputs.role }}", data: {role: "{{ .inputs.role }}"}}]
+"""
+    text = (
+        crd("""\
+        imports:
+          - {motif: cache, with: {role: sessions}}
+          - {motif: cache, with: {role: pages}}
+        """)
+        + "---\n"
+        + cache
+    )
+    made, _ = children(load_katalog(write(tmp_path, "k.yaml", text)))
+    assert made[("ConfigMap", "shop-sessions")]["data"] == {"role": "sessions"}
+    assert made[("ConfigMap", "shop-pages")]["data"] == {"role": "pages"}
+    # The same inputs twice: two children of one name, refused when rendered.
+    same = text.replace("role: pages", "role: sessions")
+    with pytest.raises(RenderError, match="two configMaps children named 'shop-sessions'"):
+        children(load_katalog(write(tmp_path, "k.yaml", same)))
 
 
 def test_a_missing_required_input_names_the_file_line_and_field(tmp_path):

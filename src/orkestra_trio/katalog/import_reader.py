@@ -154,14 +154,9 @@ class ImportReader(AdmissionReader):
             declared = {item.name for item in content.inputs}
             for name in given:
                 if name not in declared:
-                    hint = did_you_mean(name, declared) or (
-                        f" (its inputs: {', '.join(sorted(declared))})"
-                        if declared
-                        else " (it declares none)"
-                    )
                     self.report(
                         (*at, "with", name),
-                        f"Motif {source.name!r} has no input {name!r}{hint}",
+                        f"Motif {source.name!r} has no input {name!r}{_input_hint(name, declared)}",
                         at_key=True,
                     )
             bound, missing = bind_inputs(content.inputs, given)
@@ -293,11 +288,7 @@ class ImportReader(AdmissionReader):
         elif isinstance(value, str) and "{{" in value:
             for name in _INPUT_PATH.findall(value):
                 if name not in declared:
-                    hint = did_you_mean(name, declared) or (
-                        f" (its inputs: {', '.join(sorted(declared))})"
-                        if declared
-                        else " (it declares none)"
-                    )
+                    hint = _input_hint(name, declared)
                     self.report(path, f".inputs.{name}: the Motif has no input {name!r}{hint}")
 
     def motif_inputs(self, top: dict[str, Any]) -> tuple[MotifInput, ...]:
@@ -344,3 +335,10 @@ class ImportReader(AdmissionReader):
         return attrs.evolve(
             box, on_reconcile=on_reconcile, status=attrs.evolve(box.status, fields=fields)
         )
+
+
+def _input_hint(name: str, declared: set[str]) -> str:
+    """`` (did you mean 'image'?)``, else the inputs the Motif declares."""
+    if not declared:
+        return " (it declares none)"
+    return did_you_mean(name, declared) or f" (its inputs: {', '.join(sorted(declared))})"

@@ -207,6 +207,12 @@ def merge_resources(
         for group, entries in motif.resources.items():
             for entry in entries:
                 key = _entry_key(entry)
+                if ".inputs" in key[1]:
+                    # Named after its inputs (one Motif imported twice, say): only the
+                    # rendered names tell; render keeps the CRD's own child and
+                    # refuses two imported children of one name.
+                    merged.setdefault(group, []).append(entry)
+                    continue
                 if key in own_keys:
                     continue  # the CRD's own entry wins
                 if key in first_import:
