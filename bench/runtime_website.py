@@ -152,6 +152,8 @@ async def measure(katalog: Path, n: int, concurrency: int) -> dict[str, Any]:
             "steady_reconciles_per_second": steady_reconciles / max(steady_elapsed, 1e-9),
             "rss_per_object_kib": (rss_after - rss_before) / max(1, cached_after - cached_before),
             "cached_objects": cached_after - cached_before,
+            "watches": len(rt.registry.informers),
+            "cached_total": cached_after,
         }
 
 
@@ -205,6 +207,7 @@ def main() -> None:
         f"  RSS growth per cached object {med('rss_per_object_kib'):6.1f} KiB "
         f"({last['cached_objects']} objects; includes the embedded server's copy)"
     )
+    print(f"  informers (one watch each) {last['watches']}, objects cached {last['cached_total']}")
 
 
 if __name__ == "__main__":
