@@ -234,3 +234,30 @@ async def test_a_replica_without_the_box_starts_the_crs_informer_for_unique(auto
             )
             assert cluster.requests(include_test=True)[("list", "guardeds")] == lists == 1
             nursery.cancel_scope.cancel()
+
+
+async def test_beyond_loopback_without_a_client_ca_the_runtime_says_who_may_call(capsys, pair):
+    import argparse
+    from types import SimpleNamespace
+
+    import trio
+
+    from orkestra_trio.commands.run import _start_webhooks, _webhook_setup, configure
+    from orkestra_trio.katalog import load_katalogs
+
+    parser = argparse.ArgumentParser()
+    configure(parser)
+    cert, key = pair
+    katalogs = load_katalogs([ADMISSION])
+    runtime = SimpleNamespace(registry=None)  # the peers are read only when a review needs them
+    for extra, warned in (([], True), (["--webhook-client-ca", cert], False)):
+        flags = ["--webhook-listen", "0.0.0.0:0", "--webhook-cert", cert, "--webhook-key", key]
+        args = parser.parse_args([str(ADMISSION), *flags, *extra])
+        webhooks = _webhook_setup(args, katalogs)
+        stop = trio.Event()
+        async with trio.open_nursery() as nursery:
+            line = await _start_webhooks(nursery, webhooks, katalogs, runtime, stop)
+            stop.set()
+        assert line.startswith("webhooks: https://0.0.0.0:")
+        err = capsys.readouterr().err
+        assert ("any client that reaches it may post reviews" in err) is warned, err
