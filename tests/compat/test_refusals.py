@@ -120,10 +120,6 @@ def issues(tmp_path, text):
         (crd(box="        rollback: {}\n"), "rollback is not"),
         (crd(box="        cross: [{crd: web, strategy: all}]\n"), "strategy is not"),
         (crd(box="        cross: [{labelSelector: app=x, as: c}]\n"), "cross labelSelector is not"),
-        (
-            crd(box="        onCreate:\n          secrets: [{fromSecret: a, fromNamespace: b}]\n"),
-            "fromSecret is not",
-        ),
         (crd(box="        onReconcile: {replicaSets: []}\n"), "replicaSets is not"),
         (crd(box="        onReconcile: {persistentVolumes: []}\n"), "persistentVolumes is not"),
         (crd(box="        onReconcile: {clusterRoles: []}\n"), "clusterRoles is not"),

@@ -1,5 +1,5 @@
 """katalog/secrets.py: when a generated Secret (``tls``, ``rotateAfter``) is made again, and the
-load errors of its keys (ORKESTRA-LANGUAGE.md 1.6)."""
+load errors of the Secret keys (``fromSecret`` too) (ORKESTRA-LANGUAGE.md 1.6)."""
 
 from __future__ import annotations
 
@@ -102,6 +102,9 @@ HEAD = (
         ("{name: a, tls: {dnsNames: [x]}}", "tls", "commonName"),
         ("{name: a, tls: {commonName: x, ttl: 1h}}", "tls", "ttl"),
         ("{name: a, rotateAfter: 1h, toNamespaces: [b]}", "rotateAfter", "toNamespaces"),
+        ("{name: a, fromNamespace: x}", "fromNamespace", "fromNamespace names where"),
+        ("{name: a, fromSecret: x, tls: {commonName: y}}", "fromSecret", "keep one"),
+        ("{name: a, fromSecret: [x]}", "fromSecret", "expected a Secret name"),
     ],
 )
 def test_bad_keys_are_one_line_load_errors(tmp_path, entry, where, words):

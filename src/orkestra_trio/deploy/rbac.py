@@ -18,6 +18,9 @@ and a rule present is one the runtime would use:
   ties to the CR: another namespace, a cluster-scoped kind or owner);
 * a CRD observed through a same-process ``cross:`` without a box of its own:
   ``get, list, watch``;
+* Secrets a ``fromSecret`` entry copies: ``get, list, watch`` (the box's
+  source informers, ``runtime.sources``), in the ClusterRole, since a
+  ``fromNamespace`` may name any namespace;
 * Events: ``create, get, patch`` (``kube.events``: a repeat bumps the count)
   and ``list, watch`` (the per-box Event feed of ``web.view``);
 * TokenReviews: ``create`` (``web.tokenreview``): in a pod the HTTP surface
@@ -141,6 +144,8 @@ def derive_rights(katalogs: KatalogSet, *, per_box: bool = False) -> Rights:
                     if kind is None:
                         continue
                     grant(kind.api_group, kind.plural, *READ, "create")
+                    if "fromSecret" in entry.fields:
+                        grant("", "secrets", *READ)  # the sources, wherever they are
                     if phase == "onReconcile" or entry.reconcile:
                         grant(kind.api_group, kind.plural, "patch")
                     if phase != "onCreate" or not _owned_by_reference(crd, kind, entry):

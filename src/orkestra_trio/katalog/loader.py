@@ -1407,7 +1407,8 @@ class _KatalogReader(ImportReader, ExternalCallReader):
     def generated_secret(
         self, m: dict[str, Any], path: KeyPath, fields: dict[str, FrozenValue]
     ) -> None:
-        """A Secret's ``tls`` block and ``rotateAfter``, checked where they are literal."""
+        """A Secret's ``tls`` block and ``rotateAfter`` (checked where they are literal), and
+        ``fromSecret``/``fromNamespace``."""
         tls = m.get("tls")
         if tls is not None:
             block = self.mapping(tls, (*path, "tls"), allowed=TLS_FIELDS, required=("commonName",))
@@ -1421,6 +1422,19 @@ class _KatalogReader(ImportReader, ExternalCallReader):
                     )
                 self.lifetime(block, (*path, "tls"), "validFor")
         self.lifetime(m, path, "rotateAfter")
+        for key in ("fromSecret", "fromNamespace"):
+            if isinstance(m.get(key), dict | list):
+                self.report((*path, key), f"expected a Secret name, got {describe(m[key])}")
+        if "fromNamespace" in m and "fromSecret" not in m:
+            self.report(
+                (*path, "fromNamespace"), "fromNamespace names where fromSecret is", at_key=True
+            )
+        if "fromSecret" in m and ("tls" in m or "rotateAfter" in m):
+            self.report(
+                (*path, "fromSecret"),
+                "fromSecret copies a Secret; tls and rotateAfter generate one: keep one",
+                at_key=True,
+            )
         for key in ("tls", "rotateAfter"):
             if key in m and "toNamespaces" in m:
                 self.report(

@@ -325,7 +325,19 @@ RESOURCE_GROUPS: FrozenMap[str, ResourceGroup] = FrozenMap(
             "v1",
             "Secret",
             "secrets",
-            frozenset({"data", "stringData", "type", "once", "toNamespaces", "tls", "rotateAfter"}),
+            frozenset(
+                {
+                    "data",
+                    "stringData",
+                    "type",
+                    "once",
+                    "toNamespaces",
+                    "tls",
+                    "rotateAfter",
+                    "fromSecret",
+                    "fromNamespace",
+                }
+            ),
         ),
         "configMaps": ResourceGroup("v1", "ConfigMap", "configmaps", frozenset({"data"})),
         "networkPolicies": ResourceGroup(

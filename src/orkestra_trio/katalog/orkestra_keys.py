@@ -92,14 +92,7 @@ GROUP_BLOCK: Mapping[str, str] = {
 
 CROSS_SOURCE: Mapping[str, str] = {}
 
-SECRET_ENTRY: Mapping[str, str] = {
-    "fromSecret": _unsupported(
-        "fromSecret", "copying a Secret would read outside the box's informers"
-    ),
-    "fromNamespace": _unsupported(
-        "fromNamespace", "copying a Secret would read outside the box's informers"
-    ),
-}
+SECRET_ENTRY: Mapping[str, str] = {}
 
 CONDITION_OPERATORS: Mapping[str, str] = {}
 

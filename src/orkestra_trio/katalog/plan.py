@@ -48,7 +48,7 @@ from orkestra_trio.katalog.render import (
     render_reconcile_children,
     render_status,
 )
-from orkestra_trio.katalog.secrets import TlsRequest
+from orkestra_trio.katalog.secrets import SOURCE_SECRETS, TlsRequest
 
 #: ``PlannedEvent.message`` of an Event whose message is the apply's summary of its writes.
 WRITES_SUMMARY = ""
@@ -95,6 +95,9 @@ class Observed:
     #: The box's CRs as its informer holds them, for ``unique`` (empty when no
     #: condition of the CRD uses it: see :func:`~orkestra_trio.katalog.admission.uses_unique`).
     peers: Sequence[Mapping[str, Any]] = ()
+    #: The Secrets the CR's ``fromSecret`` entries copy, by (namespace, name), as the
+    #: box's cache holds them (None: not there); see :func:`~.render.source_refs`.
+    secrets: Mapping[tuple[str, str], Mapping[str, Any] | None] = attrs.field(factory=dict)
     #: The clock of this reconcile: ``lastTransitionTime`` of a Ready condition that
     #: flips and workload ``autoscale`` cooldowns (RFC 3339, seconds); None reads
     #: the wall clock.
@@ -324,6 +327,8 @@ def _context(cr: Mapping[str, Any], observed: Observed) -> dict[str, Any]:
         metrics=observed.metrics,
         health=observed.health,
     )
+    if observed.secrets:
+        context[SOURCE_SECRETS] = observed.secrets
     clock = observed.clock()
     if clock is not None:  # the clock operators (time, dayOfWeek, cron) read the plan's time
         context = with_clock(context, clock)

@@ -47,10 +47,14 @@ from orkestra_trio.katalog.model import (
 )
 from orkestra_trio.katalog.secrets import (
     GENERATED_FIELDS,
+    SOURCE_SECRETS,
     TLS_TYPE,
     Generation,
+    SecretRef,
     SecretSpecError,
     TlsRequest,
+    copied,
+    source_ref,
 )
 from orkestra_trio.katalog.secrets import decide as decide_generation
 from orkestra_trio.katalog.statusfields import decide
@@ -439,6 +443,8 @@ def _with_copies(
                 annotations=render_value(entry.annotations, context),
             )
             manifest = build_manifest(entry.group, rendered, owner_from_cr(context))
+            if "fromSecret" in rendered:
+                manifest = _copied(manifest, rendered, context)
             out.append(attrs.evolve(child, namespace=namespace, manifest=manifest))
         return out
 
@@ -495,6 +501,8 @@ def _render_one(
             if "tls" in rendered and not rendered.get("type"):
                 rendered["type"] = TLS_TYPE
         manifest = build_manifest(entry.group, rendered, owner_from_cr(context))
+        if entry.group == "secrets" and "fromSecret" in rendered:
+            manifest = _copied(manifest, rendered, context)
         if generation is not None and generation.kept_data:
             manifest["data"] = {**(manifest.get("data") or {}), **generation.kept_data}
         return RenderedChild(
@@ -541,6 +549,52 @@ def _autoscale(
             **rendered["annotations"],
             SCALED_AT_ANNOTATION: now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
+
+
+def _copied(
+    manifest: Mapping[str, Any], rendered: Mapping[str, Any], context: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A ``fromSecret`` entry's manifest with the source's data (read from the context)."""
+    namespace = str((context.get("metadata") or {}).get("namespace") or "")
+    try:
+        return copied(manifest, rendered, context.get(SOURCE_SECRETS) or {}, namespace)
+    except SecretSpecError as exc:
+        raise ManifestError(exc.field, str(exc)) from None
+
+
+def source_refs(box: OperatorBox, context: Mapping[str, Any]) -> list[SecretRef]:
+    """The Secrets a reconcile of the CR of ``context`` copies (``fromSecret`` entries).
+
+    The runtime reads them from its cache for the plan. An entry whose names
+    do not render is skipped here: rendering it reports the error.
+    """
+    refs: list[SecretRef] = []
+    namespace = str((context.get("metadata") or {}).get("namespace") or "")
+    for resources in (box.on_create, box.on_reconcile):
+        for entry in resources.get("secrets", ()):
+            if "fromSecret" not in entry.fields:
+                continue
+            try:
+                scope = with_inputs(entry.inputs, context)
+            except RenderError:
+                continue
+            scopes = [scope]
+            if entry.for_each is not None:
+                items = lookup_path(scope, entry.for_each.field)
+                items = items if isinstance(items, list | tuple) else []
+                scopes = [{**scope, entry.for_each.as_: item} for item in items]
+            for each in scopes:
+                try:
+                    rendered = {
+                        key: render_value(entry.fields.get(key), each)
+                        for key in ("fromSecret", "fromNamespace")
+                    }
+                    ref = source_ref(rendered, namespace)
+                except (TemplateRenderError, SecretSpecError, RenderError):
+                    continue
+                if ref not in refs:
+                    refs.append(ref)
+    return refs
 
 
 def _generation(

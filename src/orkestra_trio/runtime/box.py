@@ -45,6 +45,7 @@ from orkestra_trio.katalog.manifests import (
 )
 from orkestra_trio.katalog.model import AutoscaleOverride, Watch
 from orkestra_trio.katalog.plan import ReconcilePlan
+from orkestra_trio.katalog.secrets import source_scopes
 from orkestra_trio.kube import KubeClient, KubeError, NotFound
 
 from .adoption import adopt_children
@@ -60,6 +61,7 @@ from .planner import Planner
 from .registry import KatalogRegistry
 from .remote import SourceReader
 from .safe import ReconcileFn
+from .sources import SecretSources
 from .supervisor import Supervisor
 from .watches import gate_passes, watch_matches, watch_targets
 from .workers import WorkerPool
@@ -208,6 +210,8 @@ class Box:
         self.pool: WorkerPool[ObjectKey] | None = None
         self.cr_informer: Informer | None = None
         self.child_informers: dict[tuple[str, str], Informer] = {}
+        #: The Secrets its ``fromSecret`` entries copy, cached by informers of their own.
+        self.sources = SecretSources(source_scopes(self.model))
         #: Children of an earlier version labelled yet (once per box, not per restart).
         self._adopted = False
         self.paused = False
@@ -282,7 +286,8 @@ class Box:
         # otherwise keep the pool at zero workers forever.
         if self.pool.size != self.workers:
             self.pool.resize(self.workers)
-        for informer in (self.cr_informer, *self.child_informers.values()):
+        sources = [informer for _, informer in self.sources.informers]
+        for informer in (self.cr_informer, *self.child_informers.values(), *sources):
             await self._wait_synced(informer)
         if not self._adopted:
             await self._adopt_children()
@@ -406,6 +411,8 @@ class Box:
                 continue
             self.child_informers[(api_version, kind)] = informer
         self.cr_informer = cr_informer
+        # fromSecret: informers for the Secrets the box copies (not its children).
+        await self.sources.start(self.registry, self._on_source_change)
         self.pipeline = ReconcilePipeline(
             name=self.name,
             crd=self.crd,
@@ -420,6 +427,7 @@ class Box:
             timeout=self.model.reconciler.timeout,
             box_metrics=self.metrics,
             planner=Planner(self.crd, name=self.name, metrics=self.metrics),
+            sources=self.sources,
         )
         self.pipeline.on_plan = self._plan_applied
         reconcile: ReconcileFn[ObjectKey] = self.pipeline
@@ -566,6 +574,11 @@ class Box:
         ):
             if self.cr_informer.get(*key) is not None:
                 self.queue.add(key)
+
+    def _on_source_change(self, key: ObjectKey) -> None:
+        """A Secret a CR copies changed: that CR copies it again."""
+        if self.cr_informer is not None and self.cr_informer.get(*key) is not None:
+            self.queue.add(key)
 
     def _on_child_change(self, change: Change) -> None:
         obj = change.current

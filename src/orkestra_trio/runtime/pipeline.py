@@ -75,6 +75,7 @@ from orkestra_trio.katalog.render import (
     build_context,
     normalized,
     render_children,
+    source_refs,
 )
 from orkestra_trio.kube import (
     AlreadyExists,
@@ -94,6 +95,7 @@ from .metrics import BoxMetrics, cross_source
 from .planner import Planner
 from .registry import CrossTarget, KatalogRegistry
 from .safe import DONE, Outcome, describe_exception
+from .sources import SecretSources
 from .status import write_status
 
 logger = logging.getLogger(__name__)
@@ -136,6 +138,7 @@ class ReconcilePipeline:
         timeout: float = 30.0,
         box_metrics: BoxMetrics | None = None,
         planner: Planner | None = None,
+        sources: SecretSources | None = None,
     ) -> None:
         assert crd.operator_box is not None
         self.name = name
@@ -152,6 +155,8 @@ class ReconcilePipeline:
         self.timeout = timeout
         #: Where cross reads are counted (metrics and the Control Center's graph).
         self.box_metrics = box_metrics
+        #: The Secrets the box's ``fromSecret`` entries copy (None: it copies none).
+        self.sources = sources if sources is not None and sources.scopes else None
         #: Computes the plans: in the loop, or in the box's process once they are heavy.
         self.planner = planner or Planner(crd, name=name, metrics=box_metrics)
         #: Wall time at Trio time zero, set on first use: deadlines measured against a CR's
@@ -179,6 +184,8 @@ class ReconcilePipeline:
         if cr is None:
             self.registry.forget_reader(self.name, key)
             self.external.forget(key)
+            if self.sources is not None:
+                self.sources.forget(key)
             for slot in [slot for slot in self._cross_errors if slot[0] == key]:
                 del self._cross_errors[slot]
             self._errors.pop(key, None)
@@ -255,10 +262,16 @@ class ReconcilePipeline:
         self.registry.record_reads(self.name, key, reads | called)
         uid = str((cr.get("metadata") or {}).get("uid") or "")
         owned = self._owned_children(uid)
+        secrets = {}
+        if self.sources is not None:
+            # The Secrets it copies, from the box's caches; recorded so a change re-enqueues it.
+            refs = source_refs(self.box, build_context(normalized(self.crd, cr)))
+            secrets = self.sources.read(key, refs)
         observed = Observed(
             cr,
             cross=cross,
             external=external,
+            secrets=secrets,
             children=owned,
             metrics=self._metrics(),
             health=self._health(),

@@ -1,0 +1,76 @@
+"""The Secrets a box copies (``fromSecret``): cached by informers of their own, read by the plan.
+
+A ``fromSecret`` entry copies a Secret the box does not own, so the box's
+child informers (its own children, by label) do not hold it. This module
+gives the box an informer per :class:`~orkestra_trio.katalog.secrets.SourceScope`
+its Katalog names, as narrow as the Katalog allows: a literal name is one
+Secret (field selector ``metadata.name``), a literal ``fromNamespace`` one
+namespace, otherwise the namespaces the runtime watches. No label selector:
+the sources are not ours. The pipeline reads the Secrets a CR copies from
+these caches (no request) and records who read what; a change of a source
+re-enqueues the CRs that copied it, as ``cross:`` reads do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from orkestra_trio.katalog.secrets import SecretRef, SourceScope
+
+from .informer import Change, Informer, ObjectKey
+from .registry import KatalogRegistry
+
+SECRET = ("v1", "Secret")
+
+
+class SecretSources:
+    """One box's source-Secret informers and the index of which CR copied which Secret."""
+
+    def __init__(self, scopes: Iterable[SourceScope]) -> None:
+        self.scopes = tuple(scopes)
+        self.informers: list[tuple[SourceScope, Informer]] = []
+        self._readers: dict[SecretRef, set[ObjectKey]] = {}
+        self._reads_of: dict[ObjectKey, tuple[SecretRef, ...]] = {}
+
+    async def start(self, registry: KatalogRegistry, notify: Callable[[ObjectKey], None]) -> None:
+        """Get (or share) an informer per scope; ``notify`` is told the CRs to reconcile."""
+        for scope in self.scopes:
+            informer = await registry.informer(
+                SECRET,
+                field_selector=f"metadata.name={scope.name}" if scope.name else "",
+                namespace=scope.namespace,
+            )
+            informer.subscribe(lambda change: self._changed(change, notify))
+            self.informers.append((scope, informer))
+
+    def read(self, key: ObjectKey, refs: Iterable[SecretRef]) -> dict[SecretRef, Any]:
+        """The Secrets ``refs`` from the caches (None: not there), remembered as ``key``'s reads."""
+        refs = tuple(refs)
+        self.forget(key)
+        self._reads_of[key] = refs
+        for ref in refs:
+            self._readers.setdefault(ref, set()).add(key)
+        return {ref: self._cached(ref) for ref in refs}
+
+    def forget(self, key: ObjectKey) -> None:
+        for ref in self._reads_of.pop(key, ()):
+            readers = self._readers.get(ref)
+            if readers is not None:
+                readers.discard(key)
+                if not readers:
+                    del self._readers[ref]
+
+    def _cached(self, ref: SecretRef) -> Mapping[str, Any] | None:
+        namespace, name = ref
+        for scope, informer in self.informers:
+            if scope.name not in (None, name) or scope.namespace not in (None, namespace):
+                continue
+            found = informer.get(namespace, name)
+            if found is not None:
+                return found
+        return None
+
+    def _changed(self, change: Change, notify: Callable[[ObjectKey], None]) -> None:
+        for key in tuple(self._readers.get(change.key, ())):
+            notify(key)
