@@ -139,6 +139,13 @@ async def _until(check, what: str, within: float = 15.0) -> None:
     raise AssertionError(f"not within {within}s: {what}")
 
 
+def _failure(kat, box: str, name: str) -> str:
+    """The message of the CR's Ready=False condition ("" while it has none)."""
+    conditions = kat.status(box, name).get("conditions") or ()
+    ready = [c for c in conditions if c["type"] == "Ready" and c["status"] == "False"]
+    return ready[0]["message"] if ready else ""
+
+
 async def test_external_calls_gate_feed_templates_and_are_not_repeated(tmp_path: Path):
     shops = Shops()
     async with (
@@ -205,14 +212,8 @@ async def test_external_calls_gate_feed_templates_and_are_not_repeated(tmp_path:
 
             # An unexpected status fails the reconcile, named in one line on the CR.
             await kat.apply(kat.manifest("shop", "a", {"tier": "bronze"}))
-
-            def failure() -> str:
-                conditions = kat.status("shop", "a").get("conditions") or ()
-                ready = [c for c in conditions if c["type"] == "Ready" and c["status"] == "False"]
-                return ready[0]["message"] if ready else ""
-
-            await _until(failure, "a's failure")
-            message = failure()
+            await _until(lambda: _failure(kat, "shop", "a"), "a's failure")
+            message = _failure(kat, "shop", "a")
             assert "\n" not in message
             assert message.startswith(f"{path}:")
             assert message.endswith(
@@ -222,3 +223,115 @@ async def test_external_calls_gate_feed_templates_and_are_not_repeated(tmp_path:
             # The child keeps what the last good reconcile made.
             assert kat.child("shop", "a", "ConfigMap", "a-pricing")["data"]["price"] == "30"
         nursery.cancel_scope.cancel()
+
+
+REMOTE_KATALOG = """\
+apiVersion: orkestra.orkspace.io/v1
+kind: Katalog
+metadata: {name: remote-reconciler}
+spec:
+  crds:
+    invoice:
+      apiTypes: {group: ext.example.com, version: v1, kind: Invoice, plural: invoices}
+      operatorBox:
+        reconcile:
+          default: false
+          remote:
+            type: http
+            endpoint: "URL/reconcile/{{ .metadata.name }}"
+            timeout: 5s
+            managedResources: [{group: "", plural: configmaps}]
+            auth: {token: $BILLING_TOKEN, header: X-Billing-Token}
+        emit:
+          status:
+            fields: [{path: source, value: katalog}]
+"""
+
+
+class Billing:
+    """A remote reconciler: answers children and status computed from the CR it is sent."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.tokens: list[str | None] = []
+
+    def app(self) -> Starlette:
+        return Starlette(routes=[Route("/reconcile/{name}", self.reconcile, methods=["POST"])])
+
+    async def reconcile(self, request: Request) -> Response:
+        sent = await request.json()
+        self.requests.append(sent)
+        self.tokens.append(request.headers.get("x-billing-token"))
+        name, spec = sent["object"]["metadata"]["name"], sent["prepared"]["spec"]
+        if spec.get("plan") == "none":
+            return JSONResponse({"result": "error", "error": f"no plan for {name}"})
+        return JSONResponse(
+            {
+                "result": "requeue",
+                "requeueAfter": "30s",
+                "status": {"phase": "Billed", "amount": spec["amount"], "conditions": "ours"},
+                "resources": [
+                    {
+                        "type": "configMaps",
+                        "fields": {"name": f"{name}-billing", "data": {"plan": spec["plan"]}},
+                    },
+                    {
+                        "apiVersion": "v1",
+                        "kind": "ConfigMap",
+                        "metadata": {"name": f"{name}-ledger", "labels": {"ledger": "yes"}},
+                        "data": {"amount": str(spec["amount"])},
+                    },
+                ],
+            }
+        )
+
+
+async def test_a_remote_reconciler_returns_the_children_and_status(tmp_path: Path):
+    billing = Billing()
+    async with serving(billing.app()) as url, http_client() as http:
+        reader = RemoteReader(http, environ={"BILLING_TOKEN": "bill"})
+        path = tmp_path / "katalog.yaml"
+        path.write_text(REMOTE_KATALOG.replace("URL", url))
+        async with open_test_cluster() as cluster, run_katalog(path, cluster, remote=reader) as kat:
+            await kat.apply(kat.manifest("invoice", "march", {"plan": "pro", "amount": 42}))
+            await kat.wait_steady()
+
+            sent = billing.requests[-1]
+            assert sent["key"] == "default/march"
+            assert sent["gvk"] == {"Group": "ext.example.com", "Version": "v1", "Kind": "Invoice"}
+            assert sent["object"]["spec"] == {"plan": "pro", "amount": 42}
+            assert set(billing.tokens) == {"Bearer bill"}
+
+            children = kat.children("invoice", "march")
+            assert [c["metadata"]["name"] for c in children] == ["march-billing", "march-ledger"]
+            billing_map, ledger = children
+            assert billing_map["data"] == {"plan": "pro"}
+            assert (
+                ledger["data"] == {"amount": "42"}
+                and ledger["metadata"]["labels"]["ledger"] == "yes"
+            )
+            for child in children:
+                assert child["metadata"]["namespace"] == "default"
+                (owner,) = child["metadata"]["ownerReferences"]
+                assert (owner["kind"], owner["name"], owner["controller"]) == (
+                    "Invoice",
+                    "march",
+                    True,
+                )
+            status = kat.status("invoice", "march")
+            assert (status["phase"], status["amount"], status["source"]) == (
+                "Billed",
+                42,
+                "katalog",
+            )
+            assert kat.ready("invoice", "march")  # conditions stay the runtime's
+
+            # The service refuses: the reconcile fails with its message, in one line.
+            await kat.apply(kat.manifest("invoice", "march", {"plan": "none", "amount": 1}))
+            await _until(lambda: _failure(kat, "invoice", "march"), "the remote's refusal")
+            assert _failure(kat, "invoice", "march").endswith(
+                "Invoice default/march: remote reconciler: no plan for march"
+            )
+            assert kat.child("invoice", "march", "ConfigMap", "march-billing")["data"] == {
+                "plan": "pro"
+            }

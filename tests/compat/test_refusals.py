@@ -47,7 +47,25 @@ def issues(tmp_path, text):
         (crd(extra="      enrich: [pods]\n"), "enrich is not supported"),
         (HEAD + "security: {}\nspec: {crds: {}}\n", "security (deletion/namespace protection"),
         (crd(box="        reconcile: {default: false}\n"), "default: false asks for Go hooks"),
-        (crd(box="        reconcile: {remote: {type: http}}\n"), "remote is not supported"),
+        (
+            crd(box="        reconcile: {remote: {type: grpc, endpoint: 'http://x/'}}\n"),
+            "a remote reconciler of type grpc is not supported by orkestra_trio: only type: http",
+        ),
+        (
+            crd(
+                box="        reconcile:\n          default: false\n"
+                "          remote: {endpoint: 'http://x/'}\n"
+                "          onReconcile: {configMaps: [{data: {a: b}}]}\n"
+            ),
+            "onReconcile does not run: default: false leaves the children to the remote",
+        ),
+        (
+            crd(
+                box="        reconcile:\n"
+                "          remote: {endpoint: 'http://x/', managedResources: [{group: x, plural: y}]}\n"
+            ),
+            "x/y is not a built-in kind: name a custom kind with apiVersion and kind",
+        ),
         (crd(extra="      mode: typed\n"), "only mode: dynamic is supported"),
         (crd(box="        onReconcile: {pods: []}\n"), "pods is not supported"),
         (

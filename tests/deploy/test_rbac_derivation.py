@@ -137,3 +137,25 @@ def test_per_box_election_may_list_its_leases_and_nothing_more():
     assert leases == {
         ("coordination.k8s.io", "leases", v) for v in ("create", "delete", "get", "list", "update")
     }
+
+
+def test_a_remote_reconcilers_managed_resources_are_read_created_and_patched(tmp_path):
+    katalogs, _ = _katalog(
+        tmp_path,
+        """\
+        metadata: {name: t}
+        spec:
+          crds:
+            app:
+              apiTypes: {group: x.io, version: v1, kind: App, plural: apps}
+              operatorBox:
+                reconcile:
+                  default: false
+                  remote:
+                    endpoint: "http://billing.svc/reconcile"
+                    managedResources: [{group: apps, plural: deployments}]
+        """,
+    )
+    cluster = triples(derive_rights(katalogs).cluster)
+    verbs = {v for g, r, v in cluster if (g, r) == ("apps", "deployments")}
+    assert verbs == {"get", "list", "watch", "create", "patch"}

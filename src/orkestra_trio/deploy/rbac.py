@@ -150,6 +150,19 @@ def derive_rights(katalogs: KatalogSet, *, per_box: bool = False) -> Rights:
                         grant(kind.api_group, kind.plural, "patch")
                     if phase != "onCreate" or not _owned_by_reference(crd, kind, entry):
                         grant(kind.api_group, kind.plural, "delete")
+        # A remote reconciler's children are of its managedResources kinds (it names no others).
+        remote = box.remote
+        for api_version, kind_name in remote.managed if remote is not None else ():
+            managed = _known_kind(katalogs, api_version, kind_name)
+            if managed is None:
+                assert remote is not None
+                problems.append(
+                    f"{remote.location}: remote.managedResources: {api_version} {kind_name} "
+                    "is neither a CRD of these Katalogs nor a well-known built-in; its RBAC rule "
+                    "cannot be derived"
+                )
+            else:
+                grant(managed.api_group, managed.plural, *READ, "create", "patch")
         for cross in box.cross:
             if cross.same_process and cross.crd not in boxed:
                 observed = katalogs.crds[cross.crd].api_types

@@ -21,7 +21,9 @@ from orkestra_trio.katalog.condition_reader import ConditionReader
 from orkestra_trio.katalog.conditions import Condition
 from orkestra_trio.katalog.model import (
     EXTERNAL_METHODS,
+    RESOURCE_GROUPS,
     ExternalCall,
+    RemoteReconciler,
     RetryBackoff,
 )
 from orkestra_trio.katalog.reading import Shape, describe
@@ -47,6 +49,7 @@ _CALL_KEYS = (
     "protocol",
     "cacheFor",
 )
+_REMOTE_KEYS = ("type", "endpoint", "timeout", "managedResources", "auth")
 #: Orkestra's other protocols: each needs a client this runtime does not carry.
 _OTHER_PROTOCOLS = ("prometheus", "redis", "postgres", "mongo", "kafka", "grpc")
 _CALL_NAME = Shape(re.compile(r"[A-Za-z_][A-Za-z0-9_]*"), "a name such as featureFlags")
@@ -100,6 +103,75 @@ class ExternalCallReader(ConditionReader):
             if key != "external":
                 self.report((*here, key), orkestra_keys.GO_HOOKS, at_key=True)
         return self.external_calls(hooks, here, "hooks", taken=taken)
+
+    def remote_reconciler(
+        self, parent: dict[str, Any], path: KeyPath, *, templates: bool
+    ) -> RemoteReconciler | None:
+        """``remote: {type: http, endpoint, timeout, managedResources, auth}`` (1.13)."""
+        m = self.section(parent, path, "remote", allowed=_REMOTE_KEYS, required=("endpoint",))
+        if m is None:
+            return None
+        here = (*path, "remote")
+        kind = m.get("type", "http")
+        if kind != "http":
+            self.report(
+                (*here, "type"),
+                f"a remote reconciler of type {kind} is not supported by orkestra_trio: "
+                "only type: http",
+            )
+        endpoint = self.endpoint(m, here) if m.get("endpoint") is not None else None
+        header = "Authorization"
+        auth = m.get("auth")
+        if isinstance(auth, dict) and "header" in auth:
+            header = self.string(auth, (*here, "auth"), "header", required=True) or header
+            m = {**m, "auth": {k: v for k, v in auth.items() if k != "header"}}
+        token, token_env = self.token(m, here)
+        timeout = self.duration(m, here, "timeout", 10.0)
+        if timeout is None or timeout <= 0 or timeout > MAX_CALL_TIMEOUT:
+            self.report((*here, "timeout"), f"must be between 0s and {MAX_CALL_TIMEOUT:g}s")
+            timeout = 10.0
+        managed: list[tuple[str, str]] = []
+        for index, item in enumerate(self.items(m, here, "managedResources")):
+            kind_of = self.managed_kind(item, (*here, "managedResources", index))
+            if kind_of is not None and kind_of not in managed:
+                managed.append(kind_of)
+        if endpoint is None:
+            return None
+        return RemoteReconciler(
+            endpoint=endpoint,
+            timeout=timeout,
+            managed=tuple(managed),
+            token=token,
+            token_from_env=token_env,
+            header=header,
+            templates=templates,
+            location=self.location(here, at_key=True),
+        )
+
+    def managed_kind(self, value: Any, path: KeyPath) -> tuple[str, str] | None:
+        """``{group, plural}`` of a built-in kind, or ``{apiVersion, kind}``: (apiVersion, kind)."""
+        m = self.mapping(value, path, allowed=("group", "plural", "version", "apiVersion", "kind"))
+        if m is None:
+            return None
+        if m.get("apiVersion") is not None or m.get("kind") is not None:
+            api_version = self.string(m, path, "apiVersion", required=True)
+            kind = self.string(m, path, "kind", required=True)
+            if not (api_version and kind):
+                self.report(path, "give apiVersion and kind together")
+                return None
+            return api_version, kind
+        group = str(m.get("group") or "")
+        plural = self.string(m, path, "plural", required=True)
+        for info in RESOURCE_GROUPS.values():
+            info_group = info.api_version.rpartition("/")[0]
+            if plural == info.plural and group in (info_group, "core" if not info_group else ""):
+                return info.api_version, info.kind
+        self.report(
+            path,
+            f"{group or 'core'}/{plural} is not a built-in kind: name a custom kind with "
+            "apiVersion and kind",
+        )
+        return None
 
     def external_call(self, value: Any, path: KeyPath, phase: str) -> ExternalCall | None:
         m = self.mapping(value, path, allowed=_CALL_KEYS, required=("name", "url"))

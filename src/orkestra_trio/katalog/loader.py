@@ -214,6 +214,7 @@ _RECONCILER_KEYS = (
     "requeue",
     "weight",
     "hooks",  # HTTP hooks (hooks.external): read with the box's external calls
+    "remote",  # a remote reconciler: read with them too
 )
 # Gen C: `reconcile` holds the reconciler settings and the three phases.
 _RECONCILE_KEYS = (
@@ -1098,8 +1099,21 @@ class _KatalogReader(ImportReader, ExternalCallReader):
             if groups["reconcile"] is not None
             else (box.get("reconciler"), (*path, "reconciler"))
         )
+        remote = None
         if isinstance(hooks_parent, dict):
             self.box_calls["hooks"] = self.hook_calls(hooks_parent, hooks_path, self.call_names)
+            remote = self.remote_reconciler(
+                hooks_parent, hooks_path, templates=hooks_parent.get("default") is not False
+            )
+            if remote is not None and not remote.templates:
+                for phase, (parent, at) in phases.items():
+                    if parent.get(phase) is not None:
+                        self.report(
+                            (*at, phase),
+                            f"{phase} does not run: default: false leaves the children to the "
+                            "remote reconciler",
+                            at_key=True,
+                        )
         on_delete, ordered = self.on_delete(delete_parent, delete_path)
         return OperatorBox(
             reconciler=reconciler,
@@ -1113,6 +1127,7 @@ class _KatalogReader(ImportReader, ExternalCallReader):
             on_reconcile=self.resources(*phases["onReconcile"], "onReconcile"),
             # Read by resources() above (the blocks' external:), in the order they run.
             external=self.external_in_order(),
+            remote=remote,
             on_delete=on_delete,
             status=self.status(status, (*status_path, "status"))
             if status is not None
@@ -1162,7 +1177,7 @@ class _KatalogReader(ImportReader, ExternalCallReader):
         return self.requeue(requeue, (*here, "requeue")) if requeue is not None else None
 
     def reconciler_settings(self, m: dict[str, Any], here: KeyPath) -> Reconciler:
-        if m.get("default") not in (None, True):
+        if m.get("default") not in (None, True) and m.get("remote") is None:
             self.report(
                 (*here, "default"),
                 "default: false asks for Go hooks or a remote reconciler instead of the "

@@ -275,6 +275,28 @@ class ExternalCall:
 
 
 @attrs.frozen
+class RemoteReconciler:
+    """``reconcile.remote`` (ORKESTRA-LANGUAGE.md 1.13): an HTTP service computes the children.
+
+    Each reconcile POSTs ``{key, gvk, object, prepared}`` to ``endpoint`` (only
+    its path and query are templates) and applies the ``resources`` and
+    ``status`` of the answer. ``managed``: (apiVersion, kind) of the kinds it
+    returns, watched like declared children. ``templates`` False
+    (``default: false``): the box's own onCreate/onReconcile do not run.
+    """
+
+    endpoint: Text
+    timeout: float = 10.0
+    managed: tuple[tuple[str, str], ...] = ()
+    token: str | None = None
+    token_from_env: str | None = None
+    #: The header the token is sent in, as ``Bearer <token>``.
+    header: str = "Authorization"
+    templates: bool = True
+    location: Location = attrs.field(default=NOWHERE, eq=False, repr=False)
+
+
+@attrs.frozen
 class ForEach:
     """Stamp one child per item of the list at ``field``, named ``as_`` in templates."""
 
@@ -698,6 +720,8 @@ class OperatorBox:
     ordered_delete: OrderedDelete | None = None
     #: External calls in the order a reconcile makes them: preReconcile, onCreate, onReconcile.
     external: tuple[ExternalCall, ...] = ()
+    #: ``reconcile.remote``: an HTTP service that returns children and status.
+    remote: RemoteReconciler | None = None
 
 
 #: ``action`` of a validation rule: ``deny`` stops the CR, ``warn`` posts a Warning Event.

@@ -104,7 +104,6 @@ BOX: Mapping[str, str] = {
 
 RECONCILER: Mapping[str, str] = {
     "constructor": _unsupported("constructor", "typed Go constructors"),
-    "remote": _unsupported("remote", "remote reconcilers"),
 }
 
 #: ``hooks:`` keys other than ``external`` (HTTP hooks): Orkestra's typed Go hooks.

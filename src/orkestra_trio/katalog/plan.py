@@ -38,6 +38,7 @@ from orkestra_trio.katalog.conditions import (
 from orkestra_trio.katalog.durations import parse_duration
 from orkestra_trio.katalog.manifests import OWNER_UID_LABEL
 from orkestra_trio.katalog.model import CrdEntry, OperatorBox
+from orkestra_trio.katalog.remote import RemoteOutcome, remote_outcome
 from orkestra_trio.katalog.render import (
     RenderedChild,
     RenderError,
@@ -88,6 +89,8 @@ class Observed:
     cross: Mapping[str, Any] = attrs.field(factory=dict)
     #: Each external call's answer by its name (``.external.<name>``).
     external: Mapping[str, Any] = attrs.field(factory=dict)
+    #: The remote reconciler's answer (an external call's shape), None without one.
+    remote: Mapping[str, Any] | None = None
     #: The CR's children as read back (objects), for ``.children`` in templates.
     children: Iterable[Mapping[str, Any]] = ()
     metrics: Mapping[str, Any] = attrs.field(factory=dict)
@@ -209,9 +212,12 @@ def plan_reconcile(crd: CrdEntry, observed: Observed) -> ReconcilePlan:
         return ReconcilePlan(cr=name, cr_patch=cr_patch, events=events, error=exc)
     try:
         children = tuple(render_reconcile_children(box, context, now=observed.clock()))
+        remote = _remote(box, observed, context)
+        if remote is not None:
+            children = (*children, *remote.children)
     except Exception as exc:
         return ReconcilePlan(cr=name, cr_patch=cr_patch, labels=labels, events=events, error=exc)
-    outcome = _outcome(crd, context, observed.now)
+    outcome = _outcome(crd, context, observed.now, remote)
     renew_after = earliest(*(child.renew_in for child in children if child.present))
     return ReconcilePlan(
         cr=name,
@@ -229,7 +235,12 @@ def plan_reconcile(crd: CrdEntry, observed: Observed) -> ReconcilePlan:
 
 def plan_outcome(crd: CrdEntry, observed: Observed) -> PlannedOutcome:
     """The status and requeue of a plan, for ``observed`` children (after the apply wrote some)."""
-    return _outcome(crd, _context(normalized(crd, observed.cr), observed), observed.now)
+    context = _context(normalized(crd, observed.cr), observed)
+    try:
+        remote = _remote(_box(crd), observed, context)
+    except Exception as exc:
+        return PlannedOutcome(None, error=exc)
+    return _outcome(crd, context, observed.now, remote)
 
 
 def plan_failure(crd: CrdEntry, observed: Observed, message: str) -> ReconcilePlan:
@@ -335,7 +346,18 @@ def _context(cr: Mapping[str, Any], observed: Observed) -> dict[str, Any]:
     return with_peers(context, observed.peers) if observed.peers else context
 
 
-def _outcome(crd: CrdEntry, context: Mapping[str, Any], now: str | None) -> PlannedOutcome:
+def _remote(
+    box: OperatorBox, observed: Observed, context: Mapping[str, Any]
+) -> RemoteOutcome | None:
+    """What the remote reconciler's answer adds (None without one); raises when it failed."""
+    if box.remote is None:
+        return None
+    return remote_outcome(box.remote, observed.remote, context)
+
+
+def _outcome(
+    crd: CrdEntry, context: Mapping[str, Any], now: str | None, remote: RemoteOutcome | None = None
+) -> PlannedOutcome:
     box = _box(crd)
     generation = int((context.get("metadata") or {}).get("generation") or 0)
     try:
@@ -348,6 +370,8 @@ def _outcome(crd: CrdEntry, context: Mapping[str, Any], now: str | None) -> Plan
         )
     except Exception as exc:
         return PlannedOutcome(None, error=exc)
+    if remote is not None:
+        status = {**status, **remote.status}
     try:
         requeue = _requeue_after(box, context)
         edge = next_clock_edge(box_conditions(box), context)
@@ -355,6 +379,8 @@ def _outcome(crd: CrdEntry, context: Mapping[str, Any], now: str | None) -> Plan
         return PlannedOutcome(status, error=exc)
     if edge is not None:  # a cron window opens or closes then: reconcile again, event or not
         requeue = earliest(requeue, (edge - context_now(context)).total_seconds())
+    if remote is not None:
+        requeue = earliest(requeue, remote.requeue_after)
     return PlannedOutcome(status, requeue)
 
 

@@ -28,7 +28,13 @@ import httpx
 import trio
 
 from orkestra_trio.katalog.external import answered, failed
-from orkestra_trio.katalog.model import ExternalCall, FrozenMap, RetryBackoff, Text
+from orkestra_trio.katalog.model import (
+    ExternalCall,
+    FrozenMap,
+    RemoteReconciler,
+    RetryBackoff,
+    Text,
+)
 from orkestra_trio.katalog.render import render_value
 from orkestra_trio.katalog.template import TemplateRenderError
 
@@ -54,6 +60,8 @@ class PreparedCall:
     cache_for: float
     token: str | None = None
     token_from_env: str | None = None
+    #: The header the token goes in, as ``Bearer <token>``.
+    token_header: str = "Authorization"
 
     @property
     def fingerprint(self) -> str:
@@ -107,6 +115,45 @@ def prepare_call(
     )
 
 
+def prepare_remote_reconcile(
+    remote: RemoteReconciler,
+    cr: Mapping[str, Any],
+    prepared_cr: Mapping[str, Any],
+    context: Mapping[str, Any],
+    *,
+    time_limit: float,
+) -> PreparedCall:
+    """The POST of a remote reconciler (1.13): ``{key, gvk, object, prepared}``.
+
+    ``object`` is the CR as stored, ``prepared`` as the templates see it (normalized).
+    Raises :class:`TargetError` when the endpoint cannot be rendered.
+    """
+    _, url = render_endpoint(remote.endpoint, context, what="remote endpoint")
+    metadata = cr.get("metadata") or {}
+    namespace, name = str(metadata.get("namespace") or ""), str(metadata.get("name") or "")
+    group, _, version = str(cr.get("apiVersion") or "").rpartition("/")
+    body = {
+        "key": f"{namespace}/{name}" if namespace else name,
+        "gvk": {"Group": group, "Version": version, "Kind": str(cr.get("kind") or "")},
+        "object": cr,
+        "prepared": prepared_cr,
+    }
+    return PreparedCall(
+        name="remote",
+        method="POST",
+        url=url,
+        headers=FrozenMap({"Accept": "application/json", "Content-Type": "application/json"}),
+        body=json.dumps(body).encode(),
+        expected=(),
+        time_limit=min(remote.timeout, time_limit),
+        retry=RetryBackoff(),
+        cache_for=0.0,
+        token=remote.token,
+        token_from_env=remote.token_from_env,
+        token_header=remote.header,
+    )
+
+
 async def send_call(
     http: httpx.AsyncClient,
     prepared: PreparedCall,
@@ -121,7 +168,7 @@ async def send_call(
         return failed(str(error))
     headers = dict(prepared.headers)
     if token:
-        headers["Authorization"] = f"Bearer {token}"
+        headers[prepared.token_header] = f"Bearer {token}"
     answer: JSON = failed("not sent")
     for attempt, wait in enumerate((0.0, *prepared.retry.waits())):
         if attempt:

@@ -24,11 +24,11 @@ import httpx
 import trio
 
 from orkestra_trio._httpbody import body_without_generator
-from orkestra_trio.katalog.model import CrossEntry, CrossSource, ExternalCall
+from orkestra_trio.katalog.model import CrossEntry, CrossSource, ExternalCall, RemoteReconciler
 from orkestra_trio.katalog.render import cross_answer
 
 from .cache import Failed, Fetched, FetchResult, RemoteCache
-from .calls import PreparedCall, prepare_call, send_call
+from .calls import PreparedCall, prepare_call, prepare_remote_reconcile, send_call
 from .client import DEFAULT_TIMEOUT, MAX_BODY, TokenError, bearer_token, fetch
 from .events import follow_events
 from .urls import RemoteTarget, TargetError, endpoint_target, oncop_target, resolve
@@ -173,6 +173,21 @@ class RemoteReader:
         """``call`` rendered for one CR, or why it cannot be (an answer's ``error``)."""
         try:
             return prepare_call(call, context, time_limit=time_limit)
+        except TargetError as error:
+            return str(error)
+
+    def prepare_remote_reconcile(
+        self,
+        remote: RemoteReconciler,
+        cr: Mapping[str, Any],
+        prepared_cr: Mapping[str, Any],
+        context: Mapping[str, Any],
+        *,
+        time_limit: float,
+    ) -> PreparedCall | str:
+        """A remote reconciler's POST for one CR, or why it cannot be made."""
+        try:
+            return prepare_remote_reconcile(remote, cr, prepared_cr, context, time_limit=time_limit)
         except TargetError as error:
             return str(error)
 

@@ -106,6 +106,10 @@ def child_kinds(crd: CrdEntry) -> list[tuple[str, str]]:
                     pair = (str(api_version), str(kind))
                     if pair not in kinds:
                         kinds.append(pair)
+    # A remote reconciler's managedResources: watched like declared children.
+    for pair in box.remote.managed if box.remote is not None else ():
+        if pair not in kinds:
+            kinds.append(pair)
     return kinds
 
 

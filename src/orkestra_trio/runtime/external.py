@@ -41,7 +41,7 @@ from orkestra_trio.katalog.external import (
     not_called,
     with_external,
 )
-from orkestra_trio.katalog.model import ExternalCall, OperatorBox
+from orkestra_trio.katalog.model import ExternalCall, OperatorBox, RemoteReconciler
 
 from .informer import ObjectKey
 from .remote import remote_target
@@ -60,6 +60,21 @@ class ExternalCaller(Protocol):
     async def send_call(
         self, prepared: Any, *, announce: Callable[[str], None] | None = None
     ) -> tuple[JSON, str | None]: ...
+
+
+@runtime_checkable
+class RemoteReconcileCaller(ExternalCaller, Protocol):
+    """The remote reader's remote-reconciler half (``oncop.reader.RemoteReader``)."""
+
+    def prepare_remote_reconcile(
+        self,
+        remote: RemoteReconciler,
+        cr: Mapping[str, Any],
+        prepared_cr: Mapping[str, Any],
+        context: Mapping[str, Any],
+        *,
+        time_limit: float,
+    ) -> Any: ...
 
 
 UNAVAILABLE = "external calls are not available in this runtime (no HTTP client was given)"
@@ -116,6 +131,32 @@ class ExternalCalls:
             if error is not None:
                 raise error
         return answers, frozenset(reads)
+
+    async def reconcile_remotely(
+        self,
+        caller: Any,
+        cr: Mapping[str, Any],
+        prepared_cr: Mapping[str, Any],
+        context: Mapping[str, Any],
+    ) -> JSON | None:
+        """The remote reconciler's answer for this CR (None: the box has none).
+
+        Sent on every reconcile while the box's gate holds: it is the reconcile.
+        """
+        remote = self.box.remote
+        if remote is None:
+            return None
+        if not conditions_hold(self.box.when, self.box.or_, context):
+            return failed("not called: the box's when/or do not hold")
+        if not isinstance(caller, RemoteReconcileCaller):
+            return failed(UNAVAILABLE)
+        prepared = caller.prepare_remote_reconcile(
+            remote, cr, prepared_cr, context, time_limit=self.time_limit
+        )
+        if isinstance(prepared, str):
+            return failed(prepared)
+        answer, _ = await caller.send_call(prepared)
+        return answer
 
     async def _one(
         self,

@@ -260,6 +260,7 @@ class ReconcilePipeline:
         cross, reads = await self._read_cross(cr)
         external, called = await self._call_external(cr, key, cross)
         self.registry.record_reads(self.name, key, reads | called)
+        remote = await self._reconcile_remotely(cr, cross, external)
         uid = str((cr.get("metadata") or {}).get("uid") or "")
         owned = self._owned_children(uid)
         secrets = {}
@@ -272,6 +273,7 @@ class ReconcilePipeline:
             cross=cross,
             external=external,
             secrets=secrets,
+            remote=remote,
             children=owned,
             metrics=self._metrics(),
             health=self._health(),
@@ -428,6 +430,16 @@ class ReconcilePipeline:
             context,
             announce=partial(self.registry.add_read, self.name, key),
         )
+
+    async def _reconcile_remotely(
+        self, cr: Mapping[str, Any], cross: Mapping[str, Any], external: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """The remote reconciler's answer (1.13), read before planning like the calls'."""
+        if self.box.remote is None:
+            return None
+        prepared = normalized(self.crd, cr)
+        context = build_context(prepared, cross=cross, external=external)
+        return await self.external.reconcile_remotely(self.registry.remote, cr, prepared, context)
 
     async def _report_cross_failure(self, cr: Mapping[str, Any], as_: str, error: str) -> None:
         """A Warning Event when an entry's read starts failing (or fails differently), once."""
