@@ -31,6 +31,8 @@ spec:
   crds:
     shop:
       apiTypes: {group: ext.example.com, version: v1, kind: Shop, plural: shops}
+      validation:
+        rules: [{field: spec.tier, notEquals: banned, message: "tier banned", action: deny}]
       operatorBox:
         reconciler:
           hooks:  # Orkestra's HTTP hooks: external calls run before the templates
@@ -209,6 +211,16 @@ async def test_external_calls_gate_feed_templates_and_are_not_repeated(tmp_path:
             assert data["price"] == "30" and data["registration"] == "reg-1"
             assert (data["auditCalled"], data["auditStatus"]) == ("true", "503")
             assert kat.ready("shop", "a")
+
+            # A CR the validation rules deny makes no call but preReconcile's (Orkestra
+            # validates before the template reconcile).
+            shops.enabled["c"] = True
+            await kat.apply(kat.manifest("shop", "c", {"tier": "banned"}))
+            await _until(lambda: _failure(kat, "shop", "c"), "c's denial")
+            assert "tier banned" in _failure(kat, "shop", "c")
+            assert shops.requests[("GET", "/flags/c")] >= 1
+            assert shops.requests[("POST", "/register")] == 2
+            assert not any(path.endswith("/c") for _, path in shops.requests if _ != "GET")
 
             # An unexpected status fails the reconcile, named in one line on the CR.
             await kat.apply(kat.manifest("shop", "a", {"tier": "bronze"}))

@@ -103,11 +103,14 @@ class ExternalCalls:
         context: Mapping[str, Any],
         *,
         announce: Callable[[tuple[str, str, str]], None] | None = None,
+        admitted: bool = True,
     ) -> tuple[JSON, frozenset[tuple[str, str, str]]]:
         """Each call's answer by name, and the cached GET answers read (registry targets).
 
-        Raises the call's :class:`~orkestra_trio.katalog.render.RenderError`
-        when one fails without ``continueOnError``.
+        ``admitted`` False (the admission rules deny the CR): only preReconcile's
+        calls are made. Raises the call's
+        :class:`~orkestra_trio.katalog.render.RenderError` when one fails without
+        ``continueOnError``.
         """
         answers: JSON = {}
         reads: set[tuple[str, str, str]] = set()
@@ -116,7 +119,7 @@ class ExternalCalls:
             here = with_external(context, answers)
             if call.phase != "preReconcile":
                 if gate_open is None:
-                    gate_open = conditions_hold(self.box.when, self.box.or_, here)
+                    gate_open = admitted and conditions_hold(self.box.when, self.box.or_, here)
                 if not gate_open:
                     answers[call.name] = not_called()
                     continue

@@ -55,7 +55,7 @@ import attrs
 import trio
 
 from orkestra_trio.katalog import CrdEntry, OperatorBox
-from orkestra_trio.katalog.admission import uses_unique
+from orkestra_trio.katalog.admission import run_rules, uses_unique
 from orkestra_trio.katalog.conditions import conditions_hold
 from orkestra_trio.katalog.manifests import OWNER_NAMESPACE_ANNOTATION, OWNER_UID_LABEL
 from orkestra_trio.katalog.model import OrderedDelete
@@ -258,9 +258,10 @@ class ReconcilePipeline:
     async def _reconcile(self, cr: Mapping[str, Any], key: ObjectKey) -> Outcome:
         """Read what the plan needs, plan (pure, in katalog/plan.py), apply the plan."""
         cross, reads = await self._read_cross(cr)
-        external, called = await self._call_external(cr, key, cross)
+        admitted = self._admitted(cr)
+        external, called = await self._call_external(cr, key, cross, admitted)
         self.registry.record_reads(self.name, key, reads | called)
-        remote = await self._reconcile_remotely(cr, cross, external)
+        remote = await self._reconcile_remotely(cr, cross, external, admitted)
         uid = str((cr.get("metadata") or {}).get("uid") or "")
         owned = self._owned_children(uid)
         secrets = {}
@@ -417,8 +418,19 @@ class ReconcilePipeline:
             await self._report_cross_failure(cr, entry.as_, str(answer.get("error") or ""))
         return answers, frozenset(reads)
 
+    def _admitted(self, cr: Mapping[str, Any]) -> bool:
+        """Do the admission rules let the CR through? Orkestra validates before the template
+        reconcile, so a denied CR makes no calls but preReconcile's (the plan reports the denial)."""
+        if not (self.box.external or self.box.remote) or not self.crd.admission.has_rules:
+            return True
+        peers = tuple(self.cr_informer.objects()) if self._needs_peers else ()
+        try:
+            return not run_rules(self.crd.admission, cr, peers=peers).denials
+        except Exception:
+            return False  # the plan runs the rules again and reports why they fail
+
     async def _call_external(
-        self, cr: Mapping[str, Any], key: ObjectKey, cross: Mapping[str, Any]
+        self, cr: Mapping[str, Any], key: ObjectKey, cross: Mapping[str, Any], admitted: bool
     ) -> tuple[dict[str, Any], frozenset[CrossTarget]]:
         """The box's external calls for this CR, in order, before planning (runtime/external.py)."""
         if not self.external.calls:
@@ -429,14 +441,21 @@ class ReconcilePipeline:
             key,
             context,
             announce=partial(self.registry.add_read, self.name, key),
+            admitted=admitted,
         )
 
     async def _reconcile_remotely(
-        self, cr: Mapping[str, Any], cross: Mapping[str, Any], external: Mapping[str, Any]
+        self,
+        cr: Mapping[str, Any],
+        cross: Mapping[str, Any],
+        external: Mapping[str, Any],
+        admitted: bool,
     ) -> dict[str, Any] | None:
         """The remote reconciler's answer (1.13), read before planning like the calls'."""
         if self.box.remote is None:
             return None
+        if not admitted:
+            return {"error": "not called: the admission rules deny the CR"}
         prepared = normalized(self.crd, cr)
         context = build_context(prepared, cross=cross, external=external)
         return await self.external.reconcile_remotely(self.registry.remote, cr, prepared, context)
