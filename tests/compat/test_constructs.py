@@ -101,12 +101,14 @@ def test_notify_is_accepted(tmp_path):
     assert "web" in load(tmp_path, katalog(box=box)).crds
 
 
-def test_sentinels_are_not_template_functions(tmp_path):
+def test_an_undeclared_sentinel_function_is_a_load_error(tmp_path):
+    """Orkestra: using an undeclared sentinel is a validate error (1.9)."""
     box = (
-        "        preReconcile: {sentinels: [generationChanged]}\n"
+        "        preReconcile: {sentinels: [labelsChanged]}\n"
         "        onReconcile: {configMaps: [{data: {a: '{{ if generationChanged }}x{{ end }}'}}]}\n"
     )
-    assert any("generationChanged" in issue for issue in issues(tmp_path, katalog(box=box)))
+    [issue] = issues(tmp_path, katalog(box=box))
+    assert "k.yaml:" in issue and "generationChanged" in issue and "not declared" in issue
 
 
 def test_quota_and_limit_range_render(tmp_path):

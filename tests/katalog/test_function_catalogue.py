@@ -8,6 +8,8 @@ import datetime
 import re
 
 import pytest
+
+from orkestra_trio.katalog.sentinels import FIRED_KEY, SENTINELS
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -864,8 +866,18 @@ def test_orkestra_catalogue_is_defined():
     assert len(REGISTRY) >= 200
 
 
+def test_sentinel_functions_read_the_fired_set_of_the_root_context():
+    """Inside a range too: they read the render's root, not the dot."""
+    for name in SENTINELS:
+        template = compile_template(f"{{{{ range .spec.tags }}}}{{{{ {name} }}}}{{{{ end }}}}")
+        fired = {"spec": {"tags": ["x"]}, FIRED_KEY: frozenset({name})}
+        assert template.render(fired) == "true", name
+        assert template.render({"spec": {"tags": ["x"]}}) == "false", name
+
+
 def test_every_registered_function_has_a_table_row():
     used = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", " ".join(source for source, _ in CASES)))
+    used |= set(SENTINELS)  # test_sentinel_functions_read_the_fired_set_of_the_root_context
     untested = sorted(
         set(REGISTRY)
         - used

@@ -42,7 +42,6 @@ from orkestra_trio.katalog.model import (
     EXTERNAL_PHASES,
     GROUP_ALIASES,
     RESOURCE_GROUPS,
-    SENTINELS,
     STATUS_FIELD_TYPES,
     ApiTypes,
     Autoscale,
@@ -83,6 +82,7 @@ from orkestra_trio.katalog.motifs import (
 )
 from orkestra_trio.katalog.reading import DOT_PATH, Shape, describe
 from orkestra_trio.katalog.secrets import TLS_FIELDS
+from orkestra_trio.katalog.sentinels import SENTINELS
 from orkestra_trio.katalog.statusfields import shadows
 from orkestra_trio.katalog.validate import validate_katalogs
 from orkestra_trio.katalog.yamlsource import (
@@ -1011,6 +1011,14 @@ class _KatalogReader(ImportReader, ExternalCallReader):
         reconcile / emit; each key is read from wherever it is written, with
         its own file position. A key written in both places is an error.
         """
+        # Known before any template is compiled: a template may call only these.
+        raw_pre = box.get("preReconcile")
+        raw_declared = raw_pre.get("sentinels") if isinstance(raw_pre, dict) else None
+        self.declared_sentinels = (
+            frozenset(name for name in raw_declared or () if isinstance(name, str))
+            if isinstance(raw_declared, list)
+            else frozenset()
+        )
         groups = {
             "observe": self.section(
                 box,
@@ -1144,6 +1152,7 @@ class _KatalogReader(ImportReader, ExternalCallReader):
             watches=self.watches(box, path, groups["observe"]),
             enqueue_gate=enqueue_gate,
             ordered_delete=ordered,
+            sentinels=tuple(sorted(self.declared_sentinels & frozenset(SENTINELS))),
         )
 
     def external_in_order(self) -> tuple[ExternalCall, ...]:

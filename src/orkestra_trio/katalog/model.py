@@ -651,25 +651,6 @@ class Watch:
     enqueue_gate: EnqueueGate | None = None
 
 
-#: Sentinels an ``enqueueGate`` may name: each compares the old and new CR of an update.
-SENTINELS = (
-    "generationChanged",
-    "labelsChanged",
-    "annotationsChanged",
-    "deletionStarted",
-    "finalizersChanged",
-    "nameChanged",
-    "namespaceChanged",
-    "generateNameChanged",
-    "uidChanged",
-    "resourceVersionChanged",
-    "creationTimestampChanged",
-    "deletionGracePeriodSecondsChanged",
-    "ownerReferenceChanged",
-    "managedFieldsChanged",
-)
-
-
 @attrs.frozen
 class EnqueueGate:
     """``preReconcile.enqueueGate``: an update of a CR is queued only if a sentinel fired.
@@ -717,6 +698,9 @@ class OperatorBox:
     finalizers: tuple[str, ...] = ()
     watches: tuple[Watch, ...] = ()
     enqueue_gate: EnqueueGate | None = None
+    #: ``preReconcile.sentinels``: computed on each update of a CR, readable in its
+    #: templates as zero-argument functions until its next reconcile.
+    sentinels: tuple[str, ...] = ()
     ordered_delete: OrderedDelete | None = None
     #: External calls in the order a reconcile makes them: preReconcile, onCreate, onReconcile.
     external: tuple[ExternalCall, ...] = ()

@@ -105,6 +105,9 @@ class Observed:
     #: flips and workload ``autoscale`` cooldowns (RFC 3339, seconds); None reads
     #: the wall clock.
     now: str | None = None
+    #: The box's declared sentinels that fired in updates of the CR since its last
+    #: reconcile (``{{ if generationChanged }}``).
+    sentinels: frozenset[str] = frozenset()
 
     def clock(self) -> datetime.datetime | None:
         """``now`` as a datetime (None: the wall clock)."""
@@ -337,6 +340,7 @@ def _context(cr: Mapping[str, Any], observed: Observed) -> dict[str, Any]:
         children=observed.children,
         metrics=observed.metrics,
         health=observed.health,
+        sentinels=observed.sentinels,
     )
     if observed.secrets:
         context[SOURCE_SECRETS] = observed.secrets

@@ -30,6 +30,7 @@ from orkestra_trio.katalog.model import (
     Location,
     Text,
 )
+from orkestra_trio.katalog.sentinels import SENTINELS
 from orkestra_trio.katalog.template import CompiledTemplate
 from orkestra_trio.katalog.yamlsource import (
     KeyPath,
@@ -88,12 +89,19 @@ def go_text(value: Any) -> str:
     return str(value)
 
 
+_SENTINEL_NAMES = frozenset(SENTINELS)
+
+
 class DocumentReader:
     """Reads one parsed document, collecting issues instead of raising them.
 
     ``issues`` grows as values are read; a value is trustworthy only when
     reading it added no issue. Subclasses add what a document holds.
     """
+
+    #: The sentinels the box being read declares (``preReconcile.sentinels``): the
+    #: only ones its templates may call.
+    declared_sentinels: frozenset[str] = frozenset()
 
     def __init__(self, source_map: SourceMap, path: Path) -> None:
         self.map = source_map
@@ -425,6 +433,16 @@ class DocumentReader:
                 )
             )
             return None
+        undeclared = sorted(
+            (getattr(template, "functions", frozenset()) & _SENTINEL_NAMES)
+            - self.declared_sentinels
+        )
+        for name in undeclared:
+            self.report(
+                path,
+                f"sentinel {name} is used in a template but not declared in preReconcile.sentinels",
+                at_key=at_key,
+            )
         return template
 
     def text(self, value: Any, path: KeyPath) -> Text | None:

@@ -57,6 +57,7 @@ from orkestra_trio.katalog.secrets import (
     source_ref,
 )
 from orkestra_trio.katalog.secrets import decide as decide_generation
+from orkestra_trio.katalog.sentinels import FIRED_KEY
 from orkestra_trio.katalog.statusfields import decide
 from orkestra_trio.katalog.template import TemplateRenderError, lookup_path
 from orkestra_trio.katalog.workload_scale import SCALED_AT_ANNOTATION, scaled_replicas
@@ -147,6 +148,7 @@ def build_context(
     metrics: Mapping[str, Any] | None = None,
     health: Mapping[str, Any] | None = None,
     external: Mapping[str, Any] | None = None,
+    sentinels: Iterable[str] = (),
 ) -> dict[str, Any]:
     """The template context of ``cr``.
 
@@ -171,6 +173,9 @@ def build_context(
         # External calls' answers by name (katalog/external.py), made before planning.
         "external": dict(external or {}),
     }
+    fired = frozenset(sentinels)
+    if fired:  # the sentinels that fired since the last reconcile (their functions read it)
+        context[FIRED_KEY] = fired
     if children is not None and not isinstance(children, Mapping):
         # Children read back, by (kind, namespace, name): what a generated Secret kept.
         context[CHILD_OBJECTS] = {

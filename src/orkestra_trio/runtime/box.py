@@ -63,7 +63,7 @@ from .remote import SourceReader
 from .safe import ReconcileFn
 from .sources import SecretSources
 from .supervisor import Supervisor
-from .watches import gate_passes, watch_matches, watch_targets
+from .watches import fired_sentinels, gate_passes, watch_matches, watch_targets
 from .workers import WorkerPool
 from .workqueue import WorkQueue
 
@@ -561,6 +561,10 @@ class Box:
             # re-created under the name of a deleted one starts from the base
             # delay, not from the backoff its predecessor built up.
             self.queue.forget(change.key)
+        if self.model.sentinels and self.pipeline is not None:
+            fired = fired_sentinels(self.model.sentinels, change)
+            if fired:
+                self.pipeline.note_sentinels(change.key, fired)
         if meaningful_cr_change(change) and gate_passes(self.model.enqueue_gate, change):
             self.queue.add(change.key)
 

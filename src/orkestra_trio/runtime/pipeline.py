@@ -170,6 +170,8 @@ class ReconcilePipeline:
         self.on_plan: Callable[[ObjectKey, ReconcilePlan], None] | None = None
         #: The error last reported per failing CR, so that a repeat is not posted again.
         self._errors: dict[ObjectKey, str] = {}
+        #: Declared sentinels that fired in updates of a CR since its last plan.
+        self._fired: dict[ObjectKey, frozenset[str]] = {}
         #: The messages last posted per CR of the plan's ON_NEW_MESSAGE Events (validation
         #: warnings): a warning that holds on is posted once, not on every reconcile.
         self._told: dict[ObjectKey, frozenset[tuple[str, str]]] = {}
@@ -177,6 +179,10 @@ class ReconcilePipeline:
         self._needs_peers = uses_unique(crd)
         #: The box's external calls, and what its CRs' side-effecting calls last sent.
         self.external = ExternalCalls(self.box, time_limit=timeout)
+
+    def note_sentinels(self, key: ObjectKey, fired: frozenset[str]) -> None:
+        """Sentinels that fired in an update of ``key``: its next plan's templates see them."""
+        self._fired[key] = self._fired.get(key, frozenset()) | fired
 
     async def __call__(self, key: ObjectKey) -> Outcome:
         namespace, name = key
@@ -190,6 +196,7 @@ class ReconcilePipeline:
                 del self._cross_errors[slot]
             self._errors.pop(key, None)
             self._told.pop(key, None)
+            self._fired.pop(key, None)
             return DONE
         if (cr.get("metadata") or {}).get("deletionTimestamp"):
             return await self._refreshing_on_conflict(self._delete, cr, key)
@@ -280,6 +287,7 @@ class ReconcilePipeline:
             health=self._health(),
             peers=tuple(self.cr_informer.objects()) if self._needs_peers else (),
             now=self._timestamp(),
+            sentinels=self._fired.pop(key, frozenset()),
         )
         plan = await self.planner.reconcile(observed)
         if self.on_plan is not None:

@@ -53,6 +53,14 @@ def sentinel_fired(name: str, old: Mapping[str, Any], new: Mapping[str, Any]) ->
     return bool(old_meta.get(field) != new_meta.get(field))
 
 
+def fired_sentinels(names: Iterable[str], change: Change) -> frozenset[str]:
+    """Which of ``names`` fired in this change (updates only: an add or a delete has no old
+    object to compare)."""
+    if change.type != "MODIFIED" or change.old is None or change.new is None:
+        return frozenset()
+    return frozenset(name for name in names if sentinel_fired(name, change.old, change.new))
+
+
 def gate_passes(gate: EnqueueGate | None, change: Change) -> bool:
     """May this change of a CR enter the queue?"""
     if gate is None or change.type != "MODIFIED" or change.old is None or change.new is None:

@@ -153,7 +153,16 @@ def _filter_for(name: str) -> None:
 class Template:
     """A compiled template: render it as often as you like, from any task."""
 
-    __slots__ = ("_constants", "_globals", "_jinja", "_notes", "jinja_source", "name", "source")
+    __slots__ = (
+        "_constants",
+        "_globals",
+        "_jinja",
+        "_notes",
+        "functions",
+        "jinja_source",
+        "name",
+        "source",
+    )
 
     def __init__(self, source: str, name: str, notes: Mapping[str, str] | None = None) -> None:
         self.source = source
@@ -165,6 +174,8 @@ class Template:
             raise TemplateSyntaxError("template nested too deeply") from None
         for function in translation.functions:
             _filter_for(function)
+        #: The functions the template calls (the loader checks sentinels are declared).
+        self.functions = frozenset(translation.functions)
         self.jinja_source = translation.source
         try:
             self._jinja = _ENV.from_string(translation.source)
@@ -184,7 +195,7 @@ class Template:
 
     def render(self, context: Mapping[str, Any], *, limits: Limits = DEFAULT_LIMITS) -> str:
         """Render with ``context`` as the dot; TemplateRenderError on any failure."""
-        budget = RenderBudget(limits)
+        budget = RenderBudget(limits, context)
         variables = dict(self._constants)
         variables[ROOT] = context
         variables[BUDGET] = budget

@@ -10,6 +10,8 @@ render turns into a clear :class:`TemplateRenderError`.
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 
 from orkestra_trio.katalog._gotemplate.errors import GoExecError
@@ -51,10 +53,12 @@ DEFAULT_LIMITS = Limits()
 class RenderBudget:
     """The mutable counters of one render, handed to generated code as ``st``."""
 
-    __slots__ = ("iterations", "limits", "steps", "work")
+    __slots__ = ("iterations", "limits", "root", "steps", "work")
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, root: Any = None) -> None:
         self.limits = limits
+        #: The render's root context (the dot at the start), for functions that read it.
+        self.root = root
         self.iterations = 0
         self.steps = 0
         self.work = 0

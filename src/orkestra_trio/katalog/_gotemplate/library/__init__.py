@@ -12,6 +12,7 @@ that build strings check the render budget before building them.
 from orkestra_trio.katalog._gotemplate.library import (  # noqa: F401 (registration)
     collections,
     objects,
+    sentinels,
     strings,
     timecron,
     workloads,
