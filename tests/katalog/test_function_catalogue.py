@@ -8,12 +8,11 @@ import datetime
 import re
 
 import pytest
-
-from orkestra_trio.katalog.sentinels import FIRED_KEY, SENTINELS
 from hypothesis import given
 from hypothesis import strategies as st
 
 from orkestra_trio.katalog._gotemplate.library import timecron
+from orkestra_trio.katalog.sentinels import FIRED_KEY, SENTINELS
 from orkestra_trio.katalog.template import REGISTRY, TemplateRenderError, compile_template
 
 NOW = datetime.datetime(2026, 12, 2, 10, 30, tzinfo=datetime.UTC)  # a Wednesday
