@@ -405,3 +405,59 @@ def test_admission_rules_show_as_a_patch_or_a_denial(capsys, tmp_path):
     assert "validation failed: at most 5, got 9" in render_fails(
         capsys, str(katalog), "--cr", str(cr)
     )
+
+
+EXTERNAL_KATALOG = """\
+apiVersion: orkestra.orkspace.io/v1
+kind: Katalog
+metadata: {name: t}
+spec:
+  crds:
+    shop:
+      apiTypes: {group: ext.example.com, version: v1, kind: Shop, plural: shops}
+      operatorBox:
+        preReconcile:
+          external: [{name: flags, url: "http://flags.internal/{{ .metadata.name }}"}]
+          reconcileGate: {when: [{field: external.flags.body.enabled, equals: "true"}]}
+        onReconcile:
+          configMaps:
+            - name: "{{ .metadata.name }}"
+              data: {on: "{{ .external.flags.body.enabled }}"}
+    bill:
+      apiTypes: {group: ext.example.com, version: v1, kind: Bill, plural: bills}
+      operatorBox:
+        reconcile:
+          default: false
+          remote: {endpoint: "http://billing.internal/reconcile"}
+"""
+
+
+def test_external_answers_and_a_remote_answer_come_from_files(capsys, tmp_path):
+    katalog = tmp_path / "k.yaml"
+    katalog.write_text(EXTERNAL_KATALOG)
+    shop = tmp_path / "shop.yaml"
+    shop.write_text("apiVersion: ext.example.com/v1\nkind: Shop\nmetadata: {name: a}\n")
+    flags = tmp_path / "flags.yaml"
+    flags.write_text("enabled: true\n")
+    # No answer given: the call answers called: false, so the gate holds the CR.
+    out = render(capsys, str(katalog), "--cr", str(shop))
+    assert out["gated"].startswith("the box's when/or conditions do not hold")
+    out = render(capsys, str(katalog), "--cr", str(shop), "--external", f"flags={flags}")
+    assert manifests(out)[("ConfigMap", "a")]["data"] == {"on": "true"}
+    err = render_fails(capsys, str(katalog), "--cr", str(shop), "--external", f"flag={flags}")
+    assert "--external flag: the box has no external call named 'flag'" in err
+
+    bill = tmp_path / "bill.yaml"
+    bill.write_text("apiVersion: ext.example.com/v1\nkind: Bill\nmetadata: {name: b}\n")
+    err = render_fails(capsys, str(katalog), "--cr", str(bill))
+    assert err.strip().endswith(
+        "Bill default/b: remote reconciler: not called (render and simulate make no outgoing calls)"
+    )
+    answer = tmp_path / "answer.yaml"
+    answer.write_text(
+        "result: ok\nstatus: {phase: Billed}\n"
+        "resources: [{type: configMaps, fields: {name: b-bill, data: {x: '1'}}}]\n"
+    )
+    out = render(capsys, str(katalog), "--cr", str(bill), "--remote", str(answer))
+    assert manifests(out)[("ConfigMap", "b-bill")]["data"] == {"x": "1"}
+    assert out["status"]["phase"] == "Billed"

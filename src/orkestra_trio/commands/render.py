@@ -53,6 +53,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "(repeatable; entries without a file observe 'not found')",
     )
     parser.add_argument(
+        "--external",
+        action="append",
+        default=[],
+        metavar="NAME=FILE.yaml",
+        help="the body the external call NAME answers, with status 200 (repeatable; render makes "
+        "no calls: calls without a file answer called: false)",
+    )
+    parser.add_argument(
+        "--remote",
+        metavar="FILE.yaml",
+        help="the answer of the box's remote reconciler ({result, status, resources...})",
+    )
+    parser.add_argument(
         "--children",
         metavar="FILE.yaml",
         help="the CR's children as read back from the cluster (objects, a List, or a YAML "
@@ -82,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _render(args: argparse.Namespace) -> int:
     from orkestra_trio.katalog import KatalogError, KatalogIssue, load_katalogs
+    from orkestra_trio.katalog.external import not_called
     from orkestra_trio.katalog.plan import Observed, plan_document, plan_reconcile
     from orkestra_trio.katalog.render import (
         build_context,
@@ -102,20 +116,29 @@ def _render(args: argparse.Namespace) -> int:
     if crd.namespaced:
         cr.setdefault("metadata", {}).setdefault("namespace", "default")
 
-    cross_files = _parse_cross_flags(args.cross, [entry.as_ for entry in box.cross])
+    cross_files = _parse_named_files("cross", args.cross, [entry.as_ for entry in box.cross])
     cross = {}
     for entry in box.cross:
         path = cross_files.get(entry.as_)
         cross[entry.as_] = cross_answer(_read_single_object(path)[0] if path else None)
+    external_files = _parse_named_files("external", args.external, [c.name for c in box.external])
+    external = {
+        call.name: _answer(external_files[call.name])
+        if call.name in external_files
+        else not_called()
+        for call in box.external
+    }
+    remote = _answer(args.remote) if args.remote else None
     children = _read_objects(args.children) if args.children else None
 
     # The very plan a reconcile of the runtime computes; the Katalog's own
     # clock-free parts only (the runtime passes the time of the status).
     cr["metadata"].setdefault("generation", generation)  # as the API server sets it
-    plan = plan_reconcile(crd, Observed(cr, cross=cross, children=children or ()))
+    observed = Observed(cr, cross=cross, external=external, remote=remote, children=children or ())
+    plan = plan_reconcile(crd, observed)
     if plan.error is not None:
         raise plan.error
-    context = build_context(normalized(crd, cr), cross=cross, children=children)
+    context = build_context(normalized(crd, cr), cross=cross, external=external, children=children)
     deleting = render_children(box, context, phase="onDelete")
     document: dict[str, Any] = {"crd": crd.key, **plan_document(plan)}
     document["onDelete"] = [child.manifest for child in deleting if child.present]
@@ -156,20 +179,33 @@ def _pick_crd(
     )
 
 
-def _parse_cross_flags(flags: Iterable[str], names: list[str]) -> dict[str, str]:
+def _parse_named_files(option: str, flags: Iterable[str], names: list[str]) -> dict[str, str]:
+    """``--cross AS=FILE`` / ``--external NAME=FILE`` flags, the names checked against the box's."""
+    what, whats = (
+        ("cross: entry", "cross: entries")
+        if option == "cross"
+        else ("external call", "external calls")
+    )
     result: dict[str, str] = {}
     for flag in flags:
         name, sep, path = flag.partition("=")
         if not sep or not name or not path:
-            raise UserError(f"--cross {flag!r}: expected AS=FILE.yaml")
+            placeholder = "AS" if option == "cross" else "NAME"
+            raise UserError(f"--{option} {flag!r}: expected {placeholder}=FILE.yaml")
         if name not in names:
-            choices = ", ".join(names) if names else "none: the box declares no cross: entries"
+            choices = ", ".join(names) if names else f"none: the box declares no {whats}"
             raise UserError(
-                f"--cross {name}: the box has no cross: entry named {name!r} "
+                f"--{option} {name}: the box has no {what} named {name!r} "
                 f"(its names: {choices}){_did_you_mean(name, names)}"
             )
         result[name] = path
     return result
+
+
+def _answer(path: str) -> dict[str, Any]:
+    """An external call's (or remote reconciler's) answer whose body is the file: status 200."""
+    body, _ = _read_single_object(path)
+    return {"called": True, "status": 200, "body": body, "headers": {}, "error": ""}
 
 
 def _problem(source: SourceMap, path: KeyPath, message: str) -> Exception:
