@@ -211,6 +211,14 @@ async def test_external_calls_gate_feed_templates_and_are_not_repeated(tmp_path:
             assert data["price"] == "30" and data["registration"] == "reg-1"
             assert (data["auditCalled"], data["auditStatus"]) == ("true", "503")
             assert kat.ready("shop", "a")
+            # ... and said once on the CR, however many reconciles it keeps failing in.
+            await kat.apply(kat.manifest("shop", "a", {"tier": "gold"}, labels={"x": "2"}))
+            await kat.wait_steady()
+            (failed,) = [e for e in kat.events("shop", "a") if e["reason"] == "ExternalCallFailed"]
+            assert failed["type"] == "Warning" and failed["count"] == 1
+            assert failed["message"] == (
+                f"external call audit: HTTP 503 from {url}/down, expected 2xx"
+            )
 
             # A CR the validation rules deny makes no call but preReconcile's (Orkestra
             # validates before the template reconcile).

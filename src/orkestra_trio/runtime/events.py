@@ -117,6 +117,10 @@ class BoxEvents:
         """A remote ``cross:`` read failed (the reconcile goes on with a not-found/stale answer)."""
         await self._post(cr, "Warning", "CrossReadFailed", f"cross {as_}: {message}")
 
+    async def external_call_failed(self, cr: Mapping[str, Any], name: str, message: str) -> None:
+        """An external call with ``continueOnError`` failed (the reconcile goes on)."""
+        await self._post(cr, "Warning", "ExternalCallFailed", f"external call {name}: {message}")
+
     async def _post(self, cr: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
         if (
             type_ == "Warning"

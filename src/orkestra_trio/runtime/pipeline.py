@@ -444,13 +444,18 @@ class ReconcilePipeline:
         if not self.external.calls:
             return {}, frozenset()
         context = build_context(normalized(self.crd, cr), cross=cross)
-        return await self.external.run(
+        answers, reads = await self.external.run(
             self.registry.remote,
             key,
             context,
             announce=partial(self.registry.add_read, self.name, key),
             admitted=admitted,
         )
+        for call in self.external.calls:
+            if call.continue_on_error:  # the others fail the reconcile, which says why
+                error = str(answers[call.name].get("error") or "")
+                await self._report_cross_failure(cr, call.name, error, call=True)
+        return answers, reads
 
     async def _reconcile_remotely(
         self,
@@ -468,16 +473,22 @@ class ReconcilePipeline:
         context = build_context(prepared, cross=cross, external=external)
         return await self.external.reconcile_remotely(self.registry.remote, cr, prepared, context)
 
-    async def _report_cross_failure(self, cr: Mapping[str, Any], as_: str, error: str) -> None:
-        """A Warning Event when an entry's read starts failing (or fails differently), once."""
-        slot = (object_key(cr), as_)
+    async def _report_cross_failure(
+        self, cr: Mapping[str, Any], as_: str, error: str, *, call: bool = False
+    ) -> None:
+        """A Warning Event when an entry's read (``call``: an external call that may fail,
+        ``continueOnError``) starts failing (or fails differently), once."""
+        slot = (object_key(cr), f"external {as_}" if call else as_)
         if not error:
             self._cross_errors.pop(slot, None)
             return
         if self._cross_errors.get(slot) == error:
             return  # already said; repeating it every reconcile would be a write each time
         self._cross_errors[slot] = error
-        await self.events.cross_read_failed(cr, as_, error)
+        if call:
+            await self.events.external_call_failed(cr, as_, error)
+        else:
+            await self.events.cross_read_failed(cr, as_, error)
 
     def _owned_children(self, uid: str) -> list[Mapping[str, Any]]:
         owned: list[Mapping[str, Any]] = []
