@@ -14,6 +14,7 @@ spec:
       operatorBox:
         observe:
           watch: [{apiVersion: v1, kind: Pod, keyFrom: {label: app}}]
+          events: {failed: {reason: Failed, regarding: {kind: Pod}}}
         reconcile:
           onDelete:
             ordered: true
@@ -29,6 +30,7 @@ def test_watch_and_ordered_delete_are_granted(tmp_path):
     rights = derive_rights(load_katalogs([path]))
     verbs = {(g.api_group, g.resource): g.verbs for g in rights.cluster}
     assert {"list", "watch"} <= verbs[("", "pods")]
+    assert {"list", "watch"} <= verbs[("events.k8s.io", "events")]  # observe.events
     assert "delete" in verbs[("", "persistentvolumeclaims")]
     assert "update" in verbs[("d.example.com", "webs/finalizers")]
 

@@ -137,6 +137,9 @@ def derive_rights(katalogs: KatalogSet, *, per_box: bool = False) -> Rights:
                 )
             else:
                 grant(watched.api_group, watched.plural, *READ)
+        # observe.events: the box lists and watches events.k8s.io Events (filtered).
+        if box.event_watches:
+            grant("events.k8s.io", "events", *READ)
         for phase, resources in phases.items():
             for group_name, entries in resources.items():
                 for entry in entries:

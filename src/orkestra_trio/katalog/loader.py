@@ -52,6 +52,7 @@ from orkestra_trio.katalog.model import (
     Dependency,
     Endpoints,
     EnqueueGate,
+    EventWatch,
     ExternalCall,
     ForEach,
     FrozenMap,
@@ -225,7 +226,8 @@ _RECONCILE_KEYS = (
     "imports",  # read with the CRD entry's (crd_imports)
     *orkestra_keys.RECONCILER,
 )
-_OBSERVE_KEYS = ("cross", "watch", *orkestra_keys.OBSERVE)
+_OBSERVE_KEYS = ("cross", "watch", "events", *orkestra_keys.OBSERVE)
+_EVENT_WATCH_KEYS = ("reason", "type", "regarding", "reportingController", "keyFrom")
 _RUNTIME_KEYS = ("autoscale", "finalizers")
 _EMIT_KEYS = ("status",)
 _PRE_RECONCILE_KEYS = ("sentinels", "enqueueGate", "reconcileGate", "external")
@@ -582,6 +584,46 @@ class _KatalogReader(ImportReader, ExternalCallReader):
                 self.report(here, f"sentinel {item!r} is not declared in preReconcile.sentinels")
             else:
                 out.append(str(item))
+        return tuple(out)
+
+    def event_watches(
+        self, observe: dict[str, Any] | None, path: KeyPath
+    ) -> tuple[EventWatch, ...]:
+        """``observe.events: {<name>: {reason, type, regarding: {kind}, keyFrom}}``."""
+        events = self.section(observe, path, "events", allowed=None) if observe else None
+        out: list[EventWatch] = []
+        for name, value in (events or {}).items():
+            at = (*path, "events", name)
+            if not isinstance(name, str) or not _AS_NAME.pattern.fullmatch(name):
+                self.report(at, f"an event watch's name must be an identifier, got {name!r}")
+                continue
+            m = self.mapping(value, at, allowed=_EVENT_WATCH_KEYS)
+            if m is None:
+                continue
+            regarding = self.section(m, at, "regarding", allowed=("kind", "apiVersion"))
+            key_from = self.section(m, at, "keyFrom", allowed=("label", "name", "namespace"))
+            kf = (*at, "keyFrom")
+            label = self.string(key_from, kf, "label", required=True) if key_from else None
+            key_name = self.text_at(key_from, kf, "name", required=True) if key_from else None
+            if label and key_name:
+                self.report(kf, "keyFrom takes label or name, not both")
+            out.append(
+                EventWatch(
+                    name=name,
+                    reason=self.string(m, at, "reason", required=True),
+                    type=self.string(m, at, "type", choices=("Normal", "Warning")),
+                    regarding_kind=self.string(regarding, (*at, "regarding"), "kind", shape=_KIND)
+                    if regarding
+                    else None,
+                    reporting_controller=self.string(m, at, "reportingController", required=True),
+                    key_label=label,
+                    key_name=key_name,
+                    key_namespace=self.text_at(key_from, kf, "namespace", required=True)
+                    if key_from
+                    else None,
+                    location=self.location(at),
+                )
+            )
         return tuple(out)
 
     def watches(
@@ -1150,6 +1192,7 @@ class _KatalogReader(ImportReader, ExternalCallReader):
                 *self.finalizer_names(finalizers_parent, finalizers_path),
             ),
             watches=self.watches(box, path, groups["observe"]),
+            event_watches=self.event_watches(groups["observe"], (*path, "observe")),
             enqueue_gate=enqueue_gate,
             ordered_delete=ordered,
             sentinels=tuple(sorted(self.declared_sentinels & frozenset(SENTINELS))),

@@ -652,6 +652,39 @@ class Watch:
 
 
 @attrs.frozen
+class EventWatch:
+    """``observe.events.<name>``: Kubernetes Events (events.k8s.io) that reconcile a CR.
+
+    The server filters them by ``reason``, ``type``, ``regarding_kind`` and
+    ``reporting_controller`` (each optional). The CR is the Event's ``regarding``
+    object when it is of the box's kind; else the Event's label ``key_label``
+    names it (same namespace); else ``key_name``/``key_namespace`` render it
+    over the Event; otherwise every CR of the box. The newest such Event of
+    the CR reads in templates as ``.events.<name>``.
+    """
+
+    name: str
+    reason: str | None = None
+    type: str | None = None
+    regarding_kind: str | None = None
+    reporting_controller: str | None = None
+    key_label: str | None = None
+    key_name: Text | None = None
+    key_namespace: Text | None = None
+    location: Location = attrs.field(default=NOWHERE, eq=False, repr=False)
+
+    @property
+    def field_selector(self) -> str:
+        pairs = (
+            ("reason", self.reason),
+            ("type", self.type),
+            ("regarding.kind", self.regarding_kind),
+            ("reportingController", self.reporting_controller),
+        )
+        return ",".join(f"{field}={value}" for field, value in pairs if value)
+
+
+@attrs.frozen
 class EnqueueGate:
     """``preReconcile.enqueueGate``: an update of a CR is queued only if a sentinel fired.
 
@@ -698,6 +731,8 @@ class OperatorBox:
     finalizers: tuple[str, ...] = ()
     watches: tuple[Watch, ...] = ()
     enqueue_gate: EnqueueGate | None = None
+    #: ``observe.events``: Events that reconcile a CR, readable as ``.events.<name>``.
+    event_watches: tuple[EventWatch, ...] = ()
     #: ``preReconcile.sentinels``: computed on each update of a CR, readable in its
     #: templates as zero-argument functions until its next reconcile.
     sentinels: tuple[str, ...] = ()

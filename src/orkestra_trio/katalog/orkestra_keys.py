@@ -113,9 +113,7 @@ GO_HOOKS = _unsupported(
     "external calls work",
 )
 
-OBSERVE: Mapping[str, str] = {
-    "events": _unsupported("observe.events", "events.k8s.io watches are experimental in Orkestra"),
-}
+OBSERVE: Mapping[str, str] = {}
 
 CROSS_ENTRY: Mapping[str, str] = {
     "labels": _retired("labels", "labelSelector"),

@@ -108,6 +108,8 @@ class Observed:
     #: The box's declared sentinels that fired in updates of the CR since its last
     #: reconcile (``{{ if generationChanged }}``).
     sentinels: frozenset[str] = frozenset()
+    #: ``observe.events``: the newest matching Event of the CR, by watch name.
+    events: Mapping[str, Any] = attrs.field(factory=dict)
 
     def clock(self) -> datetime.datetime | None:
         """``now`` as a datetime (None: the wall clock)."""
@@ -341,6 +343,7 @@ def _context(cr: Mapping[str, Any], observed: Observed) -> dict[str, Any]:
         metrics=observed.metrics,
         health=observed.health,
         sentinels=observed.sentinels,
+        events=observed.events,
     )
     if observed.secrets:
         context[SOURCE_SECRETS] = observed.secrets

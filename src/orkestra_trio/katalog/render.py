@@ -149,6 +149,7 @@ def build_context(
     health: Mapping[str, Any] | None = None,
     external: Mapping[str, Any] | None = None,
     sentinels: Iterable[str] = (),
+    events: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The template context of ``cr``.
 
@@ -172,6 +173,8 @@ def build_context(
         "health": dict(health or {}),
         # External calls' answers by name (katalog/external.py), made before planning.
         "external": dict(external or {}),
+        # observe.events: the newest matching Event of the CR by watch name.
+        "events": dict(events or {}),
     }
     fired = frozenset(sentinels)
     if fired:  # the sentinels that fired since the last reconcile (their functions read it)

@@ -43,7 +43,7 @@ from orkestra_trio.katalog.manifests import (
     MANAGED_BY_VALUE,
     box_label_value,
 )
-from orkestra_trio.katalog.model import AutoscaleOverride, Watch
+from orkestra_trio.katalog.model import AutoscaleOverride, EventWatch, Watch
 from orkestra_trio.katalog.plan import ReconcilePlan
 from orkestra_trio.katalog.secrets import source_scopes
 from orkestra_trio.kube import KubeClient, KubeError, NotFound
@@ -63,9 +63,19 @@ from .remote import SourceReader
 from .safe import ReconcileFn
 from .sources import SecretSources
 from .supervisor import Supervisor
-from .watches import fired_sentinels, gate_passes, watch_matches, watch_targets
+from .watches import (
+    event_summary,
+    event_targets,
+    fired_sentinels,
+    gate_passes,
+    watch_matches,
+    watch_targets,
+)
 from .workers import WorkerPool
 from .workqueue import WorkQueue
+
+#: Where ``observe.events`` reads Events (Orkestra watches events.k8s.io).
+EVENTS_V1 = ("events.k8s.io/v1", "Event")
 
 logger = logging.getLogger(__name__)
 
@@ -393,6 +403,16 @@ class Box:
                     f"({watch.location}): the cluster does not serve that kind"
                 ) from None
             watched_informers.append((watch, watched))
+        event_informers = []
+        for event_watch in self.model.event_watches:
+            # Notify-only: the box keeps the newest Event per CR, not the whole stream.
+            informer = await self.registry.informer(
+                EVENTS_V1,
+                field_selector=event_watch.field_selector,
+                namespace=self.crd.namespace or None,
+                cached=False,
+            )
+            event_informers.append((event_watch, informer))
         for api_version, kind in child_kinds(self.crd):
             try:
                 informer = await self.registry.informer(
@@ -452,6 +472,8 @@ class Box:
             informer.subscribe(self._on_child_change)
         for watch, watched in watched_informers:
             watched.subscribe(partial(self._on_watched_change, watch))
+        for event_watch, informer in event_informers:
+            informer.subscribe(partial(self._on_event, event_watch, informer))
 
     async def _resync(self) -> None:
         """Every CR to the queue each ``resync_period`` (none while it is None); a new
@@ -567,6 +589,24 @@ class Box:
                 self.pipeline.note_sentinels(change.key, fired)
         if meaningful_cr_change(change) and gate_passes(self.model.enqueue_gate, change):
             self.queue.add(change.key)
+
+    def _on_event(self, watch: EventWatch, informer: Informer, change: Change) -> None:
+        """A matching Event: remember it for its CR and reconcile that CR. Events of the
+        first list are history, as in Orkestra: they neither enqueue nor show."""
+        if change.new is None or not informer.synced.is_set():
+            return
+        if self.cr_informer is None or self.pipeline is None:
+            return
+        summary = event_summary(change.new)
+        for key in event_targets(
+            watch,
+            change.new,
+            types=self.crd.api_types,
+            namespaced=self.crd.namespaced,
+            all_keys=self.cr_informer.keys(),
+        ):
+            self.pipeline.note_event(watch.name, key, summary)
+            self.queue.add(key)
 
     def _on_watched_change(self, watch: Watch, change: Change) -> None:
         if self.cr_informer is None or not watch_matches(watch, change):

@@ -170,6 +170,8 @@ class ReconcilePipeline:
         self.on_plan: Callable[[ObjectKey, ReconcilePlan], None] | None = None
         #: The error last reported per failing CR, so that a repeat is not posted again.
         self._errors: dict[ObjectKey, str] = {}
+        #: observe.events: the newest matching Event per CR and watch name.
+        self._events: dict[ObjectKey, dict[str, Mapping[str, Any]]] = {}
         #: Declared sentinels that fired in updates of a CR since its last plan.
         self._fired: dict[ObjectKey, frozenset[str]] = {}
         #: The messages last posted per CR of the plan's ON_NEW_MESSAGE Events (validation
@@ -179,6 +181,13 @@ class ReconcilePipeline:
         self._needs_peers = uses_unique(crd)
         #: The box's external calls, and what its CRs' side-effecting calls last sent.
         self.external = ExternalCalls(self.box, time_limit=timeout)
+
+    def note_event(self, name: str, key: ObjectKey, event: Mapping[str, Any]) -> None:
+        """The newest Event of ``observe.events.<name>`` for ``key`` (``.events.<name>``)."""
+        self._events.setdefault(key, {})[name] = event
+
+    def _events_of(self, key: ObjectKey) -> dict[str, Any]:
+        return dict(self._events.get(key) or {})
 
     def note_sentinels(self, key: ObjectKey, fired: frozenset[str]) -> None:
         """Sentinels that fired in an update of ``key``: its next plan's templates see them."""
@@ -197,6 +206,7 @@ class ReconcilePipeline:
             self._errors.pop(key, None)
             self._told.pop(key, None)
             self._fired.pop(key, None)
+            self._events.pop(key, None)
             return DONE
         if (cr.get("metadata") or {}).get("deletionTimestamp"):
             return await self._refreshing_on_conflict(self._delete, cr, key)
@@ -288,6 +298,7 @@ class ReconcilePipeline:
             peers=tuple(self.cr_informer.objects()) if self._needs_peers else (),
             now=self._timestamp(),
             sentinels=self._fired.pop(key, frozenset()),
+            events=self._events_of(key),
         )
         plan = await self.planner.reconcile(observed)
         if self.on_plan is not None:

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from orkestra_trio.katalog import ApiTypes
-from orkestra_trio.katalog.model import EnqueueGate, Watch
+from orkestra_trio.katalog.model import EnqueueGate, EventWatch, Watch
 
 from .informer import Change, ObjectKey, object_key
 
@@ -110,4 +110,47 @@ def watch_targets(
     ]
     if owners:
         return owners
+    return list(all_keys)
+
+
+def event_summary(event: Mapping[str, Any]) -> dict[str, Any]:
+    """What ``.events.<name>`` shows of an events.k8s.io Event (Orkestra's fields)."""
+    series = event.get("series") or {}
+    return {
+        "reason": event.get("reason") or "",
+        "action": event.get("action") or "",
+        "type": event.get("type") or "",
+        "note": event.get("note") or "",
+        "reportingController": event.get("reportingController") or "",
+        "reportingInstance": event.get("reportingInstance") or "",
+        "regarding": dict(event.get("regarding") or {}),
+        "related": dict(event.get("related") or {}),
+        "count": int(series.get("count") or event.get("deprecatedCount") or 1),
+        "eventTime": event.get("eventTime") or event.get("deprecatedLastTimestamp") or "",
+    }
+
+
+def event_targets(
+    watch: EventWatch,
+    event: Mapping[str, Any],
+    *,
+    types: ApiTypes,
+    namespaced: bool,
+    all_keys: Iterable[ObjectKey],
+) -> list[ObjectKey]:
+    """The keys of the CRs an Event concerns (:class:`EventWatch`'s order)."""
+    regarding = event.get("regarding") or {}
+    namespace = object_key(event)[0] if namespaced else ""
+    if regarding.get("kind") == types.kind and regarding.get("apiVersion") == types.api_version:
+        name = str(regarding.get("name") or "")
+        return [(str(regarding.get("namespace") or namespace) if namespaced else "", name)]
+    metadata = event.get("metadata") or {}
+    if watch.key_label is not None:
+        label = (metadata.get("labels") or {}).get(watch.key_label)
+        return [(namespace, str(label))] if label else []
+    if watch.key_name is not None:
+        rendered = watch.key_name.render(event)
+        if watch.key_namespace is not None and namespaced:
+            namespace = watch.key_namespace.render(event) or namespace
+        return [(namespace, rendered)] if rendered else []
     return list(all_keys)
