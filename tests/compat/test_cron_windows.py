@@ -40,3 +40,28 @@ async def test_a_cron_window_opens_and_closes_by_itself(autojump_clock):
         creates = cluster.request_count("create", "configmaps")
         deletes = cluster.request_count("delete", "configmaps")
         assert creates >= 2 and deletes >= 2, (creates, deletes)
+
+
+async def test_a_box_gated_by_a_cron_window_opens_by_itself(autojump_clock):
+    """Gated, the plan still asks to look again at the window's next edge."""
+    async with open_test_cluster() as cluster, run_katalog(KATALOG, cluster) as kat:
+        # The shift's status tells where the runtime's clock is: step to the start of a
+        # closed minute (the window's end), so the batch CR comes while it stays closed.
+        await kat.apply(kat.manifest("shift", "probe", {"team": "ops"}))
+        await kat.wait_steady()
+        for wanted in ("yes", "no"):
+            for _ in range(61):
+                if kat.status("shift", "probe")["onDuty"] == wanted:
+                    break
+                await kat.advance(1)
+        assert kat.status("shift", "probe")["onDuty"] == "no"
+
+        await kat.apply(kat.manifest("batch", "nightly"))
+        await kat.wait_steady()
+        assert kat.child("batch", "nightly", "ConfigMap", "nightly-ran") is None
+        assert kat.health("batch").state.value == "gated", kat.health("batch")
+        # The next minute opens the window: reconciled by the gated plan's requeue.
+        await kat.advance(60)
+        child = kat.child("batch", "nightly", "ConfigMap", "nightly-ran")
+        assert child is not None and child["data"] == {"ran": "yes"}
+        assert kat.ready("batch", "nightly")

@@ -70,6 +70,21 @@ def test_the_window_follows_the_plans_clock_and_requeues_at_its_edges(tmp_path):
     assert present(plan_at(crd, "2026-12-05T09:05:00Z")) == set()
 
 
+def test_time_and_day_of_week_windows_requeue_at_their_edges_too(tmp_path):
+    crd = load(
+        tmp_path,
+        HEAD + "        when:\n          - {time: {after: '09:00', before: '17:30'}}\n"
+        "          - {dayOfWeek: weekday}\n",
+    )
+    # Friday 08:59:30: gated, and the gated plan asks to look again when it opens (09:00).
+    plan = plan_at(crd, "2026-12-04T08:59:30Z")
+    assert plan.gated and plan.requeue_after == 30.0
+    # Friday 12:00: open; the next edges are 17:30 (time) and midnight (dayOfWeek).
+    assert plan_at(crd, "2026-12-04T12:00:00Z").requeue_after == 5.5 * 3600
+    # Saturday 10:00: gated by the day; the next edge is 17:30 (time), before midnight.
+    assert plan_at(crd, "2026-12-05T10:00:00Z").requeue_after == 7.5 * 3600
+
+
 def test_negate_and_the_clock_in_the_context(tmp_path):
     crd = load(tmp_path, HEAD + "        when: [{cron: '@daily', duration: 1h, negate: true}]\n")
     [condition] = crd.operator_box.when

@@ -453,21 +453,39 @@ def conditions_hold(
 def next_clock_edge(
     conditions: Iterable[Condition], context: Mapping[str, Any]
 ) -> datetime.datetime | None:
-    """The next time a ``cron`` condition among ``conditions`` changes its answer, or None.
+    """The next time a clock condition among ``conditions`` may change its answer, or None.
 
-    The runtime reconciles again then, so a window opens and closes without
-    any event (a pure function of the clock of ``context``).
+    ``cron``: its window's end or its next fire; ``time``: the next ``after`` or
+    ``before`` minute; ``dayOfWeek``: the next midnight (UTC). The runtime
+    reconciles again then, so a window opens and closes without any event (a
+    pure function of the clock of ``context``).
     """
     now = context_now(context)
     edges = []
     for condition in conditions:
-        if condition.operator != "cron":
+        if condition.operator not in CLOCK_OPERATORS:
             continue
-        try:
-            schedule = parse_cron(_operand(condition, context))
-        except CronError:
-            continue  # its evaluation reports it
-        edge = in_window(schedule, condition.duration, now)[1]
+        edge = _clock_edge(condition, _operand(condition, context), now)
         if edge is not None:
             edges.append(edge)
     return min(edges, default=None)
+
+
+def _clock_edge(
+    condition: Condition, operand: str, now: datetime.datetime
+) -> datetime.datetime | None:
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if condition.operator == "dayOfWeek":
+        return midnight + datetime.timedelta(days=1)
+    if condition.operator == "time":
+        minutes = [_minutes(text) for text in operand.split(",") if text]
+        edges = []
+        for minute in (m for m in minutes if m is not None):
+            edge = midnight + datetime.timedelta(minutes=minute)
+            edges.append(edge if edge > now else edge + datetime.timedelta(days=1))
+        return min(edges, default=None)
+    try:
+        schedule = parse_cron(operand)
+    except CronError:
+        return None  # its evaluation reports it
+    return in_window(schedule, condition.duration, now)[1]

@@ -192,7 +192,10 @@ def plan_reconcile(crd: CrdEntry, observed: Observed) -> ReconcilePlan:
     if not namespace_allowed(crd, namespace):
         return ReconcilePlan(cr=name, gated=True, gated_by=NAMESPACE_GUARD)
     if not conditions_hold(box.when, box.or_, context):
-        return ReconcilePlan(cr=name, gated=True)
+        # A clock condition of the gate (cron, time, dayOfWeek) opens it without any event.
+        edge = next_clock_edge((*box.when, *box.or_), context)
+        wake = (edge - context_now(context)).total_seconds() if edge is not None else None
+        return ReconcilePlan(cr=name, gated=True, requeue_after=wake)
     events: tuple[PlannedEvent, ...] = (PlannedEvent("Normal", f"{crd.api_types.kind}Reconciled"),)
     cr_patch = None
     if crd.admission.has_rules:

@@ -115,6 +115,25 @@ ORDERED_DELETE_POLL = 3.0
 REPORT_MARGIN = 0.1
 
 
+#: Wall time at Trio time zero, set on first use in a Trio run and shared by every box of
+#: it: deadlines, cron windows and generated Secrets follow Trio's clock (MockClock moves
+#: them as it moves every sleep), and two boxes never disagree on the time. Anchored per
+#: pipeline, boxes that started after a MockClock jump read times tens of seconds apart.
+_WALL_ANCHOR: trio.lowlevel.RunVar[datetime.datetime] = trio.lowlevel.RunVar("wall_anchor")
+
+
+def wall_now() -> datetime.datetime:
+    """The wall clock as the reconciles of this Trio run see it (see :data:`_WALL_ANCHOR`)."""
+    try:
+        anchor = _WALL_ANCHOR.get()
+    except LookupError:
+        anchor = datetime.datetime.now(datetime.UTC) - datetime.timedelta(
+            seconds=trio.current_time()
+        )
+        _WALL_ANCHOR.set(anchor)
+    return anchor + datetime.timedelta(seconds=trio.current_time())
+
+
 class MissingChildKind(Exception):
     """A child's kind is not served (its CRD is missing): this reconcile fails, the box runs on."""
 
@@ -159,9 +178,6 @@ class ReconcilePipeline:
         self.sources = sources if sources is not None and sources.scopes else None
         #: Computes the plans: in the loop, or in the box's process once they are heavy.
         self.planner = planner or Planner(crd, name=name, metrics=box_metrics)
-        #: Wall time at Trio time zero, set on first use: deadlines measured against a CR's
-        #: timestamps follow Trio's clock, so MockClock moves them as it moves every sleep.
-        self._wall_anchor: datetime.datetime | None = None
         self.writes = 0  # children and status writes, for tests and benchmarks
         self._prunable = prunable_kinds(self.box)
         #: The last remote-read error reported per (CR, cross entry), so it is posted once.
@@ -310,7 +326,7 @@ class ReconcilePipeline:
     ) -> Outcome:
         """Apply ``plan``: the writes its parts need against what the caches hold, in order."""
         if plan.gated:
-            return Outcome(gated=True)
+            return Outcome(gated=True, requeue_after=plan.requeue_after)
         await self._post_new_messages(cr, plan)
         if plan.cr_patch is not None:
             # The mutation rules' patch: the rest of the plan was made for the CR as patched.
@@ -619,11 +635,7 @@ class ReconcilePipeline:
 
     def _wall_now(self) -> datetime.datetime:
         """The wall clock, advanced by Trio's clock (a MockClock moves it too)."""
-        if self._wall_anchor is None:
-            self._wall_anchor = datetime.datetime.now(datetime.UTC) - datetime.timedelta(
-                seconds=trio.current_time()
-            )
-        return self._wall_anchor + datetime.timedelta(seconds=trio.current_time())
+        return wall_now()
 
     async def _delete_in_order(
         self, cr: Mapping[str, Any], context: Mapping[str, Any], ordered: OrderedDelete
