@@ -461,3 +461,35 @@ def test_external_answers_and_a_remote_answer_come_from_files(capsys, tmp_path):
     out = render(capsys, str(katalog), "--cr", str(bill), "--remote", str(answer))
     assert manifests(out)[("ConfigMap", "b-bill")]["data"] == {"x": "1"}
     assert out["status"]["phase"] == "Billed"
+
+
+COPYING = """\
+apiVersion: orkestra.orkspace.io/v1
+kind: Katalog
+metadata: {name: copies}
+spec:
+  crds:
+    app:
+      apiTypes: {group: d.example.com, version: v1, kind: App, plural: apps}
+      operatorBox:
+        onReconcile:
+          secrets:
+            - {name: "{{ .metadata.name }}-pull", fromSecret: registry, fromNamespace: shared}
+"""
+
+
+def test_from_secret_copies_the_secrets_given_with_secrets(capsys, tmp_path):
+    katalog, cr, secrets = tmp_path / "k.yaml", tmp_path / "cr.yaml", tmp_path / "s.yaml"
+    katalog.write_text(COPYING)
+    cr.write_text("apiVersion: d.example.com/v1\nkind: App\nmetadata: {name: web}\n")
+    secrets.write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: registry, namespace: shared}\n"
+        "type: kubernetes.io/dockerconfigjson\ndata: {.dockerconfigjson: e30=}\n"
+    )
+    out = render(capsys, str(katalog), "--cr", str(cr), "--secrets", str(secrets))
+    pull = manifests(out)[("Secret", "web-pull")]
+    assert pull["type"] == "kubernetes.io/dockerconfigjson"
+    assert pull["data"] == {".dockerconfigjson": "e30="}
+    # Without the source: one line naming the entry's key and the Secret.
+    err = render_fails(capsys, str(katalog), "--cr", str(cr))
+    assert "fromSecret" in err and "shared/registry" in err

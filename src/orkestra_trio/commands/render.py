@@ -71,6 +71,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="the CR's children as read back from the cluster (objects, a List, or a YAML "
         "stream), for status fields that look at .children",
     )
+    parser.add_argument(
+        "--secrets",
+        metavar="FILE.yaml",
+        help="the Secrets the box's fromSecret entries copy (objects, a List, or a YAML "
+        "stream; a Secret without a namespace is in the CR's)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -130,11 +136,24 @@ def _render(args: argparse.Namespace) -> int:
     }
     remote = _answer(args.remote) if args.remote else None
     children = _read_objects(args.children) if args.children else None
+    cr_namespace = str((cr.get("metadata") or {}).get("namespace") or "")
+    secrets = {
+        (str(meta.get("namespace") or cr_namespace), str(meta.get("name") or "")): obj
+        for obj in (_read_objects(args.secrets) if args.secrets else ())
+        if isinstance(meta := obj.get("metadata") or {}, dict)
+    }
 
     # The very plan a reconcile of the runtime computes; the Katalog's own
     # clock-free parts only (the runtime passes the time of the status).
     cr["metadata"].setdefault("generation", generation)  # as the API server sets it
-    observed = Observed(cr, cross=cross, external=external, remote=remote, children=children or ())
+    observed = Observed(
+        cr,
+        cross=cross,
+        external=external,
+        remote=remote,
+        children=children or (),
+        secrets=secrets,
+    )
     plan = plan_reconcile(crd, observed)
     if plan.error is not None:
         raise plan.error
