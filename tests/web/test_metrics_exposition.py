@@ -56,6 +56,7 @@ def test_counts_histograms_and_labels_come_from_the_snapshot():
     metrics.observe_reconcile("error", 2.0)
     metrics.queue_adds_total = 7
     metrics.queue_retries_total = 1
+    metrics.queue_dropped_total = 3
     metrics.queue_depth = 2
     metrics.workers, metrics.active_workers = 4, 1
     metrics.queue_duration.observe(0.002)
@@ -89,6 +90,7 @@ def test_counts_histograms_and_labels_come_from_the_snapshot():
     assert values(fam["workqueue_depth"]) == {(("name", "loader"),): 2}
     assert values(fam["workqueue_adds"], "_total") == {(("name", "loader"),): 7}
     assert values(fam["workqueue_retries"], "_total") == {(("name", "loader"),): 1}
+    assert values(fam["orkestra_box_queue_dropped"], "_total") == {(("box", "loader"),): 3}
     assert values(fam["workqueue_longest_running_processor_seconds"]) == {
         (("name", "loader"),): 1.5
     }

@@ -69,6 +69,7 @@ from orkestra_trio.katalog.model import (
     Resources,
     ScaleStep,
     Selector,
+    ShedRule,
     StatusField,
     StatusSpec,
     Text,
@@ -1243,8 +1244,11 @@ class _KatalogReader(ImportReader, ExternalCallReader):
             m,
             here,
             "queue",
-            allowed=("maxDepth", "failureThreshold"),
+            allowed=("maxDepth", "failureThreshold", "behaviour"),
             refused=orkestra_keys.QUEUE,
+        )
+        on_limit, on_threshold = (
+            self.queue_behaviour(queue, (*here, "queue")) if queue is not None else (None, None)
         )
         timeout = self.duration(m, here, "timeout", 30.0)
         if timeout is not None and timeout <= 0:
@@ -1261,10 +1265,45 @@ class _KatalogReader(ImportReader, ExternalCallReader):
                 failure_threshold=self.integer(
                     queue, (*here, "queue"), "failureThreshold", 5, minimum=1
                 ),
+                on_limit=on_limit,
+                on_threshold=on_threshold,
             )
             if queue is not None
             else QueueSettings(),
         )
+
+    def queue_behaviour(
+        self, queue: dict[str, Any], path: KeyPath
+    ) -> tuple[ShedRule | None, ShedRule | None]:
+        """``behaviour: {onLimit: {drop, when, or}, onThreshold: {value, drop, when, or}}``."""
+        m = self.section(queue, path, "behaviour", allowed=("onLimit", "onThreshold"))
+        if m is None:
+            return None, None
+        here = (*path, "behaviour")
+        if not queue.get("maxDepth"):
+            self.report(here, "behaviour sheds load relative to maxDepth: give maxDepth too")
+        rules: list[ShedRule | None] = []
+        for tier, keys in (("onLimit", ()), ("onThreshold", ("value",))):
+            r = self.section(m, here, tier, allowed=("drop", "when", "or", *keys))
+            if r is None:
+                rules.append(None)
+                continue
+            at = (*here, tier)
+            percent = 100.0
+            if tier == "onThreshold":
+                value = self.integer(r, at, "value", 0, minimum=1, maximum=100)
+                if not value:
+                    self.report(at, "onThreshold needs value: a percentage of maxDepth (1-100)")
+                percent = float(value or 100)
+            rules.append(
+                ShedRule(
+                    drop=self.boolean(r, at, "drop", False),
+                    when=self.conditions(r, at, "when"),
+                    or_=self.conditions(r, at, "or"),
+                    percent=percent,
+                )
+            )
+        return rules[0], rules[1]
 
     def requeue(self, m: dict[str, Any], path: KeyPath) -> Requeue:
         after = self.text_at(m, path, "after")

@@ -143,11 +143,26 @@ class Endpoints:
 
 
 @attrs.frozen
+class ShedRule:
+    """One tier of ``queue.behaviour``: while it applies, a new key whose CR meets
+    ``when``/``or`` is dropped when ``drop`` (``onThreshold``: from ``percent`` of
+    ``maxDepth`` on)."""
+
+    drop: bool = True
+    when: tuple[Condition, ...] = ()
+    or_: tuple[Condition, ...] = ()
+    percent: float = 100.0
+
+
+@attrs.frozen
 class QueueSettings:
-    """``reconciler.queue``: max_depth 0 means unbounded."""
+    """``reconciler.queue``: max_depth 0 means unbounded; ``on_limit``/``on_threshold`` are
+    Orkestra's ``behaviour`` (load shedding, :func:`orkestra_trio.katalog.shedding.sheds`)."""
 
     max_depth: int = 0
     failure_threshold: int = 5
+    on_limit: ShedRule | None = None
+    on_threshold: ShedRule | None = None
 
 
 @attrs.frozen

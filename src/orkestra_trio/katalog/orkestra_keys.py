@@ -65,10 +65,6 @@ CRD_ENTRY: Mapping[str, str] = {
 }
 
 QUEUE: Mapping[str, str] = {
-    "behaviour": _unsupported(
-        "queue.behaviour (load shedding)",
-        "the queue holds one item per CR, so it cannot outgrow the CRs",
-    ),
     "shared": _unsupported("queue.shared", "every box has its own queue, for isolation"),
 }
 

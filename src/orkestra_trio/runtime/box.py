@@ -46,6 +46,7 @@ from orkestra_trio.katalog.manifests import (
 from orkestra_trio.katalog.model import AutoscaleOverride, EventWatch, Watch
 from orkestra_trio.katalog.plan import ReconcilePlan
 from orkestra_trio.katalog.secrets import source_scopes
+from orkestra_trio.katalog.shedding import BEYOND, DROP, admit
 from orkestra_trio.kube import KubeClient, KubeError, NotFound
 
 from .adoption import adopt_children
@@ -588,7 +589,21 @@ class Box:
             if fired:
                 self.pipeline.note_sentinels(change.key, fired)
         if meaningful_cr_change(change) and gate_passes(self.model.enqueue_gate, change):
-            self.queue.add(change.key)
+            self._enqueue_cr(change.key, change.new)
+
+    def _enqueue_cr(self, key: ObjectKey, cr: Mapping[str, Any] | None) -> None:
+        """Queue a CR's key, unless ``queue.behaviour`` sheds it (katalog/shedding.py)."""
+        if key not in self.queue:
+            decision = admit(
+                self.model.reconciler.queue, cr, depth=self.queue.depth, limit=self.queue.max_depth
+            )
+            if decision == DROP:
+                self.queue.shed()
+                return
+            if decision == BEYOND:
+                self.queue.add(key, beyond_limit=True)
+                return
+        self.queue.add(key)
 
     def _on_event(self, watch: EventWatch, informer: Informer, change: Change) -> None:
         """A matching Event: remember it for its CR and reconcile that CR. Events of the

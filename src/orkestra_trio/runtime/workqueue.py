@@ -94,18 +94,26 @@ class WorkQueue(Generic[K]):
 
     # ----------------------------------------------------------------- adding
 
-    def add(self, key: K) -> bool:
+    def __contains__(self, key: object) -> bool:
+        """Is ``key`` waiting (queued, or to run again once its worker is done)?"""
+        return key in self._dirty
+
+    def shed(self) -> None:
+        """Count a key the box chose not to queue (``queue.behaviour``)."""
+        self.metrics.queue_dropped_total += 1
+
+    def add(self, key: K, *, beyond_limit: bool = False) -> bool:
         """Mark ``key`` as needing a reconcile. Never blocks.
 
         Returns False when the key was refused (queue shut down, or ``max_depth``
-        reached); True when it is queued, already queued, or will run again after
-        the worker holding it is done.
+        reached unless ``beyond_limit``); True when it is queued, already queued,
+        or will run again after the worker holding it is done.
         """
         if self._shutting_down:
             return False
         if key in self._dirty:
             return True
-        if self.max_depth and len(self._dirty) >= self.max_depth:
+        if self.max_depth and len(self._dirty) >= self.max_depth and not beyond_limit:
             self.metrics.queue_dropped_total += 1
             return False
         self._dirty[key] = self._clock()

@@ -161,6 +161,13 @@ SCALARS: tuple[
     ),
     (
         CounterMetricFamily,
+        "orkestra_box_queue_dropped",
+        "Keys the box did not queue: refused at queue.maxDepth or shed by queue.behaviour.",
+        "box",
+        lambda s: s.metrics.queue_dropped_total,
+    ),
+    (
+        CounterMetricFamily,
         "orkestra_box_plans_in_process",
         "Plans the box computed in its own planning process (its templates proved CPU-heavy).",
         "box",
