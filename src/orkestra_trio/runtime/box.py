@@ -301,8 +301,7 @@ class Box:
         # otherwise keep the pool at zero workers forever.
         if self.pool.size != self.workers:
             self.pool.resize(self.workers)
-        sources = [informer for _, informer in self.sources.informers]
-        for informer in (self.cr_informer, *self.child_informers.values(), *sources):
+        for informer in (self.cr_informer, *self.child_informers.values(), *self.sources.caches):
             await self._wait_synced(informer)
         if not self._adopted:
             await self._adopt_children()
@@ -368,7 +367,7 @@ class Box:
         """
         assert self.cr_informer is not None
         cr_informer = self.cr_informer
-        informers = (cr_informer, *self.child_informers.values())
+        informers = (cr_informer, *self.child_informers.values(), *self.sources.caches)
         while True:
             await trio.sleep(SYNC_ERROR_CHECK)
             if cr_informer.error:
@@ -383,7 +382,7 @@ class Box:
     @property
     def watch_stalls(self) -> int:
         """Watch streams of this box's informers closed for silence (each relisted)."""
-        informers = [self.cr_informer, *self.child_informers.values()]
+        informers = [self.cr_informer, *self.child_informers.values(), *self.sources.caches]
         return sum(informer.stalls for informer in informers if informer is not None)
 
     async def _setup(self) -> None:

@@ -44,6 +44,11 @@ class SecretSources:
             informer.subscribe(lambda change: self._changed(change, notify))
             self.informers.append((scope, informer))
 
+    @property
+    def caches(self) -> list[Informer]:
+        """The informers, for the box's sync waits and error reports."""
+        return [informer for _, informer in self.informers]
+
     def read(self, key: ObjectKey, refs: Iterable[SecretRef]) -> dict[SecretRef, Any]:
         """The Secrets ``refs`` from the caches (None: not there), remembered as ``key``'s reads."""
         refs = tuple(refs)
