@@ -19,6 +19,15 @@ from orkestra_trio.testing import open_test_cluster, run_katalog
 KATALOG = Path(__file__).parent / "katalogs" / "generated-secrets.yaml"
 
 
+async def mirrored(kat, name: str, namespace: str = "edge") -> dict:
+    """The toNamespaces copy (tracked by label, so read from the server)."""
+    return await kat.kube.get(("v1", "Secret"), name, namespace=namespace)
+
+
+async def namespace(kat, name: str) -> None:
+    await kat.kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+
+
 async def patch_site(cluster, patch: dict) -> None:
     await cluster.kube.merge_patch(
         ("sites.example.com/v1", "Site"), "shop", patch, namespace="default"
@@ -50,12 +59,16 @@ def check_tls(secret: dict, host: str) -> x509.Certificate:
 
 async def test_tls_is_made_once_kept_and_made_again_on_change_or_expiry(autojump_clock):
     async with open_test_cluster() as cluster, run_katalog(KATALOG, cluster) as kat:
-        await kat.apply(kat.manifest("site", "shop", {"host": "shop.example.com"}))
+        await namespace(kat, "edge")
+        spec = {"host": "shop.example.com", "mirror": "edge"}
+        await kat.apply(kat.manifest("site", "shop", spec))
         await kat.wait_steady()
         assert kat.ready("site", "shop"), kat.status("site", "shop")
         secret = kat.child("site", "shop", "Secret", "shop-tls")
         first = check_tls(secret, "shop.example.com")
         assert secret["metadata"]["annotations"][TLS_SPEC_ANNOTATION]
+        # The copy in edge is the same certificate and key, made once.
+        assert (await mirrored(kat, "shop-tls"))["data"] == secret["data"]
 
         # Kept: reconciles (a resync's worth of time, a CR label change) write nothing.
         writes = cluster.write_count("secrets")
@@ -68,8 +81,10 @@ async def test_tls_is_made_once_kept_and_made_again_on_change_or_expiry(autojump
         # The tls block changed (its commonName is a template over the spec): made again.
         await patch_site(cluster, {"spec": {"host": "store.example.com"}})
         await kat.wait_steady()
-        second = check_tls(kat.child("site", "shop", "Secret", "shop-tls"), "store.example.com")
+        secret = kat.child("site", "shop", "Secret", "shop-tls")
+        second = check_tls(secret, "store.example.com")
         assert second.serial_number != first.serial_number
+        assert (await mirrored(kat, "shop-tls"))["data"] == secret["data"]
 
         # Expired (validFor 2h): made again with no event, by the plan's requeue.
         await kat.advance(2 * 3600 + 5)
@@ -80,9 +95,13 @@ async def test_tls_is_made_once_kept_and_made_again_on_change_or_expiry(autojump
 
 async def test_rotate_after_makes_a_once_secret_again(autojump_clock):
     async with open_test_cluster() as cluster, run_katalog(KATALOG, cluster) as kat:
-        await kat.apply(kat.manifest("site", "shop", {"host": "shop.example.com"}))
+        await namespace(kat, "vault")
+        spec = {"host": "shop.example.com", "mirror": "vault"}
+        await kat.apply(kat.manifest("site", "shop", spec))
         await kat.wait_steady()
         creds = kat.child("site", "shop", "Secret", "shop-creds")
+        # The copy is the same Secret: one generated password, not one per namespace.
+        assert (await mirrored(kat, "shop-creds", "vault"))["data"] == creds["data"]
         password = base64.b64decode(creds["data"]["password"]).decode()
         assert len(password) == 24 and password.isalnum()
         made = creds["metadata"]["annotations"][GENERATED_AT_ANNOTATION]
@@ -94,6 +113,7 @@ async def test_rotate_after_makes_a_once_secret_again(autojump_clock):
         await kat.advance(2 * 60)
         rotated = kat.child("site", "shop", "Secret", "shop-creds")
         assert rotated["data"]["password"] != creds["data"]["password"]
+        assert (await mirrored(kat, "shop-creds", "vault"))["data"] == rotated["data"]
         stamp = rotated["metadata"]["annotations"][GENERATED_AT_ANNOTATION]
         elapsed = datetime.datetime.fromisoformat(
             stamp.replace("Z", "+00:00")

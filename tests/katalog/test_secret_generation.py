@@ -15,6 +15,7 @@ from orkestra_trio.katalog.secrets import (
     SecretSpecError,
     decide,
 )
+from orkestra_trio.runtime.certificates import with_certificates
 
 UTC = datetime.UTC
 NOW = datetime.datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
@@ -101,7 +102,6 @@ HEAD = (
         ("{name: a, rotateAfter: -1h}", "rotateAfter", "negative"),
         ("{name: a, tls: {dnsNames: [x]}}", "tls", "commonName"),
         ("{name: a, tls: {commonName: x, ttl: 1h}}", "tls", "ttl"),
-        ("{name: a, rotateAfter: 1h, toNamespaces: [b]}", "rotateAfter", "toNamespaces"),
         ("{name: a, fromNamespace: x}", "fromNamespace", "fromNamespace names where"),
         ("{name: a, fromSecret: x, tls: {commonName: y}}", "fromSecret", "keep one"),
         ("{name: a, fromSecret: [x]}", "fromSecret", "expected a Secret name"),
@@ -131,3 +131,26 @@ def test_the_plan_asks_for_the_certificate_and_reconciles_when_it_expires(tmp_pa
     assert plan.renew_after == plan.requeue_after == 90 * 86400.0
     [shown] = plan_document(plan)["children"]
     assert "CN=w.local" in shown["generate"]
+
+
+def test_to_namespaces_copies_are_the_same_secret(tmp_path):
+    path = tmp_path / "k.yaml"
+    path.write_text(
+        HEAD + "            - {name: pw, once: true, rotateAfter: 1h, toNamespaces: [b, c],\n"
+        "               data: {password: '{{ randomAlphanumeric 16 }}'}}\n"
+        "            - {name: cert, tls: {commonName: x}, toNamespaces: [b]}\n"
+    )
+    crd = load_katalog(path).crds["web"]
+    cr = {"kind": "Web", "metadata": {"name": "w", "namespace": "a"}, "spec": {}}
+    plan = plan_reconcile(crd, Observed(cr, now="2026-12-04T12:00:00Z"))
+    passwords = [c for c in plan.children if c.name == "pw"]
+    assert [c.namespace for c in passwords] == ["a", "b", "c"]
+    assert len({c.manifest["data"]["password"] for c in passwords}) == 1
+    stamps = {c.manifest["metadata"]["annotations"][GENERATED_AT_ANNOTATION] for c in passwords}
+    assert stamps == {"2026-12-04T12:00:00Z"}
+    certs = [c for c in plan.children if c.name == "cert"]
+    assert certs[0].generate is certs[1].generate is not None
+    # The runtime makes one certificate for the request they share.
+    made = with_certificates(certs)
+    assert made[0].manifest["data"] == made[1].manifest["data"]
+    assert set(made[0].manifest["data"]) == {"tls.crt", "tls.key"}

@@ -1541,14 +1541,6 @@ class _KatalogReader(ImportReader, ExternalCallReader):
                 "fromSecret copies a Secret; tls and rotateAfter generate one: keep one",
                 at_key=True,
             )
-        for key in ("tls", "rotateAfter"):
-            if key in m and "toNamespaces" in m:
-                self.report(
-                    (*path, key),
-                    f"{key} and toNamespaces cannot go together: a generated Secret is made "
-                    "in one namespace (copy it with fromSecret in the others)",
-                    at_key=True,
-                )
 
     def lifetime(self, m: dict[str, Any], path: KeyPath, key: str) -> None:
         """``validFor``/``rotateAfter``: a positive duration (``d``, ``w``... allowed) if literal."""

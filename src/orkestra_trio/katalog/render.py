@@ -46,8 +46,10 @@ from orkestra_trio.katalog.model import (
     Text,
 )
 from orkestra_trio.katalog.secrets import (
+    GENERATED_AT_ANNOTATION,
     GENERATED_FIELDS,
     SOURCE_SECRETS,
+    TLS_SPEC_ANNOTATION,
     TLS_TYPE,
     Generation,
     SecretRef,
@@ -428,7 +430,8 @@ def with_inputs(inputs: Mapping[str, Text] | None, context: Mapping[str, Any]) -
 def _with_copies(
     entry: ResourceEntry, child: RenderedChild, context: Mapping[str, Any], cr: str
 ) -> list[RenderedChild]:
-    """A Secret's ``toNamespaces`` copies: the same Secret in each namespace listed."""
+    """A Secret's ``toNamespaces`` copies: the same Secret in each namespace listed (its
+    metadata made for that namespace, its content the original's)."""
     targets = entry.fields.get("toNamespaces")
     if targets is None or not child.present or child.manifest is None:
         return [child]
@@ -451,9 +454,9 @@ def _with_copies(
                 annotations=render_value(entry.annotations, context),
             )
             manifest = build_manifest(entry.group, rendered, owner_from_cr(context))
-            if "fromSecret" in rendered:
-                manifest = _copied(manifest, rendered, context)
-            out.append(attrs.evolve(child, namespace=namespace, manifest=manifest))
+            out.append(
+                attrs.evolve(child, namespace=namespace, manifest=_same_secret(manifest, child))
+            )
         return out
 
     return _guard(cr, entry.location, copies)
@@ -557,6 +560,28 @@ def _autoscale(
             **rendered["annotations"],
             SCALED_AT_ANNOTATION: now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
+
+
+def _same_secret(copy: dict[str, Any], original: RenderedChild) -> dict[str, Any]:
+    """A ``toNamespaces`` copy with the original's data, type and generation stamps.
+
+    Rendered once: a generated password (``once``), a copied source or a kept
+    certificate is the same in every namespace, and a certificate to make is
+    the original's request (the runtime makes it once for all of them).
+    """
+    source = original.manifest or {}
+    for key in ("type", "data", "stringData"):
+        if key in source:
+            copy[key] = plain_copy(source[key])
+    stamps = {
+        key: value
+        for key, value in ((source.get("metadata") or {}).get("annotations") or {}).items()
+        if key in (GENERATED_AT_ANNOTATION, TLS_SPEC_ANNOTATION)
+    }
+    if stamps:
+        metadata = copy.setdefault("metadata", {})
+        metadata["annotations"] = {**(metadata.get("annotations") or {}), **stamps}
+    return copy
 
 
 def _copied(

@@ -58,16 +58,23 @@ def self_signed(request: TlsRequest) -> dict[str, bytes]:
 
 
 def with_certificates(children: Iterable[RenderedChild]) -> list[RenderedChild]:
-    """The children, each Secret that asks for a certificate given a new one in its data."""
+    """The children, each Secret that asks for a certificate given a new one in its data.
+
+    ``toNamespaces`` copies carry their original's request: one certificate for all.
+    """
     out = []
+    made_for: dict[int, dict[str, str]] = {}
     for child in children:
         if child.generate is None or child.manifest is None:
             out.append(child)
             continue
-        made = {
-            key: base64.b64encode(value).decode("ascii")
-            for key, value in self_signed(child.generate).items()
-        }
+        made = made_for.get(id(child.generate))
+        if made is None:
+            made = {
+                key: base64.b64encode(value).decode("ascii")
+                for key, value in self_signed(child.generate).items()
+            }
+            made_for[id(child.generate)] = made
         manifest = {**child.manifest, "data": {**(child.manifest.get("data") or {}), **made}}
         out.append(attrs.evolve(child, manifest=manifest))
     return out
