@@ -53,11 +53,6 @@ def children(tmp_path, box: str) -> dict:
 @pytest.mark.parametrize(
     ("where", "text", "key"),
     [
-        (
-            "queue.behaviour",
-            katalog(box="        reconciler: {queue: {behaviour: {onLimit: {drop: true}}}}\n"),
-            "behaviour",
-        ),
         ("emit.events", katalog(box="        emit: {events: {}}\n"), "events"),
         ("git hook", katalog(box="        onReconcile:\n          git: {repo: x}\n"), "git"),
         # A Motif document is read where a Katalog imports it, a Komposer as the

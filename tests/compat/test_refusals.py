@@ -123,7 +123,6 @@ def issues(tmp_path, text):
         (crd(extra="      labelSelector: team=payments\n"), "labelSelector is not"),
         (crd(extra="      enrichAll: true\n"), "enrichAll is not"),
         (crd(extra="      serve: {enabled: true}\n"), "serve is not"),
-        (crd(box="        observe: {events: {}}\n"), "observe.events is not"),
         (
             crd(box="        include: [../x.yaml]\n"),
             "an included file must lie inside the Katalog's directory",

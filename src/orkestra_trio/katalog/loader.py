@@ -435,6 +435,8 @@ class _KatalogReader(ImportReader, ExternalCallReader):
 
     cross_access_default = True
     katalog_finalizers: tuple[str, ...] = ()
+    #: The box being read: ``reconcileGate.eventAware``.
+    event_aware: bool = False
     #: The CRD entry being read: its forceConflict, every entry's default.
     force_conflict: bool = True
 
@@ -555,7 +557,7 @@ class _KatalogReader(ImportReader, ExternalCallReader):
             here = (*path, "reconcileGate")
             gate_when = self.conditions(gate, here, "when")
             gate_or = self.conditions(gate, here, "or")
-            self.boolean(gate, here, "eventAware", False)
+            self.event_aware = self.boolean(gate, here, "eventAware", False)
         return gate_when, gate_or, self.enqueue_gate(m, path, declared=declared)
 
     def enqueue_gate(
@@ -1054,6 +1056,7 @@ class _KatalogReader(ImportReader, ExternalCallReader):
         reconcile / emit; each key is read from wherever it is written, with
         its own file position. A key written in both places is an error.
         """
+        self.event_aware = False  # preReconcile.reconcileGate.eventAware, when read below
         # Known before any template is compiled: a template may call only these.
         raw_pre = box.get("preReconcile")
         raw_declared = raw_pre.get("sentinels") if isinstance(raw_pre, dict) else None
@@ -1197,6 +1200,7 @@ class _KatalogReader(ImportReader, ExternalCallReader):
             enqueue_gate=enqueue_gate,
             ordered_delete=ordered,
             sentinels=tuple(sorted(self.declared_sentinels & frozenset(SENTINELS))),
+            event_aware=self.event_aware,
         )
 
     def external_in_order(self) -> tuple[ExternalCall, ...]:

@@ -746,6 +746,9 @@ class OperatorBox:
     finalizers: tuple[str, ...] = ()
     watches: tuple[Watch, ...] = ()
     enqueue_gate: EnqueueGate | None = None
+    #: ``reconcileGate.eventAware``: every change of a CR gets a reconcile of its own,
+    #: instead of changes made while one waits being collapsed into it.
+    event_aware: bool = False
     #: ``observe.events``: Events that reconcile a CR, readable as ``.events.<name>``.
     event_watches: tuple[EventWatch, ...] = ()
     #: ``preReconcile.sentinels``: computed on each update of a CR, readable in its

@@ -602,7 +602,7 @@ class Box:
             if decision == BEYOND:
                 self.queue.add(key, beyond_limit=True)
                 return
-        self.queue.add(key)
+        self.queue.add(key, distinct=self.model.event_aware)
 
     def _on_event(self, watch: EventWatch, informer: Informer, change: Change) -> None:
         """A matching Event: remember it for its CR and reconcile that CR. Events of the

@@ -65,6 +65,8 @@ class WorkQueue(Generic[K]):
         if max_depth < 0:
             raise ValueError(f"max_depth must be >= 0 (0 = unbounded), got {max_depth}")
         self.name = name
+        #: Distinct adds (``eventAware``) still owed a run of their own, per key.
+        self._repeats: dict[K, int] = {}
         self.max_depth = max_depth
         self.metrics = metrics if metrics is not None else BoxMetrics()
         self.backoff: PerKeyBackoff[K] = (
@@ -102,16 +104,20 @@ class WorkQueue(Generic[K]):
         """Count a key the box chose not to queue (``queue.behaviour``)."""
         self.metrics.queue_dropped_total += 1
 
-    def add(self, key: K, *, beyond_limit: bool = False) -> bool:
+    def add(self, key: K, *, beyond_limit: bool = False, distinct: bool = False) -> bool:
         """Mark ``key`` as needing a reconcile. Never blocks.
 
         Returns False when the key was refused (queue shut down, or ``max_depth``
         reached unless ``beyond_limit``); True when it is queued, already queued,
-        or will run again after the worker holding it is done.
+        or will run again after the worker holding it is done. ``distinct``: an
+        add of a key already waiting is not collapsed into it but runs once more
+        after it (Orkestra's ``eventAware``: one reconcile per event).
         """
         if self._shutting_down:
             return False
         if key in self._dirty:
+            if distinct:
+                self._repeats[key] = self._repeats.get(key, 0) + 1
             return True
         if self.max_depth and len(self._dirty) >= self.max_depth and not beyond_limit:
             self.metrics.queue_dropped_total += 1
@@ -204,6 +210,15 @@ class WorkQueue(Generic[K]):
         """Release ``key``. If it was added again meanwhile, it goes back into the queue."""
         started = self._processing.pop(key)
         self.metrics.work_duration.observe(self._clock() - started)
+        repeats = self._repeats.get(key, 0)
+        if repeats and key not in self._dirty and not self._shutting_down:
+            # A distinct add that waited behind this run: its own reconcile now.
+            if repeats == 1:
+                del self._repeats[key]
+            else:
+                self._repeats[key] = repeats - 1
+            self._dirty[key] = self._clock()
+            self.metrics.queue_depth = len(self._dirty)
         if key in self._dirty and not self._shutting_down:
             self._send.send_nowait(key)
             self._in_channel += 1
