@@ -256,3 +256,14 @@ def test_cross_auth_secret_ref_is_refused_with_the_way_out(tmp_path):
     )
     [issue] = issues(tmp_path, text)
     assert "k.yaml:" in issue and "auth.secretRef" in issue and "environment variable" in issue
+
+
+def test_cross_strategy_is_parsed_and_not_acted_on_as_in_orkestra(tmp_path):
+    """Orkestra parses ``strategy: all`` (per entry or beside the entries) and never
+    implemented it: a Katalog that writes it loads, and reads exactly as without it."""
+    entry = "        observe:\n          strategy: all\n          cross: [{crd: web, as: w%s}]\n"
+    with_it = load(tmp_path, katalog(box=entry % ", strategy: all")).crds["web"]
+    without = load(tmp_path, katalog(box=entry.replace("          strategy: all\n", "") % ""))
+    assert with_it.operator_box.cross == without.crds["web"].operator_box.cross
+    bad = katalog(box=entry % ", strategy: [all]")
+    assert any("strategy" in issue and "k.yaml:" in issue for issue in issues(tmp_path, bad))

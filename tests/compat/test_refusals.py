@@ -135,7 +135,6 @@ def issues(tmp_path, text):
         ),
         (crd(box="        providers: {}\n"), "providers is not"),
         (crd(box="        rollback: {}\n"), "rollback is not"),
-        (crd(box="        cross: [{crd: web, strategy: all}]\n"), "strategy is not"),
         (crd(box="        cross: [{labelSelector: app=x, as: c}]\n"), "cross labelSelector is not"),
         (crd(box="        onReconcile: {replicaSets: []}\n"), "replicaSets is not"),
         (crd(box="        onReconcile: {persistentVolumes: []}\n"), "persistentVolumes is not"),

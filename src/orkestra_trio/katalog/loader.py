@@ -227,7 +227,7 @@ _RECONCILE_KEYS = (
     "imports",  # read with the CRD entry's (crd_imports)
     *orkestra_keys.RECONCILER,
 )
-_OBSERVE_KEYS = ("cross", "watch", "events", *orkestra_keys.OBSERVE)
+_OBSERVE_KEYS = ("cross", "watch", "events", "strategy", *orkestra_keys.OBSERVE)
 _EVENT_WATCH_KEYS = ("reason", "type", "regarding", "reportingController", "keyFrom")
 _RUNTIME_KEYS = ("autoscale", "finalizers")
 _EMIT_KEYS = ("status",)
@@ -1344,12 +1344,14 @@ class _KatalogReader(ImportReader, ExternalCallReader):
         m = self.mapping(
             value,
             path,
-            allowed=("crd", "selector", "as", "source", *orkestra_keys.CROSS_ENTRY),
+            # strategy: Orkestra parses it and never acted on it; so do we.
+            allowed=("crd", "selector", "as", "source", "strategy", *orkestra_keys.CROSS_ENTRY),
             required=("crd",),
             refused=orkestra_keys.CROSS_ENTRY,
         )
         if m is None:
             return None
+        self.string(m, path, "strategy", required=True)  # checked, not acted on
         crd = self.string(m, path, "crd", required=True)
         if not crd:
             return None

@@ -116,7 +116,6 @@ CROSS_ENTRY: Mapping[str, str] = {
     "labelSelector": _unsupported(
         "cross labelSelector", "observe a peer CRD by crd: and selector: name/namespace"
     ),
-    "strategy": _unsupported("strategy", "Orkestra parses it but never implemented it"),
 }
 
 ENVFROM_LIST = (
