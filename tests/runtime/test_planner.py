@@ -69,9 +69,12 @@ def new_cr(name: str) -> dict[str, object]:
 
 
 def test_a_box_moves_only_once_its_average_plan_is_heavy() -> None:
-    assert not is_heavy(HEAVY_PLAN * 10, MIN_PLANS - 1)  # one slow first plan is no pattern
-    assert not is_heavy(HEAVY_PLAN, MIN_PLANS)
-    assert is_heavy(HEAVY_PLAN * 1.01, MIN_PLANS)
+    assert not is_heavy([HEAVY_PLAN * 10] * (MIN_PLANS - 1))  # too few plans to tell
+    assert not is_heavy([HEAVY_PLAN] * MIN_PLANS)
+    assert is_heavy([HEAVY_PLAN * 1.01] * MIN_PLANS)
+    # A garbage collection (or a profiler) that makes a few plans slow moves nothing.
+    light = [HEAVY_PLAN / 10] * 12
+    assert not is_heavy([*light, 0.05, 0.08, 0.06])
 
 
 def test_a_crd_entry_and_a_failed_plan_survive_the_pipe(tmp_path: Path) -> None:
@@ -96,7 +99,7 @@ async def test_heavy_plans_move_to_the_process_and_match_the_loop(tmp_path: Path
     async with trio.open_nursery() as nursery:
         nursery.start_soon(planner.run)
         in_loop = [await planner.reconcile(observed) for _ in range(MIN_PLANS)]
-        assert planner.average_cost > HEAVY_PLAN  # else the template is too light to test this
+        assert is_heavy(planner.recent_costs)  # else the template is too light to test this
         await eventually(lambda: holds(planner.in_process), timeout=30, what="its process")
         timed = planner.plans_timed
         there = await planner.reconcile(observed)

@@ -18,10 +18,6 @@ import base64
 from collections.abc import Iterable
 
 import attrs
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from orkestra_trio.katalog.render import RenderedChild
 from orkestra_trio.katalog.secrets import TlsRequest
@@ -29,6 +25,13 @@ from orkestra_trio.katalog.secrets import TlsRequest
 
 def self_signed(request: TlsRequest) -> dict[str, bytes]:
     """``tls.crt`` and ``tls.key`` (PEM) of a new key and its self-signed certificate."""
+    # Imported here: cryptography adds about 18 MiB to the process, and only a box
+    # with a Secret ``tls`` entry ever needs it.
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, request.common_name)])
     certificate = (

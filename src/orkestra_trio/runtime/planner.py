@@ -8,8 +8,8 @@ share of :mod:`.loopshare` decides who starts next, but cannot shorten a
 step once it runs.
 
 So each box times its plans (CPU time of the loop's thread, which a busy
-machine does not inflate). Once their moving average exceeds
-:data:`HEAVY_PLAN`, the box starts a child process
+machine does not inflate). Once the median of its latest :data:`WINDOW` plans
+exceeds :data:`HEAVY_PLAN`, the box starts a child process
 (:mod:`._planchild`) and sends it every later plan: the loop then only
 pickles the observed state and unpickles the plan (tens of microseconds),
 and the templates burn CPU in a process the OS schedules beside the runtime,
@@ -24,13 +24,15 @@ time, so a mock clock would jump to the next deadline while it is awaited.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import logging
 import pickle
+import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import attrs
@@ -51,12 +53,14 @@ from .metrics import BoxMetrics
 
 logger = logging.getLogger(__name__)
 
-#: CPU seconds: a box whose plans average more moves them to a process of its own.
+#: CPU seconds: a box whose typical plan (the median of its recent ones) costs more
+#: moves its plans to a process of its own.
 HEAVY_PLAN = 0.002
-#: Weight of the latest plan in the moving average of plan costs.
-SMOOTHING = 0.2
-#: Plans measured before the average can move a box (one slow first plan is no pattern).
-MIN_PLANS = 3
+#: Plans in the window whose median decides; a median, not a mean, so that one plan
+#: a garbage collection or a profiler lengthened cannot move a light box.
+WINDOW = 15
+#: Plans measured before the median can move a box (one slow first plan is no pattern).
+MIN_PLANS = 5
 #: Times a box starts its planning process before it plans in the loop for good.
 MAX_STARTS = 3
 #: Seconds a planning process gets to start (import, compile the box's templates).
@@ -69,9 +73,9 @@ class PlanProcessGone(Exception):
     """The planning process ended before it answered."""
 
 
-def is_heavy(average_cost: float, plans: int) -> bool:
-    """Should a box with these plan costs plan in a process of its own?"""
-    return plans >= MIN_PLANS and average_cost > HEAVY_PLAN
+def is_heavy(recent_costs: Sequence[float]) -> bool:
+    """Should a box whose recent plans cost these CPU seconds plan in a process of its own?"""
+    return len(recent_costs) >= MIN_PLANS and statistics.median(recent_costs) > HEAVY_PLAN
 
 
 @attrs.define
@@ -168,8 +172,8 @@ class Planner:
         self.crd = crd
         self.name = name
         self.metrics = metrics
-        #: Moving average of the CPU seconds a plan took in the loop, and plans timed.
-        self.average_cost = 0.0
+        #: CPU seconds of the latest plans computed in the loop, and plans timed.
+        self.recent_costs: collections.deque[float] = collections.deque(maxlen=WINDOW)
         self.plans_timed = 0
         self._process: PlanProcess | None = None
         self._wanted = trio.Event()
@@ -207,11 +211,8 @@ class Planner:
 
     def _timed(self, cost: float) -> None:
         self.plans_timed += 1
-        if self.plans_timed == 1:
-            self.average_cost = cost
-        else:
-            self.average_cost += SMOOTHING * (cost - self.average_cost)
-        if is_heavy(self.average_cost, self.plans_timed) and not self._wanted.is_set():
+        self.recent_costs.append(cost)
+        if not self._wanted.is_set() and is_heavy(self.recent_costs):
             self._wanted.set()
 
     async def run(self) -> None:
@@ -249,9 +250,9 @@ class Planner:
             with trio.fail_after(START_TIMEOUT):
                 await child.start(self.crd)
             logger.info(
-                "box %s: plans take %.1f ms of CPU on average: planning in a process of its own",
+                "box %s: its plans take %.1f ms of CPU (median): planning in a process of its own",
                 self.name,
-                self.average_cost * 1000,
+                statistics.median(self.recent_costs) * 1000,
                 extra={"box": self.name, "event": "planning_process"},
             )
             self._process = child
