@@ -67,7 +67,6 @@ def issues(tmp_path, text):
             "x/y is not a built-in kind: name a custom kind with apiVersion and kind",
         ),
         (crd(extra="      mode: typed\n"), "only mode: dynamic is supported"),
-        (crd(box="        onReconcile: {pods: []}\n"), "pods is not supported"),
         (
             crd(
                 box="        onReconcile:\n          deployments:\n            - {resources: {profile: huge}}\n"
@@ -136,10 +135,7 @@ def issues(tmp_path, text):
         (crd(box="        providers: {}\n"), "providers is not"),
         (crd(box="        rollback: {}\n"), "rollback is not"),
         (crd(box="        cross: [{labelSelector: app=x, as: c}]\n"), "cross labelSelector is not"),
-        (crd(box="        onReconcile: {replicaSets: []}\n"), "replicaSets is not"),
-        (crd(box="        onReconcile: {persistentVolumes: []}\n"), "persistentVolumes is not"),
-        (crd(box="        onReconcile: {clusterRoles: []}\n"), "clusterRoles is not"),
-        (crd(box="        onReconcile: {clusterRoleBindings: []}\n"), "clusterRoleBindings is not"),
+        (crd(box="        onReconcile: {storageClasses: []}\n"), "storageClasses is not"),
         (
             crd(
                 box="        preReconcile:\n          external: [{name: f, url: 'http://x/'}]\n"

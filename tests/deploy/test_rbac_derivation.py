@@ -159,3 +159,39 @@ def test_a_remote_reconcilers_managed_resources_are_read_created_and_patched(tmp
     cluster = triples(derive_rights(katalogs).cluster)
     verbs = {v for g, r, v in cluster if (g, r) == ("apps", "deployments")}
     assert verbs == {"get", "list", "watch", "create", "patch"}
+
+
+def test_clusterroles_get_escalate_and_bind_on_the_names_the_katalog_writes(tmp_path):
+    katalogs, _ = _katalog(
+        tmp_path,
+        """\
+        metadata: {name: t}
+        spec:
+          crds:
+            app:
+              apiTypes: {group: x.io, version: v1, kind: App, plural: apps}
+              operatorBox:
+                onReconcile:
+                  clusterRoles:
+                    - {name: app-reader, rules: [{apiGroups: [""], resources: [nodes], verbs: [get]}]}
+                  clusterRoleBindings:
+                    - {name: app-reader, role: app-reader, serviceAccounts: [app]}
+                  roles:
+                    - {name: "{{ .metadata.name }}-x", rules: []}
+        """,
+    )
+    rules = policy_rules(derive_rights(katalogs).cluster)
+    rbac = [
+        {key: value for key, value in rule.items() if key != "apiGroups"}
+        for rule in rules
+        if rule["apiGroups"] == ["rbac.authorization.k8s.io"]
+    ]
+    # Literal names: only those roles; a templated name: the verb on every role.
+    for verb in ("bind", "escalate"):
+        named = {"resources": ["clusterroles"], "resourceNames": ["app-reader"], "verbs": [verb]}
+        assert named in rbac
+    assert {"resources": ["roles"], "verbs": ["escalate"]} in rbac
+    cluster = triples(derive_rights(katalogs).cluster)
+    for plural in ("clusterroles", "clusterrolebindings"):
+        # Cluster-scoped children carry no ownerReference: the runtime deletes them.
+        assert {"create", "patch", "delete"} <= {v for _, r, v in cluster if r == plural}

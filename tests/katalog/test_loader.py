@@ -113,7 +113,12 @@ def test_resource_groups_follow_the_fixed_apply_order(shop):
     assert order.index("custom") < order.index("deployments") < order.index("services")
     assert list(box.on_create) == ["configMaps"]
     assert list(box.on_delete) == ["jobs"]
-    assert order[:2] == ["namespaces", "secrets"] and order[-3:] == ["ingresses", "hpa", "pdb"]
+    assert order[:2] == ["namespaces", "secrets"] and order[-4:] == [
+        "ingresses",
+        "hpa",
+        "pdb",
+        "pods",
+    ]
 
 
 def test_resource_entry_common_and_shorthand_fields(shop):

@@ -16,6 +16,13 @@ and a rule present is one the runtime would use:
   ``delete`` when some entry may be deleted (onReconcile's ``when`` turning
   false and pruning, onDelete children, and children that no ownerReference
   ties to the CR: another namespace, a cluster-scoped kind or owner);
+* roles/clusterRoles children: ``escalate`` on roles/clusterroles, and
+  roleBindings/clusterRoleBindings children: ``bind`` on the roles/clusterroles
+  they name. Kubernetes lets a client write a role only with rights it holds
+  itself, or with ``escalate``; and bind a role only with ``bind`` on it. Both
+  are limited by ``resourceNames`` to the names the Katalog writes when those
+  are literal (not templates); a templated name needs the verb unrestricted,
+  which is what the Katalog asks for by declaring it;
 * a CRD observed through a same-process ``cross:`` without a box of its own:
   ``get, list, watch``;
 * Secrets a ``fromSecret`` entry copies: ``get, list, watch`` (the box's
@@ -73,6 +80,8 @@ class Grant:
     api_group: str
     resource: str
     verbs: frozenset[str]
+    #: Only these objects (RBAC ``resourceNames``); empty: every object.
+    resource_names: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -103,6 +112,9 @@ def derive_rights(katalogs: KatalogSet, *, per_box: bool = False) -> Rights:
 
     def grant(group: str, resource: str, *names: str) -> None:
         verbs.setdefault((group, resource), set()).update(names)
+
+    # (verb, roles resource) -> role names; None once some name is a template.
+    role_names: dict[tuple[str, str], set[str] | None] = {}
 
     boxed = {crd.key for crd in katalogs.crds.values() if crd.operator_box is not None}
     for crd in katalogs.crds.values():
@@ -153,6 +165,7 @@ def derive_rights(katalogs: KatalogSet, *, per_box: bool = False) -> Rights:
                         grant(kind.api_group, kind.plural, "patch")
                     if phase != "onCreate" or not _owned_by_reference(crd, kind, entry):
                         grant(kind.api_group, kind.plural, "delete")
+                    _role_rights(group_name, entry, role_names)
         # A remote reconciler's children are of its managedResources kinds (it names no others).
         remote = box.remote
         for api_version, kind_name in remote.managed if remote is not None else ():
@@ -174,10 +187,48 @@ def derive_rights(katalogs: KatalogSet, *, per_box: bool = False) -> Rights:
         raise DeriveError(problems)
     grant("", "events", *EVENT_VERBS)
     grant("authentication.k8s.io", "tokenreviews", "create")
-    cluster = tuple(sorted(Grant(g, r, frozenset(v)) for (g, r), v in verbs.items()))
+    grants = [Grant(g, r, frozenset(v)) for (g, r), v in verbs.items()]
+    for (verb, resource), names in role_names.items():
+        grants.append(Grant(RBAC_GROUP, resource, frozenset({verb}), tuple(sorted(names or ()))))
+    cluster = tuple(sorted(grants))
     lease_verbs = {*LEASE_VERBS, "list", "delete"} if per_box else set(LEASE_VERBS)
     leases = Grant("coordination.k8s.io", "leases", frozenset(lease_verbs))
     return Rights(cluster=cluster, namespaced=(leases,))
+
+
+RBAC_GROUP = "rbac.authorization.k8s.io"
+
+#: Group of a role-writing child -> (verb it needs, on which roles resource).
+_ROLE_VERBS = {
+    "roles": ("escalate", "roles"),
+    "clusterRoles": ("escalate", "clusterroles"),
+    "roleBindings": ("bind", "roles"),
+    "clusterRoleBindings": ("bind", "clusterroles"),
+}
+
+
+def _role_rights(
+    group_name: str, entry: ResourceEntry, role_names: dict[tuple[str, str], set[str] | None]
+) -> None:
+    """Note the escalate/bind right a role or binding child needs, by name when literal."""
+    if group_name not in _ROLE_VERBS:
+        return
+    verb, resource = _ROLE_VERBS[group_name]
+    name: Any = entry.name
+    if verb == "bind":
+        ref = entry.fields.get("roleRef")
+        if isinstance(ref, Mapping):
+            name = ref.get("name")
+            resource = "clusterroles" if str(ref.get("kind")) == "ClusterRole" else "roles"
+        else:
+            name = entry.fields.get("role")
+    key = (verb, resource)
+    if name is None or not _literal(name) or entry.for_each is not None:
+        role_names[key] = None
+        return
+    names = role_names.setdefault(key, set())
+    if names is not None:
+        names.add(str(name))
 
 
 def _owned_by_reference(crd: CrdEntry, kind: _Kind, entry: ResourceEntry) -> bool:
@@ -237,13 +288,18 @@ def _literal(value: Any) -> bool:
 
 def policy_rules(grants: Iterable[Grant]) -> list[dict[str, Any]]:
     """RBAC ``rules``: grants with the same group and verbs share one rule, sorted."""
-    merged: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    merged: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list[str]] = {}
     for item in grants:
-        merged.setdefault((item.api_group, tuple(sorted(item.verbs))), []).append(item.resource)
-    return [
-        {"apiGroups": [group], "resources": sorted(resources), "verbs": list(verb_list)}
-        for (group, verb_list), resources in sorted(merged.items())
-    ]
+        key = (item.api_group, tuple(sorted(item.verbs)), item.resource_names)
+        merged.setdefault(key, []).append(item.resource)
+    rules: list[dict[str, Any]] = []
+    for (group, verb_list, names), resources in sorted(merged.items()):
+        rule: dict[str, Any] = {"apiGroups": [group], "resources": sorted(resources)}
+        if names:
+            rule["resourceNames"] = list(names)
+        rule["verbs"] = list(verb_list)
+        rules.append(rule)
+    return rules
 
 
 def grants_of(rules: Iterable[Mapping[str, Any]]) -> set[tuple[str, str, str]]:

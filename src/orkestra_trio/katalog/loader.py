@@ -1783,6 +1783,10 @@ _MAPPING_SHORTHAND = frozenset(
         "hard",
         "scaleTargetRef",
         "roleRef",
+        "aggregationRule",
+        "hostPath",
+        "nfs",
+        "csi",
     }
 )
 _LIST_SHORTHAND = frozenset(
@@ -1840,6 +1844,7 @@ _SCALAR_SHORTHAND = frozenset(
         "maxUnavailable",
         "role",
         "target",
+        "reclaimPolicy",
     }
 )
 
@@ -1848,12 +1853,7 @@ _IGNORED_GROUPS = {
     name: f"{name} is not supported (Orkestra parses and ignores it too); use custom: "
     "with apiVersion and kind"
     for name in (
-        "replicaSets",
-        "pods",
         "podTemplates",
-        "persistentVolumes",
-        "clusterRoles",
-        "clusterRoleBindings",
         "storageClasses",
         "priorityClasses",
         "serviceMonitors",

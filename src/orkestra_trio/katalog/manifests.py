@@ -279,7 +279,7 @@ _Expander = Callable[[dict[str, Any], Mapping[str, Any], str, Owner], None]
 
 
 def _workload(manifest: dict[str, Any], entry: Mapping[str, Any], name: str, owner: Owner) -> None:
-    """deployments, statefulSets, daemonSets: one container, selector == pod labels."""
+    """deployments, replicaSets, statefulSets, daemonSets: one container, selector == pod labels."""
     labels = pod_labels(name, owner.name)
     spec: dict[str, Any] = {}
     if "replicas" in entry:
@@ -328,6 +328,12 @@ def _job_pod_template(
         "metadata": {"labels": pod_labels(name, owner.name)},
         "spec": _pod_spec(entry, name, restart),
     }
+
+
+def _pod(manifest: dict[str, Any], entry: Mapping[str, Any], name: str, owner: Owner) -> None:
+    """pods: the workload shorthand without a template; the pod carries the pod labels."""
+    manifest["metadata"] = {"labels": pod_labels(name, owner.name)}
+    manifest["spec"] = _pod_spec(entry, name, "Always")
 
 
 def _job(manifest: dict[str, Any], entry: Mapping[str, Any], name: str, owner: Owner) -> None:
@@ -599,18 +605,26 @@ def _limit_range(
 
 
 def _role(manifest: dict[str, Any], entry: Mapping[str, Any], name: str, owner: Owner) -> None:
+    """roles and clusterRoles: their rules (a ClusterRole may aggregate instead)."""
     manifest["rules"] = plain_copy(_list(entry.get("rules") or [], "rules"))
+    if "aggregationRule" in entry:
+        manifest["aggregationRule"] = _mapping(entry["aggregationRule"], "aggregationRule")
 
 
 def _role_binding(
     manifest: dict[str, Any], entry: Mapping[str, Any], name: str, owner: Owner
 ) -> None:
+    """roleBindings and clusterRoleBindings: ``role:`` names a Role, or a ClusterRole
+    for a ClusterRoleBinding; ``serviceAccounts`` live in the entry's (or CR's) namespace."""
     ref = entry.get("roleRef")
     if ref is None:
         role = _text(entry.get("role"))
+        role_kind = "ClusterRole" if manifest["kind"] == "ClusterRoleBinding" else "Role"
         if not role:
-            raise ManifestError("roleRef", "a role binding needs roleRef (or role: <Role name>)")
-        ref = {"kind": "Role", "name": role}
+            raise ManifestError(
+                "roleRef", f"a role binding needs roleRef (or role: <{role_kind} name>)"
+            )
+        ref = {"kind": role_kind, "name": role}
     ref = {"apiGroup": "rbac.authorization.k8s.io", **_mapping(ref, "roleRef")}
     manifest["roleRef"] = ref
     subjects = plain_copy(_list(entry.get("subjects") or [], "subjects"))
@@ -629,6 +643,31 @@ def _pvc(manifest: dict[str, Any], entry: Mapping[str, Any], name: str, owner: O
     for key in ("storageClassName", "volumeMode"):
         if entry.get(key) not in (None, ""):
             spec[key] = _text(entry[key])
+    manifest["spec"] = spec
+
+
+def _persistent_volume(
+    manifest: dict[str, Any], entry: Mapping[str, Any], name: str, owner: Owner
+) -> None:
+    """persistentVolumes: capacity (``storage``, or ``capacity`` as text or a mapping),
+    access modes, class, reclaim policy and one volume source (hostPath, nfs, csi)."""
+    spec: dict[str, Any] = {}
+    capacity = entry.get("capacity")
+    if isinstance(capacity, Mapping):
+        spec["capacity"] = _text_map(capacity, "capacity")
+    elif capacity not in (None, ""):
+        spec["capacity"] = {"storage": _text(capacity)}
+    elif entry.get("storage") not in (None, ""):
+        spec["capacity"] = {"storage": _text(entry["storage"])}
+    spec["accessModes"] = _text_list(entry.get("accessModes") or ["ReadWriteOnce"], "accessModes")
+    for key in ("storageClassName", "volumeMode"):
+        if entry.get(key) not in (None, ""):
+            spec[key] = _text(entry[key])
+    if entry.get("reclaimPolicy") not in (None, ""):
+        spec["persistentVolumeReclaimPolicy"] = _text(entry["reclaimPolicy"])
+    for source in ("hostPath", "nfs", "csi"):
+        if source in entry:
+            spec[source] = _mapping(entry[source], source)
     manifest["spec"] = spec
 
 
@@ -679,6 +718,11 @@ def _custom(entry: Mapping[str, Any]) -> dict[str, Any]:
 
 _EXPANDERS: dict[str, _Expander] = {
     "deployments": _workload,
+    "replicaSets": _workload,
+    "pods": _pod,
+    "persistentVolumes": _persistent_volume,
+    "clusterRoles": _role,
+    "clusterRoleBindings": _role_binding,
     "statefulSets": _workload,
     "daemonSets": _workload,
     "networkPolicies": _network_policy,

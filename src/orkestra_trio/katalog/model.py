@@ -389,6 +389,20 @@ RESOURCE_GROUPS: FrozenMap[str, ResourceGroup] = FrozenMap(
         "limitRanges": ResourceGroup(
             "v1", "LimitRange", "limitranges", frozenset({"profile", "limits", "spec"})
         ),
+        # Cluster-scoped: tracked by the owner-uid label (no ownerReference from a
+        # namespaced CR), deleted by the runtime under its finalizer.
+        "clusterRoles": ResourceGroup(
+            "rbac.authorization.k8s.io/v1",
+            "ClusterRole",
+            "clusterroles",
+            frozenset({"rules", "aggregationRule"}),
+        ),
+        "clusterRoleBindings": ResourceGroup(
+            "rbac.authorization.k8s.io/v1",
+            "ClusterRoleBinding",
+            "clusterrolebindings",
+            frozenset({"roleRef", "role", "subjects", "serviceAccounts"}),
+        ),
         "serviceAccounts": ResourceGroup("v1", "ServiceAccount", "serviceaccounts", frozenset()),
         "roles": ResourceGroup(
             "rbac.authorization.k8s.io/v1", "Role", "roles", frozenset({"rules"})
@@ -403,11 +417,33 @@ RESOURCE_GROUPS: FrozenMap[str, ResourceGroup] = FrozenMap(
         "custom": ResourceGroup(
             "", "", "", frozenset({"apiVersion", "kind", "metadata", "spec", "data"})
         ),
+        "persistentVolumes": ResourceGroup(
+            "v1",
+            "PersistentVolume",
+            "persistentvolumes",
+            frozenset(
+                {
+                    "storage",
+                    "capacity",
+                    "accessModes",
+                    "storageClassName",
+                    "volumeMode",
+                    "reclaimPolicy",
+                    "hostPath",
+                    "nfs",
+                    "csi",
+                    "spec",
+                }
+            ),
+        ),
         "persistentVolumeClaims": ResourceGroup(
             "v1",
             "PersistentVolumeClaim",
             "persistentvolumeclaims",
             frozenset({"storage", "accessModes", "storageClassName", "volumeMode", "spec"}),
+        ),
+        "replicaSets": ResourceGroup(
+            "apps/v1", "ReplicaSet", "replicasets", frozenset({*_WORKLOAD, *_SCALABLE})
         ),
         "deployments": ResourceGroup(
             "apps/v1",
@@ -482,6 +518,10 @@ RESOURCE_GROUPS: FrozenMap[str, ResourceGroup] = FrozenMap(
             "poddisruptionbudgets",
             frozenset({"profile", "minAvailable", "maxUnavailable", "selector", "spec"}),
         ),
+        # Last, as in Orkestra: a bare pod comes after everything it may mount or use.
+        "pods": ResourceGroup(
+            "v1", "Pod", "pods", frozenset({*_WORKLOAD, "port", "ports", "restartPolicy"})
+        ),
     }
 )
 
@@ -491,7 +531,9 @@ GROUP_ALIASES: FrozenMap[str, str] = FrozenMap(
 )
 
 # Groups whose objects have no namespace.
-CLUSTER_SCOPED_GROUPS: frozenset[str] = frozenset({"namespaces"})
+CLUSTER_SCOPED_GROUPS: frozenset[str] = frozenset(
+    {"namespaces", "clusterRoles", "clusterRoleBindings", "persistentVolumes"}
+)
 
 # Keys every resource entry may carry, whatever its group.
 COMMON_ENTRY_KEYS: frozenset[str] = frozenset(

@@ -36,6 +36,7 @@ from orkestra_trio.katalog.manifests import (
     plain_copy,
 )
 from orkestra_trio.katalog.model import (
+    CLUSTER_SCOPED_GROUPS,
     NOWHERE,
     RESOURCE_GROUPS,
     CrdEntry,
@@ -476,6 +477,9 @@ def _render_one(
         name = name or str(metadata.get("name") or "")
         namespace = own_namespace.render(context) if own_namespace is not None else ""
         namespace = namespace or str(metadata.get("namespace") or "")
+        # A cluster-scoped child has no namespace: its identity (what the plan
+        # compares with the observed children) must not carry the CR's.
+        identity_namespace = "" if entry.group in CLUSTER_SCOPED_GROUPS else namespace
         # once: a generated Secret is created and then never rewritten.
         reconcile = (phase != "onCreate" or entry.reconcile) and not entry.once
         if not (
@@ -486,7 +490,7 @@ def _render_one(
                 phase,
                 entry.group,
                 name,
-                namespace,
+                identity_namespace,
                 False,
                 None,
                 reconcile,
@@ -520,7 +524,7 @@ def _render_one(
             phase,
             entry.group,
             name,
-            namespace,
+            identity_namespace,
             True,
             manifest,
             # A due generated Secret is written, whatever the phase or once.
