@@ -119,7 +119,6 @@ def issues(tmp_path, text):
         ),
         (crd(extra="      imports: [{motif: web, oci: true}]\n"), "it has no registry access"),
         (crd(extra="      setup: [none.yaml]\n"), "file not found: none.yaml"),
-        (crd(extra="      labelSelector: team=payments\n"), "labelSelector is not"),
         (crd(extra="      enrichAll: true\n"), "enrichAll is not"),
         (crd(extra="      serve: {enabled: true}\n"), "serve is not"),
         (

@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         webhook_ca_bundle=_ca_bundle(args.webhook_ca_file),
     )
     try:
-        crds = [crd_manifest(crd) for crd in katalogs.crds.values()]
+        crds = [crd_manifest(crd) for crd in katalogs.crds.values() if not crd.builtin]
         contents = {path: _read(path) for path in katalog_files(katalogs)}
         objects = build_manifests(katalogs, settings, rights, crds, contents)
     except (InstallError, ManifestError) as exc:

@@ -36,6 +36,7 @@ from orkestra_trio.katalog.komposer import (
 )
 from orkestra_trio.katalog.manifests import deep_merge
 from orkestra_trio.katalog.model import (
+    BUILTIN_KINDS,
     COMMON_ENTRY_KEYS,
     DEPENDENCY_CONDITIONS,
     EMPTY_MAP,
@@ -108,6 +109,9 @@ _GROUP = Shape(re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?"), "a DNS name such a
 _VERSION = Shape(_DNS_LABEL, "a version such as v1 or v1beta1")
 _KIND = Shape(re.compile(r"[A-Z][A-Za-z0-9]*"), "a CamelCase name such as Website")
 _PLURAL = Shape(_DNS_LABEL, "a lowercase plural such as websites")
+_SELECTOR = Shape(
+    re.compile(r"[-A-Za-z0-9_./=!, ()]+"), "a selector such as team=payments,tier!=db"
+)
 # `as` names become template paths (.cross.<as>, .<as>): Go identifiers.
 _AS_NAME = Shape(
     re.compile(r"[A-Za-z_][A-Za-z0-9_]*"),
@@ -140,6 +144,8 @@ _CRD_KEYS = (
     "imports",
     "namespace",
     "setup",
+    "labelSelector",
+    "fieldSelector",
     *orkestra_keys.CRD_ENTRY,
 )
 _METADATA_KEYS = (
@@ -886,9 +892,13 @@ class _KatalogReader(ImportReader, ExternalCallReader):
                 (*path, "mode"),
                 "only mode: dynamic is supported (typed mode needs Go types compiled into Orkestra)",
             )
+        label_selector, field_selector = self.crd_selectors(m, path, api_types, operator_box)
+        builtin = (api_types.group, api_types.kind) in BUILTIN_KINDS
         return CrdEntry(
             key=key,
             api_types=api_types,
+            label_selector=label_selector,
+            field_selector=field_selector,
             namespaced=self.boolean(m, path, "namespaced", True),
             crd_file=self.file_path(m, path, "crdFile"),
             cr_files=self.file_paths(m, path, "crFiles"),
@@ -909,7 +919,8 @@ class _KatalogReader(ImportReader, ExternalCallReader):
             description=self.string(m, path, "description") or "",
             labels=self.text_map(m, path, "labels"),
             normalize=self.normalize(m, path),
-            ignore_status_patch=self.boolean(m, path, "ignoreStatusPatch", False),
+            # A built-in kind's status belongs to its own controller: never written.
+            ignore_status_patch=builtin or self.boolean(m, path, "ignoreStatusPatch", False),
             admission=self.admission(m, path),
             namespace=self.crd_namespace(m, path),
             allowed_namespaces=self.namespace_names(m, path, "allowedNamespaces"),
@@ -920,6 +931,47 @@ class _KatalogReader(ImportReader, ExternalCallReader):
             else self.finalizer_names(m, path, key="removeFinalizers"),
             remove_own_finalizers=m.get("removeFinalizers") is True,
         )
+
+    def crd_selectors(
+        self,
+        crd: dict[str, Any],
+        path: KeyPath,
+        api_types: ApiTypes,
+        box: OperatorBox | None,
+    ) -> tuple[str, str]:
+        """``labelSelector``/``fieldSelector``: the box's informer filters.
+
+        Required (the label selector) for a built-in kind, as in Orkestra: the
+        box must own a named subset of the cluster's Deployments, not all. Such
+        a box writes no status (the kind's controller owns it), so declared
+        status fields are refused.
+        """
+        label = self.string(crd, path, "labelSelector", shape=_SELECTOR) or ""
+        field = self.string(crd, path, "fieldSelector", shape=_SELECTOR) or ""
+        if (api_types.group, api_types.kind) not in BUILTIN_KINDS:
+            return label, field
+        if not label:
+            self.report(
+                path,
+                f"labelSelector is required for an operator over the built-in kind "
+                f"{api_types.kind}: name the objects this box owns (e.g. labelSelector: "
+                "team=payments)",
+                at_key=True,
+            )
+        if crd.get("crdFile") is not None:
+            self.report(
+                (*path, "crdFile"),
+                f"{api_types.kind} is a built-in kind: it has no CRD file",
+                at_key=True,
+            )
+        if box is not None and box.status.fields:
+            self.report(
+                path,
+                f"status fields cannot be written on the built-in kind {api_types.kind}: "
+                "its status belongs to its own controller",
+                at_key=True,
+            )
+        return label, field
 
     def crd_namespace(self, crd: dict[str, Any], path: KeyPath) -> str:
         """``namespace``: the one namespace the box watches (namespaced CRDs only)."""
@@ -962,6 +1014,13 @@ class _KatalogReader(ImportReader, ExternalCallReader):
         m = self.section(crd, path, "apiTypes", allowed=_API_TYPES_KEYS, required=_API_TYPES_KEYS)
         if m is None:
             return ApiTypes("", "", "", "")
+        if m.get("group") in ("", "core") and ("", m.get("kind")) in BUILTIN_KINDS:
+            # A core built-in kind (Pod, Service...): its group is the empty one.
+            version, kind, plural = (
+                self.string(m, here, key, required=True, shape=shape) or ""
+                for key, shape in (("version", _VERSION), ("kind", _KIND), ("plural", _PLURAL))
+            )
+            return ApiTypes(group="", version=version, kind=kind, plural=plural)
         group, version, kind, plural = (
             self.string(m, here, key, required=True, shape=shape) or ""
             for key, shape in zip(_API_TYPES_KEYS, (_GROUP, _VERSION, _KIND, _PLURAL), strict=True)

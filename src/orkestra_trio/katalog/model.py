@@ -114,7 +114,8 @@ class ApiTypes:
 
     @property
     def api_version(self) -> str:
-        return f"{self.group}/{self.version}"
+        # The core group (a built-in kind such as Pod) is written without a group.
+        return f"{self.group}/{self.version}" if self.group else self.version
 
 
 #: What ``dependsOn`` may wait for, weakest first: the box runs (``started``),
@@ -535,6 +536,15 @@ CLUSTER_SCOPED_GROUPS: frozenset[str] = frozenset(
     {"namespaces", "clusterRoles", "clusterRoleBindings", "persistentVolumes"}
 )
 
+#: The built-in kinds a CRD entry's apiTypes may name, as (group, kind): an
+#: operator over plain Deployments, Services... (Orkestra recognises them by
+#: kind). Such an entry needs a ``labelSelector``; no CRD is installed for it.
+BUILTIN_KINDS: frozenset[tuple[str, str]] = frozenset(
+    (info.api_version.rpartition("/")[0], info.kind)
+    for info in RESOURCE_GROUPS.values()
+    if info.kind
+)
+
 # Keys every resource entry may carry, whatever its group.
 COMMON_ENTRY_KEYS: frozenset[str] = frozenset(
     {
@@ -939,6 +949,15 @@ class CrdEntry:
     #: box stops adding them (its CRs are deleted without waiting for onDelete).
     remove_finalizers: tuple[str, ...] = ()
     remove_own_finalizers: bool = False
+    #: ``labelSelector``/``fieldSelector``: the box's CR informer sees only the
+    #: objects they select (required for a built-in kind).
+    label_selector: str = ""
+    field_selector: str = ""
+
+    @property
+    def builtin(self) -> bool:
+        """The entry names a built-in kind (no CRD of its own; its status is not ours)."""
+        return (self.api_types.group, self.api_types.kind) in BUILTIN_KINDS
 
 
 @attrs.frozen

@@ -56,12 +56,6 @@ CRD_ENTRY: Mapping[str, str] = {
         "enrichAll", "children are read back under .children; pods/events enrichment is not"
     ),
     "serve": _unsupported("serve", "self-service forms belong to Orkestra's gateway"),
-    "labelSelector": _unsupported(
-        "labelSelector", "an operator over a built-in kind (rather than a CRD)"
-    ),
-    "fieldSelector": _unsupported(
-        "fieldSelector", "an operator over a built-in kind (rather than a CRD)"
-    ),
 }
 
 QUEUE: Mapping[str, str] = {

@@ -104,6 +104,8 @@ async def install_crds(kube: KubeClient, katalogs: KatalogSet) -> list[str]:
     """Create every missing CRD and wait until all are established. Returns the CRD names."""
     names: list[str] = []
     for crd in katalogs.crds.values():
+        if crd.builtin:
+            continue  # a built-in kind (an operator over Deployments...): no CRD to install
         manifest = crd_manifest(crd)
         name = str((manifest.get("metadata") or {}).get("name") or "")
         names.append(name)

@@ -145,8 +145,13 @@ class KatalogRegistry:
         if informer is None:
             crd = self.katalogs.crds[crd_key]
             types = crd.api_types
+            # labelSelector/fieldSelector: the box's CRs are the objects they select
+            # (an operator over a built-in kind owns a labelled subset of it).
             informer = await self.informer(
-                (types.api_version, types.kind), namespace=crd.namespace or None
+                (types.api_version, types.kind),
+                namespace=crd.namespace or None,
+                label_selector=crd.label_selector,
+                field_selector=crd.field_selector,
             )
             if crd_key not in self._cr_informers:
                 self._cr_informers[crd_key] = informer
