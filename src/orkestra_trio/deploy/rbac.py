@@ -23,6 +23,7 @@ and a rule present is one the runtime would use:
   are limited by ``resourceNames`` to the names the Katalog writes when those
   are literal (not templates); a templated name needs the verb unrestricted,
   which is what the Katalog asks for by declaring it;
+* ``enrich: [pods]``: ``get, list, watch`` on pods (``runtime.enrich``);
 * a CRD observed through a same-process ``cross:`` without a box of its own:
   ``get, list, watch``;
 * Secrets a ``fromSecret`` entry copies: ``get, list, watch`` (the box's
@@ -149,6 +150,10 @@ def derive_rights(katalogs: KatalogSet, *, per_box: bool = False) -> Rights:
                 )
             else:
                 grant(watched.api_group, watched.plural, *READ)
+        # enrich: pods: the box lists and watches the pods of its workloads (by label);
+        # warnings read core Events, which every box may already list and watch.
+        if "pods" in crd.enrich:
+            grant("", "pods", *READ)
         # observe.events: the box lists and watches events.k8s.io Events (filtered).
         if box.event_watches:
             grant("events.k8s.io", "events", *READ)

@@ -40,6 +40,7 @@ from orkestra_trio.katalog.model import (
     COMMON_ENTRY_KEYS,
     DEPENDENCY_CONDITIONS,
     EMPTY_MAP,
+    ENRICHMENTS,
     EXTERNAL_PHASES,
     GROUP_ALIASES,
     RESOURCE_GROUPS,
@@ -146,6 +147,7 @@ _CRD_KEYS = (
     "setup",
     "labelSelector",
     "fieldSelector",
+    "enrich",
     *orkestra_keys.CRD_ENTRY,
 )
 _METADATA_KEYS = (
@@ -245,7 +247,17 @@ _STATUS_FIELD_KEYS = ("path", "value", "type", "when", "or", "clearOnFalse")
 _RESERVED_STATUS_PATHS = frozenset({"conditions", "observedGeneration"})
 # Top-level names of the template context (KATALOG.md); a forEach item may not hide them.
 CONTEXT_ROOTS = frozenset(
-    {"metadata", "spec", "status", "cross", "children", "metrics", "health", "external"}
+    {
+        "metadata",
+        "spec",
+        "status",
+        "cross",
+        "children",
+        "metrics",
+        "health",
+        "external",
+        *ENRICHMENTS,
+    }
 )
 
 
@@ -899,6 +911,7 @@ class _KatalogReader(ImportReader, ExternalCallReader):
             api_types=api_types,
             label_selector=label_selector,
             field_selector=field_selector,
+            enrich=self.enrich(m, path),
             namespaced=self.boolean(m, path, "namespaced", True),
             crd_file=self.file_path(m, path, "crdFile"),
             cr_files=self.file_paths(m, path, "crFiles"),
@@ -931,6 +944,25 @@ class _KatalogReader(ImportReader, ExternalCallReader):
             else self.finalizer_names(m, path, key="removeFinalizers"),
             remove_own_finalizers=m.get("removeFinalizers") is True,
         )
+
+    def enrich(self, crd: dict[str, Any], path: KeyPath) -> tuple[str, ...]:
+        """``enrich: [pods, warnings]``: related objects in the template context."""
+        out: list[str] = []
+        for index, item in enumerate(self.items(crd, path, "enrich")):
+            here = (*path, "enrich", index)
+            if isinstance(item, dict):
+                self.report(
+                    here,
+                    "write the enrichment's name (pods, warnings); when/or on it "
+                    "are not supported: the objects are read from the box's cache anyway",
+                )
+            elif item in orkestra_keys.ENRICH_ITEMS:
+                self.report(here, orkestra_keys.ENRICH_ITEMS[item])
+            elif item not in ENRICHMENTS:
+                self.report(here, f"unknown enrichment {describe(item)}: expected pods or warnings")
+            elif item not in out:
+                out.append(item)
+        return tuple(out)
 
     def crd_selectors(
         self,

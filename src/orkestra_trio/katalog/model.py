@@ -536,6 +536,10 @@ CLUSTER_SCOPED_GROUPS: frozenset[str] = frozenset(
     {"namespaces", "clusterRoles", "clusterRoleBindings", "persistentVolumes"}
 )
 
+#: ``enrich`` items this runtime provides: the pods of the CR's workloads (by the
+#: owner label of their pod template) and the Warning Events about the CR.
+ENRICHMENTS = ("pods", "warnings")
+
 #: The built-in kinds a CRD entry's apiTypes may name, as (group, kind): an
 #: operator over plain Deployments, Services... (Orkestra recognises them by
 #: kind). Such an entry needs a ``labelSelector``; no CRD is installed for it.
@@ -953,6 +957,9 @@ class CrdEntry:
     #: objects they select (required for a built-in kind).
     label_selector: str = ""
     field_selector: str = ""
+    #: ``enrich``: related objects the templates see at the context's top level
+    #: (``.pods``, ``.warnings``), each from an informer the box owns.
+    enrich: tuple[str, ...] = ()
 
     @property
     def builtin(self) -> bool:

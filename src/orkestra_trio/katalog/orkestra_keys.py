@@ -49,11 +49,8 @@ DOCUMENT_KINDS: Mapping[str, str] = {
 SPEC: Mapping[str, str] = {}
 
 CRD_ENTRY: Mapping[str, str] = {
-    "enrich": _unsupported(
-        "enrich", "children are read back under .children; pods/events enrichment is not"
-    ),
     "enrichAll": _unsupported(
-        "enrichAll", "children are read back under .children; pods/events enrichment is not"
+        "enrichAll", "not every enrichment is available; list them under enrich: [pods, warnings]"
     ),
     "serve": _unsupported("serve", "self-service forms belong to Orkestra's gateway"),
 }
@@ -81,6 +78,30 @@ GROUP_BLOCK: Mapping[str, str] = {
 }
 
 CROSS_SOURCE: Mapping[str, str] = {}
+
+_ENRICH_READS = (
+    "it would read objects outside the box's informers; "
+    "read children under .children, peers through cross:"
+)
+#: Orkestra's enrichments this runtime does not provide (``pods``/``warnings`` it does).
+ENRICH_ITEMS: Mapping[str, str] = {
+    name: _unsupported(f"enrich {name}", _ENRICH_READS)
+    for name in (
+        "owner",
+        "events",
+        "replicasets",
+        "pvcs",
+        "pvc",
+        "pv",
+        "storageclass",
+        "backingpods",
+        "endpoints",
+        "node",
+        "hpa",
+        "cronjob",
+        "ingress",
+    )
+}
 
 SECRET_ENTRY: Mapping[str, str] = {}
 

@@ -110,6 +110,9 @@ class Observed:
     sentinels: frozenset[str] = frozenset()
     #: ``observe.events``: the newest matching Event of the CR, by watch name.
     events: Mapping[str, Any] = attrs.field(factory=dict)
+    #: ``enrich``: the related objects by enrichment name (``pods``, ``warnings``), as the
+    #: box's caches hold them; templates see them at the context's top level.
+    enrichment: Mapping[str, Any] = attrs.field(factory=dict)
 
     def clock(self) -> datetime.datetime | None:
         """``now`` as a datetime (None: the wall clock)."""
@@ -350,6 +353,7 @@ def _context(cr: Mapping[str, Any], observed: Observed) -> dict[str, Any]:
     )
     if observed.secrets:
         context[SOURCE_SECRETS] = observed.secrets
+    context.update(observed.enrichment)
     clock = observed.clock()
     if clock is not None:  # the clock operators (time, dayOfWeek, cron) read the plan's time
         context = with_clock(context, clock)

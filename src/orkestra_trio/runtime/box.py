@@ -52,6 +52,7 @@ from orkestra_trio.kube import KubeClient, KubeError, NotFound
 from .adoption import adopt_children
 from .autoscale import Autoscaler
 from .budget import EVENT_BURST, EVENT_RATE, RETRY_BURST, RETRY_RATE, TokenBucket
+from .enrich import Enrichment, open_enrichment
 from .events import BoxEvents
 from .health import BoxHealth, HealthSnapshot, HealthState
 from .informer import Change, Informer, ObjectKey, label_owner_key, object_key, owner_uid
@@ -224,6 +225,7 @@ class Box:
         self.on_plan: Callable[[ObjectKey, ReconcilePlan], None] | None = None
         self.pool: WorkerPool[ObjectKey] | None = None
         self.cr_informer: Informer | None = None
+        self.enrichment: Enrichment | None = None
         self.child_informers: dict[tuple[str, str], Informer] = {}
         #: The Secrets its ``fromSecret`` entries copy, cached by informers of their own.
         self.sources = SecretSources(source_scopes(self.model))
@@ -301,7 +303,12 @@ class Box:
         # otherwise keep the pool at zero workers forever.
         if self.pool.size != self.workers:
             self.pool.resize(self.workers)
-        for informer in (self.cr_informer, *self.child_informers.values(), *self.sources.caches):
+        for informer in (
+            self.cr_informer,
+            *self.child_informers.values(),
+            *self.sources.caches,
+            *self._enriched(),
+        ):
             await self._wait_synced(informer)
         if not self._adopted:
             await self._adopt_children()
@@ -367,7 +374,12 @@ class Box:
         """
         assert self.cr_informer is not None
         cr_informer = self.cr_informer
-        informers = (cr_informer, *self.child_informers.values(), *self.sources.caches)
+        informers = (
+            cr_informer,
+            *self.child_informers.values(),
+            *self.sources.caches,
+            *self._enriched(),
+        )
         while True:
             await trio.sleep(SYNC_ERROR_CHECK)
             if cr_informer.error:
@@ -382,7 +394,12 @@ class Box:
     @property
     def watch_stalls(self) -> int:
         """Watch streams of this box's informers closed for silence (each relisted)."""
-        informers = [self.cr_informer, *self.child_informers.values(), *self.sources.caches]
+        informers = [
+            self.cr_informer,
+            *self.child_informers.values(),
+            *self.sources.caches,
+            *self._enriched(),
+        ]
         return sum(informer.stalls for informer in informers if informer is not None)
 
     async def _setup(self) -> None:
@@ -437,6 +454,8 @@ class Box:
         self.cr_informer = cr_informer
         # fromSecret: informers for the Secrets the box copies (not its children).
         await self.sources.start(self.registry, self._on_source_change)
+        # enrich: the pods and Warning Events of its CRs, from informers of its own.
+        self.enrichment = await open_enrichment(self.registry, self.crd)
         self.pipeline = ReconcilePipeline(
             name=self.name,
             crd=self.crd,
@@ -454,6 +473,7 @@ class Box:
             sources=self.sources,
         )
         self.pipeline.on_plan = self._plan_applied
+        self.pipeline.enrichment = self.enrichment
         reconcile: ReconcileFn[ObjectKey] = self.pipeline
         if self._wrap_reconcile is not None:
             reconcile = self._wrap_reconcile(self.pipeline)
@@ -468,6 +488,9 @@ class Box:
             turn=self.registry.loop_share.turn(self.share),
         )
         cr_informer.subscribe(self._on_cr_change)
+        if self.enrichment is not None:
+            for enriched, informer in self.enrichment.informers.items():
+                informer.subscribe(partial(self._on_enriched_change, enriched))
         for informer in self.child_informers.values():
             informer.subscribe(self._on_child_change)
         for watch, watched in watched_informers:
@@ -636,6 +659,17 @@ class Box:
         ):
             if self.cr_informer.get(*key) is not None:
                 self.queue.add(key)
+
+    def _enriched(self) -> list[Informer]:
+        return list(self.enrichment.informers.values()) if self.enrichment is not None else []
+
+    def _on_enriched_change(self, enriched: str, change: Change) -> None:
+        """A pod or Warning Event of a CR changed: that CR reconciles (its context changed)."""
+        if self.enrichment is None or self.cr_informer is None:
+            return
+        key = self.enrichment.key_of(enriched, change)
+        if key is not None and self.cr_informer.get(*key) is not None:
+            self.queue.add(key)
 
     def _on_source_change(self, key: ObjectKey) -> None:
         """A Secret a CR copies changed: that CR copies it again."""

@@ -88,6 +88,7 @@ from orkestra_trio.kube import (
 
 from .certificates import with_certificates
 from .children import ApplyReport, apply_children, prunable_kinds, prune_orphans
+from .enrich import Enrichment
 from .events import BoxEvents
 from .external import ExternalCalls
 from .informer import Informer, ObjectKey, controller_uid, object_key
@@ -189,6 +190,8 @@ class ReconcilePipeline:
         #: observe.events: the newest matching Event per CR and watch name.
         self._events: dict[ObjectKey, dict[str, Mapping[str, Any]]] = {}
         #: Declared sentinels that fired in updates of a CR since its last plan.
+        #: ``enrich``: the box's pods/Warning Events caches (set by the box; None without).
+        self.enrichment: Enrichment | None = None
         self._fired: dict[ObjectKey, frozenset[str]] = {}
         #: The messages last posted per CR of the plan's ON_NEW_MESSAGE Events (validation
         #: warnings): a warning that holds on is posted once, not on every reconcile.
@@ -315,6 +318,7 @@ class ReconcilePipeline:
             now=self._timestamp(),
             sentinels=self._fired.pop(key, frozenset()),
             events=self._events_of(key),
+            enrichment=self.enrichment.read(cr) if self.enrichment is not None else {},
         )
         plan = await self.planner.reconcile(observed)
         if self.on_plan is not None:
