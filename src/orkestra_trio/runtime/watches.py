@@ -93,14 +93,9 @@ def watch_targets(
     obj = change.current
     metadata = obj.get("metadata") or {}
     namespace = object_key(obj)[0] if namespaced else ""
-    if watch.key_label is not None:
-        name = (metadata.get("labels") or {}).get(watch.key_label)
-        return [(namespace, str(name))] if name else []
-    if watch.key_name is not None:
-        name = watch.key_name.render(obj)
-        if watch.key_namespace is not None and namespaced:
-            namespace = watch.key_namespace.render(obj) or namespace
-        return [(namespace, name)] if name else []
+    keyed = _key_from(watch, obj, namespace, namespaced)
+    if keyed is not None:
+        return keyed
     owners = [
         (namespace, str(ref.get("name") or ""))
         for ref in metadata.get("ownerReferences") or ()
@@ -144,13 +139,21 @@ def event_targets(
     if regarding.get("kind") == types.kind and regarding.get("apiVersion") == types.api_version:
         name = str(regarding.get("name") or "")
         return [(str(regarding.get("namespace") or namespace) if namespaced else "", name)]
-    metadata = event.get("metadata") or {}
+    keyed = _key_from(watch, event, namespace, namespaced)
+    return keyed if keyed is not None else list(all_keys)
+
+
+def _key_from(
+    watch: Watch | EventWatch, obj: Mapping[str, Any], namespace: str, namespaced: bool
+) -> list[ObjectKey] | None:
+    """The CR ``keyFrom`` names on ``obj`` (its label, or the name rendered over it);
+    None when the watch has no ``keyFrom``."""
     if watch.key_label is not None:
-        label = (metadata.get("labels") or {}).get(watch.key_label)
+        label = ((obj.get("metadata") or {}).get("labels") or {}).get(watch.key_label)
         return [(namespace, str(label))] if label else []
     if watch.key_name is not None:
-        rendered = watch.key_name.render(event)
+        name = watch.key_name.render(obj)
         if watch.key_namespace is not None and namespaced:
-            namespace = watch.key_namespace.render(event) or namespace
-        return [(namespace, rendered)] if rendered else []
-    return list(all_keys)
+            namespace = watch.key_namespace.render(obj) or namespace
+        return [(namespace, name)] if name else []
+    return None
