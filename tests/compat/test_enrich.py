@@ -1,4 +1,4 @@
-"""enrich: [pods, warnings] on the embedded server (katalogs/enrich.yaml).
+"""enrich: [pods, warnings, owner] on the embedded server (katalogs/enrich.yaml).
 
 The pods come from a Pod informer selected by the owner label of the
 workloads' pod templates, the warnings from an Event informer selected by
@@ -80,7 +80,7 @@ async def test_enrich_pods_and_warnings_come_from_the_boxs_informers(autojump_cl
 @pytest.mark.parametrize(
     ("items", "message"),
     [
-        ("[owner]", "enrich owner is not supported"),
+        ("[replicasets]", "enrich replicasets is not supported"),
         ("[hpa]", "enrich hpa is not supported"),
         ("[nodes]", "unknown enrichment"),
     ],
@@ -97,3 +97,51 @@ def test_enrichments_this_runtime_lacks_are_refused(tmp_path, items, message):
         load_katalog(path)
     found = [str(issue) for issue in caught.value.issues]
     assert any(message in issue and "k.yaml:" in issue for issue in found), found
+
+
+def _mall(city):
+    """A Mall (a CRD of the Katalog without a box of its own)."""
+    return {
+        "apiVersion": "compat.example.com/v1",
+        "kind": "Mall",
+        "metadata": {"name": "central", "namespace": "default"},
+        "spec": {"city": city},
+    }
+
+
+async def test_enrich_owner_reads_a_katalog_crs_owner_from_its_informer(autojump_clock):
+    async with open_test_cluster() as cluster, run_katalog(KATALOG, cluster) as kat:
+        mall = await kat.apply(_mall("Lyon"))
+        owner_ref = {
+            "apiVersion": "compat.example.com/v1",
+            "kind": "Mall",
+            "name": "central",
+            "uid": mall["metadata"]["uid"],
+            "controller": True,
+        }
+        await kat.apply(kat.manifest("shop", "demo", ownerReferences=[owner_ref]))
+        estate = await cluster.kube.create(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "estate", "namespace": "default"},
+            }
+        )
+        foreign = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "name": "estate",
+            "uid": estate["metadata"]["uid"],
+        }
+        await kat.apply(kat.manifest("shop", "solo", ownerReferences=[foreign]))
+        await kat.apply(kat.manifest("shop", "free"))
+        await kat.wait_steady()
+        assert _config_map(cluster, "demo-seen")["data"]["owner"] == "Mall/central/Lyon"
+        # An owner of a kind outside the Katalogs: its ownerReference's fields only.
+        assert _config_map(cluster, "solo-seen")["data"]["owner"] == "ConfigMap/estate/"
+        assert _config_map(cluster, "free-seen")["data"]["owner"] == ""
+
+        # The owner changes: the shop reconciles from the Mall informer's new version.
+        await kat.apply(_mall("Nantes"))
+        await kat.wait_steady()
+        assert _config_map(cluster, "demo-seen")["data"]["owner"] == "Mall/central/Nantes"

@@ -44,7 +44,7 @@ def issues(tmp_path, text):
             ),
             "envFrom is a mapping now",
         ),
-        (crd(extra="      enrich: [owner]\n"), "enrich owner is not supported"),
+        (crd(extra="      enrich: [pvcs]\n"), "enrich pvcs is not supported"),
         (HEAD + "security: {}\nspec: {crds: {}}\n", "security (deletion/namespace protection"),
         (crd(box="        reconcile: {default: false}\n"), "default: false asks for Go hooks"),
         (

@@ -953,13 +953,15 @@ class _KatalogReader(ImportReader, ExternalCallReader):
             if isinstance(item, dict):
                 self.report(
                     here,
-                    "write the enrichment's name (pods, warnings); when/or on it "
+                    "write the enrichment's name (pods, warnings, owner); when/or on it "
                     "are not supported: the objects are read from the box's cache anyway",
                 )
             elif item in orkestra_keys.ENRICH_ITEMS:
                 self.report(here, orkestra_keys.ENRICH_ITEMS[item])
             elif item not in ENRICHMENTS:
-                self.report(here, f"unknown enrichment {describe(item)}: expected pods or warnings")
+                self.report(
+                    here, f"unknown enrichment {describe(item)}: expected pods, warnings or owner"
+                )
             elif item not in out:
                 out.append(item)
         return tuple(out)

@@ -537,8 +537,8 @@ CLUSTER_SCOPED_GROUPS: frozenset[str] = frozenset(
 )
 
 #: ``enrich`` items this runtime provides: the pods of the CR's workloads (by the
-#: owner label of their pod template) and the Warning Events about the CR.
-ENRICHMENTS = ("pods", "warnings")
+#: owner label of their pod template), the Warning Events about the CR, its owner.
+ENRICHMENTS = ("pods", "warnings", "owner")
 
 #: The built-in kinds a CRD entry's apiTypes may name, as (group, kind): an
 #: operator over plain Deployments, Services... (Orkestra recognises them by

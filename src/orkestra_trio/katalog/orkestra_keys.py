@@ -50,7 +50,8 @@ SPEC: Mapping[str, str] = {}
 
 CRD_ENTRY: Mapping[str, str] = {
     "enrichAll": _unsupported(
-        "enrichAll", "not every enrichment is available; list them under enrich: [pods, warnings]"
+        "enrichAll",
+        "not every enrichment is available; list them under enrich: [pods, warnings, owner]",
     ),
     "serve": _unsupported("serve", "self-service forms belong to Orkestra's gateway"),
 }
@@ -87,7 +88,6 @@ _ENRICH_READS = (
 ENRICH_ITEMS: Mapping[str, str] = {
     name: _unsupported(f"enrich {name}", _ENRICH_READS)
     for name in (
-        "owner",
         "events",
         "replicasets",
         "pvcs",

@@ -8,7 +8,13 @@ object reconciles its CR:
   carried the owner label (:func:`~orkestra_trio.katalog.manifests.pod_labels`);
   the informer selects pods by that label only, so it holds no other pods;
 * ``warnings``: the Warning Events about the CR, selected on the server by
-  ``type=Warning`` and the CR's kind.
+  ``type=Warning`` and the CR's kind;
+* ``owner``: the CR's controller owner (else its first owner) when that is a CR
+  of a CRD of the Katalogs, from that CRD's informer (as ``cross:`` reads it,
+  and a change of it reconciles the CR); an owner of another kind is given as
+  its ownerReference's fields only (apiVersion, kind, metadata.name/uid):
+  watching a whole foreign kind for it would cache far more than it reads.
+  ``None`` when the CR has no owner.
 
 Both sit in the box's namespace (a CRD entry's ``namespace``, else the
 runtime's). Templates see them as ``.pods`` and ``.warnings``, lists sorted
@@ -24,7 +30,7 @@ from orkestra_trio.katalog import CrdEntry
 from orkestra_trio.katalog.manifests import OWNER_LABEL
 
 from .informer import Change, Informer, ObjectKey
-from .registry import KatalogRegistry
+from .registry import CrossTarget, KatalogRegistry
 
 PODS = ("v1", "Pod")
 EVENTS = ("v1", "Event")
@@ -33,16 +39,28 @@ EVENTS = ("v1", "Event")
 class Enrichment:
     """The box's enrichment informers and what they hold for one CR."""
 
-    def __init__(self, crd: CrdEntry, informers: Mapping[str, Informer]) -> None:
+    def __init__(
+        self,
+        crd: CrdEntry,
+        informers: Mapping[str, Informer],
+        owners: Mapping[tuple[str, str], tuple[str, bool, Informer]] | None = None,
+    ) -> None:
         self.crd = crd
+        #: The pods/warnings informers (whose changes reconcile a CR).
         self.informers = dict(informers)
+        #: ``owner``: (apiVersion, kind) of each Katalog CRD -> (its key, namespaced, informer).
+        self.owners = dict(owners or {})
 
-    def read(self, cr: Mapping[str, Any]) -> dict[str, Any]:
-        """``{"pods": [...], "warnings": [...]}`` for ``cr`` (the enrichments declared)."""
+    def read(self, cr: Mapping[str, Any]) -> tuple[dict[str, Any], frozenset[CrossTarget]]:
+        """``{"pods": [...], "warnings": [...], "owner": ...}`` for ``cr`` (the enrichments
+        declared), and the Katalog CRs it read (the owner), for re-enqueueing."""
         metadata = cr.get("metadata") or {}
         namespace, name = str(metadata.get("namespace") or ""), str(metadata.get("name") or "")
         uid = metadata.get("uid")
         out: dict[str, Any] = {}
+        reads: frozenset[CrossTarget] = frozenset()
+        if "owner" in self.crd.enrich:
+            out["owner"], reads = self._owner(metadata, namespace)
         pods = self.informers.get("pods")
         if pods is not None:
             out["pods"] = sorted(
@@ -60,7 +78,29 @@ class Enrichment:
                 (event for event in warnings.objects() if _about(event, namespace, name, uid)),
                 key=lambda event: str(event.get("lastTimestamp") or event.get("eventTime") or ""),
             )
-        return out
+        return out, reads
+
+    def _owner(
+        self, metadata: Mapping[str, Any], namespace: str
+    ) -> tuple[Mapping[str, Any] | None, frozenset[CrossTarget]]:
+        refs = [ref for ref in metadata.get("ownerReferences") or () if isinstance(ref, Mapping)]
+        if not refs:
+            return None, frozenset()
+        ref = next((r for r in refs if r.get("controller")), refs[0])
+        name = str(ref.get("name") or "")
+        found = self.owners.get((str(ref.get("apiVersion") or ""), str(ref.get("kind") or "")))
+        if found is not None:
+            crd_key, namespaced, informer = found
+            where = namespace if namespaced else ""
+            obj = informer.get(where, name)
+            if obj is not None:
+                return obj, frozenset({(crd_key, where, name)})
+        stub = {
+            "apiVersion": ref.get("apiVersion"),
+            "kind": ref.get("kind"),
+            "metadata": {"name": name, "uid": ref.get("uid")},
+        }
+        return stub, frozenset()
 
     def key_of(self, name: str, change: Change) -> ObjectKey | None:
         """The CR a change of an enriched object concerns (None: none)."""
@@ -99,4 +139,13 @@ async def open_enrichment(registry: KatalogRegistry, crd: CrdEntry) -> Enrichmen
             field_selector=f"type=Warning,involvedObject.kind={crd.api_types.kind}",
             namespace=namespace,
         )
-    return Enrichment(crd, informers)
+    owners: dict[tuple[str, str], tuple[str, bool, Informer]] = {}
+    if "owner" in crd.enrich:
+        for key, other in registry.katalogs.crds.items():
+            types = other.api_types
+            owners[(types.api_version, types.kind)] = (
+                key,
+                other.namespaced,
+                await registry.cr_informer(key),
+            )
+    return Enrichment(crd, informers, owners)

@@ -296,7 +296,10 @@ class ReconcilePipeline:
         cross, reads = await self._read_cross(cr)
         admitted = self._admitted(cr)
         external, called = await self._call_external(cr, key, cross, admitted)
-        self.registry.record_reads(self.name, key, reads | called)
+        enriched, owner_reads = (
+            self.enrichment.read(cr) if self.enrichment is not None else ({}, frozenset())
+        )
+        self.registry.record_reads(self.name, key, reads | called | owner_reads)
         remote = await self._reconcile_remotely(cr, cross, external, admitted)
         uid = str((cr.get("metadata") or {}).get("uid") or "")
         owned = self._owned_children(uid)
@@ -318,7 +321,7 @@ class ReconcilePipeline:
             now=self._timestamp(),
             sentinels=self._fired.pop(key, frozenset()),
             events=self._events_of(key),
-            enrichment=self.enrichment.read(cr) if self.enrichment is not None else {},
+            enrichment=enriched,
         )
         plan = await self.planner.reconcile(observed)
         if self.on_plan is not None:
