@@ -195,3 +195,31 @@ def test_clusterroles_get_escalate_and_bind_on_the_names_the_katalog_writes(tmp_
     for plural in ("clusterroles", "clusterrolebindings"):
         # Cluster-scoped children carry no ownerReference: the runtime deletes them.
         assert {"create", "patch", "delete"} <= {v for _, r, v in cluster if r == plural}
+
+
+def test_an_operator_over_deployments_reads_and_patches_them_but_not_their_status(tmp_path):
+    katalogs, _ = _katalog(
+        tmp_path,
+        """\
+        metadata: {name: t}
+        spec:
+          crds:
+            deploywatch:
+              apiTypes: {group: apps, version: v1, kind: Deployment, plural: deployments}
+              labelSelector: team=payments
+              enrich: [pods]
+              operatorBox:
+                onReconcile:
+                  configMaps: [{name: "{{ .metadata.name }}-info"}]
+        """,
+    )
+    cluster = triples(derive_rights(katalogs).cluster)
+    assert {v for g, r, v in cluster if (g, r) == ("apps", "deployments")} == {
+        "get",
+        "list",
+        "watch",
+        "patch",
+    }
+    assert not any(r == "deployments/status" for _, r, _ in cluster)
+    # enrich: [pods]: the box watches the pods of its workloads.
+    assert {v for g, r, v in cluster if (g, r) == ("", "pods")} == {"get", "list", "watch"}

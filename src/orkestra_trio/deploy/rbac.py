@@ -124,7 +124,9 @@ def derive_rights(katalogs: KatalogSet, *, per_box: bool = False) -> Rights:
             continue
         group, plural = crd.api_types.group, crd.api_types.plural
         grant(group, plural, *READ, "patch")
-        grant(group, f"{plural}/status", "patch")
+        if not crd.builtin:
+            # A built-in kind's status belongs to its own controller: never written.
+            grant(group, f"{plural}/status", "patch")
         phases = {"onCreate": box.on_create, "onReconcile": box.on_reconcile}
         phases["onDelete"] = box.on_delete
         has_children = any(
