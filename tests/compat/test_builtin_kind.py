@@ -92,6 +92,11 @@ async def test_an_operator_over_labelled_deployments(autojump_clock):
             "          fields: [{path: phase, value: x}]\n",
             "status fields cannot be written on the built-in kind Deployment",
         ),
+        (
+            "      labelSelector: team=x\n      webhooks: {validation: true}\n"
+            "      validation:\n        rules: [{field: spec.replicas, exists: true}]\n",
+            "webhooks and conversion cannot serve the built-in kind Deployment",
+        ),
     ],
 )
 def test_a_built_in_kind_needs_a_label_selector_and_keeps_its_status(tmp_path, extra, message):

@@ -906,6 +906,18 @@ class _KatalogReader(ImportReader, ExternalCallReader):
             )
         label_selector, field_selector = self.crd_selectors(m, path, api_types, operator_box)
         builtin = (api_types.group, api_types.kind) in BUILTIN_KINDS
+        admission = self.admission(m, path)
+        hooks = admission.webhooks
+        if builtin and (hooks.validation or hooks.mutation or admission.conversion is not None):
+            # The admission hooks register per resource (group/plural), without the
+            # box's labelSelector: they would admit every object of the kind.
+            self.report(
+                path,
+                f"webhooks and conversion cannot serve the built-in kind {api_types.kind}: "
+                "they would admit every object of the kind, not only the selected ones (the "
+                "rules still run at each reconcile without them)",
+                at_key=True,
+            )
         return CrdEntry(
             key=key,
             api_types=api_types,
@@ -934,7 +946,7 @@ class _KatalogReader(ImportReader, ExternalCallReader):
             normalize=self.normalize(m, path),
             # A built-in kind's status belongs to its own controller: never written.
             ignore_status_patch=builtin or self.boolean(m, path, "ignoreStatusPatch", False),
-            admission=self.admission(m, path),
+            admission=admission,
             namespace=self.crd_namespace(m, path),
             allowed_namespaces=self.namespace_names(m, path, "allowedNamespaces"),
             restricted_namespaces=self.namespace_names(m, path, "restrictedNamespaces"),
