@@ -34,12 +34,28 @@ async def test_enrich_pods_and_warnings_come_from_the_boxs_informers(autojump_cl
                 "spec": {"containers": [{"name": "c", "image": "busybox"}]},
             }
         )
+        # Nor is one of another box's CR named demo too (its workload is not a child here).
+        await cluster.kube.create(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {
+                    "name": "elsewhere",
+                    "namespace": "default",
+                    "labels": {
+                        "orkestra.orkspace.io/owner": "demo",
+                        "app.kubernetes.io/name": "demo-elsewhere",
+                    },
+                },
+                "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+            }
+        )
         cr = await kat.apply(kat.manifest("shop", "demo"))
         await kat.wait_steady()
         pods = sorted(
             p["metadata"]["name"]
             for p in cluster.objects("pods", "default")
-            if (p["metadata"].get("labels") or {}).get("orkestra.orkspace.io/owner") == "demo"
+            if (p["metadata"].get("labels") or {}).get("app.kubernetes.io/name") == "demo"
         )
         assert len(pods) == 2
         seen = _config_map(cluster, "demo-seen")["data"]

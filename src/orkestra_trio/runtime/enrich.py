@@ -5,8 +5,10 @@ and watched once, so a reconcile reads memory and a change of a related
 object reconciles its CR:
 
 * ``pods``: the pods of the CR's workloads, i.e. those whose pod template
-  carried the owner label (:func:`~orkestra_trio.katalog.manifests.pod_labels`);
-  the informer selects pods by that label only, so it holds no other pods;
+  carried the CR's owner label and, as name label, the name of one of the CR's
+  children (:func:`~orkestra_trio.katalog.manifests.pod_labels`): a CR of another
+  box with the same name has other children. The informer selects pods by the
+  owner label, so it holds no pods of other workloads;
 * ``warnings``: the Warning Events about the CR, selected on the server by
   ``type=Warning`` and the CR's kind;
 * ``owner``: the CR's controller owner (else its first owner) when that is a CR
@@ -23,11 +25,11 @@ by name and by time.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from orkestra_trio.katalog import CrdEntry
-from orkestra_trio.katalog.manifests import OWNER_LABEL
+from orkestra_trio.katalog.manifests import NAME_LABEL, OWNER_LABEL
 
 from .informer import Change, Informer, ObjectKey
 from .registry import CrossTarget, KatalogRegistry
@@ -51,9 +53,12 @@ class Enrichment:
         #: ``owner``: (apiVersion, kind) of each Katalog CRD -> (its key, namespaced, informer).
         self.owners = dict(owners or {})
 
-    def read(self, cr: Mapping[str, Any]) -> tuple[dict[str, Any], frozenset[CrossTarget]]:
+    def read(
+        self, cr: Mapping[str, Any], children: Iterable[Mapping[str, Any]] = ()
+    ) -> tuple[dict[str, Any], frozenset[CrossTarget]]:
         """``{"pods": [...], "warnings": [...], "owner": ...}`` for ``cr`` (the enrichments
-        declared), and the Katalog CRs it read (the owner), for re-enqueueing."""
+        declared; ``children``: the CR's own, as the box caches them), and the Katalog CRs
+        it read (the owner), for re-enqueueing."""
         metadata = cr.get("metadata") or {}
         namespace, name = str(metadata.get("namespace") or ""), str(metadata.get("name") or "")
         uid = metadata.get("uid")
@@ -63,13 +68,9 @@ class Enrichment:
             out["owner"], reads = self._owner(metadata, namespace)
         pods = self.informers.get("pods")
         if pods is not None:
+            workloads = {str((child.get("metadata") or {}).get("name")) for child in children}
             out["pods"] = sorted(
-                (
-                    pod
-                    for pod in pods.objects()
-                    if (pod.get("metadata") or {}).get("namespace") == namespace
-                    and ((pod.get("metadata") or {}).get("labels") or {}).get(OWNER_LABEL) == name
-                ),
+                (pod for pod in pods.objects() if _pod_of(pod, namespace, name, workloads)),
                 key=lambda pod: str(pod["metadata"].get("name")),
             )
         warnings = self.informers.get("warnings")
@@ -114,6 +115,16 @@ class Enrichment:
         if involved.get("kind") != self.crd.api_types.kind:
             return None
         return (namespace, str(involved.get("name") or ""))
+
+
+def _pod_of(pod: Mapping[str, Any], namespace: str, name: str, workloads: set[str]) -> bool:
+    metadata = pod.get("metadata") or {}
+    labels = metadata.get("labels") or {}
+    return (
+        metadata.get("namespace") == namespace
+        and labels.get(OWNER_LABEL) == name
+        and labels.get(NAME_LABEL) in workloads
+    )
 
 
 def _about(event: Mapping[str, Any], namespace: str, name: str, uid: Any) -> bool:

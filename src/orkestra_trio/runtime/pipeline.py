@@ -296,13 +296,15 @@ class ReconcilePipeline:
         cross, reads = await self._read_cross(cr)
         admitted = self._admitted(cr)
         external, called = await self._call_external(cr, key, cross, admitted)
-        enriched, owner_reads = (
-            self.enrichment.read(cr) if self.enrichment is not None else ({}, frozenset())
-        )
-        self.registry.record_reads(self.name, key, reads | called | owner_reads)
+        self.registry.record_reads(self.name, key, reads | called)
         remote = await self._reconcile_remotely(cr, cross, external, admitted)
         uid = str((cr.get("metadata") or {}).get("uid") or "")
         owned = self._owned_children(uid)
+        enriched: dict[str, Any] = {}
+        if self.enrichment is not None:
+            enriched, owner_reads = self.enrichment.read(cr, owned)
+            for target in owner_reads:  # the owner's changes reconcile the CR, as cross: reads
+                self.registry.add_read(self.name, key, target)
         secrets = {}
         if self.sources is not None:
             # The Secrets it copies, from the box's caches; recorded so a change re-enqueues it.
