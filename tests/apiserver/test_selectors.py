@@ -5,13 +5,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from orkestra_trio.apiserver.kinds import builtin
-from orkestra_trio.apiserver.selectors import (
+from orkestra_trio.apiserver.selectors import parse_field_selector, supported_field_labels
+from orkestra_trio.katalog.labelselector import (
     LabelSelector,
     SelectorError,
     label_selector_from_match,
-    parse_field_selector,
     parse_label_selector,
-    supported_field_labels,
 )
 
 PODS = builtin("", "pods")

@@ -52,11 +52,7 @@ from orkestra_trio.apiserver.objects import Stored, dumps
 from orkestra_trio.apiserver.registry import podlogs
 from orkestra_trio.apiserver.registry.scale import scale_of, set_spec_replicas
 from orkestra_trio.apiserver.satokens import ServiceAccountTokens
-from orkestra_trio.apiserver.selectors import (
-    SelectorError,
-    parse_field_selector,
-    parse_label_selector,
-)
+from orkestra_trio.apiserver.selectors import parse_field_selector
 from orkestra_trio.apiserver.status import (
     ApiError,
     bad_request,
@@ -68,6 +64,7 @@ from orkestra_trio.apiserver.strategy import now_rfc3339
 from orkestra_trio.apiserver.watch import ERROR, Change, Predicate
 from orkestra_trio.apiserver.watchstream import WatchResponse
 from orkestra_trio.auth import user_of
+from orkestra_trio.katalog.labelselector import SelectorError, parse_label_selector
 
 log = logging.getLogger(__name__)
 

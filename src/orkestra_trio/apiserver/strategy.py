@@ -25,8 +25,8 @@ from orkestra_trio.apiserver.fieldmanager import managed_fields_equivalent
 from orkestra_trio.apiserver.kinds import ResourceKind
 from orkestra_trio.apiserver.registry import names
 from orkestra_trio.apiserver.registry.initial_status import initial_status
-from orkestra_trio.apiserver.selectors import SelectorError, label_selector_from_match
 from orkestra_trio.apiserver.status import ApiError, bad_request, invalid
+from orkestra_trio.katalog.labelselector import SelectorError, label_selector_from_match
 
 # Built-in kinds whose objects carry metadata.generation (the ones with a spec
 # that a controller acts on). Custom resources always do.
