@@ -133,7 +133,6 @@ def issues(tmp_path, text):
         ),
         (crd(box="        providers: {}\n"), "providers is not"),
         (crd(box="        rollback: {}\n"), "rollback is not"),
-        (crd(box="        cross: [{labelSelector: app=x, as: c}]\n"), "cross labelSelector is not"),
         (crd(box="        onReconcile: {storageClasses: []}\n"), "storageClasses is not"),
         (
             crd(

@@ -187,7 +187,7 @@ def derive_rights(katalogs: KatalogSet, *, per_box: bool = False) -> Rights:
             else:
                 grant(managed.api_group, managed.plural, *READ, "create", "patch")
         for cross in box.cross:
-            if cross.same_process and cross.crd not in boxed:
+            if cross.same_process and cross.crd and cross.crd not in boxed:
                 observed = katalogs.crds[cross.crd].api_types
                 grant(observed.group, observed.plural, *READ)
     if problems:

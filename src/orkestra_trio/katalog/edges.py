@@ -63,7 +63,12 @@ def box_edges(crd: CrdEntry) -> list[Edge]:
     box = crd.operator_box
     if box is None:
         return []
-    edges = [Edge(crd.key, entry.crd, entry.as_, entry.source, "cross") for entry in box.cross]
+    # A labelSelector entry names no CRD: it has no edge of its own in the graph.
+    edges = [
+        Edge(crd.key, entry.crd, entry.as_, entry.source, "cross")
+        for entry in box.cross
+        if entry.label_selector is None
+    ]
     if box.autoscale is None:
         return edges
     named: dict[str, CrossEntry] = {entry.as_: entry for entry in box.cross}

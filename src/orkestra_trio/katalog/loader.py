@@ -34,6 +34,7 @@ from orkestra_trio.katalog.komposer import (
     is_komposer_document,
     read_komposer,
 )
+from orkestra_trio.katalog.labelselector import SelectorError, parse_label_selector
 from orkestra_trio.katalog.manifests import deep_merge
 from orkestra_trio.katalog.model import (
     BUILTIN_KINDS,
@@ -1450,13 +1451,29 @@ class _KatalogReader(ImportReader, ExternalCallReader):
             value,
             path,
             # strategy: Orkestra parses it and never acted on it; so do we.
-            allowed=("crd", "selector", "as", "source", "strategy", *orkestra_keys.CROSS_ENTRY),
-            required=("crd",),
+            allowed=(
+                "crd",
+                "labelSelector",
+                "selector",
+                "as",
+                "source",
+                "strategy",
+                *orkestra_keys.CROSS_ENTRY,
+            ),
             refused=orkestra_keys.CROSS_ENTRY,
         )
         if m is None:
             return None
         self.string(m, path, "strategy", required=True)  # checked, not acted on
+        if (m.get("crd") is None) == (m.get("labelSelector") is None):
+            self.report(
+                path,
+                "a cross entry needs exactly one of crd (a peer CRD) or labelSelector "
+                "(the first CR of this runtime's Katalogs whose labels match)",
+            )
+            return None
+        if m.get("labelSelector") is not None:
+            return self.cross_by_labels(m, path)
         crd = self.string(m, path, "crd", required=True)
         if not crd:
             return None
@@ -1470,21 +1487,55 @@ class _KatalogReader(ImportReader, ExternalCallReader):
             )
             or crd
         )
-        selector = Selector()
-        sel = self.section(m, path, "selector", allowed=("name", "namespace", "labels"))
-        if sel is not None:
-            here = (*path, "selector")
-            labels = self.text_map(sel, here, "labels") if sel.get("labels") is not None else None
-            selector = Selector(
-                name=self.text_at(sel, here, "name", required=True),
-                namespace=self.text_at(sel, here, "namespace", required=True),
-                labels=labels,
-            )
+        selector = self.cross_selector(m, path, allowed=("name", "namespace", "labels"))
         source = None
         if m.get("source") is not None:
             source = self.cross_source(m["source"], (*path, "source"))
         return CrossEntry(
             crd=crd, as_=as_, selector=selector, source=source, location=self.location(path)
+        )
+
+    def cross_selector(
+        self, m: dict[str, Any], path: KeyPath, *, allowed: tuple[str, ...]
+    ) -> Selector:
+        """A cross entry's ``selector``: name, namespace, and ``labels`` (or Orkestra's
+        ``matchLabels``), each a template over the reading CR."""
+        sel = self.section(m, path, "selector", allowed=(*allowed, "matchLabels"))
+        if sel is None:
+            return Selector()
+        here = (*path, "selector")
+        key = "matchLabels" if sel.get("matchLabels") is not None else "labels"
+        if sel.get("matchLabels") is not None and sel.get("labels") is not None:
+            self.report((*here, "matchLabels"), "labels and matchLabels are the same key; keep one")
+        return Selector(
+            name=self.text_at(sel, here, "name", required=True),
+            namespace=self.text_at(sel, here, "namespace", required=True),
+            labels=self.text_map(sel, here, key) if sel.get(key) is not None else None,
+        )
+
+    def cross_by_labels(self, m: dict[str, Any], path: KeyPath) -> CrossEntry | None:
+        """``labelSelector: "app=cache"`` (with ``as``, an optional ``selector`` of
+        ``matchLabels`` and ``namespace``): read in this runtime only."""
+        text = self.string(m, path, "labelSelector", required=True)
+        if text is not None:
+            try:
+                parse_label_selector(text)
+            except SelectorError as exc:
+                self.report((*path, "labelSelector"), f"invalid label selector {text!r}: {exc}")
+        as_ = self.string(m, path, "as", required=True, shape=_AS_NAME)
+        if m.get("as") is None:
+            self.report(path, "a labelSelector entry needs as: (the name templates read it by)")
+        if m.get("source") is not None:
+            self.report(
+                (*path, "source"),
+                "a labelSelector entry reads this runtime's own CRs; to observe another "
+                "runtime, name the CRD with crd: and give the source",
+            )
+        selector = self.cross_selector(m, path, allowed=("namespace",))
+        if text is None or not as_:
+            return None
+        return CrossEntry(
+            crd="", as_=as_, selector=selector, label_selector=text, location=self.location(path)
         )
 
     def resources(

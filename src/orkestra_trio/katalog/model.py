@@ -222,6 +222,9 @@ class CrossEntry:
     selector: Selector = Selector()
     source: CrossSource | None = None
     location: Location = attrs.field(default=NOWHERE, eq=False, repr=False)
+    #: Orkestra's ``labelSelector`` instead of ``crd`` (``crd`` is then ""): the first CR,
+    #: of any CRD of this runtime's Katalogs that allows cross access, whose labels match.
+    label_selector: str | None = None
 
     @property
     def same_process(self) -> bool:

@@ -128,9 +128,6 @@ OBSERVE: Mapping[str, str] = {}
 
 CROSS_ENTRY: Mapping[str, str] = {
     "labels": _retired("labels", "labelSelector"),
-    "labelSelector": _unsupported(
-        "cross labelSelector", "observe a peer CRD by crd: and selector: name/namespace"
-    ),
 }
 
 ENVFROM_LIST = (

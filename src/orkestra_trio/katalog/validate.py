@@ -80,8 +80,8 @@ def _reference_issues(
     if box is None:
         return issues
     for entry in box.cross:
-        if entry.source is not None:
-            continue  # observed over HTTP: the other runtime answers for it
+        if entry.source is not None or entry.label_selector is not None:
+            continue  # over HTTP (the other runtime answers), or any CRD by labels
         target = crds.get(entry.crd)
         if target is None:
             if complete:

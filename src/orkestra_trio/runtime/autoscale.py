@@ -101,6 +101,8 @@ def plan_read(
     crd, name, namespace = as_, "", ""
     for entry in entries:
         if entry.as_ == as_:
+            if entry.label_selector is not None:
+                return None  # a CR found by labels has no box-wide metrics to scale on
             crd = entry.crd
             if source is None and entry.source is None:
                 return LocalRead(as_=as_, crd=crd)

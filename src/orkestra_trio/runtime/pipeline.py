@@ -455,7 +455,11 @@ class ReconcilePipeline:
             answers[entry.as_] = answer
             if self.box_metrics is not None:
                 self.box_metrics.observe_cross(
-                    entry.as_, entry.crd, cross_source(entry), answer, trio.current_time()
+                    entry.as_,
+                    entry.crd or f"labelSelector {entry.label_selector}",
+                    cross_source(entry),
+                    answer,
+                    trio.current_time(),
                 )
             if target is not None:
                 reads.add(target)

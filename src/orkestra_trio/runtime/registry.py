@@ -22,6 +22,7 @@ Three jobs, all about sharing without coupling:
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from functools import partial
@@ -30,8 +31,9 @@ from typing import Any, Protocol
 import trio
 
 from orkestra_trio.katalog import CrossEntry, KatalogSet
+from orkestra_trio.katalog.labelselector import LabelSelector, parse_label_selector
 from orkestra_trio.katalog.render import cross_answer
-from orkestra_trio.kube import KubeClient, ResourceRef, WatchOptions
+from orkestra_trio.kube import KubeClient, NotFound, ResourceRef, WatchOptions
 
 from .informer import Change, Informer, InformerKey, ObjectKey
 from .loopshare import LoopShare
@@ -70,6 +72,12 @@ class RegisteredBox(Protocol):
     def metrics_json(self) -> Mapping[str, Any]:
         """The box's ONCOP metrics (another box's autoscale may read them)."""
         ...
+
+
+@functools.lru_cache(maxsize=256)
+def _label_selector(text: str) -> LabelSelector:
+    """The parsed ``labelSelector`` of a cross entry (checked at load: it parses)."""
+    return parse_label_selector(text)
 
 
 class KatalogRegistry:
@@ -207,6 +215,8 @@ class KatalogRegistry:
                 context=context,
                 announce=partial(self.add_read, *reader) if reader is not None else None,
             )
+        if entry.label_selector is not None:
+            return await self._read_by_labels(entry, namespace=namespace, context=context)
         crd = self.katalogs.crds[entry.crd]
         informer = await self.cr_informer(entry.crd)
         if not crd.namespaced:
@@ -223,6 +233,38 @@ class KatalogRegistry:
             if all(have.get(k) == v for k, v in wanted.items()):
                 return cross_answer(obj), (entry.crd, namespace, "")
         return cross_answer(None), (entry.crd, namespace, "")
+
+    async def _read_by_labels(
+        self, entry: CrossEntry, *, namespace: str, context: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], CrossTarget | None]:
+        """Orkestra's ``labelSelector`` entry: the first CR, over the Katalogs' CRDs that allow
+        cross access (in Katalog order, then by name), whose labels match the selector and
+        ``selector.matchLabels``, in ``namespace`` (cluster-scoped CRs: anywhere). Memory only.
+
+        Its target is the matched CRD's namespace, so a change there reconciles the
+        reader again; a CR that starts matching in another CRD is seen at the reader's
+        next reconcile.
+        """
+        assert entry.label_selector is not None
+        selector = _label_selector(entry.label_selector)
+        labels = entry.selector.labels
+        wanted = {k: v.render(context) for k, v in labels.items()} if labels else {}
+        for key, crd in self.katalogs.crds.items():
+            if not crd.cross_access or not crd.enabled:
+                continue
+            try:
+                informer = await self.cr_informer(key)
+            except NotFound:
+                continue  # its CRD is not served (yet): nothing of it can match
+            where = namespace if crd.namespaced else ""
+            for obj in sorted(informer.objects(), key=lambda o: str(o["metadata"].get("name"))):
+                metadata = obj.get("metadata") or {}
+                if crd.namespaced and metadata.get("namespace") != namespace:
+                    continue
+                have = metadata.get("labels") or {}
+                if selector.matches(have) and all(have.get(k) == v for k, v in wanted.items()):
+                    return cross_answer(obj), (key, where, "")
+        return cross_answer(None), None
 
     def record_reads(self, box: str, key: ObjectKey, targets: frozenset[CrossTarget]) -> None:
         """Remember what ``box``'s CR ``key`` read during its last reconcile (replacing before)."""
