@@ -249,13 +249,13 @@ def test_cross_auth_token_reads_the_environment_as_orkestra(tmp_path, source, to
     assert sent == (token or "s3cret")
 
 
-def test_cross_auth_secret_ref_is_refused_with_the_way_out(tmp_path):
+def test_cross_auth_secret_ref_needs_its_namespace(tmp_path):
     text = katalog(
         box="        cross: [{crd: pay, source: {host: 'http://x:1', "
         "auth: {secretRef: {name: s, key: t}}}}]\n"
     )
     [issue] = issues(tmp_path, text)
-    assert "k.yaml:" in issue and "auth.secretRef" in issue and "environment variable" in issue
+    assert "k.yaml:" in issue and "secretRef" in issue and "namespace" in issue
 
 
 def test_cross_strategy_is_parsed_and_not_acted_on_as_in_orkestra(tmp_path):

@@ -159,6 +159,12 @@ def derive_rights(katalogs: KatalogSet, *, per_box: bool = False) -> Rights:
         # observe.events: the box lists and watches events.k8s.io Events (filtered).
         if box.event_watches:
             grant("events.k8s.io", "events", *READ)
+        # auth.secretRef: the box keeps each token's Secret in a one-object cache.
+        if any(
+            entry.source is not None and entry.source.token_secret is not None
+            for entry in box.cross
+        ):
+            grant("", "secrets", *READ)
         for phase, resources in phases.items():
             for group_name, entries in resources.items():
                 for entry in entries:

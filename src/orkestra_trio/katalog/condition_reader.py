@@ -284,7 +284,10 @@ class ConditionReader(DocumentReader):
         cache_for = self.duration(m, path, "cacheFor", 30.0)
         cache_for = 30.0 if cache_for is None else cache_for
         stale_for = self.duration(m, path, "staleFor", None)
-        token, token_env = self.token(m, path)
+        token, token_env = self.token(m, path, secret_ref=True)
+        token_secret = self.token_secret(m, path)
+        if token_secret is not None and (token is not None or token_env is not None):
+            self.report((*path, "auth"), "give auth.secretRef or a token, not both")
         if m.get("type") is not None and m.get("protocol") is not None:
             self.report((*path, "protocol"), "protocol and type are the same key; keep one")
         return CrossSource(
@@ -296,10 +299,42 @@ class ConditionReader(DocumentReader):
             cache_for=cache_for,
             token=token,
             token_from_env=token_env,
+            token_secret=token_secret,
             stale_for=2 * cache_for if stale_for is None else stale_for,
         )
 
-    def token(self, m: dict[str, Any], path: KeyPath) -> tuple[str | None, str | None]:
+    def token_secret(self, m: dict[str, Any], path: KeyPath) -> tuple[str, str, str] | None:
+        """``auth: {secretRef: {name, namespace, key}}``: the token is that Secret key."""
+        auth = m.get("auth")
+        if not isinstance(auth, dict) or auth.get("secretRef") is None:
+            return None
+        here = (*path, "auth")
+        ref = self.section(
+            auth,
+            here,
+            "secretRef",
+            allowed=("name", "namespace", "key"),
+            required=("name", "namespace", "key"),
+        )
+        if ref is None:
+            return None
+        at = (*here, "secretRef")
+        parts = [
+            self.string(ref, at, field, required=True) for field in ("namespace", "name", "key")
+        ]
+        namespace, name, key = parts
+        if namespace is None or name is None or key is None:
+            return None
+        if "{{" in namespace + name:
+            self.report(
+                at, "secretRef names a fixed Secret: its name and namespace are not templates"
+            )
+            return None
+        return namespace, name, key
+
+    def token(
+        self, m: dict[str, Any], path: KeyPath, *, secret_ref: bool = False
+    ) -> tuple[str | None, str | None]:
         """The bearer token of a source: (literal token, environment variable naming it).
 
         ``token: abc``; ``token: $NAME`` (or ``${NAME}``: the variable, Orkestra's
@@ -309,11 +344,11 @@ class ConditionReader(DocumentReader):
         auth = self.section(m, path, "auth", allowed=("token", "secretRef"))
         if auth is not None:
             parent, here = auth, (*path, "auth")
-            if auth.get("secretRef") is not None:
+            if auth.get("secretRef") is not None and not secret_ref:
                 self.report(
                     (*here, "secretRef"),
-                    "auth.secretRef is not supported by orkestra_trio: expose the Secret to the "
-                    "runtime as an environment variable and write auth: {token: $VARIABLE}",
+                    "auth.secretRef is read for cross sources only: here, expose the Secret to "
+                    "the runtime as an environment variable and write auth: {token: $VARIABLE}",
                 )
             if m.get("token") is not None:
                 self.report((*path, "auth"), "give token or auth.token, not both")

@@ -211,6 +211,8 @@ class CrossSource:
     token_from_env: str | None = None
     # How long a last good value may be served after errors (default 2 x cache_for).
     stale_for: float = 60.0
+    #: ``auth.secretRef``: (namespace, name, key) of the Secret holding the token.
+    token_secret: tuple[str, str, str] | None = None
 
 
 @attrs.frozen

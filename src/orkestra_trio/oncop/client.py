@@ -41,7 +41,7 @@ MAX_BODY = 64 * 1024
 
 
 class TokenError(ValueError):
-    """``tokenFrom.env`` names a variable that is not set."""
+    """``tokenFrom.env`` names a variable that is not set, or ``auth.secretRef`` a missing key."""
 
 
 class HasToken(Protocol):
@@ -53,13 +53,32 @@ class HasToken(Protocol):
     def token_from_env(self) -> str | None: ...
 
 
-def bearer_token(source: HasToken, environ: Mapping[str, str] | None = None) -> str | None:
-    """The token to send: ``source.token``, or the variable named by ``tokenFrom.env``.
+#: Reads one key of a Secret the runtime holds in a cache: (namespace, name, key) -> value.
+SecretLookup = Callable[[str, str, str], "str | None"]
+
+
+def bearer_token(
+    source: HasToken,
+    environ: Mapping[str, str] | None = None,
+    secrets: SecretLookup | None = None,
+) -> str | None:
+    """The token to send: ``source.token``, the variable named by ``tokenFrom.env``, or
+    the Secret key named by ``auth.secretRef`` (through ``secrets``).
 
     Read on every request, so a rotated token is picked up without a restart.
     """
     if source.token:
         return source.token
+    secret = getattr(source, "token_secret", None)
+    if secret is not None:
+        namespace, name, key = secret
+        value = secrets(namespace, name, key) if secrets is not None else None
+        if not value:
+            raise TokenError(
+                f"Secret {namespace}/{name} has no key {key!r} (auth.secretRef, the bearer "
+                "token), or this runtime cannot read it"
+            )
+        return value
     if source.token_from_env:
         env = os.environ if environ is None else environ
         value = env.get(source.token_from_env)

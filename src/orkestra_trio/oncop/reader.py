@@ -29,7 +29,7 @@ from orkestra_trio.katalog.render import cross_answer
 
 from .cache import Failed, Fetched, FetchResult, RemoteCache
 from .calls import PreparedCall, prepare_call, prepare_remote_reconcile, send_call
-from .client import DEFAULT_TIMEOUT, MAX_BODY, TokenError, bearer_token, fetch
+from .client import DEFAULT_TIMEOUT, MAX_BODY, SecretLookup, TokenError, bearer_token, fetch
 from .events import follow_events
 from .urls import RemoteTarget, TargetError, endpoint_target, oncop_target, resolve
 
@@ -62,6 +62,8 @@ class RemoteReader:
         self.time_limit = time_limit
         self.max_bytes = max_bytes
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
+        #: Reads ``auth.secretRef`` tokens; the runtime sets it (its Secret informers).
+        self.secrets: SecretLookup | None = None
         self.stream_events = stream_events
         self._nursery: trio.Nursery | None = None
         self._streams: set[str] = set()
@@ -158,7 +160,7 @@ class RemoteReader:
 
     async def _fetch(self, target: RemoteTarget, source: CrossSource) -> FetchResult:
         try:
-            token = bearer_token(source, self.environ)
+            token = bearer_token(source, self.environ, self.secrets)
         except TokenError as error:
             return Failed(str(error))
         return await fetch(
@@ -240,7 +242,7 @@ class RemoteReader:
         self._streams.add(target.key)
 
         def token() -> str | None:
-            return bearer_token(source, self.environ)
+            return bearer_token(source, self.environ, self.secrets)
 
         async def stream() -> None:
             try:

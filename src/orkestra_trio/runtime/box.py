@@ -43,7 +43,7 @@ from orkestra_trio.katalog.manifests import (
     MANAGED_BY_VALUE,
     box_label_value,
 )
-from orkestra_trio.katalog.model import AutoscaleOverride, EventWatch, Watch
+from orkestra_trio.katalog.model import AutoscaleOverride, CrossSource, EventWatch, Watch
 from orkestra_trio.katalog.plan import ReconcilePlan
 from orkestra_trio.katalog.secrets import source_scopes
 from orkestra_trio.katalog.shedding import BEYOND, DROP, admit
@@ -420,6 +420,8 @@ class Box:
                     f"({watch.location}): the cluster does not serve that kind"
                 ) from None
             watched_informers.append((watch, watched))
+        for namespace, name in self._token_secrets():
+            await self.registry.watch_secret(namespace, name)
         event_informers = []
         for event_watch in self.model.event_watches:
             # Notify-only: the box keeps the newest Event per CR, not the whole stream.
@@ -626,6 +628,20 @@ class Box:
                 self.queue.add(key, beyond_limit=True)
                 return
         self.queue.add(key, distinct=self.model.event_aware)
+
+    def _token_secrets(self) -> set[tuple[str, str]]:
+        """The Secrets named by ``auth.secretRef`` of this box's remote sources."""
+        sources = [entry.source for entry in self.model.cross]
+        if self.model.autoscale is not None:
+            for condition in self.model.autoscale.conditions:
+                for cond in (*condition.when, *condition.or_):
+                    if isinstance(cond.source, CrossSource):
+                        sources.append(cond.source)
+        return {
+            (source.token_secret[0], source.token_secret[1])
+            for source in sources
+            if source is not None and source.token_secret is not None
+        }
 
     def _on_event(self, watch: EventWatch, informer: Informer, change: Change) -> None:
         """A matching Event: remember it for its CR and reconcile that CR. Events of the

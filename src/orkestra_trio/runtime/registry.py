@@ -22,6 +22,7 @@ Three jobs, all about sharing without coupling:
 
 from __future__ import annotations
 
+import base64
 import functools
 import logging
 from collections.abc import Mapping
@@ -97,6 +98,10 @@ class KatalogRegistry:
         self.katalogs = katalogs
         self.namespace = namespace
         self.remote = remote
+        if remote is not None and hasattr(remote, "secrets"):
+            # auth.secretRef tokens: the remote reader asks this registry's Secret caches.
+            remote.secrets = self.secret_value
+        self._secret_informers: dict[tuple[str, str], Informer] = {}
         self._nursery = nursery
         self._watch_options = watch_options
         self._informers: dict[InformerKey, Informer] = {}
@@ -146,6 +151,26 @@ class KatalogRegistry:
             self._informers[key] = informer
             self._nursery.start_soon(informer.run, name=f"informer {informer.describe()}")
         return informer
+
+    async def watch_secret(self, namespace: str, name: str) -> Informer:
+        """Keep one Secret in a cache (``auth.secretRef`` tokens): one object, field-selected."""
+        informer = await self.informer(
+            ("v1", "Secret"), field_selector=f"metadata.name={name}", namespace=namespace
+        )
+        self._secret_informers[(namespace, name)] = informer
+        return informer
+
+    def secret_value(self, namespace: str, name: str, key: str) -> str | None:
+        """A key of a Secret :meth:`watch_secret` keeps, decoded; None when absent."""
+        informer = self._secret_informers.get((namespace, name))
+        secret = informer.get(namespace, name) if informer is not None else None
+        encoded = ((secret or {}).get("data") or {}).get(key)
+        if not isinstance(encoded, str):
+            return None
+        try:
+            return base64.b64decode(encoded).decode()
+        except (ValueError, UnicodeDecodeError):
+            return None
 
     async def cr_informer(self, crd_key: str) -> Informer:
         """The informer of a CRD of the Katalog set (its CRs), shared by its box and its observers."""
