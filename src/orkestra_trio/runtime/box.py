@@ -303,12 +303,7 @@ class Box:
         # otherwise keep the pool at zero workers forever.
         if self.pool.size != self.workers:
             self.pool.resize(self.workers)
-        for informer in (
-            self.cr_informer,
-            *self.child_informers.values(),
-            *self.sources.caches,
-            *self._enriched(),
-        ):
+        for informer in self._own_informers():
             await self._wait_synced(informer)
         if not self._adopted:
             await self._adopt_children()
@@ -374,12 +369,7 @@ class Box:
         """
         assert self.cr_informer is not None
         cr_informer = self.cr_informer
-        informers = (
-            cr_informer,
-            *self.child_informers.values(),
-            *self.sources.caches,
-            *self._enriched(),
-        )
+        informers = self._own_informers()
         while True:
             await trio.sleep(SYNC_ERROR_CHECK)
             if cr_informer.error:
@@ -394,13 +384,7 @@ class Box:
     @property
     def watch_stalls(self) -> int:
         """Watch streams of this box's informers closed for silence (each relisted)."""
-        informers = [
-            self.cr_informer,
-            *self.child_informers.values(),
-            *self.sources.caches,
-            *self._enriched(),
-        ]
-        return sum(informer.stalls for informer in informers if informer is not None)
+        return sum(informer.stalls for informer in self._own_informers())
 
     async def _setup(self) -> None:
         """Informers and subscriptions, once per box (a restart keeps them)."""
@@ -658,8 +642,9 @@ class Box:
             namespaced=self.crd.namespaced,
             all_keys=self.cr_informer.keys(),
         ):
-            self.pipeline.note_event(watch.name, key, summary)
-            self.queue.add(key)
+            if self.cr_informer.get(*key) is not None:  # as observe.watch: CRs that exist
+                self.pipeline.note_event(watch.name, key, summary)
+                self.queue.add(key)
 
     def _on_watched_change(self, watch: Watch, change: Change) -> None:
         if self.cr_informer is None or not watch_matches(watch, change):
@@ -676,8 +661,12 @@ class Box:
             if self.cr_informer.get(*key) is not None:
                 self.queue.add(key)
 
-    def _enriched(self) -> list[Informer]:
-        return list(self.enrichment.informers.values()) if self.enrichment is not None else []
+    def _own_informers(self) -> list[Informer]:
+        """The informers whose sync, errors and stalls are this box's: its CRs, its
+        children, the Secrets it copies and what it enriches with."""
+        enriched = self.enrichment.informers.values() if self.enrichment is not None else ()
+        informers = [self.cr_informer, *self.child_informers.values(), *self.sources.caches]
+        return [informer for informer in (*informers, *enriched) if informer is not None]
 
     def _on_enriched_change(self, enriched: str, change: Change) -> None:
         """A pod or Warning Event of a CR changed: that CR reconciles (its context changed)."""
