@@ -36,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     for katalog in katalogs.katalogs:
         print(summary(katalog))
+    for warning in katalogs.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 

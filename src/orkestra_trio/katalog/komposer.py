@@ -25,12 +25,13 @@ from typing import Any
 
 import attrs
 
+from orkestra_trio.katalog.lifecycle import ImportPolicy, read_import_policy, read_lifecycle
 from orkestra_trio.katalog.reading import DocumentReader, describe
 from orkestra_trio.katalog.yamlsource import KeyPath, SourceMap
 
 KOMPOSER_KIND = "Komposer"
 KATALOG_API_VERSION = "orkestra.orkspace.io/v1"
-_KOMPOSER_KEYS = ("apiVersion", "kind", "metadata", "imports", "spec", "lifecycle")
+_KOMPOSER_KEYS = ("apiVersion", "kind", "metadata", "imports", "spec", "lifecycle", "policy")
 _SOURCE_KEYS = ("files", "registry", "helm")
 REFUSED_SOURCES = {
     "registry": "registry imports are not supported by orkestra_trio: it has no registry "
@@ -127,24 +128,55 @@ class Override:
     path: KeyPath
 
 
+@attrs.frozen
+class Komposer:
+    """What a Komposer document declares beyond the files it imports."""
+
+    #: ``spec.crds.<key>`` overrides, by CRD key.
+    overrides: dict[str, Override] = attrs.field(eq=False)
+    #: What it accepts of the lifecycle of the Katalogs it imports.
+    policy: ImportPolicy
+    #: The files of ``imports.files`` (resolved), each with the path naming it.
+    imports: tuple[tuple[Path, KeyPath], ...] = ()
+
+
 def read_komposer(
     document: dict[str, Any], source_map: SourceMap, file: Path
-) -> tuple[dict[str, Override], list[Any]]:
-    """The overrides a Komposer declares, and the issues of the document."""
+) -> tuple[Komposer, list[Any]]:
+    """The Komposer a document declares, and the issues of the document."""
     reader = DocumentReader(source_map, file)
     overrides: dict[str, Override] = {}
     top = reader.mapping(document, (), allowed=_KOMPOSER_KEYS, what="a Komposer")
     if top is None:
-        return overrides, reader.issues
+        return Komposer(overrides, ImportPolicy()), reader.issues
     if top.get("apiVersion") not in (None, KATALOG_API_VERSION):
         reader.report(("apiVersion",), f"expected {KATALOG_API_VERSION}, got {top['apiVersion']!r}")
     reader.section(top, (), "metadata", allowed=None)
+    imports: list[tuple[Path, KeyPath]] = []
     if top.get("imports") is not None:
         check_sources(reader, top["imports"], ("imports",))
+        names = top["imports"].get("files") if isinstance(top["imports"], dict) else None
+        listed = [names] if isinstance(names, str) else names if isinstance(names, list) else []
+        for index, name in enumerate(listed):
+            if isinstance(name, str) and name.strip() and "\0" not in name:
+                at: KeyPath = (
+                    ("imports", "files")
+                    if isinstance(names, str)
+                    else (
+                        "imports",
+                        "files",
+                        index,
+                    )
+                )
+                imports.append(((file.parent / name).resolve(), at))
+    read_lifecycle(
+        reader, top, komposer=True
+    )  # its shape; a Komposer's own maturity is not acted on
+    policy = read_import_policy(reader, top)
     spec = reader.section(top, (), "spec", allowed=("crds",))
     crds = reader.section(spec, ("spec",), "crds", allowed=None) if spec is not None else None
     for key, value in (crds or {}).items():
-        at: KeyPath = ("spec", "crds", key)
-        if reader.mapping(value, at, allowed=None) is not None:
-            overrides[key] = Override(value, source_map, at)
-    return overrides, reader.issues
+        here: KeyPath = ("spec", "crds", key)
+        if reader.mapping(value, here, allowed=None) is not None:
+            overrides[key] = Override(value, source_map, here)
+    return Komposer(overrides, policy, tuple(imports)), reader.issues

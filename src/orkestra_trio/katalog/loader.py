@@ -13,6 +13,7 @@ run the checks that need the whole picture (:mod:`orkestra_trio.katalog.validate
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -29,12 +30,14 @@ from orkestra_trio.katalog.errors import KatalogError, KatalogIssue, did_you_mea
 from orkestra_trio.katalog.external_reader import ExternalCallReader
 from orkestra_trio.katalog.import_reader import ImportReader, MotifContent
 from orkestra_trio.katalog.komposer import (
+    Komposer,
     Override,
     imported_files,
     is_komposer_document,
     read_komposer,
 )
 from orkestra_trio.katalog.labelselector import SelectorError, parse_label_selector
+from orkestra_trio.katalog.lifecycle import Pattern, import_findings, own_warnings, read_lifecycle
 from orkestra_trio.katalog.manifests import deep_merge
 from orkestra_trio.katalog.model import (
     BUILTIN_KINDS,
@@ -94,6 +97,7 @@ from orkestra_trio.katalog.yamlsource import (
     KeyPath,
     SourceMap,
     YamlSourceError,
+    format_path,
     load_yaml_stream,
 )
 
@@ -295,13 +299,15 @@ def load_katalogs(paths: Iterable[str | Path]) -> KatalogSet:
                     pending.append(extra)
     library = MotifLibrary()
     overrides: dict[str, Override] = {}
+    komposers: list[tuple[Komposer, SourceMap]] = []
     for parsed in files:
         issues.extend(_lend_motifs(parsed, library))
         for document, source_map in parsed.documents:
             if is_komposer_document(document):
-                declared, found = read_komposer(document, source_map, parsed.path)
+                komposer, found = read_komposer(document, source_map, parsed.path)
                 issues.extend(found)
-                for key, override in declared.items():
+                komposers.append((komposer, source_map))
+                for key, override in komposer.overrides.items():
                     overrides.setdefault(key, override)
     for parsed in files:
         katalog, found = _read_parsed(parsed, library, overrides)
@@ -329,15 +335,57 @@ def load_katalogs(paths: Iterable[str | Path]) -> KatalogSet:
     # When a file could not be read at all, references into it cannot be
     # checked; the other checks still run so the user sees them now.
     issues.extend(validate_katalogs(katalogs, complete=all_read))
+    refused, warnings = _lifecycle_findings(katalogs, komposers, datetime.date.today())
+    issues.extend(refused)
+    order = [str(path) for path in unique.values()]
     if issues:
-        raise KatalogError(_ordered(issues, [str(path) for path in unique.values()]))
+        raise KatalogError(_ordered(issues, order))
     crds = {key: crd for katalog in katalogs for key, crd in katalog.crds.items()}
     companions = tuple(
         parsed.path
         for parsed in files
         if parsed.documents and not any(_is_katalog_document(d) for d, _ in parsed.documents)
     )
-    return KatalogSet(tuple(katalogs), FrozenMap(crds), companion_files=companions)
+    return KatalogSet(
+        tuple(katalogs),
+        FrozenMap(crds),
+        companion_files=companions,
+        warnings=tuple(_ordered(warnings, order)),
+    )
+
+
+def _lifecycle_findings(
+    katalogs: Sequence[Katalog],
+    komposers: Sequence[tuple[Komposer, SourceMap]],
+    today: datetime.date,
+) -> tuple[list[KatalogIssue], list[KatalogIssue]]:
+    """(errors, warnings) of the Katalogs' lifecycles: their own deprecations, and what
+    each Komposer accepts of the Katalogs it imports (:mod:`.lifecycle`)."""
+    errors: list[KatalogIssue] = []
+    warnings: list[KatalogIssue] = []
+    for katalog in katalogs:
+        where = katalog.lifecycle.location if katalog.lifecycle else None
+        for message in own_warnings(katalog.name, katalog.lifecycle, today):
+            assert where is not None
+            warnings.append(KatalogIssue(where.file, where.line, where.column, where.path, message))
+    by_file = {katalog.source_file.resolve(): katalog for katalog in katalogs}
+    for komposer, source_map in komposers:
+        for file, path in komposer.imports:
+            imported = by_file.get(file)
+            if imported is None:
+                continue
+            pattern = Pattern(
+                name=imported.name,
+                author=str(imported.info.get("author") or ""),
+                version=str(imported.info.get("version") or ""),
+                lifecycle=imported.lifecycle,
+            )
+            found_errors, found_warnings = import_findings(komposer.policy, pattern, today)
+            position = source_map.value_at(path)
+            at = (source_map.file_of(position), position.line, position.column, format_path(path))
+            errors.extend(KatalogIssue(*at, message) for message in found_errors)
+            warnings.extend(KatalogIssue(*at, message) for message in found_warnings)
+    return errors, warnings
 
 
 def read_katalog(path: str | Path) -> tuple[Katalog | None, list[KatalogIssue]]:
@@ -796,6 +844,7 @@ class _KatalogReader(ImportReader, ExternalCallReader):
         name = ""
         crds: dict[str, CrdEntry] = {}
         info: dict[str, Any] = {}
+        lifecycle = None
         top = self.mapping(
             document,
             (),
@@ -813,6 +862,7 @@ class _KatalogReader(ImportReader, ExternalCallReader):
                 self.report(("kind",), orkestra_keys.DOCUMENT_KINDS[kind])
             elif kind is not None and kind != "Katalog":
                 self.report(("kind",), f"expected Katalog, got {kind!r}")
+            lifecycle = read_lifecycle(self, top)
             meta = self.section(top, (), "metadata", allowed=_METADATA_KEYS, required=("name",))
             if meta is not None:
                 name = self.string(meta, ("metadata",), "name", required=True) or ""
@@ -844,6 +894,7 @@ class _KatalogReader(ImportReader, ExternalCallReader):
             crds=FrozenMap(crds),
             info=FrozenMap(info),
             read_files=tuple(p for p in dict.fromkeys(self.read_files) if p != Path(self.file)),
+            lifecycle=lifecycle,
         )
 
     def crds(self, spec: dict[str, Any]) -> dict[str, CrdEntry]:

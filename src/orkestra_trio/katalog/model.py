@@ -14,12 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 import attrs
 
 from orkestra_trio.katalog.conditions import Condition
 from orkestra_trio.katalog.template import CompiledTemplate
+
+if TYPE_CHECKING:
+    from orkestra_trio.katalog.errors import KatalogIssue
+    from orkestra_trio.katalog.lifecycle import Lifecycle
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -984,6 +988,8 @@ class Katalog:
     info: FrozenMap[str, Any] = EMPTY_MAP
     #: The other files it was read from: Motifs it imports, files it includes.
     read_files: tuple[Path, ...] = ()
+    #: Its ``lifecycle`` block (maturity, deprecation, compatibility), None when absent.
+    lifecycle: Lifecycle | None = None
 
     @property
     def boxes(self) -> tuple[CrdEntry, ...]:
@@ -1011,6 +1017,8 @@ class KatalogSet:
     crds: FrozenMap[str, CrdEntry] = EMPTY_MAP
     #: Files of the set that hold no Katalog: Motifs lent by name, a Komposer.
     companion_files: tuple[Path, ...] = ()
+    #: What loading found worth saying that does not stop it (deprecations...).
+    warnings: tuple[KatalogIssue, ...] = ()
 
     def katalog_of(self, crd_key: str) -> Katalog:
         """The Katalog that declares ``crd_key`` (KeyError when none does)."""

@@ -34,11 +34,14 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from orkestra_trio.katalog import Katalog, KatalogSet, load_katalogs
+from orkestra_trio.katalog.lifecycle import kubernetes_mismatch
 from orkestra_trio.katalog.model import FrozenMap
 from orkestra_trio.kube import (
+    ApiError,
     ConfigError,
     KubeClient,
     KubeConfig,
+    TransportError,
     WatchOptions,
     find_config,
     idle_timeout_for,
@@ -454,6 +457,24 @@ async def open_runtime(
             await runtime.aclose(grace)
 
 
+async def _warn_incompatible(kube: KubeClient, katalog_set: KatalogSet) -> None:
+    """A warning per Katalog whose ``lifecycle.compatibility.kubernetes`` range leaves
+    out the server's version (asked only when some Katalog names a range)."""
+    ranged = [k for k in katalog_set.katalogs if k.lifecycle is not None and k.lifecycle.kubernetes]
+    if not ranged:
+        return
+    try:
+        answer = await kube.version()
+    except (ApiError, TransportError):
+        return  # the boxes report an unreachable or refusing server in their own words
+    version = str(answer.get("gitVersion") or "") if isinstance(answer, Mapping) else ""
+    for katalog in ranged:
+        mismatch = kubernetes_mismatch(katalog.lifecycle, version)
+        if mismatch is not None:
+            where = katalog.lifecycle.location if katalog.lifecycle else katalog.source_file
+            logger.warning(f"{where}: {mismatch}", extra={"event": "katalog-warning"})
+
+
 async def start_boxes(
     stack: AsyncExitStack,
     kube: KubeClient,
@@ -479,6 +500,9 @@ async def start_boxes(
     boxes start only once this replica holds the lease; with ``per_box`` too,
     each box once this replica holds that box's lease.
     """
+    for warning in katalog_set.warnings:
+        logger.warning(str(warning), extra={"event": "katalog-warning"})
+    await _warn_incompatible(kube, katalog_set)
     install_accounting()
     if kube.on_request is None:
         kube.on_request = LoopShare.count_request

@@ -29,6 +29,7 @@ import attrs
 import trio
 
 from orkestra_trio.katalog.edges import katalog_edges
+from orkestra_trio.katalog.lifecycle import lifecycle_json
 from orkestra_trio.katalog.model import CrdEntry
 from orkestra_trio.runtime.health import HealthSnapshot
 from orkestra_trio.runtime.informer import Change, Informer
@@ -201,8 +202,18 @@ class RuntimeView:
 
     @property
     def katalog_infos(self) -> list[dict[str, Any]]:
+        today = datetime.date.today()
         return [
-            {"name": katalog.name, **katalog.info} for katalog in self.runtime.katalogs.katalogs
+            {
+                "name": katalog.name,
+                **katalog.info,
+                **(
+                    {"lifecycle": lifecycle_json(katalog.lifecycle, today)}
+                    if katalog.lifecycle is not None
+                    else {}
+                ),
+            }
+            for katalog in self.runtime.katalogs.katalogs
         ]
 
     def box_views(self) -> Iterable[RuntimeBoxView]:

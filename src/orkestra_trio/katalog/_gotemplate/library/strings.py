@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 from urllib.parse import urlparse
 
+from orkestra_trio.katalog import semver
 from orkestra_trio.katalog._gotemplate.errors import GoExecError
 from orkestra_trio.katalog._gotemplate.functions import template_function, to_json
 from orkestra_trio.katalog._gotemplate.library._common import integer, items, text
@@ -477,32 +478,17 @@ def uuidv4() -> str:
 
 # -- semver ---------------------------------------------------------------------
 
-_SEMVER = re.compile(
-    r"v?(0|[1-9]\d*)(?:\.(0|[1-9]\d*))?(?:\.(0|[1-9]\d*))?"
-    r"(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?"
-)
 
-
-def _semver(value: Any, function: str) -> tuple[int, int, int, str]:
-    found = _SEMVER.fullmatch(text(value).strip())
-    if found is None:
-        raise GoExecError(f"{function}: invalid semantic version {text(value)!r}")
-    major, minor, patch, pre = found.groups()
-    return int(major), int(minor or 0), int(patch or 0), pre or ""
-
-
-def _semver_key(version: tuple[int, int, int, str]) -> tuple[Any, ...]:
-    major, minor, patch, pre = version
-    # A pre-release sorts before its release; identifiers compare numerically when numeric.
-    parts = (
-        tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in pre.split(".")) if pre else ()
-    )
-    return (major, minor, patch, 0 if pre else 1, parts)
+def _semver(value: Any, function: str) -> semver.Version:
+    try:
+        return semver.parse(text(value))
+    except ValueError as exc:
+        raise GoExecError(f"{function}: {exc}") from None
 
 
 @template_function("semverValid")
 def semver_valid(value: Any) -> bool:
-    return _SEMVER.fullmatch(text(value).strip()) is not None
+    return semver.is_valid(text(value))
 
 
 @template_function("semverMajor")
@@ -520,45 +506,13 @@ def semver_patch(value: Any) -> int:
     return _semver(value, "semverPatch")[2]
 
 
-def _satisfies(constraint: str, version: tuple[int, int, int, str]) -> bool:
-    key = _semver_key(version)
-    for alternative in constraint.split("||"):
-        terms = alternative.replace(",", " ").split()
-        ok = bool(terms)
-        for term in terms:
-            found = re.fullmatch(r"(>=|<=|!=|>|<|=|~|\^)?\s*(.+)", term)
-            if found is None:
-                raise GoExecError(f"semverCompare: bad constraint {term!r}")
-            op, raw = found.group(1) or "=", found.group(2)
-            given = [p for p in raw.lstrip("v").split(".") if p not in ("x", "X", "*")]
-            wildcard = len(given) < 3
-            bound = _semver(".".join(given) or "0", "semver")
-            other = _semver_key(bound)
-            if op == "^":
-                upper = (bound[0] + 1, 0, 0) if bound[0] else (0, bound[1] + 1, 0)
-                ok &= other <= key < _semver_key((*upper, ""))
-            elif op == "~" or (op == "=" and wildcard):
-                # ~1.4 / ~1.4.2 / 1.4.x: the minor version; ~1 / 1.x: the major version.
-                upper = (bound[0], bound[1] + 1, 0) if len(given) >= 2 else (bound[0] + 1, 0, 0)
-                ok &= other <= key < _semver_key((*upper, ""))
-            else:
-                ok &= {
-                    "=": key == other,
-                    "!=": key != other,
-                    ">": key > other,
-                    "<": key < other,
-                    ">=": key >= other,
-                    "<=": key <= other,
-                }[op]
-        if ok:
-            return True
-    return False
-
-
 @template_function("semverCompare")
 def semver_compare(constraint: Any, version: Any) -> bool:
     """sprig's semverCompare: does ``version`` satisfy ``constraint`` (">= 1.2, < 2", "^1.4")?"""
-    return _satisfies(text(constraint), _semver(version, "semverCompare"))
+    try:
+        return semver.satisfies(text(constraint), _semver(version, "semverCompare"))
+    except ValueError as exc:
+        raise GoExecError(f"semverCompare: {exc}") from None
 
 
 @template_function("semverConstraint")
