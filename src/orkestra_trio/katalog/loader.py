@@ -245,7 +245,11 @@ _EVENT_WATCH_KEYS = ("reason", "type", "regarding", "reportingController", "keyF
 _RUNTIME_KEYS = ("autoscale", "finalizers")
 _EMIT_KEYS = ("status",)
 _PRE_RECONCILE_KEYS = ("sentinels", "enqueueGate", "reconcileGate", "external")
-_WATCH_KEYS = ("apiVersion", "kind", "on", "keyFrom", "index", "enqueueGate")
+_WATCH_KEYS = ("apiVersion", "kind", "namespace", "name", "on", "keyFrom", "index", "enqueueGate")
+#: A namespace, or an object's name (RFC 1123 subdomain): one watched object.
+_OBJECT_NAME = Shape(
+    re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?"), "a Kubernetes name such as shared-config"
+)
 _WATCH_EVENTS = ("add", "update", "delete")
 _STATUS_FIELD_KEYS = ("path", "value", "type", "when", "or", "clearOnFalse")
 # Status fields the runtime writes itself.
@@ -730,6 +734,8 @@ class _KatalogReader(ImportReader, ExternalCallReader):
                 Watch(
                     api_version=self.string(m, at, "apiVersion", required=True) or "",
                     kind=self.string(m, at, "kind", required=True, shape=_KIND) or "",
+                    namespace=self.string(m, at, "namespace", shape=_OBJECT_NAME) or "",
+                    name=self.string(m, at, "name", shape=_OBJECT_NAME) or "",
                     on=tuple(on) or _WATCH_EVENTS,
                     key_label=label,
                     key_name=name,

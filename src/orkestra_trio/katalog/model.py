@@ -722,6 +722,9 @@ class Watch:
 
     api_version: str
     kind: str
+    #: Only objects of this namespace ("": the runtime's), of this name (""; any).
+    namespace: str = ""
+    name: str = ""
     on: tuple[str, ...] = ("add", "update", "delete")
     key_label: str | None = None
     key_name: Text | None = None

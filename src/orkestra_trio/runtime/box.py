@@ -397,7 +397,11 @@ class Box:
         watched_informers = []
         for watch in self.model.watches:
             try:
-                watched = await self.registry.informer((watch.api_version, watch.kind))
+                watched = await self.registry.informer(
+                    (watch.api_version, watch.kind),
+                    namespace=watch.namespace or None,
+                    field_selector=f"metadata.name={watch.name}" if watch.name else "",
+                )
             except NotFound:
                 raise BoxSetupError(
                     f"box {self.name}: observe.watch of {watch.kind} in {watch.api_version} "

@@ -74,10 +74,13 @@ def gate_passes(gate: EnqueueGate | None, change: Change) -> bool:
 
 def watch_matches(watch: Watch, change: Change) -> bool:
     obj = change.current
+    namespace, name = object_key(obj)
     return (
         obj.get("apiVersion") in (None, watch.api_version)
         and obj.get("kind") in (None, watch.kind)
         and _EVENT_OF.get(change.type, "") in watch.on
+        and (not watch.name or name == watch.name)
+        and (not watch.namespace or namespace in ("", watch.namespace))
     )
 
 
