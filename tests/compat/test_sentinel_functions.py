@@ -7,6 +7,7 @@ from pathlib import Path
 import trio
 
 from orkestra_trio.testing import open_test_cluster, run_katalog
+from orkestra_trio.web.view import metrics_of
 
 KATALOG = """\
 apiVersion: orkestra.orkspace.io/v1
@@ -47,3 +48,21 @@ async def test_sentinel_functions_see_what_changed_since_the_last_reconcile(
         await trio.sleep(61)  # a resync: no update since the last reconcile
         await kat.wait_steady()
         assert kat.status("site", "a")["lastChange"] == "none"
+
+
+async def test_a_failed_reconcile_keeps_its_sentinels_for_the_retry(autojump_clock, tmp_path: Path):
+    """The reconcile after a spec update fails at its status write; the retry still sees
+    `generationChanged` (the failed plan took it, and gave it back)."""
+    path = tmp_path / "katalog.yaml"
+    path.write_text(KATALOG)
+    async with open_test_cluster() as cluster, run_katalog(path, cluster) as kat:
+        await kat.apply(kat.manifest("site", "a", {"v": 1}))
+        await kat.wait_steady()
+        assert kat.status("site", "a")["lastChange"] == "none"
+        failed_before = metrics_of(kat.box("site")).reconcile_errors_total
+        # 422 is not retried by the client: the reconcile itself fails, and is retried.
+        cluster.faults.fail_next(1, verb="patch", resource="sites", status=422)
+        await kat.apply(kat.manifest("site", "a", {"v": 2}))
+        await kat.wait_steady()
+        assert metrics_of(kat.box("site")).reconcile_errors_total == failed_before + 1
+        assert kat.status("site", "a")["lastChange"] == "spec"

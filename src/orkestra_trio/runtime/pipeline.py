@@ -325,10 +325,17 @@ class ReconcilePipeline:
             events=self._events_of(key),
             enrichment=enriched,
         )
-        plan = await self.planner.reconcile(observed)
-        if self.on_plan is not None:
-            self.on_plan(key, plan)
-        return await self._apply(cr, plan, observed)
+        try:
+            plan = await self.planner.reconcile(observed)
+            if self.on_plan is not None:
+                self.on_plan(key, plan)
+            return await self._apply(cr, plan, observed)
+        except BaseException:
+            # A failed (or cancelled) reconcile is retried: its retry must see the
+            # sentinels this one was given, with any that fired meanwhile.
+            if observed.sentinels:
+                self.note_sentinels(key, observed.sentinels)
+            raise
 
     async def _apply(
         self, cr: Mapping[str, Any], plan: ReconcilePlan, observed: Observed
