@@ -3,7 +3,7 @@ docs/katalog.md ("Every construct, counted") names and no other test shows."""
 
 import pytest
 
-from orkestra_trio.katalog import KatalogError, load_katalog
+from orkestra_trio.katalog import KatalogError, load_katalog, load_katalogs
 from orkestra_trio.katalog.render import build_context, render_reconcile_children
 from orkestra_trio.oncop.client import bearer_token
 from orkestra_trio.testing import open_test_cluster, run_katalog
@@ -153,15 +153,23 @@ def test_force_conflict_and_sleep_load(tmp_path):
     assert child.sleep == 2.0
 
 
-@pytest.mark.parametrize("name", ["name", "status", "labels"])
-def test_a_note_may_not_take_a_functions_name(tmp_path, name):
+@pytest.mark.parametrize("name", ["name", "namespace", "labels"])
+def test_a_note_named_like_a_function_loses_to_it_with_a_warning(tmp_path, name):
     # Orkestra's global functions win over a note of the same name, silently;
-    # here that note is a load error at its name.
-    top = f"notes: [{{name: {name}, expression: '.spec.x'}}]\n"
-    found = issues(tmp_path, katalog(top=top))
-    assert any(
-        f"note {name!r} would hide the function {name}" in i and "k.yaml:4" in i for i in found
-    ), found
+    # here the function wins too, and loading says so at the note's name.
+    top = f"notes: [{{name: {name}, expression: 'printf \"from the note\"'}}]\n"
+    box = f"        onReconcile: {{configMaps: [{{data: {{a: '{{{{ {name} . }}}}'}}}}]}}\n"
+    path = tmp_path / "k.yaml"
+    path.write_text(katalog(box=box, top=top))
+    loaded = load_katalogs([path])
+    [warning] = loaded.warnings
+    assert (warning.file, warning.line, warning.path) == (str(path), 4, "notes[0].name")
+    assert f"note {name!r} is never called: the function {name} wins" in warning.message
+    operator_box = loaded.crds["web"].operator_box
+    [child] = render_reconcile_children(operator_box, build_context(cr()))
+    rendered = child.manifest["data"]["a"]
+    assert rendered != "from the note"
+    assert rendered == {"name": "acme", "namespace": "default", "labels": "map[]"}[name]
 
 
 QUOTA_KATALOG = """\

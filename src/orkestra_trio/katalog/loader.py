@@ -368,6 +368,7 @@ def _lifecycle_findings(
     errors: list[KatalogIssue] = []
     warnings: list[KatalogIssue] = []
     for katalog in katalogs:
+        warnings.extend(katalog.warnings)
         where = katalog.lifecycle.location if katalog.lifecycle else None
         for message in own_warnings(katalog.name, katalog.lifecycle, today):
             assert where is not None
@@ -485,6 +486,8 @@ def _read_parsed(
     reader.motifs = library
     reader.overrides = overrides
     katalog = reader.katalog(document)
+    if katalog is not None:
+        katalog = attrs.evolve(katalog, warnings=tuple(reader.warnings))
     return katalog, [*issues, *reader.issues]
 
 
@@ -594,7 +597,12 @@ class _KatalogReader(ImportReader, ExternalCallReader):
             expression = self.string(m, path, "expression", required=True)
             if name and expression:
                 if name in templates.REGISTRY:
-                    self.report((*path, "name"), f"note {name!r} would hide the function {name}")
+                    # As in Orkestra, the function of that name wins; there it is silent.
+                    self.warn(
+                        (*path, "name"),
+                        f"note {name!r} is never called: the function {name} wins, as in "
+                        "Orkestra; rename the note",
+                    )
                     continue
                 out[name] = expression
         self.set_notes(out)

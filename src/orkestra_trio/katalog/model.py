@@ -993,6 +993,8 @@ class Katalog:
     read_files: tuple[Path, ...] = ()
     #: Its ``lifecycle`` block (maturity, deprecation, compatibility), None when absent.
     lifecycle: Lifecycle | None = None
+    #: What reading it found worth saying that did not stop it (a note a function hides...).
+    warnings: tuple[KatalogIssue, ...] = ()
 
     @property
     def boxes(self) -> tuple[CrdEntry, ...]:

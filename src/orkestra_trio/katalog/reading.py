@@ -112,6 +112,8 @@ class DocumentReader:
         #: The other files the document was read from (include:, Motifs), in order.
         self.read_files: list[Path] = []
         self.issues: list[KatalogIssue] = []
+        #: What does not stop the document from loading, but its author should know.
+        self.warnings: list[KatalogIssue] = []
         #: User notes (name -> expression) every template of the document may call.
         self.notes: dict[str, str] = {}
 
@@ -123,6 +125,12 @@ class DocumentReader:
     def report(self, path: KeyPath, message: str, *, at_key: bool = False) -> None:
         pos = self.map.key_at(path) if at_key else self.map.value_at(path)
         self.issues.append(
+            KatalogIssue(self.map.file_of(pos), pos.line, pos.column, format_path(path), message)
+        )
+
+    def warn(self, path: KeyPath, message: str, *, at_key: bool = False) -> None:
+        pos = self.map.key_at(path) if at_key else self.map.value_at(path)
+        self.warnings.append(
             KatalogIssue(self.map.file_of(pos), pos.line, pos.column, format_path(path), message)
         )
 
