@@ -53,6 +53,8 @@ def test_snapshot_derives_rates_and_oncop_metrics() -> None:
     assert metrics["queueDepth"] == 7 and metrics["workers"] == 4
     assert metrics["errorRatePercent"] == 40.0 and metrics["workersBusyPercent"] == 25.0
     assert metrics["reconcileDurationP95Ms"] > 1000  # the 30 s timeout dominates p95
+    # What every plan reads (.metrics) comes straight from the counters, the same.
+    assert m.oncop_metrics() == metrics
     # The snapshot is a copy: later updates do not change it.
     m.observe_reconcile("success", 0.01)
     assert snap.reconcile_total["success"] == 3

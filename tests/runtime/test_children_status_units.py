@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import types
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -42,8 +43,22 @@ def test_a_declared_field_with_another_value_is_drift():
     assert not contains({"ports": [{"port": 81}]}, {"ports": [{"port": 80}]})
     # A missing field that the Katalog declares.
     assert not contains({"spec": {}}, {"spec": {"replicas": 1}})
-    # true is not 1.
+    # true is not 1, either way round; 1 is 1.0.
     assert not contains({"x": 1}, {"x": True})
+    assert not contains({"x": True}, {"x": 1})
+    assert contains({"x": 1.0}, {"x": 1})
+    # A scalar where a mapping or list is declared, and the other way round.
+    assert not contains({"x": "a"}, {"x": {"y": "a"}})
+    assert not contains({"x": {"y": "a"}}, {"x": "a"})
+    assert not contains({"x": "ab"}, {"x": ["a", "b"]})
+
+
+def test_mappings_that_are_not_dicts_compare_as_dicts():
+    # Katalog values arrive frozen (Mapping, not dict); cached objects are dicts.
+    desired = types.MappingProxyType({"spec": types.MappingProxyType({"replicas": 2})})
+    assert contains({"spec": {"replicas": 2, "paused": False}}, desired)
+    assert not contains({"spec": {"replicas": 3}}, desired)
+    assert contains(types.MappingProxyType({"replicas": 2, "x": 1}), {"replicas": 2})
 
 
 def test_empty_desired_values_match_missing_fields():

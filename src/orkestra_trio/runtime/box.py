@@ -718,9 +718,7 @@ class Box:
         return self.health.snapshot().to_json()
 
     def metrics_json(self) -> Mapping[str, Any]:
-        return self.metrics.snapshot(
-            longest_running_processor=self.queue.longest_running()
-        ).oncop_metrics()
+        return self.metrics.oncop_metrics()
 
     def _observed_metrics(self, crd: str) -> Mapping[str, Any] | None:
         """Another box's ONCOP metrics, for autoscale conditions on a same-process ``cross:``."""

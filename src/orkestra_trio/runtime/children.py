@@ -72,6 +72,10 @@ class ApplyReport:
         return "; ".join(parts)
 
 
+#: Value types compared by equality alone (bool is not among them: ``True == 1``).
+_PLAIN = frozenset({str, int, float, type(None)})
+
+
 def contains(actual: Any, desired: Any) -> bool:
     """Does ``actual`` hold everything ``desired`` states? (the drift test)
 
@@ -80,18 +84,30 @@ def contains(actual: Any, desired: Any) -> bool:
     missing field (the server drops empty values). Lists: same length,
     element by element. Scalars: equal (1 == 1.0).
     """
-    if isinstance(desired, Mapping):
+    # Every reconcile walks each child's whole manifest: exact types (JSON's) first,
+    # the ABCs only for what is neither, and loops rather than generators.
+    desired_type = type(desired)
+    if desired_type in _PLAIN and type(actual) in _PLAIN:
+        return bool(actual == desired)
+    if desired_type is dict or isinstance(desired, Mapping):
         if actual is None:
             return not desired
-        if not isinstance(actual, Mapping):
+        if not (type(actual) is dict or isinstance(actual, Mapping)):
             return False
-        return all(contains(actual.get(key), value) for key, value in desired.items())
-    if isinstance(desired, list | tuple):
+        get = actual.get
+        for key, value in desired.items():  # noqa: SIM110 (a generator costs a frame per key)
+            if not contains(get(key), value):
+                return False
+        return True
+    if desired_type is list or desired_type is tuple or isinstance(desired, list | tuple):
         if actual is None:
             return not desired
         if not isinstance(actual, list | tuple) or len(actual) != len(desired):
             return False
-        return all(contains(a, d) for a, d in zip(actual, desired, strict=True))
+        for a, d in zip(actual, desired, strict=True):  # noqa: SIM110 (as above)
+            if not contains(a, d):
+                return False
+        return True
     if isinstance(desired, bool) or isinstance(actual, bool):
         return desired is actual
     return bool(actual == desired)

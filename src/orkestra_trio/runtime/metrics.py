@@ -201,6 +201,23 @@ class BoxMetrics:
             self.reconcile_errors_total += 1
         self.reconcile_duration.observe(duration)
 
+    def oncop_metrics(self) -> dict[str, Any]:
+        """What :meth:`MetricsSnapshot.oncop_metrics` says, without the whole snapshot.
+
+        Every plan's context reads it (``.metrics``): the snapshot's histogram copies
+        would be most of a light reconcile's bookkeeping.
+        """
+        total = sum(self.reconcile_total.values())
+        p95 = self.reconcile_duration.quantile(0.95)
+        return oncop_metrics(
+            queue_depth=self.queue_depth,
+            workers=self.workers,
+            baseline_workers=self.baseline_workers,
+            workers_busy_percent=_percent(self.active_workers, self.workers),
+            error_rate_percent=_percent(self.reconcile_errors_total, total),
+            reconcile_duration_p95=0.0 if math.isnan(p95) else p95,
+        )
+
     def snapshot(self, *, longest_running_processor: float = 0.0) -> MetricsSnapshot:
         """A frozen copy with the derived figures; ``longest_running_processor`` comes from the queue."""
         total = sum(self.reconcile_total.values())
@@ -280,11 +297,31 @@ class MetricsSnapshot:
 
     def oncop_metrics(self) -> dict[str, Any]:
         """The ``metrics`` object that ONCOP serves for a box (field names from ONCOP.md)."""
-        return {
-            "queueDepth": self.queue_depth,
-            "workers": self.workers,
-            "baselineWorkers": self.baseline_workers,
-            "workersBusyPercent": round(self.workers_busy_percent, 1),
-            "errorRatePercent": round(self.error_rate_percent, 1),
-            "reconcileDurationP95Ms": round(self.reconcile_duration_p95 * 1000.0, 3),
-        }
+        return oncop_metrics(
+            queue_depth=self.queue_depth,
+            workers=self.workers,
+            baseline_workers=self.baseline_workers,
+            workers_busy_percent=self.workers_busy_percent,
+            error_rate_percent=self.error_rate_percent,
+            reconcile_duration_p95=self.reconcile_duration_p95,
+        )
+
+
+def oncop_metrics(
+    *,
+    queue_depth: int,
+    workers: int,
+    baseline_workers: int,
+    workers_busy_percent: float,
+    error_rate_percent: float,
+    reconcile_duration_p95: float,
+) -> dict[str, Any]:
+    """ONCOP's ``metrics`` object of a box from its figures (field names from ONCOP.md)."""
+    return {
+        "queueDepth": queue_depth,
+        "workers": workers,
+        "baselineWorkers": baseline_workers,
+        "workersBusyPercent": round(workers_busy_percent, 1),
+        "errorRatePercent": round(error_rate_percent, 1),
+        "reconcileDurationP95Ms": round(reconcile_duration_p95 * 1000.0, 3),
+    }
