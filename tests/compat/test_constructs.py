@@ -88,14 +88,6 @@ def test_event_aware_is_accepted(tmp_path):
     assert "web" in load(tmp_path, katalog(box=box)).crds
 
 
-def test_notify_is_accepted(tmp_path):
-    box = (
-        "        when: [{field: spec.a, exists: true, notify: {teams: [ops]}}]\n"
-        "        onReconcile: {configMaps: [{data: {a: b}}]}\n"
-    )
-    assert "web" in load(tmp_path, katalog(box=box)).crds
-
-
 def test_an_undeclared_sentinel_function_is_a_load_error(tmp_path):
     """Orkestra: using an undeclared sentinel is a validate error (1.9)."""
     box = (

@@ -110,7 +110,12 @@ def issues(tmp_path, text):
             crd(box="        reconciler: {workers: 2}\n        reconcile: {workers: 3}\n"),
             "are both given; keep one",
         ),
-        (HEAD + "notification: {enabled: true}\nspec: {crds: {}}\n", "notification is not"),
+        (
+            HEAD
+            + "notification: {standalone: false, teams: {ops: {email: [a@example.com]}}}\n"
+            + "spec: {crds: {}}\n",
+            "standalone: false hands the sending to Orkestra's gateway",
+        ),
         (HEAD + "providers: {}\nspec: {crds: {}}\n", "providers is not"),
         (HEAD + "gateway: {}\nspec: {crds: {}}\n", "gateway is not"),
         (

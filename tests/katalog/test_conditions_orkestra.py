@@ -42,6 +42,8 @@ CONDITIONS = """\
 def load_when(tmp_path, body: str):
     text = (
         "apiVersion: orkestra.orkspace.io/v1\nkind: Katalog\nmetadata: {name: t}\n"
+        # The teams a condition's notify: may name.
+        "notification: {teams: {ops: {email: [ops@example.com]}}}\n"
         "spec:\n  crds:\n    web:\n      apiTypes: {group: d.example.com, version: v1, "
         "kind: Web, plural: webs}\n      operatorBox:\n        when:\n"
         + "".join(f"          {line}\n" for line in body.splitlines())
@@ -119,6 +121,8 @@ def test_clock_conditions(tmp_path, monkeypatch, line, wednesday, saturday_night
 def test_bad_forms_are_load_errors(tmp_path, load_issues, line, message):
     text = (
         "apiVersion: orkestra.orkspace.io/v1\nkind: Katalog\nmetadata: {name: t}\n"
+        # The teams a condition's notify: may name.
+        "notification: {teams: {ops: {email: [ops@example.com]}}}\n"
         "spec:\n  crds:\n    web:\n      apiTypes: {group: d.example.com, version: v1, "
         "kind: Web, plural: webs}\n      operatorBox:\n        when:\n          - " + line + "\n"
     )

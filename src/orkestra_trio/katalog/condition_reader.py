@@ -25,7 +25,8 @@ from orkestra_trio.katalog.conditions import (
 )
 from orkestra_trio.katalog.errors import did_you_mean
 from orkestra_trio.katalog.model import CROSS_TYPES, CrossSource, Text
-from orkestra_trio.katalog.reading import DOT_PATH, DocumentReader, Shape, describe, go_text
+from orkestra_trio.katalog.notification_reader import NotificationReader
+from orkestra_trio.katalog.reading import DOT_PATH, Shape, describe, go_text
 from orkestra_trio.katalog.template import number_from_text
 from orkestra_trio.katalog.yamlsource import KeyPath
 
@@ -55,8 +56,8 @@ _LONG_FORM = frozenset({"operator", "value", "valueType"})
 _PRESENCE_OPERATORS = frozenset({"exists", "notExists"})
 
 
-class ConditionReader(DocumentReader):
-    """A :class:`DocumentReader` that also reads conditions and cross sources."""
+class ConditionReader(NotificationReader):
+    """A :class:`NotificationReader` that also reads conditions and cross sources."""
 
     # -- conditions --------------------------------------------------------
 
@@ -116,6 +117,11 @@ class ConditionReader(DocumentReader):
         elif "duration" in value:
             self.report((*path, "duration"), "duration belongs to the cron operator", at_key=True)
             return None
+        notify = None
+        if value.get("notify") is not None:
+            notify = self.notify(
+                value["notify"], (*path, "notify"), self.where(self.map.value_at(path))
+            )
         if operand is None or broken:
             return None
         # Compiled once here, named after their file:line:col.
@@ -129,6 +135,7 @@ class ConditionReader(DocumentReader):
             value_template=value_template,
             value_type=value_type,
             duration=duration,
+            notify=notify,
         )
         # The evaluator's own load-time check: regex safety, between bounds.
         problem = check_condition(condition)
@@ -145,7 +152,7 @@ class ConditionReader(DocumentReader):
         Also reports every key that is neither an operator nor a plain key, and
         a missing ``field``, so one pass over the keys finds every mistake.
         """
-        # notify (Orkestra's team alerting) is accepted and not acted on (docs/katalog.md).
+        # notify: the teams alerted while the condition holds (NotificationReader).
         plain_keys = {"field", "negate", "notify", "duration", *_LONG_FORM}
         if allow_source:
             plain_keys.add("source")

@@ -128,6 +128,21 @@ def _compiled(text: str, what: str) -> CompiledTemplate | None:
 
 
 @attrs.frozen
+class Notify:
+    """A condition's ``notify: {teams, message}``: alert those teams while it holds.
+
+    ``where`` is the condition's ``file:line:col``: the alert's identity, which the
+    throttle (``notification.teams.<team>.interval``) counts repeats by.
+    """
+
+    teams: tuple[str, ...]
+    #: The message as written ("" : the team's own, else the default), and its template.
+    message: str = ""
+    message_template: CompiledTemplate | None = attrs.field(default=None, eq=False, repr=False)
+    where: str = ""
+
+
+@attrs.frozen
 class Condition:
     """One condition of a ``when``/``or`` list, as loaded from the Katalog.
 
@@ -151,6 +166,8 @@ class Condition:
     value_type: str = "string"
     #: ``cron`` only: seconds the condition holds after each fire.
     duration: float = DEFAULT_CRON_DURATION
+    #: ``notify:``: the teams alerted while the condition holds (None: no alert).
+    notify: Notify | None = attrs.field(default=None, eq=False)
     field_template: CompiledTemplate | None = attrs.field(
         default=attrs.Factory(
             lambda self: _compiled(self.field, "condition field"), takes_self=True

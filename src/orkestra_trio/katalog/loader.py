@@ -88,6 +88,7 @@ from orkestra_trio.katalog.motifs import (
     is_motif_document,
     motif_identity,
 )
+from orkestra_trio.katalog.notification import notify_conditions
 from orkestra_trio.katalog.reading import DOT_PATH, Shape, describe
 from orkestra_trio.katalog.secrets import TLS_FIELDS
 from orkestra_trio.katalog.sentinels import SENTINELS
@@ -180,6 +181,7 @@ _TOP_KEYS = (
     "crossAccess",
     "lifecycle",
     "publish",
+    "notification",
     *orkestra_keys.TOP_LEVEL,
 )
 _API_TYPES_KEYS = ("group", "version", "kind", "plural")
@@ -891,6 +893,8 @@ class _KatalogReader(ImportReader, ExternalCallReader):
             # The Katalog's own notes win over imported ones of the same name.
             self.set_notes({**imported_notes, **self.read_notes(top)})
             self.cross_access_default = self.boolean(top, (), "crossAccess", True)
+            # Before the CRDs: their conditions' notify: name its teams.
+            notification = self.notification(top, name)
             spec = self.section(
                 top,
                 (),
@@ -902,6 +906,13 @@ class _KatalogReader(ImportReader, ExternalCallReader):
             if spec is not None:
                 self.katalog_finalizers = self.finalizer_names(spec, ("spec",))
                 crds = self.crds(spec)
+            if notification is not None:
+                crds = {
+                    key: attrs.evolve(
+                        crd, notification=notification, notify=notify_conditions(crd.operator_box)
+                    )
+                    for key, crd in crds.items()
+                }
         return Katalog(
             name=name,
             source_file=Path(self.file),

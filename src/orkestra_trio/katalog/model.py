@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 import attrs
 
 from orkestra_trio.katalog.conditions import Condition
+from orkestra_trio.katalog.notification import Notification
 from orkestra_trio.katalog.template import CompiledTemplate
 
 if TYPE_CHECKING:
@@ -972,6 +973,10 @@ class CrdEntry:
     #: ``enrich``: related objects the templates see at the context's top level
     #: (``.pods``, ``.warnings``), each from an informer the box owns.
     enrich: tuple[str, ...] = ()
+    #: The Katalog's ``notification`` block (every CRD of the Katalog shares it).
+    notification: Notification | None = None
+    #: The box's conditions that carry ``notify:`` (found once, at load).
+    notify: tuple[Condition, ...] = attrs.field(default=(), eq=False, repr=False)
 
     @property
     def builtin(self) -> bool:

@@ -6,7 +6,7 @@ says what to do, never "unknown key":
 * **retired** keys: Orkestra renamed them and refuses the old name with a
   migration hint; so do we (ORKESTRA-LANGUAGE.md 1.0);
 * **unsupported** keys: Orkestra features outside this runtime (admission
-  webhooks, the gateway, alerting...). Refusing them is deliberate: a
+  webhooks, the gateway...). Refusing them is deliberate: a
   Katalog that relies on, say, deletion protection must not load and silently
   run without it. docs/katalog.md lists them with the same reasons.
 
@@ -32,9 +32,6 @@ _ADMISSION = "admission webhooks run in Orkestra's gateway, which this runtime d
 TOP_LEVEL: Mapping[str, str] = {
     "security": _unsupported(
         "security (deletion/namespace protection, webhooks, conversion, certManager)", _ADMISSION
-    ),
-    "notification": _unsupported(
-        "notification", "alerting is out of scope; watch the Warning Events and /metrics"
     ),
     "providers": _unsupported("providers", "cloud provider plugins are experimental in Orkestra"),
     "gateway": _unsupported("gateway", "the gateway is a separate Orkestra service"),

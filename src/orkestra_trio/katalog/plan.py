@@ -38,6 +38,7 @@ from orkestra_trio.katalog.conditions import (
 from orkestra_trio.katalog.durations import parse_duration
 from orkestra_trio.katalog.manifests import OWNER_UID_LABEL
 from orkestra_trio.katalog.model import CrdEntry, OperatorBox
+from orkestra_trio.katalog.notification import Notice, condition_notices, failure_notices
 from orkestra_trio.katalog.remote import RemoteOutcome, remote_outcome
 from orkestra_trio.katalog.render import (
     RenderedChild,
@@ -160,6 +161,9 @@ class ReconcilePlan:
     renew_after: float | None = None
     #: Why the first part that is None could not be planned.
     error: Exception | None = None
+    #: The alerts of the ``notify:`` conditions that hold (or, planned by
+    #: :func:`plan_failure`, of the failure); the runtime throttles and sends them.
+    notices: tuple[Notice, ...] = ()
 
 
 @attrs.frozen
@@ -194,11 +198,12 @@ def plan_reconcile(crd: CrdEntry, observed: Observed) -> ReconcilePlan:
     namespace = str((cr.get("metadata") or {}).get("namespace") or "")
     if not namespace_allowed(crd, namespace):
         return ReconcilePlan(cr=name, gated=True, gated_by=NAMESPACE_GUARD)
+    notices = _notices(crd, context)
     if not conditions_hold(box.when, box.or_, context):
         # A clock condition of the gate (cron, time, dayOfWeek) opens it without any event.
         edge = next_clock_edge((*box.when, *box.or_), context)
         wake = (edge - context_now(context)).total_seconds() if edge is not None else None
-        return ReconcilePlan(cr=name, gated=True, requeue_after=wake)
+        return ReconcilePlan(cr=name, gated=True, requeue_after=wake, notices=notices)
     events: tuple[PlannedEvent, ...] = (PlannedEvent("Normal", f"{crd.api_types.kind}Reconciled"),)
     cr_patch = None
     if crd.admission.has_rules:
@@ -206,13 +211,15 @@ def plan_reconcile(crd: CrdEntry, observed: Observed) -> ReconcilePlan:
         try:
             rules = run_rules(crd.admission, observed.cr, peers=observed.peers)
         except Exception as exc:
-            return ReconcilePlan(cr=name, events=events, error=exc)
+            return ReconcilePlan(cr=name, events=events, error=exc, notices=notices)
         warnings = tuple(
             PlannedEvent("Warning", WARNING_REASON, message, when=ON_NEW_MESSAGE)
             for message in rules.warnings
         )
         if rules.denials:
-            return ReconcilePlan(cr=name, events=warnings, error=AdmissionDenied(rules.denials))
+            return ReconcilePlan(
+                cr=name, events=warnings, error=AdmissionDenied(rules.denials), notices=notices
+            )
         events = (*events, *warnings)
         cr_patch = rules.patch
         if cr_patch is not None:
@@ -220,14 +227,16 @@ def plan_reconcile(crd: CrdEntry, observed: Observed) -> ReconcilePlan:
     try:
         labels = cr_labels(crd, context)
     except Exception as exc:
-        return ReconcilePlan(cr=name, cr_patch=cr_patch, events=events, error=exc)
+        return ReconcilePlan(cr=name, cr_patch=cr_patch, events=events, error=exc, notices=notices)
     try:
         children = tuple(render_reconcile_children(box, context, now=observed.clock()))
         remote = _remote(box, observed, context)
         if remote is not None:
             children = (*children, *remote.children)
     except Exception as exc:
-        return ReconcilePlan(cr=name, cr_patch=cr_patch, labels=labels, events=events, error=exc)
+        return ReconcilePlan(
+            cr=name, cr_patch=cr_patch, labels=labels, events=events, error=exc, notices=notices
+        )
     outcome = _outcome(crd, context, observed.now, remote)
     renew_after = earliest(*(child.renew_in for child in children if child.present))
     return ReconcilePlan(
@@ -241,6 +250,7 @@ def plan_reconcile(crd: CrdEntry, observed: Observed) -> ReconcilePlan:
         requeue_after=earliest(outcome.requeue_after, renew_after),
         renew_after=renew_after,
         error=outcome.error,
+        notices=notices,
     )
 
 
@@ -274,7 +284,10 @@ def plan_failure(crd: CrdEntry, observed: Observed, message: str) -> ReconcilePl
     warning = PlannedEvent(
         "Warning", f"{crd.api_types.kind}ReconcileError", message, when=ON_NEW_MESSAGE
     )
-    return ReconcilePlan(cr=describe_cr(context), status=status, events=(warning,))
+    notices: tuple[Notice, ...] = ()
+    if crd.notification is not None:
+        notices = failure_notices(crd.notification, crd.key, context, message)
+    return ReconcilePlan(cr=describe_cr(context), status=status, events=(warning,), notices=notices)
 
 
 def plan_document(plan: ReconcilePlan) -> dict[str, Any]:
@@ -320,6 +333,11 @@ def plan_document(plan: ReconcilePlan) -> dict[str, Any]:
         for event in plan.events
     ]
     document["requeueAfter"] = plan.requeue_after
+    if plan.notices:
+        document["notify"] = [
+            {"team": notice.team, "message": notice.text, "because": notice.source}
+            for notice in plan.notices
+        ]
     if plan.error is not None:
         document["error"] = str(plan.error)
     return document
@@ -358,6 +376,13 @@ def _context(cr: Mapping[str, Any], observed: Observed) -> dict[str, Any]:
     if clock is not None:  # the clock operators (time, dayOfWeek, cron) read the plan's time
         context = with_clock(context, clock)
     return with_peers(context, observed.peers) if observed.peers else context
+
+
+def _notices(crd: CrdEntry, context: Mapping[str, Any]) -> tuple[Notice, ...]:
+    """The alerts of the CRD's ``notify:`` conditions that hold for this CR."""
+    if crd.notification is None or not crd.notify:
+        return ()
+    return condition_notices(crd.notification, crd.key, crd.notify, context)
 
 
 def _remote(

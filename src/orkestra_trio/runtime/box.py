@@ -58,6 +58,7 @@ from .health import BoxHealth, HealthSnapshot, HealthState
 from .informer import Change, Informer, ObjectKey, label_owner_key, object_key, owner_uid
 from .loopshare import CURRENT_SHARE
 from .metrics import BoxMetrics
+from .notifier import Notifier
 from .pipeline import ReconcilePipeline
 from .planner import Planner
 from .registry import KatalogRegistry
@@ -210,6 +211,11 @@ class Box:
             metrics=self.metrics,
         )
         self.events.on_forbidden = self.health.record_blocked
+        #: ``notification``: sends the alerts of this box's reconciles (None: nothing to send).
+        notification = crd.notification
+        self.notifier: Notifier | None = None
+        if notification is not None and notification.active:
+            self.notifier = Notifier(self.name, notification, self.metrics)
         self.supervisor = Supervisor(
             self.name,
             self._run_once,
@@ -319,6 +325,8 @@ class Box:
                 nursery.start_soon(self.autoscaler.run)
             nursery.start_soon(self._follow_informer_errors)
             nursery.start_soon(self.pipeline.planner.run)
+            if self.notifier is not None:
+                nursery.start_soon(self.notifier.run)
             self._working = True
             try:
                 await self.pool.run()
@@ -463,6 +471,7 @@ class Box:
             sources=self.sources,
         )
         self.pipeline.on_plan = self._plan_applied
+        self.pipeline.notifier = self.notifier
         self.pipeline.enrichment = self.enrichment
         reconcile: ReconcileFn[ObjectKey] = self.pipeline
         if self._wrap_reconcile is not None:

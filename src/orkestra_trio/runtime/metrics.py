@@ -168,6 +168,11 @@ class BoxMetrics:
     fair_share_waits_total: int = 0
     #: Warning Events not posted because the box's Event budget was spent.
     events_dropped_total: int = 0
+    #: ``notification``: messages sent (one per Slack channel or email), sends that
+    #: failed, and alerts dropped because the box's send queue was full.
+    notifications_sent_total: int = 0
+    notifications_failed_total: int = 0
+    notifications_dropped_total: int = 0
     #: Plans computed in the box's own planning process (:mod:`.planner`), and
     #: whether that process runs now.
     plans_in_process_total: int = 0
@@ -246,6 +251,9 @@ class BoxMetrics:
             api_requests_total=self.api_requests_total,
             fair_share_waits_total=self.fair_share_waits_total,
             events_dropped_total=self.events_dropped_total,
+            notifications_sent_total=self.notifications_sent_total,
+            notifications_failed_total=self.notifications_failed_total,
+            notifications_dropped_total=self.notifications_dropped_total,
             plans_in_process_total=self.plans_in_process_total,
             planning_process=self.planning_process,
             cross_reads_total=dict(self.cross_reads_total),
@@ -292,6 +300,9 @@ class MetricsSnapshot:
     api_requests_total: int = 0
     fair_share_waits_total: int = 0
     events_dropped_total: int = 0
+    notifications_sent_total: int = 0
+    notifications_failed_total: int = 0
+    notifications_dropped_total: int = 0
     plans_in_process_total: int = 0
     planning_process: bool = False
 

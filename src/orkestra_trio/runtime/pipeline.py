@@ -59,6 +59,7 @@ from orkestra_trio.katalog.admission import run_rules, uses_unique
 from orkestra_trio.katalog.conditions import conditions_hold
 from orkestra_trio.katalog.manifests import OWNER_NAMESPACE_ANNOTATION, OWNER_UID_LABEL
 from orkestra_trio.katalog.model import OrderedDelete
+from orkestra_trio.katalog.notification import conditions_only, failure_only
 from orkestra_trio.katalog.plan import (
     ON_NEW_MESSAGE,
     ON_WRITES,
@@ -93,6 +94,7 @@ from .events import BoxEvents
 from .external import ExternalCalls
 from .informer import Informer, ObjectKey, controller_uid, object_key
 from .metrics import BoxMetrics, cross_source
+from .notifier import Notifier
 from .planner import Planner
 from .registry import CrossTarget, KatalogRegistry
 from .safe import DONE, Outcome, describe_exception
@@ -200,6 +202,8 @@ class ReconcilePipeline:
         self._needs_peers = uses_unique(crd)
         #: The box's external calls, and what its CRs' side-effecting calls last sent.
         self.external = ExternalCalls(self.box, time_limit=timeout)
+        #: ``notification``: where the plans' alerts go (set by the box; None without any).
+        self.notifier: Notifier | None = None
 
     def note_event(self, name: str, key: ObjectKey, event: Mapping[str, Any]) -> None:
         """The newest Event of ``observe.events.<name>`` for ``key`` (``.events.<name>``)."""
@@ -226,6 +230,8 @@ class ReconcilePipeline:
             self._told.pop(key, None)
             self._fired.pop(key, None)
             self._events.pop(key, None)
+            if self.notifier is not None:
+                self.notifier.forget(key)
             return DONE
         if (cr.get("metadata") or {}).get("deletionTimestamp"):
             return await self._refreshing_on_conflict(self._delete, cr, key)
@@ -236,6 +242,8 @@ class ReconcilePipeline:
             with trio.move_on_after(self.timeout - margin) as scope:
                 outcome = await self._refreshing_on_conflict(self._pass, cr, key)
                 self._errors.pop(key, None)
+                if self.notifier is not None:  # the failure's alert, if any, has ended
+                    self.notifier.offer(key, (), settles=failure_only)
                 return outcome
         except Exception as exc:
             await self._report_error(cr, exc)
@@ -341,6 +349,8 @@ class ReconcilePipeline:
         self, cr: Mapping[str, Any], plan: ReconcilePlan, observed: Observed
     ) -> Outcome:
         """Apply ``plan``: the writes its parts need against what the caches hold, in order."""
+        if self.notifier is not None:
+            self.notifier.offer(object_key(cr), plan.notices, settles=conditions_only)
         if plan.gated:
             return Outcome(gated=True, requeue_after=plan.requeue_after)
         await self._post_new_messages(cr, plan)
@@ -793,6 +803,8 @@ class ReconcilePipeline:
                     extra={"box": self.name, "key": object_key(cr)},
                 )
             key = object_key(cr)
+            if self.notifier is not None and plan is not None:
+                self.notifier.offer(key, plan.notices, settles=failure_only)
             if self._errors.get(key) != message:
                 self._errors[key] = message
                 if plan is None:  # the report's plan failed: say it all the same

@@ -161,6 +161,27 @@ SCALARS: tuple[
     ),
     (
         CounterMetricFamily,
+        "orkestra_box_notifications_sent",
+        "notification messages the box sent (one per Slack channel, one per email).",
+        "box",
+        lambda s: s.metrics.notifications_sent_total,
+    ),
+    (
+        CounterMetricFamily,
+        "orkestra_box_notifications_failed",
+        "notification sends that failed or timed out (the webhook or mail server's fault).",
+        "box",
+        lambda s: s.metrics.notifications_failed_total,
+    ),
+    (
+        CounterMetricFamily,
+        "orkestra_box_notifications_dropped",
+        "notification alerts the box dropped because its send queue was full.",
+        "box",
+        lambda s: s.metrics.notifications_dropped_total,
+    ),
+    (
+        CounterMetricFamily,
         "orkestra_box_queue_dropped",
         "Keys the box did not queue: refused at queue.maxDepth or shed by queue.behaviour.",
         "box",
