@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import logging
+import ssl
 
 import pytest
 import trio
+import trustme
 
 from loopback_smtp import Relay
 from orkestra_trio.katalog.notification import Notice, Notification, Team, conditions_only
@@ -87,3 +90,33 @@ def test_smtp_settings_come_from_orkestras_environment_variables():
     assert settings == SmtpSettings("mail", 587, "u", "p", "orkestra-trio@localhost")
     with pytest.raises(SmtpError, match="SMTP_PORT"):
         settings_from_env({"SMTP_HOST": "mail", "SMTP_PORT": "smtp"})
+
+
+async def test_starttls_comes_before_the_password():
+    ca = trustme.CA()
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server)
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    relay = Relay(tls=server)
+    async with trio.open_nursery() as nursery:
+        port = await relay.serve(nursery)
+        settings = SmtpSettings("127.0.0.1", port, "u", "p", "o@example.com")
+        with trio.fail_after(5):
+            await send_mail(settings, ["a@example.com"], "alert", "x", tls=client)
+        nursery.cancel_scope.cancel()
+    secret = base64.b64encode(b"\0u\0p").decode()
+    assert relay.auth == [(f"AUTH PLAIN {secret}", True)]  # sent over TLS
+    assert len(relay.messages) == 1
+
+
+async def test_credentials_never_cross_the_network_in_clear():
+    relay = Relay()  # no STARTTLS
+    async with trio.open_nursery() as nursery:
+        # 127.0.0.2: loopback, but not a name the client trusts as this machine.
+        port = await relay.serve(nursery, host="127.0.0.2")
+        settings = SmtpSettings("127.0.0.2", port, "u", "p", "o@example.com")
+        with trio.fail_after(5), pytest.raises(SmtpError, match="offers no TLS"):
+            await send_mail(settings, ["a@example.com"], "alert", "x")
+        nursery.cancel_scope.cancel()
+    assert relay.auth == [] and relay.messages == []
