@@ -77,3 +77,48 @@ async def test_the_status_subresource_is_not_admitted(server: ApiServer, client:
     )
     assert answer.status_code == 200
     assert [r.operation for r in calls] == ["CREATE"]
+
+
+async def test_failure_policy_ignore_passes_over_a_hook_that_raises(
+    server: ApiServer, client: httpx.AsyncClient
+):
+    def broken(request: AdmissionRequest) -> AdmissionResponse:
+        raise RuntimeError("boom")
+
+    server.admission.add("lenient.example.com", "", "configmaps", broken, failure_policy="Ignore")
+    assert (await client.post(CMS, json=configmap("a"))).status_code == 201
+
+
+async def test_delete_hooks_of_every_resource_see_the_stored_object(
+    server: ApiServer, client: httpx.AsyncClient
+):
+    """A hook for ANY resource and DELETE, as a webhook with ``resources: ["*"]``: asked
+    with the object about to go, for a single delete and for each of a collection's."""
+    from orkestra_trio.apiserver.admission import ANY
+
+    seen: list[tuple[str, str, str]] = []
+
+    def keep_kept(request: AdmissionRequest) -> AdmissionResponse:
+        seen.append((request.operation, request.kind, request.name))
+        if (request.object.get("data") or {}).get("keep") == "yes":
+            return AdmissionResponse(allowed=False, message="kept")
+        return AdmissionResponse()
+
+    server.admission.add("keep.example.com", ANY, ANY, keep_kept, operations=("DELETE",))
+    for name, keep in (("a", "yes"), ("b", "no")):
+        assert (await client.post(CMS, json=configmap(name, keep=keep))).status_code == 201
+    assert seen == []  # CREATE is not among its operations
+    denied = await client.delete(f"{CMS}/a")
+    assert denied.status_code == 400
+    assert (
+        denied.json()["message"] == 'admission webhook "keep.example.com" denied the request: kept'
+    )
+    assert (await client.get(f"{CMS}/a")).status_code == 200
+    assert (await client.delete(f"{CMS}/b")).status_code == 200
+    assert (await client.delete(f"{CMS}/missing")).status_code == 404  # nothing to ask about
+    assert (await client.delete(CMS)).status_code == 400  # the collection meets "a"
+    assert seen == [
+        ("DELETE", "ConfigMap", "a"),
+        ("DELETE", "ConfigMap", "b"),
+        ("DELETE", "ConfigMap", "a"),
+    ]

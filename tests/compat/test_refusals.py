@@ -45,7 +45,6 @@ def issues(tmp_path, text):
             "envFrom is a mapping now",
         ),
         (crd(extra="      enrich: [pvcs]\n"), "enrich pvcs is not supported"),
-        (HEAD + "security: {}\nspec: {crds: {}}\n", "security (deletion/namespace protection"),
         (crd(box="        reconcile: {default: false}\n"), "default: false asks for Go hooks"),
         (
             crd(box="        reconcile: {remote: {type: grpc, endpoint: 'http://x/'}}\n"),

@@ -186,3 +186,102 @@ def test_a_bad_ca_file_is_one_line_naming_the_flag(capsys, tmp_path):
         assert main(["manifests", *KATALOGS, "--webhook-ca-file", str(path)]) == 1
         [line] = capsys.readouterr().err.splitlines()
         assert line.startswith(f"orkestra_trio: --webhook-ca-file {path}: {reason}")
+
+
+SECURITY = str(COMPAT / "security.yaml")
+
+
+def test_security_webhook_configurations_and_certificate_field_by_field(capsys):
+    """security: each webhook's failurePolicy, the Service named by serviceName in front of
+    the runtime's pods, the objectSelector/rules of deletion protection and strict mode,
+    one namespace protection webhook per CRD, certManager's lifetime."""
+    objects = objects_of(capsys, SECURITY)
+    configurations = {o["metadata"]["name"]: o for o in by_kind(objects, CONFIGURATIONS[1])}
+    assert set(configurations) == {
+        "orkestra-security",
+        "orkestra-security-deletion-protection",
+        "orkestra-security-namespace-protection",
+    }
+    assert not by_kind(objects, CONFIGURATIONS[0])  # the Katalog has no mutation
+    service = {"namespace": "ops", "name": "vault-hooks", "port": 443}
+    [rules] = configurations["orkestra-security"]["webhooks"]
+    assert rules["failurePolicy"] == "Fail"  # security.webhooks.failurePolicy
+    assert rules["clientConfig"]["service"] == {
+        **service,
+        "path": "/validate/sec.example.com/vaults",
+    }
+
+    deletion, strict = configurations["orkestra-security-deletion-protection"]["webhooks"]
+    labelled = {"matchLabels": {"orkestra.io/deletion-protection": "true"}}
+    for webhook, name, operation, path in (
+        (deletion, "delete-protection.orkestra.orkspace.io", "DELETE", "/deletion-protection"),
+        (strict, "strict-mode.orkestra.orkspace.io", "UPDATE", "/strict-mode"),
+    ):
+        assert webhook["name"] == name
+        assert webhook["failurePolicy"] == "Fail"
+        assert webhook["sideEffects"] == "None"
+        assert webhook["admissionReviewVersions"] == ["v1"]
+        assert webhook["objectSelector"] == labelled
+        assert webhook["rules"] == [
+            {
+                "apiGroups": ["*"],
+                "apiVersions": ["*"],
+                "operations": [operation],
+                "resources": ["*"],
+                "scope": "*",
+            }
+        ]
+        assert webhook["clientConfig"]["service"] == {**service, "path": path}
+    [guard] = configurations["orkestra-security-namespace-protection"]["webhooks"]
+    assert guard["name"] == "vault.namespace-protection.orkestra.orkspace.io"
+    assert guard["failurePolicy"] == "Fail"
+    assert "objectSelector" not in guard
+    assert guard["rules"] == [
+        {
+            "apiGroups": ["sec.example.com"],
+            "apiVersions": ["*"],
+            "operations": ["CREATE", "UPDATE"],
+            "resources": ["vaults"],
+            "scope": "Namespaced",
+        }
+    ]
+    assert guard["clientConfig"]["service"] == {
+        **service,
+        "path": "/namespace-protection/sec.example.com/vaults",
+    }
+    # Every path is one the webhook server answers.
+    app = WebhookApp(load_katalogs([Path(SECURITY)]))
+    for configuration in configurations.values():
+        for webhook in configuration["webhooks"]:
+            path = webhook["clientConfig"]["service"]["path"]
+            assert path in app.routes or path in app.protections, path
+    # The CRD carries the label the deletion webhook selects.
+    [crd] = by_kind(objects, "CustomResourceDefinition")
+    assert crd["metadata"]["labels"]["orkestra.io/deletion-protection"] == "true"
+    # serviceName: a Service of that name in front of the runtime's pods, webhook port only.
+    services = {o["metadata"]["name"]: o for o in by_kind(objects, "Service")}
+    runtime = services["orkestra-security"]
+    assert services["vault-hooks"]["spec"] == {
+        "selector": runtime["spec"]["selector"],
+        "ports": [{"name": "webhook", "port": 443, "targetPort": "webhook", "protocol": "TCP"}],
+    }
+    # certManager: validFor 90d, rotationThreshold 15d; the certificate names both Services.
+    [certificate] = by_kind(objects, "Certificate")
+    spec = certificate["spec"]
+    assert spec["duration"] == "2160h0m0s" and spec["renewBefore"] == "360h0m0s"
+    assert spec["privateKey"] == {"rotationPolicy": "Always"}
+    assert "vault-hooks.ops.svc" in spec["dnsNames"]
+    assert "orkestra-security.ops.svc" in spec["dnsNames"]
+    # The objects read as the Kubernetes client's models, every field kept.
+    client = ApiClient()
+    for configuration in configurations.values():
+        read = client._ApiClient__deserialize(configuration, "V1ValidatingWebhookConfiguration")
+        assert client.sanitize_for_serialization(read) == configuration
+
+
+def test_security_cert_manager_with_a_provided_ca_is_one_line(capsys, tmp_path):
+    ca = tmp_path / "ca.crt"
+    trustme.CA().cert_pem.write_to_path(str(ca))
+    assert main(["manifests", SECURITY, "--webhook-ca-file", str(ca)]) != 0
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "security.certManager" in err and "--webhook-ca-file" in err

@@ -456,3 +456,120 @@ async def test_a_rule_that_fails_to_render_fails_the_call_as_on_the_embedded_ser
     assert embedded.value.code == 500
     result = conversion["response"]["result"]
     assert result["status"] == "Failure" and "division by zero" in result["message"]
+
+
+SECURITY = Path(__file__).parents[1] / "compat" / "katalogs" / "security.yaml"
+
+
+def review_of(operation, kind, obj, old=None, *, group="sec.example.com", resource="vaults"):
+    namespace = ((obj or old or {}).get("metadata") or {}).get("namespace")
+    return {
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": "5e1d-uid",
+            "kind": {"group": group, "version": "v1", "kind": kind},
+            "resource": {"group": group, "version": "v1", "resource": resource},
+            **({"namespace": namespace} if namespace else {}),
+            "operation": operation,
+            "object": obj,
+            "oldObject": old,
+        },
+    }
+
+
+def vault(name, namespace="default", **labels):
+    return {
+        "apiVersion": "sec.example.com/v1",
+        "kind": "Vault",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": {"size": 1},
+    }
+
+
+def denial(answer):
+    response = answer["response"]
+    assert response["uid"] == "5e1d-uid"
+    if response["allowed"]:
+        return None
+    assert response["status"]["code"] == 400
+    return response["status"]["message"]
+
+
+async def embedded_denial(katalogs, operation, group, plural, kind, obj, old=None):
+    """What the embedded server's hooks answer for the same request (None: let through)."""
+    from contextlib import AsyncExitStack
+
+    from orkestra_trio.apiserver.admission import AdmissionHooks
+    from orkestra_trio.apiserver.status import ApiError
+    from orkestra_trio.runtime.admission import install_protection
+
+    class Server:
+        admission = AdmissionHooks()
+
+    async with AsyncExitStack() as stack:
+        install_protection(stack, Server, katalogs)
+        metadata = (obj or old)["metadata"]
+        request = AdmissionRequest(
+            operation=operation,
+            group=group,
+            version="v1",
+            kind=kind,
+            plural=plural,
+            namespace=metadata.get("namespace", ""),
+            name=metadata["name"],
+            object=obj if obj is not None else old,
+            old_object=old,
+        )
+        try:
+            Server.admission.admit(request, [])
+        except ApiError as exc:
+            return exc.message.split("denied the request: ", 1)[1]
+        return None
+
+
+async def test_security_webhooks_answer_over_tls_as_the_embedded_server(tmp_path):
+    """security: deletion protection (strictMode) and namespace protection, as kube-apiserver
+    posts them: DELETE with the object as oldObject, UPDATE with both."""
+    katalogs = load_katalogs([SECURITY])
+    protected = {"orkestra.io/deletion-protection": "true"}
+    exempt = {"orkestra.io/strict-mode-exempt": "true"}
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "vaults.sec.example.com"},
+    }
+    other_crd = {**crd, "metadata": {"name": "others.sec.example.com"}}
+    cases = [
+        # (path, operation, group, plural, kind, object, oldObject, denied?)
+        ("/deletion-protection", "DELETE", "sec.example.com", "vaults", "Vault",
+         None, vault("one", **protected), True),
+        ("/deletion-protection", "DELETE", "sec.example.com", "vaults", "Vault",
+         None, vault("one"), False),
+        ("/deletion-protection", "DELETE", "apiextensions.k8s.io", "customresourcedefinitions",
+         "CustomResourceDefinition", None, crd, True),
+        ("/deletion-protection", "DELETE", "apiextensions.k8s.io", "customresourcedefinitions",
+         "CustomResourceDefinition", None, other_crd, False),
+        ("/strict-mode", "UPDATE", "sec.example.com", "vaults", "Vault",
+         vault("one"), vault("one", **protected), True),
+        ("/strict-mode", "UPDATE", "sec.example.com", "vaults", "Vault",
+         vault("one", **exempt), vault("one", **protected), False),
+        ("/strict-mode", "UPDATE", "sec.example.com", "vaults", "Vault",
+         vault("one", **protected, a="b"), vault("one", **protected), False),
+        ("/namespace-protection/sec.example.com/vaults", "CREATE", "sec.example.com", "vaults",
+         "Vault", vault("v", "kube-public"), None, True),
+        ("/namespace-protection/sec.example.com/vaults", "CREATE", "sec.example.com", "vaults",
+         "Vault", vault("v", "team-b"), None, True),
+        ("/namespace-protection/sec.example.com/vaults", "UPDATE", "sec.example.com", "vaults",
+         "Vault", vault("v", "team-a"), vault("v", "team-a"), False),
+    ]  # fmt: skip
+    async with webhook_server(katalogs, tmp_path) as (_url, client, _files):
+        for path, operation, group, plural, kind, obj, old, denied in cases:
+            review = review_of(operation, kind, obj, old, group=group, resource=plural)
+            served = denial(await post(client, path, review))
+            assert (served is not None) == denied, (path, operation, obj, old)
+            embedded = await embedded_denial(katalogs, operation, group, plural, kind, obj, old)
+            assert served == embedded, (path, served, embedded)
+        # A body that is no review is the caller's mistake: 400, not a decision.
+        response = await client.post("/deletion-protection", json={"kind": "Pod"})
+        assert response.status_code == 400

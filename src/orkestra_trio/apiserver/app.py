@@ -513,7 +513,7 @@ class ApiApp:
         kind = target.kind
         if target.subresource:
             return kind, body
-        if self.admission.has_hooks(kind.group, kind.plural):
+        if self.admission.has_hooks(kind.group, kind.plural, operation):
             metadata = body.get("metadata") or {}
             old = None
             if operation == "UPDATE" and target.name is not None:
@@ -521,16 +521,13 @@ class ApiApp:
                     self._storage_kind(kind), target.namespace or "", target.name
                 )
                 old = None if current is None else self._present_obj(kind, current.obj)
-            request = AdmissionRequest(
-                operation=operation,
-                group=kind.group,
-                version=kind.version,
-                kind=kind.kind,
-                plural=kind.plural,
-                namespace=target.namespace or str(metadata.get("namespace") or ""),
-                name=str(metadata.get("name") or target.name or ""),
-                object=body,
-                old_object=old,
+            request = _admission_request(
+                kind,
+                operation,
+                target.namespace or str(metadata.get("namespace") or ""),
+                str(metadata.get("name") or target.name or ""),
+                body,
+                old,
             )
             body = dict(self.admission.admit(request, write.warnings))
         storage = self._storage_version(kind)
@@ -539,6 +536,17 @@ class ApiApp:
                 self._convert(kind, {**body, "apiVersion": kind.api_version}, storage.version)
             )
         return storage, body
+
+    def _admit_delete(self, kind: ResourceKind, namespace: str, name: str) -> None:
+        """The admission hooks on a DELETE of a stored object; raises ApiError on a denial
+        (nothing stored under that name: nothing to ask, the delete answers 404)."""
+        if not self.admission.has_hooks(kind.group, kind.plural, "DELETE"):
+            return
+        current = self.store.find_for(self._storage_kind(kind), namespace, name)
+        if current is None:
+            return
+        obj = self._present_obj(kind, current.obj)
+        self.admission.admit(_admission_request(kind, "DELETE", namespace, name, obj, obj), [])
 
     def _present(self, kind: ResourceKind, stored: Stored) -> bytes:
         obj = stored.obj
@@ -1071,6 +1079,7 @@ class ApiApp:
         assert target.name is not None
         options = await self._delete_options(request)
         preconditions = options.get("preconditions") or {}
+        self._admit_delete(kind, target.namespace or "", target.name)
         stored, gone = self.store.delete(
             self._storage_kind(kind),
             target.namespace or "",
@@ -1103,6 +1112,7 @@ class ApiApp:
         )
         deleted: list[Stored] = []
         for item in result.items:
+            self._admit_delete(kind, item.namespace, item.name)  # kube asks per object too
             try:
                 stored, _gone = self.store.delete(
                     storage_kind,
@@ -1126,6 +1136,27 @@ class ApiApp:
             + '"},"items":['
         ).encode()
         return _json_response(head + b",".join(self._present(kind, s) for s in deleted) + b"]}")
+
+
+def _admission_request(
+    kind: ResourceKind,
+    operation: str,
+    namespace: str,
+    name: str,
+    obj: Mapping[str, Any],
+    old: Mapping[str, Any] | None,
+) -> AdmissionRequest:
+    return AdmissionRequest(
+        operation=operation,
+        group=kind.group,
+        version=kind.version,
+        kind=kind.kind,
+        plural=kind.plural,
+        namespace=namespace,
+        name=name,
+        object=obj,
+        old_object=old,
+    )
 
 
 async def _bounded_body(request: Request) -> bytes:

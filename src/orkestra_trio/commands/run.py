@@ -465,8 +465,7 @@ def _webhook_setup(args: argparse.Namespace, katalogs: KatalogSet) -> _Webhooks 
     nothing to serve). Every mistake is a one-line UserError naming its flag."""
     from orkestra_trio.commands.apiserver import _parse_listen
     from orkestra_trio.commands.errors import UserError
-    from orkestra_trio.katalog.admission import admitting_crds, converting_crds
-    from orkestra_trio.webhook.server import CertificateFiles, TlsFileError
+    from orkestra_trio.webhook.server import CertificateFiles, TlsFileError, has_webhooks
 
     files = {
         flag: getattr(args, flag[2:].replace("-", "_")) for flag in _WEBHOOK_FILE_FLAGS.values()
@@ -482,10 +481,10 @@ def _webhook_setup(args: argparse.Namespace, katalogs: KatalogSet) -> _Webhooks 
             raise UserError(
                 f"--webhook-listen needs {flag}: the API server calls webhooks over TLS only"
             )
-    if not (admitting_crds(katalogs) or converting_crds(katalogs)):
+    if not has_webhooks(katalogs):
         print(
-            "--webhook-listen: no CRD of the Katalogs has webhooks or conversion.paths; "
-            "nothing is served",
+            "--webhook-listen: no CRD of the Katalogs has webhooks or conversion.paths, "
+            "and no security: webhook is on; nothing is served",
             file=sys.stderr,
             flush=True,
         )

@@ -256,13 +256,36 @@ def build_manifests(
         },
     }
     ca_bundle = settings.webhook_ca_bundle
+    services = webhooks.service_names(katalogs, name) if serve_webhooks else [name]
+    cert_settings = webhooks.cert_manager_settings(katalogs)
+    if cert_settings is not None and ca_bundle is not None:
+        raise ManifestError(
+            "security.certManager sets cert-manager's certificate; with --webhook-ca-file "
+            "the certificate is yours: leave one of them out"
+        )
     if serve_webhooks:
         crds = webhooks.with_conversion(katalogs, crds, name, namespace, ca_bundle)
+        crds = webhooks.with_protection_labels(katalogs, crds)
     certificates = (
-        webhooks.certificate_objects(name, namespace, meta)
+        webhooks.certificate_objects(name, namespace, meta, services, cert_settings)
         if serve_webhooks and ca_bundle is None
         else []
     )
+    # A security: serviceName other than the runtime's: a Service of that name in front
+    # of the same pods, for the webhook port only.
+    webhook_services = [
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": meta(service),
+            "spec": {
+                "selector": dict(selector),
+                "ports": [port for port in service_ports if port["name"] == "webhook"],
+            },
+        }
+        for service in services
+        if service != name
+    ]
     objects: list[dict[str, Any]] = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": meta(namespace, namespaced=False)},
         *(dict(crd) for crd in crds),
@@ -314,6 +337,7 @@ def build_manifests(
                 "ports": service_ports,
             },
         },
+        *webhook_services,
         {
             "apiVersion": "policy/v1",
             "kind": "PodDisruptionBudget",

@@ -25,7 +25,28 @@ from typing import Any
 
 from orkestra_trio.katalog import CrdEntry, KatalogSet
 from orkestra_trio.katalog.admission import admitting_crds, converting_crds, webhook_name
-from orkestra_trio.webhook.server import CONVERT, MUTATE, VALIDATE, webhook_path
+from orkestra_trio.katalog.protection import (
+    deletion_protection,
+    namespace_guards,
+    namespace_webhook_name,
+)
+from orkestra_trio.katalog.security import (
+    DELETION_PROTECTION_LABEL,
+    DELETION_WEBHOOK,
+    LABEL_ON,
+    STRICT_MODE_WEBHOOK,
+    CertManagerSettings,
+)
+from orkestra_trio.webhook.server import (
+    CONVERT,
+    DELETION_PATH,
+    MUTATE,
+    NAMESPACE_SIDE,
+    STRICT_MODE_PATH,
+    VALIDATE,
+    has_webhooks,
+    webhook_path,
+)
 
 #: The container port the webhook server listens on, and the Service port kube calls.
 WEBHOOK_PORT = 9443
@@ -40,8 +61,9 @@ Meta = Callable[..., dict[str, Any]]
 
 
 def needs_webhooks(katalogs: KatalogSet) -> bool:
-    """Does any CRD need the webhook server (rules at admission, or conversion)?"""
-    return bool(admitting_crds(katalogs) or converting_crds(katalogs))
+    """Does anything need the webhook server (rules at admission, conversion, or a
+    ``security:`` webhook)?"""
+    return has_webhooks(katalogs)
 
 
 def secret_name(name: str) -> str:
@@ -60,8 +82,77 @@ def container_args() -> list[str]:
     ]
 
 
-def certificate_objects(name: str, namespace: str, meta: Meta) -> list[dict[str, Any]]:
-    """cert-manager's Issuer and Certificate for the Service's DNS names."""
+def service_names(katalogs: KatalogSet, name: str) -> list[str]:
+    """The Services kube calls the webhooks through: the runtime's (``name``) and each
+    ``serviceName`` of the Katalogs' ``security:``, in order."""
+    names = [name]
+    for crd in admitting_crds(katalogs):
+        security = katalogs.security_of(crd.key)
+        names.append(security.service_for(security.webhooks.service_name, name))
+    for crd in converting_crds(katalogs):
+        names.append(katalogs.security_of(crd.key).service_for("", name))
+    deletion = deletion_protection(katalogs)
+    if deletion is not None:
+        names.append(_deletion_service(katalogs, name))
+    for guard in namespace_guards(katalogs):
+        security = katalogs.security_of(guard.crd.key)
+        names.append(security.service_for(guard.settings.service_name, name))
+    return list(dict.fromkeys(names))
+
+
+def _deletion_service(katalogs: KatalogSet, name: str) -> str:
+    for katalog in katalogs.katalogs:
+        security = katalog.security
+        if security.deletion.enabled:
+            return security.service_for(security.deletion.service_name, name)
+    return name
+
+
+def cert_manager_settings(katalogs: KatalogSet) -> CertManagerSettings | None:
+    """The first ``security.certManager`` of the Katalogs (one certificate serves them all)."""
+    for katalog in katalogs.katalogs:
+        if katalog.security.cert_manager is not None:
+            return katalog.security.cert_manager
+    return None
+
+
+def _go_duration(seconds: float) -> str:
+    """cert-manager reads Go durations: hours are its largest unit."""
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h{minutes}m{secs}s"
+
+
+def certificate_objects(
+    name: str,
+    namespace: str,
+    meta: Meta,
+    services: Sequence[str] = (),
+    settings: CertManagerSettings | None = None,
+) -> list[dict[str, Any]]:
+    """cert-manager's Issuer and Certificate for the DNS names of the Services
+    (``services``; default the runtime's), with ``security.certManager``'s lifetime:
+    ``validFor`` is the Certificate's ``duration``, ``rotationThreshold`` its
+    ``renewBefore``, ``autoRotate: false`` keeps the private key across renewals."""
+    dns_names = [
+        dns
+        for service in (services or [name])
+        for dns in (f"{service}.{namespace}.svc", f"{service}.{namespace}.svc.cluster.local")
+    ]
+    spec: dict[str, Any] = {
+        "secretName": secret_name(name),
+        "dnsNames": dns_names,
+        "issuerRef": {"name": f"{name}-webhook", "kind": "Issuer"},
+        "privateKey": {"rotationPolicy": "Always"},
+    }
+    if settings is not None:
+        if settings.valid_for is not None:
+            spec["duration"] = _go_duration(settings.valid_for)
+        if settings.rotation_threshold is not None:
+            spec["renewBefore"] = _go_duration(settings.rotation_threshold)
+        if not settings.auto_rotate:
+            spec["privateKey"] = {"rotationPolicy": "Never"}
     return [
         {
             "apiVersion": "cert-manager.io/v1",
@@ -73,12 +164,7 @@ def certificate_objects(name: str, namespace: str, meta: Meta) -> list[dict[str,
             "apiVersion": "cert-manager.io/v1",
             "kind": "Certificate",
             "metadata": meta(f"{name}-webhook"),
-            "spec": {
-                "secretName": secret_name(name),
-                "dnsNames": [f"{name}.{namespace}.svc", f"{name}.{namespace}.svc.cluster.local"],
-                "issuerRef": {"name": f"{name}-webhook", "kind": "Issuer"},
-                "privateKey": {"rotationPolicy": "Always"},
-            },
+            "spec": spec,
         },
     ]
 
@@ -88,9 +174,11 @@ def ca_annotations(name: str, namespace: str, ca_bundle: bytes | None) -> dict[s
     return {} if ca_bundle is not None else {INJECT_ANNOTATION: f"{namespace}/{name}-webhook"}
 
 
-def _client_config(name: str, namespace: str, path: str, ca_bundle: bytes | None) -> dict[str, Any]:
+def _client_config(
+    service: str, namespace: str, path: str, ca_bundle: bytes | None
+) -> dict[str, Any]:
     config: dict[str, Any] = {
-        "service": {"namespace": namespace, "name": name, "path": path, "port": SERVICE_PORT}
+        "service": {"namespace": namespace, "name": service, "path": path, "port": SERVICE_PORT}
     }
     if ca_bundle is not None:
         config["caBundle"] = base64.b64encode(ca_bundle).decode()
@@ -100,12 +188,13 @@ def _client_config(name: str, namespace: str, path: str, ca_bundle: bytes | None
 def webhook_configurations(
     katalogs: KatalogSet, name: str, namespace: str, meta: Meta, ca_bundle: bytes | None
 ) -> list[dict[str, Any]]:
-    """The Mutating- and ValidatingWebhookConfiguration (each only when a CRD needs it)."""
+    """The Mutating- and ValidatingWebhookConfiguration (each only when a CRD needs it),
+    then those of the Katalogs' ``security:`` (:func:`protection_configurations`)."""
     sides = ((MUTATE, "MutatingWebhookConfiguration"), (VALIDATE, "ValidatingWebhookConfiguration"))
     objects = []
     for side, kind in sides:
         webhooks = [
-            _webhook(crd, name, namespace, webhook_path(side, crd), ca_bundle)
+            _webhook(katalogs, crd, name, namespace, webhook_path(side, crd), ca_bundle)
             for crd in admitting_crds(katalogs)
             if (
                 crd.admission.webhooks.mutation
@@ -127,30 +216,141 @@ def webhook_configurations(
                 "webhooks": webhooks,
             }
         )
+    return objects + protection_configurations(katalogs, name, namespace, meta, ca_bundle)
+
+
+def protection_configurations(
+    katalogs: KatalogSet, name: str, namespace: str, meta: Meta, ca_bundle: bytes | None
+) -> list[dict[str, Any]]:
+    """The ValidatingWebhookConfigurations of ``security:``.
+
+    ``<name>-deletion-protection``: DELETE of any object labelled
+    ``orkestra.io/deletion-protection: "true"`` (an objectSelector, so only
+    those are sent), and with strictMode UPDATE of them; the Katalogs' CRDs
+    carry the label (:func:`with_protection_labels`). ``<name>-namespace-protection``:
+    CREATE and UPDATE of each guarded CRD's CRs.
+    """
+    objects: list[dict[str, Any]] = []
+
+    def configuration(suffix: str, webhooks: list[dict[str, Any]]) -> None:
+        metadata = meta(f"{name}-{suffix}", namespaced=False)
+        annotations = ca_annotations(name, namespace, ca_bundle)
+        if annotations:
+            metadata["annotations"] = annotations
+        objects.append(
+            {
+                "apiVersion": "admissionregistration.k8s.io/v1",
+                "kind": "ValidatingWebhookConfiguration",
+                "metadata": metadata,
+                "webhooks": webhooks,
+            }
+        )
+
+    deletion = deletion_protection(katalogs)
+    if deletion is not None:
+        service = _deletion_service(katalogs, name)
+        sides = [(DELETION_WEBHOOK, "DELETE", DELETION_PATH)]
+        if deletion.strict_mode:
+            sides.append((STRICT_MODE_WEBHOOK, "UPDATE", STRICT_MODE_PATH))
+        configuration(
+            "deletion-protection",
+            [
+                {
+                    **_common(webhook, deletion.failure_policy),
+                    "clientConfig": _client_config(service, namespace, path, ca_bundle),
+                    "rules": [
+                        {
+                            "apiGroups": ["*"],
+                            "apiVersions": ["*"],
+                            "operations": [operation],
+                            "resources": ["*"],
+                            "scope": "*",
+                        }
+                    ],
+                    "objectSelector": {"matchLabels": {DELETION_PROTECTION_LABEL: LABEL_ON}},
+                }
+                for webhook, operation, path in sides
+            ],
+        )
+    guards = namespace_guards(katalogs)
+    if guards:
+        webhooks = []
+        for guard in guards:
+            security = katalogs.security_of(guard.crd.key)
+            service = security.service_for(guard.settings.service_name, name)
+            path = webhook_path(NAMESPACE_SIDE, guard.crd)
+            webhooks.append(
+                {
+                    **_common(namespace_webhook_name(guard.crd), guard.settings.failure_policy),
+                    "clientConfig": _client_config(service, namespace, path, ca_bundle),
+                    "rules": [_rule(guard.crd, ("CREATE", "UPDATE"))],
+                }
+            )
+        configuration("namespace-protection", webhooks)
     return objects
 
 
-def _webhook(
-    crd: CrdEntry, name: str, namespace: str, path: str, ca_bundle: bytes | None
-) -> dict[str, Any]:
-    types = crd.api_types
+def with_protection_labels(
+    katalogs: KatalogSet, crds: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """``crds`` with the deletion-protection label on those of Katalogs that protect them
+    (the deletion webhook's objectSelector then sends their DELETE to the runtime)."""
+    protected = {
+        f"{crd.api_types.plural}.{crd.api_types.group}"
+        for katalog in katalogs.katalogs
+        if katalog.security.deletion.enabled
+        for crd in katalog.crds.values()
+    }
+    out = []
+    for manifest in crds:
+        changed = copy.deepcopy(dict(manifest))
+        metadata = changed.setdefault("metadata", {})
+        if str(metadata.get("name") or "") in protected:
+            metadata["labels"] = {
+                **(metadata.get("labels") or {}),
+                DELETION_PROTECTION_LABEL: LABEL_ON,
+            }
+        out.append(changed)
+    return out
+
+
+def _common(webhook: str, failure_policy: str) -> dict[str, Any]:
     return {
-        "name": webhook_name(crd),
+        "name": webhook,
         "admissionReviewVersions": ["v1"],
         "sideEffects": "None",
-        # As the embedded server: a webhook that cannot answer refuses the write.
-        "failurePolicy": "Fail",
+        "failurePolicy": failure_policy,
         "timeoutSeconds": TIMEOUT_SECONDS,
-        "clientConfig": _client_config(name, namespace, path, ca_bundle),
-        "rules": [
-            {
-                "apiGroups": [types.group],
-                "apiVersions": ["*"],
-                "operations": list(crd.admission.webhooks.operations),
-                "resources": [types.plural],  # the object, not its status
-                "scope": "Namespaced" if crd.namespaced else "Cluster",
-            }
-        ],
+    }
+
+
+def _rule(crd: CrdEntry, operations: Sequence[str]) -> dict[str, Any]:
+    types = crd.api_types
+    return {
+        "apiGroups": [types.group],
+        "apiVersions": ["*"],
+        "operations": list(operations),
+        "resources": [types.plural],  # the object, not its status
+        "scope": "Namespaced" if crd.namespaced else "Cluster",
+    }
+
+
+def _webhook(
+    katalogs: KatalogSet,
+    crd: CrdEntry,
+    name: str,
+    namespace: str,
+    path: str,
+    ca_bundle: bytes | None,
+) -> dict[str, Any]:
+    security = katalogs.security_of(crd.key)
+    service = security.service_for(security.webhooks.service_name, name)
+    return {
+        # Without security.webhooks, Fail as the embedded server: a webhook that cannot
+        # answer refuses the write.
+        **_common(webhook_name(crd), security.webhooks.failure_policy),
+        "clientConfig": _client_config(service, namespace, path, ca_bundle),
+        "rules": [_rule(crd, crd.admission.webhooks.operations)],
     }
 
 
@@ -178,7 +378,10 @@ def with_conversion(
             "webhook": {
                 "conversionReviewVersions": ["v1"],
                 "clientConfig": _client_config(
-                    name, namespace, webhook_path(CONVERT, crd), ca_bundle
+                    katalogs.security_of(crd.key).service_for("", name),
+                    namespace,
+                    webhook_path(CONVERT, crd),
+                    ca_bundle,
                 ),
             },
         }

@@ -196,22 +196,28 @@ def webhook_name(crd: CrdEntry) -> str:
 
 
 def admitting_crds(katalogs: KatalogSet) -> tuple[CrdEntry, ...]:
-    """The CRDs whose rules run at admission: enabled, with a box and ``webhooks``."""
+    """The CRDs whose rules run at admission: enabled, with a box and ``webhooks`` (unless
+    their Katalog's ``security.webhooks`` leaves admission off)."""
     return tuple(
         crd
         for crd in katalogs.crds.values()
         if crd.enabled
         and crd.operator_box is not None
         and (crd.admission.webhooks.validation or crd.admission.webhooks.mutation)
+        and katalogs.security_of(crd.key).webhooks.admission_enabled
     )
 
 
 def converting_crds(katalogs: KatalogSet) -> tuple[CrdEntry, ...]:
-    """The CRDs whose versions convert through ``conversion.paths`` (enabled ones)."""
+    """The CRDs whose versions convert through ``conversion.paths`` (enabled ones, unless
+    their Katalog's ``security.conversion`` is off)."""
     return tuple(
         crd
         for crd in katalogs.crds.values()
-        if crd.enabled and crd.admission.conversion is not None and crd.admission.conversion.paths
+        if crd.enabled
+        and crd.admission.conversion is not None
+        and crd.admission.conversion.paths
+        and katalogs.security_of(crd.key).conversion.enabled
     )
 
 

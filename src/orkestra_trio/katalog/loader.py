@@ -91,6 +91,8 @@ from orkestra_trio.katalog.motifs import (
 from orkestra_trio.katalog.notification import notify_conditions
 from orkestra_trio.katalog.reading import DOT_PATH, Shape, describe
 from orkestra_trio.katalog.secrets import TLS_FIELDS
+from orkestra_trio.katalog.security import NO_SECURITY
+from orkestra_trio.katalog.security_reader import read_security
 from orkestra_trio.katalog.sentinels import SENTINELS
 from orkestra_trio.katalog.statusfields import shadows
 from orkestra_trio.katalog.validate import validate_katalogs
@@ -182,6 +184,7 @@ _TOP_KEYS = (
     "lifecycle",
     "publish",
     "notification",
+    "security",
     *orkestra_keys.TOP_LEVEL,
 )
 _API_TYPES_KEYS = ("group", "version", "kind", "plural")
@@ -861,6 +864,7 @@ class _KatalogReader(ImportReader, ExternalCallReader):
         crds: dict[str, CrdEntry] = {}
         info: dict[str, Any] = {}
         lifecycle = None
+        security = NO_SECURITY
         top = self.mapping(
             document,
             (),
@@ -913,6 +917,11 @@ class _KatalogReader(ImportReader, ExternalCallReader):
                     )
                     for key, crd in crds.items()
                 }
+            security = read_security(self, top)
+            if security.deletion.enabled:
+                crds = {
+                    key: attrs.evolve(crd, deletion_protected=True) for key, crd in crds.items()
+                }
         return Katalog(
             name=name,
             source_file=Path(self.file),
@@ -920,6 +929,7 @@ class _KatalogReader(ImportReader, ExternalCallReader):
             info=FrozenMap(info),
             read_files=tuple(p for p in dict.fromkeys(self.read_files) if p != Path(self.file)),
             lifecycle=lifecycle,
+            security=security,
         )
 
     def crds(self, spec: dict[str, Any]) -> dict[str, CrdEntry]:

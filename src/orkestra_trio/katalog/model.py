@@ -20,6 +20,7 @@ import attrs
 
 from orkestra_trio.katalog.conditions import Condition
 from orkestra_trio.katalog.notification import Notification
+from orkestra_trio.katalog.security import NO_SECURITY, Security
 from orkestra_trio.katalog.template import CompiledTemplate
 
 if TYPE_CHECKING:
@@ -977,6 +978,9 @@ class CrdEntry:
     notification: Notification | None = None
     #: The box's conditions that carry ``notify:`` (found once, at load).
     notify: tuple[Condition, ...] = attrs.field(default=(), eq=False, repr=False)
+    #: Its Katalog's ``security.deletionProtection`` is on: each CR is labelled
+    #: ``orkestra.io/deletion-protection: "true"`` as the box reconciles it.
+    deletion_protected: bool = False
 
     @property
     def builtin(self) -> bool:
@@ -1000,6 +1004,8 @@ class Katalog:
     lifecycle: Lifecycle | None = None
     #: What reading it found worth saying that did not stop it (a note a function hides...).
     warnings: tuple[KatalogIssue, ...] = ()
+    #: ``security:`` (deletion and namespace protection, webhook settings).
+    security: Security = NO_SECURITY
 
     @property
     def boxes(self) -> tuple[CrdEntry, ...]:
@@ -1036,3 +1042,10 @@ class KatalogSet:
             if crd_key in katalog.crds:
                 return katalog
         raise KeyError(crd_key)
+
+    def security_of(self, crd_key: str) -> Security:
+        """The ``security:`` of the Katalog that declares ``crd_key`` (none: the defaults)."""
+        for katalog in self.katalogs:
+            if crd_key in katalog.crds:
+                return katalog.security
+        return NO_SECURITY

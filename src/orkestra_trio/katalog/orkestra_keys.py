@@ -5,10 +5,10 @@ says what to do, never "unknown key":
 
 * **retired** keys: Orkestra renamed them and refuses the old name with a
   migration hint; so do we (ORKESTRA-LANGUAGE.md 1.0);
-* **unsupported** keys: Orkestra features outside this runtime (admission
-  webhooks, the gateway...). Refusing them is deliberate: a
-  Katalog that relies on, say, deletion protection must not load and silently
-  run without it. docs/katalog.md lists them with the same reasons.
+* **unsupported** keys: Orkestra features outside this runtime (the
+  gateway, cloud providers...). Refusing them is deliberate: a Katalog that
+  relies on one must not load and silently run without it. docs/katalog.md
+  lists them with the same reasons.
 
 Keys that are descriptive only (``metadata.author``, ``lifecycle``...) are
 simply accepted by the loader and are not listed here.
@@ -27,12 +27,7 @@ def _retired(old: str, new: str) -> str:
     return f"{old!r} was renamed: write {new} (Orkestra refuses the old name too)"
 
 
-_ADMISSION = "admission webhooks run in Orkestra's gateway, which this runtime does not provide"
-
 TOP_LEVEL: Mapping[str, str] = {
-    "security": _unsupported(
-        "security (deletion/namespace protection, webhooks, conversion, certManager)", _ADMISSION
-    ),
     "providers": _unsupported("providers", "cloud provider plugins are experimental in Orkestra"),
     "gateway": _unsupported("gateway", "the gateway is a separate Orkestra service"),
 }

@@ -60,6 +60,7 @@ from orkestra_trio.katalog.secrets import (
     source_ref,
 )
 from orkestra_trio.katalog.secrets import decide as decide_generation
+from orkestra_trio.katalog.security import DELETION_PROTECTION_LABEL, LABEL_ON
 from orkestra_trio.katalog.sentinels import FIRED_KEY
 from orkestra_trio.katalog.statusfields import decide
 from orkestra_trio.katalog.template import TemplateRenderError, lookup_path
@@ -209,14 +210,16 @@ def normalized(crd: CrdEntry, cr: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def cr_labels(crd: CrdEntry, context: Mapping[str, Any]) -> dict[str, str]:
-    """The labels the CRD entry's ``labels`` put on the CR (rendered), {} without any."""
-    if not crd.labels:
-        return {}
+    """The labels the runtime puts on the CR: the CRD entry's ``labels`` (rendered), and
+    the deletion-protection label when its Katalog's ``security.deletionProtection`` is on."""
     cr = describe_cr(context)
-    return {
+    labels = {
         key: _guard(cr, NOWHERE, partial(value.render, context))
         for key, value in crd.labels.items()
     }
+    if crd.deletion_protected:
+        labels[DELETION_PROTECTION_LABEL] = LABEL_ON
+    return labels
 
 
 def group_children(

@@ -9,6 +9,12 @@ the HTTPS webhook server (:mod:`orkestra_trio.webhook`) takes on a real
 cluster: mutated first, then validated, a denial refused with the rule's
 message, warnings sent back as Warning headers. ``unique`` reads the box's
 informer cache. ``conversion.paths`` becomes the kind's converter.
+
+A Katalog's ``security:`` adds the protection hooks
+(:mod:`orkestra_trio.katalog.security` decides): deletion protection on
+every DELETE (and, with strictMode, every UPDATE) of any resource, namespace
+protection on CREATE and UPDATE of the Katalog's CRs; with the failurePolicy
+the block names, as the webhook configurations of a real cluster have.
 """
 
 from __future__ import annotations
@@ -26,6 +32,20 @@ from orkestra_trio.katalog.admission import (
     convert,
     converting_crds,
     webhook_name,
+)
+from orkestra_trio.katalog.protection import (
+    NamespaceGuard,
+    deletion_protection,
+    namespace_guards,
+    namespace_webhook_name,
+    protected_crd_names,
+)
+from orkestra_trio.katalog.security import (
+    DELETION_WEBHOOK,
+    STRICT_MODE_WEBHOOK,
+    deletion_denial,
+    namespace_denial,
+    strict_mode_denial,
 )
 
 if TYPE_CHECKING:
@@ -72,8 +92,12 @@ def install_admission(
         if box is not None:
             hook = admission_hook(crd, _peers_of(box))
             types = crd.api_types
-            add = apiserver.admission.add(webhook_name(crd), types.group, types.plural, hook)
+            policy = katalogs.security_of(crd.key).webhooks.failure_policy
+            add = apiserver.admission.add(
+                webhook_name(crd), types.group, types.plural, hook, failure_policy=policy
+            )
             stack.callback(add)
+    install_protection(stack, apiserver, katalogs)
     for crd in converting_crds(katalogs):
         conversion = crd.admission.conversion
 
@@ -84,6 +108,72 @@ def install_admission(
 
         types = crd.api_types
         stack.callback(apiserver.admission.add_converter(types.group, types.kind, converter))
+
+
+def install_protection(stack: AsyncExitStack, apiserver: ApiServer, katalogs: KatalogSet) -> None:
+    """Register the hooks of the Katalogs' deletion and namespace protection."""
+    from orkestra_trio.apiserver.admission import ANY, AdmissionResponse
+
+    def verdict(message: str | None) -> AdmissionResponse:
+        return AdmissionResponse() if message is None else AdmissionResponse(False, message)
+
+    deletion = deletion_protection(katalogs)
+    if deletion is not None:
+        crd_names = protected_crd_names(katalogs)
+
+        def on_delete(request: AdmissionRequest) -> AdmissionResponse:
+            return verdict(deletion_denial(request.kind, request.object, crd_names))
+
+        stack.callback(
+            apiserver.admission.add(
+                DELETION_WEBHOOK,
+                ANY,
+                ANY,
+                on_delete,
+                operations=("DELETE",),
+                failure_policy=deletion.failure_policy,
+            )
+        )
+        if deletion.strict_mode:
+
+            def on_update(request: AdmissionRequest) -> AdmissionResponse:
+                denial = strict_mode_denial(request.kind, request.old_object, request.object)
+                return verdict(denial)
+
+            stack.callback(
+                apiserver.admission.add(
+                    STRICT_MODE_WEBHOOK,
+                    ANY,
+                    ANY,
+                    on_update,
+                    operations=("UPDATE",),
+                    failure_policy=deletion.failure_policy,
+                )
+            )
+    for guard in namespace_guards(katalogs):
+        types = guard.crd.api_types
+        stack.callback(
+            apiserver.admission.add(
+                namespace_webhook_name(guard.crd),
+                types.group,
+                types.plural,
+                _namespace_hook(guard, verdict),
+                failure_policy=guard.settings.failure_policy,
+            )
+        )
+
+
+def _namespace_hook(
+    guard: NamespaceGuard, verdict: Callable[[str | None], AdmissionResponse]
+) -> Callable[[AdmissionRequest], AdmissionResponse]:
+    def hook(request: AdmissionRequest) -> AdmissionResponse:
+        namespace = request.namespace or str(
+            (request.object.get("metadata") or {}).get("namespace") or ""
+        )
+        kind = guard.crd.api_types.kind
+        return verdict(namespace_denial(kind, namespace, guard.restricted, guard.allowed))
+
+    return hook
 
 
 def _peers_of(box: Box) -> Callable[[], Iterable[Mapping[str, Any]]]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from orkestra_trio.katalog import CrdEntry
@@ -73,6 +73,48 @@ def admission_answer(
                     json.dumps(operations, separators=(",", ":")).encode()
                 ).decode()
     return {"apiVersion": ADMISSION_API, "kind": "AdmissionReview", "response": response}
+
+
+def protection_answer(
+    review: Any, decide: Callable[[Mapping[str, Any]], str | None]
+) -> dict[str, Any]:
+    """The AdmissionReview answering ``review`` with ``decide(request)``: allowed when it
+    returns None, else denied with its message (code 400, as the embedded server answers).
+
+    The deletion and namespace protection webhooks: they only allow or deny.
+    """
+    request = _request(review, ADMISSION_API, "AdmissionReview")
+    uid = _text(request, "uid")
+    _text(request, "operation")
+    message = decide(request)
+    response: dict[str, Any] = {"uid": uid, "allowed": message is None}
+    if message is not None:
+        response["status"] = {
+            "status": "Failure",
+            "message": message,
+            "reason": "BadRequest",
+            "code": 400,
+        }
+    return {"apiVersion": ADMISSION_API, "kind": "AdmissionReview", "response": response}
+
+
+def request_kind(request: Mapping[str, Any]) -> str:
+    """The kind a review's request is about (``request.kind.kind``)."""
+    kind = request.get("kind")
+    value = kind.get("kind") if isinstance(kind, Mapping) else None
+    if not isinstance(value, str) or not value:
+        raise ReviewError("request.kind.kind: expected a string")
+    return value
+
+
+def request_object(request: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
+    """``request.object`` or ``request.oldObject``: a mapping, or None when absent."""
+    value = request.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise ReviewError(f"request.{key}: expected an object")
+    return value
 
 
 def conversion_answer(crd: CrdEntry, review: Any) -> dict[str, Any]:

@@ -3,7 +3,9 @@
 One path per CRD and side, which the manifests' webhook configurations and
 the CRD's ``spec.conversion`` point at (:func:`webhook_path`):
 ``/mutate/<group>/<plural>``, ``/validate/<group>/<plural>``,
-``/convert/<group>/<plural>``. Each takes a POSTed review and answers one
+``/convert/<group>/<plural>``; and a Katalog's ``security:`` webhooks
+(:func:`protection_routes`): ``/deletion-protection``, ``/strict-mode``,
+``/namespace-protection/<group>/<plural>``. Each takes a POSTed review and answers one
 (:mod:`.reviews`); a rule that fails to render answers 500, which kube
 turns into the webhook's failurePolicy (Fail: the write is refused), as the
 embedded server answers a failing hook. ``unique`` needs the CRs of the
@@ -32,9 +34,27 @@ import trio
 from orkestra_trio._h1serve import serve_h1
 from orkestra_trio.katalog import CrdEntry, KatalogSet
 from orkestra_trio.katalog.admission import admitting_crds, converting_crds, uses_unique
+from orkestra_trio.katalog.protection import (
+    NamespaceGuard,
+    deletion_protection,
+    namespace_guards,
+    protected_crd_names,
+)
+from orkestra_trio.katalog.security import (
+    deletion_denial,
+    namespace_denial,
+    strict_mode_denial,
+)
 from orkestra_trio.katalog.template import TemplateRenderError
 
-from .reviews import ReviewError, admission_answer, conversion_answer
+from .reviews import (
+    ReviewError,
+    admission_answer,
+    conversion_answer,
+    protection_answer,
+    request_kind,
+    request_object,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +68,64 @@ RELOAD_INTERVAL = 60.0
 GRACE_SECONDS = 2.0
 
 Peers = Callable[[CrdEntry], Awaitable[Iterable[Mapping[str, Any]]]]
+#: A protection webhook's decision on a review's request: the denial, or None.
+Decide = Callable[[Mapping[str, Any]], "str | None"]
+
+#: The paths of the ``security:`` webhooks (namespace protection: one per CRD, below it).
+DELETION_PATH = "/deletion-protection"
+STRICT_MODE_PATH = "/strict-mode"
+NAMESPACE_SIDE = "namespace-protection"
 
 
 def webhook_path(side: str, crd: CrdEntry) -> str:
     """The path kube-apiserver posts ``crd``'s reviews of ``side`` to."""
     return f"/{side}/{crd.api_types.group}/{crd.api_types.plural}"
+
+
+def protection_routes(katalogs: KatalogSet) -> dict[str, Decide]:
+    """The paths the Katalogs' ``security:`` needs answered, with their decisions."""
+    routes: dict[str, Decide] = {}
+    deletion = deletion_protection(katalogs)
+    if deletion is not None:
+        crd_names = protected_crd_names(katalogs)
+
+        def on_delete(request: Mapping[str, Any]) -> str | None:
+            # kube sends the object being deleted as oldObject (object is null).
+            old = request_object(request, "oldObject")
+            return deletion_denial(request_kind(request), old, crd_names)
+
+        routes[DELETION_PATH] = on_delete
+        if deletion.strict_mode:
+
+            def on_update(request: Mapping[str, Any]) -> str | None:
+                old = request_object(request, "oldObject")
+                new = request_object(request, "object")
+                return strict_mode_denial(request_kind(request), old, new)
+
+            routes[STRICT_MODE_PATH] = on_update
+    for guard in namespace_guards(katalogs):
+        routes[webhook_path(NAMESPACE_SIDE, guard.crd)] = _namespace_decision(guard)
+    return routes
+
+
+def has_webhooks(katalogs: KatalogSet) -> bool:
+    """Is there anything for the webhook server to answer (rules at admission,
+    conversion, or a ``security:`` webhook)?"""
+    return bool(
+        admitting_crds(katalogs) or converting_crds(katalogs) or protection_routes(katalogs)
+    )
+
+
+def _namespace_decision(guard: NamespaceGuard) -> Decide:
+    def decide(request: Mapping[str, Any]) -> str | None:
+        namespace = request.get("namespace")
+        if not isinstance(namespace, str):
+            obj = request_object(request, "object") or {}
+            namespace = str((obj.get("metadata") or {}).get("namespace") or "")
+        kind = guard.crd.api_types.kind
+        return namespace_denial(kind, namespace, guard.restricted, guard.allowed)
+
+    return decide
 
 
 class TlsFileError(ValueError):
@@ -184,12 +257,14 @@ class WebhookApp:
                 self.routes[webhook_path(VALIDATE, crd)] = (VALIDATE, crd)
         for crd in converting_crds(katalogs):
             self.routes[webhook_path(CONVERT, crd)] = (CONVERT, crd)
+        self.protections = protection_routes(katalogs)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
         route = self.routes.get(scope["path"])
-        if route is None:
+        protection = self.protections.get(scope["path"])
+        if route is None and protection is None:
             await _send(send, 404, {"message": f"no webhook at {scope['path']}"})
             return
         if scope["method"] != "POST":
@@ -201,20 +276,24 @@ class WebhookApp:
             await _send(send, 413, {"message": f"a review holds at most {MAX_REVIEW_BYTES} bytes"})
             return
         body = await _body(receive)
-        side, crd = route
+        what = scope["path"] if route is None else f"{route[0]} {route[1].key}"
         try:
             review = json.loads(body)
-            answer = await self._answer(side, crd, review)
+            if route is None:
+                assert protection is not None
+                answer = protection_answer(review, protection)
+            else:
+                answer = await self._answer(route[0], route[1], review)
         except (ValueError, ReviewError) as exc:  # json's errors are ValueErrors
             await _send(send, 400, {"message": str(exc)})
             return
         except TemplateRenderError as exc:  # the Katalog's mistake: one line, no traceback
-            log.warning("webhook %s of %s: %s", side, crd.key, exc)
-            await _send(send, 500, {"message": f"{side} {crd.key}: {exc}"})
+            log.warning("webhook %s: %s", what, exc)
+            await _send(send, 500, {"message": f"{what}: {exc}"})
             return
         except Exception as exc:  # a bug; kube applies failurePolicy (Fail: the write is refused)
-            log.exception("webhook %s of %s failed", side, crd.key)
-            await _send(send, 500, {"message": f"{side} {crd.key}: {exc}"})
+            log.exception("webhook %s failed", what)
+            await _send(send, 500, {"message": f"{what}: {exc}"})
             return
         await _send(send, 200, answer)
 
