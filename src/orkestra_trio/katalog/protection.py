@@ -37,7 +37,6 @@ def deletion_protection(katalogs: KatalogSet) -> DeletionProtection | None:
         on[0],
         strict_mode=any(d.strict_mode for d in on),
         failure_policy="Fail" if any(d.failure_policy == "Fail" for d in on) else "Ignore",
-        cleanup_on_shutdown=all(d.cleanup_on_shutdown for d in on),
     )
 
 
