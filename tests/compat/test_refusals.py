@@ -136,7 +136,6 @@ def issues(tmp_path, text):
             "Go hooks is not supported by orkestra_trio: they are compiled into Orkestra's binary",
         ),
         (crd(box="        providers: {}\n"), "providers is not"),
-        (crd(box="        rollback: {}\n"), "rollback is not"),
         (crd(box="        onReconcile: {storageClasses: []}\n"), "storageClasses is not"),
         (
             crd(

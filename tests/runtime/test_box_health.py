@@ -111,6 +111,8 @@ def test_json_body_uses_the_oncop_field_names() -> None:
         "totalReconciles": 1,
         "lastError": "boom",
         "lastReconcile": "t=12.5",
+        "rollbackActive": False,
+        "rollbackTotal": 0,
     }
     assert BoxHealth("x").snapshot().to_json()["lastReconcile"] is None
 

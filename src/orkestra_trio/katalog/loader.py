@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ from orkestra_trio.katalog.manifests import deep_merge
 from orkestra_trio.katalog.model import (
     BUILTIN_KINDS,
     COMMON_ENTRY_KEYS,
+    DEFAULT_ROLLBACK_FAILURES,
     DEPENDENCY_CONDITIONS,
     EMPTY_MAP,
     ENRICHMENTS,
@@ -73,6 +74,7 @@ from orkestra_trio.katalog.model import (
     Requeue,
     ResourceEntry,
     Resources,
+    Rollback,
     ScaleStep,
     Selector,
     ShedRule,
@@ -222,6 +224,8 @@ _BOX_KEYS = (
     "runtime",
     "reconcile",
     "emit",
+    "rollback",
+    "rollBackOnError",
     *orkestra_keys.BOX,
 )
 _RECONCILER_KEYS = (
@@ -1393,7 +1397,73 @@ class _KatalogReader(ImportReader, ExternalCallReader):
             ordered_delete=ordered,
             sentinels=tuple(sorted(self.declared_sentinels & frozenset(SENTINELS))),
             event_aware=self.event_aware,
+            rollback=self.rollback(box, path, phases),
         )
+
+    def rollback(
+        self,
+        box: dict[str, Any],
+        path: KeyPath,
+        phases: Mapping[str, tuple[dict[str, Any], KeyPath]],
+    ) -> Rollback | None:
+        """``rollBackOnError`` and ``rollback: {trigger, onRollback}`` (None: no rollback)."""
+        on_error = self.boolean(box, path, "rollBackOnError", False)
+        m = self.section(box, path, "rollback", allowed=("trigger", "onRollback"))
+        if m is None:
+            return Rollback() if on_error and self._derivable(box, path, phases) else None
+        here = (*path, "rollback")
+        trigger = self.section(
+            m, here, "trigger", allowed=("consecutiveFailures", "withinDuration")
+        )
+        failures, within = DEFAULT_ROLLBACK_FAILURES, None
+        if trigger is not None:
+            at = (*here, "trigger")
+            failures = self.integer(
+                trigger, at, "consecutiveFailures", DEFAULT_ROLLBACK_FAILURES, minimum=1
+            )
+            within = self.duration(trigger, at, "withinDuration", None)
+        on_rollback = None
+        if m.get("onRollback") is not None:
+            on_rollback = self.resources(m, here, "onRollback")
+        elif not on_error:
+            self.report(
+                here,
+                "rollback has nothing to apply: give onRollback (the children to apply "
+                "while rolled back), or rollBackOnError: true to re-apply the box's own "
+                "entries from the last known-good spec",
+                at_key=True,
+            )
+            return None
+        elif not self._derivable(box, path, phases):
+            return None
+        return Rollback(failures=failures, within=within, on_rollback=on_rollback)
+
+    def _derivable(
+        self,
+        box: dict[str, Any],
+        path: KeyPath,
+        phases: Mapping[str, tuple[dict[str, Any], KeyPath]],
+    ) -> bool:
+        """Does ``rollBackOnError`` find entries to re-apply (onReconcile, or onCreate
+        ``reconcile: true``)? Reported at the key when not."""
+        create_parent, _ = phases["onCreate"]
+        reconcile_parent, _ = phases["onReconcile"]
+        create = create_parent.get("onCreate")
+        reconciled = isinstance(create, dict) and any(
+            isinstance(item, dict) and item.get("reconcile") is True
+            for items in create.values()
+            if isinstance(items, list)
+            for item in items
+        )
+        if reconciled or reconcile_parent.get("onReconcile"):
+            return True
+        self.report(
+            (*path, "rollBackOnError"),
+            "rollBackOnError has nothing to re-apply: it restores the onReconcile entries "
+            "and the onCreate entries with reconcile: true, and the box has none",
+            at_key=True,
+        )
+        return False
 
     def external_in_order(self) -> tuple[ExternalCall, ...]:
         """The box's external calls as a reconcile makes them: preReconcile, onCreate, onReconcile."""
@@ -1696,7 +1766,7 @@ class _KatalogReader(ImportReader, ExternalCallReader):
             self.report(
                 (*path, "once"), "once applies to onCreate/onReconcile secrets", at_key=True
             )
-        if "reconcile" in m and phase != "onCreate":
+        if "reconcile" in m and phase not in ("onCreate", "onRollback"):
             self.report(
                 (*path, "reconcile"),
                 f"reconcile applies to onCreate entries only ({phase} entries always reconcile "

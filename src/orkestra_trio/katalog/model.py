@@ -798,6 +798,28 @@ class OrderedDelete:
     timeout: float = 300.0
 
 
+#: ``rollback.trigger.consecutiveFailures`` when not given (Orkestra's default).
+DEFAULT_ROLLBACK_FAILURES = 3
+
+
+@attrs.frozen
+class Rollback:
+    """``rollBackOnError`` / ``rollback``: back to the last known-good spec when reconciles fail.
+
+    After ``failures`` consecutive failed reconciles of a CR (all within ``within``
+    seconds when given), the CR's children are applied from the spec of its last
+    successful reconcile, until its spec changes again (katalog/rollback.py).
+    ``on_rollback`` None (``rollBackOnError: true`` alone): the box's own
+    onCreate ``reconcile: true`` and onReconcile entries (``once`` Secrets left
+    out), rendered with ``.spec`` the known-good spec; else those entries, rendered
+    over the CR as it is with the known-good spec under ``.previous.spec``.
+    """
+
+    failures: int = DEFAULT_ROLLBACK_FAILURES
+    within: float | None = None
+    on_rollback: Resources | None = None
+
+
 @attrs.frozen
 class OperatorBox:
     """An isolated operator for one CRD."""
@@ -829,6 +851,8 @@ class OperatorBox:
     external: tuple[ExternalCall, ...] = ()
     #: ``reconcile.remote``: an HTTP service that returns children and status.
     remote: RemoteReconciler | None = None
+    #: ``rollBackOnError`` / ``rollback``: None when the box does not roll back.
+    rollback: Rollback | None = None
 
 
 #: ``action`` of a validation rule: ``deny`` stops the CR, ``warn`` posts a Warning Event.

@@ -101,7 +101,6 @@ CONDITION_OPERATORS: Mapping[str, str] = {}
 
 BOX: Mapping[str, str] = {
     "providers": _unsupported("providers", "cloud provider plugins are experimental in Orkestra"),
-    "rollback": _unsupported("rollback", "in development in Orkestra"),
     "anyOf": _retired("anyOf", "or"),
 }
 

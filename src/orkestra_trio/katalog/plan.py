@@ -50,6 +50,14 @@ from orkestra_trio.katalog.render import (
     render_reconcile_children,
     render_status,
 )
+from orkestra_trio.katalog.rollback import (
+    REASON_ROLLED_BACK,
+    previous_context,
+    previous_spec,
+    rollback_box,
+    rolled_back,
+    rolled_back_message,
+)
 from orkestra_trio.katalog.secrets import SOURCE_SECRETS, TlsRequest
 
 #: ``PlannedEvent.message`` of an Event whose message is the apply's summary of its writes.
@@ -164,6 +172,9 @@ class ReconcilePlan:
     #: The alerts of the ``notify:`` conditions that hold (or, planned by
     #: :func:`plan_failure`, of the failure); the runtime throttles and sends them.
     notices: tuple[Notice, ...] = ()
+    #: The CR is rolled back (katalog/rollback.py): ``children`` are the known-good ones,
+    #: and nothing else is pruned.
+    rolled_back: bool = False
 
 
 @attrs.frozen
@@ -193,7 +204,7 @@ def plan_reconcile(crd: CrdEntry, observed: Observed) -> ReconcilePlan:
     """
     box = _box(crd)
     cr = normalized(crd, observed.cr)  # in memory only: normalize is never written back
-    context = _context(cr, observed)
+    context = _context(cr, observed, box)
     name = describe_cr(context)
     namespace = str((cr.get("metadata") or {}).get("namespace") or "")
     if not namespace_allowed(crd, namespace):
@@ -204,6 +215,10 @@ def plan_reconcile(crd: CrdEntry, observed: Observed) -> ReconcilePlan:
         edge = next_clock_edge((*box.when, *box.or_), context)
         wake = (edge - context_now(context)).total_seconds() if edge is not None else None
         return ReconcilePlan(cr=name, gated=True, requeue_after=wake, notices=notices)
+    if box.rollback is not None and rolled_back(observed.cr):
+        previous = previous_spec(observed.cr)
+        if previous is not None:
+            return _plan_rolled_back(crd, observed, context, previous, notices)
     events: tuple[PlannedEvent, ...] = (PlannedEvent("Normal", f"{crd.api_types.kind}Reconciled"),)
     cr_patch = None
     if crd.admission.has_rules:
@@ -223,7 +238,7 @@ def plan_reconcile(crd: CrdEntry, observed: Observed) -> ReconcilePlan:
         events = (*events, *warnings)
         cr_patch = rules.patch
         if cr_patch is not None:
-            context = _context(normalized(crd, rules.cr), observed)
+            context = _context(normalized(crd, rules.cr), observed, box)
     try:
         labels = cr_labels(crd, context)
     except Exception as exc:
@@ -256,12 +271,78 @@ def plan_reconcile(crd: CrdEntry, observed: Observed) -> ReconcilePlan:
 
 def plan_outcome(crd: CrdEntry, observed: Observed) -> PlannedOutcome:
     """The status and requeue of a plan, for ``observed`` children (after the apply wrote some)."""
-    context = _context(normalized(crd, observed.cr), observed)
+    box = _box(crd)
+    if (
+        box.rollback is not None
+        and rolled_back(observed.cr)
+        and previous_spec(observed.cr) is not None
+    ):
+        return PlannedOutcome(_rolled_back_status(crd, observed))
+    context = _context(normalized(crd, observed.cr), observed, box)
     try:
-        remote = _remote(_box(crd), observed, context)
+        remote = _remote(box, observed, context)
     except Exception as exc:
         return PlannedOutcome(None, error=exc)
     return _outcome(crd, context, observed.now, remote)
+
+
+def _plan_rolled_back(
+    crd: CrdEntry,
+    observed: Observed,
+    context: dict[str, Any],
+    previous: Mapping[str, Any],
+    notices: tuple[Notice, ...],
+) -> ReconcilePlan:
+    """The plan of a rolled-back CR: the rollback children (from the known-good spec
+    ``previous``), Ready=False/RolledBack; the declared status fields keep their values."""
+    box = _box(crd)
+    name = describe_cr(context)
+    message = rolled_back_message(observed.cr)
+    events = (
+        PlannedEvent(
+            "Warning", f"{crd.api_types.kind}{REASON_ROLLED_BACK}", message, ON_NEW_MESSAGE
+        ),
+    )
+    try:
+        labels = cr_labels(crd, context)
+    except Exception as exc:
+        return ReconcilePlan(cr=name, events=events, error=exc, rolled_back=True, notices=notices)
+    assert box.rollback is not None
+    if box.rollback.on_rollback is None:
+        # rollBackOnError: the box's own entries, with .spec the known-good spec.
+        known_good = normalized(crd, {**observed.cr, "spec": previous})
+        context = _context(known_good, observed, box)
+    try:
+        children = tuple(
+            render_reconcile_children(rollback_box(box), context, now=observed.clock())
+        )
+    except Exception as exc:
+        return ReconcilePlan(
+            cr=name, labels=labels, events=events, error=exc, rolled_back=True, notices=notices
+        )
+    return ReconcilePlan(
+        cr=name,
+        labels=labels,
+        needs_finalizer=any(_label_owned(child) for child in children),
+        children=children,
+        status=_rolled_back_status(crd, observed),
+        events=events,
+        rolled_back=True,
+        notices=notices,
+    )
+
+
+def _rolled_back_status(crd: CrdEntry, observed: Observed) -> dict[str, Any]:
+    generation = int((observed.cr.get("metadata") or {}).get("generation") or 0)
+    return render_status(
+        _box(crd),
+        build_context(observed.cr),
+        generation=generation,
+        error=rolled_back_message(observed.cr),
+        now=observed.now,
+        observed_generation=not crd.ignore_observed_generation,
+        reason=REASON_ROLLED_BACK,
+    )
 
 
 def plan_failure(crd: CrdEntry, observed: Observed, message: str) -> ReconcilePlan:
@@ -296,6 +377,8 @@ def plan_document(plan: ReconcilePlan) -> dict[str, Any]:
     if plan.gated:
         document["gated"] = plan.gated_by
         return document
+    if plan.rolled_back:
+        document["rolledBack"] = "the children are the last known-good spec's (rollback)"
     if plan.cr_patch is not None:
         document["crPatch"] = plan.cr_patch
     document["labels"] = dict(plan.labels or {})
@@ -358,7 +441,7 @@ def _box(crd: CrdEntry) -> OperatorBox:
     return crd.operator_box
 
 
-def _context(cr: Mapping[str, Any], observed: Observed) -> dict[str, Any]:
+def _context(cr: Mapping[str, Any], observed: Observed, box: OperatorBox) -> dict[str, Any]:
     context = build_context(
         cr,
         cross=observed.cross,
@@ -369,6 +452,8 @@ def _context(cr: Mapping[str, Any], observed: Observed) -> dict[str, Any]:
         sentinels=observed.sentinels,
         events=observed.events,
     )
+    if box.rollback is not None:  # .previous: the known-good spec (katalog/rollback.py)
+        context["previous"] = previous_context(observed.cr)
     if observed.secrets:
         context[SOURCE_SECRETS] = observed.secrets
     context.update(observed.enrichment)

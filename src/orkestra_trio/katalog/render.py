@@ -691,12 +691,13 @@ def render_status(
     error: str | None = None,
     now: str | None = None,
     observed_generation: bool = True,
+    reason: str = REASON_ERROR,
 ) -> dict[str, Any]:
     """The CR's whole next ``status``, built over its current one (``.status``).
 
     Always: ``observedGeneration`` and, unless ``status.conditions`` is false,
     the ``Ready`` condition (True/ReconcileSucceeded, or False/ReconcileError
-    with ``error`` as message; its ``lastTransitionTime`` moves only when its
+    with ``error`` as message and ``reason`` as reason; its ``lastTransitionTime`` moves only when its
     status flips). Without ``error``, the declared fields follow in order:
     written while their ``when``/``or`` hold, removed while they do not if
     ``clearOnFalse``, left alone otherwise; of several fields of one path the
@@ -711,7 +712,7 @@ def render_status(
         status["observedGeneration"] = generation
     if box.status.conditions:
         status["conditions"] = _with_ready_condition(
-            status.get("conditions"), generation=generation, error=error, now=now
+            status.get("conditions"), generation=generation, error=error, now=now, reason=reason
         )
     if error is not None:
         return status
@@ -801,7 +802,12 @@ def convert_status_value(text: str, type_: str) -> Any:
 
 
 def _with_ready_condition(
-    conditions: Any, *, generation: int, error: str | None, now: str | None
+    conditions: Any,
+    *,
+    generation: int,
+    error: str | None,
+    now: str | None,
+    reason: str = REASON_ERROR,
 ) -> list[Any]:
     """The conditions list with Ready set; other conditions are kept as they are."""
     existing = (
@@ -819,7 +825,7 @@ def _with_ready_condition(
     ready = {
         "type": READY,
         "status": status,
-        "reason": REASON_ERROR if error is not None else REASON_SUCCEEDED,
+        "reason": reason if error is not None else REASON_SUCCEEDED,
         "message": error if error is not None else "",
         "observedGeneration": generation,
         "lastTransitionTime": transition,

@@ -473,6 +473,8 @@ class Box:
         self.pipeline.on_plan = self._plan_applied
         self.pipeline.notifier = self.notifier
         self.pipeline.enrichment = self.enrichment
+        if self.pipeline.rollback is not None:  # rollback: its counts show in the box's health
+            self.pipeline.rollback.on_change = self.health.record_rollbacks
         reconcile: ReconcileFn[ObjectKey] = self.pipeline
         if self._wrap_reconcile is not None:
             reconcile = self._wrap_reconcile(self.pipeline)

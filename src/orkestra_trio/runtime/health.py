@@ -60,6 +60,10 @@ class HealthSnapshot:
     holder: str | None = None
     #: Why the box cannot see its CRs (its state then reads ``degraded``), or None.
     blind: str | None = None
+    #: ``rollback``: how many of the box's CRs are rolled back now, and how many times
+    #: a CR was put in rollback since the box started.
+    rolled_back: int = 0
+    rollback_total: int = 0
 
     @property
     def healthy(self) -> bool:
@@ -92,6 +96,8 @@ class HealthSnapshot:
             "totalReconciles": self.total_reconciles,
             "lastError": self.last_error or "",
             "lastReconcile": last,
+            "rollbackActive": self.rolled_back > 0,
+            "rollbackTotal": self.rollback_total,
         }
         if self.holder is not None:  # --leader-elect per-box: the replica that runs the box
             body["holder"] = self.holder
@@ -129,6 +135,8 @@ class BoxHealth:
         #: fails), or None. While set the box reads as ``degraded``: its view
         #: of the world is stale, whatever its reconciles say.
         self.blind: str | None = None
+        self.rolled_back = 0
+        self.rollback_total = 0
         # Created by the first waiter, set and dropped on the next change: a box
         # nobody watches pays nothing per reconcile.
         self._changed: trio.Event | None = None
@@ -225,6 +233,12 @@ class BoxHealth:
         self.state = HealthState.GATED
         self._notify()
 
+    def record_rollbacks(self, rolled_back: int, total: int) -> None:
+        """``rollback``: ``rolled_back`` CRs are rolled back now, ``total`` ever were."""
+        if (rolled_back, total) != (self.rolled_back, self.rollback_total):
+            self.rolled_back, self.rollback_total = rolled_back, total
+            self._notify()
+
     # ---------------------------------------------------------------- reading
 
     def snapshot(self) -> HealthSnapshot:
@@ -242,6 +256,8 @@ class BoxHealth:
             version=self.version,
             holder=self.holder,
             blind=self.blind,
+            rolled_back=self.rolled_back,
+            rollback_total=self.rollback_total,
         )
 
     async def wait_changed(self, seen_version: int) -> HealthSnapshot:

@@ -78,6 +78,13 @@ from orkestra_trio.katalog.render import (
     render_children,
     source_refs,
 )
+from orkestra_trio.katalog.rollback import (
+    can_roll_back,
+    rolled_back,
+    should_roll_back,
+    success_patch,
+    trigger_patch,
+)
 from orkestra_trio.kube import (
     AlreadyExists,
     Conflict,
@@ -97,6 +104,7 @@ from .metrics import BoxMetrics, cross_source
 from .notifier import Notifier
 from .planner import Planner
 from .registry import CrossTarget, KatalogRegistry
+from .rollback import RollbackTracker
 from .safe import DONE, Outcome, describe_exception
 from .sources import SecretSources
 from .status import write_status
@@ -204,6 +212,8 @@ class ReconcilePipeline:
         self.external = ExternalCalls(self.box, time_limit=timeout)
         #: ``notification``: where the plans' alerts go (set by the box; None without any).
         self.notifier: Notifier | None = None
+        #: ``rollback``: the CRs' failure streaks and rollbacks (None: the box does not roll back).
+        self.rollback = RollbackTracker(self.box.rollback) if self.box.rollback else None
 
     def note_event(self, name: str, key: ObjectKey, event: Mapping[str, Any]) -> None:
         """The newest Event of ``observe.events.<name>`` for ``key`` (``.events.<name>``)."""
@@ -232,6 +242,8 @@ class ReconcilePipeline:
             self._events.pop(key, None)
             if self.notifier is not None:
                 self.notifier.forget(key)
+            if self.rollback is not None:
+                self.rollback.forget(key)
             return DONE
         if (cr.get("metadata") or {}).get("deletionTimestamp"):
             return await self._refreshing_on_conflict(self._delete, cr, key)
@@ -247,6 +259,8 @@ class ReconcilePipeline:
                 return outcome
         except Exception as exc:
             await self._report_error(cr, exc)
+            if self.rollback is not None:
+                await self._count_failure(cr, key)
             raise
         assert scope.cancelled_caught
         with trio.move_on_after(margin):
@@ -372,7 +386,7 @@ class ReconcilePipeline:
         children = with_certificates(plan.children)
         report = await apply_children(self.kube, children, owner_uid=uid, lookup=self._lookup_child)
         owned = list(observed.children)
-        if self._prunable:
+        if self._prunable and not plan.rolled_back:  # rolled back: only the known-good apply
             await prune_orphans(self.kube, owned, children, self._prunable, report)
         self.writes += report.writes
         outcome = PlannedOutcome(plan.status, plan.requeue_after, plan.error)
@@ -395,9 +409,75 @@ class ReconcilePipeline:
                     await self.events.planned(cr, event, report.summary())
         if outcome.error is not None:
             raise _failure(outcome)
+        if self.rollback is not None:
+            await self._settle_rollback(cr, plan.rolled_back)
         if outcome.requeue_after is None:
             return DONE
         return Outcome(requeue_after=outcome.requeue_after)
+
+    # ------------------------------------------------------------ rollback
+
+    async def _settle_rollback(self, cr: Mapping[str, Any], rolled_back: bool) -> None:
+        """After a reconcile that succeeded: a rolled-back one keeps the CR rolled back; an
+        ordinary one ends its failure streak and records its spec as the known-good one
+        (one annotation write, only when the spec differs from the one recorded)."""
+        assert self.rollback is not None
+        key = object_key(cr)
+        if rolled_back:
+            self.rollback.rolled_back(key)
+            return
+        self.rollback.succeeded(key)
+        metadata = cr.get("metadata") or {}
+        stamp = (str(metadata.get("uid") or ""), int(metadata.get("generation") or 0))
+        if self.rollback.is_recorded(key, stamp):
+            return  # this generation's spec was recorded: no need to decode the annotation
+        patch = success_patch(cr)
+        if patch is not None:
+            await self._annotate(cr, patch)
+        self.rollback.recorded(key, stamp)
+
+    async def _count_failure(self, cr: Mapping[str, Any], key: ObjectKey) -> None:
+        """A failed reconcile of a box that rolls back: at the trigger's count, the CR is put in
+        rollback (its next reconcile, which the annotation's watch event brings, applies it)."""
+        assert self.rollback is not None
+        if rolled_back(cr):
+            return  # a rolled-back reconcile failing: there is nothing further back to go
+        now = trio.current_time()
+        failures = self.rollback.failed(key, now)
+        if not (should_roll_back(self.rollback.rollback, failures, now) and can_roll_back(cr)):
+            return
+        with trio.move_on_after(ERROR_REPORT_DEADLINE):
+            try:
+                await self._annotate(cr, trigger_patch(cr))
+            except KubeError as exc:
+                logger.warning(
+                    "box %s: could not put %s in rollback: %s",
+                    self.name,
+                    key,
+                    exc,
+                    extra={"box": self.name, "key": key},
+                )
+                return
+            self.rollback.rolled_back(key, triggered=True)
+            logger.warning(
+                "box %s: %s failed %d times in a row: rolled back to its last known-good spec",
+                self.name,
+                key,
+                len(failures),
+                extra={"box": self.name, "key": key},
+            )
+
+    async def _annotate(self, cr: Mapping[str, Any], patch: Mapping[str, Any]) -> None:
+        """A merge patch of the CR's annotations (no resourceVersion: they are ours alone)."""
+        metadata = cr.get("metadata") or {}
+        with contextlib.suppress(NotFound):  # deleted meanwhile: its DELETED event follows
+            await self.kube.merge_patch(
+                self.cr_info,
+                str(metadata.get("name")),
+                patch,
+                namespace=str(metadata.get("namespace") or "") or None,
+            )
+            self.writes += 1
 
     async def _post_new_messages(self, cr: Mapping[str, Any], plan: ReconcilePlan) -> None:
         """The plan's ON_NEW_MESSAGE Events whose message the CR was not told last time."""
