@@ -29,35 +29,13 @@ from typing import Any, Literal
 import attrs
 
 from orkestra_trio.katalog import semver
-from orkestra_trio.katalog.model import NOWHERE, Location
+from orkestra_trio.katalog.model import NOWHERE, Deprecation, Lifecycle, Location
 from orkestra_trio.katalog.reading import DocumentReader
 from orkestra_trio.katalog.yamlsource import KeyPath
 
 MATURITIES = ("alpha", "beta", "stable", "deprecated")
 _RANK = {"alpha": 0, "beta": 1, "stable": 2}
 DeprecationState = Literal["none", "warning", "eol"]
-
-
-@attrs.frozen
-class Deprecation:
-    message: str = ""
-    migrated_to: str = ""
-    #: ``timeline.from``: deprecated from this day on (None: at once).
-    warn_from: datetime.date | None = None
-    #: ``timeline.to``: the end of life.
-    end_of_life: datetime.date | None = None
-
-
-@attrs.frozen
-class Lifecycle:
-    """A Katalog's (or a Komposer's) ``lifecycle`` block, as read."""
-
-    maturity: str = ""
-    deprecation: Deprecation | None = None
-    #: ``compatibility.kubernetes`` / ``.orkestra``: version ranges.
-    kubernetes: str = ""
-    orkestra: str = ""
-    location: Location = attrs.field(default=NOWHERE, eq=False)
 
 
 @attrs.frozen

@@ -12,6 +12,7 @@ compiled template, so nothing is compiled twice. Durations are float seconds.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
@@ -25,7 +26,6 @@ from orkestra_trio.katalog.template import CompiledTemplate
 
 if TYPE_CHECKING:
     from orkestra_trio.katalog.errors import KatalogIssue
-    from orkestra_trio.katalog.lifecycle import Lifecycle
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -1010,6 +1010,28 @@ class CrdEntry:
     def builtin(self) -> bool:
         """The entry names a built-in kind (no CRD of its own; its status is not ours)."""
         return (self.api_types.group, self.api_types.kind) in BUILTIN_KINDS
+
+
+@attrs.frozen
+class Deprecation:
+    message: str = ""
+    migrated_to: str = ""
+    #: ``timeline.from``: deprecated from this day on (None: at once).
+    warn_from: datetime.date | None = None
+    #: ``timeline.to``: the end of life.
+    end_of_life: datetime.date | None = None
+
+
+@attrs.frozen
+class Lifecycle:
+    """A Katalog's (or a Komposer's) ``lifecycle`` block, as read (:mod:`.lifecycle`)."""
+
+    maturity: str = ""
+    deprecation: Deprecation | None = None
+    #: ``compatibility.kubernetes`` / ``.orkestra``: version ranges.
+    kubernetes: str = ""
+    orkestra: str = ""
+    location: Location = attrs.field(default=NOWHERE, eq=False)
 
 
 @attrs.frozen
