@@ -96,18 +96,19 @@ async def test_enrich_pods_and_warnings_come_from_the_boxs_informers(autojump_cl
 @pytest.mark.parametrize(
     ("items", "message"),
     [
-        ("[replicasets]", "enrich replicasets is not supported"),
-        ("[hpa]", "enrich hpa is not supported"),
-        ("[nodes]", "unknown enrichment"),
+        ("enrich: [nodes]", "did you mean 'node'"),
+        ("enrich: [{pods: {}, hpa: {}}]", "write one target per item"),
+        ("enrich: [{pods: {unless: []}}]", "unless"),
+        ("enrichAll: true\n      enrich: [pods]", "set enrichAll or enrich, not both"),
     ],
 )
-def test_enrichments_this_runtime_lacks_are_refused(tmp_path, items, message):
+def test_enrich_mistakes_are_reported_with_their_position(tmp_path, items, message):
     path = tmp_path / "k.yaml"
     path.write_text(
         "apiVersion: orkestra.orkspace.io/v1\nkind: Katalog\nmetadata: {name: t}\n"
         "spec:\n  crds:\n    d:\n"
         "      apiTypes: {group: d.example.com, version: v1, kind: D, plural: ds}\n"
-        f"      enrich: {items}\n"
+        f"      {items}\n"
     )
     with pytest.raises(KatalogError) as caught:
         load_katalog(path)

@@ -44,7 +44,6 @@ def issues(tmp_path, text):
             ),
             "envFrom is a mapping now",
         ),
-        (crd(extra="      enrich: [pvcs]\n"), "enrich pvcs is not supported"),
         (crd(box="        reconcile: {default: false}\n"), "default: false asks for Go hooks"),
         (
             crd(box="        reconcile: {remote: {type: grpc, endpoint: 'http://x/'}}\n"),
@@ -123,7 +122,10 @@ def issues(tmp_path, text):
         ),
         (crd(extra="      imports: [{motif: web, oci: true}]\n"), "it has no registry access"),
         (crd(extra="      setup: [none.yaml]\n"), "file not found: none.yaml"),
-        (crd(extra="      enrichAll: true\n"), "enrichAll is not"),
+        (
+            crd(extra="      enrichAll: true\n      enrich: [pods]\n"),
+            "set enrichAll or enrich, not both",
+        ),
         (crd(extra="      serve: {enabled: true}\n"), "serve is not"),
         (
             crd(box="        include: [../x.yaml]\n"),

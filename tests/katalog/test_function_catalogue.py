@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from orkestra_trio.katalog._gotemplate.library import timecron
+from orkestra_trio.katalog.enrichment import pod_summary, warning_summary
 from orkestra_trio.katalog.sentinels import FIRED_KEY, SENTINELS
 from orkestra_trio.katalog.template import REGISTRY, TemplateRenderError, compile_template
 
@@ -207,6 +208,30 @@ CTX = {
         "status": {"currentRevision": "r1", "updateRevision": "r2"},
     },
     "job": {"metadata": {"name": "j"}, "status": {"active": 1, "succeeded": 2, "failed": 0}},
+    # Children as enrich gives them (katalog/enrichment.py): the readers read their _keys.
+    "ed": {
+        **DEPLOY,
+        "_pods": [pod_summary(POD_OK), pod_summary(POD_BAD)],
+        "_replicaSets": RS,
+        "_warnings": [warning_summary(EVENTS[0])],
+    },
+    "esvc": {
+        **SERVICE,
+        "_endpoints": [
+            {"ip": "10.1.0.1", "port": 80, "ready": True},
+            {"ip": "10.1.0.2", "port": 80, "ready": False},
+        ],
+        "_backingPods": [pod_summary(POD_OK)],
+    },
+    "epvc": {
+        **PVC,
+        "_pv": {"spec": {"persistentVolumeReclaimPolicy": "Retain", "accessModes": ["RWX"]}},
+        "_storageClass": {"provisioner": "csi.y", "reclaimPolicy": "Delete"},
+    },
+    "epod": {**POD_OK, "_node": {"name": "n1", "zone": "z2", "region": "r2", "instanceType": "m6"}},
+    "ecj": {**CRONJOB, "_lastJob": JOBS[1], "_lastSuccessfulJob": JOBS[0]},
+    "ests": {"spec": {"volumeClaimTemplates": [{}, {}]}, "_pvcs": [PVC]},
+    "ejob": {"metadata": {"name": "j"}, "_pods": [pod_summary(POD_OK), pod_summary(POD_BAD)]},
 }
 
 CASES = [
@@ -527,6 +552,43 @@ CASES = [
         "true 1 [BackOff]",
     ),
     ("{{ warningMessages .events }} {{ firstWarning .events }}", "[restarting] restarting"),
+    # enriched children (enrich: the readers take the child alone)
+    ("{{ podCount .ed }} {{ readyPodCount .ed }} {{ podNames .ed }}", "2 1 [db-0 db-1]"),
+    ("{{ podIPs .ed }} {{ podNodes .ed }} {{ podPhases .ed }}", "[10.0.0.5] [n1] [Running Failed]"),
+    (
+        "{{ podMaxRestarts .ed }} {{ podContainerReasons .ed }} {{ podContainerState .ed }}",
+        "5 [CrashLoopBackOff OOMKilled] running",
+    ),
+    (
+        "{{ podCrashLoopDetected .ed }}{{ podOOMKilledDetected .ed }} {{ jobFirstExitCode .ed }}",
+        "truetrue 137",
+    ),
+    ("{{ deploymentReplicaSetCount .ed }} {{ oldDeploymentReplicaSets .ed }}", "2 [web-1]"),
+    (
+        "{{ hasWarnings .ed }} {{ warningCount .ed }} {{ firstWarningReason .ed }} {{ firstWarning .ed }}",
+        "true 1 BackOff restarting",
+    ),
+    (
+        "{{ serviceEndpoints .esvc }} {{ serviceEndpointCount .esvc }} {{ serviceFirstEndpoint .esvc }}",
+        "[10.1.0.1:80 10.1.0.2:80] 2 10.1.0.1:80",
+    ),
+    ("{{ hasEndpoints .esvc }} {{ endpointsReady .esvc }}", "true false"),
+    ("{{ backingPodCount .esvc }} {{ backingPodNames .esvc }}", "1 [db-0]"),
+    ("{{ pvReclaimPolicy .epvc }} {{ pvAccessModes .epvc }}", "Retain [RWX]"),
+    (
+        "{{ pvcStorageClassProvisioner .epvc }} {{ pvcStorageClassReclaimPolicy .epvc }}",
+        "csi.y Delete",
+    ),
+    (
+        "{{ podNodeZone .epod }} {{ podNodeRegion .epod }} {{ podNodeInstanceType .epod }}",
+        "z2 r2 m6",
+    ),
+    (
+        "{{ cronJobLastJobName .ecj }} {{ cronJobLastJobSucceeded .ecj }} {{ cronJobLastSuccessfulJobName .ecj }}",
+        "cj-2 false cj-1",
+    ),
+    ("{{ statefulSetPVCCount .ests }}", "1"),
+    ("{{ jobActivePodNames .ejob }} {{ jobFailedPodNames .ejob }}", "[db-0] [db-1]"),
     # time (clock at NOW)
     ("{{ now }}", "2026-12-02T10:30:00Z"),
     ('{{ timeSince "2026-12-02T09:00:00Z" }}', "1h30m0s"),

@@ -257,6 +257,16 @@ BUILTIN_KINDS: tuple[ResourceKind, ...] = (
         subresources=("status",),
     ),
     _kind("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", short=("netpol",)),
+    # Read by enrich (endpoints, storageclass); no controller here makes them.
+    _kind("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices"),
+    _kind(
+        "storage.k8s.io",
+        "v1",
+        "StorageClass",
+        "storageclasses",
+        namespaced=False,
+        short=("sc",),
+    ),
 )
 
 

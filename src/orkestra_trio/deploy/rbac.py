@@ -23,7 +23,9 @@ and a rule present is one the runtime would use:
   are limited by ``resourceNames`` to the names the Katalog writes when those
   are literal (not templates); a templated name needs the verb unrestricted,
   which is what the Katalog asks for by declaring it;
-* ``enrich: [pods]``: ``get, list, watch`` on pods (``runtime.enrich``);
+* ``enrich``: ``get, list, watch`` on the kinds each target reads
+  (``katalog.enrichment.READS``: pods, replicasets, endpointslices,
+  persistentvolumeclaims, persistentvolumes, storageclasses, nodes, jobs, secrets);
 * a CRD observed through a same-process ``cross:`` without a box of its own:
   ``get, list, watch``;
 * Secrets a ``fromSecret`` entry copies: ``get, list, watch`` (the box's
@@ -59,9 +61,12 @@ from orkestra_trio.katalog import (
     ResourceEntry,
     Text,
 )
+from orkestra_trio.katalog.enrichment import KINDS as ENRICH_KINDS
+from orkestra_trio.katalog.enrichment import READS as ENRICH_READS
 from orkestra_trio.kube.mapper import BUILTINS, split_api_version
 
 READ = ("get", "list", "watch")
+
 EVENT_VERBS = ("create", "get", "list", "patch", "watch")
 LEASE_VERBS = ("create", "get", "update")
 
@@ -152,10 +157,13 @@ def derive_rights(katalogs: KatalogSet, *, per_box: bool = False) -> Rights:
                 )
             else:
                 grant(watched.api_group, watched.plural, *READ)
-        # enrich: pods: the box lists and watches the pods of its workloads (by label);
+        # enrich: each target lists and watches the kinds it reads (runtime.enrich);
         # warnings read core Events, which every box may already list and watch.
-        if "pods" in crd.enrich:
-            grant("", "pods", *READ)
+        for target in crd.enrich:
+            for read in ENRICH_READS[target]:
+                known = _known_kind(katalogs, *ENRICH_KINDS[read])
+                if read != "Event" and known is not None:
+                    grant(known.api_group, known.plural, *READ)
         # observe.events: the box lists and watches events.k8s.io Events (filtered).
         if box.event_watches:
             grant("events.k8s.io", "events", *READ)

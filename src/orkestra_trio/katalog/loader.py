@@ -45,11 +45,13 @@ from orkestra_trio.katalog.model import (
     DEFAULT_ROLLBACK_FAILURES,
     DEPENDENCY_CONDITIONS,
     EMPTY_MAP,
+    ENRICH_ALIASES,
     ENRICHMENTS,
     EXTERNAL_PHASES,
     GROUP_ALIASES,
     RESOURCE_GROUPS,
     STATUS_FIELD_TYPES,
+    TOP_LEVEL_ENRICHMENTS,
     ApiTypes,
     Autoscale,
     AutoscaleCondition,
@@ -59,6 +61,7 @@ from orkestra_trio.katalog.model import (
     Dependency,
     Endpoints,
     EnqueueGate,
+    EnrichItem,
     EventWatch,
     ExternalCall,
     ForEach,
@@ -158,6 +161,7 @@ _CRD_KEYS = (
     "labelSelector",
     "fieldSelector",
     "enrich",
+    "enrichAll",
     *orkestra_keys.CRD_ENTRY,
 )
 _METADATA_KEYS = (
@@ -274,7 +278,7 @@ CONTEXT_ROOTS = frozenset(
         "metrics",
         "health",
         "external",
-        *ENRICHMENTS,
+        *TOP_LEVEL_ENRICHMENTS,
     }
 )
 
@@ -996,6 +1000,7 @@ class _KatalogReader(ImportReader, ExternalCallReader):
                 "only mode: dynamic is supported (typed mode needs Go types compiled into Orkestra)",
             )
         label_selector, field_selector = self.crd_selectors(m, path, api_types, operator_box)
+        enrich = self.enrich(m, path)
         builtin = (api_types.group, api_types.kind) in BUILTIN_KINDS
         admission = self.admission(m, path)
         hooks = admission.webhooks
@@ -1014,7 +1019,8 @@ class _KatalogReader(ImportReader, ExternalCallReader):
             api_types=api_types,
             label_selector=label_selector,
             field_selector=field_selector,
-            enrich=self.enrich(m, path),
+            enrich=tuple(item.name for item in enrich),
+            enrich_items=enrich,
             namespaced=self.boolean(m, path, "namespaced", True),
             crd_file=self.file_path(m, path, "crdFile"),
             cr_files=self.file_paths(m, path, "crFiles"),
@@ -1048,26 +1054,43 @@ class _KatalogReader(ImportReader, ExternalCallReader):
             remove_own_finalizers=m.get("removeFinalizers") is True,
         )
 
-    def enrich(self, crd: dict[str, Any], path: KeyPath) -> tuple[str, ...]:
-        """``enrich: [pods, warnings]``: related objects in the template context."""
-        out: list[str] = []
+    def enrich(self, crd: dict[str, Any], path: KeyPath) -> tuple[EnrichItem, ...]:
+        """``enrich: [pods, {events: {when: [...]}}]`` or ``enrichAll: true``: the targets.
+
+        An item is a target's name (Orkestra's aliases accepted) or a one-key mapping
+        of the name to its ``when``/``or`` gate; a target named twice is kept once.
+        """
+        every = self.boolean(crd, path, "enrichAll", False)
+        if every and crd.get("enrich") is not None:
+            self.report((*path, "enrichAll"), "set enrichAll or enrich, not both")
+        if every:
+            return tuple(EnrichItem(name) for name in ENRICHMENTS)
+        out: dict[str, EnrichItem] = {}
+        expected = ", ".join(ENRICHMENTS)
         for index, item in enumerate(self.items(crd, path, "enrich")):
             here = (*path, "enrich", index)
+            name, gate = item, None
             if isinstance(item, dict):
-                self.report(
-                    here,
-                    "write the enrichment's name (pods, warnings, owner); when/or on it "
-                    "are not supported: the objects are read from the box's cache anyway",
-                )
-            elif item in orkestra_keys.ENRICH_ITEMS:
-                self.report(here, orkestra_keys.ENRICH_ITEMS[item])
-            elif item not in ENRICHMENTS:
-                self.report(
-                    here, f"unknown enrichment {describe(item)}: expected pods, warnings or owner"
-                )
-            elif item not in out:
-                out.append(item)
-        return tuple(out)
+                if len(item) != 1:
+                    self.report(here, "write one target per item: {events: {when: [...]}}")
+                    continue
+                name, gate = next(iter(item.items()))
+            if not isinstance(name, str) or ENRICH_ALIASES.get(name, name) not in ENRICHMENTS:
+                hint = did_you_mean(name, ENRICHMENTS) if isinstance(name, str) else ""
+                self.report(here, f"unknown enrichment {describe(name)}{hint}: expected {expected}")
+                continue
+            canonical = ENRICH_ALIASES.get(name, name)
+            when: tuple[Condition, ...] = ()
+            or_: tuple[Condition, ...] = ()
+            if gate is not None:
+                at = (*here, name)
+                body = self.mapping(gate, at, allowed=("when", "or"))
+                if body is None:
+                    continue
+                when, or_ = self.conditions(body, at, "when"), self.conditions(body, at, "or")
+            if canonical not in out:
+                out[canonical] = EnrichItem(canonical, when, or_)
+        return tuple(out.values())
 
     def crd_selectors(
         self,

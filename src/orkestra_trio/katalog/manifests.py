@@ -351,7 +351,9 @@ def _cron_job(manifest: dict[str, Any], entry: Mapping[str, Any], name: str, own
     job_spec["template"] = _job_pod_template(entry, name, owner, "OnFailure")
     manifest["spec"] = {
         "schedule": _text(entry.get("schedule")),
-        "jobTemplate": {"spec": job_spec},
+        # The Jobs it runs carry these labels (as its pods do): enrich's Job cache selects
+        # the CR's by the owner label.
+        "jobTemplate": {"metadata": {"labels": pod_labels(name, owner.name)}, "spec": job_spec},
     }
 
 

@@ -547,9 +547,66 @@ CLUSTER_SCOPED_GROUPS: frozenset[str] = frozenset(
     {"namespaces", "clusterRoles", "clusterRoleBindings", "persistentVolumes"}
 )
 
-#: ``enrich`` items this runtime provides: the pods of the CR's workloads (by the
-#: owner label of their pod template), the Warning Events about the CR, its owner.
-ENRICHMENTS = ("pods", "warnings", "owner")
+#: ``enrich`` targets (Orkestra's names), each embedding related objects on the CR's
+#: children under ``_<name>`` keys (see :mod:`orkestra_trio.katalog.enrichment`).
+ENRICHMENTS = (
+    "pods",
+    "warnings",
+    "owner",
+    "replicasets",
+    "endpoints",
+    "pvcs",
+    "pvc",
+    "pv",
+    "storageclass",
+    "backingpods",
+    "node",
+    "hpa",
+    "cronjob",
+    "ingress",
+)
+
+#: The enrichments the templates also see at the context's top level, about the CR
+#: itself: ``.pods`` (its workloads' pods), ``.warnings`` (Warning Events about it)
+#: and ``.owner`` (its owner).
+TOP_LEVEL_ENRICHMENTS = ("pods", "warnings", "owner")
+
+#: Orkestra's other names of the targets (aliases, plurals, shorthands).
+ENRICH_ALIASES: FrozenMap[str, str] = FrozenMap(
+    {
+        "pod": "pods",
+        "events": "warnings",
+        "event": "warnings",
+        "ev": "warnings",
+        "ep": "endpoints",
+        "endpointslice": "endpoints",
+        "pvclaim": "pvc",
+        "persistentvolumeclaim": "pvc",
+        "pvs": "pv",
+        "persistentvolume": "pv",
+        "sc": "storageclass",
+        "storageclasses": "storageclass",
+        "horizontalpodautoscaler": "hpa",
+        "cj": "cronjob",
+        "cronjobs": "cronjob",
+        "ing": "ingress",
+        "ingresses": "ingress",
+    }
+)
+
+
+@attrs.frozen
+class EnrichItem:
+    """One ``enrich`` target and its gate: embedded only when ``when``/``or`` hold."""
+
+    name: str
+    when: tuple[Condition, ...] = ()
+    or_: tuple[Condition, ...] = ()
+
+    @property
+    def conditional(self) -> bool:
+        return bool(self.when or self.or_)
+
 
 #: The built-in kinds a CRD entry's apiTypes may name, as (group, kind): an
 #: operator over plain Deployments, Services... (Orkestra recognises them by
@@ -995,9 +1052,10 @@ class CrdEntry:
     #: objects they select (required for a built-in kind).
     label_selector: str = ""
     field_selector: str = ""
-    #: ``enrich``: related objects the templates see at the context's top level
-    #: (``.pods``, ``.warnings``), each from an informer the box owns.
+    #: ``enrich``/``enrichAll``: the targets' names (Orkestra's canonical ones), each read
+    #: from caches the box owns; ``enrich_items`` adds each one's ``when``/``or`` gate.
     enrich: tuple[str, ...] = ()
+    enrich_items: tuple[EnrichItem, ...] = ()
     #: The Katalog's ``notification`` block (every CRD of the Katalog shares it).
     notification: Notification | None = None
     #: The box's conditions that carry ``notify:`` (found once, at load).

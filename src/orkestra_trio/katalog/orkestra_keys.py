@@ -41,10 +41,6 @@ DOCUMENT_KINDS: Mapping[str, str] = {
 SPEC: Mapping[str, str] = {}
 
 CRD_ENTRY: Mapping[str, str] = {
-    "enrichAll": _unsupported(
-        "enrichAll",
-        "not every enrichment is available; list them under enrich: [pods, warnings, owner]",
-    ),
     "serve": _unsupported("serve", "self-service forms belong to Orkestra's gateway"),
 }
 
@@ -71,29 +67,6 @@ GROUP_BLOCK: Mapping[str, str] = {
 }
 
 CROSS_SOURCE: Mapping[str, str] = {}
-
-_ENRICH_READS = (
-    "it would read objects outside the box's informers; "
-    "read children under .children, peers through cross:"
-)
-#: Orkestra's enrichments this runtime does not provide (``pods``/``warnings`` it does).
-ENRICH_ITEMS: Mapping[str, str] = {
-    name: _unsupported(f"enrich {name}", _ENRICH_READS)
-    for name in (
-        "events",
-        "replicasets",
-        "pvcs",
-        "pvc",
-        "pv",
-        "storageclass",
-        "backingpods",
-        "endpoints",
-        "node",
-        "hpa",
-        "cronjob",
-        "ingress",
-    )
-}
 
 SECRET_ENTRY: Mapping[str, str] = {}
 

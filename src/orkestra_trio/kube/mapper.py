@@ -108,6 +108,8 @@ BUILTINS: tuple[ResourceInfo, ...] = (
     _b("events.k8s.io", "v1", "Event", "events", short=("ev",)),
     _b("networking.k8s.io", "v1", "Ingress", "ingresses", subresources=("status",), short=("ing",)),
     _b("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", short=("netpol",)),
+    _b("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices"),
+    _b("storage.k8s.io", "v1", "StorageClass", "storageclasses", False, short=("sc",)),
     _b("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", subresources=("status",), short=("pdb",)),
     _b("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", subresources=("status",), short=("hpa",)),
     _b("rbac.authorization.k8s.io", "v1", "Role", "roles"),

@@ -453,7 +453,9 @@ class Box:
         # fromSecret: informers for the Secrets the box copies (not its children).
         await self.sources.start(self.registry, self._on_source_change)
         # enrich: the pods and Warning Events of its CRs, from informers of its own.
-        self.enrichment = await open_enrichment(self.registry, self.crd)
+        self.enrichment = await open_enrichment(
+            self.registry, self.crd, (kind for _, kind in self.child_informers)
+        )
         self.pipeline = ReconcilePipeline(
             name=self.name,
             crd=self.crd,
@@ -490,8 +492,7 @@ class Box:
         )
         cr_informer.subscribe(self._on_cr_change)
         if self.enrichment is not None:
-            for enriched, informer in self.enrichment.informers.items():
-                informer.subscribe(partial(self._on_enriched_change, enriched))
+            self.enrichment.start(self._on_enriched_change)
         for informer in self.child_informers.values():
             informer.subscribe(self._on_child_change)
         for watch, watched in watched_informers:
@@ -679,16 +680,13 @@ class Box:
     def _own_informers(self) -> list[Informer]:
         """The informers whose sync, errors and stalls are this box's: its CRs, its
         children, the Secrets it copies and what it enriches with."""
-        enriched = self.enrichment.informers.values() if self.enrichment is not None else ()
+        enriched = self.enrichment.caches if self.enrichment is not None else ()
         informers = [self.cr_informer, *self.child_informers.values(), *self.sources.caches]
         return [informer for informer in (*informers, *enriched) if informer is not None]
 
-    def _on_enriched_change(self, enriched: str, change: Change) -> None:
-        """A pod or Warning Event of a CR changed: that CR reconciles (its context changed)."""
-        if self.enrichment is None or self.cr_informer is None:
-            return
-        key = self.enrichment.key_of(enriched, change)
-        if key is not None and self.cr_informer.get(*key) is not None:
+    def _on_enriched_change(self, key: ObjectKey) -> None:
+        """An object a CR's enrichment read changed (a pod, a Warning...): that CR reconciles."""
+        if self.cr_informer is not None and self.cr_informer.get(*key) is not None:
             self.queue.add(key)
 
     def _on_source_change(self, key: ObjectKey) -> None:

@@ -200,7 +200,7 @@ class ReconcilePipeline:
         #: observe.events: the newest matching Event per CR and watch name.
         self._events: dict[ObjectKey, dict[str, Mapping[str, Any]]] = {}
         #: Declared sentinels that fired in updates of a CR since its last plan.
-        #: ``enrich``: the box's pods/Warning Events caches (set by the box; None without).
+        #: ``enrich``: the box's enrichment caches (set by the box; None without).
         self.enrichment: Enrichment | None = None
         self._fired: dict[ObjectKey, frozenset[str]] = {}
         #: The messages last posted per CR of the plan's ON_NEW_MESSAGE Events (validation
@@ -234,6 +234,8 @@ class ReconcilePipeline:
             self.external.forget(key)
             if self.sources is not None:
                 self.sources.forget(key)
+            if self.enrichment is not None:
+                self.enrichment.forget(key)
             for slot in [slot for slot in self._cross_errors if slot[0] == key]:
                 del self._cross_errors[slot]
             self._errors.pop(key, None)
@@ -324,7 +326,8 @@ class ReconcilePipeline:
         owned = self._owned_children(uid)
         enriched: dict[str, Any] = {}
         if self.enrichment is not None:
-            enriched, owner_reads = self.enrichment.read(cr, owned)
+            # The children as templates see them: with enrich's underscore keys.
+            enriched, owned, owner_reads = await self.enrichment.read(cr, owned)
             for target in owner_reads:  # the owner's changes reconcile the CR, as cross: reads
                 self.registry.add_read(self.name, key, target)
         secrets = {}
@@ -925,7 +928,10 @@ def _overlay(owned: list[Mapping[str, Any]], report: ApplyReport) -> list[Mappin
 
     merged = {ident(obj): obj for obj in owned}
     for obj in report.observed:
-        merged[ident(obj)] = obj
+        before = merged.get(ident(obj)) or {}
+        # enrich's underscore keys (``_pods``...) are the box's, not the server's: kept.
+        kept = {key: value for key, value in before.items() if key.startswith("_")}
+        merged[ident(obj)] = {**obj, **kept} if kept else obj
     for text in report.deleted:
         kind, _, name = text.partition(" ")
         for key in [k for k in merged if k[0] == kind and k[2] == name]:

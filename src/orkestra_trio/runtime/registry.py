@@ -38,6 +38,7 @@ from orkestra_trio.kube import KubeClient, NotFound, ResourceRef, WatchOptions
 
 from .informer import Change, Informer, InformerKey, ObjectKey
 from .loopshare import LoopShare
+from .readers import ReadIndex
 from .remote import read_remote, remote_target
 from .workqueue import WorkQueue
 
@@ -107,8 +108,7 @@ class KatalogRegistry:
         self._informers: dict[InformerKey, Informer] = {}
         self._boxes: dict[str, RegisteredBox] = {}
         self._cr_informers: dict[str, Informer] = {}
-        self._readers: dict[CrossTarget, set[Reader]] = {}
-        self._reads_of: dict[Reader, frozenset[CrossTarget]] = {}
+        self._reads: ReadIndex[Reader, CrossTarget] = ReadIndex()
         #: Every box's share of the loop (attribution and the fair-share gate).
         self.loop_share = LoopShare()
 
@@ -293,43 +293,25 @@ class KatalogRegistry:
 
     def record_reads(self, box: str, key: ObjectKey, targets: frozenset[CrossTarget]) -> None:
         """Remember what ``box``'s CR ``key`` read during its last reconcile (replacing before)."""
-        reader = (box, key)
-        previous = self._reads_of.get(reader, frozenset())
-        if previous == targets:
-            return
-        for target in previous - targets:
-            readers = self._readers.get(target)
-            if readers is not None:
-                readers.discard(reader)
-                if not readers:
-                    del self._readers[target]
-        for target in targets - previous:
-            self._readers.setdefault(target, set()).add(reader)
-        if targets:
-            self._reads_of[reader] = targets
-        else:
-            self._reads_of.pop(reader, None)
+        self._reads.record((box, key), targets)
 
     def add_read(self, box: str, key: ObjectKey, target: CrossTarget) -> None:
         """``box``'s CR ``key`` reads ``target`` too (kept until its next :meth:`record_reads`)."""
-        reader = (box, key)
-        previous = self._reads_of.get(reader, frozenset())
-        if target not in previous:
-            self.record_reads(box, key, previous | {target})
+        self._reads.add((box, key), target)
 
     def forget_reader(self, box: str, key: ObjectKey) -> None:
         """The CR is gone: it reads nothing any more."""
-        self.record_reads(box, key, frozenset())
+        self._reads.forget((box, key))
 
     def readers_of(self, target: CrossTarget) -> frozenset[Reader]:
-        return frozenset(self._readers.get(target, ()))
+        return self._reads.readers_of(target)
 
     def remote_changed(self, key: str) -> None:
         """A remote answer cached under ``key`` changed: enqueue the CRs that last read it.
 
         The ONCOP reader's ``on_change`` (see :mod:`.remote`).
         """
-        for box_name, reader_key in list(self._readers.get(remote_target(key), ())):
+        for box_name, reader_key in self.readers_of(remote_target(key)):
             box = self._boxes.get(box_name)
             if box is not None:
                 box.queue.add(reader_key)
@@ -337,7 +319,7 @@ class KatalogRegistry:
     def _observed_changed(self, crd_key: str, change: Change) -> None:
         namespace, name = change.key
         for target in ((crd_key, namespace, name), (crd_key, namespace, "")):
-            for box_name, key in list(self._readers.get(target, ())):
+            for box_name, key in self.readers_of(target):
                 box = self._boxes.get(box_name)
                 if box is not None:
                     box.queue.add(key)

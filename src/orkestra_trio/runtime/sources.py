@@ -19,6 +19,7 @@ from typing import Any
 from orkestra_trio.katalog.secrets import SecretRef, SourceScope
 
 from .informer import Change, Informer, ObjectKey
+from .readers import ReadIndex
 from .registry import KatalogRegistry
 
 SECRET = ("v1", "Secret")
@@ -30,8 +31,7 @@ class SecretSources:
     def __init__(self, scopes: Iterable[SourceScope]) -> None:
         self.scopes = tuple(scopes)
         self.informers: list[tuple[SourceScope, Informer]] = []
-        self._readers: dict[SecretRef, set[ObjectKey]] = {}
-        self._reads_of: dict[ObjectKey, tuple[SecretRef, ...]] = {}
+        self._reads: ReadIndex[ObjectKey, SecretRef] = ReadIndex()
 
     async def start(self, registry: KatalogRegistry, notify: Callable[[ObjectKey], None]) -> None:
         """Get (or share) an informer per scope; ``notify`` is told the CRs to reconcile."""
@@ -52,19 +52,11 @@ class SecretSources:
     def read(self, key: ObjectKey, refs: Iterable[SecretRef]) -> dict[SecretRef, Any]:
         """The Secrets ``refs`` from the caches (None: not there), remembered as ``key``'s reads."""
         refs = tuple(refs)
-        self.forget(key)
-        self._reads_of[key] = refs
-        for ref in refs:
-            self._readers.setdefault(ref, set()).add(key)
+        self._reads.record(key, refs)
         return {ref: self._cached(ref) for ref in refs}
 
     def forget(self, key: ObjectKey) -> None:
-        for ref in self._reads_of.pop(key, ()):
-            readers = self._readers.get(ref)
-            if readers is not None:
-                readers.discard(key)
-                if not readers:
-                    del self._readers[ref]
+        self._reads.forget(key)
 
     def _cached(self, ref: SecretRef) -> Mapping[str, Any] | None:
         namespace, name = ref
@@ -77,5 +69,5 @@ class SecretSources:
         return None
 
     def _changed(self, change: Change, notify: Callable[[ObjectKey], None]) -> None:
-        for key in tuple(self._readers.get(change.key, ())):
+        for key in self._reads.readers_of(change.key):
             notify(key)

@@ -3,7 +3,9 @@ PVCs, HPAs, nodes and warning events.
 
 They read what the template is given (a CR, ``.children.<group>.<name>``,
 ``.cross.<as>``): objects the box's informers already hold, never the API
-server. A reader of an absent object answers "", 0, false or [].
+server. A reader of an absent object answers "", 0, false or []. A child
+``enrich`` gave related objects (``_endpoints``, ``_warnings``, ``_pv``,
+``_storageClass``, ``_node``) is read through them, as Orkestra's readers do.
 
 Functions that take an object and a key accept both orders, so that
 ``getLabel .obj "app"`` (Orkestra's order) and ``.obj | getLabel "app"``
@@ -376,8 +378,24 @@ def service_load_balancer_host(value: Any) -> str:
     return next((text(i["hostname"]) for i in _lb_ingress(value) if i.get("hostname")), "")
 
 
+def _enriched_endpoints(value: Any) -> list[Mapping[str, Any]] | None:
+    """A Service's ``_endpoints`` (``enrich: [endpoints]``), None when it has none."""
+    if is_mapping(value) and "_endpoints" in value:
+        return [e for e in items(value["_endpoints"]) if is_mapping(e)]
+    return None
+
+
+def _address(endpoint: Mapping[str, Any]) -> str:
+    port = endpoint.get("port")
+    return text(endpoint.get("ip")) + (f":{text(port)}" if port is not None else "")
+
+
 def _endpoint_ips(value: Any, *, ready: bool = True) -> list[str]:
-    """Addresses of an Endpoints object (or a list of EndpointSlices)."""
+    """Addresses of an Endpoints object (or a list of EndpointSlices); of a Service's
+    ``_endpoints``, ``ip:port`` as Orkestra gives them."""
+    enriched = _enriched_endpoints(value)
+    if enriched is not None:
+        return [_address(e) for e in enriched if (e.get("ready") is not False) == ready]
     ips: list[str] = []
     for source in [value] if is_mapping(value) else items(value):
         for subset in items(obj(source).get("subsets")):
@@ -392,17 +410,20 @@ def _endpoint_ips(value: Any, *, ready: bool = True) -> list[str]:
 
 @template_function("serviceEndpoints")
 def service_endpoints(value: Any) -> list[str]:
+    enriched = _enriched_endpoints(value)
+    if enriched is not None:  # every endpoint, ready or not (Orkestra's)
+        return [_address(e) for e in enriched]
     return _endpoint_ips(value)
 
 
 @template_function("serviceEndpointCount")
 def service_endpoint_count(value: Any) -> int:
-    return len(_endpoint_ips(value))
+    return len(service_endpoints(value))
 
 
 @template_function("serviceFirstEndpoint")
 def service_first_endpoint(value: Any) -> str:
-    found = _endpoint_ips(value)
+    found = service_endpoints(value)
     return found[0] if found else ""
 
 
@@ -511,15 +532,31 @@ def pvc_provisioner(value: Any) -> str:
     )
 
 
+def _storage_class(value: Any) -> Mapping[str, Any]:
+    """A claim's ``_storageClass`` (``enrich: [storageclass]``), else the StorageClass given."""
+    return obj(obj(value).get("_storageClass") or value)
+
+
 @template_function("pvcStorageClassProvisioner")
 def pvc_storage_class_provisioner(value: Any) -> str:
-    """The provisioner of a StorageClass object."""
-    return text(obj(value).get("provisioner"))
+    """The provisioner of a StorageClass object (or of a claim's ``_storageClass``)."""
+    return text(_storage_class(value).get("provisioner"))
 
 
 @template_function("pvcStorageClassReclaimPolicy")
 def pvc_storage_class_reclaim_policy(value: Any) -> str:
-    return text(obj(value).get("reclaimPolicy")) or "Delete"
+    return text(_storage_class(value).get("reclaimPolicy")) or "Delete"
+
+
+@template_function("pvReclaimPolicy")
+def pv_reclaim_policy(value: Any) -> str:
+    """The reclaim policy of a PersistentVolume (or of a claim's ``_pv``)."""
+    return text(at(obj(value).get("_pv") or value, "spec", "persistentVolumeReclaimPolicy"))
+
+
+@template_function("pvAccessModes")
+def pv_access_modes(value: Any) -> list[str]:
+    return [text(m) for m in items(at(obj(value).get("_pv") or value, "spec", "accessModes"))]
 
 
 # -- horizontal pod autoscalers -----------------------------------------------------
@@ -624,30 +661,39 @@ def pod_node_name(value: Any) -> str:
     return text(at(value, "spec", "nodeName"))
 
 
-def _node_label(value: Any, *keys: str) -> str:
+def _node_label(value: Any, summary_key: str, *keys: str) -> str:
+    node = obj(obj(value).get("_node"))
+    if node:  # a Pod enrich gave its node: {name, zone, region, instanceType}
+        return text(node.get(summary_key))
     found = labels(value)
     return next((text(found[k]) for k in keys if found.get(k)), "")
 
 
 @template_function("podNodeZone")
 def pod_node_zone(value: Any) -> str:
-    """The zone label of a Node object (the node a pod runs on)."""
+    """The zone label of a Node object (the node a pod runs on), or of a Pod's ``_node``."""
     return _node_label(
-        value, "topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone"
+        value, "zone", "topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone"
     )
 
 
 @template_function("podNodeRegion")
 def pod_node_region(value: Any) -> str:
     return _node_label(
-        value, "topology.kubernetes.io/region", "failure-domain.beta.kubernetes.io/region"
+        value,
+        "region",
+        "topology.kubernetes.io/region",
+        "failure-domain.beta.kubernetes.io/region",
     )
 
 
 @template_function("podNodeInstanceType")
 def pod_node_instance_type(value: Any) -> str:
     return _node_label(
-        value, "node.kubernetes.io/instance-type", "beta.kubernetes.io/instance-type"
+        value,
+        "instanceType",
+        "node.kubernetes.io/instance-type",
+        "beta.kubernetes.io/instance-type",
     )
 
 
@@ -655,6 +701,9 @@ def pod_node_instance_type(value: Any) -> str:
 
 
 def _warnings(value: Any) -> list[Mapping[str, Any]]:
+    """Warning Events given, or a child's ``_warnings`` (``enrich: [warnings]``)."""
+    if is_mapping(value) and "_warnings" in value:
+        return [e for e in items(value["_warnings"]) if is_mapping(e)]
     return [e for e in items(value) if is_mapping(e) and e.get("type") == "Warning"]
 
 
@@ -681,4 +730,10 @@ def warning_reasons(value: Any) -> list[str]:
 @template_function("firstWarning")
 def first_warning(value: Any) -> str:
     found = warning_messages(value)
+    return found[0] if found else ""
+
+
+@template_function("firstWarningReason")
+def first_warning_reason(value: Any) -> str:
+    found = warning_reasons(value)
     return found[0] if found else ""

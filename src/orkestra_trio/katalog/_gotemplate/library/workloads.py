@@ -1,7 +1,12 @@
 """Readers of workloads: replicas and rollouts, ReplicaSets, StatefulSets, pods, Jobs, CronJobs.
 
 A "pods" argument may be a list of Pods, a map of them by name (as
-``.children.<group>`` holds children), or a single Pod.
+``.children.<group>`` holds children), or a single Pod; or a child that
+``enrich`` gave its pods (``_pods``, a Service's ``_backingPods``): Orkestra's
+pod summaries (``{name, ip, phase, ready, node, containers...}``), which every
+pod reader reads as well as a Pod. Likewise a Deployment enriched with
+``_replicaSets``, a StatefulSet with ``_pvcs`` and a CronJob with ``_lastJob``
+need no second argument.
 """
 
 from __future__ import annotations
@@ -79,7 +84,9 @@ def _owned_by(replica_set: Any, deployment: Any) -> bool:
     )
 
 
-def _replica_sets(deployment: Any, replica_sets: Any) -> list[Mapping[str, Any]]:
+def _replica_sets(deployment: Any, given: tuple[Any, ...]) -> list[Mapping[str, Any]]:
+    """The ReplicaSets ``deployment`` owns among those given (else its ``_replicaSets``)."""
+    replica_sets = given[0] if given else obj(deployment).get("_replicaSets")
     owned = [rs for rs in items(replica_sets) if is_mapping(rs) and _owned_by(rs, deployment)]
     return sorted(owned, key=_revision)
 
@@ -90,17 +97,17 @@ def _revision(replica_set: Any) -> int:
 
 
 @template_function("deploymentReplicaSets")
-def deployment_replica_sets(deployment: Any, replica_sets: Any) -> list[str]:
+def deployment_replica_sets(deployment: Any, *replica_sets: Any) -> list[str]:
     return [name(rs) for rs in _replica_sets(deployment, replica_sets)]
 
 
 @template_function("deploymentReplicaSetCount")
-def deployment_replica_set_count(deployment: Any, replica_sets: Any) -> int:
+def deployment_replica_set_count(deployment: Any, *replica_sets: Any) -> int:
     return len(_replica_sets(deployment, replica_sets))
 
 
 @template_function("oldDeploymentReplicaSets")
-def old_deployment_replica_sets(deployment: Any, replica_sets: Any) -> list[str]:
+def old_deployment_replica_sets(deployment: Any, *replica_sets: Any) -> list[str]:
     """Every owned ReplicaSet but the newest revision."""
     return [name(rs) for rs in _replica_sets(deployment, replica_sets)[:-1]]
 
@@ -130,6 +137,9 @@ def stateful_set_update_revision(value: Any) -> str:
 
 @template_function("statefulSetPVCCount")
 def stateful_set_pvc_count(value: Any) -> int:
+    """Its claims (``enrich: [pvcs]``), else its volumeClaimTemplates."""
+    if "_pvcs" in obj(value):
+        return len(items(obj(value)["_pvcs"]))
     return len(items(at(value, "spec", "volumeClaimTemplates")))
 
 
@@ -137,12 +147,23 @@ def stateful_set_pvc_count(value: Any) -> int:
 
 
 def _pods(value: Any) -> list[Mapping[str, Any]]:
-    if is_mapping(value) and ("metadata" in value or "status" in value):
-        return [value]
+    if is_mapping(value):
+        for key in ("_pods", "_backingPods"):  # a child enrich gave its pods
+            if key in value:
+                return [p for p in items(value[key]) if is_mapping(p)]
+        if "metadata" in value or "status" in value:
+            return [value]
     return [p for p in items(value) if is_mapping(p)]
 
 
+def _summary(pod: Mapping[str, Any]) -> bool:
+    """An enrich pod summary (``{name, ip, phase, ready...}``), not a Pod."""
+    return "metadata" not in pod and "phase" in pod
+
+
 def _statuses(pod: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    if _summary(pod):
+        return [c for c in items(pod.get("containers")) if is_mapping(c)]
     status = obj(pod.get("status"))
     return [
         s
@@ -153,6 +174,8 @@ def _statuses(pod: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def _pod_ready(pod: Mapping[str, Any]) -> bool:
+    if _summary(pod):
+        return pod.get("ready") is True
     conditions = items(at(pod, "status", "conditions"))
     return any(
         is_mapping(c) and c.get("type") == "Ready" and c.get("status") == "True" for c in conditions
@@ -176,19 +199,26 @@ def pod_names(value: Any) -> list[str]:
 
 @template_function("podIPs")
 def pod_ips(value: Any) -> list[str]:
-    return [text(at(pod, "status", "podIP")) for pod in _pods(value) if at(pod, "status", "podIP")]
+    return [ip for ip in (_pod_field(pod, "ip", "podIP") for pod in _pods(value)) if ip]
+
+
+def _pod_field(pod: Mapping[str, Any], summary_key: str, *path: str) -> str:
+    """A field of a pod summary, or of a Pod at ``status.<path>`` / ``spec.<path>``."""
+    if _summary(pod):
+        return text(pod.get(summary_key))
+    return text(at(pod, "status", *path) or at(pod, "spec", *path))
 
 
 @template_function("podNodes")
 def pod_nodes(value: Any) -> list[str]:
     return sorted(
-        {text(at(p, "spec", "nodeName")) for p in _pods(value) if at(p, "spec", "nodeName")}
+        {node for node in (_pod_field(p, "node", "nodeName") for p in _pods(value)) if node}
     )
 
 
 @template_function("podPhases")
 def pod_phases(value: Any) -> list[str]:
-    return [text(at(pod, "status", "phase")) for pod in _pods(value)]
+    return [_pod_field(pod, "phase", "phase") for pod in _pods(value)]
 
 
 @template_function("backingPodCount")
@@ -218,6 +248,13 @@ def pod_max_restarts(value: Any) -> int:
 
 
 def _reasons(pod: Mapping[str, Any]) -> list[str]:
+    if _summary(pod):
+        return [
+            text(c.get(key))
+            for c in _statuses(pod)
+            for key in ("reason", "lastReason")
+            if c.get(key)
+        ]
     out = []
     for container in _statuses(pod):
         for key in ("state", "lastState"):
@@ -237,6 +274,9 @@ def pod_container_reasons(value: Any) -> list[str]:
 def pod_container_state(value: Any) -> str:
     """running, waiting or terminated: the first container's state ("" when unknown)."""
     for pod in _pods(value):
+        if _summary(pod):
+            first = next(iter(_statuses(pod)), {})
+            return text(first.get("state")).lower()
         for container in _statuses(pod):
             for state in ("running", "waiting", "terminated"):
                 if at(container, "state", state) is not None:
@@ -292,27 +332,31 @@ def job_failed(value: Any) -> int:
     return integer(at(value, "status", "failed"), "jobFailed", 0)
 
 
-def _job_pods(job: Any, pods: Any, phase: str) -> list[str]:
+def _job_pods(job: Any, given: tuple[Any, ...], phase: str) -> list[str]:
+    """The pods of ``phase`` among those given (by their job-name label), else the Job's
+    own (``enrich: [pods]``: ``_pods``, already its)."""
+    if not given:
+        return [name(pod) for pod in _pods(obj(job).get("_pods")) if pod.get("phase") == phase]
     job_name = name(job)
     return [
         name(pod)
-        for pod in _pods(pods)
-        if labels(pod).get("job-name") == job_name and at(pod, "status", "phase") == phase
+        for pod in _pods(given[0])
+        if labels(pod).get("job-name") == job_name and _pod_field(pod, "phase", "phase") == phase
     ]
 
 
 @template_function("jobActivePodNames")
-def job_active_pod_names(job: Any, pods: Any) -> list[str]:
+def job_active_pod_names(job: Any, *pods: Any) -> list[str]:
     return _job_pods(job, pods, "Running")
 
 
 @template_function("jobSucceededPodNames")
-def job_succeeded_pod_names(job: Any, pods: Any) -> list[str]:
+def job_succeeded_pod_names(job: Any, *pods: Any) -> list[str]:
     return _job_pods(job, pods, "Succeeded")
 
 
 @template_function("jobFailedPodNames")
-def job_failed_pod_names(job: Any, pods: Any) -> list[str]:
+def job_failed_pod_names(job: Any, *pods: Any) -> list[str]:
     return _job_pods(job, pods, "Failed")
 
 
@@ -320,6 +364,11 @@ def job_failed_pod_names(job: Any, pods: Any) -> list[str]:
 def job_first_exit_code(pods: Any) -> int:
     """The exit code of the first terminated container among the pods (-1 when none)."""
     for pod in _pods(pods):
+        if _summary(pod):
+            code = pod.get("exitCode")
+            if isinstance(code, int) and code >= 0:
+                return code
+            continue
         for container in _statuses(pod):
             for state in ("state", "lastState"):
                 code = at(container, state, "terminated", "exitCode")
@@ -359,21 +408,30 @@ def _jobs_of(cron_job: Any, jobs: Any) -> list[Mapping[str, Any]]:
 
 @template_function("cronJobLastJobName")
 def cron_job_last_job_name(cron_job: Any, *jobs: Any) -> str:
-    """The newest Job of the CronJob (from ``jobs`` when given, else its active list)."""
+    """The newest Job of the CronJob (from ``jobs`` when given, else its ``_lastJob``,
+    else its active list)."""
     if jobs:
         owned = _jobs_of(cron_job, jobs[0])
         return name(owned[-1]) if owned else ""
+    if "_lastJob" in obj(cron_job):
+        return name(obj(cron_job)["_lastJob"])
     active = items(at(cron_job, "status", "active"))
     return text(obj(active[-1]).get("name")) if active else ""
 
 
 @template_function("cronJobLastJobSucceeded")
-def cron_job_last_job_succeeded(cron_job: Any, jobs: Any) -> bool:
-    owned = _jobs_of(cron_job, jobs)
+def cron_job_last_job_succeeded(cron_job: Any, *jobs: Any) -> bool:
+    """Its newest Job succeeded (of ``jobs`` when given, else its ``_lastJob``)."""
+    if not jobs:
+        return job_succeeded(obj(cron_job).get("_lastJob")) > 0
+    owned = _jobs_of(cron_job, jobs[0])
     return bool(owned) and job_succeeded(owned[-1]) > 0
 
 
 @template_function("cronJobLastSuccessfulJobName")
-def cron_job_last_successful_job_name(cron_job: Any, jobs: Any) -> str:
-    done = [j for j in _jobs_of(cron_job, jobs) if job_succeeded(j) > 0]
+def cron_job_last_successful_job_name(cron_job: Any, *jobs: Any) -> str:
+    """Its newest succeeded Job (of ``jobs`` when given, else its ``_lastSuccessfulJob``)."""
+    if not jobs:
+        return name(obj(cron_job).get("_lastSuccessfulJob"))
+    done = [j for j in _jobs_of(cron_job, jobs[0]) if job_succeeded(j) > 0]
     return name(done[-1]) if done else ""
