@@ -222,3 +222,33 @@ def test_bad_rollback_shapes_are_one_line_naming_file_line_and_field(tmp_path, b
     assert "\n" not in issues[0]
     assert issues[0].startswith(f"{path}:{line}:"), issues[0]
     assert message in issues[0], issues[0]
+
+
+REFUSED = """\
+    shop:
+      apiTypes: {group: rollback.example.com, version: v1, kind: Shop, plural: shops}
+      operatorBox:
+        rollBackOnError: true
+        rollback:
+          trigger: {consecutiveFailures: 1}
+        onReconcile:
+          configMaps:
+            - {name: "{{ .metadata.name }}", data: {image: "{{ .spec.image }}"}}
+          services:
+            - {name: "{{ .metadata.name }}-{{ .spec.flavor }}", port: 80}
+"""
+
+
+async def test_rollback_after_a_child_the_server_refuses(autojump_clock, tmp_path):
+    path = tmp_path / "katalog.yaml"
+    path.write_text(HEAD + REFUSED)
+    async with open_test_cluster() as cluster, run_katalog(path, cluster) as kat:
+        await kat.apply(kat.manifest("shop", "s", {"image": "web:1", "flavor": "plain"}))
+        await kat.wait_steady()
+        # The ConfigMap (applied first) takes web:2; the Service's name is refused (422).
+        await kat.apply(kat.manifest("shop", "s", {"image": "web:2", "flavor": "Not_A_Name"}))
+        await _rolled_back(kat, "shop", 1)
+        assert kat.child("shop", "s", "ConfigMap", "s")["data"] == {"image": "web:1"}
+        assert kat.child("shop", "s", "Service", "s-plain") is not None
+        assert _ready(kat, "shop", "s")["reason"] == "RolledBack"
+        assert "ShopReconcileError" in {e["reason"] for e in kat.events("shop", "s")}
