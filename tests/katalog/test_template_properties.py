@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orkestra_trio.katalog._gotemplate.engine import _ENV
+from orkestra_trio.katalog._gotemplate.engine import _ENV, Template
 from orkestra_trio.katalog.template import (
     TemplateRenderError,
     TemplateSyntaxError,
@@ -110,6 +110,33 @@ def test_the_reference_formatting_is_go_s() -> None:
     cases |= {1e-5: "1e-05", 0.0001: "0.0001", -2.5: "-2.5", 1e21: "1e+21", -0.0: "-0"}
     for value, text in cases.items():
         assert _go_float(value) == text
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    context_and_path(),
+    st.lists(
+        st.text(alphabet=st.sampled_from(list("ab-./:{}\r\n %")), max_size=6),
+        min_size=3,
+        max_size=3,
+    ),
+)
+def test_text_and_fields_render_as_the_generated_code_does(
+    case: tuple[dict[str, Any], tuple[str, ...]], texts: list[str]
+) -> None:
+    # Such templates skip jinja (engine._interpolation): same text, same errors.
+    context, path = case
+    dotted = ".".join(path)
+    source = f"{texts[0]}{{{{ .{dotted} }}}}{texts[1]}{{{{ .{dotted} }}}}{texts[2]}"
+    try:
+        template = compile_template(source)
+    except TemplateSyntaxError:
+        return  # the text made an action of it
+    fast = template.render(context)
+    slow = Template(source, "<template>")
+    assert slow._interpolation is not None or any(c in "".join(texts) for c in "{}\r")
+    slow._interpolation = None  # the generated code only
+    assert fast == slow.render(context)
 
 
 @settings(max_examples=300, deadline=None)

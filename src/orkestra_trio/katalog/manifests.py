@@ -255,22 +255,32 @@ def coerce_types(value: Any, path: str = "") -> Any:
             if child_key in _TEXT_SUBTREES:
                 out[child_key] = plain_copy(child)
                 continue
-            child_path = f"{path}.{child_key}" if path else str(child_key)
-            if isinstance(child, str):
+            child_type = type(child)
+            if child_type is str or isinstance(child, str):
                 try:
                     converted = _coerce_scalar(str(child_key), child)
                 except ValueError as exc:
-                    raise ManifestError(child_path, str(exc)) from None
+                    raise ManifestError(_child_path(path, child_key), str(exc)) from None
                 if converted is not _DROP:
                     out[child_key] = converted
+            elif child_type in _UNCOERCED or child is None:
+                out[child_key] = child
             elif isinstance(child, dict | list | tuple | Mapping):
-                out[child_key] = coerce_types(child, child_path)
+                out[child_key] = coerce_types(child, _child_path(path, child_key))
             else:
                 out[child_key] = child
         return out
     if isinstance(value, list | tuple):
         return [coerce_types(item, f"{path}[{index}]") for index, item in enumerate(value)]
     return value
+
+
+#: Scalars that :func:`coerce_types` and :func:`plain_copy` pass through as they are.
+_UNCOERCED = frozenset({int, float, bool})
+
+
+def _child_path(path: str, key: Any) -> str:
+    return f"{path}.{key}" if path else str(key)
 
 
 # --- shorthand expansion, one function per group -----------------------------
@@ -869,7 +879,10 @@ def _list(value: Any, field: str) -> list[Any]:
 
 def plain_copy(value: Any) -> Any:
     """A plain, unshared copy: mappings become dicts, sequences lists."""
-    if isinstance(value, Mapping):
+    kind = type(value)
+    if kind is str or kind in _UNCOERCED or value is None:
+        return value  # most of a manifest: no ABC check for it
+    if kind is dict or isinstance(value, Mapping):
         return {str(key): plain_copy(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [plain_copy(item) for item in value]

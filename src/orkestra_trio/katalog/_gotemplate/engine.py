@@ -10,6 +10,7 @@ bug ever let one through, the sandbox would still refuse unsafe access.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 from typing import Any
@@ -149,6 +150,38 @@ def _filter_for(name: str) -> None:
 
 # -- the compiled template ----------------------------------------------------
 
+#: A field of the dot as translated (``{{ .metadata.name }}``), ``c<n>`` naming its keys.
+_ROOT_FIELD = re.compile(r"\{\{ " + ROOT + r"\|go_outpath\((c\d+)\) \}\}")
+
+#: A template that is text and fields of the dot only: literal pieces and key paths.
+Interpolation = tuple[str | tuple[str, ...], ...]
+
+
+def _interpolation(jinja_source: str, constants: Mapping[str, Any]) -> Interpolation | None:
+    """The pieces of a template made only of text and fields of the dot, else None.
+
+    Most Katalog values are such (``"{{ .metadata.name }}-page"``): they render by
+    joining the pieces, as the generated code would, without a jinja context each.
+    """
+    pieces: list[str | tuple[str, ...]] = []
+    position = 0
+    for match in _ROOT_FIELD.finditer(jinja_source):
+        pieces.append(jinja_source[position : match.start()])
+        keys = constants.get(match.group(1))
+        if not (isinstance(keys, tuple) and all(type(key) is str for key in keys)):
+            return None
+        pieces.append(keys)
+        position = match.end()
+    pieces.append(jinja_source[position:])
+    literals = [piece for piece in pieces if isinstance(piece, str)]
+    if len(literals) == len(pieces) or any(_JINJA_TEXT.search(text) for text in literals):
+        return None  # no field, or text jinja would not copy as it is: the generated code
+    return tuple(piece for piece in pieces if piece != "")
+
+
+#: Characters that make jinja's handling of template text more than a copy.
+_JINJA_TEXT = re.compile(r"[{}\r]")
+
 
 class Template:
     """A compiled template: render it as often as you like, from any task."""
@@ -156,6 +189,7 @@ class Template:
     __slots__ = (
         "_constants",
         "_globals",
+        "_interpolation",
         "_jinja",
         "_notes",
         "functions",
@@ -184,6 +218,7 @@ class Template:
             raise TemplateSyntaxError(f"template too complex to compile ({exc})") from None
         self._constants = translation.constants
         self._globals = self._jinja.root_render_func.__globals__
+        self._interpolation = _interpolation(translation.source, translation.constants)
 
     def __repr__(self) -> str:
         return f"<Template {self.name}>"
@@ -195,6 +230,17 @@ class Template:
 
     def render(self, context: Mapping[str, Any], *, limits: Limits = DEFAULT_LIMITS) -> str:
         """Render with ``context`` as the dot; TemplateRenderError on any failure."""
+        if self._interpolation is not None:
+            try:
+                text = "".join(
+                    piece if isinstance(piece, str) else _output_path(context, piece)
+                    for piece in self._interpolation
+                )
+            except Exception:
+                pass  # the generated code below reports it as it reports any failure
+            else:
+                if len(text) <= limits.max_output_chars:
+                    return text
         budget = RenderBudget(limits, context)
         variables = dict(self._constants)
         variables[ROOT] = context
