@@ -367,6 +367,27 @@ async def test_enrich_targets_embed_on_the_children_from_the_boxs_caches(autojum
         assert json.loads(seen["loadBalancerIPs"]) == ["203.0.113.8"]
         assert seen["node"] == "null"
 
+        # The caches opened for one object (a volume, a claim, a StorageClass, the node,
+        # the TLS Secret) or for the Service's pods close once no CR reads them.
+        box = kat.box("stack")
+        opened = list(box.enrichment.lazy.values())
+        fields = sorted(i.field_selector for i in opened if i.field_selector)
+        assert fields == [
+            "metadata.name=archive-claim",
+            "metadata.name=fast",
+            "metadata.name=node-a",
+            "metadata.name=pv-cache",
+            "metadata.name=shop-tls",
+        ]
+        assert [i.label_selector for i in opened if i.label_selector] == [
+            f"{NAME_LABEL}=shop,{OWNER_LABEL}=shop"
+        ]
+        await kat.delete("stack", "shop")
+        await kat.wait_steady()
+        assert box.enrichment.lazy == {}
+        running = {id(i) for i in box.registry.informers}
+        assert not [i.describe() for i in opened if id(i) in running]
+
 
 async def test_enrich_all_gives_every_target_to_the_children(autojump_clock):
     async with open_test_cluster() as cluster, run_katalog(KATALOG, cluster) as kat:

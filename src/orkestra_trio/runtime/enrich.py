@@ -18,7 +18,8 @@ module keeps the caches, as narrow as the objects allow:
 * the pods a Service selects, by that selector, opened the first time too.
 
 A cache opened during a reconcile is empty for it; its first list reconciles the
-CR again, with the object. The CR itself gets ``.pods``, ``.warnings`` and
+CR again, with the object. Such a cache closes once no CR reads it any more
+(the CR is gone, or now names another object). The CR itself gets ``.pods``, ``.warnings`` and
 ``.owner`` at the context's top level:
 
 * ``pods``: the pods of the CR's workloads (those whose pod labels name the CR as
@@ -86,6 +87,7 @@ class Enrichment:
         self.owners = dict(owners or {})
         #: Caches opened by a reconcile (one object, or a Service's pods), by what they answer.
         self.lazy: dict[Token, Informer] = {}
+        self._listeners: dict[Token, Callable[[Change], None]] = {}
         self._reads: ReadIndex[ObjectKey, Token] = ReadIndex()
         self._notify: Callable[[ObjectKey], None] = lambda key: None
 
@@ -126,7 +128,10 @@ class Enrichment:
         extras, active = enrich_children(
             cr, self.crd.enrich_items, children, reading, top_level=top
         )
-        self._reads.record((namespace if self.crd.namespaced else "", name), reading.tokens)
+        key = (namespace if self.crd.namespaced else "", name)
+        before = self._reads.reads_of(key)
+        self._reads.record(key, reading.tokens)
+        self._close_unread(before)
         for token, (ref, options) in reading.wanted.items():
             await self._open(token, ref, options)
         top = {key: value for key, value in top.items() if key in active}
@@ -184,8 +189,19 @@ class Enrichment:
     # -- who read what ----------------------------------------------------------------------
 
     def forget(self, key: ObjectKey) -> None:
-        """The CR is gone: it reads nothing any more."""
+        """The CR is gone: it reads nothing any more (nor keeps a cache only it read)."""
+        before = self._reads.reads_of(key)
         self._reads.forget(key)
+        self._close_unread(before)
+
+    def _close_unread(self, tokens: Iterable[Token]) -> None:
+        """Stop the caches opened for ``tokens`` that no CR reads any more (a claim bound
+        to another volume, a pod moved to another node, a CR deleted)."""
+        for token in tokens:
+            if token in self.lazy and not self._reads.readers_of(token):
+                informer = self.lazy.pop(token)
+                informer.unsubscribe(self._listeners.pop(token))
+                self.registry.release(informer)
 
     def _tell(self, token: Token) -> None:
         for key in self._reads.readers_of(token):
@@ -219,8 +235,16 @@ class Enrichment:
             field_selector=options.get("field_selector", ""),
             namespace=options.get("namespace"),
         )
+        if token in self.lazy or not self._reads.readers_of(token):
+            # Another reconcile opened it meanwhile, or its reader is gone already.
+            self.registry.release(informer)
+            return
         self.lazy[token] = informer
-        informer.subscribe(lambda change: self._tell(token))
+        self._listeners[token] = listener = partial(self._lazy_changed, token)
+        informer.subscribe(listener)
+
+    def _lazy_changed(self, token: Token, change: Change) -> None:
+        self._tell(token)
 
 
 class _Reading:

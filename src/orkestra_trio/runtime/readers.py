@@ -52,3 +52,6 @@ class ReadIndex(Generic[R, T]):
 
     def readers_of(self, target: T) -> frozenset[R]:
         return frozenset(self._readers.get(target, ()))
+
+    def reads_of(self, reader: R) -> frozenset[T]:
+        return self._reads_of.get(reader, frozenset())

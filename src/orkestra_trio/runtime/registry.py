@@ -106,6 +106,9 @@ class KatalogRegistry:
         self._nursery = nursery
         self._watch_options = watch_options
         self._informers: dict[InformerKey, Informer] = {}
+        #: Each informer's run (cancelled by the last :meth:`release`) and its users.
+        self._scopes: dict[InformerKey, trio.CancelScope] = {}
+        self._users: dict[InformerKey, int] = {}
         self._boxes: dict[str, RegisteredBox] = {}
         self._cr_informers: dict[str, Informer] = {}
         self._reads: ReadIndex[Reader, CrossTarget] = ReadIndex()
@@ -149,8 +152,25 @@ class KatalogRegistry:
                 options=self._watch_options,
             )
             self._informers[key] = informer
-            self._nursery.start_soon(informer.run, name=f"informer {informer.describe()}")
+            self._scopes[key] = scope = trio.CancelScope()
+            self._nursery.start_soon(
+                _run_until_cancelled, informer, scope, name=f"informer {informer.describe()}"
+            )
+        self._users[key] = self._users.get(key, 0) + 1
         return informer
+
+    def release(self, informer: Informer) -> None:
+        """One user of ``informer`` (a call of :meth:`informer`) is done with it; the last
+        one's release stops it (a cache opened for one object no CR reads any more)."""
+        key = informer.key
+        users = self._users.get(key, 0) - 1
+        if users > 0:
+            self._users[key] = users
+            return
+        self._users.pop(key, None)
+        if self._informers.get(key) is informer:
+            del self._informers[key]
+            self._scopes.pop(key).cancel()
 
     async def watch_secret(self, namespace: str, name: str) -> Informer:
         """Keep one Secret in a cache (``auth.secretRef`` tokens): one object, field-selected."""
@@ -323,3 +343,8 @@ class KatalogRegistry:
                 box = self._boxes.get(box_name)
                 if box is not None:
                     box.queue.add(key)
+
+
+async def _run_until_cancelled(informer: Informer, scope: trio.CancelScope) -> None:
+    with scope:
+        await informer.run()
