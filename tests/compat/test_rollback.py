@@ -7,13 +7,19 @@ from pathlib import Path
 
 import pytest
 import trio
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
+from loopback_http import serving
 from orkestra_trio.katalog import KatalogError, load_katalog
 from orkestra_trio.katalog.rollback import (
     PREVIOUS_SPEC_ANNOTATION,
     ROLLBACK_GENERATION_ANNOTATION,
     decode_spec,
 )
+from orkestra_trio.oncop import RemoteReader, http_client
 from orkestra_trio.testing import open_test_cluster, run_katalog
 
 HEAD = """\
@@ -252,3 +258,58 @@ async def test_rollback_after_a_child_the_server_refuses(autojump_clock, tmp_pat
         assert kat.child("shop", "s", "Service", "s-plain") is not None
         assert _ready(kat, "shop", "s")["reason"] == "RolledBack"
         assert "ShopReconcileError" in {e["reason"] for e in kat.events("shop", "s")}
+
+
+HANGS = """\
+    feed:
+      apiTypes: {group: rollback.example.com, version: v1, kind: Feed, plural: feeds}
+      operatorBox:
+        rollBackOnError: true
+        rollback:
+          trigger: {consecutiveFailures: 1}
+        reconciler: {timeout: 2s}
+        onReconcile:
+          external:
+            - {name: source, url: "URL/source/{{ .spec.source }}"}
+          configMaps:
+            - name: "{{ .metadata.name }}"
+              data: {source: "{{ .spec.source }}", items: "{{ .external.source.body.items }}"}
+"""
+
+
+async def _source(request: Request) -> JSONResponse:
+    if request.path_params["name"] == "stuck":
+        await trio.sleep_forever()  # the new spec's call never answers
+    return JSONResponse({"items": request.path_params["name"]})
+
+
+async def test_a_reconcile_that_times_out_counts_and_the_rollback_calls_as_the_known_good_spec(
+    tmp_path,
+):
+    app = Starlette(routes=[Route("/source/{name}", _source)])
+    async with (
+        serving(app) as url,
+        http_client() as http,
+        trio.open_nursery() as nursery,
+        open_test_cluster() as cluster,
+    ):
+        reader = RemoteReader(http)
+        await nursery.start(reader.run)
+        path = tmp_path / "katalog.yaml"
+        path.write_text(HEAD + HANGS.replace("URL", url))
+        async with run_katalog(path, cluster, remote=reader) as kat:
+            reader.on_change = kat.runtime.registry.remote_changed
+            await kat.apply(kat.manifest("feed", "f", {"source": "good"}))
+            with trio.fail_after(20):
+                while not kat.ready("feed", "f"):
+                    await trio.sleep(0.05)
+            await kat.apply(kat.manifest("feed", "f", {"source": "stuck"}))
+            with trio.fail_after(20):
+                await kat.box("feed").health.wait_until(lambda s: s.rolled_back == 1)
+                while _ready(kat, "feed", "f")["reason"] != "RolledBack":
+                    await trio.sleep(0.05)
+            # The rolled-back reconcile asked the source as the known-good spec did.
+            data = kat.child("feed", "f", "ConfigMap", "f")["data"]
+            assert data == {"source": "good", "items": "good"}
+            assert "timed out" in (kat.health("feed").last_error or "")
+            nursery.cancel_scope.cancel()

@@ -80,6 +80,7 @@ from orkestra_trio.katalog.render import (
 )
 from orkestra_trio.katalog.rollback import (
     can_roll_back,
+    previous_spec,
     rolled_back,
     should_roll_back,
     success_patch,
@@ -267,6 +268,8 @@ class ReconcilePipeline:
         assert scope.cancelled_caught
         with trio.move_on_after(margin):
             await self._report_error(cr, f"reconcile timed out after {self.timeout:g}s")
+            if self.rollback is not None:  # a timeout is a failure of the spec too
+                await self._count_failure(cr, key)
         # The box's own deadline fires in a moment and records the timeout
         # (health, metrics, retry with backoff), exactly as for a hung reconcile.
         await trio.sleep_forever()
@@ -318,10 +321,18 @@ class ReconcilePipeline:
     async def _reconcile(self, cr: Mapping[str, Any], key: ObjectKey) -> Outcome:
         """Read what the plan needs, plan (pure, in katalog/plan.py), apply the plan."""
         cross, reads = await self._read_cross(cr)
-        admitted = self._admitted(cr)
-        external, called = await self._call_external(cr, key, cross, admitted)
+        asking = cr
+        if self.rollback is not None and rolled_back(cr):
+            # Rolled back: the calls are made as the known-good spec made them (the failing
+            # spec's may be what hangs), and the plan ignores a remote reconciler's answer.
+            previous = previous_spec(cr)
+            asking = cr if previous is None else {**cr, "spec": previous}
+        admitted = self._admitted(asking)
+        external, called = await self._call_external(asking, key, cross, admitted)
         self.registry.record_reads(self.name, key, reads | called)
-        remote = await self._reconcile_remotely(cr, cross, external, admitted)
+        remote = None
+        if asking is cr:
+            remote = await self._reconcile_remotely(cr, cross, external, admitted)
         uid = str((cr.get("metadata") or {}).get("uid") or "")
         owned = self._owned_children(uid)
         enriched: dict[str, Any] = {}
