@@ -40,6 +40,7 @@ from typing import Any
 from orkestra_trio.katalog import CrdEntry
 from orkestra_trio.katalog.enrichment import KINDS, ChildKey, enrich_children, with_extras
 from orkestra_trio.katalog.manifests import NAME_LABEL, OWNER_LABEL
+from orkestra_trio.katalog.render import normalized
 
 from .informer import Change, Informer, ObjectKey
 from .readers import ReadIndex
@@ -125,8 +126,9 @@ class Enrichment:
         top, reads = self._top_level(cr, children)
         reading = _Reading(self)
         extras: dict[ChildKey, dict[str, Any]]
+        # The gates read the CR as the plan's templates will (normalize applied).
         extras, active = enrich_children(
-            cr, self.crd.enrich_items, children, reading, top_level=top
+            normalized(self.crd, cr), self.crd.enrich_items, children, reading, top_level=top
         )
         key = (namespace if self.crd.namespaced else "", name)
         before = self._reads.reads_of(key)
