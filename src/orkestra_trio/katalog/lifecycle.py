@@ -56,7 +56,6 @@ class ImportPolicy:
     accepted: tuple[AcceptedPattern, ...] = ()
     #: ``policy.lifecycle.minMaturity``: "" for none.
     min_maturity: str = ""
-    location: Location = attrs.field(default=NOWHERE, eq=False)
 
 
 @attrs.frozen
@@ -67,7 +66,6 @@ class Pattern:
     author: str
     version: str
     lifecycle: Lifecycle | None
-    location: Location = attrs.field(default=NOWHERE, eq=False)
 
 
 # -- reading ---------------------------------------------------------------------
@@ -160,7 +158,7 @@ def read_import_policy(reader: DocumentReader, top: dict[str, Any]) -> ImportPol
                     ("policy", "lifecycle", "minMaturity"), f"expected one of {', '.join(_RANK)}"
                 )
                 min_maturity = ""
-    return ImportPolicy(tuple(accepted), min_maturity, reader.location((), at_key=False))
+    return ImportPolicy(tuple(accepted), min_maturity)
 
 
 def _date(
