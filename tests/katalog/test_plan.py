@@ -108,6 +108,19 @@ def test_outcome_follows_the_children_seen_after_writes(tmp_path):
     assert outcome.error is None
 
 
+def test_a_plan_without_outcome_is_the_plan_less_its_status_and_requeue(tmp_path):
+    crd, cr, plan = shop_plan(tmp_path, {"open": "true", "size": "3", "every": "30s"})
+    observed = Observed(cr, now=NOW)
+    early = plan_reconcile(crd, observed, outcome=False)
+    assert early.outcome_later and not plan.outcome_later
+    assert early.status is None and early.requeue_after is None and early.error is None
+    assert plan.status is not None and plan.requeue_after == 30
+    assert (early.children, early.labels, early.events) == (plan.children, plan.labels, plan.events)
+    # What the runtime plans after the apply completes it.
+    outcome = plan_outcome(crd, observed)
+    assert (outcome.status, outcome.requeue_after) == (plan.status, plan.requeue_after)
+
+
 def test_failure_plan_says_ready_false_and_keeps_the_declared_fields(tmp_path):
     crd, cr, _ = shop_plan(tmp_path, {"open": "true", "size": "3"})
     cr["status"] = {"size": 3}

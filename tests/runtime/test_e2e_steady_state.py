@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import trio
-from runtime_helpers import WEBSITE, eventually, writes
+from runtime_helpers import WEBSITE, eventually, holds, writes
 from runtime_helpers import website as site
 
 from orkestra_trio.kube import open_kube_client
@@ -52,3 +52,29 @@ async def test_no_request_at_all_when_nothing_drifted():
         }
         assert changed == {}, f"requests during the steady state: {changed}"
         assert writes(after) == writes(before)
+
+
+async def test_a_new_cr_s_first_pass_plans_its_status_once_over_the_children_written():
+    async with open_runtime(KATALOG, embedded=True) as rt:
+        with trio.fail_after(15):
+            await rt.wait_ready()
+        box = rt.box("website")
+        plans = []
+        box.on_plan = lambda key, plan: plans.append(plan) if key[1] == "fresh" else None
+        await rt.kube.create(website("fresh"))
+
+        async def status_written():
+            cr = await rt.kube.get(WEBSITE, "fresh", namespace="default")
+            return cr if (cr.get("status") or {}).get("observedGeneration") == 1 else None
+
+        cr = await eventually(status_written, what="the first pass's status")
+        # Its children were to be created: the plan left the status to the outcome
+        # planned over the children as written, so the status was planned once.
+        assert plans[0].outcome_later and plans[0].status is None
+        ready = [c for c in cr["status"]["conditions"] if c["type"] == "Ready"]
+        assert ready and cr["status"]["url"] == "http://fresh.default.svc.cluster.local"
+        # Once it has children, a pass plans its status with the rest, as before.
+        await eventually(
+            lambda: holds(any(not plan.outcome_later for plan in plans)),
+            what="a pass over the CR with its children",
+        )

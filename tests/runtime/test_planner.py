@@ -104,9 +104,11 @@ async def test_heavy_plans_move_to_the_process_and_match_the_loop(tmp_path: Path
         timed = planner.plans_timed
         there = await planner.reconcile(observed)
         outcome = await planner.outcome(observed)
-        assert planner.plans_timed == timed  # neither was computed in the loop
-        assert metrics.plans_in_process_total == 2 and metrics.planning_process
+        early = await planner.reconcile(observed, outcome=False)
+        assert planner.plans_timed == timed  # none was computed in the loop
+        assert metrics.plans_in_process_total == 3 and metrics.planning_process
         assert there == in_loop[0]
+        assert early == plan_reconcile(crd, observed, outcome=False)
         assert outcome == plan_outcome(crd, observed)
         nursery.cancel_scope.cancel()
     assert not planner.in_process and not metrics.planning_process

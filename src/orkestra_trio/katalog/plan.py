@@ -175,6 +175,9 @@ class ReconcilePlan:
     #: The CR is rolled back (katalog/rollback.py): ``children`` are the known-good ones,
     #: and nothing else is pruned.
     rolled_back: bool = False
+    #: Planned without its outcome (``plan_reconcile(outcome=False)``): ``status`` is None
+    #: and ``requeue_after`` only the renewals; the outcome is planned after the apply.
+    outcome_later: bool = False
 
 
 @attrs.frozen
@@ -196,11 +199,15 @@ def namespace_allowed(crd: CrdEntry, namespace: str) -> bool:
     return namespace not in crd.restricted_namespaces
 
 
-def plan_reconcile(crd: CrdEntry, observed: Observed) -> ReconcilePlan:
+def plan_reconcile(crd: CrdEntry, observed: Observed, *, outcome: bool = True) -> ReconcilePlan:
     """The plan of one reconcile of ``observed.cr`` by ``crd``'s box.
 
     Raises only when the CR cannot be read at all (its ``normalize`` or the
     box's ``when`` fails); later failures are the plan's ``error``.
+
+    ``outcome=False`` leaves the status and requeue out (``outcome_later``): the
+    runtime asks so when it expects the apply to write children, after which it
+    plans the outcome (:func:`plan_outcome`) over the children as written anyway.
     """
     box = _box(crd)
     cr = normalized(crd, observed.cr)  # in memory only: normalize is never written back
@@ -252,19 +259,32 @@ def plan_reconcile(crd: CrdEntry, observed: Observed) -> ReconcilePlan:
         return ReconcilePlan(
             cr=name, cr_patch=cr_patch, labels=labels, events=events, error=exc, notices=notices
         )
-    outcome = _outcome(crd, context, observed.now, remote)
     renew_after = earliest(*(child.renew_in for child in children if child.present))
+    if not outcome:
+        return ReconcilePlan(
+            cr=name,
+            cr_patch=cr_patch,
+            labels=labels,
+            needs_finalizer=any(_label_owned(child) for child in children),
+            children=children,
+            events=events,
+            requeue_after=renew_after,
+            renew_after=renew_after,
+            notices=notices,
+            outcome_later=True,
+        )
+    planned = _outcome(crd, context, observed.now, remote)
     return ReconcilePlan(
         cr=name,
         cr_patch=cr_patch,
         labels=labels,
         needs_finalizer=any(_label_owned(child) for child in children),
         children=children,
-        status=outcome.status,
+        status=planned.status,
         events=events,
-        requeue_after=earliest(outcome.requeue_after, renew_after),
+        requeue_after=earliest(planned.requeue_after, renew_after),
         renew_after=renew_after,
-        error=outcome.error,
+        error=planned.error,
         notices=notices,
     )
 

@@ -20,6 +20,7 @@ import pickle
 import struct
 import sys
 from collections.abc import Callable
+from functools import partial
 from typing import Any, BinaryIO
 
 import attrs
@@ -27,9 +28,10 @@ import attrs
 from orkestra_trio.katalog.model import CrdEntry
 from orkestra_trio.katalog.plan import Observed, plan_outcome, plan_reconcile
 
-#: What the parent may ask: the two plans a reconcile computes.
+#: What the parent may ask: the plans a reconcile computes.
 OPERATIONS: dict[str, Callable[[CrdEntry, Observed], Any]] = {
     "reconcile": plan_reconcile,
+    "reconcile_children": partial(plan_reconcile, outcome=False),
     "outcome": plan_outcome,
 }
 #: Niceness of the child: when the machine is short of CPU, the runtime's own

@@ -192,6 +192,10 @@ class ReconcilePipeline:
         self.planner = planner or Planner(crd, name=name, metrics=box_metrics)
         self.writes = 0  # children and status writes, for tests and benchmarks
         self._prunable = prunable_kinds(self.box)
+        #: Does the box make children (its own entries, or a remote reconciler's)?
+        self._declares_children = bool(
+            self.box.on_create or self.box.on_reconcile or self.box.remote is not None
+        )
         #: The last remote-read error reported per (CR, cross entry), so it is posted once.
         self._cross_errors: dict[tuple[ObjectKey, str], str] = {}
         #: Told every plan this pipeline applies (``simulate --plans`` prints them).
@@ -362,7 +366,11 @@ class ReconcilePipeline:
             enrichment=enriched,
         )
         try:
-            plan = await self.planner.reconcile(observed)
+            # A CR without children yet gets them created by this pass, which then plans
+            # the status over them as written: planning it now too would be wasted.
+            plan = await self.planner.reconcile(
+                observed, outcome=bool(owned) or not self._declares_children
+            )
             if self.on_plan is not None:
                 self.on_plan(key, plan)
             return await self._apply(cr, plan, observed)
@@ -404,7 +412,7 @@ class ReconcilePipeline:
             await prune_orphans(self.kube, owned, children, self._prunable, report)
         self.writes += report.writes
         outcome = PlannedOutcome(plan.status, plan.requeue_after, plan.error)
-        if report.writes or plan.cr_patch is not None:
+        if report.writes or plan.cr_patch is not None or plan.outcome_later:
             # The status sees the children as the server answered our writes, and the
             # CR as patched (its new generation: observedGeneration must not lag one behind).
             outcome = await self.planner.outcome(

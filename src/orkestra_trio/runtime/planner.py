@@ -33,6 +33,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 import attrs
@@ -182,8 +183,14 @@ class Planner:
     def in_process(self) -> bool:
         return self._process is not None
 
-    async def reconcile(self, observed: Observed) -> ReconcilePlan:
-        plan: ReconcilePlan = await self._plan("reconcile", plan_reconcile, observed)
+    async def reconcile(self, observed: Observed, *, outcome: bool = True) -> ReconcilePlan:
+        """The plan; ``outcome=False``: without status and requeue (see :func:`plan_reconcile`)."""
+        if outcome:
+            plan: ReconcilePlan = await self._plan("reconcile", plan_reconcile, observed)
+        else:
+            plan = await self._plan(
+                "reconcile_children", partial(plan_reconcile, outcome=False), observed
+            )
         return plan
 
     async def outcome(self, observed: Observed) -> PlannedOutcome:
