@@ -632,3 +632,37 @@ def test_any_included_file_loads_or_reports_positioned_issues(tmp_path_factory, 
             assert issue.file in allowed, issue
             assert issue.line >= 1 and issue.column >= 1, issue
             assert "\n" not in issue.message, issue
+
+
+ALERTING_MOTIF = """\
+apiVersion: orkestra.orkspace.io/v1
+kind: Motif
+metadata: {name: alerting}
+status:
+  fields:
+    - path: scale
+      value: big
+      when: [{field: spec.replicas, greaterThan: "10", notify: {teams: [TEAM]}}]
+"""
+
+NOTIFICATION = """\
+notification:
+  teams:
+    ops: {slack: ["#ops"], slackWebhookUrl: "http://127.0.0.1:9/ops"}
+"""
+
+
+@pytest.mark.parametrize(("team", "loads"), [("ops", True), ("opz", False)])
+def test_a_motifs_notify_names_the_importing_katalogs_teams(tmp_path, team, loads):
+    text = (
+        KATALOG.replace("spec:\n", NOTIFICATION + "spec:\n", 1)
+        + "      imports: [{motif: alerting}]\n"
+        + "---\n"
+        + ALERTING_MOTIF.replace("TEAM", team)
+    )
+    path = write(tmp_path, "k.yaml", text)
+    if loads:
+        assert "web" in load_katalog(path).crds
+    else:
+        [issue] = issues_of(path)
+        assert "k.yaml:" in issue and "opz" in issue and "did you mean 'ops'" in issue

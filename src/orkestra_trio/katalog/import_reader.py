@@ -259,6 +259,7 @@ class ImportReader(AdmissionReader):
         reader.root_dir = self.root_dir if inside else source.file.parent
         reader.profile_table = self.profile_table
         reader.set_notes(self.notes)
+        reader.notify_teams = self.notify_teams  # its conditions may alert the Katalog's teams
         return reader
 
     def read_motif(self, source: MotifSource) -> MotifContent:
