@@ -98,6 +98,15 @@ def worst_cases() -> list[tuple[str, float, str]]:
     iterations = compile_template('{{ range .items }}{{ $x := printf "%s" $.name }}{{ end }}')
     output = compile_template("{{ range .items }}{{ $.chunk }}{{ end }}")
     work = compile_template("{{ range .items }}{{ $x := toUpper $.big }}{{ end }}")
+    # Recursion: a binary tree of {{template}} calls (the step cap) and an
+    # endless chain of them carrying printf work (the depth cap).
+    fan_out = compile_template(
+        '{{ define "t" }}{{ if lt (len .) 20 }}{{ template "t" (print . "x") }}'
+        '{{ template "t" (print . "y") }}{{ end }}{{ end }}{{ template "t" "" }}'
+    )
+    chain = compile_template(
+        '{{ define "c" }}' + printf_body + '{{ template "c" . }}{{ end }}{{ template "c" . }}'
+    )
     cases = [
         (
             "printf-heavy loop body (loop-step cap, 4,000 actions)",
@@ -114,6 +123,11 @@ def worst_cases() -> list[tuple[str, float, str]]:
         (
             "string-work cap, 1 MiB toUpper per iteration",
             lambda: work.render({"items": list(range(10_000)), "big": "x" * (1 << 20)}),
+        ),
+        ("template calls fanning out (loop-step cap)", lambda: fan_out.render({})),
+        (
+            "template recursion, 10 printf per call (depth cap, 100)",
+            lambda: chain.render({"name": "n"}),
         ),
     ]
     return [(label, *time_failure(run)) for label, run in cases]

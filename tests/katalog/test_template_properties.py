@@ -7,6 +7,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -67,6 +68,23 @@ def _direct_lookup(context: Any, path: tuple[str, ...]) -> Any:
             return None
         value = value.get(key)
     return value
+
+
+def _go_failure(context: Any, path: tuple[str, ...]) -> str | None:
+    """Go's error for ``.a.b.c`` over map[string]interface{} data, None when it evaluates.
+
+    Every step after the root reads a map element (an interface value): a
+    nil one cannot be walked through, nor can one that is not a map.
+    """
+    value = context
+    for key in path:
+        if isinstance(value, dict):
+            value = value.get(key)
+        elif value is None:
+            return f"nil pointer evaluating interface {{}}.{key}"
+        else:
+            return f"can't evaluate field {key} in type interface {{}}"
+    return None
 
 
 def _go_float(value: float) -> str:
@@ -132,11 +150,17 @@ def test_text_and_fields_render_as_the_generated_code_does(
         template = compile_template(source)
     except TemplateSyntaxError:
         return  # the text made an action of it
-    fast = template.render(context)
     slow = Template(source, "<template>")
     assert slow._interpolation is not None or any(c in "".join(texts) for c in "{}\r")
     slow._interpolation = None  # the generated code only
-    assert fast == slow.render(context)
+    try:
+        expected = slow.render(context)
+    except TemplateRenderError as exc:  # a field of nil or of a non-map, as in Go
+        with pytest.raises(TemplateRenderError) as caught:
+            template.render(context)
+        assert caught.value.message == exc.message
+        return
+    assert template.render(context) == expected
 
 
 @settings(max_examples=300, deadline=None)
@@ -144,6 +168,16 @@ def test_text_and_fields_render_as_the_generated_code_does(
 def test_paths_render_like_a_direct_lookup(case: tuple[dict[str, Any], tuple[str, ...]]) -> None:
     context, path = case
     dotted = ".".join(path)
+    failure = _go_failure(context, path)
+    if failure is not None:
+        for source in (
+            "{{ ." + dotted + " }}",
+            "{{ $." + dotted + " }}",
+            "{{ if ." + dotted + " }}{{ end }}",
+        ):
+            with pytest.raises(TemplateRenderError, match=re.escape(failure)):
+                compile_template(source).render(context)
+        return
     found = _direct_lookup(context, path)
     expected = _go_text(found)
     assert compile_template("{{ ." + dotted + " }}").render(context) == expected
@@ -231,7 +265,7 @@ FRAGMENTS = [
 ]
 
 # What generated jinja2 may contain: our own names, jinja keywords, filters.
-_OUR_NAME = re.compile(r"(d|v|c|k|w)\d+|st|go_[a-z]+|fn_[A-Za-z_][A-Za-z0-9_]*")
+_OUR_NAME = re.compile(r"(d|v|c|k|w|t)\d+|st|tp|go_[a-z]+|fn_[A-Za-z_][A-Za-z0-9_]*")
 _JINJA_KEYWORDS = {
     "if",
     "elif",
@@ -301,7 +335,9 @@ def test_text_without_actions_renders_verbatim(text: str) -> None:
 def test_known_injection_attempts() -> None:
     literal = "{% for x in range(3) %}x{% endfor %} {# note #}"
     assert compile_template(literal).render({}) == literal
-    assert compile_template("{{ .x.__class__ }}").render({"x": "s"}) == ""
+    # Through a string Go fails ("can't evaluate field"): the sandbox is never asked.
+    with pytest.raises(TemplateRenderError, match="can't evaluate field __class__"):
+        compile_template("{{ .x.__class__ }}").render({"x": "s"})
     assert compile_template("{{ .x.__class__ }}").render({"x": {"__class__": "ok"}}) == "ok"
     for source in ("{{ 7*7 }}", "{{ ''.__class__ }}", "{{ .x[0] }}", "{{ lipsum }}", "{{ self }}"):
         try:

@@ -27,14 +27,16 @@ from orkestra_trio.katalog._gotemplate.errors import (
 from orkestra_trio.katalog._gotemplate.functions import REGISTRY, TemplateFunction, arity
 from orkestra_trio.katalog._gotemplate.limits import DEFAULT_LIMITS, Limits, RenderBudget
 from orkestra_trio.katalog._gotemplate.parser import parse
-from orkestra_trio.katalog._gotemplate.translate import BUDGET, ROOT, translate
+from orkestra_trio.katalog._gotemplate.translate import BUDGET, ROOT, TEMPLATES, translate
 from orkestra_trio.katalog._gotemplate.values import (
+    field_chain,
+    field_step,
     format_value,
     go_type_name,
     is_list,
     is_mapping,
     sorted_map_items,
-    walk_keys,
+    wrapped_field_chain,
 )
 
 # -- helpers the generated code calls as filters ------------------------------
@@ -42,11 +44,21 @@ from orkestra_trio.katalog._gotemplate.values import (
 
 def _output_path(value: Any, keys: tuple[str, ...]) -> str:
     """``{{ .a.b }}``, fused: the common action costs one Python call."""
+    if type(value) is dict:
+        # After a map step every value is a map element: the wrapped rules.
+        for key in keys:
+            value = value.get(key) if type(value) is dict else field_step(value, key)
+    else:
+        value = field_chain(value, keys)
+    if type(value) is str:
+        return value
+    return format_value(value)
+
+
+def _output_wrapped_path(value: Any, keys: tuple[str, ...]) -> str:
+    """``{{ .a.b }}`` where the dot is a list or map element (inside ``range``)."""
     for key in keys:
-        if type(value) is dict or isinstance(value, Mapping):
-            value = value.get(key)
-        else:
-            return ""
+        value = value.get(key) if type(value) is dict else field_step(value, key)
     if type(value) is str:
         return value
     return format_value(value)
@@ -84,6 +96,35 @@ def _cell_get(cell: _Cell) -> Any:
 
 def _cell_set(cell: _Cell, value: Any) -> str:
     cell.value = value
+    return ""
+
+
+class _Called:
+    """An associated template, compiled: what ``{{template "name" .}}`` runs."""
+
+    __slots__ = ("constants", "jinja", "steps")
+
+    def __init__(self, jinja: jinja2.Template, steps: int, constants: dict[str, Any]) -> None:
+        self.jinja = jinja
+        self.steps = steps
+        self.constants = constants
+
+
+def _run_template(
+    templates: Mapping[str, _Called], budget: RenderBudget, name: str, dot: Any
+) -> str:
+    """Run template ``name`` with ``dot`` (also its ``$``), budgeted; it writes the output."""
+    called = templates[name]
+    budget.enter_template(name, called.steps)
+    variables = dict(called.constants)
+    variables[ROOT] = dot
+    variables[BUDGET] = budget
+    variables[TEMPLATES] = templates
+    jinja = called.jinja
+    write = budget.write
+    for chunk in jinja.root_render_func(jinja.new_context(variables, shared=True)):
+        write(chunk)
+    budget.depth -= 1
     return ""
 
 
@@ -127,8 +168,11 @@ def _make_environment() -> ImmutableSandboxedEnvironment:
     env.filters.update(
         {
             "go_out": format_value,
-            "go_path": walk_keys,
+            "go_path": field_chain,
+            "go_wpath": wrapped_field_chain,
             "go_outpath": _output_path,
+            "go_woutpath": _output_wrapped_path,
+            "go_template": _run_template,
             "go_range": _range,
             "go_cell": _Cell,
             "go_get": _cell_get,
@@ -192,6 +236,7 @@ class Template:
         "_interpolation",
         "_jinja",
         "_notes",
+        "_templates",
         "functions",
         "jinja_source",
         "name",
@@ -219,6 +264,14 @@ class Template:
         self._constants = translation.constants
         self._globals = self._jinja.root_render_func.__globals__
         self._interpolation = _interpolation(translation.source, translation.constants)
+        #: The associated templates some ``{{template}}`` reaches, compiled, by name.
+        self._templates: dict[str, _Called] = {}
+        for called_name, (source, steps) in translation.definitions.items():
+            try:
+                jinja = _ENV.from_string(source)
+            except (RecursionError, SyntaxError, MemoryError, jinja2.TemplateSyntaxError) as exc:
+                raise TemplateSyntaxError(f"template too complex to compile ({exc})") from None
+            self._templates[called_name] = _Called(jinja, steps, self._constants)
 
     def __repr__(self) -> str:
         return f"<Template {self.name}>"
@@ -245,18 +298,26 @@ class Template:
         variables = dict(self._constants)
         variables[ROOT] = context
         variables[BUDGET] = budget
+        variables[TEMPLATES] = self._templates
         jinja_template = self._jinja
         cap = limits.max_output_chars
-        parts: list[str] = []
+        parts = budget.parts
         size = 0
         try:
-            for chunk in jinja_template.root_render_func(
+            chunks = jinja_template.root_render_func(
                 jinja_template.new_context(variables, shared=True)
-            ):
-                size += len(chunk)
-                if size > cap:
-                    raise GoExecError(f"output exceeds the limit of {cap} characters")
-                parts.append(chunk)
+            )
+            if self._templates:
+                # Called templates write into the budget's output: so do we.
+                write = budget.write
+                for chunk in chunks:
+                    write(chunk)
+            else:
+                for chunk in chunks:
+                    size += len(chunk)
+                    if size > cap:
+                        raise GoExecError(f"output exceeds the limit of {cap} characters")
+                    parts.append(chunk)
         except GoExecError as exc:
             raise TemplateRenderError(
                 str(exc), template_name=self.name, line=self._line_of(exc.__traceback__)
@@ -274,10 +335,20 @@ class Template:
         return "".join(parts)
 
     def _line_of(self, traceback: TracebackType | None) -> int:
-        """The template line of the innermost generated-code frame in ``traceback``."""
+        """The template line of the innermost generated-code frame in ``traceback``.
+
+        Every compiled template keeps the Katalog text's line numbers, so a
+        frame of a called template gives the line inside its ``define``.
+        """
         line = 0
         while traceback is not None:
-            if traceback.tb_frame.f_globals is self._globals:
+            frame_globals = traceback.tb_frame.f_globals
+            if frame_globals is self._globals:
                 line = self._jinja.get_corresponding_lineno(traceback.tb_lineno)
+            else:
+                for called in self._templates.values():
+                    if frame_globals is called.jinja.root_render_func.__globals__:
+                        line = called.jinja.get_corresponding_lineno(traceback.tb_lineno)
+                        break
             traceback = traceback.tb_next
         return line

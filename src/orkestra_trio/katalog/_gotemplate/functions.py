@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
+import urllib.parse
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -128,22 +130,30 @@ def length(value: Any) -> int:
 
 @template_function("index")
 def index(value: Any, *keys: Any) -> Any:
-    """``index x 1 "k"``: ``x[1]["k"]``; a missing key or nil gives nil."""
+    """Go's ``index x 1 "k"``: ``x[1]["k"]``; a missing map key gives nil, indexing nil fails."""
+    if value is None:
+        raise GoExecError("index of untyped nil")
     for key in keys:
         if value is None:
-            return None
+            raise GoExecError("index of nil pointer")
         if is_mapping(value):
-            value = value.get(key if isinstance(key, str) else format_value(key))
-        elif is_list(value) or isinstance(value, str):
-            if isinstance(key, float) and key.is_integer():
-                key = int(key)
+            if not isinstance(key, str):
+                if key is None:
+                    raise GoExecError("value is nil; should be of type string")
+                raise GoExecError(f"value has type {go_type_name(key)}; should be string")
+            value = value.get(key)
+        elif isinstance(value, str) or is_list(value):
+            if key is None:
+                raise GoExecError("cannot index slice/array with nil")
             if not isinstance(key, int) or isinstance(key, bool):
-                raise GoExecError(f"cannot index {go_type_name(value)} with {go_type_name(key)}")
-            if not 0 <= key < len(value):
+                raise GoExecError(f"cannot index slice/array with type {go_type_name(key)}")
+            # A string indexes its bytes and gives one (a number), as in Go.
+            items = value.encode() if isinstance(value, str) else value
+            if not 0 <= key < len(items):
                 raise GoExecError(f"index out of range: {key}")
-            value = value[key] if not isinstance(value, str) else value.encode()[key : key + 1][0]
+            value = items[key]
         else:
-            raise GoExecError(f"cannot index {go_type_name(value)}")
+            raise GoExecError(f"can't index item of type {go_type_name(value)}")
     return value
 
 
@@ -369,3 +379,130 @@ def div(left: Any, right: Any) -> int | float:
         quotient = abs(dividend) // abs(divisor)
         return _checked(-quotient if (dividend < 0) != (divisor < 0) else quotient, "div")
     return dividend / divisor
+
+
+# -- the rest of Go's builtins: slice, println, html, js, urlquery, call -------
+
+
+def _slice_index(index: Any, cap: int) -> int:
+    """Go's indexArg: an integer within 0..cap."""
+    if index is None:
+        raise GoExecError("cannot index slice/array with nil")
+    if not isinstance(index, int) or isinstance(index, bool):
+        raise GoExecError(f"cannot index slice/array with type {go_type_name(index)}")
+    if not 0 <= index <= cap:
+        raise GoExecError(f"index out of range: {index}")
+    return index
+
+
+@template_function("slice")
+def slice_(item: Any, *indexes: Any) -> Any:
+    """``slice x 1 2`` is Go's ``x[1:2]`` (``slice x`` is ``x[:]``, ``slice x 1 2 3`` ``x[1:2:3]``).
+
+    Strings are sliced by bytes, as in Go; a cut through a character leaves
+    U+FFFD, which is what Go's JSON encoding makes of it on the way to the API.
+    """
+    if item is None:
+        raise GoExecError("slice of untyped nil")
+    if len(indexes) > 3:
+        raise GoExecError(f"too many slice indexes: {len(indexes)}")
+    if isinstance(item, str):
+        if len(indexes) == 3:
+            raise GoExecError("cannot 3-index slice a string")
+        data: Any = item if item.isascii() else item.encode()
+    elif is_list(item):
+        data = item
+    else:
+        raise GoExecError(f"can't slice item of type {go_type_name(item)}")
+    bounds = [0, len(data)]
+    for position, index in enumerate(indexes):
+        found = _slice_index(index, len(data))
+        if position < 2:
+            bounds[position] = found
+        else:
+            bounds.append(found)
+    if bounds[0] > bounds[1]:
+        raise GoExecError(f"invalid slice index: {bounds[0]} > {bounds[1]}")
+    if len(bounds) == 3 and bounds[1] > bounds[2]:
+        raise GoExecError(f"invalid slice index: {bounds[1]} > {bounds[2]}")
+    part = data[bounds[0] : bounds[1]]
+    if isinstance(part, bytes):
+        return part.decode("utf-8", "replace")
+    return part if isinstance(part, str) else list(part)
+
+
+@template_function("println")
+def println(*args: Any) -> str:
+    """Go's ``fmt.Sprintln``: a space between every two operands, then a newline."""
+    return " ".join(format_nested(arg) for arg in args) + "\n"
+
+
+def _eval_args(args: tuple[Any, ...]) -> str:
+    """Go's evalArgs for the escapers: fmt.Sprint, but a nil operand is "<no value>"."""
+    if len(args) == 1 and type(args[0]) is str:
+        return args[0]
+    return print_(*("<no value>" if arg is None else arg for arg in args))
+
+
+_HTML_ESCAPES = str.maketrans(
+    {"\0": "\ufffd", '"': "&#34;", "'": "&#39;", "&": "&amp;", "<": "&lt;", ">": "&gt;"}
+)
+
+
+@template_function("html")
+def html(*args: Any) -> str:
+    """Go's HTMLEscaper: ``" ' & < >`` as entities, NUL as U+FFFD."""
+    return _eval_args(args).translate(_HTML_ESCAPES)
+
+
+_JS_ESCAPES = {
+    "\\": "\\\\",
+    "'": "\\'",
+    '"': '\\"',
+    "<": "\\u003C",
+    ">": "\\u003E",
+    "&": "\\u0026",
+    "=": "\\u003D",
+}
+
+
+def _js_char(char: str) -> str:
+    escaped = _JS_ESCAPES.get(char)
+    if escaped is not None:
+        return escaped
+    code = ord(char)
+    if code < 0x20:
+        return f"\\u00{code:02X}"
+    if code < 0x80 or char.isprintable():
+        return char
+    return f"\\u{code:04X}"
+
+
+_JS_SPECIAL = re.compile(r"[\\'\"<>&=\x00-\x1f\x80-\U0010ffff]")
+
+
+@template_function("js")
+def js(*args: Any) -> str:
+    """Go's JSEscaper: quotes, backslash, ``< > & =`` and control or unprintable runes escaped."""
+    text = _eval_args(args)
+    if _JS_SPECIAL.search(text) is None:
+        return text
+    return "".join(_js_char(char) for char in text)
+
+
+@template_function("urlquery")
+def urlquery(*args: Any) -> str:
+    """Go's url.QueryEscape of the operands' text: space is ``+``, all but ``A-Za-z0-9-_.~`` %XX."""
+    return urllib.parse.quote_plus(_eval_args(args), safe="", errors="replace")
+
+
+@template_function("call")
+def call(callee: str, function: Any, *args: Any) -> Any:
+    """Go's ``call fn args``: Katalog data holds no functions, so every call fails as in Go.
+
+    The parser passes the callee's source text first (``call .x`` -> ".x"),
+    which Go's error names.
+    """
+    if function is None:
+        raise GoExecError("call of nil")
+    raise GoExecError(f"non-function {callee} of type {go_type_name(function)}")

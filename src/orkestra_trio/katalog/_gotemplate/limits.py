@@ -30,7 +30,10 @@ class Limits:
     on string functions inside loops whose results are never printed.
     ``max_loop_steps``: actions and function calls executed inside loops, in
     total (each iteration charges its body's static size), so a loop body of
-    many actions cannot multiply the iteration cap into seconds of work.
+    many actions cannot multiply the iteration cap into seconds of work; a
+    ``{{template}}`` call charges the called body's size to the same count
+    (recursion multiplies work as loops do). ``max_template_depth``: templates
+    running inside one another (Go allows 100,000; a render must stay short).
 
     The defaults keep the worst render to a few milliseconds of the loop
     (``bench/template_render.py``: about 5 ms for the loop-step cap, 4 ms for
@@ -45,6 +48,7 @@ class Limits:
     max_iterations: int = 2_000
     max_work_chars: int = 4 * MiB
     max_loop_steps: int = 4_000
+    max_template_depth: int = 100
 
 
 DEFAULT_LIMITS = Limits()
@@ -53,7 +57,7 @@ DEFAULT_LIMITS = Limits()
 class RenderBudget:
     """The mutable counters of one render, handed to generated code as ``st``."""
 
-    __slots__ = ("iterations", "limits", "root", "steps", "work")
+    __slots__ = ("depth", "iterations", "limits", "parts", "root", "size", "steps", "work")
 
     def __init__(self, limits: Limits, root: Any = None) -> None:
         self.limits = limits
@@ -62,6 +66,24 @@ class RenderBudget:
         self.iterations = 0
         self.steps = 0
         self.work = 0
+        #: Templates running inside one another right now.
+        self.depth = 0
+        #: The output so far, when written through :meth:`write`.
+        self.parts: list[str] = []
+        self.size = 0
+
+    def write(self, chunk: str) -> None:
+        """Add ``chunk`` to the output, refusing to pass the output cap.
+
+        Called templates write here directly rather than yield through every
+        caller: a chunk costs the same at any depth of ``{{template}}``.
+        """
+        self.size += len(chunk)
+        if self.size > self.limits.max_output_chars:
+            raise GoExecError(
+                f"output exceeds the limit of {self.limits.max_output_chars} characters"
+            )
+        self.parts.append(chunk)
 
     def charge_iteration(self, body_steps: int) -> None:
         self.iterations += 1
@@ -74,6 +96,21 @@ class RenderBudget:
             raise GoExecError(
                 f"range: loop bodies ran more than {self.limits.max_loop_steps} actions "
                 "in one render"
+            )
+
+    def enter_template(self, name: str, body_steps: int) -> None:
+        """A ``{{template}}`` call starts; the caller lowers ``depth`` when it ends."""
+        self.steps += body_steps
+        self.depth += 1
+        if self.depth > self.limits.max_template_depth:
+            raise GoExecError(
+                f"template {name!r}: exceeded maximum template depth "
+                f"({self.limits.max_template_depth})"
+            )
+        if self.steps > self.limits.max_loop_steps:
+            raise GoExecError(
+                f"template {name!r}: loop and template bodies ran more than "
+                f"{self.limits.max_loop_steps} actions in one render"
             )
 
     def charge_work(self, chars: int) -> None:

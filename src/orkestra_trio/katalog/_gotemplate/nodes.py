@@ -116,7 +116,17 @@ class LoopControl:
     line: int
 
 
-Node = Text | Output | Declare | If | With | Range | LoopControl
+@attrs.frozen
+class TemplateCall:
+    """``{{template "name" pipeline}}`` (and the call half of ``{{block}}``)."""
+
+    name: str
+    expr: Expr | None  # None: the template runs with a nil dot
+    line: int
+    column: int
+
+
+Node = Text | Output | Declare | If | With | Range | LoopControl | TemplateCall
 
 
 @attrs.frozen
@@ -125,3 +135,14 @@ class ParsedTemplate:
     # Slots assigned with ``=`` somewhere: they need a mutable cell, because an
     # assignment inside a loop must be visible after it.
     assigned_slots: frozenset[int]
+    #: The associated templates by name (``define``/``block``), the main one
+    #: included under :data:`MAIN_TEMPLATE` when some ``template`` calls it.
+    definitions: dict[str, tuple[Node, ...]] = attrs.field(factory=dict)
+    #: Range value variables: they hold a list or map *element* (see values.field_chain).
+    wrapped_slots: frozenset[int] = frozenset()
+
+
+#: The name Orkestra gives the template it parses from a Katalog string
+#: (``template.New("f")`` in its resolver): ``{{template "f"}}`` runs the main
+#: template and a ``{{define "f"}}`` collides with it, as there.
+MAIN_TEMPLATE = "f"

@@ -15,8 +15,10 @@ from collections.abc import Callable, Mapping
 import attrs
 
 from orkestra_trio.katalog._gotemplate.errors import TemplateSyntaxError
+from orkestra_trio.katalog._gotemplate.gofmt import go_quote
 from orkestra_trio.katalog._gotemplate.lexer import Kind, Token, tokenize
 from orkestra_trio.katalog._gotemplate.nodes import (
+    MAIN_TEMPLATE,
     Call,
     Declare,
     DotRef,
@@ -29,6 +31,7 @@ from orkestra_trio.katalog._gotemplate.nodes import (
     ParsedTemplate,
     Path,
     Range,
+    TemplateCall,
     Text,
     VarRef,
     With,
@@ -41,6 +44,9 @@ MAX_BLOCK_DEPTH = 30
 MAX_RANGE_DEPTH = 10
 MAX_EXPR_DEPTH = 40
 MAX_ELSE_CHAIN = 100
+# Blocks and definitions restart the counts above (each becomes a jinja2
+# template of its own), so the parser's own recursion is capped separately.
+MAX_TOTAL_NESTING = 100
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _GO_OCTAL = re.compile(r"[+-]?0[0-7_]+")
@@ -52,16 +58,18 @@ BUILTIN_OPERATORS: dict[str, tuple[int, int | None]] = {
     "not": (1, 1),
 }
 
-_UNSUPPORTED = {
-    "define": "{{define}} is not supported: a Katalog template is a single template",
-    "template": "{{template}} is not supported: a Katalog template is a single template",
-    "block": "{{block}} is not supported: a Katalog template is a single template",
+_KEYWORDS = {
+    "if",
+    "else",
+    "end",
+    "range",
+    "with",
+    "break",
+    "continue",
+    "define",
+    "template",
+    "block",
 }
-# Go text/template builtins the registry deliberately lacks: escaping for
-# HTML/JS/URLs has no place in Kubernetes manifests, call would run arbitrary
-# functions from the data, and slice/println add nothing printf cannot do.
-_GO_BUILTINS_LEFT_OUT = frozenset({"slice", "html", "js", "call", "urlquery", "println"})
-_KEYWORDS = {"if", "else", "end", "range", "with", "break", "continue", *_UNSUPPORTED}
 
 
 @attrs.frozen
@@ -109,6 +117,17 @@ class _Parser:
         self.range_depth = 0
         self.expr_depth = 0
         self.chain_length = 0
+        self.nesting = 0
+        #: Inside a ``define`` or ``block`` body (where ``define`` is not allowed).
+        self.in_definition = False
+        #: Associated templates by name, and the token that defined each.
+        self.definitions: dict[str, tuple[Node, ...]] = {}
+        self.defined_at: dict[str, Token] = {}
+        #: ``template``/``block`` calls, checked against the definitions at the end.
+        self.calls: list[tuple[str, Token]] = []
+        self.wrapped: set[int] = set()
+        #: Variable names by slot, to write an operand back as text (for ``call``).
+        self.slot_source: dict[int, str] = {0: "$"}
 
     # -- token helpers -------------------------------------------------------
 
@@ -137,6 +156,7 @@ class _Parser:
         slot = self.next_slot
         self.next_slot += 1
         self.scopes[-1][name] = slot
+        self.slot_source[slot] = name
         return slot
 
     def resolve(self, name: str, token: Token) -> int:
@@ -158,7 +178,96 @@ class _Parser:
         body, terminator = self.parse_list()
         if terminator.kind is not Kind.EOF:
             raise self.error(f"unexpected {{{{{terminator.value}}}}}", terminator)
-        return ParsedTemplate(body, frozenset(self.assigned))
+        # The main template joins its definitions under Orkestra's name for it,
+        # by the same rule as a define (so an empty one yields to a define "f").
+        self.add_definition(MAIN_TEMPLATE, body, self.defined_at.get(MAIN_TEMPLATE, terminator))
+        # Go reports a missing template when the action runs; every template of
+        # a Katalog string is known here, so a typo is caught at load instead.
+        for name, token in self.calls:
+            if name not in self.definitions:
+                raise self.error(f"template {go_string(name)} not defined", token)
+        return ParsedTemplate(
+            self.definitions[MAIN_TEMPLATE],
+            frozenset(self.assigned),
+            definitions=dict(self.definitions),
+            wrapped_slots=frozenset(self.wrapped),
+        )
+
+    # -- associated templates (define, template, block) -----------------------
+
+    def add_definition(self, name: str, body: tuple[Node, ...], token: Token) -> None:
+        """Go's rule: an empty body never replaces a definition, two non-empty ones clash."""
+        existing = self.definitions.get(name)
+        if existing is None or is_empty_body(existing):
+            self.definitions[name] = body
+            self.defined_at[name] = token
+        elif not is_empty_body(body):
+            raise self.error(f"template: multiple definition of template {go_string(name)}", token)
+
+    def template_name(self, context: str) -> tuple[str, Token]:
+        token = self.next()
+        if token.kind is not Kind.STRING:
+            raise self.error(f"unexpected {describe(token)} in {context}", token)
+        return token.value, token
+
+    def parse_body(self, keyword: Token, context: str) -> tuple[Node, ...]:
+        """The body of a define/block up to its {{end}}: a template of its own, with only ``$``."""
+        saved = (self.scopes, self.block_depth, self.range_depth, self.in_definition)
+        self.scopes = [{"$": 0}]
+        self.block_depth = self.range_depth = 0
+        self.in_definition = True
+        self.nesting += 1
+        if self.nesting > MAX_TOTAL_NESTING:
+            raise self.error(f"templates nested deeper than {MAX_TOTAL_NESTING}", keyword)
+        try:
+            body, terminator = self.parse_list()
+        finally:
+            self.nesting -= 1
+            self.scopes, self.block_depth, self.range_depth, self.in_definition = saved
+        self.expect_end(keyword, terminator, context)
+        return body
+
+    def parse_define(self, keyword: Token) -> None:
+        name, token = self.template_name("define clause")
+        self.expect(Kind.RIGHT, "define clause")
+        self.add_definition(name, self.parse_body(keyword, "define clause"), token)
+
+    def parse_template_call(self, keyword: Token) -> list[Node]:
+        """``{{template "name"}}`` or ``{{template "name" pipeline}}``."""
+        name, token = self.template_name("template clause")
+        self.calls.append((name, token))
+        if self.peek().kind is Kind.RIGHT:
+            self.next()
+            return [TemplateCall(name, None, keyword.line, keyword.column)]
+        nodes, arg = self.call_pipeline("template clause", keyword)
+        return [*nodes, TemplateCall(name, arg, keyword.line, keyword.column)]
+
+    def parse_block(self, keyword: Token) -> list[Node]:
+        """``{{block "name" pipeline}}body{{end}}``: define it, then call it here."""
+        name, token = self.template_name("block clause")
+        self.calls.append((name, token))
+        nodes, arg = self.call_pipeline("block clause", keyword)
+        self.add_definition(name, self.parse_body(keyword, "block clause"), token)
+        return [*nodes, TemplateCall(name, arg, keyword.line, keyword.column)]
+
+    def call_pipeline(self, context: str, keyword: Token) -> tuple[list[Node], Expr]:
+        """A template/block pipeline; a ``$x :=`` in it declares in the enclosing scope."""
+        names = self.parse_declaration(context, allow_pair=False)
+        expr = self.parse_pipeline(context, Kind.RIGHT)
+        self.next()
+        if names is None:
+            return [], expr
+        (name, token), *_ = names.targets
+        if names.assign:
+            if name == "$":
+                raise self.error("cannot assign to $", token)
+            slot = self.resolve(name, token)
+            self.assigned.add(slot)
+            declare = Declare(slot, expr, True, keyword.line)
+        else:
+            slot = self.declare(name)
+            declare = Declare(slot, expr, False, keyword.line)
+        return [declare], VarRef(slot)
 
     def parse_list(self) -> tuple[tuple[Node, ...], Token]:
         """Nodes up to ``{{end}}``, ``{{else ...`` or EOF, returned as the terminator.
@@ -184,8 +293,18 @@ class _Parser:
                     return tuple(nodes), keyword
                 if name == "else":
                     return tuple(nodes), keyword
-                if name in _UNSUPPORTED:
-                    raise self.error(_UNSUPPORTED[name], keyword)
+                if name == "define":
+                    # Go allows a definition only at the top level of the text.
+                    if self.block_depth or self.in_definition:
+                        raise self.error("unexpected {{define}} inside a block", keyword)
+                    self.parse_define(keyword)
+                    continue
+                if name == "template":
+                    nodes.extend(self.parse_template_call(keyword))
+                    continue
+                if name == "block":
+                    nodes.extend(self.parse_block(keyword))
+                    continue
                 nodes.append(self.parse_keyword(keyword))
                 continue
             nodes.append(self.parse_action(token))
@@ -207,7 +326,8 @@ class _Parser:
         finally:
             self.block_depth -= 1
 
-    def expect_end(self, opener: Token, terminator: Token) -> None:
+    def expect_end(self, opener: Token, terminator: Token, clause: str = "") -> None:
+        """``terminator`` must be the {{end}} of ``opener`` (a define/block ``clause`` takes no else)."""
         if terminator.kind is Kind.EOF:
             raise self.error(
                 f"unexpected end of template: {{{{{opener.value}}}}} at line {opener.line} "
@@ -215,6 +335,8 @@ class _Parser:
                 terminator,
             )
         if terminator.value != "end":
+            if clause:
+                raise self.error(f"unexpected {{{{{terminator.value}}}}} in {clause}", terminator)
             raise self.error(f"expected {{{{end}}}}, found {{{{{terminator.value}}}}}", terminator)
 
     def parse_branch(self, keyword: Token) -> If | With:
@@ -278,6 +400,7 @@ class _Parser:
                     value_slot = self.declare(names.targets[1][0])
                 else:
                     value_slot = self.declare(names.targets[0][0])
+                self.wrapped.add(value_slot)
             self.range_depth += 1
             if self.range_depth > MAX_RANGE_DEPTH:
                 raise self.error(f"range loops nested deeper than {MAX_RANGE_DEPTH}", keyword)
@@ -430,12 +553,6 @@ class _Parser:
         if name in self.notes:
             return self.note(name, token)
         if name not in BUILTIN_OPERATORS and self.arity(name) is None:
-            if name in _GO_BUILTINS_LEFT_OUT:
-                raise self.error(
-                    f"function {name!r} not defined: Go's {name} is not available in Katalog "
-                    "templates",
-                    token,
-                )
             raise self.error(f"function {name!r} not defined", token)
         return _FunctionName(name, token)
 
@@ -465,7 +582,9 @@ class _Parser:
         if isinstance(term, Literal):
             raise self.error("unexpected field access on a literal", start)
         base = self.as_expr(term)
-        if isinstance(base, Path):
+        # "(.a.b).c" is not ".a.b.c": the parenthesized value is dug out of its
+        # interface first, so a nil there is zero, not an error (see values.py).
+        if isinstance(base, Path) and start.kind is not Kind.LPAREN:
             return Path(base.base, base.keys + tuple(keys))
         return Path(base, tuple(keys))
 
@@ -476,6 +595,13 @@ class _Parser:
         return operand
 
     def make_call(self, function: _FunctionName, args: list[Expr]) -> Call:
+        if function.name == "call":
+            # Go's error for a non-function names the callee as written.
+            if not args:
+                raise self.error(
+                    "wrong number of arguments for call: want at least 1, got 0", function.token
+                )
+            args = [Literal(self.source_text(args[0])), *args]
         arity = BUILTIN_OPERATORS.get(function.name) or self.arity(function.name)
         assert arity is not None  # checked when the identifier was read
         low, high = arity
@@ -492,11 +618,48 @@ class _Parser:
             )
         return Call(function.name, tuple(args), function.token.line, function.token.column)
 
+    def source_text(self, expr: Expr) -> str:
+        """An operand written back as Go's parse tree prints it (``.a.b``, ``$x``, ``"s"``)."""
+        if isinstance(expr, DotRef):
+            return "."
+        if isinstance(expr, VarRef):
+            return self.slot_source.get(expr.slot, "$")
+        if isinstance(expr, Literal):
+            value = expr.value
+            if isinstance(value, str):
+                return go_quote(value)
+            if value is None:
+                return "nil"
+            if isinstance(value, bool):
+                return "true" if value else "false"
+            return str(value)
+        if isinstance(expr, Path):
+            base = expr.base
+            if isinstance(base, DotRef):
+                prefix = ""
+            elif isinstance(base, VarRef):
+                prefix = self.source_text(base)
+            else:
+                prefix = "(" + self.source_text(base).removeprefix("(").removesuffix(")") + ")"
+            return prefix + "".join(f".{key}" for key in expr.keys)
+        words = [expr.name, *(self.source_text(arg) for arg in expr.args)]
+        return "(" + " ".join(words) + ")" if expr.args else expr.name
+
 
 @attrs.frozen
 class _Declaration:
     targets: list[tuple[str, Token]]
     assign: bool
+
+
+def is_empty_body(body: tuple[Node, ...]) -> bool:
+    """Go's parse.IsEmptyTree: nothing but white space (comments are gone already)."""
+    return all(isinstance(node, Text) and not node.text.strip() for node in body)
+
+
+def go_string(text: str) -> str:
+    """A name as Go's %q shows it in messages."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def describe(token: Token) -> str:

@@ -3,8 +3,10 @@
 The emitted source is built only from fixed jinja2 syntax and names this
 module invents: ``d0`` (the root), ``d1``... (dots of with/range), ``v1``...
 (variables by slot), ``c1``... (constants, passed in as render variables, so no
-user string is ever written into the source), ``st`` (the render budget) and
-filters of our own (``go_*``, ``fn_<registered name>``). Filters, not calls:
+user string is ever written into the source), ``st`` (the render budget),
+``tp`` (the associated templates, for ``{{template}}``) and filters of our own
+(``go_*``, ``fn_<registered name>``). Each associated template (``define``,
+``block``) becomes a jinja2 source of its own whose root ``d0`` is its argument. Filters, not calls:
 the sandbox checks every call and attribute access, but filters are trusted
 functions of the environment and cost one plain Python call.
 
@@ -29,6 +31,7 @@ from orkestra_trio.katalog._gotemplate.nodes import (
     ParsedTemplate,
     Path,
     Range,
+    TemplateCall,
     Text,
     VarRef,
     With,
@@ -36,15 +39,24 @@ from orkestra_trio.katalog._gotemplate.nodes import (
 
 ROOT = "d0"
 BUDGET = "st"
+TEMPLATES = "tp"
 
 
 class Translation:
-    """jinja2 source, the constants it names, and the functions it calls."""
+    """jinja2 sources (main and called templates), the constants they name, the functions."""
 
-    def __init__(self, source: str, constants: dict[str, Any], functions: frozenset[str]) -> None:
+    def __init__(
+        self,
+        source: str,
+        constants: dict[str, Any],
+        functions: frozenset[str],
+        definitions: dict[str, tuple[str, int]] | None = None,
+    ) -> None:
         self.source = source
         self.constants = constants
         self.functions = functions
+        #: Called templates by name: (jinja2 source, steps one call charges).
+        self.definitions = definitions or {}
 
 
 def _raw_text_is_safe(text: str) -> bool:
@@ -61,9 +73,25 @@ class _Translator:
         self._constant_names: dict[tuple[type, Any], str] = {}
         self.functions: set[str] = set()
         self.assigned = parsed.assigned_slots
+        # Range value variables hold elements (Go interface values); once
+        # assigned with = they may hold anything, and count as plain values.
+        self.wrapped = parsed.wrapped_slots - parsed.assigned_slots
         self.slot_names: dict[int, str] = {0: ROOT}
         self.dot = ROOT
+        self.dot_wrapped = False
         self._counter = 0
+        #: Template names called by what was translated so far.
+        self.called: set[str] = set()
+
+    def body(self, nodes: tuple[Node, ...]) -> str:
+        """One template's jinja2 source, its lines matching the Katalog text's."""
+        self.parts = []
+        self.line = 1
+        self.slot_names = {0: ROOT}
+        self.dot = ROOT
+        self.dot_wrapped = False
+        self.nodes(nodes)
+        return "".join(self.parts)
 
     def fresh(self, prefix: str) -> str:
         self._counter += 1
@@ -109,7 +137,8 @@ class _Translator:
             if isinstance(node.expr, Path):
                 base = self.operand(node.expr.base)
                 keys = self.constant(node.expr.keys)
-                self.tag(f"{{{{ {base}|go_outpath({keys}) }}}}")
+                fused = "go_woutpath" if self.base_wrapped(node.expr.base) else "go_outpath"
+                self.tag(f"{{{{ {base}|{fused}({keys}) }}}}")
             else:
                 self.tag(f"{{{{ {self.operand(node.expr)}|go_out }}}}")
         elif isinstance(node, Declare):
@@ -122,6 +151,15 @@ class _Translator:
             self.range_(node)
         elif isinstance(node, LoopControl):
             self.tag("{% break %}" if node.kind == "break" else "{% continue %}")
+        elif isinstance(node, TemplateCall):
+            self.template_call(node)
+
+    def template_call(self, node: TemplateCall) -> None:
+        """The called template writes its output into the render's, then prints ""."""
+        self.called.add(node.name)
+        arg = self.constant(None) if node.expr is None else self.operand(node.expr)
+        name = self.constant(node.name)
+        self.tag(f"{{{{ {TEMPLATES}|go_template({BUDGET}, {name}, {arg}) }}}}")
 
     def bind(self, slot: int, value_name: str) -> None:
         """Make variable ``slot`` hold the value already named ``value_name``."""
@@ -178,10 +216,10 @@ class _Translator:
         if node.slot >= 0:
             self.bind(node.slot, name)
         self.tag(f"{{% if {name} %}}")
-        outer = self.dot
-        self.dot = name
+        outer, outer_wrapped = self.dot, self.dot_wrapped
+        self.dot, self.dot_wrapped = name, False
         self.nodes(node.body)
-        self.dot = outer
+        self.dot, self.dot_wrapped = outer, outer_wrapped
         if node.orelse:
             self.tag("{% else %}")
             self.nodes(node.orelse)
@@ -196,10 +234,10 @@ class _Translator:
             self.bind(node.key_slot, key)
         if node.value_slot >= 0:
             self.bind(node.value_slot, value)
-        outer = self.dot
-        self.dot = value
+        outer, outer_wrapped = self.dot, self.dot_wrapped
+        self.dot, self.dot_wrapped = value, True
         self.nodes(node.body)
-        self.dot = outer
+        self.dot, self.dot_wrapped = outer, outer_wrapped
         if node.orelse:
             self.tag("{% else %}")
             self.nodes(node.orelse)
@@ -221,8 +259,15 @@ class _Translator:
             name = self.slot_names[expr.slot]
             return f"{name}|go_get" if expr.slot in self.assigned else name
         if isinstance(expr, Path):
-            return f"{self.operand(expr.base)}|go_path({self.constant(expr.keys)})"
+            walk = "go_wpath" if self.base_wrapped(expr.base) else "go_path"
+            return f"{self.operand(expr.base)}|{walk}({self.constant(expr.keys)})"
         return self.call(expr)
+
+    def base_wrapped(self, base: Expr) -> bool:
+        """Does ``base`` hold a Go interface value (a list or map element)? See values.field_chain."""
+        if isinstance(base, DotRef):
+            return self.dot_wrapped
+        return isinstance(base, VarRef) and base.slot in self.wrapped
 
     def call(self, call: Call) -> str:
         args = [self.operand(arg) for arg in call.args]
@@ -252,6 +297,8 @@ def body_steps(nodes: tuple[Node, ...]) -> int:
     for node in nodes:
         if isinstance(node, Output | Declare):
             steps += 1 + _calls(node.expr)
+        elif isinstance(node, TemplateCall):
+            steps += 1 + (0 if node.expr is None else _calls(node.expr))
         elif isinstance(node, If | With):
             steps += 1 + _calls(node.test) + body_steps(node.body) + body_steps(node.orelse)
         elif isinstance(node, Range):
@@ -262,7 +309,15 @@ def body_steps(nodes: tuple[Node, ...]) -> int:
 
 def translate(parsed: ParsedTemplate) -> Translation:
     translator = _Translator(parsed)
-    translator.nodes(parsed.body)
-    return Translation(
-        "".join(translator.parts), translator.constants, frozenset(translator.functions)
-    )
+    main = translator.body(parsed.body)
+    # Only the templates some call reaches are compiled, each once.
+    definitions: dict[str, tuple[str, int]] = {}
+    pending = sorted(translator.called)
+    while pending:
+        name = pending.pop()
+        if name in definitions:
+            continue
+        body = parsed.definitions[name]
+        definitions[name] = (translator.body(body), body_steps(body))
+        pending.extend(sorted(translator.called - definitions.keys()))
+    return Translation(main, translator.constants, frozenset(translator.functions), definitions)

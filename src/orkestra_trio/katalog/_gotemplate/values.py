@@ -13,6 +13,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from orkestra_trio.katalog._gotemplate.errors import GoExecError
+
 
 def is_mapping(value: Any) -> bool:
     return type(value) is dict or isinstance(value, Mapping)
@@ -28,8 +30,9 @@ def is_list(value: Any) -> bool:
 def walk_keys(value: Any, keys: tuple[str, ...]) -> Any:
     """Follow map keys; None as soon as a key is missing or a step is not a map.
 
-    This is Go's missingkey=zero on generic maps, extended (as the Katalog
-    semantics ask) to "a path through nothing is nothing" instead of an error.
+    The lenient walk the catalogue's object readers use (``phase``,
+    ``readyReplicas``...): "a path through nothing is nothing". Template field
+    access is stricter, as in Go: see :func:`field_chain`.
     """
     for key in keys:
         if type(value) is dict or isinstance(value, Mapping):
@@ -37,6 +40,49 @@ def walk_keys(value: Any, keys: tuple[str, ...]) -> Any:
         else:
             return None
     return value
+
+
+# -- field access in templates, as Go's exec.go does it -------------------------
+#
+# Orkestra executes with missingkey=zero over map[string]interface{} data. A
+# map lookup therefore yields an *interface* value (nil when the key is
+# missing), while a pipeline's result is "dug out" of its interface: a nil one
+# becomes Go's invalid value. Going on through the two differs:
+#   - invalid (``$x := .missing`` then ``$x.a``): zero again, no error;
+#   - a nil interface (``.missing.a``, or a nil list element in ``range``):
+#     "nil pointer evaluating interface {}.a";
+#   - a value that is not a map: "can't evaluate field a in type T", T being
+#     the value's type when dug out, else ``interface {}``.
+# So a *base* is "concrete" (root, with's dot, variables, a call's result, a
+# template's argument) or "wrapped" (range elements and range value variables).
+
+
+def field_chain(value: Any, keys: tuple[str, ...]) -> Any:
+    """``base.k1.k2`` on a concrete base: None (invalid) stays None."""
+    if type(value) is not dict:
+        if value is None:
+            return None
+        if not isinstance(value, Mapping):
+            raise GoExecError(f"can't evaluate field {keys[0]} in type {go_type_name(value)}")
+    for key in keys:
+        value = value.get(key) if type(value) is dict else field_step(value, key)
+    return value
+
+
+def wrapped_field_chain(value: Any, keys: tuple[str, ...]) -> Any:
+    """``base.k1.k2`` where the base is an interface value (a list or map element)."""
+    for key in keys:
+        value = value.get(key) if type(value) is dict else field_step(value, key)
+    return value
+
+
+def field_step(value: Any, key: str) -> Any:
+    """One step from an interface value that is not a plain dict (the slow path)."""
+    if isinstance(value, Mapping):
+        return value.get(key)
+    if value is None:
+        raise GoExecError(f"nil pointer evaluating interface {{}}.{key}")
+    raise GoExecError(f"can't evaluate field {key} in type interface {{}}")
 
 
 def lookup_path(context: Any, path: str) -> Any:
