@@ -144,6 +144,8 @@ async def apply_children(
     """Bring the cluster in line with ``children`` (already in apply order)."""
     report = ApplyReport()
     for child in children:
+        if child.present:
+            await _pause(child)
         cached = await lookup(child.api_version, child.kind, child.namespace, child.name)
         if not child.present:
             owned = cached is not None and bool(owner_uid) and owner_of(cached) == owner_uid
@@ -156,7 +158,6 @@ async def apply_children(
         if cached is None:
             report.observed.append(await _create(kube, child, manifest))
             report.created.append(describe_child(child))
-            await _pause(child)
             continue
         owner = owner_of(cached)
         if owner and owner_uid and owner != owner_uid:
@@ -168,7 +169,6 @@ async def apply_children(
             patched = await _correct(kube, child, manifest)
             report.patched.append(describe_child(child))
             report.observed.append(patched)
-            await _pause(child)
         else:
             report.observed.append(cached)
     return report
@@ -197,10 +197,9 @@ async def _correct(
 
 
 async def _pause(child: RenderedChild) -> None:
-    """Orkestra's entry ``sleep``: give what was just written time to take effect.
-
-    Only after a write: a steady-state reconcile, which writes nothing, never waits.
-    """
+    """Orkestra's entry ``sleep``: a delay at the start of this entry's part of every
+    reconcile that renders it, written or not, as Orkestra injects it (for latency
+    simulation and autoscale tests, a steady-state reconcile must be slow too)."""
     if child.sleep > 0:
         await trio.sleep(child.sleep)
 
