@@ -96,8 +96,20 @@ def test_missing_keys_render_as_zero_values_as_in_go(source: str, expected: str)
 def test_a_field_of_a_non_map_fails_as_in_go(source: str, message: str) -> None:
     with pytest.raises(TemplateRenderError) as caught:
         render(source)
-    assert caught.value.message == message
+    # Go's reason, after Go's "at <...>" naming the field path it stopped on.
+    assert caught.value.message.startswith("at <.")
+    assert caught.value.message.split(">: ", 1)[1].startswith(message)
     assert str(caught.value).startswith("k.yaml:7:9: ")
+
+
+def test_a_missing_key_in_a_path_says_which_and_how_to_guard_it() -> None:
+    with pytest.raises(TemplateRenderError) as caught:
+        render("{{ .spec.ports.https.x }}")
+    assert caught.value.message == (
+        "at <.spec.ports.https.x>: nil pointer evaluating interface {}.x "
+        "(.spec.ports.https is missing or null; guard it with "
+        "{{ with .spec.ports.https }}...{{ end }} or read it with dig/getOr)"
+    )
 
 
 def test_a_render_error_names_the_line_inside_the_template() -> None:
@@ -105,7 +117,9 @@ def test_a_render_error_names_the_line_inside_the_template() -> None:
     with pytest.raises(TemplateRenderError) as caught:
         render(source)
     assert caught.value.line == 2
-    assert str(caught.value).startswith("k.yaml:7:9 (template line 2): can't evaluate field")
+    assert str(caught.value).startswith(
+        "k.yaml:7:9 (template line 2): at <.metadata.name.first>: can't evaluate field"
+    )
 
 
 # -- define, template, block ------------------------------------------------------
@@ -193,7 +207,7 @@ def test_a_failure_inside_a_definition_names_its_line() -> None:
     with pytest.raises(TemplateRenderError) as caught:
         render(source)
     assert caught.value.line == 2
-    assert caught.value.message == "nil pointer evaluating interface {}.b"
+    assert caught.value.message.startswith("at <.a.b>: nil pointer evaluating interface {}.b")
 
 
 def test_recursion_stays_inside_the_render_budget() -> None:

@@ -46,8 +46,13 @@ def _output_path(value: Any, keys: tuple[str, ...]) -> str:
     """``{{ .a.b }}``, fused: the common action costs one Python call."""
     if type(value) is dict:
         # After a map step every value is a map element: the wrapped rules.
-        for key in keys:
-            value = value.get(key) if type(value) is dict else field_step(value, key)
+        base = value
+        try:
+            for key in keys:
+                value = value.get(key) if type(value) is dict else field_step(value, key)
+        except GoExecError:
+            wrapped_field_chain(base, keys)  # raises it again, saying where it stopped
+            raise
     else:
         value = field_chain(value, keys)
     if type(value) is str:
@@ -57,8 +62,13 @@ def _output_path(value: Any, keys: tuple[str, ...]) -> str:
 
 def _output_wrapped_path(value: Any, keys: tuple[str, ...]) -> str:
     """``{{ .a.b }}`` where the dot is a list or map element (inside ``range``)."""
-    for key in keys:
-        value = value.get(key) if type(value) is dict else field_step(value, key)
+    base = value
+    try:
+        for key in keys:
+            value = value.get(key) if type(value) is dict else field_step(value, key)
+    except GoExecError:
+        wrapped_field_chain(base, keys)  # raises it again, saying where it stopped
+        raise
     if type(value) is str:
         return value
     return format_value(value)

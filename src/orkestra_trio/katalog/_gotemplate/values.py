@@ -63,17 +63,35 @@ def field_chain(value: Any, keys: tuple[str, ...]) -> Any:
         if value is None:
             return None
         if not isinstance(value, Mapping):
-            raise GoExecError(f"can't evaluate field {keys[0]} in type {go_type_name(value)}")
-    for key in keys:
-        value = value.get(key) if type(value) is dict else field_step(value, key)
-    return value
+            reason = f"can't evaluate field {keys[0]} in type {go_type_name(value)}"
+            raise GoExecError(f"at <.{'.'.join(keys)}>: {reason}")
+    return wrapped_field_chain(value, keys)
 
 
 def wrapped_field_chain(value: Any, keys: tuple[str, ...]) -> Any:
     """``base.k1.k2`` where the base is an interface value (a list or map element)."""
-    for key in keys:
-        value = value.get(key) if type(value) is dict else field_step(value, key)
+    for step, key in enumerate(keys):
+        if type(value) is dict:
+            value = value.get(key)
+            continue
+        try:
+            value = field_step(value, key)
+        except GoExecError as exc:
+            raise GoExecError(_where(keys, step, value, exc)) from None
     return value
+
+
+def _where(keys: tuple[str, ...], step: int, value: Any, exc: GoExecError) -> str:
+    """Go's reason with the path it stopped at, and what to do when that is a missing key:
+    Go (and so Orkestra) does not let ``.a.b`` through a missing ``.a``."""
+    reached = "." + ".".join(keys[:step]) if step else "the value"
+    message = f"at <.{'.'.join(keys)}>: {exc}"
+    if value is None and step:
+        message += (
+            f" ({reached} is missing or null; guard it with "
+            f"{{{{ with {reached} }}}}...{{{{ end }}}} or read it with dig/getOr)"
+        )
+    return message
 
 
 def field_step(value: Any, key: str) -> Any:
