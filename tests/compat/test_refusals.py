@@ -115,7 +115,8 @@ def issues(tmp_path, text):
             "standalone: false hands the sending to Orkestra's gateway",
         ),
         (HEAD + "providers: {}\nspec: {crds: {}}\n", "providers is not"),
-        (HEAD + "gateway: {}\nspec: {crds: {}}\n", "gateway is not"),
+        (HEAD + "gateway: {webhooks: {}}\nspec: {crds: {}}\n", "gateway.webhooks is not"),
+        (HEAD + "gateway: {clusters: []}\nspec: {crds: {}}\n", "gateway.clusters is not"),
         (
             HEAD + "spec: {crds: {}, imports: [{motif: 'oci://ghcr.io/org/web:1'}]}\n",
             "Motifs from an OCI registry are not supported by orkestra_trio: it has no registry",
@@ -126,7 +127,8 @@ def issues(tmp_path, text):
             crd(extra="      enrichAll: true\n      enrich: [pods]\n"),
             "set enrichAll or enrich, not both",
         ),
-        (crd(extra="      serve: {enabled: true}\n"), "serve is not"),
+        (crd(extra="      serve: {config: {}}\n"), "serve.config is not"),
+        (crd(extra="      serve: {clusters: [prod]}\n"), "serve.clusters is not"),
         (
             crd(box="        include: [../x.yaml]\n"),
             "an included file must lie inside the Katalog's directory",

@@ -232,6 +232,16 @@ CTX = {
     "ecj": {**CRONJOB, "_lastJob": JOBS[1], "_lastSuccessfulJob": JOBS[0]},
     "ests": {"spec": {"volumeClaimTemplates": [{}, {}]}, "_pvcs": [PVC]},
     "ejob": {"metadata": {"name": "j"}, "_pods": [pod_summary(POD_OK), pod_summary(POD_BAD)]},
+    # A CR the gateway applied through the alias "preview" of target "site".
+    "served": {
+        "metadata": {
+            "annotations": {
+                "orkestra.orkspace.io/serve-target": "site",
+                "orkestra.orkspace.io/serve-alias": "preview",
+                "orkestra.orkspace.io/serve-source": "",
+            }
+        }
+    },
 }
 
 CASES = [
@@ -400,6 +410,19 @@ CASES = [
     ('{{ getAnnotation .d "team" }}', "a"),
     ('{{ getLabelInt .d "replicas" }} {{ getAnnotationInt .d "x" 7 }}', "4 7"),
     ('{{ hasLabel .d "app" }}{{ hasAnnotation .d "nope" }}', "truefalse"),
+    # serve: the gateway's provenance annotations; none at all is a direct apply
+    (
+        "{{ getServeTarget .served }}/{{ getServeAlias .served }}/{{ getServeSource .served }}",
+        "site/preview/",
+    ),
+    (
+        "{{ hasServeTarget .served }} {{ hasServeAlias .served }} {{ hasServeSource .served }}",
+        "true true false",
+    ),
+    (
+        "{{ isDirectApply .served }} {{ isDirectApply .d }} {{ hasServeTarget .d }}",
+        "false true false",
+    ),
     ('{{ getStatus .d "readyReplicas" }}{{ hasStatus .d "missing" }}', "3false"),
     ('{{ hasCondition .d "Available" }}{{ hasCondition .d "Progressing" }}', "truefalse"),
     ('{{ conditionReason .d "Available" }}', "MinimumReplicasAvailable"),

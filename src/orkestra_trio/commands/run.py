@@ -44,6 +44,8 @@ DEFAULT_LISTEN = "127.0.0.1:8080"
 #: Where ``--webhook-listen`` alone serves: loopback, like every surface by default.
 DEFAULT_WEBHOOK_LISTEN = "127.0.0.1:9443"
 POD_LISTEN = "0.0.0.0:8080"
+#: Where the gateway API serves when a Katalog turns it on (gateway.api.enabled): loopback.
+DEFAULT_GATEWAY_LISTEN = "127.0.0.1:8090"
 #: The kubeconfig's file name in the state directory (without --kubeconfig-out).
 DEFAULT_KUBECONFIG_OUT = "kubeconfig"
 #: --log-level's default comes from this variable when it is set.
@@ -100,6 +102,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="also accept the cluster's ServiceAccount tokens on the HTTP surface (each checked "
         "with a TokenReview, cached 10 s): runtimes read each other without a shared secret; "
         "turns authentication on like --oncop-token (probes stay open)",
+    )
+    parser.add_argument(
+        "--gateway-listen",
+        metavar="HOST:PORT",
+        help="where the gateway API (/api/v1/apply, /api/v1/resources, /api/v1/schema) serves "
+        f"when a Katalog has gateway.api.enabled (default {DEFAULT_GATEWAY_LISTEN}; every call "
+        "needs one of gateway.api.auth.tokens as a bearer token)",
     )
     parser.add_argument(
         "--webhook-listen",
@@ -287,6 +296,7 @@ def run(args: argparse.Namespace) -> int:
     )
     watch_options = _watch_options(args.watch_stall_timeout)
     webhooks = _webhook_setup(args, katalogs)
+    gateway = _gateway_setup(args, katalogs)
     if api_port:
         _check_can_listen(args.apiserver_listen, api_host, api_port, flag="--apiserver-listen")
     if args.state is not None and not Path(args.state).resolve().parent.is_dir():
@@ -370,6 +380,11 @@ def run(args: argparse.Namespace) -> int:
                             webhook_line = await _start_webhooks(
                                 nursery, webhooks, katalogs, rt, stop_web
                             )
+                        gateway_line = None
+                        if gateway is not None:
+                            gateway_line = await _start_gateway(
+                                nursery, gateway, katalogs, rt, args.namespace, stop_web
+                            )
                         if args.progress_interval > 0:
                             nursery.start_soon(log_progress, rt.boxes, args.progress_interval)
                         try:
@@ -388,6 +403,8 @@ def run(args: argparse.Namespace) -> int:
                             print(listen_note, flush=True)
                         if webhook_line is not None:
                             print(webhook_line, flush=True)
+                        if gateway_line is not None:
+                            print(gateway_line, flush=True)
                         print(
                             f"http: {binds[0]} (/healthz, /readyz, /metrics, /katalog, /ui)",
                             flush=True,
@@ -498,6 +515,54 @@ def _webhook_setup(args: argparse.Namespace, katalogs: KatalogSet) -> _Webhooks 
     if port:
         _check_can_listen(args.webhook_listen, host, port, flag="--webhook-listen")
     return _Webhooks(args.webhook_listen, host, port, certificates)
+
+
+def _gateway_setup(args: argparse.Namespace, katalogs: KatalogSet) -> tuple[str, int] | None:
+    """(host, port) of the gateway API; None when no Katalog turns it on."""
+    from orkestra_trio.commands.apiserver import _parse_listen
+    from orkestra_trio.commands.errors import UserError
+    from orkestra_trio.web.gateway import gateways
+
+    if not gateways(katalogs):
+        if args.gateway_listen is not None:
+            raise UserError(
+                "--gateway-listen: no Katalog has gateway.api.enabled; nothing is served"
+            )
+        return None
+    address = args.gateway_listen or DEFAULT_GATEWAY_LISTEN
+    host, port = _parse_listen(address, "--gateway-listen")
+    if port:
+        _check_can_listen(address, host, port, flag="--gateway-listen")
+    return host, port
+
+
+async def _start_gateway(
+    nursery: trio.Nursery,
+    address: tuple[str, int],
+    katalogs: KatalogSet,
+    rt: Runtime,
+    namespace: str | None,
+    stop: trio.Event,
+) -> str:
+    """Read the gateway's tokens, serve its API in ``nursery`` until ``stop``; the banner line."""
+    from orkestra_trio.commands.errors import UserError
+    from orkestra_trio.runtime.admission import webhook_peers
+    from orkestra_trio.web.gateway import GatewayApi, GatewayTokenError, load_tokens
+    from orkestra_trio.web.server import serve_http
+
+    try:
+        tokens = await load_tokens(rt.kube, katalogs, namespace=namespace or "default")
+    except GatewayTokenError as missing:
+        raise UserError(str(missing)) from None
+    api = GatewayApi(katalogs, rt.kube, tokens, peers=webhook_peers(rt.registry))
+    host, port = address
+    try:
+        binds = await nursery.start(serve_http, api.app(), host, port, stop)
+    except* OSError as group:
+        exc = _first(group)
+        reason = exc.strerror if isinstance(exc, OSError) else None
+        raise UserError(f"--gateway-listen {host}:{port}: cannot serve: {reason or exc}") from None
+    return f"gateway: {binds[0]} (/api/v1/apply, /api/v1/resources, /api/v1/schema)"
 
 
 async def _start_webhooks(

@@ -120,15 +120,23 @@ def validate_cr(
     """(denials, warnings): the messages of the rules that do not hold for ``cr``."""
     denials: list[str] = []
     warnings: list[str] = []
+    for rule, message in failed_rules(rules, cr, peers):
+        (denials if rule.action == "deny" else warnings).append(message)
+    return tuple(denials), tuple(warnings)
+
+
+def failed_rules(
+    rules: Iterable[ValidationRule], cr: Mapping[str, Any], peers: Iterable[Mapping[str, Any]] = ()
+) -> list[tuple[ValidationRule, str]]:
+    """Each rule that does not hold for ``cr``, with its message (the gateway names the field)."""
+    out: list[tuple[ValidationRule, str]] = []
     context: Mapping[str, Any] | None = None
     for rule in rules:
         if context is None:
             context = with_peers(build_context(cr), peers)
-        if condition_holds(rule.condition, context):
-            continue
-        message = _message(rule, context)
-        (denials if rule.action == "deny" else warnings).append(message)
-    return tuple(denials), tuple(warnings)
+        if not condition_holds(rule.condition, context):
+            out.append((rule, _message(rule, context)))
+    return out
 
 
 def _message(rule: ValidationRule, context: Mapping[str, Any]) -> str:

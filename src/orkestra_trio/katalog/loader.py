@@ -49,6 +49,7 @@ from orkestra_trio.katalog.model import (
     ENRICHMENTS,
     EXTERNAL_PHASES,
     GROUP_ALIASES,
+    NO_GATEWAY,
     RESOURCE_GROUPS,
     STATUS_FIELD_TYPES,
     TOP_LEVEL_ENRICHMENTS,
@@ -67,6 +68,7 @@ from orkestra_trio.katalog.model import (
     ForEach,
     FrozenMap,
     FrozenValue,
+    Gateway,
     Katalog,
     KatalogSet,
     OperatorBox,
@@ -99,6 +101,7 @@ from orkestra_trio.katalog.secrets import TLS_FIELDS
 from orkestra_trio.katalog.security import NO_SECURITY
 from orkestra_trio.katalog.security_reader import read_security
 from orkestra_trio.katalog.sentinels import SENTINELS
+from orkestra_trio.katalog.serve_reader import read_gateway, read_serve
 from orkestra_trio.katalog.statusfields import shadows
 from orkestra_trio.katalog.validate import validate_katalogs
 from orkestra_trio.katalog.yamlsource import (
@@ -158,6 +161,7 @@ _CRD_KEYS = (
     "imports",
     "namespace",
     "setup",
+    "serve",
     "labelSelector",
     "fieldSelector",
     "enrich",
@@ -191,6 +195,7 @@ _TOP_KEYS = (
     "publish",
     "notification",
     "security",
+    "gateway",
     *orkestra_keys.TOP_LEVEL,
 )
 _API_TYPES_KEYS = ("group", "version", "kind", "plural")
@@ -873,6 +878,7 @@ class _KatalogReader(ImportReader, ExternalCallReader):
         info: dict[str, Any] = {}
         lifecycle = None
         security = NO_SECURITY
+        gateway = NO_GATEWAY
         top = self.mapping(
             document,
             (),
@@ -926,6 +932,8 @@ class _KatalogReader(ImportReader, ExternalCallReader):
                     for key, crd in crds.items()
                 }
             security = read_security(self, top)
+            gateway = read_gateway(self, top)
+            self.check_serve_tokens(gateway, crds)
             if security.deletion.enabled:
                 crds = {
                     key: attrs.evolve(crd, deletion_protected=True) for key, crd in crds.items()
@@ -938,7 +946,31 @@ class _KatalogReader(ImportReader, ExternalCallReader):
             read_files=tuple(p for p in dict.fromkeys(self.read_files) if p != Path(self.file)),
             lifecycle=lifecycle,
             security=security,
+            gateway=gateway,
         )
+
+    def check_serve_tokens(self, gateway: Gateway, crds: Mapping[str, CrdEntry]) -> None:
+        """A served CRD needs the gateway API on, and its ``serve.tokens`` name declared tokens."""
+        declared = {token.name for token in gateway.tokens}
+        for key, crd in crds.items():
+            serve = crd.serve
+            if serve is None:
+                continue
+            path: KeyPath = ("spec", "crds", key, "serve")
+            if serve.enabled and not gateway.api_enabled:
+                self.report(path, "serve.enabled needs gateway.api.enabled: true on the Katalog")
+            grants = [("tokens", serve.tokens)] + [
+                (f"target.{t.name}.tokens", t.tokens) for t in serve.targets if t.tokens
+            ]
+            for where, tokens in grants:
+                for name in tokens or {}:
+                    if name not in declared:
+                        self.report(
+                            (*path, *where.split("."), name),
+                            f"token {name!r} is not declared in gateway.api.auth.tokens"
+                            f"{did_you_mean(name, sorted(declared))}",
+                            at_key=True,
+                        )
 
     def crds(self, spec: dict[str, Any]) -> dict[str, CrdEntry]:
         path: KeyPath = ("spec", "crds")
@@ -1052,6 +1084,13 @@ class _KatalogReader(ImportReader, ExternalCallReader):
             if isinstance(m.get("removeFinalizers"), bool)
             else self.finalizer_names(m, path, key="removeFinalizers"),
             remove_own_finalizers=m.get("removeFinalizers") is True,
+            serve=read_serve(
+                self,
+                m,
+                path,
+                kind=api_types.kind,
+                namespaced=self.boolean(m, path, "namespaced", True),
+            ),
         )
 
     def enrich(self, crd: dict[str, Any], path: KeyPath) -> tuple[EnrichItem, ...]:

@@ -1006,6 +1006,117 @@ class Admission:
 NO_ADMISSION = Admission()
 
 
+# --- the gateway and serve (katalog/serve.py decides over them) ------------------
+
+
+@attrs.frozen
+class GatewayToken:
+    """One ``gateway.api.auth.tokens`` entry: where its secret value comes from."""
+
+    name: str
+    #: ``token: ${VAR}``: the environment variable holding the value.
+    env: str = ""
+    #: ``secretRef``: the Secret key holding it ("" namespace: the runtime's).
+    secret_name: str = ""
+    secret_key: str = ""
+    secret_namespace: str = ""
+
+
+@attrs.frozen
+class Gateway:
+    """A Katalog's ``gateway:`` block (the parts this runtime serves)."""
+
+    enabled: bool = False
+    standalone: bool = False
+    endpoint: str = ""
+    api_enabled: bool = False
+    tokens: tuple[GatewayToken, ...] = ()
+
+
+NO_GATEWAY = Gateway()
+
+
+@attrs.frozen
+class TokenGrant:
+    """One ``serve.tokens.<name>`` entry: what the token may do, and where."""
+
+    namespaces: tuple[str, ...] = ()
+    global_ops: frozenset[str] = frozenset()
+    schema_ops: frozenset[str] = frozenset()
+    resource_ops: frozenset[str] = frozenset()
+
+    def allows(self, operation: str, endpoint_class: str, namespace: str) -> str | None:
+        """None when allowed, else why not (class list first, then global, as Orkestra)."""
+        if self.namespaces and namespace and namespace not in self.namespaces:
+            return f"namespace {namespace!r} is outside the token's namespaces"
+        specific = self.schema_ops if endpoint_class == "schema" else self.resource_ops
+        ops = specific or self.global_ops
+        if operation in ops or "*" in ops:
+            return None
+        return f"operation {operation!r} is not permitted to this token"
+
+
+@attrs.frozen
+class ServeField:
+    """One ``serve.fields``/``labels``/``annotations`` entry (a form field)."""
+
+    name: str
+    label: str = ""
+    hint: str = ""
+    placeholder: str = ""
+    category: str = ""
+    order: int = 0
+    required: bool = False
+    disabled: str = ""
+    #: ``path``: dot path under spec ("" : the field's name).
+    path: str = ""
+    value: Text | None = None
+    values: FrozenMap[str, Text] = EMPTY_MAP
+    default: Any = None
+    override: Any = None
+    enum: tuple[str, ...] = ()
+    type: str = ""
+    when: tuple[Condition, ...] = ()
+    or_: tuple[Condition, ...] = ()
+
+    @property
+    def spec_path(self) -> str:
+        return (self.path or self.name).removeprefix("spec.")
+
+
+@attrs.frozen
+class ServeTarget:
+    """One ``serve.target`` entry; ``tokens`` None: the CRD-level ``serve.tokens`` apply."""
+
+    name: str
+    primary: bool = False
+    enabled: bool = True
+    tokens: FrozenMap[str, TokenGrant] | None = None
+
+
+@attrs.frozen
+class Serve:
+    """A CRD's ``serve:`` block."""
+
+    enabled: bool = False
+    category: str = ""
+    description: str = ""
+    ignore: tuple[str, ...] = ()
+    fields: tuple[ServeField, ...] = ()
+    labels: tuple[ServeField, ...] = ()
+    annotations: tuple[ServeField, ...] = ()
+    name: Text | None = None
+    namespace: Text | None = None
+    target_mode: bool = True
+    cr_mode: bool = True
+    targets: tuple[ServeTarget, ...] = ()
+    tokens: FrozenMap[str, TokenGrant] = EMPTY_MAP
+
+    @property
+    def primary(self) -> ServeTarget:
+        return next(t for t in self.targets if t.primary)
+
+
 @attrs.frozen
 class CrdEntry:
     """One CRD of a Katalog, keyed by ``key`` (used in cross:, ONCOP URLs, metrics)."""
@@ -1063,6 +1174,8 @@ class CrdEntry:
     #: Its Katalog's ``security.deletionProtection`` is on: each CR is labelled
     #: ``orkestra.io/deletion-protection: "true"`` as the box reconciles it.
     deletion_protected: bool = False
+    #: ``serve:``: the CRD's gateway surface (None: not served).
+    serve: Serve | None = None
 
     @property
     def builtin(self) -> bool:
@@ -1110,6 +1223,8 @@ class Katalog:
     warnings: tuple[KatalogIssue, ...] = ()
     #: ``security:`` (deletion and namespace protection, webhook settings).
     security: Security = NO_SECURITY
+    #: ``gateway:`` (its API, its tokens).
+    gateway: Gateway = NO_GATEWAY
 
     @property
     def boxes(self) -> tuple[CrdEntry, ...]:

@@ -6,7 +6,7 @@ says what to do, never "unknown key":
 * **retired** keys: Orkestra renamed them and refuses the old name with a
   migration hint; so do we (ORKESTRA-LANGUAGE.md 1.0);
 * **unsupported** keys: Orkestra features outside this runtime (the
-  gateway, cloud providers...). Refusing them is deliberate: a Katalog that
+  cloud providers...). Refusing them is deliberate: a Katalog that
   relies on one must not load and silently run without it. docs/katalog.md
   lists them with the same reasons.
 
@@ -29,7 +29,6 @@ def _retired(old: str, new: str) -> str:
 
 TOP_LEVEL: Mapping[str, str] = {
     "providers": _unsupported("providers", "cloud provider plugins are experimental in Orkestra"),
-    "gateway": _unsupported("gateway", "the gateway is a separate Orkestra service"),
 }
 
 # Orkestra's other document kinds (ORKESTRA-LANGUAGE.md 1.1): files its CLI reads.
@@ -40,9 +39,7 @@ DOCUMENT_KINDS: Mapping[str, str] = {
 
 SPEC: Mapping[str, str] = {}
 
-CRD_ENTRY: Mapping[str, str] = {
-    "serve": _unsupported("serve", "self-service forms belong to Orkestra's gateway"),
-}
+CRD_ENTRY: Mapping[str, str] = {}
 
 QUEUE: Mapping[str, str] = {
     "shared": _unsupported("queue.shared", "every box has its own queue, for isolation"),

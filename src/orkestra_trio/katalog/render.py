@@ -62,6 +62,7 @@ from orkestra_trio.katalog.secrets import (
 from orkestra_trio.katalog.secrets import decide as decide_generation
 from orkestra_trio.katalog.security import DELETION_PROTECTION_LABEL, LABEL_ON
 from orkestra_trio.katalog.sentinels import FIRED_KEY
+from orkestra_trio.katalog.serve import request_context
 from orkestra_trio.katalog.statusfields import decide
 from orkestra_trio.katalog.template import TemplateRenderError, lookup_path
 from orkestra_trio.katalog.workload_scale import SCALED_AT_ANNOTATION, scaled_replicas
@@ -179,6 +180,8 @@ def build_context(
         "external": dict(external or {}),
         # observe.events: the newest matching Event of the CR by watch name.
         "events": dict(events or {}),
+        # The gateway's record of the intent that applied the CR (katalog/serve.py).
+        "request": request_context(cr),
     }
     fired = frozenset(sentinels)
     if fired:  # the sentinels that fired since the last reconcile (their functions read it)

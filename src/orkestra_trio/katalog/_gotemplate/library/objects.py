@@ -20,6 +20,12 @@ from typing import Any
 from orkestra_trio.katalog._gotemplate.functions import template_function
 from orkestra_trio.katalog._gotemplate.library._common import at, dig, integer, items, obj, text
 from orkestra_trio.katalog._gotemplate.values import is_mapping, number_from_text
+from orkestra_trio.katalog.provenance import (
+    PROVENANCE_ANNOTATIONS,
+    SERVE_ALIAS_ANNOTATION,
+    SERVE_SOURCE_ANNOTATION,
+    SERVE_TARGET_ANNOTATION,
+)
 
 
 def _pair(first: Any, second: Any) -> tuple[Mapping[str, Any], Any]:
@@ -129,6 +135,46 @@ def has_label(first: Any, second: Any) -> bool:
 def has_annotation(first: Any, second: Any) -> bool:
     target, key = _pair(first, second)
     return text(key) in annotations_of(target)
+
+
+# -- serve: the gateway's provenance annotations (katalog/provenance.py) ---------
+
+
+@template_function("getServeTarget")
+def get_serve_target(value: Any) -> str:
+    return text(annotations_of(value).get(SERVE_TARGET_ANNOTATION))
+
+
+@template_function("getServeAlias")
+def get_serve_alias(value: Any) -> str:
+    return text(annotations_of(value).get(SERVE_ALIAS_ANNOTATION))
+
+
+@template_function("getServeSource")
+def get_serve_source(value: Any) -> str:
+    return text(annotations_of(value).get(SERVE_SOURCE_ANNOTATION))
+
+
+@template_function("hasServeTarget")
+def has_serve_target(value: Any) -> bool:
+    return get_serve_target(value) != ""
+
+
+@template_function("hasServeAlias")
+def has_serve_alias(value: Any) -> bool:
+    return get_serve_alias(value) != ""
+
+
+@template_function("hasServeSource")
+def has_serve_source(value: Any) -> bool:
+    return get_serve_source(value) != ""
+
+
+@template_function("isDirectApply")
+def is_direct_apply(value: Any) -> bool:
+    """No provenance annotation at all: the CR came by kubectl or CI, not the gateway."""
+    found = annotations_of(value)
+    return not any(key in found for key in PROVENANCE_ANNOTATIONS)
 
 
 @template_function("getStatus")

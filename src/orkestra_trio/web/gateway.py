@@ -1,0 +1,372 @@
+"""Orkestra's gateway API, served by the runtime when a Katalog says ``gateway.api.enabled``.
+
+Routes (shapes as Orkestra documents them, docs/katalog.md "The gateway"):
+
+* ``POST /api/v1/apply``: target mode (``{"target": ..., <fields>}``) or a full
+  CR; target resolution, token check, CR build, provenance, admission, then a
+  server-side apply with field manager ``orkestra-gateway``. 200/201
+  ``{accepted: true, name, namespace, kind, apiVersion, pollUrl, warnings, status}``,
+  422 ``{accepted: false, message, violations: [{field, message, severity}]}``;
+* ``GET /api/v1/resources/{kind}/{namespace}[/{name}]``, ``DELETE .../{name}``;
+* ``GET /api/v1/schema`` (the catalog), ``GET /api/v1/schema?target=T`` and
+  ``GET /api/v1/schema/{kind}``: the serve form.
+
+Every call needs ``Authorization: Bearer <token>`` naming one of
+``gateway.api.auth.tokens``, compared in constant time. The decisions are
+:mod:`orkestra_trio.katalog.serve`'s; this module does the HTTP and the API
+server calls.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+import os
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from orkestra_trio.auth import bearer_token
+from orkestra_trio.katalog.admission import failed_rules, run_rules
+from orkestra_trio.katalog.model import CrdEntry, Gateway, KatalogSet
+from orkestra_trio.katalog.serve import (
+    GATEWAY_FIELD_MANAGER,
+    Resolved,
+    Violation,
+    build_from_intent,
+    catalog_entry,
+    form_schema,
+    prepare_cr,
+    resolve_cr,
+    resolve_kind,
+    resolve_target,
+    served,
+    token_denial,
+)
+from orkestra_trio.kube import KubeClient
+from orkestra_trio.kube.errors import ApiError, NotFound
+
+Peers = Callable[[CrdEntry], Awaitable[Iterable[Mapping[str, Any]]]]
+#: A request body larger than this is refused (an intent is a few fields).
+MAX_BODY = 1 << 20
+
+
+class GatewayTokenError(Exception):
+    """A declared token has no value (its variable is unset, its Secret is missing)."""
+
+
+def gateways(katalogs: KatalogSet) -> list[Gateway]:
+    """The Katalogs' gateway blocks whose API is on."""
+    return [k.gateway for k in katalogs.katalogs if k.gateway.enabled and k.gateway.api_enabled]
+
+
+async def load_tokens(
+    kube: KubeClient,
+    katalogs: KatalogSet,
+    *,
+    namespace: str,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Token name -> secret value, from the environment (``${VAR}``) or Secrets, read once."""
+    env = os.environ if environ is None else environ
+    out: dict[str, str] = {}
+    for gateway in gateways(katalogs):
+        for token in gateway.tokens:
+            if token.env:
+                value = env.get(token.env, "")
+                where = f"environment variable {token.env}"
+            else:
+                ns = token.secret_namespace or namespace
+                where = f"Secret {ns}/{token.secret_name} key {token.secret_key}"
+                try:
+                    secret = await kube.get(("v1", "Secret"), token.secret_name, namespace=ns)
+                except NotFound:
+                    secret = {}
+                value = _secret_value(secret, token.secret_key)
+            if not value:
+                raise GatewayTokenError(
+                    f"gateway token {token.name!r}: {where} is empty or missing"
+                )
+            out[token.name] = value
+    return out
+
+
+def _secret_value(secret: Mapping[str, Any], key: str) -> str:
+    encoded = (secret.get("data") or {}).get(key)
+    if isinstance(encoded, str):
+        try:
+            return base64.b64decode(encoded).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return ""
+    plain = (secret.get("stringData") or {}).get(key)
+    return plain if isinstance(plain, str) else ""
+
+
+def _json(body: Any, status: int = 200) -> JSONResponse:
+    return JSONResponse(body, status_code=status)
+
+
+def _rejected(message: str, violations: Iterable[Violation], status: int = 422) -> JSONResponse:
+    listed = [v.as_json() for v in violations]
+    body = {
+        "accepted": False,
+        "status": "rejected",
+        "reason": message,
+        "message": message,
+        "violations": listed,
+    }
+    return _json(body, status)
+
+
+def _denied(status: int, message: str) -> JSONResponse:
+    return _json({"accepted": False, "message": message}, status)
+
+
+class GatewayApi:
+    """The gateway's routes over the Katalogs, one API client and the tokens' values."""
+
+    def __init__(
+        self,
+        katalogs: KatalogSet,
+        kube: KubeClient,
+        tokens: Mapping[str, str],
+        *,
+        peers: Peers | None = None,
+    ) -> None:
+        self.crds = [
+            crd for k in katalogs.katalogs if k.gateway.api_enabled for crd in k.crds.values()
+        ]
+        self.kube = kube
+        self.tokens = [(name, value.encode()) for name, value in tokens.items()]
+        self.peers = peers
+
+    def app(self) -> Any:
+        return Starlette(
+            routes=[
+                Route("/api/v1/apply", self.apply, methods=["POST"]),
+                Route("/api/v1/schema", self.schema, methods=["GET"]),
+                Route("/api/v1/schema/{kind}", self.schema, methods=["GET"]),
+                Route("/api/v1/resources/{kind}/{namespace}", self.list_resources, methods=["GET"]),
+                Route(
+                    "/api/v1/resources/{kind}/{namespace}/{name}",
+                    self.resource,
+                    methods=["GET", "DELETE"],
+                ),
+            ]
+        )
+
+    # -- authentication --------------------------------------------------------
+
+    def caller(self, request: Request) -> str | None:
+        """The token's name; None when the bearer token is none of the declared ones."""
+        given = bearer_token(request.headers)
+        if not given:
+            return None
+        presented = given.encode()
+        found = None
+        for name, value in self.tokens:  # every one compared: the time tells nothing
+            if hmac.compare_digest(presented, value):
+                found = name
+        return found
+
+    # -- apply -------------------------------------------------------------------
+
+    async def apply(self, request: Request) -> Response:
+        caller = self.caller(request)
+        if caller is None:
+            return _denied(401, "unauthorized: send Authorization: Bearer <token>")
+        raw = await request.body()
+        if len(raw) > MAX_BODY:
+            return _denied(413, "request body too large")
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return _denied(400, "the body must be a JSON object")
+        if not isinstance(body, dict):
+            return _denied(400, "the body must be a JSON object")
+        # 1. target resolution
+        if "target" in body:
+            target = body.get("target")
+            resolved = resolve_target(self.crds, target) if isinstance(target, str) else None
+            if resolved is None:
+                return _denied(404, f"unknown target {target!r}")
+            if not resolved.serve.target_mode:
+                return _denied(400, f"target mode is disabled for {resolved.target.name!r}")
+        elif "apiVersion" in body and "kind" in body:
+            resolved = resolve_cr(self.crds, str(body["apiVersion"]), str(body["kind"]))
+            if resolved is None:
+                return _denied(404, f"{body['kind']} ({body['apiVersion']}) is not served")
+            if not resolved.serve.cr_mode:
+                return _denied(400, f"full CR mode is disabled for {resolved.crd.api_types.kind}")
+        else:
+            return _denied(400, 'send {"target": ..., <fields>} or a full CR (apiVersion, kind)')
+        # 3.-4. the CR, its identity and provenance (built before the token check of
+        # 2., which needs the namespace; nothing is written before both pass)
+        if "target" in body:
+            cr, problems = build_from_intent(resolved, body)
+        else:
+            cr, problems = prepare_cr(resolved, body)
+        metadata = cr.get("metadata") or {}
+        namespace = str(metadata.get("namespace") or "")
+        name = str(metadata.get("name") or "")
+        existing = await self._existing(resolved, name, namespace) if name else None
+        operation = "update" if existing is not None else "create"
+        denial = token_denial(resolved, caller, operation, "resources", namespace)
+        if denial is not None:
+            return _denied(403, f"forbidden: {denial}")
+        if problems:
+            return _rejected(problems[0].message, problems)
+        # 5. admission: our rules, as the webhook would run them (mutation included)
+        admission = resolved.crd.admission
+        peers = await self._peers(resolved.crd)
+        outcome = run_rules(admission, cr, peers=peers)
+        if outcome.denials:
+            checked = outcome.cr if admission.mutate_first else cr
+            denied = [
+                Violation(rule.condition.field, message)
+                for rule, message in failed_rules(admission.validation, checked, peers)
+                if rule.action == "deny"
+            ]
+            return _rejected(outcome.denials[0], denied or [Violation("", outcome.denials[0])])
+        # 6. server-side apply
+        try:
+            applied = await self.kube.apply(
+                outcome.cr, force=True, field_manager=GATEWAY_FIELD_MANAGER
+            )
+        except ApiError as exc:
+            return _rejected(
+                str(exc), [Violation("", str(exc))], status=exc.code if exc.code >= 400 else 422
+            )
+        meta = applied.get("metadata") or {}
+        kind = resolved.crd.api_types.kind
+        poll = f"/api/v1/resources/{kind}/{meta.get('namespace') or '_'}/{meta.get('name')}"
+        return _json(
+            {
+                "accepted": True,
+                "status": "applied",
+                "name": meta.get("name"),
+                "namespace": meta.get("namespace", ""),
+                "kind": kind,
+                "apiVersion": resolved.crd.api_types.api_version,
+                "target": resolved.serve.primary.name,
+                "alias": resolved.alias,
+                "pollUrl": poll,
+                "warnings": list(outcome.warnings),
+            },
+            200 if existing is not None else 201,
+        )
+
+    async def _existing(self, resolved: Resolved, name: str, namespace: str) -> Any:
+        types = resolved.crd.api_types
+        try:
+            return await self.kube.get(
+                (types.api_version, types.kind),
+                name,
+                namespace=namespace if resolved.crd.namespaced else None,
+            )
+        except NotFound:
+            return None
+
+    async def _peers(self, crd: CrdEntry) -> Iterable[Mapping[str, Any]]:
+        if self.peers is None or not any(
+            r.condition.operator == "unique" for r in crd.admission.validation
+        ):
+            return ()
+        return await self.peers(crd)
+
+    # -- resources -----------------------------------------------------------------
+
+    def _resolve(
+        self, request: Request, operation: str, endpoint_class: str
+    ) -> Resolved | Response:
+        caller = self.caller(request)
+        if caller is None:
+            return _denied(401, "unauthorized: send Authorization: Bearer <token>")
+        kind = request.path_params.get("kind") or request.query_params.get("target") or ""
+        resolved = resolve_kind(self.crds, kind)
+        if resolved is None:
+            return _denied(404, f"unknown kind or target {kind!r}")
+        namespace = request.path_params.get("namespace", "")
+        namespace = "" if namespace == "_" else namespace
+        denial = token_denial(resolved, caller, operation, endpoint_class, namespace)
+        if denial is not None:
+            return _denied(403, f"forbidden: {denial}")
+        return resolved
+
+    def _namespace(self, request: Request, resolved: Resolved) -> str | None:
+        namespace = str(request.path_params["namespace"])
+        return None if not resolved.crd.namespaced or namespace == "_" else namespace
+
+    async def list_resources(self, request: Request) -> Response:
+        resolved = self._resolve(request, "list", "resources")
+        if isinstance(resolved, Response):
+            return resolved
+        types = resolved.crd.api_types
+        found = await self.kube.list(
+            (types.api_version, types.kind), namespace=self._namespace(request, resolved)
+        )
+        return _json({"kind": types.kind, "items": found.items})
+
+    async def resource(self, request: Request) -> Response:
+        deleting = request.method == "DELETE"
+        resolved = self._resolve(request, "delete" if deleting else "get", "resources")
+        if isinstance(resolved, Response):
+            return resolved
+        types = resolved.crd.api_types
+        ref = (types.api_version, types.kind)
+        name = str(request.path_params["name"])
+        namespace = self._namespace(request, resolved)
+        try:
+            if deleting:
+                await self.kube.delete(ref, name, namespace=namespace)
+                return _json({"deleted": True, "kind": types.kind, "name": name})
+            return _json(await self.kube.get(ref, name, namespace=namespace))
+        except NotFound:
+            return _denied(404, f"{types.kind} {name!r} not found")
+        except ApiError as exc:
+            return _denied(exc.code if exc.code >= 400 else 500, str(exc))
+
+    # -- schema --------------------------------------------------------------------
+
+    async def schema(self, request: Request) -> Response:
+        if "kind" not in request.path_params and "target" not in request.query_params:
+            caller = self.caller(request)
+            if caller is None:
+                return _denied(401, "unauthorized: send Authorization: Bearer <token>")
+            entries = []
+            for crd, serve in served(self.crds):
+                for target in serve.targets:
+                    listed = Resolved(crd, serve, target)
+                    if (
+                        target.enabled
+                        and token_denial(listed, caller, "list", "schema", "") is None
+                    ):
+                        entries.append(catalog_entry(listed))
+            return _json({"items": entries, "total": len(entries)})
+        resolved = self._resolve(request, "get", "schema")
+        if isinstance(resolved, Response):
+            return resolved
+        return _json(form_schema(resolved, await self._spec_schema(resolved.crd)))
+
+    async def _spec_schema(self, crd: CrdEntry) -> Mapping[str, Any] | None:
+        """The CRD's OpenAPI schema of ``spec`` for the served version, when readable."""
+        types = crd.api_types
+        try:
+            found = await self.kube.get(
+                ("apiextensions.k8s.io/v1", "CustomResourceDefinition"),
+                f"{types.plural}.{types.group}",
+            )
+        except ApiError:
+            return None
+        for version in (found.get("spec") or {}).get("versions") or ():
+            if version.get("name") == types.version:
+                schema = (version.get("schema") or {}).get("openAPIV3Schema") or {}
+                spec = (schema.get("properties") or {}).get("spec")
+                return spec if isinstance(spec, Mapping) else None
+        return None

@@ -1,0 +1,303 @@
+"""Orkestra's gateway API and serve over real HTTP, on the embedded API server.
+
+katalogs/gateway.yaml: a Katalog with ``gateway.api`` (three tokens: two from
+the environment, one from a Secret) and a ``website`` CRD with ``serve``
+(targets ``site`` and alias ``preview``, fields with path/value/values/default/
+enum/required, a label field, serve.tokens). The gateway's app is served by
+hypercorn on 127.0.0.1 (a free port) and called with httpx; the box reconciles
+what it applies and reads ``.request`` and the serve template functions.
+Waits are bounded and end on what the test observes.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+import trio
+
+from loopback_http import serving
+from orkestra_trio.katalog.errors import KatalogError
+from orkestra_trio.katalog.loader import load_katalog, load_katalogs
+from orkestra_trio.kube import open_kube_client
+from orkestra_trio.testing import open_test_cluster, run_katalog
+from orkestra_trio.web.gateway import GatewayApi, GatewayTokenError, load_tokens
+
+KATALOG = Path(__file__).parent / "katalogs" / "gateway.yaml"
+CI, READER, PLATFORM = "ci-secret-value", "reader-secret-value", "platform-secret-value"
+PROVENANCE = "orkestra.orkspace.io/serve-"
+
+
+@pytest.fixture
+def token_env(monkeypatch):
+    monkeypatch.setenv("ORK_TEST_GATEWAY_CI", CI)
+    monkeypatch.setenv("ORK_TEST_GATEWAY_READER", READER)
+
+
+def bearer(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def until(predicate, within=30.0):
+    """Poll ``predicate`` (cheap, in-process) until it holds; fail after ``within`` seconds."""
+    with trio.fail_after(within):
+        while not predicate():
+            await trio.sleep(0.02)
+
+
+async def test_gateway_api_applies_intents_the_box_reconciles(token_env):
+    katalogs = load_katalogs([KATALOG])
+    async with open_test_cluster() as cluster, run_katalog(katalogs, cluster) as kat:
+        await cluster.kube.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "gateway-platform-token", "namespace": "default"},
+                "data": {"token": base64.b64encode(PLATFORM.encode()).decode()},
+            }
+        )
+        await cluster.kube.apply(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "payments"}}
+        )
+        async with open_kube_client(cluster.url, transport=cluster.transport) as kube:
+            tokens = await load_tokens(kube, katalogs, namespace="default")
+            assert tokens == {"ci": CI, "reader": READER, "platform": PLATFORM}
+            app = GatewayApi(katalogs, kube, tokens).app()
+            async with serving(app) as url, httpx.AsyncClient(base_url=url) as client:
+                intent = {
+                    "target": "preview",
+                    "name": "shop",
+                    "host": "shop.example",
+                    "image": "nginx:1.20",
+                    "size": "large",
+                    "team": "payments",
+                }
+                # No token, a wrong token: 401, nothing written.
+                assert (await client.post("/api/v1/apply", json=intent)).status_code == 401
+                wrong = await client.post("/api/v1/apply", json=intent, headers=bearer("nope"))
+                assert wrong.status_code == 401
+                # A token serve.tokens does not grant this target: 403.
+                denied = await client.post("/api/v1/apply", json=intent, headers=bearer(READER))
+                assert denied.status_code == 403
+                assert kat.cr("website", "shop", "payments") is None
+
+                # Target mode through the alias: created (201), answered as Orkestra does.
+                created = await client.post("/api/v1/apply", json=intent, headers=bearer(CI))
+                assert created.status_code == 201, created.text
+                answer = created.json()
+                assert answer["accepted"] is True and answer["status"] == "applied"
+                assert (answer["name"], answer["namespace"], answer["kind"]) == (
+                    "shop",
+                    "payments",
+                    "Website",
+                )
+                assert answer["pollUrl"] == "/api/v1/resources/Website/payments/shop"
+                cr = kat.cr("website", "shop", "payments")
+                assert cr["spec"] == {
+                    "host": "shop.example",
+                    "image": {"repository": "nginx", "tag": "1.20"},
+                    "replicas": 3,
+                    "tier": "standard",
+                }
+                assert cr["metadata"]["labels"]["team"] == "payments"
+                notes = cr["metadata"]["annotations"]
+                assert notes[PROVENANCE + "target"] == "site"
+                assert notes[PROVENANCE + "alias"] == "preview"
+                assert notes[PROVENANCE + "source"] == ""
+                assert json.loads(notes[PROVENANCE + "intent"])["size"] == "large"
+                managers = {m["manager"] for m in cr["metadata"]["managedFields"]}
+                assert "orkestra-gateway" in managers
+
+                # The box reconciles it: .request is the intent, the serve functions read
+                # the provenance.
+                await until(lambda: kat.child("website", "shop", "ConfigMap", "shop", "payments"))
+                data = kat.child("website", "shop", "ConfigMap", "shop", "payments")["data"]
+                assert data == {
+                    "host": "shop.example",
+                    "requested": "large",
+                    "target": "site",
+                    "alias": "preview",
+                    "direct": "false",
+                }
+
+                # Again: an update (200), the CR changed in place.
+                again = await client.post(
+                    "/api/v1/apply", json={**intent, "size": "small"}, headers=bearer(CI)
+                )
+                assert again.status_code == 200
+                await until(lambda: kat.cr("website", "shop", "payments")["spec"]["replicas"] == 1)
+
+                # Violations: the serve fields' own checks, then the admission rules.
+                bad = await client.post(
+                    "/api/v1/apply",
+                    json={"target": "site", "name": "bad", "size": "huge"},
+                    headers=bearer(CI),
+                )
+                assert bad.status_code == 422
+                body = bad.json()
+                assert body["accepted"] is False and body["status"] == "rejected"
+                assert [v["field"] for v in body["violations"]] == ["spec.host", "spec.replicas"]
+                too_many = await client.post(
+                    "/api/v1/apply",
+                    json={
+                        "apiVersion": "gw.example.com/v1",
+                        "kind": "Website",
+                        "metadata": {"name": "big"},
+                        "spec": {"host": "big.example", "replicas": 9},
+                    },
+                    headers=bearer(PLATFORM),
+                )
+                assert too_many.status_code == 422
+                assert too_many.json()["violations"] == [
+                    {"field": "spec.replicas", "message": "at most 5 replicas", "severity": "error"}
+                ]
+                assert kat.cr("website", "bad") is None and kat.cr("website", "big") is None
+
+                # Full CR mode: provenance stamped, namespace from serve.namespace.
+                full = await client.post(
+                    "/api/v1/apply",
+                    json={
+                        "apiVersion": "gw.example.com/v1",
+                        "kind": "Website",
+                        "metadata": {"name": "blog"},
+                        "spec": {"host": "blog.example", "replicas": 1},
+                    },
+                    headers=bearer(PLATFORM),
+                )
+                assert full.status_code == 201, full.text
+                blog = kat.cr("website", "blog")
+                assert blog["metadata"]["annotations"][PROVENANCE + "alias"] == ""
+
+                # The schema: the form, fields in order, hints and the ignored field gone.
+                schema = await client.get("/api/v1/schema/site", headers=bearer(READER))
+                assert schema.status_code == 200
+                form = schema.json()
+                assert form["target"] == "site" and form["kind"] == "Website"
+                names = [f["name"] for f in form["fields"]]
+                assert names[:3] == ["host", "image", "size"] and "team" in names
+                host = form["fields"][0]
+                assert host["label"] == "Host name" and host["required"] is True
+                assert form["fields"][2]["enum"] == ["small", "large"]
+                # The alias declares its own tokens: the reader is not among them.
+                preview = {"target": "preview"}
+                hidden = await client.get("/api/v1/schema", params=preview, headers=bearer(READER))
+                assert hidden.status_code == 403
+                by_target = await client.get("/api/v1/schema", params=preview, headers=bearer(CI))
+                assert by_target.json()["fields"] == form["fields"]
+                # The catalog lists the targets the caller's token may see.
+                catalog = (await client.get("/api/v1/schema", headers=bearer(READER))).json()
+                assert [e["target"] for e in catalog["items"]] == ["site"]
+                catalog = (await client.get("/api/v1/schema", headers=bearer(CI))).json()
+                assert {e["target"] for e in catalog["items"]} == {"site", "preview"}
+                unauthenticated = await client.get("/api/v1/schema/site")
+                assert unauthenticated.status_code == 401
+
+                # Resources: read, list, delete (the reader may read, not delete).
+                got = await client.get(
+                    "/api/v1/resources/Website/payments/shop", headers=bearer(READER)
+                )
+                assert got.status_code == 200 and got.json()["spec"]["host"] == "shop.example"
+                listed = await client.get(
+                    "/api/v1/resources/website/payments", headers=bearer(READER)
+                )
+                assert [i["metadata"]["name"] for i in listed.json()["items"]] == ["shop"]
+                forbidden = await client.delete(
+                    "/api/v1/resources/Website/payments/shop", headers=bearer(READER)
+                )
+                assert forbidden.status_code == 403
+                deleted = await client.delete(
+                    "/api/v1/resources/Website/payments/shop", headers=bearer(PLATFORM)
+                )
+                assert deleted.status_code == 200
+                await until(lambda: kat.cr("website", "shop", "payments") is None)
+                missing = await client.get(
+                    "/api/v1/resources/Website/payments/shop", headers=bearer(READER)
+                )
+                assert missing.status_code == 404
+
+
+async def test_a_direct_apply_has_no_provenance_and_an_empty_request(token_env):
+    async with open_test_cluster() as cluster, run_katalog(KATALOG, cluster) as kat:
+        await kat.apply(kat.manifest("website", "direct", {"host": "d.example", "replicas": 1}))
+        await until(lambda: kat.child("website", "direct", "ConfigMap", "direct"))
+        data = kat.child("website", "direct", "ConfigMap", "direct")["data"]
+        assert data["direct"] == "true" and data["target"] == "" and data["requested"] == ""
+
+
+async def test_a_token_without_a_value_is_a_clear_error(monkeypatch):
+    monkeypatch.delenv("ORK_TEST_GATEWAY_CI", raising=False)
+    katalogs = load_katalogs([KATALOG])
+    async with (
+        open_test_cluster() as cluster,
+        open_kube_client(cluster.url, transport=cluster.transport) as kube,
+    ):
+        with pytest.raises(GatewayTokenError, match="ORK_TEST_GATEWAY_CI"):
+            await load_tokens(kube, katalogs, namespace="default")
+
+
+HEAD = "apiVersion: orkestra.orkspace.io/v1\nkind: Katalog\nmetadata: {name: g}\n"
+CRD = (
+    "spec:\n  crds:\n    site:\n"
+    "      apiTypes: {group: g.example.com, version: v1, kind: Site, plural: sites}\n"
+)
+API = "gateway: {api: {enabled: true, auth: {tokens: [{name: ci, token: '${CI}'}]}}}\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "expected"),
+    [
+        (HEAD + "gateway: {api: {enabled: true}}\n" + CRD, 4, "at least one token"),
+        (
+            HEAD
+            + "gateway: {api: {enabled: true, auth: {tokens: [{name: ci, token: abc}]}}}\n"
+            + CRD,
+            4,
+            "token: ${VARIABLE}",
+        ),
+        (
+            HEAD
+            + "gateway:\n  api:\n    enabled: true\n    auth:\n      tokens:\n"
+            + "        - name: gh\n          githubOIDC: {allow: []}\n"
+            + CRD,
+            10,
+            "OIDC tokens is not supported",
+        ),
+        (HEAD + "gateway:\n  webhooks: {}\n" + CRD, 5, "webhook intake"),
+        (HEAD + "gateway:\n  clusters: []\n" + CRD, 5, "gateway.clusters"),
+        (
+            HEAD + CRD + "      serve: {enabled: true, namespace: default}\n",
+            8,
+            "gateway.api.enabled",
+        ),
+        (HEAD + API + CRD + "      serve: {enabled: true}\n", 9, "serve.namespace is required"),
+        (
+            HEAD + API + CRD + "      serve: {enabled: true, namespace: d, tokens: {cd: {}}}\n",
+            9,
+            "token 'cd' is not declared",
+        ),
+        (
+            HEAD + API + CRD + "      serve: {enabled: true, namespace: d, config: {}}\n",
+            9,
+            "response shaping",
+        ),
+        (
+            HEAD
+            + API
+            + CRD
+            + "      serve: {enabled: true, namespace: d, modes: {target: false, cr: false}}\n",
+            9,
+            "at least one mode",
+        ),
+    ],
+)
+def test_gateway_and_serve_mistakes_are_one_line_errors(tmp_path, text, line, expected):
+    path = tmp_path / "k.yaml"
+    path.write_text(text)
+    with pytest.raises(KatalogError) as caught:
+        load_katalog(path)
+    message = str(caught.value)
+    assert expected in message
+    assert f"k.yaml:{line}:" in message
