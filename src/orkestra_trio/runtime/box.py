@@ -724,10 +724,19 @@ class Box:
             self.on_plan(key, plan)
 
     def _health_json(self) -> Mapping[str, Any]:
-        return self.health.snapshot().to_json()
+        """``.health`` in templates: the ONCOP health with the rest of Orkestra's fields."""
+        snapshot = self.health.snapshot()
+        return {
+            **snapshot.to_json(),
+            "degraded": snapshot.state is HealthState.DEGRADED,
+            "failedReconciles": snapshot.failed_reconciles,
+            "errorRatePercent": round(self.metrics.error_rate_percent(), 1),
+            "hasUnhealthyDeps": not self.dependencies_met(),
+        }
 
     def metrics_json(self) -> Mapping[str, Any]:
-        return self.metrics.oncop_metrics()
+        autoscale_active = self.autoscaler is not None and self.autoscaler.active is not None
+        return {**self.metrics.oncop_metrics(), "autoscaleActive": autoscale_active}
 
     def _observed_metrics(self, crd: str) -> Mapping[str, Any] | None:
         """Another box's ONCOP metrics, for autoscale conditions on a same-process ``cross:``."""

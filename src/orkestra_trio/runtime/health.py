@@ -64,6 +64,8 @@ class HealthSnapshot:
     #: a CR was put in rollback since the box started.
     rolled_back: int = 0
     rollback_total: int = 0
+    #: Reconciles that failed since the box started (Orkestra's ``failedReconciles``).
+    failed_reconciles: int = 0
 
     @property
     def healthy(self) -> bool:
@@ -137,6 +139,7 @@ class BoxHealth:
         self.blind: str | None = None
         self.rolled_back = 0
         self.rollback_total = 0
+        self.failed_reconciles = 0
         # Created by the first waiter, set and dropped on the next change: a box
         # nobody watches pays nothing per reconcile.
         self._changed: trio.Event | None = None
@@ -218,6 +221,7 @@ class BoxHealth:
         """One failed reconcile. The state only turns ``degraded`` at the threshold."""
         self.started = True  # a reconcile ran, so the box runs
         self.total_reconciles += 1
+        self.failed_reconciles += 1
         self.consecutive_fails += 1
         self.last_error = error
         self.last_reconcile = self._clock()
@@ -258,6 +262,7 @@ class BoxHealth:
             blind=self.blind,
             rolled_back=self.rolled_back,
             rollback_total=self.rollback_total,
+            failed_reconciles=self.failed_reconciles,
         )
 
     async def wait_changed(self, seen_version: int) -> HealthSnapshot:

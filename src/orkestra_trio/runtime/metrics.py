@@ -206,6 +206,10 @@ class BoxMetrics:
             self.reconcile_errors_total += 1
         self.reconcile_duration.observe(duration)
 
+    def error_rate_percent(self) -> float:
+        """Failed reconciles (errors and timeouts) per 100 since the box started."""
+        return _percent(self.reconcile_errors_total, sum(self.reconcile_total.values()))
+
     def oncop_metrics(self) -> dict[str, Any]:
         """What :meth:`MetricsSnapshot.oncop_metrics` says, without the whole snapshot.
 
@@ -333,6 +337,8 @@ def oncop_metrics(
         "workers": workers,
         "baselineWorkers": baseline_workers,
         "workersBusyPercent": round(workers_busy_percent, 1),
+        # Orkestra's metrics carry the idle share too (autoscale conditions read it).
+        "workersIdlePercent": round(100.0 - workers_busy_percent, 1) if workers else 0.0,
         "errorRatePercent": round(error_rate_percent, 1),
         "reconcileDurationP95Ms": round(reconcile_duration_p95 * 1000.0, 3),
     }
