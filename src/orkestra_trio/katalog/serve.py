@@ -22,6 +22,7 @@ from typing import Any
 
 import attrs
 
+from orkestra_trio.katalog.conditions import conditions_hold
 from orkestra_trio.katalog.model import CrdEntry, Serve, ServeField, ServeTarget, Text
 from orkestra_trio.katalog.provenance import (
     SERVE_ALIAS_ANNOTATION,
@@ -70,7 +71,11 @@ def default_target(crd: CrdEntry) -> str:
 
 
 def served(crds: Iterable[CrdEntry]) -> list[tuple[CrdEntry, Serve]]:
-    return [(crd, crd.serve) for crd in crds if crd.serve is not None and crd.serve.enabled]
+    return [
+        (crd, crd.serve)
+        for crd in crds
+        if crd.enabled and crd.serve is not None and crd.serve.enabled
+    ]
 
 
 def resolve_target(crds: Iterable[CrdEntry], name: str) -> Resolved | None:
@@ -257,7 +262,9 @@ def build_from_intent(
         else:
             where = f"spec.{field.spec_path}"
         submitted = intent.get(field.name)
-        if field.required and _empty(submitted) and field.default is None:
+        # A field its when/or hides (conditions over the intent's fields) is not required.
+        shown = conditions_hold(field.when, field.or_, intent)
+        if field.required and shown and _empty(submitted) and field.default is None:
             problems.append(Violation(where, f"{field.name} is required"))
         if field.enum and not _empty(submitted) and str(submitted) not in field.enum:
             problems.append(

@@ -1,0 +1,103 @@
+"""``run`` with a Katalog that turns the gateway API on: the port it opens, end to end.
+
+The runtime runs as a process on the embedded API server; the test posts an
+intent to the gateway's loopback port (``--gateway-listen 127.0.0.1:0``, a
+free port named in the banner) and reads the CR back through the same API.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+
+import httpx
+import pytest
+import trio
+
+from runtime_banner import read_banner
+
+KATALOG = """\
+apiVersion: orkestra.orkspace.io/v1
+kind: Katalog
+metadata: {name: gw}
+gateway:
+  api:
+    enabled: true
+    auth: {tokens: [{name: ci, token: "${GW_TOKEN}"}]}
+spec:
+  crds:
+    note:
+      apiTypes: {group: gw.example.com, version: v1, kind: Note, plural: notes}
+      serve: {enabled: true, namespace: default, fields: {text: {required: true}}}
+      operatorBox:
+        onReconcile:
+          configMaps: [{name: "{{ .metadata.name }}", data: {text: "{{ .request.text }}"}}]
+"""
+
+
+def start(tmp_path, env):
+    (tmp_path / "k.yaml").write_text(KATALOG)
+    return trio.lowlevel.open_process(
+        [
+            sys.executable,
+            "-m",
+            "orkestra_trio",
+            str(tmp_path / "k.yaml"),
+            "--listen",
+            "127.0.0.1:0",
+            "--gateway-listen",
+            "127.0.0.1:0",
+            "--kubeconfig-out",
+            str(tmp_path / "kubeconfig"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **env},
+    )
+
+
+@pytest.mark.slow
+async def test_run_serves_the_gateway_api_on_its_own_loopback_port(tmp_path):
+    process = await start(tmp_path, {"GW_TOKEN": "s3cret"})
+    lines: list[str] = []
+    try:
+        banner = await read_banner(process.stdout, lines, timeout=30)
+        url = banner["gateway"].split()[0]
+        assert url.startswith("http://127.0.0.1:")
+        auth = {"Authorization": "Bearer s3cret"}
+        async with httpx.AsyncClient(base_url=url, trust_env=False) as client:
+            intent = {"target": "note", "name": "hello", "text": "hi"}
+            assert (await client.post("/api/v1/apply", json=intent)).status_code == 401
+            applied = await client.post("/api/v1/apply", json=intent, headers=auth)
+            assert applied.status_code == 201, applied.text
+            got = await client.get(applied.json()["pollUrl"], headers=auth)
+            assert got.json()["spec"] == {"text": "hi"}
+        process.send_signal(signal.SIGTERM)
+        with trio.fail_after(15):
+            assert await process.wait() == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await process.stdout.aclose()
+        await process.stderr.aclose()
+
+
+@pytest.mark.slow
+async def test_a_gateway_token_without_its_variable_stops_the_start_in_one_line(tmp_path):
+    process = await start(tmp_path, {})
+    try:
+        with trio.fail_after(30):
+            code = await process.wait()
+        err = (await process.stderr.receive_some(65536)).decode()
+        assert code != 0
+        assert "gateway token 'ci': environment variable GW_TOKEN" in err
+        assert "Traceback" not in err
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await process.stdout.aclose()
+        await process.stderr.aclose()
