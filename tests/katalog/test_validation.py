@@ -88,9 +88,38 @@ def test_cross_between_files_resolves_in_a_set_and_suggests_near_names(write_kat
     )
     with pytest.raises(KatalogError) as caught:
         load_katalogs([db, app])
-    first, second = caught.value.issues
-    assert "sets crossAccess: false" in first.message and first.line == 8
-    assert "(did you mean 'database'?)" in second.message and second.line == 9
+    [typo] = caught.value.issues
+    assert "(did you mean 'database'?)" in typo.message and typo.line == 9
+
+
+def test_a_cross_to_a_crd_without_cross_access_loads_with_a_warning(write_katalog):
+    # Orkestra loads it and reads not found at run time; loading here says so.
+    db = write_katalog(
+        """\
+        metadata: {name: db}
+        spec:
+          crds:
+            database:
+              apiTypes: {group: x.io, version: v1, kind: Database, plural: databases}
+              crossAccess: false
+        """,
+        "db.yaml",
+    )
+    app = write_katalog(
+        """\
+        metadata: {name: app}
+        spec:
+          crds:
+            app:
+              apiTypes: {group: x.io, version: v1, kind: App, plural: apps}
+              operatorBox:
+                cross: [{crd: database}]
+        """,
+        "app.yaml",
+    )
+    [warning] = load_katalogs([db, app]).warnings
+    assert "sets crossAccess: false" in warning.message and "not found" in warning.message
+    assert (warning.file, warning.line) == (str(app), 7)
 
 
 # -- dependsOn --------------------------------------------------------------

@@ -103,7 +103,7 @@ from orkestra_trio.katalog.security_reader import read_security
 from orkestra_trio.katalog.sentinels import SENTINELS
 from orkestra_trio.katalog.serve_reader import read_gateway, read_serve
 from orkestra_trio.katalog.statusfields import shadows
-from orkestra_trio.katalog.validate import validate_katalogs
+from orkestra_trio.katalog.validate import cross_access_warnings, validate_katalogs
 from orkestra_trio.katalog.yamlsource import (
     KeyPath,
     SourceMap,
@@ -359,6 +359,7 @@ def load_katalogs(paths: Iterable[str | Path]) -> KatalogSet:
     issues.extend(validate_katalogs(katalogs, complete=all_read))
     refused, warnings = _lifecycle_findings(katalogs, komposers, datetime.date.today())
     issues.extend(refused)
+    warnings.extend(cross_access_warnings(katalogs))
     order = [str(path) for path in unique.values()]
     if issues:
         raise KatalogError(_ordered(issues, order))

@@ -83,25 +83,43 @@ def _reference_issues(
         if entry.source is not None or entry.label_selector is not None:
             continue  # over HTTP (the other runtime answers), or any CRD by labels
         target = crds.get(entry.crd)
-        if target is None:
-            if complete:
-                issues.append(
-                    _issue(
-                        entry.location,
-                        f"cross entry {entry.as_!r} observes CRD {entry.crd!r}, which no loaded "
-                        f"Katalog declares{did_you_mean(entry.crd, known)}; load the Katalog "
-                        "that declares it, or add a source: to observe it over ONCOP",
-                    )
-                )
-        elif not target.cross_access and target.key != crd.key:
+        if target is None and complete:
             issues.append(
                 _issue(
                     entry.location,
-                    f"cross entry {entry.as_!r} observes CRD {entry.crd!r}, "
-                    f"which sets crossAccess: false ({target.location})",
+                    f"cross entry {entry.as_!r} observes CRD {entry.crd!r}, which no loaded "
+                    f"Katalog declares{did_you_mean(entry.crd, known)}; load the Katalog "
+                    "that declares it, or add a source: to observe it over ONCOP",
                 )
             )
     return issues
+
+
+def cross_access_warnings(katalogs: Sequence[Katalog]) -> list[KatalogIssue]:
+    """A same-process ``cross:`` entry that observes a CRD with ``crossAccess: false``.
+
+    Orkestra loads it and the entry reads not-found at run time; so does this
+    runtime, and loading says so at the entry.
+    """
+    crds = {key: crd for katalog in katalogs for key, crd in katalog.crds.items()}
+    warnings = []
+    for crd in crds.values():
+        box = crd.operator_box
+        if box is None:
+            continue
+        for entry in box.cross:
+            if entry.source is not None or entry.label_selector is not None:
+                continue
+            target = crds.get(entry.crd)
+            if target is not None and not target.cross_access and target.key != crd.key:
+                warnings.append(
+                    _issue(
+                        entry.location,
+                        f"cross entry {entry.as_!r} observes CRD {entry.crd!r}, which sets "
+                        f"crossAccess: false ({target.location}): it always reads not found",
+                    )
+                )
+    return warnings
 
 
 def _cycle_issues(crds: dict[str, CrdEntry]) -> list[KatalogIssue]:

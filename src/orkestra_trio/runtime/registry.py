@@ -263,6 +263,10 @@ class KatalogRegistry:
         if entry.label_selector is not None:
             return await self._read_by_labels(entry, namespace=namespace, context=context)
         crd = self.katalogs.crds[entry.crd]
+        if not crd.cross_access and (reader is None or reader[0] != entry.crd):
+            # Orkestra's in-process read honours the observed CRD's crossAccess:
+            # another box reads not found (loading warned at the entry).
+            return cross_answer(None), None
         informer = await self.cr_informer(entry.crd)
         if not crd.namespaced:
             namespace = ""
