@@ -521,7 +521,7 @@ def _gateway_setup(args: argparse.Namespace, katalogs: KatalogSet) -> tuple[str,
     """(host, port) of the gateway API; None when no Katalog turns it on."""
     from orkestra_trio.commands.apiserver import _parse_listen
     from orkestra_trio.commands.errors import UserError
-    from orkestra_trio.web.gateway import gateways
+    from orkestra_trio.katalog.serve import gateways
 
     if not gateways(katalogs):
         if args.gateway_listen is not None:
@@ -551,7 +551,9 @@ async def _start_gateway(
     from orkestra_trio.web.server import serve_http
 
     try:
-        tokens = await load_tokens(rt.kube, katalogs, namespace=namespace or "default")
+        # secretRef without a namespace: the runtime's own (the pod's), as Orkestra's.
+        own = namespace or os.environ.get("ORKESTRA_POD_NAMESPACE") or "default"
+        tokens = await load_tokens(rt.kube, katalogs, namespace=own)
     except GatewayTokenError as missing:
         raise UserError(str(missing)) from None
     api = GatewayApi(katalogs, rt.kube, tokens, peers=webhook_peers(rt.registry))

@@ -22,12 +22,15 @@ from typing import Any
 import attrs
 
 from orkestra_trio.katalog import KatalogSet
+from orkestra_trio.katalog.serve import gateways
 
 from . import DEFAULT_IMAGE, DEFAULT_NAMESPACE, webhooks
 from .rbac import Rights, policy_rules
 
 KATALOG_MOUNT = "/etc/orkestra/katalogs"
 HTTP_PORT = 8080
+#: The gateway API's port, when a Katalog turns it on (gateway.api.enabled).
+GATEWAY_PORT = 8090
 #: ConfigMaps are stored in etcd whole; the API server refuses more than 1 MiB.
 CONFIGMAP_LIMIT = 1024 * 1024
 #: Seconds the runtime gives in-flight reconciles on SIGTERM; the pod's grace adds a margin.
@@ -166,6 +169,13 @@ def build_manifests(
                 "protocol": "TCP",
             }
         )
+    if gateways(katalogs):
+        # Plain HTTP behind the Katalog's bearer tokens: TLS belongs to what exposes it.
+        args += ["--gateway-listen", f"0.0.0.0:{GATEWAY_PORT}"]
+        ports.append({"name": "gateway", "containerPort": GATEWAY_PORT, "protocol": "TCP"})
+        service_ports.append(
+            {"name": "gateway", "port": GATEWAY_PORT, "targetPort": "gateway", "protocol": "TCP"}
+        )
     probe = {"port": "http"}
     container = {
         "name": "runtime",
@@ -180,6 +190,17 @@ def build_manifests(
                 ("ORKESTRA_POD_NAMESPACE", "metadata.namespace"),
                 ("ORKESTRA_POD_UID", "metadata.uid"),
             )
+        ]
+        # Each gateway token written token: ${VAR}: the key VAR of the Secret
+        # <name>-gateway, which the operator of the cluster creates.
+        + [
+            {
+                "name": token.env,
+                "valueFrom": {"secretKeyRef": {"name": f"{name}-gateway", "key": token.env}},
+            }
+            for gateway in gateways(katalogs)
+            for token in gateway.tokens
+            if token.env
         ],
         "startupProbe": {
             "httpGet": {"path": "/healthz", **probe},

@@ -63,6 +63,7 @@ from orkestra_trio.katalog import (
 )
 from orkestra_trio.katalog.enrichment import KINDS as ENRICH_KINDS
 from orkestra_trio.katalog.enrichment import READS as ENRICH_READS
+from orkestra_trio.katalog.serve import gateway_crds, gateways
 from orkestra_trio.kube.mapper import BUILTINS, split_api_version
 
 READ = ("get", "list", "watch")
@@ -204,6 +205,13 @@ def derive_rights(katalogs: KatalogSet, *, per_box: bool = False) -> Rights:
             if cross.same_process and cross.crd and cross.crd not in boxed:
                 observed = katalogs.crds[cross.crd].api_types
                 grant(observed.group, observed.plural, *READ)
+    # The gateway API applies, reads and deletes the served CRDs' CRs, reads the
+    # token Secrets (secretRef) once at start and each CRD's schema for its form.
+    for crd in gateway_crds(katalogs):
+        grant(crd.api_types.group, crd.api_types.plural, *READ, "create", "patch", "delete")
+        grant("apiextensions.k8s.io", "customresourcedefinitions", "get")
+    if any(token.secret_name for gateway in gateways(katalogs) for token in gateway.tokens):
+        grant("", "secrets", "get")
     if problems:
         raise DeriveError(problems)
     grant("", "events", *EVENT_VERBS)

@@ -23,7 +23,15 @@ from typing import Any
 import attrs
 
 from orkestra_trio.katalog.conditions import conditions_hold
-from orkestra_trio.katalog.model import CrdEntry, Serve, ServeField, ServeTarget, Text
+from orkestra_trio.katalog.model import (
+    CrdEntry,
+    Gateway,
+    KatalogSet,
+    Serve,
+    ServeField,
+    ServeTarget,
+    Text,
+)
 from orkestra_trio.katalog.provenance import (
     SERVE_ALIAS_ANNOTATION,
     SERVE_INTENT_ANNOTATION,
@@ -63,6 +71,21 @@ class Resolved:
     @property
     def alias(self) -> str:
         return "" if self.target.primary else self.target.name
+
+
+def gateways(katalogs: KatalogSet) -> list[Gateway]:
+    """The Katalogs' gateway blocks whose API is on."""
+    return [k.gateway for k in katalogs.katalogs if k.gateway.enabled and k.gateway.api_enabled]
+
+
+def gateway_crds(katalogs: KatalogSet) -> list[CrdEntry]:
+    """The CRDs the gateway API serves: served CRDs of the Katalogs that turn it on."""
+    return [
+        crd
+        for katalog in katalogs.katalogs
+        if katalog.gateway.enabled and katalog.gateway.api_enabled
+        for crd, _ in served(katalog.crds.values())
+    ]
 
 
 def default_target(crd: CrdEntry) -> str:

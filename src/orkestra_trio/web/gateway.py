@@ -34,7 +34,7 @@ from starlette.routing import Route
 
 from orkestra_trio.auth import bearer_token
 from orkestra_trio.katalog.admission import failed_rules, run_rules
-from orkestra_trio.katalog.model import CrdEntry, Gateway, KatalogSet
+from orkestra_trio.katalog.model import CrdEntry, KatalogSet
 from orkestra_trio.katalog.serve import (
     GATEWAY_FIELD_MANAGER,
     Resolved,
@@ -42,6 +42,8 @@ from orkestra_trio.katalog.serve import (
     build_from_intent,
     catalog_entry,
     form_schema,
+    gateway_crds,
+    gateways,
     prepare_cr,
     resolve_cr,
     resolve_kind,
@@ -59,11 +61,6 @@ MAX_BODY = 1 << 20
 
 class GatewayTokenError(Exception):
     """A declared token has no value (its variable is unset, its Secret is missing)."""
-
-
-def gateways(katalogs: KatalogSet) -> list[Gateway]:
-    """The Katalogs' gateway blocks whose API is on."""
-    return [k.gateway for k in katalogs.katalogs if k.gateway.enabled and k.gateway.api_enabled]
 
 
 async def load_tokens(
@@ -139,9 +136,7 @@ class GatewayApi:
         *,
         peers: Peers | None = None,
     ) -> None:
-        self.crds = [
-            crd for k in katalogs.katalogs if k.gateway.api_enabled for crd in k.crds.values()
-        ]
+        self.crds = gateway_crds(katalogs)
         self.kube = kube
         self.tokens = [(name, value.encode()) for name, value in tokens.items()]
         self.peers = peers
