@@ -323,3 +323,13 @@ def test_reconciler_weight_defaults_to_one_and_is_bounded(write_katalog, box_kat
     assert default.crds["web"].operator_box.reconciler.weight == 1
     issues = load_issues(box_katalog("reconciler: {weight: 0}\n"))
     assert any("weight" in str(issue) for issue in issues)
+
+
+def test_a_frozen_map_reads_as_the_dict_it_holds():
+    data = {"a": 1, "b": None}
+    frozen = FrozenMap(data)
+    assert frozen.get("a") == 1 and frozen.get("b", 7) is None
+    assert frozen.get("z") is None and frozen.get("z", 7) == 7
+    assert "b" in frozen and "z" not in frozen
+    assert list(frozen.items()) == list(data.items()) and dict(frozen) == data
+    assert frozen == data and hash(frozen) == hash(FrozenMap(dict(data)))
