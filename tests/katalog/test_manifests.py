@@ -61,14 +61,22 @@ def test_deployment_selector_and_pod_labels_agree_and_container_is_named_after_e
 
 
 def test_every_child_carries_owner_labels_and_a_controller_owner_reference():
-    manifest = build_manifest("configMaps", {"name": "cfg", "labels": {"tier": "web"}}, OWNER)
+    manifest = build_manifest(
+        "configMaps",
+        {"name": "cfg", "labels": {"tier": "web"}, "annotations": {"note": "plain"}},
+        OWNER,
+    )
     metadata = manifest["metadata"]
     assert metadata["name"] == "cfg"
     assert metadata["namespace"] == "shop"
+    assert metadata["annotations"] == {"note": "plain"}
     assert metadata["labels"] == {
         "tier": "web",
         "app.kubernetes.io/managed-by": "orkestra",
         "orkestra.orkspace.io/owner": "my-site",
+        # Orkestra's own: its docs list a CR's children with -l orkestra-owner=<cr>.
+        "managed-by": "orkestra",
+        "orkestra-owner": "my-site",
         # The box that made it, by its CR's kind and group: each box caches its own.
         "orkestra.orkspace.io/box": "website.demo.example.com",
     }
@@ -181,6 +189,8 @@ def test_secret_uses_string_data_and_defaults_to_opaque():
     assert manifest["kind"] == "Secret"
     assert manifest["type"] == "Opaque"
     assert manifest["stringData"] == {"password": "pw"}
+    typed = {"name": "s", "type": "kubernetes.io/basic-auth", "stringData": {"username": "u"}}
+    assert build_manifest("secrets", typed, OWNER)["type"] == "kubernetes.io/basic-auth"
 
 
 def test_job_pod_template_never_restarts_by_default():

@@ -18,7 +18,8 @@ live here because only this module knows the Kubernetes field types:
   (env values, ConfigMap data, resource quantities) stay text. Objects of the
   ``custom`` group are passed through untouched: their schema is unknown here.
 * **Ownership.** Every child carries the labels ``app.kubernetes.io/managed-by:
-  orkestra``, ``orkestra.orkspace.io/owner: <cr name>`` and
+  orkestra``, ``orkestra.orkspace.io/owner: <cr name>``, Orkestra's
+  ``managed-by: orkestra`` and ``orkestra-owner: <cr name>``, and
   ``orkestra.orkspace.io/box: <kind>.<group>`` (each box caches only the
   children with its own box label) and, when the CR has
   a uid and Kubernetes allows it (same namespace, or a cluster-scoped owner), a
@@ -40,6 +41,11 @@ from orkestra_trio.katalog.template import number_from_text
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY_VALUE = "orkestra"
 OWNER_LABEL = "orkestra.orkspace.io/owner"
+#: The labels Orkestra itself puts on every child (``managed-by=orkestra``,
+#: ``orkestra-owner=<cr name>``), kept beside this runtime's for Katalogs and
+#: scripts that select by them.
+ORKESTRA_MANAGED_BY_LABEL = "managed-by"
+ORKESTRA_OWNER_LABEL = "orkestra-owner"
 #: On a child that cannot carry an ownerReference to its CR (another namespace, or
 #: cluster-scoped under a namespaced CR): the CR's uid, and its namespace. The
 #: runtime maps, prunes and deletes such children by these instead.
@@ -167,7 +173,13 @@ def pod_labels(child_name: str, owner_name: str) -> dict[str, str]:
 
 def owner_labels(owner: Owner) -> dict[str, str]:
     """The labels every child carries; the runtime lists a CR's children by them."""
-    labels = {MANAGED_BY_LABEL: MANAGED_BY_VALUE, OWNER_LABEL: owner.name}
+    labels = {
+        MANAGED_BY_LABEL: MANAGED_BY_VALUE,
+        OWNER_LABEL: owner.name,
+        # Orkestra's own two: its docs select a CR's children by `-l orkestra-owner=<cr>`.
+        ORKESTRA_MANAGED_BY_LABEL: MANAGED_BY_VALUE,
+        ORKESTRA_OWNER_LABEL: owner.name,
+    }
     if owner.kind:
         labels[BOX_LABEL] = box_label_value(owner.api_version, owner.kind)
     return labels
