@@ -260,10 +260,10 @@ API = "gateway: {api: {enabled: true, auth: {tokens: [{name: ci, token: '${CI}'}
         (
             HEAD
             + "gateway:\n  api:\n    enabled: true\n    auth:\n      tokens:\n"
-            + "        - name: gh\n          githubOIDC: {allow: []}\n"
+            + "        - name: gh\n          oidc: {issuer: 'http://evil.example'}\n"
             + CRD,
             10,
-            "OIDC tokens is not supported",
+            "must be an https URL",
         ),
         (HEAD + "gateway:\n  webhooks: {}\n" + CRD, 5, "webhook intake"),
         (HEAD + "gateway:\n  clusters: []\n" + CRD, 5, "gateway.clusters"),
@@ -301,3 +301,106 @@ def test_gateway_and_serve_mistakes_are_one_line_errors(tmp_path, text, line, ex
     message = str(caught.value)
     assert expected in message
     assert f"k.yaml:{line}:" in message
+
+
+OIDC_KATALOG = """\
+apiVersion: orkestra.orkspace.io/v1
+kind: Katalog
+metadata: {{name: oidc}}
+gateway:
+  api:
+    enabled: true
+    auth:
+      tokens:
+        - name: ci
+          oidc: {{issuer: "{issuer}", audience: gateway, allow: {{repository: org/app}}}}
+spec:
+  crds:
+    note:
+      apiTypes: {{group: oidc.example.com, version: v1, kind: Note, plural: notes}}
+      serve: {{enabled: true, namespace: default}}
+      operatorBox:
+        onReconcile:
+          configMaps: [{{name: "{{{{ .metadata.name }}}}", data: {{by: "{{{{ getServeSource . }}}}"}}}}]
+"""
+
+
+def issuer_app(keys, fetches):
+    """An OIDC provider's two documents: discovery and the key set (counted)."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def discovery(request):
+        base = str(request.base_url).rstrip("/")
+        return JSONResponse({"issuer": base, "jwks_uri": f"{base}/keys"})
+
+    async def jwks(request):
+        fetches.append(1)
+        return JSONResponse({"keys": [k.jwk() for k in keys]})
+
+    return Starlette(
+        routes=[
+            Route("/.well-known/openid-configuration", discovery),
+            Route("/keys", jwks),
+        ]
+    )
+
+
+async def test_an_oidc_id_token_verified_against_a_loopback_jwks(tmp_path):
+    import time
+
+    from jwt_keys import SigningKey
+    from orkestra_trio.web.oidc import OidcVerifier
+
+    signer, stranger = SigningKey("k1", "ES256"), SigningKey("k2", "ES256")
+    fetches: list[int] = []
+    async with (
+        serving(issuer_app([signer], fetches)) as issuer,
+        httpx.AsyncClient(trust_env=False) as http,
+    ):
+        path = tmp_path / "k.yaml"
+        path.write_text(OIDC_KATALOG.format(issuer=issuer))
+        katalogs = load_katalogs([path])
+        (token,) = katalogs.katalogs[0].gateway.tokens
+
+        def id_token(key=signer, **extra):
+            claims = {
+                "iss": issuer,
+                "aud": "gateway",
+                "sub": "repo:org/app:ref:refs/heads/main",
+                "repository": "org/app",
+                "exp": time.time() + 300,
+                **extra,
+            }
+            return key.sign(claims)
+
+        async with (
+            open_test_cluster() as cluster,
+            run_katalog(katalogs, cluster) as kat,
+            open_kube_client(cluster.url, transport=cluster.transport) as kube,
+        ):
+            api = GatewayApi(katalogs, kube, {}, oidc=OidcVerifier([token], http))
+            async with serving(api.app()) as url, httpx.AsyncClient(base_url=url) as client:
+                intent = {"target": "note", "name": "n1", "text": "hi"}
+
+                async def post(jwt):
+                    return await client.post("/api/v1/apply", json=intent, headers=bearer(jwt))
+
+                applied = await post(id_token())
+                assert applied.status_code == 201, applied.text
+                # serve-source: the verified subject, read back by getServeSource.
+                cr = kat.cr("note", "n1")
+                source = cr["metadata"]["annotations"][PROVENANCE + "source"]
+                assert source == "repo:org/app:ref:refs/heads/main"
+                await until(lambda: kat.child("note", "n1", "ConfigMap", "n1"))
+                assert kat.child("note", "n1", "ConfigMap", "n1")["data"]["by"] == source
+                # Refused: another repository, another audience, expired, unknown key.
+                assert (await post(id_token(repository="org/other"))).status_code == 401
+                assert (await post(id_token(aud="someone-else"))).status_code == 401
+                assert (await post(id_token(exp=time.time() - 600))).status_code == 401
+                before = len(fetches)
+                for _ in range(3):
+                    assert (await post(id_token(key=stranger))).status_code == 401
+                # An unknown key makes at most one new fetch of the key set.
+                assert len(fetches) - before <= 1

@@ -172,3 +172,38 @@ def test_the_form_lists_serve_fields_in_order_then_the_schemas_others(crds):
     assert size["type"] == "integer" and size["required"] is True
     assert form["fields"][-1]["path"] == "metadata.annotations.cost"
     assert form["requireServeName"] is False and form["namespaced"] is True
+
+
+def test_oidc_token_kinds_read_to_an_issuer_an_audience_and_claims(tmp_path):
+    path = tmp_path / "k.yaml"
+    path.write_text(
+        """\
+apiVersion: orkestra.orkspace.io/v1
+kind: Katalog
+metadata: {name: o}
+gateway:
+  api:
+    enabled: true
+    auth:
+      tokens:
+        - {name: gh, githubOIDC: {allow: {repository: org/app, ref: refs/heads/main}}}
+        - {name: gl, gitlabOIDC: {allow: {namespacePath: grp, refProtected: true}}}
+        - name: vault
+          vaultOIDC: {url: "https://vault.example/", audience: gw, allow: {entityName: ci, allow: {team: a}}}
+        - {name: any, oidc: {issuer: "https://idp.example", allow: {email: a@b.c}}}
+spec:
+  crds:
+    app:
+      apiTypes: {group: s.example.com, version: v1, kind: App, plural: apps}
+"""
+    )
+    tokens = {t.name: t for t in load_katalog(path).gateway.tokens}
+    assert tokens["gh"].oidc_issuer == "https://token.actions.githubusercontent.com"
+    assert dict(tokens["gh"].oidc_allow) == {"repository": "org/app", "ref": "refs/heads/main"}
+    assert tokens["gl"].oidc_issuer == "https://gitlab.com"
+    assert dict(tokens["gl"].oidc_allow) == {"namespace_path": "grp", "ref_protected": "true"}
+    vault = tokens["vault"]
+    assert vault.oidc_issuer == "https://vault.example/v1/identity/oidc"
+    assert vault.oidc_audience == "gw"
+    assert dict(vault.oidc_allow) == {"entity_name": "ci", "team": "a"}
+    assert dict(tokens["any"].oidc_allow) == {"email": "a@b.c"}

@@ -545,9 +545,13 @@ async def _start_gateway(
     stop: trio.Event,
 ) -> str:
     """Read the gateway's tokens, serve its API in ``nursery`` until ``stop``; the banner line."""
+    import httpx
+
     from orkestra_trio.commands.errors import UserError
+    from orkestra_trio.katalog.serve import gateways
     from orkestra_trio.runtime.admission import webhook_peers
     from orkestra_trio.web.gateway import GatewayApi, GatewayTokenError, load_tokens
+    from orkestra_trio.web.oidc import OidcVerifier
     from orkestra_trio.web.server import serve_http
 
     try:
@@ -556,7 +560,17 @@ async def _start_gateway(
         tokens = await load_tokens(rt.kube, katalogs, namespace=own)
     except GatewayTokenError as missing:
         raise UserError(str(missing)) from None
-    api = GatewayApi(katalogs, rt.kube, tokens, peers=webhook_peers(rt.registry))
+    oidc = None
+    if any(token.oidc_issuer for gateway in gateways(katalogs) for token in gateway.tokens):
+        client = httpx.AsyncClient()
+        oidc = OidcVerifier((t for g in gateways(katalogs) for t in g.tokens), client)
+
+        async def close_client() -> None:
+            await stop.wait()
+            await client.aclose()
+
+        nursery.start_soon(close_client)
+    api = GatewayApi(katalogs, rt.kube, tokens, peers=webhook_peers(rt.registry), oidc=oidc)
     host, port = address
     try:
         binds = await nursery.start(serve_http, api.app(), host, port, stop)

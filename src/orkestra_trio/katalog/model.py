@@ -1038,6 +1038,11 @@ class GatewayToken:
     secret_name: str = ""
     secret_key: str = ""
     secret_namespace: str = ""
+    #: OIDC (``githubOIDC``, ``gitlabOIDC``, ``vaultOIDC``, ``oidc``): the ID token's
+    #: issuer, its expected audience ("" : not checked) and the claims it must carry.
+    oidc_issuer: str = ""
+    oidc_audience: str = ""
+    oidc_allow: FrozenMap[str, str] = EMPTY_MAP
 
 
 @attrs.frozen

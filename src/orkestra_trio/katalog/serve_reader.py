@@ -2,7 +2,7 @@
 
 Every mistake is reported at its key's ``file:line:col``. What this runtime
 does not do is refused there with the reason (docs/katalog.md, "The gateway"):
-OIDC token kinds, webhook intake, multi-cluster routing, response shaping,
+webhook intake, multi-cluster routing, response shaping,
 per-target operatorBoxes and token Secrets the gateway would create or rotate.
 """
 
@@ -26,6 +26,9 @@ from orkestra_trio.katalog.reading import describe
 from orkestra_trio.katalog.serve import FIELD_TYPES, OPERATIONS, SCHEMA_OPERATIONS
 from orkestra_trio.katalog.yamlsource import KeyPath
 
+_ISSUER = re.compile(
+    r"https://[^\s/?#]+(/[^\s?#]*)?|http://(127\.0\.0\.1|localhost)(:\d+)?(/[^\s?#]*)?"
+)
 _ENV_ONLY = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)\}")
 _TARGET_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
@@ -42,16 +45,26 @@ _GATEWAY_REFUSED = {
         "gateway.clusters", "the gateway applies to the cluster the runtime runs on only"
     ),
 }
-_OIDC = _refusal(
-    "OIDC tokens",
-    "the gateway API authenticates static bearer tokens (token: ${VAR} or secretRef) only",
-)
-_TOKEN_REFUSED = {
-    "githubOIDC": _OIDC,
-    "gitlabOIDC": _OIDC,
-    "vaultOIDC": _OIDC,
-    "oidc": _OIDC,
+GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
+GITLAB_ISSUER = "https://gitlab.com"
+#: OIDC kind -> its allow keys -> the claim each names (Orkestra's).
+_OIDC_CLAIMS = {
+    "githubOIDC": {
+        "repository": "repository",
+        "repositoryOwner": "repository_owner",
+        "ref": "ref",
+        "workflow": "workflow",
+        "environment": "environment",
+        "jobWorkflowRef": "job_workflow_ref",
+    },
+    "gitlabOIDC": {
+        "namespacePath": "namespace_path",
+        "refProtected": "ref_protected",
+        "environment": "environment",
+    },
+    "vaultOIDC": {"entityName": "entity_name", "entityID": "entity_id", "namespace": "namespace"},
 }
+_OIDC_KINDS = ("githubOIDC", "gitlabOIDC", "vaultOIDC", "oidc")
 _SERVE_REFUSED = {
     "clusters": _refusal("serve.clusters", "multi-cluster routing (gateway.clusters) is refused"),
     "config": _refusal(
@@ -137,10 +150,9 @@ def _tokens(
         m = reader.mapping(
             item,
             here,
-            allowed=("name", "token", "secretRef", *_TOKEN_REFUSED),
+            allowed=("name", "token", "secretRef", *_OIDC_KINDS),
             required=("name",),
-            refused=_TOKEN_REFUSED,
-            what="a token entry (name, token or secretRef)",
+            what="a token entry (name, token, secretRef or an OIDC kind)",
         )
         if m is None:
             continue
@@ -150,9 +162,16 @@ def _tokens(
         if name in out:
             reader.report((*here, "name"), f"token {name!r} is declared twice")
             continue
-        if (m.get("token") is None) == (m.get("secretRef") is None):
-            if not any(key in m for key in _TOKEN_REFUSED):
-                reader.report(here, "give a token entry either token: ${VAR} or secretRef")
+        kinds = [k for k in ("token", "secretRef", *_OIDC_KINDS) if m.get(k) is not None]
+        if len(kinds) != 1:
+            reader.report(
+                here, "give a token entry one of token: ${VAR}, secretRef or an OIDC kind"
+            )
+            continue
+        if kinds[0] in _OIDC_KINDS:
+            oidc = _oidc(reader, m, here, name, kinds[0])
+            if oidc is not None:
+                out[name] = oidc
             continue
         if m.get("token") is not None:
             raw = reader.string(m, here, "token", required=True)
@@ -180,6 +199,73 @@ def _tokens(
                 name=name, secret_name=secret, secret_key=key, secret_namespace=namespace
             )
     return tuple(out.values())
+
+
+def _oidc(
+    reader: ConditionReader, m: dict[str, Any], path: KeyPath, name: str, kind: str
+) -> GatewayToken | None:
+    """An OIDC token entry: the issuer, audience and allowed claims it verifies."""
+    here = (*path, kind)
+    keys = {
+        "githubOIDC": ("allow",),
+        "gitlabOIDC": ("allow",),
+        "vaultOIDC": ("url", "namespace", "audience", "allow"),
+        "oidc": ("issuer", "audience", "allow"),
+    }[kind]
+    block = reader.section(m, path, kind, allowed=keys)
+    if block is None:
+        return None
+    claims = _OIDC_CLAIMS.get(kind)
+    allow: dict[str, str] = {}
+    at = (*here, "allow")
+    allowed = reader.section(
+        block,
+        here,
+        "allow",
+        allowed=None if claims is None else (*claims, *(("allow",) if kind == "vaultOIDC" else ())),
+    )
+    for key, value in (allowed or {}).items():
+        if kind == "vaultOIDC" and key == "allow":
+            extra = reader.mapping(value, (*at, "allow"), allowed=None)
+            allow.update({str(k): _claim_text(v) for k, v in (extra or {}).items()})
+            continue
+        allow[claims[key] if claims is not None else str(key)] = _claim_text(value)
+    if kind == "githubOIDC":
+        issuer = GITHUB_ISSUER
+    elif kind == "gitlabOIDC":
+        issuer = GITLAB_ISSUER
+    elif kind == "vaultOIDC":
+        url = reader.string(block, here, "url", required=True)
+        if url is None:
+            reader.report(here, "vaultOIDC needs url: the Vault server")
+            return None
+        issuer = url.rstrip("/") + "/v1/identity/oidc"
+    else:
+        found = reader.string(block, here, "issuer", required=True)
+        if found is None:
+            reader.report(here, "oidc needs issuer: the provider's issuer URL")
+            return None
+        issuer = found.rstrip("/")
+    if not _ISSUER.fullmatch(issuer):
+        reader.report(
+            here,
+            f"issuer {issuer!r} must be an https URL (http only on 127.0.0.1 or localhost)",
+        )
+        return None
+    if not allow:
+        reader.warn(here, f"token {name!r} accepts any token its issuer signs: add allow claims")
+    return GatewayToken(
+        name=name,
+        oidc_issuer=issuer,
+        oidc_audience=reader.string(block, here, "audience") or "",
+        oidc_allow=FrozenMap(allow),
+    )
+
+
+def _claim_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 # --- serve ------------------------------------------------------------------------

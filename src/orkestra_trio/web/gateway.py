@@ -54,6 +54,8 @@ from orkestra_trio.katalog.serve import (
 from orkestra_trio.kube import KubeClient
 from orkestra_trio.kube.errors import ApiError, NotFound
 
+from .oidc import OidcVerifier
+
 Peers = Callable[[CrdEntry], Awaitable[Iterable[Mapping[str, Any]]]]
 #: A request body larger than this is refused (an intent is a few fields).
 MAX_BODY = 1 << 20
@@ -75,6 +77,8 @@ async def load_tokens(
     out: dict[str, str] = {}
     for gateway in gateways(katalogs):
         for token in gateway.tokens:
+            if token.oidc_issuer:
+                continue  # an ID token, checked per request (web/oidc.py)
             if token.env:
                 value = env.get(token.env, "")
                 where = f"environment variable {token.env}"
@@ -135,11 +139,14 @@ class GatewayApi:
         tokens: Mapping[str, str],
         *,
         peers: Peers | None = None,
+        oidc: OidcVerifier | None = None,
     ) -> None:
         self.crds = gateway_crds(katalogs)
         self.kube = kube
         self.tokens = [(name, value.encode()) for name, value in tokens.items()]
         self.peers = peers
+        #: Verifies the OIDC token entries' ID tokens (None: static tokens only).
+        self.oidc = oidc
 
     def app(self) -> Any:
         return Starlette(
@@ -158,8 +165,11 @@ class GatewayApi:
 
     # -- authentication --------------------------------------------------------
 
-    def caller(self, request: Request) -> str | None:
-        """The token's name; None when the bearer token is none of the declared ones."""
+    async def authenticate(self, request: Request) -> tuple[str, str] | None:
+        """(token entry name, source) of the bearer token; None when it is none of ours.
+
+        A static token's source is "" (Orkestra's); an OIDC token's, its ``sub``.
+        """
         given = bearer_token(request.headers)
         if not given:
             return None
@@ -168,14 +178,19 @@ class GatewayApi:
         for name, value in self.tokens:  # every one compared: the time tells nothing
             if hmac.compare_digest(presented, value):
                 found = name
-        return found
+        if found is not None:
+            return found, ""
+        if self.oidc is not None and given.count(".") == 2:
+            return await self.oidc.identify(given)
+        return None
 
     # -- apply -------------------------------------------------------------------
 
     async def apply(self, request: Request) -> Response:
-        caller = self.caller(request)
-        if caller is None:
+        who = await self.authenticate(request)
+        if who is None:
             return _denied(401, "unauthorized: send Authorization: Bearer <token>")
+        caller, source = who
         raw = await request.body()
         if len(raw) > MAX_BODY:
             return _denied(413, "request body too large")
@@ -204,9 +219,9 @@ class GatewayApi:
         # 3.-4. the CR, its identity and provenance (built before the token check of
         # 2., which needs the namespace; nothing is written before both pass)
         if "target" in body:
-            cr, problems = build_from_intent(resolved, body)
+            cr, problems = build_from_intent(resolved, body, source=source)
         else:
-            cr, problems = prepare_cr(resolved, body)
+            cr, problems = prepare_cr(resolved, body, source=source)
         metadata = cr.get("metadata") or {}
         namespace = str(metadata.get("namespace") or "")
         name = str(metadata.get("name") or "")
@@ -277,12 +292,13 @@ class GatewayApi:
 
     # -- resources -----------------------------------------------------------------
 
-    def _resolve(
+    async def _resolve(
         self, request: Request, operation: str, endpoint_class: str
     ) -> Resolved | Response:
-        caller = self.caller(request)
-        if caller is None:
+        who = await self.authenticate(request)
+        if who is None:
             return _denied(401, "unauthorized: send Authorization: Bearer <token>")
+        caller = who[0]
         kind = request.path_params.get("kind") or request.query_params.get("target") or ""
         resolved = resolve_kind(self.crds, kind)
         if resolved is None:
@@ -299,7 +315,7 @@ class GatewayApi:
         return None if not resolved.crd.namespaced or namespace == "_" else namespace
 
     async def list_resources(self, request: Request) -> Response:
-        resolved = self._resolve(request, "list", "resources")
+        resolved = await self._resolve(request, "list", "resources")
         if isinstance(resolved, Response):
             return resolved
         types = resolved.crd.api_types
@@ -310,7 +326,7 @@ class GatewayApi:
 
     async def resource(self, request: Request) -> Response:
         deleting = request.method == "DELETE"
-        resolved = self._resolve(request, "delete" if deleting else "get", "resources")
+        resolved = await self._resolve(request, "delete" if deleting else "get", "resources")
         if isinstance(resolved, Response):
             return resolved
         types = resolved.crd.api_types
@@ -331,9 +347,10 @@ class GatewayApi:
 
     async def schema(self, request: Request) -> Response:
         if "kind" not in request.path_params and "target" not in request.query_params:
-            caller = self.caller(request)
-            if caller is None:
+            who = await self.authenticate(request)
+            if who is None:
                 return _denied(401, "unauthorized: send Authorization: Bearer <token>")
+            caller = who[0]
             entries = []
             for crd, serve in served(self.crds):
                 for target in serve.targets:
@@ -344,7 +361,7 @@ class GatewayApi:
                     ):
                         entries.append(catalog_entry(listed))
             return _json({"items": entries, "total": len(entries)})
-        resolved = self._resolve(request, "get", "schema")
+        resolved = await self._resolve(request, "get", "schema")
         if isinstance(resolved, Response):
             return resolved
         return _json(form_schema(resolved, await self._spec_schema(resolved.crd)))
