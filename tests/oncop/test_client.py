@@ -38,6 +38,8 @@ class Remote:
             routes=[
                 Route("/katalog/loader/cr/{ns}/{name}", self.cr),
                 Route("/katalog/loader/health", self.health),
+                Route("/katalog/loader", self.summary),
+                Route("/katalog/loader/cr/{ns}/{name}/events", self.summary),
                 Route("/big", self.big),
                 Route("/endless", self.endless),
                 Route("/silent", self.silent),
@@ -74,6 +76,10 @@ class Remote:
     async def health(self, request: Request) -> Response:
         self.count(request)
         return JSONResponse({"name": "loader", "state": "degraded", "healthy": False}, 503)
+
+    async def summary(self, request: Request) -> Response:
+        self.count(request)
+        return JSONResponse({"name": "loader", "metrics": {"queueDepth": 3}})
 
     async def big(self, request: Request) -> Response:
         self.count(request)
@@ -194,6 +200,28 @@ async def test_concurrent_reconciles_share_one_request(remote, http, cross_entri
     # A later reconcile inside cacheFor is answered from the cache.
     await read(reader, entry)
     assert remote.requests["/katalog/loader/cr/team-a/shop-loader"] == 1
+
+
+@pytest.mark.parametrize(
+    ("protocol", "path"),
+    [
+        ("cr", "/katalog/loader/cr/team-a/shop-loader"),
+        ("health", "/katalog/loader/health"),
+        ("metrics", "/katalog/loader"),
+        ("info", "/katalog/loader"),
+        ("events", "/katalog/loader/cr/team-a/shop-loader/events"),
+    ],
+)
+async def test_source_host_and_protocol_choose_the_oncop_path(
+    remote, http, cross_entries, protocol, path
+):
+    # Orkestra's source.protocol (this runtime also reads it as type:) picks the path.
+    reader = RemoteReader(http)
+    answer = await read(
+        reader, host_entry(cross_entries, remote.url, extra=f"protocol: {protocol}")
+    )
+    assert answer["found"] == "true"
+    assert remote.requests == {path: 1}
 
 
 async def test_404_is_found_false_without_error(remote, http, cross_entries):
