@@ -263,15 +263,17 @@ class KatalogRegistry:
         if entry.label_selector is not None:
             return await self._read_by_labels(entry, namespace=namespace, context=context)
         crd = self.katalogs.crds[entry.crd]
+        if not crd.namespaced:
+            namespace = ""
         if not crd.cross_access and (reader is None or reader[0] != entry.crd):
             # Orkestra's in-process read honours the observed CRD's crossAccess:
             # another box reads not found (loading warned at the entry).
-            return cross_answer(None), None
+            return _not_found(name, namespace), None
         informer = await self.cr_informer(entry.crd)
-        if not crd.namespaced:
-            namespace = ""
         if name:
-            return cross_answer(informer.get(namespace, name)), (entry.crd, namespace, name)
+            obj = informer.get(namespace, name)
+            answer = cross_answer(obj) if obj is not None else _not_found(name, namespace)
+            return answer, (entry.crd, namespace, name)
         labels = entry.selector.labels
         wanted = {k: v.render(context) for k, v in labels.items()} if labels else {}
         for obj in sorted(informer.objects(), key=lambda o: str(o["metadata"].get("name"))):
@@ -352,3 +354,8 @@ class KatalogRegistry:
 async def _run_until_cancelled(informer: Informer, scope: trio.CancelScope) -> None:
     with scope:
         await informer.run()
+
+
+def _not_found(name: str, namespace: str) -> dict[str, Any]:
+    """Orkestra's not-found answer names what was looked for (its name and namespace)."""
+    return {**cross_answer(None), "name": name, "namespace": namespace}
