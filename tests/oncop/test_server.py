@@ -19,6 +19,7 @@ TYPES = "apiTypes: {{group: demo.example.com, version: v1, kind: {kind}, plural:
 CRDS = f"""
 loader:
   {TYPES.format(kind="Loader", plural="loaders")}
+  description: loads the shop's data
   operatorBox: {{}}
 secretive:
   {TYPES.format(kind="Secretive", plural="secretives")}
@@ -170,6 +171,7 @@ async def test_katalog_summary_lists_only_served_crds(client):
     assert body["crds"][0] == {
         "name": "loader",
         "kind": "Loader",
+        "description": "loads the shop's data",  # the CRD entry's, as Orkestra shows it
         "state": "healthy",
         "workers": 4,
         "queueDepth": 42,
@@ -179,6 +181,7 @@ async def test_katalog_summary_lists_only_served_crds(client):
 
 async def test_crd_info_carries_gvk_health_metrics_and_children(client):
     body = (await client.get("/katalog/loader")).json()
+    assert body["description"] == "loads the shop's data"
     assert body["gvk"] == {"group": "demo.example.com", "version": "v1", "kind": "Loader"}
     assert body["namespaced"] is True
     assert body["resourceCount"] == 2 and body["totalReconciles"] == 9

@@ -78,6 +78,8 @@ def summary_entry(
     entry = {
         "name": crd.key,
         "kind": crd.api_types.kind,
+        # The CRD entry's free text, which Orkestra shows in its /katalog answers.
+        "description": crd.description,
         "state": health.get("state", HEALTH_DEFAULTS["state"]),
         "workers": metrics.get("workers", 0),
         "queueDepth": metrics.get("queueDepth", 0),
@@ -148,6 +150,7 @@ def crd_info(
     box_metrics = metrics_body(metrics)
     body: JSON = {
         "name": crd.key,
+        "description": crd.description,
         "gvk": {"group": types.group, "version": types.version, "kind": types.kind},
         "plural": types.plural,
         "namespaced": crd.namespaced,
