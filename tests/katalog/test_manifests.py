@@ -390,3 +390,24 @@ def test_the_box_label_fits_a_label_value_whatever_the_group():
     assert len(long) <= 63 and long.startswith("k.")
     other = box_label_value("a-very-long-group-name-for-an-api.with-many.parts.example.org/v1", "K")
     assert other != long  # two long groups stay apart
+
+
+def test_workload_image_port_protocol_and_service_ports():
+    # ORKESTRA-LANGUAGE 1.6: a Deployment's image, port and protocol; a Service's port,
+    # targetPort and protocol (TCP when not written).
+    deploy = build_manifest(
+        "deployments",
+        {"name": "dns", "image": "coredns:1.11", "port": 5353, "protocol": "UDP"},
+        OWNER,
+    )
+    [container] = deploy["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == "coredns:1.11"
+    assert container["ports"] == [{"name": "http", "containerPort": 5353, "protocol": "UDP"}]
+    service = build_manifest(
+        "services", {"name": "dns", "port": 53, "targetPort": 5353, "protocol": "UDP"}, OWNER
+    )
+    assert service["spec"]["ports"] == [
+        {"name": "http", "port": 53, "targetPort": 5353, "protocol": "UDP"}
+    ]
+    plain = build_manifest("services", {"name": "web", "port": 80}, OWNER)
+    assert plain["spec"]["ports"][0]["protocol"] == "TCP"
