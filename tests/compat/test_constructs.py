@@ -145,6 +145,22 @@ def test_force_conflict_and_sleep_load(tmp_path):
     assert child.sleep == 2.0
 
 
+@pytest.mark.parametrize(
+    "notes",
+    [
+        "notes:\n  functions:\n    - {name: greeting, expression: 'printf \"hi %s\" .metadata.name'}\n",
+        "notes: [{name: greeting, expression: 'printf \"hi %s\" .metadata.name'}]\n",
+        "notes: {greeting: {expression: 'printf \"hi %s\" .metadata.name'}}\n",
+    ],
+    ids=["functions", "list", "mapping"],
+)
+def test_notes_in_each_of_orkestras_three_shapes_render_alike(tmp_path, notes):
+    box = "        onReconcile: {configMaps: [{data: {a: '{{ greeting }}'}}]}\n"
+    operator_box = load(tmp_path, katalog(box=box, top=notes)).crds["web"].operator_box
+    [child] = render_reconcile_children(operator_box, build_context(cr()))
+    assert child.manifest["data"] == {"a": "hi acme"}
+
+
 @pytest.mark.parametrize("name", ["name", "namespace", "labels"])
 def test_a_note_named_like_a_function_loses_to_it_with_a_warning(tmp_path, name):
     # Orkestra's global functions win over a note of the same name, silently;
