@@ -8,12 +8,14 @@ free port named in the banner) and reads the CR back through the same API.
 from __future__ import annotations
 
 import signal
+import ssl
 import subprocess
 import sys
 
 import httpx
 import pytest
 import trio
+import trustme
 
 from runtime_banner import read_banner
 
@@ -36,7 +38,7 @@ spec:
 """
 
 
-def start(tmp_path, env):
+def start(tmp_path, env, *extra: str):
     (tmp_path / "k.yaml").write_text(KATALOG)
     return trio.lowlevel.open_process(
         [
@@ -50,6 +52,7 @@ def start(tmp_path, env):
             "127.0.0.1:0",
             "--kubeconfig-out",
             str(tmp_path / "kubeconfig"),
+            *extra,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -94,6 +97,69 @@ async def test_a_gateway_token_without_its_variable_stops_the_start_in_one_line(
         err = (await process.stderr.receive_some(65536)).decode()
         assert code != 0
         assert "gateway token 'ci': environment variable GW_TOKEN" in err
+        assert "Traceback" not in err
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await process.stdout.aclose()
+        await process.stderr.aclose()
+
+
+@pytest.mark.slow
+async def test_the_gateway_serves_over_tls_with_a_certificate(tmp_path):
+    ca = trustme.CA()
+    issued = ca.issue_cert("127.0.0.1")
+    issued.cert_chain_pems[0].write_to_path(str(tmp_path / "tls.crt"))
+    issued.private_key_pem.write_to_path(str(tmp_path / "tls.key"))
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.crt"))
+    process = await start(
+        tmp_path,
+        {"GW_TOKEN": "s3cret"},
+        "--gateway-cert",
+        str(tmp_path / "tls.crt"),
+        "--gateway-key",
+        str(tmp_path / "tls.key"),
+    )
+    lines: list[str] = []
+    try:
+        banner = await read_banner(process.stdout, lines, timeout=30)
+        url = banner["gateway"].split()[0]
+        assert url.startswith("https://127.0.0.1:")
+        auth = {"Authorization": "Bearer s3cret"}
+        context = ssl.create_default_context(cafile=str(tmp_path / "ca.crt"))
+        trusted = httpx.AsyncClient(base_url=url, verify=context, trust_env=False)
+        async with trusted as client:
+            intent = {"target": "note", "name": "hello", "text": "hi"}
+            applied = await client.post("/api/v1/apply", json=intent, headers=auth)
+            assert applied.status_code == 201, applied.text
+        # A client that does not trust the certificate never gets to send its token.
+        async with httpx.AsyncClient(base_url=url, trust_env=False) as client:
+            with pytest.raises(httpx.ConnectError):
+                await client.get("/api/v1/schema", headers=auth)
+        process.send_signal(signal.SIGTERM)
+        with trio.fail_after(15):
+            assert await process.wait() == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await process.stdout.aclose()
+        await process.stderr.aclose()
+
+
+@pytest.mark.slow
+async def test_a_gateway_certificate_without_its_key_is_one_line(tmp_path):
+    (tmp_path / "tls.crt").write_text("not a certificate")
+    process = await start(
+        tmp_path, {"GW_TOKEN": "s3cret"}, "--gateway-cert", str(tmp_path / "tls.crt")
+    )
+    try:
+        with trio.fail_after(30):
+            code = await process.wait()
+        err = (await process.stderr.receive_some(65536)).decode()
+        assert code != 0
+        assert "--gateway-cert needs --gateway-key too" in err
         assert "Traceback" not in err
     finally:
         if process.returncode is None:

@@ -26,6 +26,7 @@ import os
 import signal
 import sys
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -109,6 +110,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="where the gateway API (/api/v1/apply, /api/v1/resources, /api/v1/schema) serves "
         f"when a Katalog has gateway.api.enabled (default {DEFAULT_GATEWAY_LISTEN}; every call "
         "needs one of gateway.api.auth.tokens as a bearer token)",
+    )
+    parser.add_argument(
+        "--gateway-cert",
+        metavar="PATH",
+        help="serve the gateway API over TLS with this certificate (PEM; with --gateway-key): "
+        "bearer tokens should not cross a network in clear",
+    )
+    parser.add_argument(
+        "--gateway-key", metavar="PATH", help="with --gateway-cert: the key of the certificate"
     )
     parser.add_argument(
         "--webhook-listen",
@@ -517,28 +527,66 @@ def _webhook_setup(args: argparse.Namespace, katalogs: KatalogSet) -> _Webhooks 
     return _Webhooks(args.webhook_listen, host, port, certificates)
 
 
-def _gateway_setup(args: argparse.Namespace, katalogs: KatalogSet) -> tuple[str, int] | None:
-    """(host, port) of the gateway API; None when no Katalog turns it on."""
+@attrs.frozen
+class _Gateway:
+    """Where the gateway API serves, and its TLS files (None: plain HTTP)."""
+
+    host: str
+    port: int
+    certfile: str | None = None
+    keyfile: str | None = None
+
+
+def _gateway_setup(args: argparse.Namespace, katalogs: KatalogSet) -> _Gateway | None:
+    """The gateway API's address and TLS files; None when no Katalog turns it on."""
+    import ssl
+
     from orkestra_trio.commands.apiserver import _parse_listen
     from orkestra_trio.commands.errors import UserError
     from orkestra_trio.katalog.serve import gateways
 
+    flags = [
+        flag
+        for flag, value in (
+            ("--gateway-listen", args.gateway_listen),
+            ("--gateway-cert", args.gateway_cert),
+            ("--gateway-key", args.gateway_key),
+        )
+        if value is not None
+    ]
     if not gateways(katalogs):
-        if args.gateway_listen is not None:
-            raise UserError(
-                "--gateway-listen: no Katalog has gateway.api.enabled; nothing is served"
-            )
+        if flags:
+            raise UserError(f"{flags[0]}: no Katalog has gateway.api.enabled; nothing is served")
         return None
+    if (args.gateway_cert is None) != (args.gateway_key is None):
+        given = "--gateway-cert" if args.gateway_cert is not None else "--gateway-key"
+        other = "--gateway-key" if given == "--gateway-cert" else "--gateway-cert"
+        raise UserError(f"{given} needs {other} too")
+    if args.gateway_cert is not None:
+        try:
+            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
+                args.gateway_cert, args.gateway_key
+            )
+        except OSError as exc:
+            raise UserError(
+                f"--gateway-cert/--gateway-key: cannot read {exc.filename or 'the files'}: "
+                f"{exc.strerror or exc}"
+            ) from None
+        except ssl.SSLError as exc:
+            raise UserError(
+                f"--gateway-cert {args.gateway_cert} / --gateway-key {args.gateway_key}: "
+                f"not a PEM certificate and its key ({exc.reason or exc})"
+            ) from None
     address = args.gateway_listen or DEFAULT_GATEWAY_LISTEN
     host, port = _parse_listen(address, "--gateway-listen")
     if port:
         _check_can_listen(address, host, port, flag="--gateway-listen")
-    return host, port
+    return _Gateway(host, port, args.gateway_cert, args.gateway_key)
 
 
 async def _start_gateway(
     nursery: trio.Nursery,
-    address: tuple[str, int],
+    gateway: _Gateway,
     katalogs: KatalogSet,
     rt: Runtime,
     namespace: str | None,
@@ -571,9 +619,10 @@ async def _start_gateway(
 
         nursery.start_soon(close_client)
     api = GatewayApi(katalogs, rt.kube, tokens, peers=webhook_peers(rt.registry), oidc=oidc)
-    host, port = address
+    host, port = gateway.host, gateway.port
+    serve = partial(serve_http, certfile=gateway.certfile, keyfile=gateway.keyfile)
     try:
-        binds = await nursery.start(serve_http, api.app(), host, port, stop)
+        binds = await nursery.start(serve, api.app(), host, port, stop)
     except* OSError as group:
         exc = _first(group)
         reason = exc.strerror if isinstance(exc, OSError) else None

@@ -19,11 +19,17 @@ async def serve_http(
     port: int,
     stop: trio.Event,
     *,
+    certfile: str | None = None,
+    keyfile: str | None = None,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve ``app`` on ``host:port`` until ``stop`` is set; ``nursery.start`` returns the bound URLs."""
+    """Serve ``app`` on ``host:port`` until ``stop`` is set; ``nursery.start`` returns the bound URLs.
+
+    With ``certfile`` and ``keyfile`` (PEM), over TLS (read once, at the start).
+    """
     config = Config()
     config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    config.certfile, config.keyfile = certfile, keyfile
     config.graceful_timeout = GRACE_SECONDS
     config.accesslog = None
     config.loglevel = "WARNING"
