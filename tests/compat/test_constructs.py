@@ -143,6 +143,12 @@ def test_force_conflict_and_sleep_load(tmp_path):
     operator_box = load(tmp_path, text).crds["web"].operator_box
     [child] = render_reconcile_children(operator_box, build_context(cr()))
     assert child.sleep == 2.0
+    # Orkestra's entry sleep accepts its extended units (d, w, mo, y).
+    day = katalog(box=box.replace("sleep: 2s", "sleep: 1d"), extra="      forceConflict: true\n")
+    [child] = render_reconcile_children(
+        load(tmp_path, day).crds["web"].operator_box, build_context(cr())
+    )
+    assert child.sleep == 86400.0
 
 
 @pytest.mark.parametrize(

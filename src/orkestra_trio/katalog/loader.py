@@ -1885,7 +1885,8 @@ class _KatalogReader(ImportReader, ExternalCallReader):
             fields=FrozenMap(fields),
             location=self.location(path),
             wait=self.boolean(m, path, "wait", False),
-            sleep=self.duration(m, path, "sleep", 0.0) or 0.0,
+            # Orkestra's entry sleep takes its extended units too (d, w, mo, y).
+            sleep=self.duration(m, path, "sleep", 0.0, long_units=True) or 0.0,
             force_conflict=self.boolean(m, path, "forceConflict", self.force_conflict),
             once=self.boolean(m, path, "once", False),
             autoscale=self.workload_autoscale(m, path) if "autoscale" in m else None,

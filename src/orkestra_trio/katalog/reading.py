@@ -396,13 +396,19 @@ class DocumentReader:
         return value
 
     def duration(
-        self, parent: dict[str, Any], path: KeyPath, key: str, default: float | None
+        self,
+        parent: dict[str, Any],
+        path: KeyPath,
+        key: str,
+        default: float | None,
+        *,
+        long_units: bool = False,
     ) -> float | None:
         value = parent.get(key)
         if value is None:
             return default
         try:
-            return parse_duration(value)
+            return parse_duration(value, long_units=long_units)
         except DurationError as exc:
             self.report((*path, key), str(exc))
             return default
