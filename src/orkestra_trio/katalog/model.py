@@ -406,7 +406,10 @@ RESOURCE_GROUPS: FrozenMap[str, ResourceGroup] = FrozenMap(
                 }
             ),
         ),
-        "configMaps": ResourceGroup("v1", "ConfigMap", "configmaps", frozenset({"data"})),
+        # toNamespaces: Orkestra's ConfigMap copies, as a Secret's.
+        "configMaps": ResourceGroup(
+            "v1", "ConfigMap", "configmaps", frozenset({"data", "toNamespaces"})
+        ),
         "networkPolicies": ResourceGroup(
             "networking.k8s.io/v1",
             "NetworkPolicy",
