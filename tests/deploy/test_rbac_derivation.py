@@ -223,3 +223,23 @@ def test_an_operator_over_deployments_reads_and_patches_them_but_not_their_statu
     assert not any(r == "deployments/status" for _, r, _ in cluster)
     # enrich: [pods]: the box watches the pods of its workloads.
     assert {v for g, r, v in cluster if (g, r) == ("", "pods")} == {"get", "list", "watch"}
+
+
+def test_configmaps_copying_a_configmap_read_configmaps_anywhere_and_no_secrets(tmp_path):
+    katalogs, _ = _katalog(
+        tmp_path,
+        """\
+        metadata: {name: t}
+        spec:
+          crds:
+            app:
+              apiTypes: {group: x.io, version: v1, kind: App, plural: apps}
+              operatorBox:
+                onReconcile:
+                  configMaps: [{name: b, fromConfigMap: src, fromNamespace: shared}]
+        """,
+    )
+    cluster = triples(derive_rights(katalogs).cluster)
+    # The source informers (runtime.sources) list and watch in any namespace.
+    assert {("", "configmaps", verb) for verb in ("get", "list", "watch")} <= cluster
+    assert not any(resource == "secrets" for _, resource, _ in cluster)

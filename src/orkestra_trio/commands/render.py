@@ -74,8 +74,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--secrets",
         metavar="FILE.yaml",
-        help="the Secrets the box's fromSecret entries copy (objects, a List, or a YAML "
-        "stream; a Secret without a namespace is in the CR's)",
+        help="the Secrets and ConfigMaps the box's fromSecret/fromConfigMap entries copy "
+        "(objects, a List, or a YAML stream; one without a namespace is in the CR's)",
     )
 
 
@@ -137,8 +137,12 @@ def _render(args: argparse.Namespace) -> int:
     remote = _answer(args.remote) if args.remote else None
     children = _read_objects(args.children) if args.children else None
     cr_namespace = str((cr.get("metadata") or {}).get("namespace") or "")
-    secrets = {
-        (str(meta.get("namespace") or cr_namespace), str(meta.get("name") or "")): obj
+    sources = {
+        (
+            str(obj.get("kind") or "Secret"),
+            str(meta.get("namespace") or cr_namespace),
+            str(meta.get("name") or ""),
+        ): obj
         for obj in (_read_objects(args.secrets) if args.secrets else ())
         if isinstance(meta := obj.get("metadata") or {}, dict)
     }
@@ -152,7 +156,7 @@ def _render(args: argparse.Namespace) -> int:
         external=external,
         remote=remote,
         children=children or (),
-        secrets=secrets,
+        sources=sources,
     )
     plan = plan_reconcile(crd, observed)
     if plan.error is not None:

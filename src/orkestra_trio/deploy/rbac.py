@@ -28,7 +28,8 @@ and a rule present is one the runtime would use:
   persistentvolumeclaims, persistentvolumes, storageclasses, nodes, jobs, secrets);
 * a CRD observed through a same-process ``cross:`` without a box of its own:
   ``get, list, watch``;
-* Secrets a ``fromSecret`` entry copies: ``get, list, watch`` (the box's
+* Secrets a ``fromSecret`` entry copies, ConfigMaps a ``fromConfigMap`` one:
+  ``get, list, watch`` (the box's
   source informers, ``runtime.sources``), in the ClusterRole, since a
   ``fromNamespace`` may name any namespace;
 * Events: ``create, get, patch`` (``kube.events``: a repeat bumps the count)
@@ -61,6 +62,7 @@ from orkestra_trio.katalog import (
     ResourceEntry,
     Text,
 )
+from orkestra_trio.katalog.copies import copy_kind
 from orkestra_trio.katalog.enrichment import KINDS as ENRICH_KINDS
 from orkestra_trio.katalog.enrichment import READS as ENRICH_READS
 from orkestra_trio.katalog.serve import gateway_crds, gateways
@@ -181,8 +183,9 @@ def derive_rights(katalogs: KatalogSet, *, per_box: bool = False) -> Rights:
                     if kind is None:
                         continue
                     grant(kind.api_group, kind.plural, *READ, "create")
-                    if "fromSecret" in entry.fields:
-                        grant("", "secrets", *READ)  # the sources, wherever they are
+                    copy = copy_kind(group_name, entry.fields)
+                    if copy is not None:
+                        grant("", copy.plural, *READ)  # the sources, wherever they are
                     if phase == "onReconcile" or entry.reconcile:
                         grant(kind.api_group, kind.plural, "patch")
                     if phase != "onCreate" or not _owned_by_reference(crd, kind, entry):

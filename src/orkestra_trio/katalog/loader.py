@@ -25,6 +25,7 @@ from orkestra_trio.katalog import orkestra_keys, profiles, secrets
 from orkestra_trio.katalog import template as templates
 from orkestra_trio.katalog.admission_reader import ADMISSION_KEYS
 from orkestra_trio.katalog.conditions import Condition
+from orkestra_trio.katalog.copies import COPY_KINDS, CopyKind
 from orkestra_trio.katalog.durations import DurationError, parse_duration
 from orkestra_trio.katalog.errors import KatalogError, KatalogIssue, did_you_mean
 from orkestra_trio.katalog.external_reader import ExternalCallReader
@@ -1855,6 +1856,8 @@ class _KatalogReader(ImportReader, ExternalCallReader):
                 fields[key] = self.freeze(raw, (*path, key))
         if group == "secrets":
             self.generated_secret(m, path, fields)
+        if group in COPY_KINDS:
+            self.copy_source(m, path, COPY_KINDS[group])
         for_each = None
         fe = self.section(m, path, "forEach", allowed=("field", "as"), required=("field",))
         if fe is not None:
@@ -1896,7 +1899,7 @@ class _KatalogReader(ImportReader, ExternalCallReader):
         self, m: dict[str, Any], path: KeyPath, fields: dict[str, FrozenValue]
     ) -> None:
         """A Secret's ``tls`` block and ``rotateAfter`` (checked where they are literal), and
-        ``fromSecret``/``fromNamespace``."""
+        that ``fromSecret`` does not come with them."""
         tls = m.get("tls")
         if tls is not None:
             block = self.mapping(tls, (*path, "tls"), allowed=TLS_FIELDS, required=("commonName",))
@@ -1910,17 +1913,27 @@ class _KatalogReader(ImportReader, ExternalCallReader):
                     )
                 self.lifetime(block, (*path, "tls"), "validFor")
         self.lifetime(m, path, "rotateAfter")
-        for key in ("fromSecret", "fromNamespace"):
-            if isinstance(m.get(key), dict | list):
-                self.report((*path, key), f"expected a Secret name, got {describe(m[key])}")
-        if "fromNamespace" in m and "fromSecret" not in m:
-            self.report(
-                (*path, "fromNamespace"), "fromNamespace names where fromSecret is", at_key=True
-            )
         if "fromSecret" in m and ("tls" in m or "rotateAfter" in m):
             self.report(
                 (*path, "fromSecret"),
                 "fromSecret copies a Secret; tls and rotateAfter generate one: keep one",
+                at_key=True,
+            )
+
+    def copy_source(self, m: dict[str, Any], path: KeyPath, copy: CopyKind) -> None:
+        """``fromSecret``/``fromConfigMap`` and ``fromNamespace``: names, the namespace only
+        with a source; a ConfigMap is copied or declared (``data``), not both."""
+        for key in (copy.key, "fromNamespace"):
+            if isinstance(m.get(key), dict | list):
+                self.report((*path, key), f"expected a {copy.kind} name, got {describe(m[key])}")
+        if "fromNamespace" in m and copy.key not in m:
+            self.report(
+                (*path, "fromNamespace"), f"fromNamespace names where {copy.key} is", at_key=True
+            )
+        if copy.kind == "ConfigMap" and copy.key in m and "data" in m:
+            self.report(
+                (*path, copy.key),
+                f"{copy.key} copies a ConfigMap's data; data declares it: keep one",
                 at_key=True,
             )
 

@@ -406,9 +406,12 @@ RESOURCE_GROUPS: FrozenMap[str, ResourceGroup] = FrozenMap(
                 }
             ),
         ),
-        # toNamespaces: Orkestra's ConfigMap copies, as a Secret's.
+        # toNamespaces, fromConfigMap/fromNamespace: Orkestra's ConfigMap copies, as a Secret's.
         "configMaps": ResourceGroup(
-            "v1", "ConfigMap", "configmaps", frozenset({"data", "toNamespaces"})
+            "v1",
+            "ConfigMap",
+            "configmaps",
+            frozenset({"data", "toNamespaces", "fromConfigMap", "fromNamespace"}),
         ),
         "networkPolicies": ResourceGroup(
             "networking.k8s.io/v1",

@@ -35,6 +35,7 @@ from orkestra_trio.katalog.conditions import (
     with_clock,
     with_peers,
 )
+from orkestra_trio.katalog.copies import SOURCE_OBJECTS, SourceRef
 from orkestra_trio.katalog.durations import parse_duration
 from orkestra_trio.katalog.manifests import OWNER_UID_LABEL
 from orkestra_trio.katalog.model import CrdEntry, OperatorBox
@@ -58,7 +59,7 @@ from orkestra_trio.katalog.rollback import (
     rolled_back,
     rolled_back_message,
 )
-from orkestra_trio.katalog.secrets import SOURCE_SECRETS, TlsRequest
+from orkestra_trio.katalog.secrets import TlsRequest
 
 #: ``PlannedEvent.message`` of an Event whose message is the apply's summary of its writes.
 WRITES_SUMMARY = ""
@@ -107,9 +108,10 @@ class Observed:
     #: The box's CRs as its informer holds them, for ``unique`` (empty when no
     #: condition of the CRD uses it: see :func:`~orkestra_trio.katalog.admission.uses_unique`).
     peers: Sequence[Mapping[str, Any]] = ()
-    #: The Secrets the CR's ``fromSecret`` entries copy, by (namespace, name), as the
-    #: box's cache holds them (None: not there); see :func:`~.render.source_refs`.
-    secrets: Mapping[tuple[str, str], Mapping[str, Any] | None] = attrs.field(factory=dict)
+    #: The objects the CR's ``fromSecret``/``fromConfigMap`` entries copy, by
+    #: (kind, namespace, name), as the box's caches hold them (None: not there);
+    #: see :func:`~.render.source_refs`.
+    sources: Mapping[SourceRef, Mapping[str, Any] | None] = attrs.field(factory=dict)
     #: The clock of this reconcile: ``lastTransitionTime`` of a Ready condition that
     #: flips and workload ``autoscale`` cooldowns (RFC 3339, seconds); None reads
     #: the wall clock.
@@ -474,8 +476,8 @@ def _context(cr: Mapping[str, Any], observed: Observed, box: OperatorBox) -> dic
     )
     if box.rollback is not None:  # .previous: the known-good spec (katalog/rollback.py)
         context["previous"] = previous_context(observed.cr)
-    if observed.secrets:
-        context[SOURCE_SECRETS] = observed.secrets
+    if observed.sources:
+        context[SOURCE_OBJECTS] = observed.sources
     context.update(observed.enrichment)
     clock = observed.clock()
     if clock is not None:  # the clock operators (time, dayOfWeek, cron) read the plan's time

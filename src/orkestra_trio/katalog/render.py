@@ -28,6 +28,16 @@ from typing import Any, TypeVar
 import attrs
 
 from orkestra_trio.katalog.conditions import conditions_hold
+from orkestra_trio.katalog.copies import (
+    COPY_KINDS,
+    SOURCE_OBJECTS,
+    CopyError,
+    CopyKind,
+    SourceRef,
+    copied,
+    copy_kind,
+    source_ref,
+)
 from orkestra_trio.katalog.manifests import (
     ManifestError,
     build_manifest,
@@ -49,15 +59,11 @@ from orkestra_trio.katalog.model import (
 from orkestra_trio.katalog.secrets import (
     GENERATED_AT_ANNOTATION,
     GENERATED_FIELDS,
-    SOURCE_SECRETS,
     TLS_SPEC_ANNOTATION,
     TLS_TYPE,
     Generation,
-    SecretRef,
     SecretSpecError,
     TlsRequest,
-    copied,
-    source_ref,
 )
 from orkestra_trio.katalog.secrets import decide as decide_generation
 from orkestra_trio.katalog.security import DELETION_PROTECTION_LABEL, LABEL_ON
@@ -522,8 +528,9 @@ def _render_one(
             if "tls" in rendered and not rendered.get("type"):
                 rendered["type"] = TLS_TYPE
         manifest = build_manifest(entry.group, rendered, owner_from_cr(context))
-        if entry.group == "secrets" and "fromSecret" in rendered:
-            manifest = _copied(manifest, rendered, context)
+        copy = copy_kind(entry.group, rendered)
+        if copy is not None:
+            manifest = _copied(copy, manifest, rendered, context)
         if generation is not None and generation.kept_data:
             manifest["data"] = {**(manifest.get("data") or {}), **generation.kept_data}
         return RenderedChild(
@@ -580,7 +587,7 @@ def _same_secret(copy: dict[str, Any], original: RenderedChild) -> dict[str, Any
     the original's request (the runtime makes it once for all of them).
     """
     source = original.manifest or {}
-    for key in ("type", "data", "stringData"):
+    for key in ("type", "data", "stringData", "binaryData"):
         if key in source:
             copy[key] = plain_copy(source[key])
     stamps = {
@@ -595,48 +602,62 @@ def _same_secret(copy: dict[str, Any], original: RenderedChild) -> dict[str, Any
 
 
 def _copied(
-    manifest: Mapping[str, Any], rendered: Mapping[str, Any], context: Mapping[str, Any]
+    copy: CopyKind,
+    manifest: Mapping[str, Any],
+    rendered: Mapping[str, Any],
+    context: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """A ``fromSecret`` entry's manifest with the source's data (read from the context)."""
+    """A copying entry's manifest with the source's content (read from the context)."""
     namespace = str((context.get("metadata") or {}).get("namespace") or "")
     try:
-        return copied(manifest, rendered, context.get(SOURCE_SECRETS) or {}, namespace)
-    except SecretSpecError as exc:
+        return copied(copy, manifest, rendered, context.get(SOURCE_OBJECTS) or {}, namespace)
+    except CopyError as exc:
         raise ManifestError(exc.field, str(exc)) from None
 
 
-def source_refs(box: OperatorBox, context: Mapping[str, Any]) -> list[SecretRef]:
-    """The Secrets a reconcile of the CR of ``context`` copies (``fromSecret`` entries).
+def source_refs(box: OperatorBox, context: Mapping[str, Any]) -> list[SourceRef]:
+    """The objects a reconcile of the CR of ``context`` copies (``fromSecret``,
+    ``fromConfigMap`` entries).
 
     The runtime reads them from its cache for the plan. An entry whose names
     do not render is skipped here: rendering it reports the error.
     """
-    refs: list[SecretRef] = []
+    refs: list[SourceRef] = []
     namespace = str((context.get("metadata") or {}).get("namespace") or "")
     for resources in (box.on_create, box.on_reconcile):
-        for entry in resources.get("secrets", ()):
-            if "fromSecret" not in entry.fields:
-                continue
-            try:
-                scope = with_inputs(entry.inputs, context)
-            except RenderError:
-                continue
-            scopes = [scope]
-            if entry.for_each is not None:
-                items = lookup_path(scope, entry.for_each.field)
-                items = items if isinstance(items, list | tuple) else []
-                scopes = [{**scope, entry.for_each.as_: item} for item in items]
-            for each in scopes:
-                try:
-                    rendered = {
-                        key: render_value(entry.fields.get(key), each)
-                        for key in ("fromSecret", "fromNamespace")
-                    }
-                    ref = source_ref(rendered, namespace)
-                except (TemplateRenderError, SecretSpecError, RenderError):
+        for group, copy in COPY_KINDS.items():
+            for entry in resources.get(group, ()):
+                if copy.key not in entry.fields:
                     continue
-                if ref not in refs:
-                    refs.append(ref)
+                for ref in _entry_refs(entry, copy, context, namespace):
+                    if ref not in refs:
+                        refs.append(ref)
+    return refs
+
+
+def _entry_refs(
+    entry: ResourceEntry, copy: CopyKind, context: Mapping[str, Any], namespace: str
+) -> list[SourceRef]:
+    """The sources one copying entry reads, per ``forEach`` item."""
+    try:
+        scope = with_inputs(entry.inputs, context)
+    except RenderError:
+        return []
+    scopes = [scope]
+    if entry.for_each is not None:
+        items = lookup_path(scope, entry.for_each.field)
+        items = items if isinstance(items, list | tuple) else []
+        scopes = [{**scope, entry.for_each.as_: item} for item in items]
+    refs: list[SourceRef] = []
+    for each in scopes:
+        try:
+            rendered = {
+                key: render_value(entry.fields.get(key), each)
+                for key in (copy.key, "fromNamespace")
+            }
+            refs.append(source_ref(copy, rendered, namespace))
+        except (TemplateRenderError, CopyError, RenderError):
+            continue
     return refs
 
 

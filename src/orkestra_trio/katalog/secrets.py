@@ -1,5 +1,5 @@
-"""Secrets the Katalog does not spell out: generated ones (``tls``, ``rotateAfter``) and
-copies (``fromSecret``/``fromNamespace``).
+"""Secrets the Katalog does not spell out: generated ones (``tls``, ``rotateAfter``); their
+copies (``fromSecret``) are :mod:`.copies`.
 
 A generated Secret is made once and kept: a reconcile reads the child from
 the box's cache and keeps its data, unless it is due. It is due when it does
@@ -12,11 +12,6 @@ When it was made is the annotation :data:`GENERATED_AT_ANNOTATION`
 Everything here is a decision over the clock given (the plan's): making a
 key and a certificate is an effect, left to the runtime, which reads the
 :class:`TlsRequest` the decision carries.
-
-A copy takes the data (and type) of a Secret the box caches: the runtime
-gives each box that copies an informer for the sources its Katalog names,
-scoped as narrowly as :func:`source_scopes` allows, and hands the plan the
-sources a CR reads (:data:`SOURCE_SECRETS`), so planning reads no server.
 """
 
 from __future__ import annotations
@@ -30,7 +25,6 @@ from typing import Any
 import attrs
 
 from orkestra_trio.katalog.durations import DurationError, parse_duration
-from orkestra_trio.katalog.model import OperatorBox, Text
 
 GENERATED_AT_ANNOTATION = "orkestra.orkspace.io/generated-at"
 TLS_SPEC_ANNOTATION = "orkestra.orkspace.io/tls-spec"
@@ -176,87 +170,3 @@ def _made_at(cached: Mapping[str, Any]) -> datetime.datetime | None:
 
 def _rfc3339(moment: datetime.datetime) -> str:
     return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-# --- copies: fromSecret / fromNamespace ------------------------------------------
-
-#: The context key of the Secrets that ``fromSecret`` entries copy, by (namespace, name);
-#: not a Go identifier, so no template reads it.
-SOURCE_SECRETS = "orkestra:source-secrets"
-
-#: (namespace, name) of a Secret.
-SecretRef = tuple[str, str]
-
-
-@attrs.frozen
-class SourceScope:
-    """Which Secrets a box must cache to copy them: as narrow as the Katalog allows.
-
-    ``namespace`` None: the CR's own (any namespace the runtime watches);
-    ``name`` None: the name is a template (every Secret of the namespace).
-    """
-
-    namespace: str | None
-    name: str | None
-
-
-def source_scopes(box: OperatorBox) -> tuple[SourceScope, ...]:
-    """The scopes of the Secrets ``box``'s ``fromSecret`` entries may copy, known at load.
-
-    A literal name is one Secret (a field selector on ``metadata.name``); a
-    namespace-wide scope makes the named ones of the same namespace redundant.
-    """
-    found: list[SourceScope] = []
-    for resources in (box.on_create, box.on_reconcile):
-        for entry in resources.get("secrets", ()):
-            source = entry.fields.get("fromSecret")
-            if source is None:
-                continue
-            namespace = entry.fields.get("fromNamespace")
-            scope = SourceScope(_literal(namespace), _literal(source))
-            if scope not in found:
-                found.append(scope)
-    # The CR's namespace (None) is only known to cover the runtime's watched namespaces,
-    # which may not include a literal one: only an exact namespace match is redundant.
-    wide = {scope.namespace for scope in found if scope.name is None}
-    return tuple(scope for scope in found if scope.name is None or scope.namespace not in wide)
-
-
-def _literal(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, Text):
-        return None if value.is_template else value.source.strip() or None
-    return str(value).strip() or None
-
-
-def source_ref(rendered: Mapping[str, Any], cr_namespace: str) -> SecretRef:
-    """The Secret a rendered ``fromSecret`` entry copies (``fromNamespace``: the CR's)."""
-    name = str(rendered.get("fromSecret") or "").strip()
-    if not name:
-        raise SecretSpecError("fromSecret", "rendered empty: which Secret to copy?")
-    namespace = str(rendered.get("fromNamespace") or "").strip() or cr_namespace
-    return (namespace, name)
-
-
-def copied(
-    manifest: Mapping[str, Any],
-    rendered: Mapping[str, Any],
-    sources: Mapping[SecretRef, Mapping[str, Any] | None],
-    cr_namespace: str,
-) -> dict[str, Any]:
-    """``manifest`` with the source Secret's data (the entry's own ``data`` keys win) and type.
-
-    The source is read from ``sources`` (the box's cache of the Secrets it
-    copies); absent, the copy cannot be made and that is the reconcile's error.
-    """
-    ref = source_ref(rendered, cr_namespace)
-    source = sources.get(ref)
-    if source is None:
-        raise SecretSpecError("fromSecret", f"Secret {ref[0]}/{ref[1]} to copy does not exist")
-    data = {str(key): str(value) for key, value in (source.get("data") or {}).items()}
-    out = dict(manifest)
-    out["data"] = {**data, **(manifest.get("data") or {})}
-    if not rendered.get("type"):
-        out["type"] = str(source.get("type") or "Opaque")
-    return out

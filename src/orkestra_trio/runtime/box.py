@@ -37,6 +37,7 @@ from typing import Any
 import trio
 
 from orkestra_trio.katalog import RESOURCE_GROUPS, CrdEntry, Text
+from orkestra_trio.katalog.copies import source_scopes
 from orkestra_trio.katalog.manifests import (
     BOX_LABEL,
     MANAGED_BY_LABEL,
@@ -45,7 +46,6 @@ from orkestra_trio.katalog.manifests import (
 )
 from orkestra_trio.katalog.model import AutoscaleOverride, CrossSource, EventWatch, Watch
 from orkestra_trio.katalog.plan import ReconcilePlan
-from orkestra_trio.katalog.secrets import source_scopes
 from orkestra_trio.katalog.shedding import BEYOND, DROP, admit
 from orkestra_trio.kube import KubeClient, KubeError, NotFound
 
@@ -64,7 +64,7 @@ from .planner import Planner
 from .registry import KatalogRegistry
 from .remote import SourceReader
 from .safe import ReconcileFn
-from .sources import SecretSources
+from .sources import CopySources
 from .supervisor import Supervisor
 from .watches import (
     event_summary,
@@ -233,8 +233,9 @@ class Box:
         self.cr_informer: Informer | None = None
         self.enrichment: Enrichment | None = None
         self.child_informers: dict[tuple[str, str], Informer] = {}
-        #: The Secrets its ``fromSecret`` entries copy, cached by informers of their own.
-        self.sources = SecretSources(source_scopes(self.model))
+        #: The objects its ``fromSecret``/``fromConfigMap`` entries copy, cached by informers of
+        #: their own.
+        self.sources = CopySources(source_scopes(self.model))
         #: Children of an earlier version labelled yet (once per box, not per restart).
         self._adopted = False
         self.paused = False
@@ -450,7 +451,7 @@ class Box:
                 continue
             self.child_informers[(api_version, kind)] = informer
         self.cr_informer = cr_informer
-        # fromSecret: informers for the Secrets the box copies (not its children).
+        # fromSecret, fromConfigMap: informers for the objects the box copies (not its children).
         await self.sources.start(self.registry, self._on_source_change)
         # enrich: the pods and Warning Events of its CRs, from informers of its own.
         self.enrichment = await open_enrichment(

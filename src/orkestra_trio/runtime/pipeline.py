@@ -107,7 +107,7 @@ from .planner import Planner
 from .registry import CrossTarget, KatalogRegistry
 from .rollback import RollbackTracker
 from .safe import DONE, Outcome, describe_exception
-from .sources import SecretSources
+from .sources import CopySources
 from .status import write_status
 
 logger = logging.getLogger(__name__)
@@ -169,7 +169,7 @@ class ReconcilePipeline:
         timeout: float = 30.0,
         box_metrics: BoxMetrics | None = None,
         planner: Planner | None = None,
-        sources: SecretSources | None = None,
+        sources: CopySources | None = None,
     ) -> None:
         assert crd.operator_box is not None
         self.name = name
@@ -186,7 +186,7 @@ class ReconcilePipeline:
         self.timeout = timeout
         #: Where cross reads are counted (metrics and the Control Center's graph).
         self.box_metrics = box_metrics
-        #: The Secrets the box's ``fromSecret`` entries copy (None: it copies none).
+        #: The objects the box's ``fromSecret``/``fromConfigMap`` entries copy (None: none).
         self.sources = sources if sources is not None and sources.scopes else None
         #: Computes the plans: in the loop, or in the box's process once they are heavy.
         self.planner = planner or Planner(crd, name=name, metrics=box_metrics)
@@ -345,16 +345,16 @@ class ReconcilePipeline:
             enriched, owned, owner_reads = await self.enrichment.read(cr, owned)
             for target in owner_reads:  # the owner's changes reconcile the CR, as cross: reads
                 self.registry.add_read(self.name, key, target)
-        secrets = {}
+        sources = {}
         if self.sources is not None:
-            # The Secrets it copies, from the box's caches; recorded so a change re-enqueues it.
+            # The objects it copies, from the box's caches; recorded so a change re-enqueues it.
             refs = source_refs(self.box, build_context(normalized(self.crd, cr)))
-            secrets = self.sources.read(key, refs)
+            sources = self.sources.read(key, refs)
         observed = Observed(
             cr,
             cross=cross,
             external=external,
-            secrets=secrets,
+            sources=sources,
             remote=remote,
             children=owned,
             metrics=self._metrics(),
