@@ -262,32 +262,27 @@ def plan_reconcile(crd: CrdEntry, observed: Observed, *, outcome: bool = True) -
             cr=name, cr_patch=cr_patch, labels=labels, events=events, error=exc, notices=notices
         )
     renew_after = earliest(*(child.renew_in for child in children if child.present))
-    if not outcome:
-        return ReconcilePlan(
-            cr=name,
-            cr_patch=cr_patch,
-            labels=labels,
-            needs_finalizer=any(_label_owned(child) for child in children),
-            children=children,
-            events=events,
-            requeue_after=renew_after,
-            renew_after=renew_after,
-            notices=notices,
-            outcome_later=True,
-        )
-    planned = _outcome(crd, context, observed.now, remote)
-    return ReconcilePlan(
+    plan = ReconcilePlan(
         cr=name,
         cr_patch=cr_patch,
         labels=labels,
         needs_finalizer=any(_label_owned(child) for child in children),
         children=children,
-        status=planned.status,
         events=events,
-        requeue_after=earliest(planned.requeue_after, renew_after),
+        requeue_after=renew_after,
         renew_after=renew_after,
-        error=planned.error,
         notices=notices,
+        outcome_later=True,
+    )
+    if not outcome:
+        return plan
+    planned = _outcome(crd, context, observed.now, remote)
+    return attrs.evolve(
+        plan,
+        status=planned.status,
+        requeue_after=earliest(planned.requeue_after, renew_after),
+        error=planned.error,
+        outcome_later=False,
     )
 
 

@@ -437,11 +437,7 @@ def form_schema(resolved: Resolved, spec_schema: Mapping[str, Any] | None = None
         for field in _ordered(entries):
             fields.append(_field_schema(field, f"metadata.{bucket}.{field.name}", {}))
     return {
-        "target": resolved.target.name,
-        "kind": crd.api_types.kind,
-        "apiVersion": crd.api_types.api_version,
-        "category": serve.category,
-        "description": serve.description or crd.description,
+        **catalog_entry(resolved),
         "namespaced": crd.namespaced,
         "requireServeName": serve.name is None,
         "modes": {"target": serve.target_mode, "cr": serve.cr_mode},
