@@ -180,8 +180,9 @@ def test_conditions_are_built_with_string_operands(shop):
         ("spec.mode", "in", "fast,slow"),
     ]
     assert box.when[0].operator == "notEquals" and box.when[0].value == "true"
-    assert box.requeue.after.source == '{{ .spec.pollInterval | default "60s" }}'
-    assert box.requeue.when[0].field == "status.phase"
+    (rule,) = box.requeue
+    assert rule.after.source == '{{ .spec.pollInterval | default "60s" }}'
+    assert rule.when[0].field == "status.phase"
 
 
 def test_status_and_autoscale(shop):

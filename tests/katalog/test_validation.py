@@ -292,6 +292,7 @@ def test_bad_duration_points_at_the_value(load_issues, box_katalog):
         ("reconciler: {timeout: 0s}", "reconciler.timeout"),
         ("autoscale: {interval: soon}", "autoscale.interval"),
         ("requeue: {after: 1 hour}", "requeue.after"),
+        ("requeue: [{after: 10s}, {after: 1 hour}]", "requeue[1].after"),
         (
             "cross: [{crd: web, source: {host: 'http://h:1', cacheFor: 10 s}}]",
             "cross[0].source.cacheFor",
@@ -301,6 +302,20 @@ def test_bad_duration_points_at_the_value(load_issues, box_katalog):
 def test_every_duration_is_checked(load_issues, box_katalog, body, path):
     issue = only(load_issues(box_katalog(body + "\n")))
     assert issue.path == "spec.crds.web.operatorBox." + path
+
+
+@pytest.mark.parametrize(
+    ("body", "path", "message"),
+    [
+        ("requeue: 10s", "requeue", "expected a mapping or a list of them, got a string"),
+        ("requeue: [10s]", "requeue[0]", "expected a mapping, got a string"),
+        ("requeue: [{after: 1s, every: 2s}]", "requeue[0].every", "unknown key 'every'"),
+    ],
+)
+def test_requeue_takes_a_mapping_or_a_list_of_them(load_issues, box_katalog, body, path, message):
+    issue = only(load_issues(box_katalog(body + "\n")))
+    assert issue.path == "spec.crds.web.operatorBox." + path
+    assert issue.message.startswith(message)
 
 
 @pytest.mark.parametrize("workers", [0, 51, -3])

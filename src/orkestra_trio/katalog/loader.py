@@ -1375,9 +1375,7 @@ class _KatalogReader(ImportReader, ExternalCallReader):
                     at_key=True,
                 )
         legacy_requeue = self.reconciler_requeue(reconciler_parent, reconciler_path)
-        requeue = self.section(
-            requeue_parent, requeue_path, "requeue", allowed=("after", "when", "or")
-        )
+        requeue = self.requeue_rules(requeue_parent, requeue_path)
         status_parent, status_path = place("status", "emit")
         status = self.section(
             status_parent, status_path, "status", allowed=("conditions", "fields"), include=True
@@ -1431,9 +1429,7 @@ class _KatalogReader(ImportReader, ExternalCallReader):
         on_delete, ordered = self.on_delete(delete_parent, delete_path)
         return OperatorBox(
             reconciler=reconciler,
-            requeue=self.requeue(requeue, (*requeue_path, "requeue"))
-            if requeue is not None
-            else legacy_requeue,
+            requeue=requeue or legacy_requeue,
             when=(*self.conditions(box, path, "when"), *gate_when),
             or_=(*self.conditions(box, path, "or"), *gate_or),
             cross=self.cross_entries(cross_parent, cross_path),
@@ -1546,18 +1542,33 @@ class _KatalogReader(ImportReader, ExternalCallReader):
             return Reconciler()
         return self.reconciler_settings(m, (*path, "reconciler"))
 
-    def reconciler_requeue(self, box: dict[str, Any], path: KeyPath) -> Requeue | None:
+    def reconciler_requeue(self, box: dict[str, Any], path: KeyPath) -> tuple[Requeue, ...]:
         """Gen B also allows ``reconciler.requeue``."""
         m = box.get("reconciler")
         if not isinstance(m, dict) or m.get("requeue") is None:
-            return None
+            return ()
         if box.get("requeue") is not None:
             self.report(
                 (*path, "reconciler", "requeue"), "requeue is also written on the box; keep one"
             )
-        here = (*path, "reconciler")
-        requeue = self.section(m, here, "requeue", allowed=("after", "when", "or"))
-        return self.requeue(requeue, (*here, "requeue")) if requeue is not None else None
+        return self.requeue_rules(m, (*path, "reconciler"))
+
+    def requeue_rules(self, parent: dict[str, Any], path: KeyPath) -> tuple[Requeue, ...]:
+        """``requeue:`` as one ``{after, when, or}`` mapping or Orkestra's list of them."""
+        value = parent.get("requeue")
+        here = (*path, "requeue")
+        if value is None:
+            return ()
+        if isinstance(value, list):
+            listed = [(item, (*here, index), "a mapping") for index, item in enumerate(value)]
+        else:
+            listed = [(value, here, "a mapping or a list of them")]
+        rules = []
+        for item, at, what in listed:
+            m = self.mapping(item, at, allowed=("after", "when", "or"), what=what)
+            if m is not None:
+                rules.append(self.requeue(m, at))
+        return tuple(rules)
 
     def reconciler_settings(self, m: dict[str, Any], here: KeyPath) -> Reconciler:
         if m.get("default") not in (None, True) and m.get("remote") is None:

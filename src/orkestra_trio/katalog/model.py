@@ -204,7 +204,12 @@ class Reconciler:
 
 @attrs.frozen
 class Requeue:
-    """Requeue after a successful reconcile: ``after`` renders to a duration."""
+    """Requeue after a successful reconcile: ``after`` renders to a duration.
+
+    A box holds a list of these (Orkestra's list form; the mapping form is a
+    list of one): of the rules whose conditions hold, the shortest delay wins,
+    as it does against a cron window's edge or a remote reconciler's answer.
+    """
 
     after: Text | None = None
     when: tuple[Condition, ...] = ()
@@ -906,7 +911,7 @@ class OperatorBox:
     """An isolated operator for one CRD."""
 
     reconciler: Reconciler = Reconciler()
-    requeue: Requeue | None = None
+    requeue: tuple[Requeue, ...] = ()
     when: tuple[Condition, ...] = ()
     or_: tuple[Condition, ...] = ()
     cross: tuple[CrossEntry, ...] = ()

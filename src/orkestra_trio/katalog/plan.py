@@ -38,7 +38,7 @@ from orkestra_trio.katalog.conditions import (
 from orkestra_trio.katalog.copies import SOURCE_OBJECTS, SourceRef
 from orkestra_trio.katalog.durations import parse_duration
 from orkestra_trio.katalog.manifests import OWNER_UID_LABEL
-from orkestra_trio.katalog.model import CrdEntry, OperatorBox
+from orkestra_trio.katalog.model import CrdEntry, OperatorBox, Requeue
 from orkestra_trio.katalog.notification import Notice, condition_notices, failure_notices
 from orkestra_trio.katalog.remote import RemoteOutcome, remote_outcome
 from orkestra_trio.katalog.render import (
@@ -533,8 +533,8 @@ def earliest(*delays: float | None) -> float | None:
 def box_conditions(box: OperatorBox) -> Iterator[Condition]:
     """Every condition a reconcile of the box may evaluate (for the clock edges)."""
     yield from (*box.when, *box.or_)
-    if box.requeue is not None:
-        yield from (*box.requeue.when, *box.requeue.or_)
+    for rule in box.requeue:
+        yield from (*rule.when, *rule.or_)
     for resources in (box.on_create, box.on_reconcile):
         for entries in resources.values():
             for entry in entries:
@@ -548,12 +548,13 @@ def box_conditions(box: OperatorBox) -> Iterator[Condition]:
 
 
 def _requeue_after(box: OperatorBox, context: Mapping[str, Any]) -> float | None:
-    requeue = box.requeue
-    if requeue is None or requeue.after is None:
+    return earliest(*(_rule_delay(rule, context) for rule in box.requeue))
+
+
+def _rule_delay(rule: Requeue, context: Mapping[str, Any]) -> float | None:
+    if rule.after is None or not conditions_hold(rule.when, rule.or_, context):
         return None
-    if not conditions_hold(requeue.when, requeue.or_, context):
-        return None
-    text = requeue.after.render(context).strip()
+    text = rule.after.render(context).strip()
     if not text:
         return None
     try:
@@ -561,7 +562,7 @@ def _requeue_after(box: OperatorBox, context: Mapping[str, Any]) -> float | None
     except ValueError as exc:
         raise RenderError(
             f"requeue.after {text!r} is not a duration: {exc}",
-            where=requeue.after.where,
+            where=rule.after.where,
             cr=_describe(context),
         ) from None
     return seconds if seconds > 0 else None
