@@ -6,6 +6,7 @@ autoscaleActive, workersBusyPercent, workersIdlePercent, ...`; an autoscale cond
 read `metrics.workersIdlePercent`.
 """
 
+import re
 from pathlib import Path
 
 import trio
@@ -37,6 +38,15 @@ spec:
             - {path: total, value: "{{ .health.totalReconciles }}"}
             - {path: errorRate, value: "{{ .health.errorRatePercent }}"}
             - {path: unhealthyDeps, value: "{{ .health.hasUnhealthyDeps }}"}
+            - {path: unhealthyDependencies, value: "{{ .health.hasUnhealthyDependencies }}"}
+            - {path: httpStatus, value: "{{ .health.status }}"}
+            - {path: uptime, value: "{{ .health.uptime }}"}
+            - {path: uptimeSeconds, value: "{{ durationSeconds .health.uptime }}"}
+            - {path: startedAt, value: "{{ .health.startedAt }}"}
+            - {path: lastReconcile, value: "{{ .health.lastReconcile }}"}
+            - {path: resourceCount, value: "{{ .health.resourceCount }}"}
+            - {path: queueDepth, value: "{{ .health.queueDepth }}"}
+            - {path: errorRateAlias, value: "{{ .health.errorRate }}"}
             - {path: busy, value: "{{ .metrics.workersBusyPercent }}"}
             - {path: idle, value: "{{ .metrics.workersIdlePercent }}"}
             - {path: autoscaleActive, value: "{{ .metrics.autoscaleActive }}"}
@@ -63,7 +73,16 @@ async def test_health_and_metrics_carry_orkestras_fields(autojump_clock, tmp_pat
         # Rendered during the fourth reconcile: three finished before it, two of them failed.
         assert (status["failed"], status["total"], status["errorRate"]) == ("2", "3", "66.7")
         assert (status["healthy"], status["degraded"]) == ("true", "false")
-        assert status["unhealthyDeps"] == "false"
+        assert status["unhealthyDeps"] == status["unhealthyDependencies"] == "false"
+        # Orkestra's CRDHealthResponse fields: the HTTP status /health answers with,
+        # the start as an RFC 3339 time, the uptime as a Go duration.
+        assert status["httpStatus"] == "200"
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", status["startedAt"])
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", status["lastReconcile"])
+        assert re.fullmatch(r"(\d+h)?(\d+m)?\d+s", status["uptime"])
+        assert float(status["uptimeSeconds"]) >= 3  # the box ran through the three sleeps
+        assert (status["resourceCount"], status["queueDepth"]) == ("1", "0")
+        assert status["errorRateAlias"] == status["errorRate"]
         # The rendering reconcile is the one busy worker of five: 20 % busy, 80 % idle;
         # the override (workers: 5) holds since the condition read workersIdlePercent.
         assert int(status["workers"]) == 5

@@ -104,6 +104,9 @@ def test_json_body_uses_the_oncop_field_names() -> None:
     assert body == {
         "name": "website",
         "state": "pending",
+        "status": 200,
+        "startedAt": "t=12.5",
+        "uptime": "0s",
         "healthy": False,
         "started": True,
         "pending": True,
@@ -115,6 +118,21 @@ def test_json_body_uses_the_oncop_field_names() -> None:
         "rollbackTotal": 0,
     }
     assert BoxHealth("x").snapshot().to_json()["lastReconcile"] is None
+
+
+def test_uptime_counts_from_the_last_start_in_go_duration_form() -> None:
+    now = [100.0]
+    h = BoxHealth("website", clock=lambda: now[0])
+    assert h.snapshot().to_json()["uptime"] == "" and h.snapshot().started_at is None
+    h.mark_synced()
+    now[0] = 100.0 + 3600 + 5.7
+    body = h.snapshot().to_json()
+    assert (body["startedAt"], body["uptime"]) == (100.0, "1h0m5s")
+    h.record_crash("boom")  # a restart starts the count again
+    assert h.snapshot().to_json()["uptime"] == ""
+    h.mark_synced()
+    now[0] += 61
+    assert h.snapshot().to_json()["uptime"] == "1m1s"
 
 
 def test_threshold_must_be_positive() -> None:
@@ -150,7 +168,7 @@ async def test_waiters_are_woken_by_changes() -> None:
 
 
 def test_idempotent_marks_do_not_notify() -> None:
-    h = BoxHealth("x")
+    h = BoxHealth("x", clock=lambda: 0.0)
     h.mark_started()
     v = h.version
     h.mark_started()

@@ -81,6 +81,18 @@ def parse_duration(value: object, *, long_units: bool = False) -> float:
     return total
 
 
+def go_seconds(seconds: int) -> str:
+    """Whole seconds as Go's ``Duration.String`` writes them: ``1h0m5s``, ``2m0s``, ``45s``."""
+    sign = "-" if seconds < 0 else ""
+    hours, rest = divmod(abs(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{sign}{hours}h{minutes}m{secs}s"
+    if minutes:
+        return f"{sign}{minutes}m{secs}s"
+    return f"{sign}{secs}s"
+
+
 def format_duration(seconds: float) -> str:
     """Render seconds back in Go style (``90.0`` -> ``1m30s``), for summaries."""
     if seconds < 1:

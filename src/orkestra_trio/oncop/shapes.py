@@ -35,6 +35,8 @@ HEALTH_DEFAULTS: Mapping[str, Any] = {
     "totalReconciles": 0,
     "lastError": "",
     "lastReconcile": None,
+    "startedAt": None,
+    "uptime": "",
 }
 
 #: The ``metrics`` object of a box, with its empty values.
@@ -57,6 +59,7 @@ def health_body(key: str, health: Mapping[str, Any]) -> JSON:
     body: JSON = {"name": key}
     for field, default in HEALTH_DEFAULTS.items():
         body[field] = health.get(field, default)
+    body["status"] = health_status(health)  # Orkestra's CRDHealthResponse carries it
     if health.get("holder"):  # --leader-elect per-box: the replica that runs the box
         body["holder"] = health["holder"]
     return body

@@ -54,7 +54,7 @@ from .autoscale import Autoscaler
 from .budget import EVENT_BURST, EVENT_RATE, RETRY_BURST, RETRY_RATE, TokenBucket
 from .enrich import Enrichment, open_enrichment
 from .events import BoxEvents
-from .health import BoxHealth, HealthSnapshot, HealthState
+from .health import BoxHealth, HealthSnapshot, HealthState, wall_time
 from .informer import Change, Informer, ObjectKey, label_owner_key, object_key, owner_uid
 from .loopshare import CURRENT_SHARE
 from .metrics import BoxMetrics
@@ -725,14 +725,21 @@ class Box:
             self.on_plan(key, plan)
 
     def _health_json(self) -> Mapping[str, Any]:
-        """``.health`` in templates: the ONCOP health with the rest of Orkestra's fields."""
+        """``.health`` in templates: the ONCOP health with the rest of Orkestra's fields
+        (its template context's names and its CRDHealthResponse's, both spellings)."""
         snapshot = self.health.snapshot()
+        error_rate = round(self.metrics.error_rate_percent(), 1)
+        unhealthy_dependencies = not self.dependencies_met()
         return {
-            **snapshot.to_json(),
+            **snapshot.to_json(wall_time),
             "degraded": snapshot.state is HealthState.DEGRADED,
             "failedReconciles": snapshot.failed_reconciles,
-            "errorRatePercent": round(self.metrics.error_rate_percent(), 1),
-            "hasUnhealthyDeps": not self.dependencies_met(),
+            "errorRatePercent": error_rate,
+            "errorRate": error_rate,
+            "hasUnhealthyDeps": unhealthy_dependencies,
+            "hasUnhealthyDependencies": unhealthy_dependencies,
+            "queueDepth": self.queue.depth,
+            "resourceCount": self.resource_count,
         }
 
     def metrics_json(self) -> Mapping[str, Any]:

@@ -16,12 +16,23 @@ polling: every change sets the current ``trio.Event`` and the next waiter makes 
 
 from __future__ import annotations
 
+import datetime
 import enum
+import time
 from collections.abc import Callable
 from typing import Any
 
 import attrs
 import trio
+
+from orkestra_trio.katalog.durations import go_seconds
+
+
+def wall_time(trio_time: float) -> str:
+    """A Trio-clock instant as an RFC 3339 UTC string (health keeps Trio-clock times)."""
+    seconds = time.time() - (trio.current_time() - trio_time)
+    instant = datetime.datetime.fromtimestamp(seconds, datetime.UTC)
+    return instant.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class HealthState(enum.Enum):
@@ -66,6 +77,10 @@ class HealthSnapshot:
     rollback_total: int = 0
     #: Reconciles that failed since the box started (Orkestra's ``failedReconciles``).
     failed_reconciles: int = 0
+    #: When the box last started (Trio clock), and how long it has run at this
+    #: snapshot; None while it is not started.
+    started_at: float | None = None
+    uptime: float | None = None
 
     @property
     def healthy(self) -> bool:
@@ -88,9 +103,17 @@ class HealthSnapshot:
         last: Any = self.last_reconcile
         if last is not None and wall_time is not None:
             last = wall_time(last)
+        started_at: Any = self.started_at
+        if started_at is not None and wall_time is not None:
+            started_at = wall_time(started_at)
         body: dict[str, Any] = {
             "name": self.name,
             "state": self.state.value,
+            # Orkestra's CRDHealthResponse: the HTTP status /health answers with,
+            # the start as a time, the uptime as Go writes a duration ("1h0m5s").
+            "status": self.http_status,
+            "startedAt": started_at,
+            "uptime": "" if self.uptime is None else go_seconds(int(self.uptime)),
             "healthy": self.healthy,
             "started": self.started,
             "pending": self.pending,
@@ -140,6 +163,7 @@ class BoxHealth:
         self.rolled_back = 0
         self.rollback_total = 0
         self.failed_reconciles = 0
+        self.started_at: float | None = None
         # Created by the first waiter, set and dropped on the next change: a box
         # nobody watches pays nothing per reconcile.
         self._changed: trio.Event | None = None
@@ -149,13 +173,13 @@ class BoxHealth:
     def mark_started(self) -> None:
         """The box's machinery runs (its state stays ``not started`` until its informer syncs)."""
         if not self.started:
-            self.started = True
+            self._start()
             self._notify()
 
     def mark_synced(self) -> None:
         """The box's informer has listed its objects: ``not started`` becomes ``pending``."""
         changed = not self.started
-        self.started = True
+        self._start()
         if self.state is HealthState.NOT_STARTED:
             self.state = HealthState.PENDING
             changed = True
@@ -169,12 +193,14 @@ class BoxHealth:
         """
         if self.started or self.state is not HealthState.NOT_STARTED:
             self.started = False
+            self.started_at = None
             self.state = HealthState.NOT_STARTED
             self._notify()
 
     def record_crash(self, error: str) -> None:
         """The box's own machinery crashed (its supervisor restarts it): ``not started``, with the error."""
         self.started = False
+        self.started_at = None
         self.state = HealthState.NOT_STARTED
         self.last_error = error
         self._notify()
@@ -210,7 +236,7 @@ class BoxHealth:
             self._notify()
 
     def record_success(self) -> None:
-        self.started = True  # a reconcile ran, so the box runs
+        self._start()  # a reconcile ran, so the box runs
         self.total_reconciles += 1
         self.consecutive_fails = 0
         self.last_reconcile = self._clock()
@@ -219,7 +245,7 @@ class BoxHealth:
 
     def record_failure(self, error: str) -> None:
         """One failed reconcile. The state only turns ``degraded`` at the threshold."""
-        self.started = True  # a reconcile ran, so the box runs
+        self._start()  # a reconcile ran, so the box runs
         self.total_reconciles += 1
         self.failed_reconciles += 1
         self.consecutive_fails += 1
@@ -231,7 +257,7 @@ class BoxHealth:
 
     def record_gated(self) -> None:
         """The box-level ``when`` held a reconcile back. Not a failure: the fail streak is kept."""
-        self.started = True  # a reconcile ran, so the box runs
+        self._start()  # a reconcile ran, so the box runs
         self.total_reconciles += 1
         self.last_reconcile = self._clock()
         self.state = HealthState.GATED
@@ -245,8 +271,14 @@ class BoxHealth:
 
     # ---------------------------------------------------------------- reading
 
+    def _start(self) -> None:
+        if not self.started:
+            self.started = True
+            self.started_at = self._clock()
+
     def snapshot(self) -> HealthSnapshot:
         state = self.state
+        started_at = self.started_at
         if self.blind is not None and state is not HealthState.NOT_STARTED:
             state = HealthState.DEGRADED
         return HealthSnapshot(
@@ -263,6 +295,8 @@ class BoxHealth:
             rolled_back=self.rolled_back,
             rollback_total=self.rollback_total,
             failed_reconciles=self.failed_reconciles,
+            started_at=started_at,
+            uptime=None if started_at is None else self._clock() - started_at,
         )
 
     async def wait_changed(self, seen_version: int) -> HealthSnapshot:

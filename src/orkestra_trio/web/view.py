@@ -21,7 +21,6 @@ calls the API server and never grows without bound.
 from __future__ import annotations
 
 import datetime
-import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +30,7 @@ import trio
 from orkestra_trio.katalog.edges import katalog_edges
 from orkestra_trio.katalog.lifecycle import lifecycle_json
 from orkestra_trio.katalog.model import CrdEntry
-from orkestra_trio.runtime.health import HealthSnapshot
+from orkestra_trio.runtime.health import HealthSnapshot, wall_time
 from orkestra_trio.runtime.informer import Change, Informer
 from orkestra_trio.runtime.metrics import CrossRead, MetricsSnapshot
 
@@ -47,13 +46,6 @@ MAX_EVENTS_PER_CR = 50  # what ONCOP answers at most (docs/oncop.md)
 def involved_object_selector(api_version: str, kind: str) -> str:
     """The field selector of the Events about objects of one kind (core/v1 supports both fields)."""
     return f"involvedObject.kind={kind},involvedObject.apiVersion={api_version}"
-
-
-def wall_time(trio_time: float) -> str:
-    """A Trio-clock instant as an RFC 3339 UTC string (health keeps Trio-clock times)."""
-    seconds = time.time() - (trio.current_time() - trio_time)
-    instant = datetime.datetime.fromtimestamp(seconds, datetime.UTC)
-    return instant.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @attrs.frozen

@@ -22,6 +22,7 @@ from orkestra_trio.katalog._gotemplate.functions import template_function
 from orkestra_trio.katalog._gotemplate.library._common import integer, obj, text
 from orkestra_trio.katalog._gotemplate.values import format_float, is_mapping
 from orkestra_trio.katalog.cron import MACROS, CronError, CronSchedule, parse_cron
+from orkestra_trio.katalog.durations import go_seconds
 
 
 def utc_now() -> datetime.datetime:
@@ -72,14 +73,7 @@ def go_duration(seconds: float) -> str:
     seconds = abs(seconds)
     if seconds < 1:
         return f"{sign}{format_float(round(seconds * 1000, 6))}ms"
-    whole = round(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{sign}{hours}h{minutes}m{secs}s"
-    if minutes:
-        return f"{sign}{minutes}m{secs}s"
-    return f"{sign}{secs}s"
+    return sign + go_seconds(round(seconds))
 
 
 def parse_time(value: Any, function: str) -> datetime.datetime:
