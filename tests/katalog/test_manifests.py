@@ -12,6 +12,7 @@ from orkestra_trio.katalog.manifests import (
     deep_merge,
     owner_from_cr,
 )
+from orkestra_trio.katalog.model import RESOURCE_GROUPS
 
 OWNER = Owner(
     api_version="demo.example.com/v1",
@@ -338,8 +339,86 @@ def test_coercion_leaves_labels_resources_and_env_alone():
     }
 
 
-def test_child_name_defaults_to_the_cr_name():
-    assert build_manifest("configMaps", {}, OWNER)["metadata"]["name"] == "my-site"
+# Orkestra's documented default names (its entry types), and ours where it names none.
+DEFAULT_NAMES = {
+    "namespaces": "my-site-ns",
+    "secrets": "my-site-secret",
+    "configMaps": "my-site-config",
+    "networkPolicies": "my-site-networkpolicy",
+    "resourceQuotas": "my-site-resourcequota",
+    "limitRanges": "my-site-limitrange",
+    "clusterRoles": "my-site-cluster-role",
+    "clusterRoleBindings": "my-site-crb",
+    "serviceAccounts": "my-site-sa",
+    "roles": "my-site-role",
+    "roleBindings": "my-site-rolebinding",
+    "custom": "my-site-certificate",
+    "persistentVolumes": "my-site-pv",
+    "persistentVolumeClaims": "my-site-pvc",
+    "replicaSets": "my-site-replicaset",
+    "deployments": "my-site-deployment",
+    "statefulSets": "my-site",
+    "daemonSets": "my-site-daemonset",
+    "services": "my-site-svc",
+    "jobs": "my-site-job",
+    "cronJobs": "my-site-cronjob",
+    "ingresses": "my-site-ingress",
+    "hpa": "my-site-hpa",
+    "pdb": "my-site-pdb",
+    "pods": "my-site-pod",
+}
+
+
+def test_the_table_covers_every_group():
+    assert set(DEFAULT_NAMES) == set(RESOURCE_GROUPS)
+
+
+@pytest.mark.parametrize(("group", "expected"), sorted(DEFAULT_NAMES.items()))
+def test_an_unnamed_child_takes_its_kinds_default_name(group, expected):
+    entry = {
+        "roleBindings": {"role": "r"},
+        "clusterRoleBindings": {"role": "r"},
+        "custom": {"apiVersion": "cert-manager.io/v1", "kind": "Certificate"},
+    }.get(group, {})
+    assert build_manifest(group, entry, OWNER)["metadata"]["name"] == expected
+    # An empty name (a template that rendered to nothing) is no name either.
+    assert build_manifest(group, {**entry, "name": ""}, OWNER)["metadata"]["name"] == expected
+    assert build_manifest(group, {**entry, "name": "own"}, OWNER)["metadata"]["name"] == "own"
+
+
+def test_unnamed_entries_refer_to_each_others_default_names():
+    deploy = build_manifest("deployments", {"image": "x"}, OWNER)
+    pods = deploy["spec"]["template"]["metadata"]["labels"]
+    # Orkestra: "Deployment and primary container name".
+    assert deploy["spec"]["template"]["spec"]["containers"][0]["name"] == "my-site-deployment"
+    assert build_manifest("services", {"port": 80}, OWNER)["spec"]["selector"] == pods
+    pdb = build_manifest("pdb", {"minAvailable": 1}, OWNER)
+    assert pdb["spec"]["selector"] == {"matchLabels": pods}
+    hpa = build_manifest("hpa", {"maxReplicas": 3}, OWNER)
+    assert hpa["spec"]["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": "my-site-deployment",
+    }
+    ingress = build_manifest("ingresses", {"host": "a.example", "tls": True}, OWNER)
+    backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    assert backend == {"name": "my-site-svc", "port": {"number": 80}}
+    assert ingress["spec"]["tls"] == [{"secretName": "my-site-tls", "hosts": ["a.example"]}]
+    statefulset = build_manifest("statefulSets", {"image": "x"}, OWNER)
+    assert statefulset["spec"]["serviceName"] == "my-site"  # Orkestra: same as Name
+
+
+def test_named_entries_refer_to_children_of_their_own_name():
+    pods = build_manifest("deployments", {"name": "web"}, OWNER)["spec"]["selector"]
+    service = build_manifest("services", {"name": "web"}, OWNER)
+    assert service["spec"]["selector"] == pods["matchLabels"]
+    assert build_manifest("pdb", {"name": "web"}, OWNER)["spec"]["selector"] == pods
+    hpa = build_manifest("hpa", {"name": "web"}, OWNER)
+    assert hpa["spec"]["scaleTargetRef"]["name"] == "web"
+    ingress = build_manifest("ingresses", {"name": "web", "tls": True}, OWNER)
+    backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    assert backend["name"] == "web"
+    assert ingress["spec"]["tls"] == [{"secretName": "web-tls"}]
 
 
 def test_owner_from_cr_reads_metadata():

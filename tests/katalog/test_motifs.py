@@ -301,7 +301,7 @@ def test_katalog_wide_imports_bring_profiles_and_notes_and_the_katalogs_own_win(
         + textwrap.dedent(standards)
     )
     made, _ = children(load_katalog(write(tmp_path, "k.yaml", text)))
-    deploy = made[("Deployment", "shop")]
+    deploy = made[("Deployment", "shop-deployment")]  # unnamed: the kind's default
     [container] = deploy["spec"]["template"]["spec"]["containers"]
     assert container["resources"] == {"requests": {"cpu": "250m"}}
     assert deploy["metadata"]["labels"]["tier"] == "gold"
@@ -377,7 +377,8 @@ def test_include_lays_files_into_status_observe_reconciler_and_profiles(tmp_path
     assert [w.kind for w in box.watches] == ["ConfigMap"]
     assert [f.path for f in box.status.fields] == ["own", "phase"]  # own items first
     made, status = children(katalog)
-    [container] = made[("Deployment", "shop")]["spec"]["template"]["spec"]["containers"]
+    deploy = made[("Deployment", "shop-deployment")]  # unnamed: the kind's default
+    [container] = deploy["spec"]["template"]["spec"]["containers"]
     assert container["resources"] == {"requests": {"cpu": "1m"}}
     assert status["phase"] == "Included"
 
@@ -555,7 +556,11 @@ def test_a_katalogs_spec_imports_files_join_the_set(tmp_path):
 
 
 def test_the_newest_layout_imports_under_reconcile_and_includes_a_whole_box(tmp_path):
-    write(tmp_path, "box.yaml", "reconcile:\n  onReconcile:\n    services: [{port: 1}]\n")
+    write(
+        tmp_path,
+        "box.yaml",
+        "reconcile:\n  onReconcile:\n    services: [{name: '{{ .metadata.name }}', port: 1}]\n",
+    )
     text = (
         crd("""\
         operatorBox:
@@ -567,7 +572,7 @@ def test_the_newest_layout_imports_under_reconcile_and_includes_a_whole_box(tmp_
         + WEB_STACK
     )
     made, _ = children(load_katalog(write(tmp_path, "k.yaml", text)))
-    # box.yaml's Service (named after the CR) is the CRD's own: it wins over web-stack's.
+    # box.yaml's Service (named as web-stack's) is the CRD's own: it wins over web-stack's.
     assert made[("Service", "shop")]["spec"]["ports"][0]["port"] == 1
     assert ("Deployment", "shop") in made
 

@@ -35,7 +35,11 @@ from typing import Any
 
 import attrs
 
-from orkestra_trio.katalog.model import CLUSTER_SCOPED_GROUPS, RESOURCE_GROUPS
+from orkestra_trio.katalog.model import (
+    CLUSTER_SCOPED_GROUPS,
+    DEFAULT_NAME_SUFFIXES,
+    RESOURCE_GROUPS,
+)
 from orkestra_trio.katalog.template import number_from_text
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
@@ -209,15 +213,41 @@ def group_api(group: str) -> tuple[str, str]:
     return info.api_version, info.kind
 
 
+def default_child_name(group: str, cr_name: str, kind: str = "") -> str:
+    """The name of a child of ``group`` whose entry names none: Orkestra's per-kind
+    default, ``<cr>-deployment``, ``<cr>-svc``, ``<cr>-config``... (a ``custom``
+    child: ``<cr>-<its kind in lower case>``; a StatefulSet: the CR's name)."""
+    if not cr_name:
+        return ""
+    if group == "custom":
+        return f"{cr_name}-{kind.lower()}" if kind else cr_name
+    return cr_name + DEFAULT_NAME_SUFFIXES[group]
+
+
+def child_name(group: str, entry: Mapping[str, Any], cr_name: str) -> str:
+    """The name of the child of a rendered entry: its ``name``, else the kind's default."""
+    return _text(entry.get("name")) or default_child_name(
+        group, cr_name, _text(entry.get("kind")) if group == "custom" else ""
+    )
+
+
+def _peer_name(entry: Mapping[str, Any], owner: Owner, group: str) -> str:
+    """The child of ``group`` an entry refers to by default: the one of the entry's own
+    name, or, when the entry has none, the one ``group``'s default names (an unnamed
+    Service selects the pods of ``<cr>-deployment``, as both are unnamed)."""
+    return _text(entry.get("name")) or default_child_name(group, owner.name)
+
+
 def build_manifest(group: str, entry: Mapping[str, Any], owner: Owner) -> dict[str, Any]:
     """The full manifest of one rendered entry of ``group``.
 
-    ``entry`` holds the entry's rendered values: ``name``, optional
-    ``namespace``, ``labels``, ``annotations``, the group's shorthand keys and
-    the raw ``spec`` escape hatch. Keys that only steer the renderer (``when``,
+    ``entry`` holds the entry's rendered values: ``name`` (absent or empty: the
+    kind's default, :func:`default_child_name`), optional ``namespace``,
+    ``labels``, ``annotations``, the group's shorthand keys and the raw
+    ``spec`` escape hatch. Keys that only steer the renderer (``when``,
     ``or``, ``forEach``, ``reconcile``) are ignored.
     """
-    name = _text(entry.get("name")) or owner.name
+    name = child_name(group, entry, owner.name)
     if not name:
         raise ManifestError("name", "a child needs a name")
     if group == "custom":
@@ -503,7 +533,7 @@ def _service(manifest: dict[str, Any], entry: Mapping[str, Any], name: str, owne
         spec["clusterIP"] = "None"
     selector = entry.get("selector")
     if selector is None or selector == {}:
-        spec["selector"] = pod_labels(name, owner.name)
+        spec["selector"] = pod_labels(_peer_name(entry, owner, "deployments"), owner.name)
     elif isinstance(selector, Mapping):
         spec["selector"] = {str(key): _text(value) for key, value in selector.items()}
     else:
@@ -567,7 +597,8 @@ def _ingress(manifest: dict[str, Any], entry: Mapping[str, Any], name: str, owne
                 "pathType": _text(entry.get("pathType")) or "Prefix",
                 "backend": {
                     "service": {
-                        "name": _text(entry.get("serviceName")) or name,
+                        "name": _text(entry.get("serviceName"))
+                        or _peer_name(entry, owner, "services"),
                         "port": port_ref,
                     }
                 },
@@ -580,7 +611,8 @@ def _ingress(manifest: dict[str, Any], entry: Mapping[str, Any], name: str, owne
     spec["rules"] = [rule]
     tls = entry.get("tls")
     if tls not in (None, "", "false", False):
-        spec["tls"] = _ingress_tls(tls, host, name)
+        # Orkestra's default secret is "<cr>-tls"; a named Ingress's, "<name>-tls".
+        spec["tls"] = _ingress_tls(tls, host, _text(entry.get("name")) or owner.name)
     manifest["spec"] = spec
 
 
@@ -699,7 +731,7 @@ def _hpa(manifest: dict[str, Any], entry: Mapping[str, Any], name: str, owner: O
     ref = entry.get("scaleTargetRef")
     if ref is None:
         ref = {"apiVersion": "apps/v1", "kind": "Deployment"}
-        ref["name"] = _text(entry.get("target")) or name
+        ref["name"] = _text(entry.get("target")) or _peer_name(entry, owner, "deployments")
     spec: dict[str, Any] = {"scaleTargetRef": plain_copy(_mapping(ref, "scaleTargetRef"))}
     for key in ("minReplicas", "maxReplicas"):
         if key in entry:
@@ -718,7 +750,11 @@ def _hpa(manifest: dict[str, Any], entry: Mapping[str, Any], name: str, owner: O
 
 def _pdb(manifest: dict[str, Any], entry: Mapping[str, Any], name: str, owner: Owner) -> None:
     selector = entry.get("selector")
-    labels = _text_map(selector, "selector") if selector else pod_labels(name, owner.name)
+    labels = (
+        _text_map(selector, "selector")
+        if selector
+        else pod_labels(_peer_name(entry, owner, "deployments"), owner.name)
+    )
     spec: dict[str, Any] = {"selector": {"matchLabels": labels}}
     for key in ("minAvailable", "maxUnavailable"):
         if entry.get(key) not in (None, ""):

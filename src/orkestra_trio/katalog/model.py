@@ -566,6 +566,44 @@ RESOURCE_GROUPS: FrozenMap[str, ResourceGroup] = FrozenMap(
     }
 )
 
+#: What a child is named when its entry has no ``name`` (nor, for ``custom``,
+#: ``metadata.name``): ``<cr name><suffix>``. Orkestra documents most of these on
+#: its entry types; where it names no default (daemonSets it ignores, and the
+#: groups it requires a name for or leaves unsaid) the suffix is the kind in
+#: lower case, ``-pvc``/``-pv`` for the volume kinds, and for ``custom`` the
+#: entry's own kind (see :func:`orkestra_trio.katalog.manifests.default_child_name`).
+DEFAULT_NAME_SUFFIXES: FrozenMap[str, str] = FrozenMap(
+    {
+        # Orkestra's documented defaults.
+        "namespaces": "-ns",
+        "secrets": "-secret",
+        "configMaps": "-config",
+        "clusterRoles": "-cluster-role",
+        "clusterRoleBindings": "-crb",
+        "serviceAccounts": "-sa",
+        "roles": "-role",
+        "roleBindings": "-rolebinding",
+        "replicaSets": "-replicaset",
+        "deployments": "-deployment",
+        "statefulSets": "",
+        "services": "-svc",
+        "jobs": "-job",
+        "cronJobs": "-cronjob",
+        "ingresses": "-ingress",
+        "hpa": "-hpa",
+        "pdb": "-pdb",
+        "pods": "-pod",
+        # Chosen here: Orkestra documents none.
+        "networkPolicies": "-networkpolicy",
+        "resourceQuotas": "-resourcequota",
+        "limitRanges": "-limitrange",
+        "persistentVolumes": "-pv",
+        "persistentVolumeClaims": "-pvc",
+        "daemonSets": "-daemonset",
+        "custom": "",  # "-<kind in lower case>", from the entry
+    }
+)
+
 #: Orkestra's longer names of groups, read as the group they stand for.
 GROUP_ALIASES: FrozenMap[str, str] = FrozenMap(
     {"horizontalPodAutoscalers": "hpa", "podDisruptionBudgets": "pdb"}

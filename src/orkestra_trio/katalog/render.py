@@ -41,6 +41,7 @@ from orkestra_trio.katalog.copies import (
 from orkestra_trio.katalog.manifests import (
     ManifestError,
     build_manifest,
+    child_name,
     owner_from_cr,
     parse_int,
     plain_copy,
@@ -357,7 +358,7 @@ def _own_children_win(children: list[RenderedChild]) -> list[RenderedChild]:
 
     The load drops a Motif's entry whose name is written as the CRD's; this
     catches names that only render alike (an unnamed entry and
-    ``"{{ .metadata.name }}"``), so that the CRD's own child always wins.
+    ``"{{ .metadata.name }}-deployment"`` for deployments), so that the CRD's own child always wins.
     """
     own = {(c.group, c.namespace, c.name) for c in children if not c.motif}
     return [c for c in children if not c.motif or (c.group, c.namespace, c.name) not in own]
@@ -485,8 +486,12 @@ def _render_one(
     def render() -> RenderedChild:
         metadata = context.get("metadata") or {}
         own_name, own_namespace = _entry_identity(entry)
-        name = own_name.render(context) if own_name is not None else ""
-        name = name or str(metadata.get("name") or "")
+        named = own_name.render(context) if own_name is not None else ""
+        name = child_name(
+            entry.group,
+            {"name": named, "kind": render_value(entry.fields.get("kind"), context)},
+            str(metadata.get("name") or ""),
+        )
         namespace = own_namespace.render(context) if own_namespace is not None else ""
         namespace = namespace or str(metadata.get("namespace") or "")
         # A cluster-scoped child has no namespace: its identity (what the plan
@@ -514,12 +519,14 @@ def _render_one(
         rendered: dict[str, Any] = {
             key: render_value(value, context) for key, value in entry.fields.items()
         }
-        rendered["name"] = name
+        # As written (possibly ""): build_manifest names the child the same way, and an
+        # unnamed entry's references default to their kinds' default names.
+        rendered["name"] = named
         rendered["namespace"] = namespace
         rendered["labels"] = render_value(entry.labels, context)
         rendered["annotations"] = render_value(entry.annotations, context)
         if entry.autoscale is not None:
-            _autoscale(entry, rendered, context, now)
+            _autoscale(entry, name, rendered, context, now)
         generation = None
         if entry.group == "secrets" and GENERATED_FIELDS & entry.fields.keys():
             cached = (context.get(CHILD_OBJECTS) or {}).get(("Secret", namespace, name))
@@ -556,6 +563,7 @@ def _render_one(
 
 def _autoscale(
     entry: ResourceEntry,
+    name: str,
     rendered: dict[str, Any],
     context: Mapping[str, Any],
     now: datetime.datetime,
@@ -563,7 +571,7 @@ def _autoscale(
     """The entry's own autoscale decides ``replicas`` (see :mod:`.workload_scale`)."""
     assert entry.autoscale is not None
     children = context.get("children") or {}
-    current = (children.get(entry.group) or {}).get(rendered["name"])
+    current = (children.get(entry.group) or {}).get(name)
     replicas, changed = scaled_replicas(
         entry.autoscale,
         declared=rendered.get("replicas"),
