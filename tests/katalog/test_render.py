@@ -274,6 +274,28 @@ def test_two_children_with_one_name_are_an_error(tmp_path):
     with pytest.raises(RenderError) as info:
         render_children(box, build_context(thing({"items": [1, 2]})))
     assert "two configMaps children named 'same'" in str(info.value)
+    assert "without a name" not in str(info.value)
+
+
+def test_an_unnamed_for_each_entry_collides_with_itself_and_says_how_to_name_it(tmp_path):
+    # Orkestra gives every item's child the kind's one default name, so the items
+    # overwrite each other; here that is the usual error, with the way out.
+    box, path = inline_box(
+        tmp_path,
+        """\
+        onReconcile:
+          configMaps:
+            - forEach: {field: spec.items, as: i}
+              data: {v: "{{ .i }}"}
+        """,
+    )
+    assert render_children(box, build_context(thing({"items": [1]})))[0].name == "t1-config"
+    with pytest.raises(RenderError) as info:
+        render_children(box, build_context(thing({"items": [1, 2]})))
+    message = str(info.value)
+    assert message.startswith(f"{path}:")
+    assert "two configMaps children named 't1-config'" in message
+    assert 'name it after the item, e.g. "{{ .metadata.name }}-{{ .i }}"' in message
 
 
 def test_template_render_error_names_the_katalog_line_and_the_cr(tmp_path):

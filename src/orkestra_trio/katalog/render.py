@@ -343,7 +343,7 @@ def render_children(
                     if other is not None and (other.inputs is None) == (entry.inputs is None):
                         raise RenderError(
                             f"two {group} children named {child.name!r} "
-                            f"(the other is declared at {other.location})",
+                            f"(the other is declared at {other.location}){_unnamed_hint(entry)}",
                             where=str(entry.location),
                             cr=cr,
                         )
@@ -351,6 +351,16 @@ def render_children(
                         seen[key] = entry
                 children.append(child)
     return _own_children_win(children)
+
+
+def _unnamed_hint(entry: ResourceEntry) -> str:
+    """Why an unnamed ``forEach`` entry collides with itself, and the way out."""
+    if entry.for_each is None or _entry_identity(entry)[0] is not None:
+        return ""
+    return (
+        f": a forEach entry without a name gives every item's child the kind's default "
+        f'name; name it after the item, e.g. "{{{{ .metadata.name }}}}-{{{{ .{entry.for_each.as_} }}}}"'
+    )
 
 
 def _own_children_win(children: list[RenderedChild]) -> list[RenderedChild]:
