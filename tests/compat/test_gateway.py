@@ -12,19 +12,28 @@ Waits are bounded and end on what the test observes.
 from __future__ import annotations
 
 import base64
+import datetime
 import json
+from functools import partial
 from pathlib import Path
 
 import httpx
 import pytest
 import trio
 
+from k8s_objects import crd, spec_schema
 from loopback_http import serving
 from orkestra_trio.katalog.errors import KatalogError
 from orkestra_trio.katalog.loader import load_katalog, load_katalogs
 from orkestra_trio.kube import open_kube_client
 from orkestra_trio.testing import open_test_cluster, run_katalog
-from orkestra_trio.web.gateway import GatewayApi, GatewayTokenError, load_tokens
+from orkestra_trio.web.gateway import (
+    GatewayApi,
+    GatewayTokenError,
+    load_tokens,
+    refresh_tokens,
+    rotate_tokens,
+)
 
 KATALOG = Path(__file__).parent / "katalogs" / "gateway.yaml"
 CI, READER, PLATFORM = "ci-secret-value", "reader-secret-value", "platform-secret-value"
@@ -265,6 +274,15 @@ API = "gateway: {api: {enabled: true, auth: {tokens: [{name: ci, token: '${CI}'}
             10,
             "must be an https URL",
         ),
+        (
+            HEAD
+            + "gateway:\n  api:\n    enabled: true\n    auth:\n      tokens:\n"
+            + "        - name: ops\n"
+            + "          secretRef: {name: s, key: k, rotateAfter: soon}\n"
+            + CRD,
+            10,
+            "rotateAfter",
+        ),
         (HEAD + "gateway:\n  webhooks: {}\n" + CRD, 5, "webhook intake"),
         (HEAD + "gateway:\n  clusters: []\n" + CRD, 5, "gateway.clusters"),
         (
@@ -404,3 +422,200 @@ async def test_an_oidc_id_token_verified_against_a_loopback_jwks(tmp_path):
                     assert (await post(id_token(key=stranger))).status_code == 401
                 # An unknown key makes at most one new fetch of the key set.
                 assert len(fetches) - before <= 1
+
+
+WEBSITE_SPEC = {
+    "type": "object",
+    "required": ["host"],
+    "properties": {
+        "host": {"type": "string", "description": "where it answers"},
+        "replicas": {"type": "integer", "maximum": 5},
+        "internal": {"type": "string"},
+    },
+}
+
+
+def website_crd():
+    """The Website CRD as an operator team would install it: v1 stored, v1beta1 served too."""
+    made = crd("websites", "Website", group="gw.example.com", schema=spec_schema(WEBSITE_SPEC))
+    beta = {**made["spec"]["versions"][0], "name": "v1beta1", "storage": False}
+    beta["schema"] = {"openAPIV3Schema": spec_schema({"type": "object"})}
+    made["spec"]["versions"].insert(0, beta)
+    return made
+
+
+async def test_raw_schema_answers_the_crds_own_openapi_schema(token_env):
+    katalogs = load_katalogs([KATALOG])
+    async with (
+        open_test_cluster() as cluster,
+        open_kube_client(cluster.url, transport=cluster.transport) as kube,
+    ):
+        tokens = await load_tokens(kube, katalogs, namespace="default")
+        app = GatewayApi(katalogs, kube, tokens).app()
+        async with serving(app) as url, httpx.AsyncClient(base_url=url) as client:
+
+            async def raw(token=READER, **params):
+                return await client.get("/api/v1/raw-schema", params=params, headers=bearer(token))
+
+            assert (await client.get("/api/v1/raw-schema?kind=Website")).status_code == 401
+            missing = await raw()
+            assert missing.status_code == 400
+            assert missing.json()["error"] == "missing parameter"
+            unknown = await raw(kind="Gadget")
+            assert unknown.status_code == 404 and unknown.json()["error"] == "kind not found"
+            not_installed = await raw(kind="Website")
+            assert not_installed.status_code == 404
+            assert not_installed.json()["error"] == "CRD not found"
+
+            await cluster.kube.apply(website_crd())
+            mismatch = await raw(kind="Website", apiVersion="gw.example.com/v2")
+            assert mismatch.status_code == 400
+            assert mismatch.json() == {
+                "error": "apiVersion mismatch",
+                "message": "kind 'Website' found, but apiVersion 'gw.example.com/v2' did not "
+                "match the stored version 'gw.example.com/v1'",
+                "kind": "Website",
+                "apiVersion": "gw.example.com/v1",
+            }
+            found = await raw(kind="Website", apiVersion="gw.example.com/v1")
+            assert found.status_code == 200, found.text
+            # The storage version's spec schema as stored, serve's ignore not applied;
+            # serve.labels ride along as Orkestra's field configuration spells them.
+            assert found.json() == {
+                "kind": "Website",
+                "apiVersion": "gw.example.com/v1",
+                "spec": {"properties": WEBSITE_SPEC["properties"], "required": ["host"]},
+                "labels": {"team": {"label": "Team", "type": "string"}},
+            }
+            # serve.tokens decide (the schema class's get); by kind, case aside.
+            assert (await raw(CI, kind="website")).status_code == 200
+            # The platform token's Secret did not exist: the gateway made it, token and all.
+            made, _ = await secret_token_of(kube, "gateway-platform-token")
+            assert tokens["platform"] == made
+            assert (await raw(made, kind="Website")).status_code == 200
+
+
+ROTATING = """\
+apiVersion: orkestra.orkspace.io/v1
+kind: Katalog
+metadata: {name: rotating}
+gateway:
+  api:
+    enabled: true
+    auth:
+      tokens:
+        - name: ops
+          secretRef: {name: ops-token, key: token, rotateAfter: 90d}
+        - name: viewer
+          token: "${ORK_TEST_GATEWAY_READER}"
+spec:
+  crds:
+    note:
+      apiTypes: {group: rot.example.com, version: v1, kind: Note, plural: notes}
+      serve:
+        enabled: true
+        namespace: default
+        tokens:
+          ops: {permissions: {global: ["*"]}}
+          viewer: {permissions: {resources: [get]}}
+"""
+
+
+async def secret_token_of(kube, name="ops-token"):
+    secret = await kube.get(("v1", "Secret"), name, namespace="default")
+    notes = secret["metadata"].get("annotations") or {}
+    return base64.b64decode(secret["data"]["token"]).decode(), notes
+
+
+async def test_a_missing_token_secret_is_made_and_rotated_after_rotate_after(tmp_path, token_env):
+    path = tmp_path / "k.yaml"
+    path.write_text(ROTATING)
+    katalogs = load_katalogs([path])
+    start = datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC)
+    async with (
+        open_test_cluster() as cluster,
+        open_kube_client(cluster.url, transport=cluster.transport) as kube,
+    ):
+        # No Secret ops-token: the gateway makes it, with a new random token.
+        tokens = await load_tokens(kube, katalogs, namespace="default", now=start)
+        first, notes = await secret_token_of(kube)
+        assert tokens["ops"] == first and len(first) == 36
+        assert notes["orkestra.orkspace.io/generated-at"] == "2030-01-01T00:00:00Z"
+        await cluster.kube.apply(crd("notes", "Note", group="rot.example.com"))
+        api = GatewayApi(katalogs, kube, tokens)
+        async with serving(api.app()) as url, httpx.AsyncClient(base_url=url) as client:
+            # A token serve.tokens gives no schema right may not read the raw schema.
+            refused = await client.get(
+                "/api/v1/raw-schema", params={"kind": "Note"}, headers=bearer(READER)
+            )
+            assert refused.status_code == 403
+            assert refused.json()["error"] == "permission denied"
+
+            async def list_notes(token):
+                return await client.get("/api/v1/resources/note/default", headers=bearer(token))
+
+            assert (await list_notes(first)).status_code == 200
+            assert (await list_notes(READER)).status_code == 403  # get only, not list
+            # Before rotateAfter: the Secret is read again and kept.
+            later = start + datetime.timedelta(days=30)
+            due = await refresh_tokens(kube, katalogs, api, namespace="default", now=later)
+            assert due == datetime.timedelta(days=60).total_seconds()
+            assert (await secret_token_of(kube))[0] == first
+            assert (await list_notes(first)).status_code == 200
+            # Past it: a new token in the Secret and in force; the old one is refused.
+            rotated_at = start + datetime.timedelta(days=91)
+            due = await refresh_tokens(kube, katalogs, api, namespace="default", now=rotated_at)
+            assert due == datetime.timedelta(days=90).total_seconds()
+            second, notes = await secret_token_of(kube)
+            assert second != first
+            assert notes["orkestra.orkspace.io/generated-at"] == "2030-04-02T00:00:00Z"
+            assert (await list_notes(second)).status_code == 200
+            assert (await list_notes(first)).status_code == 401
+            # A token someone else put in the Secret (another replica rotated it) is
+            # taken up at the next read.
+            await kube.apply(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "metadata": {"name": "ops-token", "namespace": "default"},
+                    "data": {"token": base64.b64encode(b"set-by-hand").decode()},
+                },
+                force=True,
+            )
+            again = rotated_at + datetime.timedelta(days=1)
+            await refresh_tokens(kube, katalogs, api, namespace="default", now=again)
+            assert (await list_notes("set-by-hand")).status_code == 200
+            assert (await list_notes(second)).status_code == 401
+
+
+async def test_the_rotation_task_gives_a_new_token_when_it_falls_due(
+    tmp_path, token_env, autojump_clock
+):
+    path = tmp_path / "k.yaml"
+    path.write_text(ROTATING.replace("rotateAfter: 90d", "rotateAfter: 1h"))
+    katalogs = load_katalogs([path])
+    start = datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC)
+    began = trio.current_time()
+
+    def wall():
+        return start + datetime.timedelta(seconds=trio.current_time() - began)
+
+    async with (
+        open_test_cluster() as cluster,
+        open_kube_client(cluster.url, transport=cluster.transport) as kube,
+    ):
+        tokens = await load_tokens(kube, katalogs, namespace="default", now=wall())
+        api = GatewayApi(katalogs, kube, tokens)
+        first = tokens["ops"]
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(
+                partial(rotate_tokens, kube, katalogs, api, namespace="default", wall=wall)
+            )
+            await trio.sleep(59 * 60)
+            assert (await secret_token_of(kube))[0] == first
+            assert dict(api.tokens)["ops"] == first.encode()
+            await trio.sleep(2 * 60)
+            second = (await secret_token_of(kube))[0]
+            assert second != first
+            assert dict(api.tokens)["ops"] == second.encode()
+            nursery.cancel_scope.cancel()

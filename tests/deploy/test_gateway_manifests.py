@@ -52,11 +52,14 @@ def test_a_katalog_without_the_gateway_opens_no_port(capsys):
     assert [p["name"] for p in container["ports"]] == ["http"]
 
 
-def test_the_gateway_may_create_and_delete_the_served_crs_and_read_token_secrets():
+def test_the_gateway_may_create_and_delete_the_served_crs_and_keep_token_secrets():
     rights = grants_of(policy_rules(derive_rights(load_katalogs([GATEWAY])).cluster))
     for verb in ("get", "list", "create", "patch", "delete"):
         assert ("gw.example.com", "websites", verb) in rights
-    assert ("", "secrets", "get") in rights
+    # secretRef tokens: read, a missing Secret created, a due one given a new token.
+    for verb in ("get", "create", "patch"):
+        assert ("", "secrets", verb) in rights
+    assert ("", "secrets", "delete") not in rights
     assert ("apiextensions.k8s.io", "customresourcedefinitions", "get") in rights
     without = grants_of(policy_rules(derive_rights(load_katalogs([WEBSITE])).cluster))
     assert ("demo.example.com", "websites", "create") not in without

@@ -107,7 +107,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--gateway-listen",
         metavar="HOST:PORT",
-        help="where the gateway API (/api/v1/apply, /api/v1/resources, /api/v1/schema) serves "
+        help="where the gateway API (/api/v1/apply, /api/v1/resources, /api/v1/schema, "
+        "/api/v1/raw-schema) serves "
         f"when a Katalog has gateway.api.enabled (default {DEFAULT_GATEWAY_LISTEN}; every call "
         "needs one of gateway.api.auth.tokens as a bearer token)",
     )
@@ -598,7 +599,12 @@ async def _start_gateway(
     from orkestra_trio.commands.errors import UserError
     from orkestra_trio.katalog.serve import gateways
     from orkestra_trio.runtime.admission import webhook_peers
-    from orkestra_trio.web.gateway import GatewayApi, GatewayTokenError, load_tokens
+    from orkestra_trio.web.gateway import (
+        GatewayApi,
+        GatewayTokenError,
+        load_tokens,
+        rotate_tokens,
+    )
     from orkestra_trio.web.oidc import OidcVerifier
     from orkestra_trio.web.server import serve_http
 
@@ -619,6 +625,20 @@ async def _start_gateway(
 
         nursery.start_soon(close_client)
     api = GatewayApi(katalogs, rt.kube, tokens, peers=webhook_peers(rt.registry), oidc=oidc)
+    if any(token.rotate_after for gateway in gateways(katalogs) for token in gateway.tokens):
+
+        async def rotate_until_stopped() -> None:
+            async with trio.open_nursery() as inner:
+
+                async def cancel_when_stopped() -> None:
+                    await stop.wait()
+                    inner.cancel_scope.cancel()
+
+                inner.start_soon(cancel_when_stopped)
+                await rotate_tokens(rt.kube, katalogs, api, namespace=own)
+                inner.cancel_scope.cancel()
+
+        nursery.start_soon(rotate_until_stopped)
     host, port = gateway.host, gateway.port
     serve = partial(serve_http, certfile=gateway.certfile, keyfile=gateway.keyfile)
     try:
@@ -627,7 +647,10 @@ async def _start_gateway(
         exc = _first(group)
         reason = exc.strerror if isinstance(exc, OSError) else None
         raise UserError(f"--gateway-listen {host}:{port}: cannot serve: {reason or exc}") from None
-    return f"gateway: {binds[0]} (/api/v1/apply, /api/v1/resources, /api/v1/schema)"
+    return (
+        f"gateway: {binds[0]} (/api/v1/apply, /api/v1/resources, /api/v1/schema, "
+        "/api/v1/raw-schema)"
+    )
 
 
 async def _start_webhooks(

@@ -208,13 +208,15 @@ def derive_rights(katalogs: KatalogSet, *, per_box: bool = False) -> Rights:
             if cross.same_process and cross.crd and cross.crd not in boxed:
                 observed = katalogs.crds[cross.crd].api_types
                 grant(observed.group, observed.plural, *READ)
-    # The gateway API applies, reads and deletes the served CRDs' CRs, reads the
-    # token Secrets (secretRef) once at start and each CRD's schema for its form.
+    # The gateway API applies, reads and deletes the served CRDs' CRs, reads each
+    # CRD's schema for its form and raw schema, and reads the token Secrets
+    # (secretRef), creating a missing one and giving a due one a new token (patch).
     for crd in gateway_crds(katalogs):
         grant(crd.api_types.group, crd.api_types.plural, *READ, "create", "patch", "delete")
+    if gateways(katalogs):
         grant("apiextensions.k8s.io", "customresourcedefinitions", "get")
     if any(token.secret_name for gateway in gateways(katalogs) for token in gateway.tokens):
-        grant("", "secrets", "get")
+        grant("", "secrets", "get", "create", "patch")
     if problems:
         raise DeriveError(problems)
     grant("", "events", *EVENT_VERBS)

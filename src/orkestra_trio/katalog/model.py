@@ -1087,6 +1087,9 @@ class GatewayToken:
     secret_name: str = ""
     secret_key: str = ""
     secret_namespace: str = ""
+    #: ``secretRef.rotateAfter`` in seconds: the Secret's token is made anew once it is
+    #: older than this (None: read once at start, never rotated).
+    rotate_after: float | None = None
     #: OIDC (``githubOIDC``, ``gitlabOIDC``, ``vaultOIDC``, ``oidc``): the ID token's
     #: issuer, its expected audience ("" : not checked) and the claims it must carry.
     oidc_issuer: str = ""

@@ -403,13 +403,20 @@ def _field_schema(
     ):
         if value:
             out[key] = value
-    for key, conditions in (("when", field.when), ("or", field.or_)):
-        if conditions:
-            out[key] = [
-                {"field": c.field, "operator": c.operator, "value": c.value, "negate": c.negate}
-                for c in conditions
-            ]
+    out.update(_conditions_json(field))
     return out
+
+
+def _conditions_json(field: ServeField) -> dict[str, Any]:
+    """A field's ``when``/``or`` as the form reads them (absent when it has none)."""
+    return {
+        key: [
+            {"field": c.field, "operator": c.operator, "value": c.value, "negate": c.negate}
+            for c in conditions
+        ]
+        for key, conditions in (("when", field.when), ("or", field.or_))
+        if conditions
+    }
 
 
 def form_schema(resolved: Resolved, spec_schema: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -456,3 +463,125 @@ def catalog_entry(resolved: Resolved) -> dict[str, Any]:
         "category": serve.category,
         "description": serve.description or crd.description,
     }
+
+
+# --- the raw schema ------------------------------------------------------------------
+
+
+@attrs.frozen
+class Refusal:
+    """A request the gateway answers with an error: its status and JSON body."""
+
+    status: int
+    body: Mapping[str, Any]
+
+
+def _refusal(status: int, error: str, message: str, **extra: str) -> Refusal:
+    return Refusal(status, {"error": error, "message": message, **extra})
+
+
+def raw_schema_crds(katalogs: KatalogSet) -> list[CrdEntry]:
+    """The CRDs ``/api/v1/raw-schema`` describes: every enabled one of the Katalogs
+    whose gateway API is on (with or without ``serve``, as Orkestra's lookup by kind)."""
+    return [
+        crd
+        for katalog in katalogs.katalogs
+        if katalog.gateway.enabled and katalog.gateway.api_enabled
+        for crd in katalog.crds.values()
+        if crd.enabled
+    ]
+
+
+def resolve_raw(crds: Iterable[CrdEntry], kind: str, api_version: str) -> CrdEntry | Refusal:
+    """The CRD ``?kind=`` (and ``?apiVersion=``, when given) names, or why there is none."""
+    if not kind:
+        return _refusal(400, "missing parameter", '"kind" query parameter is required')
+    listed = list(crds)
+    by_kind = [c for c in listed if c.api_types.kind == kind] or [
+        c for c in listed if c.api_types.kind.lower() == kind.lower()
+    ]
+    if not by_kind:
+        return _refusal(404, "kind not found", f"kind {kind!r} not found in the Katalog")
+    if not api_version:
+        return by_kind[0]
+    for crd in by_kind:
+        if crd.api_types.api_version == api_version:
+            return crd
+    stored = by_kind[0].api_types.api_version
+    return _refusal(
+        400,
+        "apiVersion mismatch",
+        f"kind {kind!r} found, but apiVersion {api_version!r} did not match the stored "
+        f"version {stored!r}",
+        kind=by_kind[0].api_types.kind,
+        apiVersion=stored,
+    )
+
+
+def raw_schema_denial(crd: CrdEntry, token: str) -> str | None:
+    """Why ``token`` may not read this CRD's raw schema (``schema`` class, ``get``); None: it may.
+
+    Only the CRD's ``serve.tokens`` restrict it (no serve block, or no tokens: every
+    gateway token may), as Orkestra's check.
+    """
+    serve = crd.serve
+    if serve is None or not serve.tokens:
+        return None
+    grant = serve.tokens.get(token)
+    if grant is None:
+        return f"token {token!r} has no access to {crd.api_types.kind}"
+    return grant.allows("get", "schema", "")
+
+
+def storage_spec_schema(crd_object: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The storage version's ``spec`` properties and required names ({} and []: none)."""
+    for version in (crd_object.get("spec") or {}).get("versions") or ():
+        if not isinstance(version, Mapping) or version.get("storage") is not True:
+            continue
+        schema = (version.get("schema") or {}).get("openAPIV3Schema") or {}
+        spec = (schema.get("properties") or {}).get("spec")
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("properties"), Mapping):
+            return {}, []
+        required = [r for r in spec.get("required") or () if isinstance(r, str)]
+        return dict(spec["properties"]), required
+    return {}, []
+
+
+def _field_config(field: ServeField) -> dict[str, Any]:
+    """A serve field as Orkestra's field configuration spells it (empty keys left out)."""
+    out: dict[str, Any] = {}
+    for key, value in (
+        ("label", field.label),
+        ("hint", field.hint),
+        ("placeholder", field.placeholder),
+        ("category", field.category),
+        ("order", field.order),
+        ("required", field.required),
+        ("disabled", field.disabled),
+        ("path", field.path),
+        ("value", field.value.source if field.value is not None else ""),
+        ("values", {path: text.source for path, text in field.values.items()}),
+        ("default", field.default),
+        ("override", field.override),
+        ("enum", list(field.enum)),
+        ("type", field.type),
+    ):
+        if value not in (None, "", 0, False, [], {}):
+            out[key] = value
+    out.update(_conditions_json(field))
+    return out
+
+
+def raw_schema(crd: CrdEntry, crd_object: Mapping[str, Any]) -> dict[str, Any]:
+    """``GET /api/v1/raw-schema``: the CRD's own OpenAPI ``spec`` schema (its storage
+    version), with the serve block's labels and annotations when it declares some."""
+    properties, required = storage_spec_schema(crd_object)
+    spec = {k: v for k, v in (("properties", properties), ("required", required)) if v}
+    out: dict[str, Any] = {"kind": crd.api_types.kind, "apiVersion": crd.api_types.api_version}
+    out["spec"] = spec
+    serve = crd.serve
+    if serve is not None:
+        for key, fields in (("labels", serve.labels), ("annotations", serve.annotations)):
+            if fields:
+                out[key] = {f.name: _field_config(f) for f in fields}
+    return out

@@ -3,7 +3,7 @@
 Every mistake is reported at its key's ``file:line:col``. What this runtime
 does not do is refused there with the reason (docs/katalog.md, "The gateway"):
 webhook intake, multi-cluster routing, response shaping,
-per-target operatorBoxes and token Secrets the gateway would create or rotate.
+per-target operatorBoxes.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from orkestra_trio.katalog.condition_reader import ConditionReader
+from orkestra_trio.katalog.durations import DurationError, parse_duration
 from orkestra_trio.katalog.model import (
     NO_GATEWAY,
     FrozenMap,
@@ -187,18 +188,43 @@ def _tokens(
             continue
         at = (*here, "secretRef")
         ref = reader.section(
-            m, here, "secretRef", allowed=("name", "key", "namespace"), required=("name", "key")
+            m,
+            here,
+            "secretRef",
+            allowed=("name", "key", "namespace", "rotateAfter"),
+            required=("name", "key"),
         )
         if ref is None:
             continue
         secret = reader.string(ref, at, "name", required=True)
         key = reader.string(ref, at, "key", required=True)
         namespace = reader.string(ref, at, "namespace") or ""
+        rotate_after = _rotate_after(reader, ref, at)
         if secret is not None and key is not None:
             out[name] = GatewayToken(
-                name=name, secret_name=secret, secret_key=key, secret_namespace=namespace
+                name=name,
+                secret_name=secret,
+                secret_key=key,
+                secret_namespace=namespace,
+                rotate_after=rotate_after,
             )
     return tuple(out.values())
+
+
+def _rotate_after(reader: ConditionReader, ref: dict[str, Any], at: KeyPath) -> float | None:
+    """``secretRef.rotateAfter`` in seconds (``90d``, ``720h``...); None when absent."""
+    value = ref.get("rotateAfter")
+    if value is None:
+        return None
+    try:
+        seconds = parse_duration(value, long_units=True)
+    except DurationError as exc:
+        reader.report((*at, "rotateAfter"), str(exc))
+        return None
+    if seconds < 1:
+        reader.report((*at, "rotateAfter"), "rotateAfter must be at least 1s")
+        return None
+    return seconds
 
 
 def _oidc(

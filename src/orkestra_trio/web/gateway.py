@@ -9,7 +9,12 @@ Routes (shapes as Orkestra documents them, docs/katalog.md "The gateway"):
   422 ``{accepted: false, message, violations: [{field, message, severity}]}``;
 * ``GET /api/v1/resources/{kind}/{namespace}[/{name}]``, ``DELETE .../{name}``;
 * ``GET /api/v1/schema`` (the catalog), ``GET /api/v1/schema?target=T`` and
-  ``GET /api/v1/schema/{kind}``: the serve form.
+  ``GET /api/v1/schema/{kind}``: the serve form;
+* ``GET /api/v1/raw-schema?kind=K[&apiVersion=V]``: the CRD's own OpenAPI spec
+  schema (its storage version), with serve's labels and annotations.
+
+``secretRef`` token Secrets are made when missing and given a new token once
+older than ``rotateAfter`` (:func:`rotate_tokens` runs while the API serves).
 
 Every call needs ``Authorization: Bearer <token>`` naming one of
 ``gateway.api.auth.tokens``, compared in constant time. The decisions are
@@ -19,14 +24,16 @@ server calls.
 
 from __future__ import annotations
 
-import base64
-import binascii
+import datetime
 import hmac
 import json
+import logging
 import os
+import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
+import trio
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -34,9 +41,11 @@ from starlette.routing import Route
 
 from orkestra_trio.auth import bearer_token
 from orkestra_trio.katalog.admission import failed_rules, run_rules
-from orkestra_trio.katalog.model import CrdEntry, KatalogSet
+from orkestra_trio.katalog.gateway_tokens import token_secret, token_secret_manifest
+from orkestra_trio.katalog.model import CrdEntry, GatewayToken, KatalogSet
 from orkestra_trio.katalog.serve import (
     GATEWAY_FIELD_MANAGER,
+    Refusal,
     Resolved,
     Violation,
     build_from_intent,
@@ -45,24 +54,38 @@ from orkestra_trio.katalog.serve import (
     gateway_crds,
     gateways,
     prepare_cr,
+    raw_schema,
+    raw_schema_crds,
+    raw_schema_denial,
     resolve_cr,
     resolve_kind,
+    resolve_raw,
     resolve_target,
     served,
     token_denial,
 )
 from orkestra_trio.kube import KubeClient
-from orkestra_trio.kube.errors import ApiError, NotFound
+from orkestra_trio.kube.errors import ApiError, KubeError, NotFound
 
 from .oidc import OidcVerifier
 
 Peers = Callable[[CrdEntry], Awaitable[Iterable[Mapping[str, Any]]]]
+log = logging.getLogger(__name__)
 #: A request body larger than this is refused (an intent is a few fields).
 MAX_BODY = 1 << 20
 
 
 class GatewayTokenError(Exception):
-    """A declared token has no value (its variable is unset, its Secret is missing)."""
+    """A declared token has no value (its variable is unset, its Secret key is empty)."""
+
+
+def new_token() -> str:
+    """A new random token for a ``secretRef`` Secret the gateway makes (a UUID v4, as Orkestra)."""
+    return str(uuid.uuid4())
+
+
+def _utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
 
 
 async def load_tokens(
@@ -71,9 +94,16 @@ async def load_tokens(
     *,
     namespace: str,
     environ: Mapping[str, str] | None = None,
+    now: datetime.datetime | None = None,
 ) -> dict[str, str]:
-    """Token name -> secret value, from the environment (``${VAR}``) or Secrets, read once."""
+    """Token name -> secret value, from the environment (``${VAR}``) or Secrets, read at start.
+
+    A ``secretRef`` Secret that does not exist is created with a new token; one
+    whose ``rotateAfter`` has passed gets a new token (:func:`refresh_tokens`
+    keeps doing so while the gateway runs).
+    """
     env = os.environ if environ is None else environ
+    moment = _utcnow() if now is None else now
     out: dict[str, str] = {}
     for gateway in gateways(katalogs):
         for token in gateway.tokens:
@@ -85,11 +115,7 @@ async def load_tokens(
             else:
                 ns = token.secret_namespace or namespace
                 where = f"Secret {ns}/{token.secret_name} key {token.secret_key}"
-                try:
-                    secret = await kube.get(("v1", "Secret"), token.secret_name, namespace=ns)
-                except NotFound:
-                    secret = {}
-                value = _secret_value(secret, token.secret_key)
+                value, _ = await secret_token(kube, token, ns, moment)
             if not value:
                 raise GatewayTokenError(
                     f"gateway token {token.name!r}: {where} is empty or missing"
@@ -98,15 +124,83 @@ async def load_tokens(
     return out
 
 
-def _secret_value(secret: Mapping[str, Any], key: str) -> str:
-    encoded = (secret.get("data") or {}).get(key)
-    if isinstance(encoded, str):
+async def secret_token(
+    kube: KubeClient, token: GatewayToken, namespace: str, now: datetime.datetime
+) -> tuple[str, float | None]:
+    """The token a ``secretRef`` Secret holds at ``now`` (made when absent or due); when due next."""
+    ref = ("v1", "Secret")
+    try:
+        secret: Mapping[str, Any] | None = await kube.get(
+            ref, token.secret_name, namespace=namespace
+        )
+    except NotFound:
+        secret = None
+    found = token_secret(token, secret, now)
+    if not found.write:
+        return found.value, found.due_in
+    value = new_token()
+    manifest = token_secret_manifest(token, namespace, value, found.annotations)
+    await kube.apply(manifest, force=True, field_manager=GATEWAY_FIELD_MANAGER)
+    what = "created" if secret is None else "gave a new token to"
+    log.info(
+        "gateway token %r: %s Secret %s/%s (key %s)",
+        token.name,
+        what,
+        namespace,
+        token.secret_name,
+        token.secret_key,
+    )
+    return value, found.due_in
+
+
+async def refresh_tokens(
+    kube: KubeClient,
+    katalogs: KatalogSet,
+    api: GatewayApi,
+    *,
+    namespace: str,
+    now: datetime.datetime,
+) -> float | None:
+    """Read the ``rotateAfter`` tokens' Secrets again, rotating the due ones, into ``api``.
+
+    Returns the seconds until the next one is due (None: no token rotates).
+    """
+    due: list[float] = []
+    for gateway in gateways(katalogs):
+        for token in gateway.tokens:
+            if token.rotate_after is None or not token.secret_name:
+                continue
+            ns = token.secret_namespace or namespace
+            value, due_in = await secret_token(kube, token, ns, now)
+            if value:
+                api.set_token(token.name, value)
+            if due_in is not None:
+                due.append(due_in)
+    return min(due) if due else None
+
+
+#: After a failed refresh (the API server unreachable), try again this much later.
+REFRESH_RETRY = 30.0
+
+
+async def rotate_tokens(
+    kube: KubeClient,
+    katalogs: KatalogSet,
+    api: GatewayApi,
+    *,
+    namespace: str,
+    wall: Callable[[], datetime.datetime] = _utcnow,
+) -> None:
+    """Keep the ``rotateAfter`` tokens current for as long as the gateway serves."""
+    while True:
         try:
-            return base64.b64decode(encoded).decode()
-        except (binascii.Error, UnicodeDecodeError):
-            return ""
-    plain = (secret.get("stringData") or {}).get(key)
-    return plain if isinstance(plain, str) else ""
+            due = await refresh_tokens(kube, katalogs, api, namespace=namespace, now=wall())
+        except KubeError as exc:
+            log.warning("gateway tokens: cannot refresh (%s); again in %ss", exc, REFRESH_RETRY)
+            due = REFRESH_RETRY
+        if due is None:
+            return
+        await trio.sleep(max(due, 1.0))
 
 
 def _json(body: Any, status: int = 200) -> JSONResponse:
@@ -142,11 +236,17 @@ class GatewayApi:
         oidc: OidcVerifier | None = None,
     ) -> None:
         self.crds = gateway_crds(katalogs)
+        #: What ``/api/v1/raw-schema`` may describe: every CRD of the gateway's Katalogs.
+        self.raw_crds = raw_schema_crds(katalogs)
         self.kube = kube
         self.tokens = [(name, value.encode()) for name, value in tokens.items()]
         self.peers = peers
         #: Verifies the OIDC token entries' ID tokens (None: static tokens only).
         self.oidc = oidc
+
+    def set_token(self, name: str, value: str) -> None:
+        """Put ``value`` in force for the token entry ``name`` (its Secret got a new token)."""
+        self.tokens = [(n, value.encode() if n == name else v) for n, v in self.tokens]
 
     def app(self) -> Any:
         return Starlette(
@@ -154,6 +254,7 @@ class GatewayApi:
                 Route("/api/v1/apply", self.apply, methods=["POST"]),
                 Route("/api/v1/schema", self.schema, methods=["GET"]),
                 Route("/api/v1/schema/{kind}", self.schema, methods=["GET"]),
+                Route("/api/v1/raw-schema", self.raw_schema, methods=["GET"]),
                 Route("/api/v1/resources/{kind}/{namespace}", self.list_resources, methods=["GET"]),
                 Route(
                     "/api/v1/resources/{kind}/{namespace}/{name}",
@@ -319,9 +420,14 @@ class GatewayApi:
         if isinstance(resolved, Response):
             return resolved
         types = resolved.crd.api_types
-        found = await self.kube.list(
-            (types.api_version, types.kind), namespace=self._namespace(request, resolved)
-        )
+        try:
+            found = await self.kube.list(
+                (types.api_version, types.kind), namespace=self._namespace(request, resolved)
+            )
+        except NotFound:
+            return _denied(404, f"{types.kind} ({types.api_version}) is not served by the cluster")
+        except ApiError as exc:
+            return _denied(exc.code if exc.code >= 400 else 500, str(exc))
         return _json({"kind": types.kind, "items": found.items})
 
     async def resource(self, request: Request) -> Response:
@@ -382,3 +488,30 @@ class GatewayApi:
                 spec = (schema.get("properties") or {}).get("spec")
                 return spec if isinstance(spec, Mapping) else None
         return None
+
+    # -- raw schema ----------------------------------------------------------------
+
+    async def raw_schema(self, request: Request) -> Response:
+        """``GET /api/v1/raw-schema?kind=K[&apiVersion=V]``: the CRD's OpenAPI spec schema."""
+        who = await self.authenticate(request)
+        if who is None:
+            return _denied(401, "unauthorized: send Authorization: Bearer <token>")
+        params = request.query_params
+        found = resolve_raw(self.raw_crds, params.get("kind", ""), params.get("apiVersion", ""))
+        if isinstance(found, Refusal):
+            return _json(dict(found.body), found.status)
+        denial = raw_schema_denial(found, who[0])
+        if denial is not None:
+            return _json({"error": "permission denied", "message": f"forbidden: {denial}"}, 403)
+        types = found.api_types
+        name = f"{types.plural}.{types.group}"
+        try:
+            crd_object = await self.kube.get(
+                ("apiextensions.k8s.io/v1", "CustomResourceDefinition"), name
+            )
+        except NotFound:
+            return _json({"error": "CRD not found", "message": f"CRD {name!r} not found"}, 404)
+        except ApiError as exc:
+            status = exc.code if exc.code >= 400 else 502
+            return _json({"error": "cluster error", "message": str(exc)}, status)
+        return _json(raw_schema(found, crd_object))
