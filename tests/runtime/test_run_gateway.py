@@ -7,6 +7,7 @@ free port named in the banner) and reads the CR back through the same API.
 
 from __future__ import annotations
 
+import base64
 import signal
 import ssl
 import subprocess
@@ -38,8 +39,8 @@ spec:
 """
 
 
-def start(tmp_path, env, *extra: str):
-    (tmp_path / "k.yaml").write_text(KATALOG)
+def start(tmp_path, env, *extra: str, katalog: str = KATALOG):
+    (tmp_path / "k.yaml").write_text(katalog)
     return trio.lowlevel.open_process(
         [
             sys.executable,
@@ -161,6 +162,47 @@ async def test_a_gateway_certificate_without_its_key_is_one_line(tmp_path):
         assert code != 0
         assert "--gateway-cert needs --gateway-key too" in err
         assert "Traceback" not in err
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await process.stdout.aclose()
+        await process.stderr.aclose()
+
+
+@pytest.mark.slow
+async def test_run_makes_a_missing_secret_ref_token_and_keeps_it_rotating(tmp_path):
+    """A secretRef token with rotateAfter: the Secret is made at start (read back through
+    --kubeconfig-out), its token opens the gateway, and the rotation task stops with it."""
+    from orkestra_trio.kube import open_kube_client
+    from orkestra_trio.kube.config import load_kubeconfig
+
+    katalog = KATALOG.replace(
+        '{tokens: [{name: ci, token: "${GW_TOKEN}"}]}',
+        "{tokens: [{name: ci, secretRef: {name: gw-token, key: token, rotateAfter: 90d}}]}",
+    )
+    assert katalog != KATALOG
+    process = await start(tmp_path, {}, katalog=katalog)
+    lines: list[str] = []
+    try:
+        banner = await read_banner(process.stdout, lines, timeout=30)
+        url = banner["gateway"].split()[0]
+        assert "/api/v1/raw-schema" in banner["gateway"]
+        config = load_kubeconfig(str(tmp_path / "kubeconfig"))
+        async with open_kube_client(config) as kube:
+            secret = await kube.get(("v1", "Secret"), "gw-token", namespace="default")
+        token = base64.b64decode(secret["data"]["token"]).decode()
+        async with httpx.AsyncClient(base_url=url, trust_env=False) as client:
+            raw = await client.get(
+                "/api/v1/raw-schema",
+                params={"kind": "Note"},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert raw.status_code == 200, raw.text
+            assert raw.json()["apiVersion"] == "gw.example.com/v1"
+        process.send_signal(signal.SIGTERM)
+        with trio.fail_after(15):
+            assert await process.wait() == 0
     finally:
         if process.returncode is None:
             process.kill()

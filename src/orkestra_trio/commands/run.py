@@ -595,6 +595,7 @@ async def _start_gateway(
 ) -> str:
     """Read the gateway's tokens, serve its API in ``nursery`` until ``stop``; the banner line."""
     import httpx
+    import trio
 
     from orkestra_trio.commands.errors import UserError
     from orkestra_trio.katalog.serve import gateways
