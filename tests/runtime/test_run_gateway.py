@@ -209,3 +209,24 @@ async def test_run_makes_a_missing_secret_ref_token_and_keeps_it_rotating(tmp_pa
             await process.wait()
         await process.stdout.aclose()
         await process.stderr.aclose()
+
+
+@pytest.mark.slow
+async def test_a_runtime_of_serve_only_crds_stops_on_sigterm(tmp_path):
+    # No operatorBox, so no box: the health log once spun on an empty nursery,
+    # at 100 % CPU and deaf to SIGTERM.
+    katalog = KATALOG.split("      operatorBox:")[0]
+    process = await start(tmp_path, {"GW_TOKEN": "s3cret"}, katalog=katalog)
+    lines: list[str] = []
+    try:
+        banner = await read_banner(process.stdout, lines, timeout=30)
+        assert banner["gateway"].startswith("http://127.0.0.1:")
+        process.send_signal(signal.SIGTERM)
+        with trio.fail_after(15):
+            assert await process.wait() == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await process.stdout.aclose()
+        await process.stderr.aclose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+from types import SimpleNamespace
 
 import pytest
 import trio
@@ -19,6 +20,7 @@ from orkestra_trio.web.logs import (
     log_health_changes,
     setup_logging,
 )
+from orkestra_trio.web.view import RuntimeView
 
 
 def record(message: str, *args: object, **extra: object) -> logging.LogRecord:
@@ -165,6 +167,15 @@ async def test_one_line_per_health_change_with_the_box(autojump_clock):
         "box=app key=- health pending -> healthy",
         "box=db key=- health pending -> degraded after 1 failures in a row: boom",
     ]
+
+
+async def test_a_runtime_without_boxes_waits_for_a_change_that_never_comes(autojump_clock):
+    # Serve-only CRDs make no box: the wait must block (it once returned at once,
+    # and log_health_changes spun at 100 % CPU).
+    view = RuntimeView(SimpleNamespace(boxes={}))
+    with trio.move_on_after(60) as waited:
+        await view.wait_health_changed(view.health_versions())
+    assert waited.cancelled_caught
 
 
 def test_a_blind_box_says_why_not_how_many_failures():

@@ -246,6 +246,12 @@ class RuntimeView:
         boxes = list(self.runtime.boxes.values())
         if self.health_versions() != seen:
             return
+        if not boxes:
+            # A runtime of CRDs without operatorBoxes (serve-only, say): no health
+            # ever changes. Returning at once made log_health_changes spin at 100 %
+            # CPU, and an empty nursery's exit is no checkpoint, so it was deaf to
+            # cancellation too (SIGTERM did not stop the process).
+            await trio.sleep_forever()
         if len(boxes) == 1:
             # The usual runtime: every reconcile changes its health; no nursery for that.
             await boxes[0].health.wait_changed(seen[0])
