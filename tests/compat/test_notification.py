@@ -193,3 +193,27 @@ async def test_notification_teams_and_notify_conditions_alert_through_slack_and_
             assert metrics.notifications_sent_total >= 6
             assert metrics.notifications_dropped_total == 0
         nursery.cancel_scope.cancel()
+
+
+def test_companion_mode_loads_with_a_warning_and_alerts_as_standalone(tmp_path: Path):
+    # Orkestra's standalone: false hands the alerts to its gateway process; this
+    # runtime is its own gateway, so the Katalog loads unchanged, says so once,
+    # and its boxes get the very notification settings standalone: true gives.
+    from orkestra_trio.katalog import load_katalogs
+
+    def load(standalone: str):
+        path = tmp_path / f"{standalone}.yaml"
+        text = KATALOG.replace("HOOKS", "http://127.0.0.1:9/hooks")  # never called
+        path.write_text(text.replace("standalone: true", f"standalone: {standalone}"))
+        return path, load_katalogs([path])
+
+    _, alone = load("true")
+    path, companion = load("false")
+    assert alone.warnings == ()
+    [warning] = companion.warnings
+    assert (warning.file, warning.line, warning.path) == (str(path), 6, "notification.standalone")
+    assert "sends the alerts itself" in warning.message
+    assert companion.crds.keys() == alone.crds.keys()
+    for key, entry in alone.crds.items():
+        assert companion.crds[key].notification == entry.notification
+        assert companion.crds[key].notify == entry.notify

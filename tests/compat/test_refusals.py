@@ -108,12 +108,6 @@ def issues(tmp_path, text):
             crd(box="        reconciler: {workers: 2}\n        reconcile: {workers: 3}\n"),
             "are both given; keep one",
         ),
-        (
-            HEAD
-            + "notification: {standalone: false, teams: {ops: {email: [a@example.com]}}}\n"
-            + "spec: {crds: {}}\n",
-            "standalone: false hands the sending to Orkestra's gateway",
-        ),
         (HEAD + "providers: {}\nspec: {crds: {}}\n", "providers is not"),
         (HEAD + "gateway: {webhooks: {}}\nspec: {crds: {}}\n", "gateway.webhooks is not"),
         (HEAD + "gateway: {clusters: []}\nspec: {crds: {}}\n", "gateway.clusters is not"),

@@ -131,14 +131,6 @@ def test_the_notification_block_loads_with_orkestras_defaults(tmp_path):
             "notification.teams.ops",
             "has nowhere to send",
         ),
-        (
-            HEAD
-            + "notification: {teams: {ops: {email: [o@example.com]}}, standalone: false}\n"
-            + CRD
-            + NOTIFY,
-            "notification.standalone",
-            "Orkestra's gateway",
-        ),
     ],
 )
 def test_a_bad_notification_shape_is_one_line_naming_file_line_and_field(

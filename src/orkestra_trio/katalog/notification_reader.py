@@ -36,10 +36,12 @@ class NotificationReader(DocumentReader):
         if block is None:
             return None
         if block.get("standalone") is False:
-            self.report(
+            # Orkestra's companion mode hands the alerts to its gateway process to
+            # send; here the runtime is its own gateway, so they go out from it.
+            self.warn(
                 (*path, "standalone"),
-                "standalone: false hands the sending to Orkestra's gateway, which this "
-                "runtime does not provide: remove it or write true (the runtime sends itself)",
+                "standalone: false hands the sending to Orkestra's gateway; this runtime "
+                "is its own gateway and sends the alerts itself",
             )
         self.boolean(block, path, "standalone", True)
         defaults = self.section(block, path, "defaults", allowed=("interval", "slackWebhookUrl"))
