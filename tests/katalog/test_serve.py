@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from orkestra_trio.katalog.loader import load_katalog
+from orkestra_trio.katalog import KatalogError
+from orkestra_trio.katalog.loader import load_katalog, load_katalogs
 from orkestra_trio.katalog.render import build_context
 from orkestra_trio.katalog.serve import (
     build_from_intent,
@@ -207,3 +208,64 @@ spec:
     assert vault.oidc_audience == "gw"
     assert dict(vault.oidc_allow) == {"entity_name": "ci", "team": "a"}
     assert dict(tokens["any"].oidc_allow) == {"email": "a@b.c"}
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "githubOIDC: {}",
+        "gitlabOIDC: {allow: {}}",
+        'vaultOIDC: {url: "https://vault.example"}',
+    ],
+)
+def test_a_ci_oidc_token_without_allow_claims_is_a_load_error(tmp_path, entry):
+    # GitHub, GitLab and Vault sign tokens for every repository, project and entity
+    # they serve: an entry that allows them all is refused, as in Orkestra.
+    path = tmp_path / "k.yaml"
+    path.write_text(
+        f"""\
+apiVersion: orkestra.orkspace.io/v1
+kind: Katalog
+metadata: {{name: o}}
+gateway:
+  api:
+    enabled: true
+    auth:
+      tokens:
+        - {{name: ci, {entry}}}
+spec:
+  crds:
+    app:
+      apiTypes: {{group: s.example.com, version: v1, kind: App, plural: apps}}
+"""
+    )
+    with pytest.raises(KatalogError) as caught:
+        load_katalog(path)
+    [issue] = caught.value.issues
+    kind = entry.split(":")[0]
+    assert (issue.line, issue.path) == (9, f"gateway.api.auth.tokens[0].{kind}")
+    assert f"{kind}.allow is empty" in issue.message
+
+
+def test_a_generic_oidc_token_without_allow_claims_loads_with_a_warning(tmp_path):
+    path = tmp_path / "k.yaml"
+    path.write_text(
+        """\
+apiVersion: orkestra.orkspace.io/v1
+kind: Katalog
+metadata: {name: o}
+gateway:
+  api:
+    enabled: true
+    auth:
+      tokens:
+        - {name: idp, oidc: {issuer: "https://idp.example"}}
+spec:
+  crds:
+    app:
+      apiTypes: {group: s.example.com, version: v1, kind: App, plural: apps}
+"""
+    )
+    loaded = load_katalogs([path])
+    [warning] = loaded.warnings
+    assert "accepts any token its issuer signs" in warning.message

@@ -278,7 +278,15 @@ def _oidc(
             f"issuer {issuer!r} must be an https URL (http only on 127.0.0.1 or localhost)",
         )
         return None
-    if not allow:
+    if not allow and kind != "oidc":
+        # A CI provider signs the tokens of every repository, project or entity it
+        # serves: without allow claims, any of them would get in. Orkestra refuses it too.
+        reader.report(
+            here,
+            f"{kind}.allow is empty: token {name!r} would accept every token the issuer "
+            "signs; add allow claims (repository, namespacePath, entityName...)",
+        )
+    elif not allow:
         reader.warn(here, f"token {name!r} accepts any token its issuer signs: add allow claims")
     return GatewayToken(
         name=name,
