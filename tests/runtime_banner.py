@@ -6,6 +6,7 @@ and serves from the ``http:`` line on; tests that start it as a process wait for
 
 from __future__ import annotations
 
+import signal
 from typing import Any
 
 import trio
@@ -34,3 +35,20 @@ async def read_http_url(stream: Any, lines: list[str] | None = None) -> str:
     """The URL the runtime serves on, from its ``http:`` line."""
     banner = await read_banner(stream, [] if lines is None else lines)
     return "http://" + banner["http"].split()[0].removeprefix("http://")
+
+
+async def stop(process: trio.Process, *, within: float = 20.0) -> int:
+    """SIGTERM the runtime and wait (bounded) for it to exit; its exit code."""
+    process.send_signal(signal.SIGTERM)
+    with trio.fail_after(within):
+        return await process.wait()
+
+
+async def reap(process: trio.Process) -> None:
+    """Every process test's ``finally``: kill the runtime if it still runs, close its pipes."""
+    if process.returncode is None:
+        process.kill()
+        await process.wait()
+    for pipe in (process.stdout, process.stderr):
+        if pipe is not None:
+            await pipe.aclose()

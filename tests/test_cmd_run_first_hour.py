@@ -22,6 +22,7 @@ from orkestra_trio.apiserver import open_apiserver
 from orkestra_trio.katalog import load_katalogs
 from orkestra_trio.kube import open_kube_client
 from orkestra_trio.runtime.crdinstall import install_crds
+from runtime_banner import reap, stop
 
 ROOT = Path(__file__).parents[1]
 KATALOG = ROOT / "katalogs" / "website.yaml"
@@ -373,14 +374,9 @@ async def test_the_apiserver_command_writes_its_kubeconfig_to_the_state_dir(tmp_
         written = tmp_path / "state" / "orkestra_trio" / "apiserver.kubeconfig"
         assert line == f"kubeconfig: {written}" and written.exists()
         assert list(repo.iterdir()) == []
-        process.send_signal(signal.SIGTERM)
-        with trio.fail_after(20):
-            assert await process.wait() == 0
+        assert await stop(process) == 0
     finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-        await process.stdout.aclose()
+        await reap(process)
 
 
 @pytest.mark.slow

@@ -8,7 +8,6 @@ free port named in the banner) and reads the CR back through the same API.
 from __future__ import annotations
 
 import base64
-import signal
 import ssl
 import subprocess
 import sys
@@ -18,7 +17,7 @@ import pytest
 import trio
 import trustme
 
-from runtime_banner import read_banner
+from runtime_banner import read_banner, reap, stop
 
 KATALOG = """\
 apiVersion: orkestra.orkspace.io/v1
@@ -78,15 +77,9 @@ async def test_run_serves_the_gateway_api_on_its_own_loopback_port(tmp_path):
             assert applied.status_code == 201, applied.text
             got = await client.get(applied.json()["pollUrl"], headers=auth)
             assert got.json()["spec"] == {"text": "hi"}
-        process.send_signal(signal.SIGTERM)
-        with trio.fail_after(15):
-            assert await process.wait() == 0
+        assert await stop(process, within=15) == 0
     finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-        await process.stdout.aclose()
-        await process.stderr.aclose()
+        await reap(process)
 
 
 @pytest.mark.slow
@@ -100,11 +93,7 @@ async def test_a_gateway_token_without_its_variable_stops_the_start_in_one_line(
         assert "gateway token 'ci': environment variable GW_TOKEN" in err
         assert "Traceback" not in err
     finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-        await process.stdout.aclose()
-        await process.stderr.aclose()
+        await reap(process)
 
 
 @pytest.mark.slow
@@ -138,15 +127,9 @@ async def test_the_gateway_serves_over_tls_with_a_certificate(tmp_path):
         async with httpx.AsyncClient(base_url=url, trust_env=False) as client:
             with pytest.raises(httpx.ConnectError):
                 await client.get("/api/v1/schema", headers=auth)
-        process.send_signal(signal.SIGTERM)
-        with trio.fail_after(15):
-            assert await process.wait() == 0
+        assert await stop(process, within=15) == 0
     finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-        await process.stdout.aclose()
-        await process.stderr.aclose()
+        await reap(process)
 
 
 @pytest.mark.slow
@@ -163,11 +146,7 @@ async def test_a_gateway_certificate_without_its_key_is_one_line(tmp_path):
         assert "--gateway-cert needs --gateway-key too" in err
         assert "Traceback" not in err
     finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-        await process.stdout.aclose()
-        await process.stderr.aclose()
+        await reap(process)
 
 
 @pytest.mark.slow
@@ -200,15 +179,9 @@ async def test_run_makes_a_missing_secret_ref_token_and_keeps_it_rotating(tmp_pa
             )
             assert raw.status_code == 200, raw.text
             assert raw.json()["apiVersion"] == "gw.example.com/v1"
-        process.send_signal(signal.SIGTERM)
-        with trio.fail_after(15):
-            assert await process.wait() == 0
+        assert await stop(process, within=15) == 0
     finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-        await process.stdout.aclose()
-        await process.stderr.aclose()
+        await reap(process)
 
 
 @pytest.mark.slow
@@ -221,12 +194,6 @@ async def test_a_runtime_of_serve_only_crds_stops_on_sigterm(tmp_path):
     try:
         banner = await read_banner(process.stdout, lines, timeout=30)
         assert banner["gateway"].startswith("http://127.0.0.1:")
-        process.send_signal(signal.SIGTERM)
-        with trio.fail_after(15):
-            assert await process.wait() == 0
+        assert await stop(process, within=15) == 0
     finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-        await process.stdout.aclose()
-        await process.stderr.aclose()
+        await reap(process)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 
@@ -12,7 +11,7 @@ import pytest
 import trio
 from web_helpers import CROSS_SAME_BINARY, eventually
 
-from runtime_banner import read_http_url
+from runtime_banner import read_http_url, reap, stop
 
 
 @pytest.mark.slow
@@ -72,14 +71,9 @@ async def test_json_logs_token_and_control_center_of_a_real_run(tmp_path):
                 return boxes == {"app", "managed-database"}
 
             await eventually(both_started, timeout=10, what="a start line per box")
-        process.send_signal(signal.SIGTERM)
-        with trio.fail_after(20):
-            assert await process.wait() == 0
+        assert await stop(process) == 0
     finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-        await process.stdout.aclose()
+        await reap(process)
         stderr.close()
     for line in (tmp_path / "stderr.log").read_text().splitlines():
         entry = json.loads(line)  # every line is JSON...

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import signal
 import ssl
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from orkestra_trio.cli import main
 from orkestra_trio.runtime.admission import webhook_peers
 from orkestra_trio.testing import open_test_cluster, run_katalog
 from orkestra_trio.webhook.reviews import admission_answer
-from runtime_banner import read_banner
+from runtime_banner import read_banner, reap, stop
 
 ADMISSION = Path(__file__).parents[1] / "compat" / "katalogs" / "admission.yaml"
 WEBSITE = Path(__file__).parents[2] / "katalogs" / "website.yaml"
@@ -188,14 +187,9 @@ async def test_run_serves_the_webhooks_over_tls_until_sigterm(tmp_path):
             answer = await client.post("/validate/adm.example.com/guardeds", json=review)
         assert answer.status_code == 200
         assert answer.json()["response"]["status"]["message"] == "at most 5 replicas"
-        process.send_signal(signal.SIGTERM)
-        with trio.fail_after(20):
-            assert await process.wait() == 0
+        assert await stop(process) == 0
     finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-        await process.stdout.aclose()
+        await reap(process)
 
 
 async def test_a_replica_without_the_box_starts_the_crs_informer_for_unique(autojump_clock):
