@@ -175,10 +175,14 @@ def test_the_form_lists_serve_fields_in_order_then_the_schemas_others(crds):
     assert form["requireServeName"] is False and form["namespaced"] is True
 
 
-def test_oidc_token_kinds_read_to_an_issuer_an_audience_and_claims(tmp_path):
+def gateway_katalog(tmp_path, tokens: str):
+    """A Katalog file whose gateway API has ``tokens`` (YAML list items, 8 spaces in)."""
     path = tmp_path / "k.yaml"
-    path.write_text(
-        """\
+    path.write_text(GATEWAY_HEAD + tokens + GATEWAY_TAIL)
+    return path
+
+
+GATEWAY_HEAD = """\
 apiVersion: orkestra.orkspace.io/v1
 kind: Katalog
 metadata: {name: o}
@@ -187,16 +191,25 @@ gateway:
     enabled: true
     auth:
       tokens:
-        - {name: gh, githubOIDC: {allow: {repository: org/app, ref: refs/heads/main}}}
-        - {name: gl, gitlabOIDC: {allow: {namespacePath: grp, refProtected: true}}}
-        - name: vault
-          vaultOIDC: {url: "https://vault.example/", audience: gw, allow: {entityName: ci, allow: {team: a}}}
-        - {name: any, oidc: {issuer: "https://idp.example", allow: {email: a@b.c}}}
+"""
+GATEWAY_TAIL = """\
 spec:
   crds:
     app:
       apiTypes: {group: s.example.com, version: v1, kind: App, plural: apps}
 """
+
+
+def test_oidc_token_kinds_read_to_an_issuer_an_audience_and_claims(tmp_path):
+    path = gateway_katalog(
+        tmp_path,
+        """\
+        - {name: gh, githubOIDC: {allow: {repository: org/app, ref: refs/heads/main}}}
+        - {name: gl, gitlabOIDC: {allow: {namespacePath: grp, refProtected: true}}}
+        - name: vault
+          vaultOIDC: {url: "https://vault.example/", audience: gw, allow: {entityName: ci, allow: {team: a}}}
+        - {name: any, oidc: {issuer: "https://idp.example", allow: {email: a@b.c}}}
+""",
     )
     tokens = {t.name: t for t in load_katalog(path).gateway.tokens}
     assert tokens["gh"].oidc_issuer == "https://token.actions.githubusercontent.com"
@@ -221,24 +234,7 @@ spec:
 def test_a_ci_oidc_token_without_allow_claims_is_a_load_error(tmp_path, entry):
     # GitHub, GitLab and Vault sign tokens for every repository, project and entity
     # they serve: an entry that allows them all is refused, as in Orkestra.
-    path = tmp_path / "k.yaml"
-    path.write_text(
-        f"""\
-apiVersion: orkestra.orkspace.io/v1
-kind: Katalog
-metadata: {{name: o}}
-gateway:
-  api:
-    enabled: true
-    auth:
-      tokens:
-        - {{name: ci, {entry}}}
-spec:
-  crds:
-    app:
-      apiTypes: {{group: s.example.com, version: v1, kind: App, plural: apps}}
-"""
-    )
+    path = gateway_katalog(tmp_path, f"        - {{name: ci, {entry}}}\n")
     with pytest.raises(KatalogError) as caught:
         load_katalog(path)
     [issue] = caught.value.issues
@@ -248,23 +244,8 @@ spec:
 
 
 def test_a_generic_oidc_token_without_allow_claims_loads_with_a_warning(tmp_path):
-    path = tmp_path / "k.yaml"
-    path.write_text(
-        """\
-apiVersion: orkestra.orkspace.io/v1
-kind: Katalog
-metadata: {name: o}
-gateway:
-  api:
-    enabled: true
-    auth:
-      tokens:
-        - {name: idp, oidc: {issuer: "https://idp.example"}}
-spec:
-  crds:
-    app:
-      apiTypes: {group: s.example.com, version: v1, kind: App, plural: apps}
-"""
+    path = gateway_katalog(
+        tmp_path, '        - {name: idp, oidc: {issuer: "https://idp.example"}}\n'
     )
     loaded = load_katalogs([path])
     [warning] = loaded.warnings
