@@ -246,3 +246,30 @@ async def test_a_box_waiting_for_a_healthy_dependency_does_not_hold_the_kit_up(
             await kat.apply(kat.manifest("base", "b", {}))
             await kat.wait_steady()
             assert kat.ready("base", "b") and kat.ready("follower", "f")
+
+
+POLLER = """\
+apiVersion: orkestra.orkspace.io/v1
+kind: Katalog
+metadata: {name: poll}
+spec:
+  crds:
+    poller:
+      apiTypes: {group: poll.example.com, version: v1, kind: Poller, plural: pollers}
+      operatorBox:
+        requeue: {after: 200ms}
+        status:
+          fields:
+            - {path: seen, value: "yes"}
+"""
+
+
+async def test_wait_steady_says_what_kept_arriving(autojump_clock, tmp_path):
+    # Nothing is queued or running between two requeues, yet work never stops
+    # arriving: the error names its source (here the box's own queue adds).
+    path = tmp_path / "katalog.yaml"
+    path.write_text(POLLER)
+    async with open_test_cluster() as cluster, run_katalog(path, cluster) as kat:
+        await kat.apply(kat.manifest("poller", "p", {}))
+        with pytest.raises(NotSteady, match=r"work kept arriving \(queue adds of poller \+\d+\)"):
+            await kat.wait_steady(within=5)

@@ -251,25 +251,38 @@ class KatalogHandle:
         names = list(self.runtime.boxes) if boxes is None else list(boxes)
         selected = [self.runtime.box(name) for name in names]
         started = trio.current_time()
+        moved: list[str] = []
         with trio.move_on_after(within):
             while True:
                 for box in selected:
                     await _wait_idle(box)
                 before = self._activity(selected)
                 await trio.sleep(settle)
-                if self._activity(selected) == before and all(_idle(box) for box in selected):
+                after = self._activity(selected)
+                moved = [
+                    f"{what} +{count - before.get(what, 0)}"
+                    for what, count in after.items()
+                    if count != before.get(what, 0)
+                ]
+                if not moved and all(_idle(box) for box in selected):
                     return trio.current_time() - started
         busy = [
             f"{box.name} (queued {box.queue.depth}, running {box.queue.processing})"
             for box in selected
             if not _idle(box)
         ]
-        raise NotSteady(f"not steady after {within:g}s: {', '.join(busy) or 'work kept arriving'}")
+        # Say what kept moving in the last window: the queue adds of which box, the
+        # events of which informer (a test that fails here is then diagnosable).
+        arriving = f"work kept arriving ({'; '.join(moved)})" if moved else "work kept arriving"
+        raise NotSteady(f"not steady after {within:g}s: {', '.join(busy) or arriving}")
 
-    def _activity(self, boxes: list[Box]) -> tuple[int, ...]:
-        adds = tuple(box.metrics.queue_adds_total for box in boxes)
-        events = tuple(informer.events_seen for informer in self.runtime.registry.informers)
-        return adds + events
+    def _activity(self, boxes: list[Box]) -> dict[str, int]:
+        """What counts as new work, by source: each box's queue adds, each informer's events."""
+        activity = {f"queue adds of {box.name}": box.metrics.queue_adds_total for box in boxes}
+        for informer in self.runtime.registry.informers:
+            what = f"events of {informer.describe()}"
+            activity[what] = activity.get(what, 0) + informer.events_seen
+        return activity
 
     # ----------------------------------------------------------------- faults
 
