@@ -497,10 +497,10 @@ def _render_one(
         metadata = context.get("metadata") or {}
         own_name, own_namespace = _entry_identity(entry)
         named = own_name.render(context) if own_name is not None else ""
+        # Only a custom child's default name reads its kind: render it for no other.
+        kind = render_value(entry.fields.get("kind"), context) if entry.group == "custom" else None
         name = child_name(
-            entry.group,
-            {"name": named, "kind": render_value(entry.fields.get("kind"), context)},
-            str(metadata.get("name") or ""),
+            entry.group, {"name": named, "kind": kind}, str(metadata.get("name") or "")
         )
         namespace = own_namespace.render(context) if own_namespace is not None else ""
         namespace = namespace or str(metadata.get("namespace") or "")
