@@ -595,7 +595,6 @@ async def _start_gateway(
 ) -> str:
     """Read the gateway's tokens, serve its API in ``nursery`` until ``stop``; the banner line."""
     import httpx
-    import trio
 
     from orkestra_trio.commands.errors import UserError
     from orkestra_trio.katalog.serve import gateways
@@ -627,19 +626,8 @@ async def _start_gateway(
         nursery.start_soon(close_client)
     api = GatewayApi(katalogs, rt.kube, tokens, peers=webhook_peers(rt.registry), oidc=oidc)
     if any(token.rotate_after for gateway in gateways(katalogs) for token in gateway.tokens):
-
-        async def rotate_until_stopped() -> None:
-            async with trio.open_nursery() as inner:
-
-                async def cancel_when_stopped() -> None:
-                    await stop.wait()
-                    inner.cancel_scope.cancel()
-
-                inner.start_soon(cancel_when_stopped)
-                await rotate_tokens(rt.kube, katalogs, api, namespace=own)
-                inner.cancel_scope.cancel()
-
-        nursery.start_soon(rotate_until_stopped)
+        # Ends with ``nursery``, which run cancels as it stops (as the health log).
+        nursery.start_soon(partial(rotate_tokens, rt.kube, katalogs, api, namespace=own))
     host, port = gateway.host, gateway.port
     serve = partial(serve_http, certfile=gateway.certfile, keyfile=gateway.keyfile)
     try:
