@@ -13,7 +13,6 @@ the Secret are the web layer's (web/gateway.py).
 from __future__ import annotations
 
 import base64
-import binascii
 import datetime
 from collections.abc import Mapping
 from typing import Any
@@ -21,7 +20,7 @@ from typing import Any
 import attrs
 
 from orkestra_trio.katalog.model import GatewayToken
-from orkestra_trio.katalog.secrets import decide
+from orkestra_trio.katalog.secrets import decide, secret_text
 
 
 @attrs.frozen
@@ -38,18 +37,6 @@ class TokenSecret:
     due_in: float | None = None
 
 
-def secret_value(secret: Mapping[str, Any], key: str) -> str:
-    """The text under ``key`` of a Secret (``data`` is base64; ``stringData`` plain); ""."""
-    encoded = (secret.get("data") or {}).get(key)
-    if isinstance(encoded, str):
-        try:
-            return base64.b64decode(encoded, validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
-            return ""
-    plain = (secret.get("stringData") or {}).get(key)
-    return plain if isinstance(plain, str) else ""
-
-
 def token_secret(
     token: GatewayToken, secret: Mapping[str, Any] | None, now: datetime.datetime
 ) -> TokenSecret:
@@ -58,7 +45,7 @@ def token_secret(
     if secret is None:
         made = decide(rotate, None, now)  # absent: due, stamped now
         return TokenSecret("", write=True, annotations=made.annotations, due_in=made.renew_in)
-    value = secret_value(secret, token.secret_key)
+    value = secret_text(secret, token.secret_key) or ""
     if token.rotate_after is None:
         return TokenSecret(value)
     generation = decide(rotate, secret, now)

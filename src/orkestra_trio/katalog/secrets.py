@@ -16,6 +16,8 @@ key and a certificate is an effect, left to the runtime, which reads the
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime
 import hashlib
 import json
@@ -70,6 +72,19 @@ class Generation:
     request: TlsRequest | None = None
     #: Seconds until it is due again (the plan reconciles then, event or not).
     renew_in: float | None = None
+
+
+def secret_text(secret: Mapping[str, Any], key: str) -> str | None:
+    """The text under ``key`` of a Secret as read (``data`` is base64, ``stringData``
+    plain); None when the key is absent or its value is not base64 of UTF-8 text."""
+    encoded = (secret.get("data") or {}).get(key)
+    if isinstance(encoded, str):
+        try:
+            return base64.b64decode(encoded, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+    plain = (secret.get("stringData") or {}).get(key)
+    return plain if isinstance(plain, str) else None
 
 
 def lifetime(value: Any, field: str) -> float:

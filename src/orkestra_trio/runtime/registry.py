@@ -22,7 +22,6 @@ Three jobs, all about sharing without coupling:
 
 from __future__ import annotations
 
-import base64
 import functools
 import logging
 from collections.abc import Mapping
@@ -34,6 +33,7 @@ import trio
 from orkestra_trio.katalog import CrossEntry, KatalogSet
 from orkestra_trio.katalog.labelselector import LabelSelector, parse_label_selector
 from orkestra_trio.katalog.render import cross_answer
+from orkestra_trio.katalog.secrets import secret_text
 from orkestra_trio.kube import KubeClient, NotFound, ResourceRef, WatchOptions
 
 from .informer import Change, Informer, InformerKey, ObjectKey
@@ -184,13 +184,7 @@ class KatalogRegistry:
         """A key of a Secret :meth:`watch_secret` keeps, decoded; None when absent."""
         informer = self._secret_informers.get((namespace, name))
         secret = informer.get(namespace, name) if informer is not None else None
-        encoded = ((secret or {}).get("data") or {}).get(key)
-        if not isinstance(encoded, str):
-            return None
-        try:
-            return base64.b64decode(encoded).decode()
-        except (ValueError, UnicodeDecodeError):
-            return None
+        return None if secret is None else secret_text(secret, key)
 
     async def cr_informer(self, crd_key: str) -> Informer:
         """The informer of a CRD of the Katalog set (its CRs), shared by its box and its observers."""
