@@ -533,18 +533,29 @@ def raw_schema_denial(crd: CrdEntry, token: str) -> str | None:
     return grant.allows("get", "schema", "")
 
 
+def spec_schema(
+    crd_object: Mapping[str, Any], version: str | None = None
+) -> Mapping[str, Any] | None:
+    """The OpenAPI schema of ``spec`` in a CRD object, for the version named ``version``
+    (None: the storage version); None when that version has none."""
+    for entry in (crd_object.get("spec") or {}).get("versions") or ():
+        if not isinstance(entry, Mapping):
+            continue
+        wanted = entry.get("storage") is True if version is None else entry.get("name") == version
+        if wanted:
+            schema = (entry.get("schema") or {}).get("openAPIV3Schema") or {}
+            spec = (schema.get("properties") or {}).get("spec")
+            return spec if isinstance(spec, Mapping) else None
+    return None
+
+
 def storage_spec_schema(crd_object: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """The storage version's ``spec`` properties and required names ({} and []: none)."""
-    for version in (crd_object.get("spec") or {}).get("versions") or ():
-        if not isinstance(version, Mapping) or version.get("storage") is not True:
-            continue
-        schema = (version.get("schema") or {}).get("openAPIV3Schema") or {}
-        spec = (schema.get("properties") or {}).get("spec")
-        if not isinstance(spec, Mapping) or not isinstance(spec.get("properties"), Mapping):
-            return {}, []
-        required = [r for r in spec.get("required") or () if isinstance(r, str)]
-        return dict(spec["properties"]), required
-    return {}, []
+    spec = spec_schema(crd_object)
+    if spec is None or not isinstance(spec.get("properties"), Mapping):
+        return {}, []
+    required = [r for r in spec.get("required") or () if isinstance(r, str)]
+    return dict(spec["properties"]), required
 
 
 def _field_config(field: ServeField) -> dict[str, Any]:

@@ -62,6 +62,7 @@ from orkestra_trio.katalog.serve import (
     resolve_raw,
     resolve_target,
     served,
+    spec_schema,
     token_denial,
 )
 from orkestra_trio.kube import KubeClient
@@ -472,22 +473,21 @@ class GatewayApi:
             return resolved
         return _json(form_schema(resolved, await self._spec_schema(resolved.crd)))
 
+    async def _crd_object(self, crd: CrdEntry) -> dict[str, Any]:
+        """The CustomResourceDefinition of ``crd`` as the cluster holds it (raises ApiError)."""
+        types = crd.api_types
+        return await self.kube.get(
+            ("apiextensions.k8s.io/v1", "CustomResourceDefinition"),
+            f"{types.plural}.{types.group}",
+        )
+
     async def _spec_schema(self, crd: CrdEntry) -> Mapping[str, Any] | None:
         """The CRD's OpenAPI schema of ``spec`` for the served version, when readable."""
-        types = crd.api_types
         try:
-            found = await self.kube.get(
-                ("apiextensions.k8s.io/v1", "CustomResourceDefinition"),
-                f"{types.plural}.{types.group}",
-            )
+            found = await self._crd_object(crd)
         except ApiError:
             return None
-        for version in (found.get("spec") or {}).get("versions") or ():
-            if version.get("name") == types.version:
-                schema = (version.get("schema") or {}).get("openAPIV3Schema") or {}
-                spec = (schema.get("properties") or {}).get("spec")
-                return spec if isinstance(spec, Mapping) else None
-        return None
+        return spec_schema(found, crd.api_types.version)
 
     # -- raw schema ----------------------------------------------------------------
 
@@ -506,9 +506,7 @@ class GatewayApi:
         types = found.api_types
         name = f"{types.plural}.{types.group}"
         try:
-            crd_object = await self.kube.get(
-                ("apiextensions.k8s.io/v1", "CustomResourceDefinition"), name
-            )
+            crd_object = await self._crd_object(found)
         except NotFound:
             return _json({"error": "CRD not found", "message": f"CRD {name!r} not found"}, 404)
         except ApiError as exc:
