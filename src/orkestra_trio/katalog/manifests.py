@@ -226,7 +226,10 @@ def default_child_name(group: str, cr_name: str, kind: str = "") -> str:
 
 def child_name(group: str, entry: Mapping[str, Any], cr_name: str) -> str:
     """The name of the child of a rendered entry: its ``name``, else the kind's default."""
-    return _text(entry.get("name")) or default_child_name(
+    name = entry.get("name")
+    if name and isinstance(name, str):  # the usual case, on every child of every reconcile
+        return name
+    return _text(name) or default_child_name(
         group, cr_name, _text(entry.get("kind")) if group == "custom" else ""
     )
 

@@ -548,6 +548,8 @@ def box_conditions(box: OperatorBox) -> Iterator[Condition]:
 
 
 def _requeue_after(box: OperatorBox, context: Mapping[str, Any]) -> float | None:
+    if not box.requeue:  # most boxes: nothing to evaluate on each reconcile
+        return None
     return earliest(*(_rule_delay(rule, context) for rule in box.requeue))
 
 

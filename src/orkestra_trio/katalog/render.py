@@ -497,11 +497,11 @@ def _render_one(
         metadata = context.get("metadata") or {}
         own_name, own_namespace = _entry_identity(entry)
         named = own_name.render(context) if own_name is not None else ""
-        # Only a custom child's default name reads its kind: render it for no other.
-        kind = render_value(entry.fields.get("kind"), context) if entry.group == "custom" else None
-        name = child_name(
-            entry.group, {"name": named, "kind": kind}, str(metadata.get("name") or "")
-        )
+        name = named
+        if not name:  # the kind's default; only a custom child's reads its (rendered) kind
+            custom = entry.group == "custom"
+            kind = render_value(entry.fields.get("kind"), context) if custom else None
+            name = child_name(entry.group, {"kind": kind}, str(metadata.get("name") or ""))
         namespace = own_namespace.render(context) if own_namespace is not None else ""
         namespace = namespace or str(metadata.get("namespace") or "")
         # A cluster-scoped child has no namespace: its identity (what the plan
